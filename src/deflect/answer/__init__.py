@@ -1,0 +1,1 @@
+"""Answer generation (extractive by default, Ollama optional) and confidence."""

@@ -1,0 +1,191 @@
+"""`deflect` command line: thin wrappers over DeflectService. Exit codes: 0 ok / answered, 2 usage or input
+error, 3 escalated (ask) or regression (eval)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from deflect.config import Settings
+from deflect.domain.models import AskResult, Audience, Decision
+from deflect.errors import DeflectError, ValidationFailed
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from your knowledge base, or an escalation.")
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_GOLDEN = Path("eval/golden/kb.jsonl")
+DEFAULT_DATASET = Path("../shared/datasets/stackfaq-dev.jsonl")
+EXIT_INPUT = 2
+EXIT_ESCALATED = 3
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn our errors and bad settings into one clear line on stderr and exit code 2."""
+    try:
+        yield
+    except DeflectError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        raise typer.Exit(EXIT_INPUT) from None
+    except ValidationError as exc:
+        err.print(f"[red]error[/red] (config_error): invalid settings: {exc.errors()[0]['msg']}")
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def _settings() -> Settings:
+    with _errors():
+        return Settings()
+
+
+def _service(settings: Settings) -> Any:
+    from deflect.wiring import build_service
+
+    return build_service(settings)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the kb folder).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Index articles and resolved escalations; unchanged sources are skipped, deleted ones pruned."""
+    settings = _settings()
+    targets = paths or [settings.kb_dir]
+    for path in targets:
+        if not path.exists():
+            err.print(f"[red]error[/red] (validation_failed): {path} does not exist")
+            raise typer.Exit(EXIT_INPUT)
+    root = settings.kb_dir if all(_inside(p, settings.kb_dir) for p in targets) else Path(".")
+    with _errors():
+        service = _service(settings)
+        with _progress(disable=as_json) as advance:
+            report = service.ingest(targets, root, advance)
+    for problem in report.errors:
+        err.print(f"[yellow]skipped[/yellow] {problem}")
+    if as_json:
+        print(json.dumps(report.model_dump(exclude={"errors"})))
+        return
+    if report.added == report.updated == report.deleted == 0:
+        out.print(f"Index up to date: {report.unchanged} sources unchanged, nothing re-embedded ({report.chunks} chunks).")
+    else:
+        out.print(
+            f"added {report.added}, updated {report.updated}, deleted {report.deleted}, "
+            f"unchanged {report.unchanged}; {report.chunks} chunks in the index."
+        )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question to answer.")],
+    audience: Annotated[Audience, typer.Option(help="Who is asking: customer (public content) or agent.")] = Audience.CUSTOMER,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
+) -> None:
+    """Answer with numbered sources (exit 0) or escalate (exit 3)."""
+    settings = _settings()
+    with _errors():
+        service = _service(settings)
+        service.require_index()
+        result = service.ask(question, audience)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        _render(result)
+    raise typer.Exit(0 if result.decision is Decision.ANSWER else EXIT_ESCALATED)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from deflect.api import create_app
+
+    settings = _settings()
+    with _errors():
+        api = create_app(settings)
+    uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+@app.command()
+def calibrate(
+    golden: Annotated[Path | None, typer.Option(help="Golden set over the kb folder.")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format dataset file.")] = None,
+    holdout_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of dataset threads left out of the KB.")] = 0.3,
+    target_risk: Annotated[float, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate among answers.")] = 0.05,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Where to write (default: the calibration_file setting).")] = None,
+) -> None:
+    """Fit the confidence model and answer threshold for a target wrong-answer rate; write the calibration file.
+
+    With neither --golden nor --dataset, uses eval/golden/kb.jsonl and ../shared/datasets/stackfaq-dev.jsonl."""
+    from deflect.evaluation.runner import calibrate as fit
+    from deflect.wiring import build_embedder
+
+    settings = _settings()
+    if golden is None and dataset is None:
+        golden, dataset = DEFAULT_GOLDEN, DEFAULT_DATASET
+    with _errors():
+        for path in (golden, dataset):
+            if path is not None and not path.exists():
+                raise ValidationFailed(f"{path} does not exist")
+        with _progress(disable=False, label="asking") as advance:
+            cal, report = fit(settings, build_embedder(settings), golden, dataset, holdout_fraction, target_risk, advance)
+        target = out_file or settings.calibration_file
+        cal.save(target)
+    out.print(f"wrote {target}: threshold {cal.threshold} for target risk {target_risk}")
+    out.print(json.dumps(report, indent=2))
+
+
+def _render(result: AskResult) -> None:
+    if result.decision is Decision.ANSWER:
+        out.print(result.answer, highlight=False)
+        out.print()
+        for c in result.citations:
+            out.print(f"[{c.n}] {c.title}  {c.url or c.source_id}", highlight=False, markup=False)
+    else:
+        out.print(f"[yellow]Escalated[/yellow] ({', '.join(result.reasons)})")
+        out.print(result.answer, highlight=False)
+    out.print(f"\nconfidence {result.confidence:.2f} · {result.latency_ms:.0f} ms", style="dim")
+
+
+@contextmanager
+def _progress(disable: bool, label: str = "embedding") -> Iterator[Callable[[int, int], None]]:
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=disable, transient=True) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from deflect.wiring import offline_environment
+
+    offline_environment()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

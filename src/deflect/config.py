@@ -1,0 +1,104 @@
+"""The one settings object. Read once at an entry point and passed down; never imported as a global."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_CUSTOMER_KEY = "dev-customer-key"
+DEV_AGENT_KEY = "dev-agent-key"
+
+
+def _split_csv(value: object) -> object:
+    """Accept `a,b` from the environment as well as a real list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob deflect has; each field is also listed in `.env.example` and the README."""
+
+    model_config = SettingsConfigDict(env_prefix="DEFLECT_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = Field(
+        "development", description="`production` refuses the built-in development API keys."
+    )
+    kb_dir: Path = Field(Path("kb"), description="Knowledge base folder that `deflect ingest` reads by default.")
+    data_dir: Path = Field(Path(".data"), description="Where embedded Chroma and other local state live.")
+
+    chroma_mode: Literal["embedded", "http"] = Field(
+        "embedded", description="`embedded` (PersistentClient under data_dir) or `http` (a `chroma run` server)."
+    )
+    chroma_host: str = Field("127.0.0.1", description="Chroma server host when chroma_mode=http.")
+    chroma_port: int = Field(8000, description="Chroma server port when chroma_mode=http.")
+    chroma_collection: str = Field("deflect", description="Chroma collection name.")
+    chroma_ef_search: int = Field(
+        128, ge=10, description="HNSW ef_search; Chroma's default gives poor recall on small collections."
+    )
+
+    embedding_model: str = Field(
+        "minilm",
+        description="`minilm` (packaged all-MiniLM-L6-v2) or any sentence-transformers local path.",
+    )
+    embedding_threads: int = Field(
+        1, ge=1, description="torch threads; 1 is robust when the other core is busy (measured)."
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Batch size when embedding chunks at ingest.")
+    chunk_size: int = Field(
+        200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces."
+    )
+    chunk_overlap: int = Field(30, ge=0, description="Token overlap between consecutive chunks.")
+
+    retrieval_candidates: int = Field(40, ge=5, description="Chunks fetched from each retriever before fusion.")
+    fusion_bm25_weight: float = Field(
+        0.1, ge=0.0, le=1.0, description="Weight of normalised BM25 added to the dense cosine (measured)."
+    )
+    answer_max_sources: int = Field(2, ge=1, le=5, description="Most sources an extractive answer cites.")
+    answer_max_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an extractive answer.")
+
+    generator: Literal["extractive", "ollama"] = Field(
+        "extractive", description="`extractive` (grounded, no LLM) or `ollama`."
+    )
+    ollama_host: str = Field("http://127.0.0.1:11434", description="Ollama server URL (loopback).")
+    ollama_model: str = Field("llama3.1:8b", description="Ollama model tag.")
+    ollama_timeout_s: float = Field(60.0, gt=0, description="Seconds before an Ollama call is abandoned.")
+
+    calibration_file: Path = Field(
+        Path("eval/calibration.json"), description="Fitted confidence model and threshold."
+    )
+    confidence_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="Override the calibrated answer threshold (normally unset)."
+    )
+
+    customer_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEV_CUSTOMER_KEY], description="Comma-separated keys with the customer role."
+    )
+    agent_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEV_AGENT_KEY], description="Comma-separated keys with the agent role."
+    )
+    max_question_chars: int = Field(2000, ge=1, description="Longer questions are refused with a 422.")
+    host: str = Field("127.0.0.1", description="`deflect serve` bind address.")
+    port: int = Field(8080, description="`deflect serve` port.")
+
+    _split_keys = field_validator("customer_api_keys", "agent_api_keys", mode="before")(_split_csv)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.env == "production":
+            keys = set(self.customer_api_keys) | set(self.agent_api_keys)
+            if keys & {DEV_CUSTOMER_KEY, DEV_AGENT_KEY}:
+                raise ValueError("production refuses the development API keys; set DEFLECT_*_API_KEYS")
+        if set(self.customer_api_keys) & set(self.agent_api_keys):
+            raise ValueError("a key cannot be both a customer key and an agent key")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+    @property
+    def chroma_path(self) -> Path:
+        """Embedded Chroma directory."""
+        return self.data_dir / "chroma"

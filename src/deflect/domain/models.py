@@ -1,0 +1,138 @@
+"""Value objects that travel between ingestion, retrieval, answering and the entry points."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Audience(StrEnum):
+    """Who is asking. Customers see public content only; agents also see internal content."""
+
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+    def visible(self) -> frozenset[str]:
+        """Content audiences this caller may receive."""
+        return frozenset({"public"}) if self is Audience.CUSTOMER else frozenset({"public", "internal"})
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"
+    ESCALATE = "escalate"
+
+
+class SourceDoc(BaseModel):
+    """One knowledge source (an article or a resolved escalation) before chunking."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: str
+    kind: Literal["article", "escalation"]
+    title: str
+    url: str = ""
+    audience: Literal["public", "internal"]
+    product: str = ""
+    tags: tuple[str, ...] = ()
+    updated: str = ""
+    # For articles: Markdown. For escalations: the customer's question.
+    body: str
+    # Escalations only: the resolution an engineer found (what an answer may quote).
+    resolution: str = ""
+    # The file it came from, relative to the ingest root: scopes pruning and protects sources of broken files.
+    origin: str
+    content_hash: str
+
+
+class Chunk(BaseModel):
+    """A retrievable piece of a source. `text` is stored and quoted; `embed_text` is what gets embedded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    source_id: str
+    kind: Literal["article", "escalation"]
+    title: str
+    heading_path: str = ""
+    url: str = ""
+    audience: Literal["public", "internal"]
+    product: str = ""
+    tags: tuple[str, ...] = ()
+    updated: str = ""
+    text: str
+    embed_text: str = ""
+    # Offset in `text` from which an answer may quote: an escalation's customer question is context, not answer.
+    quote_from: int = 0
+    origin: str
+    source_hash: str
+    # How many chunks the source has; lets ingestion detect a source half-written by a crash.
+    source_chunks: int
+
+    @property
+    def quotable(self) -> str:
+        """The part of the text an answer may quote."""
+        return self.text[self.quote_from :]
+
+
+class ScoredChunk(BaseModel):
+    """A chunk with the scores retrieval gave it."""
+
+    chunk: Chunk
+    dense: float = 0.0  # cosine similarity, 0 when the dense retriever did not return it
+    keyword: float = 0.0  # BM25 normalised to [0, 1] within the query
+    score: float = 0.0  # fused score used for ranking
+
+
+class SourceHit(BaseModel):
+    """A source ranked for a question, with its best chunks."""
+
+    source_id: str
+    title: str
+    url: str
+    kind: str
+    score: float
+    dense: float
+    chunks: list[ScoredChunk]
+
+
+class Citation(BaseModel):
+    n: int
+    source_id: str
+    title: str
+    url: str
+    snippet: str
+
+
+class Answer(BaseModel):
+    """What a generator produced: text with [n] markers and the citations those markers point to."""
+
+    text: str
+    citations: list[Citation]
+    sentences: list[str] = Field(default_factory=list, description="Answer sentences, each from a source.")
+
+
+class AskResult(BaseModel):
+    """The response contract of `/v1/ask` and `deflect ask --json`."""
+
+    id: str
+    question: str
+    audience: Audience
+    decision: Decision
+    answer: str
+    citations: list[Citation]
+    confidence: float
+    reasons: list[str]
+    latency_ms: float
+    retrieved: list[str] = Field(default_factory=list, description="Ranked source ids that were searched.")
+    conversation_id: str | None = None
+
+
+class IngestReport(BaseModel):
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    errors: list[str] = Field(default_factory=list)

@@ -1,0 +1,65 @@
+"""One error family. Every failure a user can see is a DeflectError with a stable code.
+
+    DeflectError (500 internal_error)
+    ├── ValidationFailed (422 validation_failed)
+    ├── Unauthorized (401 unauthorized)
+    ├── NotFound (404 not_found)
+    ├── ConfigError (500 config_error)
+    ├── SourceError (422 bad_source): a knowledge file that cannot be parsed
+    ├── IndexUnavailable (503 index_unavailable)
+    └── GeneratorUnavailable (503 generator_unavailable)
+
+The API renders each as {"error": {"code", "message", "details"}} with its status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DeflectError(Exception):
+    """Base of every error deflect raises on purpose."""
+
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class ValidationFailed(DeflectError):
+    code, status = "validation_failed", 422
+
+
+class Unauthorized(DeflectError):
+    code, status = "unauthorized", 401
+
+
+class NotFound(DeflectError):
+    code, status = "not_found", 404
+
+
+class ConfigError(DeflectError):
+    code, status = "config_error", 500
+
+
+class SourceError(DeflectError):
+    """A knowledge file that cannot be parsed; carries its path and line."""
+
+    code, status = "bad_source", 422
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}", [{"path": path, "line": line}])
+        self.path = path
+        self.line = line
+
+
+class IndexUnavailable(DeflectError):
+    code, status = "index_unavailable", 503
+
+
+class GeneratorUnavailable(DeflectError):
+    code, status = "generator_unavailable", 503

@@ -1,0 +1,1 @@
+"""Evaluation built like the product: golden sets, dataset adapters, named metrics, calibration, reports."""

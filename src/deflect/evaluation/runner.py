@@ -1,0 +1,142 @@
+"""Run golden cases through the real service against a throwaway index, never the user's."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from deflect.config import Settings
+from deflect.domain.ports import Embedder
+from deflect.answer.confidence import Calibration
+from deflect.errors import ConfigError
+from deflect.evaluation.calibration import RISK_TAGS, Sample, fit_calibration
+from deflect.evaluation.datasets import ADAPTERS, load_dataset, write_escalations
+from deflect.evaluation.golden import GoldenCase, load_golden
+from deflect.index.chroma import ChromaIndex
+from deflect.service import DeflectService
+
+Progress = Callable[[int, int], None]
+
+
+class CaseResult(BaseModel):
+    """One line of results.jsonl. This format is a contract: keep it stable."""
+
+    id: str
+    decision: str
+    confidence: float
+    reasons: list[str]
+    citations: list[str]
+    retrieved: list[str]
+    answer: str
+    latency_ms: float
+
+
+@dataclass
+class EvalSetup:
+    service: DeflectService
+    cases: list[GoldenCase]
+    label: str
+    workdir: Path
+
+
+def prepare(
+    settings: Settings,
+    embedder: Embedder,
+    golden: Path | None = None,
+    kb: Path | None = None,
+    dataset: Path | None = None,
+    holdout_fraction: float = 0.0,
+    workdir: Path | None = None,
+) -> EvalSetup:
+    """A fresh temporary index holding `kb` (or the dataset's threads) and the cases to ask."""
+    from deflect.wiring import assemble
+
+    work = workdir or Path(tempfile.mkdtemp(prefix="deflect-eval-"))
+    if dataset is not None:
+        split = load_dataset(dataset, ADAPTERS["stackfaq"], holdout_fraction)
+        kb = work / "kb"
+        write_escalations(split.escalations, kb / "escalations" / f"{dataset.stem}.jsonl")
+        cases = split.cases
+        label = f"{dataset.name} (holdout {holdout_fraction:g})"
+    else:
+        kb = kb or settings.kb_dir
+        cases = []
+        label = str(golden)
+    if golden is not None:
+        cases = load_golden(golden)
+    index = ChromaIndex.embedded(work / "chroma", "eval", settings.chroma_ef_search)
+    service = assemble(settings, index, embedder)
+    service.ingest([kb], kb)
+    return EvalSetup(service, cases, label, work)
+
+
+def run_cases(service: DeflectService, cases: Sequence[GoldenCase], progress: Progress | None = None) -> list[CaseResult]:
+    """Ask every case through DeflectService.ask, exactly as the API does."""
+    results = []
+    for i, case in enumerate(cases, start=1):
+        r = service.ask(case.question, case.audience)
+        results.append(CaseResult(
+            id=case.id,
+            decision=r.decision.value,
+            confidence=r.confidence,
+            reasons=r.reasons,
+            citations=[c.source_id for c in r.citations],
+            retrieved=r.retrieved,
+            answer=r.answer if r.decision.value == "answer" else "",
+            latency_ms=r.latency_ms,
+        ))
+        if progress:
+            progress(i, len(cases))
+    return results
+
+
+def samples(service: DeflectService, cases: Sequence[GoldenCase], group: Callable[[GoldenCase], str],
+            progress: Progress | None = None) -> list[Sample]:
+    """Calibration samples: features of each case and whether answering with the top source is right."""
+    out = []
+    for i, case in enumerate(cases, start=1):
+        if RISK_TAGS & set(case.tags):
+            continue
+        hits, feats = service.evidence(case.question, case.audience)
+        right = (not case.should_escalate) and bool(hits) and hits[0].source_id in set(case.expected_sources)
+        out.append(Sample(group(case), feats, int(right)))
+        if progress:
+            progress(i, len(cases))
+    return out
+
+
+def write_results(results: Sequence[CaseResult], path: Path) -> None:
+    """results.jsonl, one case per line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r.model_dump(), ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+
+
+def calibrate(
+    settings: Settings,
+    embedder: Embedder,
+    golden: Path | None,
+    dataset: Path | None,
+    holdout_fraction: float,
+    target_risk: float,
+    progress: Progress | None = None,
+) -> tuple[Calibration, dict[str, float]]:
+    """Collect samples from the kb golden set and/or a dataset (each in its own throwaway index) and fit."""
+    collected: list[Sample] = []
+    fitted_on: list[str] = []
+    if golden is not None:
+        setup = prepare(settings, embedder, golden=golden, kb=settings.kb_dir)
+        collected += samples(setup.service, setup.cases, lambda c: "kb:" + c.id, progress)
+        fitted_on.append(f"{golden} over {settings.kb_dir}")
+    if dataset is not None:
+        setup = prepare(settings, embedder, dataset=dataset, holdout_fraction=holdout_fraction)
+        thread = lambda c: next((t for t in c.tags if t.startswith("thread:")), c.id)  # noqa: E731
+        collected += samples(setup.service, setup.cases, thread, progress)
+        fitted_on.append(setup.label)
+    if not collected:
+        raise ConfigError("calibration needs --golden and/or --dataset")
+    return fit_calibration(collected, embedder.name, target_risk, fitted_on)

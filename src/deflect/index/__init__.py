@@ -1,0 +1,1 @@
+"""Vector index and embedder implementations (Chroma, sentence-transformers)."""

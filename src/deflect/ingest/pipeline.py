@@ -1,0 +1,109 @@
+"""Incremental, idempotent ingestion: only changed sources are embedded; stale chunks and deleted sources go.
+
+The index itself is the manifest (each chunk carries its source's content hash and chunk count), so there is
+no second store to drift out of step. Order of writes per source: upsert the new chunks, then delete the ones
+no longer produced. A crash in between leaves old and new chunks with mixed hashes, which the next run sees as
+"changed" and repairs; nothing already indexed is lost by a crash or by a broken file.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deflect.domain.models import Chunk, IngestReport, SourceDoc
+from deflect.domain.ports import Embedder, Index
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.sources import parse_paths
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Indexed:
+    hashes: set[str] = field(default_factory=set)
+    expected: int = 0
+    chunk_ids: set[str] = field(default_factory=set)
+    origin: str = ""
+
+
+class Ingestor:
+    """Brings the index in line with a set of knowledge files."""
+
+    def __init__(self, index: Index, embedder: Embedder, chunker: Chunker) -> None:
+        self._index = index
+        self._embedder = embedder
+        self._chunker = chunker
+        self.signature = f"{chunker.signature}|{embedder.name}"
+
+    def ingest_paths(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
+        """Ingest files/folders; sources are named relative to `root`. Prunes only within the scanned paths."""
+        parsed = parse_paths(paths, root, self.signature)
+        scopes = [_scope(p, root) for p in paths]
+        report = self.sync(parsed.docs, prune=lambda origin: any(_within(origin, s) for s in scopes)
+                           and origin not in parsed.damaged_origins, progress=progress)
+        report.errors = [str(e) for e in parsed.errors]
+        return report
+
+    def sync(
+        self,
+        docs: Sequence[SourceDoc],
+        prune: Callable[[str], bool] = lambda origin: False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Upsert changed docs; delete indexed sources that are not in `docs` and whose origin `prune` accepts."""
+        indexed = self._indexed()
+        report = IngestReport()
+        todo: list[tuple[SourceDoc, list[Chunk]]] = []
+        for doc in docs:
+            have = indexed.get(doc.source_id)
+            if have and have.hashes == {doc.content_hash} and len(have.chunk_ids) == have.expected:
+                report.unchanged += 1
+                continue
+            todo.append((doc, self._chunker.chunk(doc)))
+        total = sum(len(chunks) for _, chunks in todo)
+        done = 0
+        for doc, chunks in todo:
+            vectors = self._embedder.embed([c.embed_text for c in chunks])
+            self._index.upsert(chunks, vectors)
+            have = indexed.get(doc.source_id)
+            if have:
+                self._index.delete_chunks(have.chunk_ids - {c.chunk_id for c in chunks})
+                report.updated += 1
+            else:
+                report.added += 1
+            done += len(chunks)
+            if progress:
+                progress(done, total)
+        wanted = {d.source_id for d in docs}
+        for source_id, have in indexed.items():
+            if source_id not in wanted and prune(have.origin):
+                self._index.delete_chunks(have.chunk_ids)
+                report.deleted += 1
+        report.chunks = self._index.count()
+        return report
+
+    def _indexed(self) -> dict[str, _Indexed]:
+        out: dict[str, _Indexed] = defaultdict(_Indexed)
+        for chunk in self._index.chunks():
+            entry = out[chunk.source_id]
+            entry.hashes.add(chunk.source_hash)
+            entry.expected = max(entry.expected, chunk.source_chunks)
+            entry.chunk_ids.add(chunk.chunk_id)
+            entry.origin = chunk.origin
+        return dict(out)
+
+
+def _scope(path: Path, root: Path) -> str:
+    """The origin prefix a scanned path covers ("" = everything under root)."""
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+    return "" if rel == "." else rel
+
+
+def _within(origin: str, scope: str) -> bool:
+    return scope == "" or origin == scope or origin.startswith(scope.rstrip("/") + "/")

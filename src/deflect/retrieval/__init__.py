@@ -1,0 +1,1 @@
+"""Dense + keyword retrieval, fused and ranked by source."""

@@ -1,0 +1,89 @@
+"""Fuse dense and keyword candidates, then rank sources by their best chunk.
+
+Fusion is a weighted sum, `cosine + w * bm25/max_bm25`, not reciprocal-rank fusion: on paraphrase-heavy support
+data equal-weight RRF with BM25 is worse than dense alone (see docs/retrieval.md for the measurements that chose w).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deflect.domain.models import ScoredChunk, SourceHit
+from deflect.domain.ports import Embedder, Index
+from deflect.retrieval.keyword import KeywordSearch
+
+CHUNKS_PER_SOURCE = 3
+
+
+class HybridRetriever:
+    """Dense retrieval from the index plus optional BM25, fused per chunk and aggregated per source."""
+
+    def __init__(
+        self, index: Index, embedder: Embedder, keyword: KeywordSearch | None, bm25_weight: float, candidates: int
+    ) -> None:
+        self._index = index
+        self._embedder = embedder
+        self._keyword = keyword
+        self._w = bm25_weight
+        self._candidates = candidates
+
+    def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
+        """Top-k sources the audience may see, best first."""
+        dense, keyword = self.candidates(question, audiences, with_keyword=self._w > 0)
+        return rank_sources(fuse(dense, keyword, self._w), k)
+
+    def candidates(
+        self, question: str, audiences: frozenset[str], with_keyword: bool = True
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+        """Dense and keyword candidates before fusion (the eval sweeps fusion weights over these)."""
+        vector = self._embedder.embed([question])[0]
+        dense = self._index.query(vector, self._candidates, audiences)
+        keyword = self._keyword.search(question, self._candidates, audiences) if self._keyword and with_keyword else []
+        return dense, keyword
+
+    def invalidate(self) -> None:
+        """Drop caches after the index changed."""
+        if self._keyword:
+            self._keyword.invalidate()
+
+
+def fuse(dense: Sequence[ScoredChunk], keyword: Sequence[ScoredChunk], weight: float) -> list[ScoredChunk]:
+    """Merge two candidate lists by chunk id; score = cosine + weight * normalised BM25.
+
+    A chunk that only BM25 found was outside the dense top-N, so its cosine is at most the lowest one seen: use
+    that as a conservative estimate rather than 0, which would bury every keyword-only hit.
+    """
+    floor = min((d.dense for d in dense), default=0.0)
+    merged: dict[str, ScoredChunk] = {d.chunk.chunk_id: d.model_copy() for d in dense}
+    for kw in keyword:
+        hit = merged.get(kw.chunk.chunk_id)
+        if hit is None:
+            merged[kw.chunk.chunk_id] = kw.model_copy(update={"dense": floor})
+        else:
+            hit.keyword = kw.keyword
+    out = list(merged.values())
+    for hit in out:
+        hit.score = hit.dense + weight * hit.keyword
+    out.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
+    return out
+
+
+def rank_sources(chunks: Sequence[ScoredChunk], k: int) -> list[SourceHit]:
+    """Group ranked chunks by source; a source scores as its best chunk."""
+    by_source: dict[str, list[ScoredChunk]] = {}
+    for hit in chunks:  # already sorted best first
+        by_source.setdefault(hit.chunk.source_id, []).append(hit)
+    hits = [
+        SourceHit(
+            source_id=sid,
+            title=group[0].chunk.title,
+            url=group[0].chunk.url,
+            kind=group[0].chunk.kind,
+            score=group[0].score,
+            dense=max(h.dense for h in group),
+            chunks=group[:CHUNKS_PER_SOURCE],
+        )
+        for sid, group in by_source.items()
+    ]
+    hits.sort(key=lambda h: (-h.score, h.source_id))
+    return hits[:k]

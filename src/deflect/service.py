@@ -1,0 +1,139 @@
+"""DeflectService: the use cases every entry point (API, CLI, eval) goes through."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from deflect.answer.confidence import Calibration, features
+from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
+from deflect.domain.ports import Generator, Index
+from deflect.errors import DeflectError, IndexUnavailable, ValidationFailed
+from deflect.ingest.pipeline import Ingestor, Progress
+from deflect.policy import Evidence, PolicyRules, decide
+from deflect.policy.decide import NO_ANSWER_TEXT
+from deflect.retrieval.hybrid import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+RETRIEVE_K = 10
+HANDOFF_MESSAGE = (
+    "I couldn't find an answer I'm confident in, so I'm passing your question to our support team. "
+    "A person will follow up with you."
+)
+
+
+class DeflectService:
+    """Answers questions from the index or escalates them; keeps the index in step with the knowledge base."""
+
+    def __init__(
+        self,
+        index: Index,
+        retriever: HybridRetriever,
+        generator: Generator,
+        calibration: Callable[[], Calibration],
+        ingestor: Ingestor,
+        max_question_chars: int = 2000,
+        answer_max_sources: int = 2,
+        threshold_override: float | None = None,
+    ) -> None:
+        self._index = index
+        self._retriever = retriever
+        self._generator = generator
+        # Loaded on first ask, so `deflect ingest` works before any calibration has been fitted.
+        self._load_calibration = calibration
+        self._calibration: Calibration | None = None
+        self._threshold_override = threshold_override
+        self._ingestor = ingestor
+        self._max_chars = max_question_chars
+        self._max_sources = answer_max_sources
+
+    @property
+    def calibration(self) -> Calibration:
+        """The confidence model in force."""
+        if self._calibration is None:
+            self._calibration = self._load_calibration()
+        return self._calibration
+
+    @property
+    def rules(self) -> PolicyRules:
+        """The policy rules in force (threshold from calibration unless overridden)."""
+        cal = self.calibration
+        threshold = cal.threshold if self._threshold_override is None else self._threshold_override
+        return PolicyRules(answer_threshold=threshold, relevance_floor=cal.relevance_floor)
+
+    def ask(self, question: str, audience: Audience, conversation_id: str | None = None) -> AskResult:
+        """Answer with citations, or escalate with reasons. Customers only ever search public content."""
+        started = time.perf_counter()
+        question = validate_question(question, self._max_chars)
+        hits, feats = self.evidence(question, audience)
+        confidence = self.calibration.confidence(feats)
+        evidence = Evidence(confidence, hits[0].dense if hits else None, len(hits))
+        verdict = decide(question, evidence, self.rules)
+        reasons = list(verdict.reasons)
+        answer_text, citations = HANDOFF_MESSAGE, []
+        if verdict.decision is Decision.ANSWER:
+            answer = self._generator.generate(question, hits[: self._max_sources])
+            if answer.text and answer.citations:
+                answer_text, citations = answer.text, answer.citations
+            else:
+                reasons.append(NO_ANSWER_TEXT)
+        decision = Decision.ESCALATE if reasons else Decision.ANSWER
+        return AskResult(
+            id="ans_" + uuid.uuid4().hex,
+            question=question,
+            audience=audience,
+            decision=decision,
+            answer=answer_text,
+            citations=citations,
+            confidence=round(confidence, 4),
+            reasons=reasons,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            retrieved=[h.source_id for h in hits],
+            conversation_id=conversation_id,
+        )
+
+    def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:
+        """Ranked sources the audience may see, and the confidence features computed from them."""
+        hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
+        return hits, features(question, hits)
+
+    def ingest(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
+        """Bring the index in line with the given knowledge files."""
+        report = self._ingestor.ingest_paths(paths, root, progress)
+        self._retriever.invalidate()
+        return report
+
+    def readiness(self) -> dict[str, bool]:
+        """Whether the index answers and holds chunks; the model is loaded at construction."""
+        try:
+            chunks = self._index.count()
+        except DeflectError:
+            return {"index": False, "model": True, "indexed": False}
+        except Exception:  # a client library failing in its own way is still "not ready", not a crash
+            log.exception("index readiness check failed")
+            return {"index": False, "model": True, "indexed": False}
+        return {"index": True, "model": True, "indexed": chunks > 0}
+
+    def require_index(self) -> None:
+        """Raise IndexUnavailable when there is nothing to search."""
+        if not self.readiness()["indexed"]:
+            raise IndexUnavailable("the index is empty; run `deflect ingest` first")
+
+
+def validate_question(question: object, max_chars: int) -> str:
+    """Non-empty text of at most `max_chars` characters, stripped."""
+    if not isinstance(question, str):
+        raise ValidationFailed("question must be a string", [{"field": "question", "problem": "not_text"}])
+    text = question.strip()
+    if not text:
+        raise ValidationFailed("question must not be empty", [{"field": "question", "problem": "empty"}])
+    if len(text) > max_chars:
+        raise ValidationFailed(
+            f"question is longer than {max_chars} characters",
+            [{"field": "question", "problem": "too_long", "limit": max_chars}],
+        )
+    return text

@@ -1,0 +1,5 @@
+"""First-party fakes for every seam, and shared contract tests. Used by our tests and by anyone extending deflect."""
+
+from deflect.testing.fakes import HashEmbedder, InMemoryIndex, ScriptedGenerator
+
+__all__ = ["HashEmbedder", "InMemoryIndex", "ScriptedGenerator"]

@@ -1,0 +1,80 @@
+"""The one place that turns Settings into real clients (Chroma, embedder, generator) and a DeflectService."""
+
+from __future__ import annotations
+
+import os
+
+from deflect.answer.confidence import Calibration
+from deflect.answer.extractive import ExtractiveGenerator
+from deflect.config import Settings
+from deflect.domain.ports import Embedder, Generator, Index
+from deflect.index.chroma import ChromaIndex
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.pipeline import Ingestor
+from deflect.retrieval.hybrid import HybridRetriever
+from deflect.retrieval.keyword import KeywordSearch
+from deflect.service import DeflectService
+
+
+def offline_environment() -> None:
+    """Every entry point calls this first: no hub lookups, no telemetry, ever."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def build_index(settings: Settings) -> Index:
+    """Chroma, embedded or client/server as configured."""
+    if settings.chroma_mode == "http":
+        return ChromaIndex.http(
+            settings.chroma_host, settings.chroma_port, settings.chroma_collection, settings.chroma_ef_search
+        )
+    return ChromaIndex.embedded(settings.chroma_path, settings.chroma_collection, settings.chroma_ef_search)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The sentence-transformers model named in settings, loaded from a local path."""
+    from deflect.index.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_threads, settings.embedding_batch_size)
+
+
+def build_generator(settings: Settings, embedder: Embedder) -> Generator:
+    """Extractive by default; Ollama when configured, falling back to extractive sentence by sentence."""
+    extractive = ExtractiveGenerator(embedder, settings.answer_max_sources, settings.answer_max_sentences)
+    if settings.generator == "ollama":
+        from deflect.answer.ollama import OllamaGenerator
+
+        return OllamaGenerator.from_settings(settings, fallback=extractive)
+    return extractive
+
+
+def assemble(
+    settings: Settings,
+    index: Index,
+    embedder: Embedder,
+    generator: Generator | None = None,
+    calibration: Calibration | None = None,
+) -> DeflectService:
+    """Build the service from given parts; tests pass fakes here, production passes real clients."""
+    keyword = KeywordSearch(index)
+    retriever = HybridRetriever(index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates)
+    ingestor = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap))
+    return DeflectService(
+        index=index,
+        retriever=retriever,
+        generator=generator or build_generator(settings, embedder),
+        calibration=(lambda: calibration) if calibration else (lambda: Calibration.load(settings.calibration_file)),
+        ingestor=ingestor,
+        max_question_chars=settings.max_question_chars,
+        answer_max_sources=settings.answer_max_sources,
+        threshold_override=settings.confidence_threshold,
+    )
+
+
+def build_service(settings: Settings) -> DeflectService:
+    """The production service: real Chroma, real embedder, configured generator."""
+    offline_environment()
+    return assemble(settings, build_index(settings), build_embedder(settings))
