@@ -17,14 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deflect.config import Settings
 from deflect.domain.models import AskResult, Audience, Decision
-from deflect.errors import DeflectError, ValidationFailed
+from deflect.errors import DeflectError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from your knowledge base, or an escalation.")
 out = Console()
 err = Console(stderr=True)
 
-DEFAULT_GOLDEN = Path("eval/golden/kb.jsonl")
-DEFAULT_DATASET = Path("../shared/datasets/stackfaq-dev.jsonl")
 EXIT_INPUT = 2
 EXIT_ESCALATED = 3
 
@@ -119,35 +117,6 @@ def serve(
     uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info")
 
 
-@app.command()
-def calibrate(
-    golden: Annotated[Path | None, typer.Option(help="Golden set over the kb folder.")] = None,
-    dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format dataset file.")] = None,
-    holdout_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of dataset threads left out of the KB.")] = 0.3,
-    target_risk: Annotated[float, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate among answers.")] = 0.05,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Where to write (default: the calibration_file setting).")] = None,
-) -> None:
-    """Fit the confidence model and answer threshold for a target wrong-answer rate; write the calibration file.
-
-    With neither --golden nor --dataset, uses eval/golden/kb.jsonl and ../shared/datasets/stackfaq-dev.jsonl."""
-    from deflect.evaluation.runner import calibrate as fit
-    from deflect.wiring import build_embedder
-
-    settings = _settings()
-    if golden is None and dataset is None:
-        golden, dataset = DEFAULT_GOLDEN, DEFAULT_DATASET
-    with _errors():
-        for path in (golden, dataset):
-            if path is not None and not path.exists():
-                raise ValidationFailed(f"{path} does not exist")
-        with _progress(disable=False, label="asking") as advance:
-            cal, report = fit(settings, build_embedder(settings), golden, dataset, holdout_fraction, target_risk, advance)
-        target = out_file or settings.calibration_file
-        cal.save(target)
-    out.print(f"wrote {target}: threshold {cal.threshold} for target risk {target_risk}")
-    out.print(json.dumps(report, indent=2))
-
-
 def _render(result: AskResult) -> None:
     if result.decision is Decision.ANSWER:
         out.print(result.answer, highlight=False)
@@ -182,6 +151,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
+    from deflect import cli_eval  # noqa: F401  (registers `eval` and `calibrate` on the app)
     from deflect.wiring import offline_environment
 
     offline_environment()

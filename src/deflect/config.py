@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     retrieval_candidates: int = Field(40, ge=5, description="Chunks fetched from each retriever before fusion.")
     fusion_bm25_weight: float = Field(
-        0.1, ge=0.0, le=1.0, description="Weight of normalised BM25 added to the dense cosine (measured)."
+        0.05, ge=0.0, le=1.0, description="Weight of normalised BM25 added to the dense cosine (measured)."
     )
     answer_max_sources: int = Field(2, ge=1, le=5, description="Most sources an extractive answer cites.")
     answer_max_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an extractive answer.")

@@ -52,6 +52,16 @@ class DeflectService:
         self._max_sources = answer_max_sources
 
     @property
+    def retriever(self) -> HybridRetriever:
+        """The retriever (evaluation sweeps fusion weights over its candidates)."""
+        return self._retriever
+
+    @property
+    def index(self) -> Index:
+        """The index this service reads and writes."""
+        return self._index
+
+    @property
     def calibration(self) -> Calibration:
         """The confidence model in force."""
         if self._calibration is None:

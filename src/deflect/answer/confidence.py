@@ -58,7 +58,8 @@ class Calibration(BaseModel):
     def confidence(self, feats: dict[str, float]) -> float:
         """P(the answer is right), in [0, 1]."""
         z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in feats.items())
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        # Clamped so confidence stays strictly below 1.0: a threshold of 1.0 must mean "never answer".
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     @classmethod
     def load(cls, path: Path) -> Calibration:

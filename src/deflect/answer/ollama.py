@@ -21,7 +21,7 @@ from deflect.domain.ports import Generator
 log = logging.getLogger(__name__)
 
 SUPPORT_MIN_OVERLAP = 0.6  # share of a sentence's content words that must occur in its cited sources
-_MARKER = re.compile(r"\[(\d+)\]")
+_MARKER = re.compile(r"\s*\[(\d+)\]")  # with the space before it, so "text [1]." leaves "text."
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 SYSTEM_PROMPT = (
     "You are a support assistant. Answer the customer's question using ONLY the numbered sources. "
@@ -60,7 +60,9 @@ class OllamaGenerator:
                 options={"temperature": 0},
             )
             text = str(response["message"]["content"] or "")
-        except (ollama.ResponseError, httpx.HTTPError, KeyError, TypeError) as exc:
+        # ollama turns httpx.ConnectError into the builtin ConnectionError, so both must be caught.
+        # ValueError covers a 200 reply whose body is not JSON: still a broken server, not our bug.
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, KeyError, TypeError, ValueError) as exc:
             log.warning("ollama unavailable, using the extractive answer: %s", exc)
             return self._fallback.generate(question, sources)
         answer = grounded_answer(text, sources)
@@ -92,8 +94,13 @@ def grounded_answer(text: str, sources: Sequence[SourceHit]) -> Answer:
             numbers.setdefault(n, len(numbers) + 1)
         kept.append(bare + " " + "".join(f"[{numbers[n]}]" for n in dict.fromkeys(cited)))
     citations = [
-        Citation(n=ours, source_id=sources[n - 1].source_id, title=sources[n - 1].title, url=sources[n - 1].url,
-                 snippet=_source_text(sources[n - 1])[:240])
+        Citation(
+            n=ours,
+            source_id=sources[n - 1].source_id,
+            title=sources[n - 1].title,
+            url=sources[n - 1].url,
+            snippet=_source_text(sources[n - 1])[:240],
+        )
         for n, ours in numbers.items()
     ]
     return Answer(text=" ".join(kept), citations=citations, sentences=kept)

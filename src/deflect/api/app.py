@@ -1,6 +1,7 @@
 """create_app(settings, service): thin routes over DeflectService."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI resolves route annotations from module globals, and
+# `Depends(audience)` names a function local to create_app, so a string annotation cannot be resolved.
 
 from typing import Annotated
 

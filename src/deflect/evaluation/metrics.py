@@ -57,3 +57,54 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     pos = (len(ordered) - 1) * q / 100.0
     lo, hi = math.floor(pos), math.ceil(pos)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def citation_precision(cited: Sequence[str], expected: Sequence[str]) -> float | None:
+    """Share of distinct cited sources that are expected; None when nothing was cited or nothing is expected."""
+    distinct = list(dict.fromkeys(cited))
+    if not distinct or not expected:
+        return None
+    return sum(1 for c in distinct if c in set(expected)) / len(distinct)
+
+
+def citation_recall(cited: Sequence[str], expected: Sequence[str]) -> float | None:
+    """1.0 when at least one expected source is cited (any expected source is a correct one); None if none expected."""
+    if not expected:
+        return None
+    return 1.0 if set(cited) & set(expected) else 0.0
+
+
+def fact_recall(answer: str, facts: Sequence[str]) -> float | None:
+    """Share of must-include facts found verbatim (case-insensitive, whitespace-folded) in the answer."""
+    if not facts:
+        return None
+    folded = " ".join(answer.lower().split())
+    return sum(1 for f in facts if " ".join(f.lower().split()) in folded) / len(facts)
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
+    """Area under the ROC curve (probability a positive outranks a negative; ties count half)."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def risk_coverage_curve(scores: Sequence[float], labels: Sequence[int]) -> list[tuple[float, float, float]]:
+    """(threshold, coverage, risk) when answering every case scoring >= threshold, for each distinct score.
+
+    coverage = correct answers / all cases that could be answered correctly; risk = wrong / answered."""
+    positives = sum(labels)
+    points = []
+    for t in sorted(set(scores), reverse=True):
+        answered = [y for s, y in zip(scores, labels, strict=True) if s >= t]
+        right = sum(answered)
+        points.append((t, right / positives if positives else 0.0, (len(answered) - right) / len(answered)))
+    return points
+
+
+def coverage_at_risk(curve: Sequence[tuple[float, float, float]], max_risk: float) -> float:
+    """Best coverage among operating points whose risk is at most max_risk (0 if none)."""
+    return max((cov for _, cov, risk in curve if risk <= max_risk), default=0.0)

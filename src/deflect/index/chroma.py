@@ -91,7 +91,7 @@ class ChromaIndex:
     def query(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
         """Nearest chunks among those the audience may see; the filter is part of the Chroma query."""
         n = min(k, self.count())
-        if n == 0:
+        if n == 0 or not audiences:  # Chroma rejects an empty `$in`; no audience may see nothing
             return []
         res = self._col.query(
             query_embeddings=[list(embedding)],
@@ -103,12 +103,15 @@ class ChromaIndex:
         for cid, doc, meta, dist in zip(
             res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
         ):
-            cos = 1.0 - float(dist)
+            # float32 rounding can put an identical vector a hair past 1; cosine lives in [-1, 1].
+            cos = min(1.0, max(-1.0, 1.0 - float(dist)))
             out.append(ScoredChunk(chunk=_from_record(cid, doc, meta), dense=cos, score=cos))
         return out
 
     def chunks(self, audiences: frozenset[str] | None = None) -> list[Chunk]:
         """Every stored chunk (optionally of some audiences), for keyword indexing and ingestion manifests."""
+        if audiences is not None and not audiences:
+            return []  # an empty set sees nothing; treating it as "no filter" would leak internal chunks
         where = {"audience": {"$in": sorted(audiences)}} if audiences else None
         res = self._col.get(where=where, include=["documents", "metadatas"])
         return [

@@ -14,15 +14,18 @@ from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
 from deflect.domain.models import Chunk, SourceDoc
 
 RESOLUTION_MARK = "\n\nResolution: "
+# Joins headings in LlamaIndex's `header_path`; a heading never spans lines, so "/" in a heading survives.
+_PATH_SEP = "\n"
 
 
 class Chunker:
     """Deterministic chunking; `signature` changes whenever the output for the same input could change."""
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
-        self._markdown = MarkdownNodeParser(include_metadata=False)
+        # `header_path` (the parent headings) is only recorded when metadata is included.
+        self._markdown = MarkdownNodeParser(include_metadata=True, header_path_separator=_PATH_SEP)
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        self.signature = f"chunker-v1:{chunk_size}:{chunk_overlap}"
+        self.signature = f"chunker-v3:{chunk_size}:{chunk_overlap}"
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
@@ -56,16 +59,17 @@ class Chunker:
             heading, content = _split_heading(section)
             if not content:
                 continue  # a heading directly followed by a sub-heading carries no knowledge of its own
-            parents = [p for p in str(node.metadata.get("header_path", "")).split("/") if p]
+            parents = [p for p in str(node.metadata.get("header_path", "")).split(_PATH_SEP) if p]
             if parents and parents[0] == doc.title:
                 parents = parents[1:]  # the H1 usually repeats the title, which every chunk carries anyway
             if heading == doc.title:
                 heading = ""
             path = " > ".join([*parents, heading] if heading else parents)
             for part in self._splitter.split_text(content):
-                text = f"{heading}\n\n{part}" if heading else part
+                # The heading is context for readers and embeddings, never a sentence of an answer.
+                prefix = f"{heading}\n\n" if heading else ""
                 embed = f"{doc.title}\n{path}\n\n{part}" if path else f"{doc.title}\n\n{part}"
-                pieces.append((path, text, embed, 0))
+                pieces.append((path, prefix + part, embed, len(prefix)))
         return pieces
 
     def _escalation_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int]]:

@@ -59,7 +59,9 @@ class Ingestor:
         todo: list[tuple[SourceDoc, list[Chunk]]] = []
         for doc in docs:
             have = indexed.get(doc.source_id)
-            if have and have.hashes == {doc.content_hash} and len(have.chunk_ids) == have.expected:
+            # A moved source (an escalation line now in another file) is rewritten so its origin stays true.
+            if (have and have.hashes == {doc.content_hash} and len(have.chunk_ids) == have.expected
+                    ):
                 report.unchanged += 1
                 continue
             todo.append((doc, self._chunker.chunk(doc)))

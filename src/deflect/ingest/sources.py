@@ -25,6 +25,7 @@ ESCALATION_SUFFIXES = {".jsonl"}
 ESCALATION_KEYS = ("id", "subject", "question", "resolution")
 AUDIENCES = ("public", "internal")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
+_SPACE_AFTER_PAREN = re.compile(r"\(\s+")
 
 
 @dataclass
@@ -152,7 +153,7 @@ def parse_markdown(text: str, origin: str, signature: str) -> SourceDoc:
     """A Markdown article with YAML front matter."""
     try:
         post = frontmatter.loads(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a YAML date that does not exist (2026-13-45)
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         raise SourceError(origin, f"bad front matter: {getattr(exc, 'problem', exc)}", line) from None
@@ -180,6 +181,7 @@ def parse_html(text: str, origin: str, signature: str) -> SourceDoc:
             continue
         # Inline tags are joined with spaces; glue punctuation back to the word before it.
         text_ = _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(el.get_text(" ", strip=True).split()))
+        text_ = _SPACE_AFTER_PAREN.sub("(", text_)
         if not text_:
             continue
         if el.name in {"h1", "h2", "h3", "h4"}:

@@ -1,0 +1,43 @@
+# deflect: `make run` sets everything up and serves on embedded defaults; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run ingest test test-unit test-integration lint eval calibrate clean
+
+setup: $(VENV)/.installed
+
+# torch first, from the CPU wheel: letting pip pick it as a dependency would pull gigabytes of CUDA.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+ingest: setup
+	$(BIN)/deflect ingest
+
+run: ingest
+	$(BIN)/deflect serve
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
+
+test-unit: setup
+	$(BIN)/python -m pytest
+
+test-integration: setup
+	$(BIN)/python -m pytest -m integration
+
+eval: setup
+	$(BIN)/deflect eval --golden eval/golden/kb.jsonl --baseline eval/baseline.json --out eval/reports/kb
+
+calibrate: setup
+	$(BIN)/deflect calibrate --golden eval/golden/kb.jsonl --dataset ../shared/datasets/stackfaq-dev.jsonl
+
+test: lint test-unit test-integration
+
+clean:
+	rm -rf $(VENV) .data eval/reports

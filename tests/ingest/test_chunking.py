@@ -1,0 +1,225 @@
+"""Heading-aware article chunks and question/resolution escalation chunks."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from deflect.domain.models import Chunk, SourceDoc
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.sources import parse_escalations, parse_markdown
+
+SIG = "test-signature"
+
+GUIDE = """---
+title: Workspace guide
+url: https://help.example/guide
+audience: internal
+product: workspace
+tags: [setup, data]
+updated: 2026-03-03
+---
+# Workspace guide
+
+This guide covers setup and data.
+
+## Import/export
+
+### CSV files
+
+CSV imports accept up to 10,000 rows.
+
+## Billing
+
+### Plans
+
+#### Annual plans
+
+Annual plans renew every twelve months.
+
+### Seats
+
+Add seats from the admin page.
+"""
+
+
+def guide() -> SourceDoc:
+    return parse_markdown(GUIDE, "guides/workspace.md", SIG)
+
+
+def sentences(n: int) -> list[str]:
+    return [f"Step {i} of the migration moves batch {i} of the widgets to the new store." for i in range(n)]
+
+
+def long_article(n: int = 40) -> SourceDoc:
+    body = "## Migrating data\n\n" + " ".join(sentences(n)) + "\n"
+    return parse_markdown(f"---\ntitle: Long\n---\n{body}", "guides/long.md", SIG)
+
+
+def escalation(resolution: str, audience: str | None = None) -> SourceDoc:
+    record = {"id": "ESC-7", "subject": "Webhook retries stop", "question": "Why did webhook retries stop after 3 tries?",
+              "resolution": resolution, "tags": ["webhooks"], "product": "api", "resolved_at": "2026-04-01"}
+    if audience:
+        record["audience"] = audience
+    docs, errors = parse_escalations(json.dumps(record), "escalations/2026.jsonl", SIG)
+    assert errors == []
+    return docs[0]
+
+
+# --- articles ----------------------------------------------------------------------------------------------
+
+
+def test_article_chunks_carry_the_source_fields() -> None:
+    doc = guide()
+
+    chunks = Chunker(200, 30).chunk(doc)
+
+    assert len(chunks) == 4
+    assert [c.chunk_id for c in chunks] == [f"doc:guides/workspace#{i}" for i in range(4)]
+    for chunk in chunks:
+        assert chunk.source_id == doc.source_id
+        assert chunk.kind == "article"
+        assert chunk.title == "Workspace guide"
+        assert chunk.url == "https://help.example/guide"
+        assert chunk.audience == "internal"
+        assert chunk.product == "workspace"
+        assert chunk.tags == ("setup", "data")
+        assert chunk.updated == "2026-03-03"
+        assert chunk.origin == "guides/workspace.md"
+        assert chunk.source_hash == doc.content_hash
+        assert chunk.source_chunks == 4
+
+
+def test_heading_path_names_every_parent_heading_but_not_the_title() -> None:
+    chunks = Chunker(200, 30).chunk(guide())
+
+    assert [c.heading_path for c in chunks] == [
+        "",  # the intro sits under the H1, which repeats the title
+        "Import/export > CSV files",  # a "/" inside a heading is not a path separator
+        "Billing > Plans > Annual plans",
+        "Billing > Seats",
+    ]
+
+
+def test_headings_without_text_of_their_own_make_no_chunk() -> None:
+    chunks = Chunker(200, 30).chunk(guide())
+
+    assert all(c.quotable.strip() for c in chunks)
+    assert not any(c.text.startswith(("Import/export\n", "Billing\n", "Plans\n")) for c in chunks)
+
+
+def test_the_heading_is_context_but_never_quotable() -> None:
+    chunks = Chunker(200, 30).chunk(guide())
+    csv = chunks[1]
+
+    assert csv.text == "CSV files\n\nCSV imports accept up to 10,000 rows."
+    assert csv.quote_from == len("CSV files\n\n")
+    assert csv.quotable == "CSV imports accept up to 10,000 rows."
+    # The embedding sees title and path, so a question about "importing CSV" finds the section.
+    assert csv.embed_text == "Workspace guide\nImport/export > CSV files\n\nCSV imports accept up to 10,000 rows."
+    intro = chunks[0]
+    assert intro.quote_from == 0
+    assert intro.quotable == intro.text == "This guide covers setup and data."
+
+
+def test_long_sections_are_split_and_every_part_keeps_its_heading() -> None:
+    doc = long_article(40)
+
+    chunks = Chunker(60, 10).chunk(doc)
+
+    assert len(chunks) > 3
+    assert [c.chunk_id for c in chunks] == [f"doc:guides/long#{i}" for i in range(len(chunks))]
+    assert {c.source_chunks for c in chunks} == {len(chunks)}
+    for chunk in chunks:
+        assert chunk.heading_path == "Migrating data"
+        assert chunk.text.startswith("Migrating data\n\n")
+        assert not chunk.quotable.startswith("Migrating data")
+        assert len(re.findall(r"\w+", chunk.quotable)) < 100  # far below the 600-odd words of the section
+    quoted = " ".join(c.quotable for c in chunks)
+    assert all(sentence in quoted for sentence in sentences(40))
+    assert chunks[0].quotable.startswith("Step 0 of")
+    assert chunks[-1].quotable.endswith("batch 39 of the widgets to the new store.")
+
+
+def test_a_smaller_chunk_size_gives_more_chunks_and_another_signature() -> None:
+    big, small = Chunker(400, 30), Chunker(60, 10)
+
+    assert len(small.chunk(long_article())) > len(big.chunk(long_article()))
+    assert big.signature != small.signature
+    assert Chunker(400, 30).signature == big.signature
+
+
+def test_chunking_is_deterministic() -> None:
+    doc = guide()
+
+    assert Chunker(60, 10).chunk(doc) == Chunker(60, 10).chunk(doc)
+
+
+# --- escalations -------------------------------------------------------------------------------------------
+
+
+def resolution_chunks(chunks: list[Chunk]) -> list[Chunk]:
+    return [c for c in chunks if c.heading_path == "Resolution"]
+
+
+def test_an_escalation_gives_a_question_only_chunk_and_resolution_chunks() -> None:
+    doc = escalation("Retries stop once the endpoint returns 410 Gone. Return 5xx to keep retrying.")
+
+    chunks = Chunker(200, 30).chunk(doc)
+
+    assert [c.chunk_id for c in chunks] == ["esc:ESC-7#0", "esc:ESC-7#1"]
+    problem, answer = chunks
+    assert problem.heading_path == "Problem"
+    assert "Why did webhook retries stop after 3 tries?" in problem.embed_text
+    assert "Webhook retries stop" in problem.embed_text
+    assert "410" not in problem.embed_text and "Resolution" not in problem.embed_text
+    assert answer.heading_path == "Resolution"
+    assert "Why did webhook retries stop" in answer.embed_text and "410 Gone" in answer.embed_text
+    for chunk in chunks:
+        assert chunk.kind == "escalation"
+        assert chunk.audience == "internal"  # escalations are internal unless marked public
+        assert chunk.tags == ("webhooks",)
+        assert chunk.source_chunks == 2
+        assert chunk.source_hash == doc.content_hash
+
+
+def test_every_escalation_chunk_quotes_only_the_resolution() -> None:
+    doc = escalation("Retries stop once the endpoint returns 410 Gone. Return 5xx to keep retrying.", "public")
+
+    chunks = Chunker(200, 30).chunk(doc)
+
+    assert chunks[0].quotable == doc.resolution
+    for chunk in chunks:
+        assert chunk.quotable == doc.resolution
+        assert "Why did webhook retries stop" in chunk.text  # the question is context ...
+        assert "Why did webhook retries stop" not in chunk.quotable  # ... never an answer
+        assert chunk.audience == "public"
+
+
+def test_a_long_resolution_is_split_and_each_part_quotes_only_its_resolution_text() -> None:
+    resolution = " ".join(sentences(30))
+    doc = escalation(resolution)
+
+    chunks = Chunker(60, 10).chunk(doc)
+
+    parts = resolution_chunks(chunks)
+    assert len(parts) > 2
+    assert len(chunks) == len(parts) + 1
+    assert chunks[0].quotable == resolution
+    for part in parts:
+        assert part.quotable in resolution
+        assert part.quotable != resolution
+        assert "Why did webhook retries stop" not in part.quotable
+        assert part.embed_text == part.text  # question + this part of the resolution
+    assert all(s in " ".join(p.quotable for p in parts) for s in sentences(30))
+    assert {c.source_chunks for c in chunks} == {len(chunks)}
+
+
+@pytest.mark.parametrize("size", [60, 200, 1000])
+def test_chunk_ids_are_dense_from_zero(size: int) -> None:
+    for doc in (guide(), long_article(), escalation(" ".join(sentences(12)))):
+        chunks = Chunker(size, 10).chunk(doc)
+        assert [c.chunk_id for c in chunks] == [f"{doc.source_id}#{i}" for i in range(len(chunks))]
+        assert {c.source_chunks for c in chunks} == {len(chunks)}

@@ -1,0 +1,199 @@
+"""Hybrid retrieval: weighted fusion, ranking by source, BM25 scoring and audience-scoped keyword search."""
+
+from __future__ import annotations
+
+import pytest
+
+from deflect.domain.models import Chunk, ScoredChunk
+from deflect.retrieval.hybrid import CHUNKS_PER_SOURCE, fuse, rank_sources
+from deflect.retrieval.keyword import BM25Index, KeywordSearch
+from deflect.testing import HashEmbedder, InMemoryIndex
+
+
+def chunk(chunk_id: str, text: str = "", audience: str = "public") -> Chunk:
+    """`chunk_id` is `<source>#<n>`; the source id is the part before '#'."""
+    source_id = chunk_id.split("#")[0]
+    return Chunk(chunk_id=chunk_id, source_id=source_id, kind="article", title=f"Title {source_id}",
+                 url=f"https://help.example/{source_id}", audience=audience,  # type: ignore[arg-type]
+                 text=text or chunk_id, origin=f"{source_id}.md", source_hash="h", source_chunks=1)
+
+
+def dense(chunk_id: str, cosine: float) -> ScoredChunk:
+    return ScoredChunk(chunk=chunk(chunk_id), dense=cosine, score=cosine)
+
+
+def keyword(chunk_id: str, bm25: float) -> ScoredChunk:
+    return ScoredChunk(chunk=chunk(chunk_id), keyword=bm25)
+
+
+def ranked(chunk_id: str, score: float, cosine: float | None = None) -> ScoredChunk:
+    return ScoredChunk(chunk=chunk(chunk_id), dense=score if cosine is None else cosine, score=score)
+
+
+# fuse
+
+def test_fuse_merges_by_chunk_id_and_adds_weighted_keyword_scores() -> None:
+    fused = fuse([dense("a#0", 0.9), dense("b#0", 0.6), dense("c#0", 0.4)],
+                 [keyword("b#0", 1.0), keyword("d#0", 0.5)], weight=0.2)
+
+    by_id = {h.chunk.chunk_id: h for h in fused}
+    assert len(fused) == 4
+    assert by_id["b#0"].dense == pytest.approx(0.6) and by_id["b#0"].keyword == pytest.approx(1.0)
+    assert by_id["b#0"].score == pytest.approx(0.6 + 0.2 * 1.0)
+    assert by_id["a#0"].score == pytest.approx(0.9)
+    assert by_id["c#0"].score == pytest.approx(0.4)
+    assert [h.chunk.chunk_id for h in fused] == ["a#0", "b#0", "d#0", "c#0"]
+
+
+def test_a_keyword_only_chunk_gets_the_lowest_dense_score_seen() -> None:
+    fused = fuse([dense("a#0", 0.8), dense("b#0", 0.35)], [keyword("z#0", 0.5)], weight=0.1)
+
+    z = next(h for h in fused if h.chunk.chunk_id == "z#0")
+    assert z.dense == pytest.approx(0.35)
+    assert z.score == pytest.approx(0.35 + 0.1 * 0.5)
+    assert [h.chunk.chunk_id for h in fused] == ["a#0", "z#0", "b#0"]
+
+
+def test_keyword_only_fusion_ranks_by_keyword_score() -> None:
+    fused = fuse([], [keyword("a#0", 0.3), keyword("b#0", 1.0)], weight=1.0)
+
+    assert [h.chunk.chunk_id for h in fused] == ["b#0", "a#0"]
+    assert [h.score for h in fused] == [pytest.approx(1.0), pytest.approx(0.3)]
+
+
+def test_zero_weight_keeps_the_dense_order() -> None:
+    dense_hits = [dense("c#0", 0.9), dense("a#0", 0.7), dense("b#0", 0.5), dense("d#0", 0.45)]
+    keyword_hits = [keyword("d#0", 1.0), keyword("b#0", 0.9), keyword("e#0", 0.8)]
+
+    fused = fuse(dense_hits, keyword_hits, weight=0.0)
+
+    kept = [h for h in fused if h.chunk.chunk_id != "e#0"]
+    assert [h.chunk.chunk_id for h in kept] == ["c#0", "a#0", "b#0", "d#0"]
+    assert [h.score for h in kept] == [pytest.approx(x) for x in (0.9, 0.7, 0.5, 0.45)]
+
+
+def test_fuse_leaves_its_inputs_unchanged() -> None:
+    dense_hits = [dense("a#0", 0.5)]
+    keyword_hits = [keyword("a#0", 1.0), keyword("b#0", 0.4)]
+
+    fuse(dense_hits, keyword_hits, weight=0.5)
+
+    assert (dense_hits[0].keyword, dense_hits[0].score) == (0.0, 0.5)
+    assert (keyword_hits[1].dense, keyword_hits[1].score) == (0.0, 0.0)
+
+
+# rank_sources
+
+def test_rank_sources_groups_by_source_and_scores_each_by_its_best_chunk() -> None:
+    chunks = [ranked("s1#2", 0.9, cosine=0.5), ranked("s2#0", 0.8), ranked("s1#0", 0.7, cosine=0.75),
+              ranked("s3#1", 0.6), ranked("s2#4", 0.5)]
+
+    hits = rank_sources(chunks, k=10)
+
+    assert [h.source_id for h in hits] == ["s1", "s2", "s3"]
+    assert [h.score for h in hits] == [0.9, 0.8, 0.6]
+    s1 = hits[0]
+    assert [c.chunk.chunk_id for c in s1.chunks] == ["s1#2", "s1#0"]
+    assert s1.dense == pytest.approx(0.75)  # best cosine of the source, not of its best fused chunk
+    assert (s1.title, s1.url, s1.kind) == ("Title s1", "https://help.example/s1", "article")
+
+
+def test_rank_sources_keeps_at_most_three_chunks_per_source() -> None:
+    chunks = [ranked(f"s1#{i}", 0.9 - 0.1 * i) for i in range(5)]
+
+    (hit,) = rank_sources(chunks, k=10)
+
+    assert CHUNKS_PER_SOURCE == 3
+    assert [c.chunk.chunk_id for c in hit.chunks] == ["s1#0", "s1#1", "s1#2"]
+
+
+def test_rank_sources_sorts_best_first_and_cuts_at_k() -> None:
+    chunks = sorted([ranked(f"s{i}#0", i / 10) for i in range(1, 8)], key=lambda h: -h.score)
+
+    hits = rank_sources(chunks, k=3)
+
+    assert [h.source_id for h in hits] == ["s7", "s6", "s5"]
+    assert rank_sources([], k=3) == []
+
+
+def test_rank_sources_breaks_score_ties_by_source_id() -> None:
+    hits = rank_sources([ranked("zeta#0", 0.5), ranked("alpha#0", 0.5)], k=10)
+
+    assert [h.source_id for h in hits] == ["alpha", "zeta"]
+
+
+# BM25Index
+
+DOCS = [
+    chunk("pw#0", "Reset your password from the sign-in page."),
+    chunk("inv#0", "Download invoices as PDF files."),
+    chunk("exp#0", "Export invoices and receipts to CSV for accounting."),
+    chunk("sso#0", "Single sign-on is configured by an administrator."),
+]
+
+
+def test_bm25_returns_only_chunks_sharing_a_term_normalised_to_the_best() -> None:
+    results = BM25Index(DOCS).search("invoices pdf", k=10)
+
+    assert [r.chunk.chunk_id for r in results] == ["inv#0", "exp#0"]
+    assert results[0].keyword == 1.0
+    assert 0.0 < results[1].keyword < 1.0
+
+
+def test_bm25_stems_query_terms() -> None:
+    results = BM25Index(DOCS).search("exporting receipt", k=10)
+
+    assert [r.chunk.chunk_id for r in results] == ["exp#0"]
+
+
+def test_bm25_respects_k() -> None:
+    results = BM25Index(DOCS).search("invoices sign", k=1)
+
+    assert len(results) == 1
+    assert results[0].keyword == 1.0
+
+
+@pytest.mark.parametrize("query", ["the and of to", "zorblax quuxify", "", "?!"])
+def test_bm25_returns_nothing_for_stop_words_or_unknown_words(query: str) -> None:
+    assert BM25Index(DOCS).search(query, k=10) == []
+
+
+def test_bm25_over_no_chunks_returns_nothing() -> None:
+    assert BM25Index([]).search("invoices", k=10) == []
+
+
+# KeywordSearch
+
+def index_of(*chunks: Chunk) -> InMemoryIndex:
+    index = InMemoryIndex()
+    index.upsert(chunks, HashEmbedder().embed([c.text for c in chunks]))
+    return index
+
+
+def test_keyword_search_only_returns_chunks_of_the_given_audiences() -> None:
+    search = KeywordSearch(index_of(
+        chunk("pub#0", "Refund requests are handled by billing."),
+        chunk("int#0", "Refund approvals above the limit go to the billing lead.", audience="internal"),
+    ))
+
+    public = search.search("refund billing", 10, frozenset({"public"}))
+    everyone = search.search("refund billing", 10, frozenset({"public", "internal"}))
+
+    assert [r.chunk.chunk_id for r in public] == ["pub#0"]
+    assert {r.chunk.chunk_id for r in everyone} == {"pub#0", "int#0"}
+
+
+def test_keyword_search_sees_index_changes_after_invalidate() -> None:
+    index = index_of(chunk("pw#0", "Reset your password from the sign-in page."))
+    search = KeywordSearch(index)
+    audiences = frozenset({"public"})
+    assert search.search("invoices", 10, audiences) == []
+
+    new = chunk("inv#0", "Download invoices as PDF files.")
+    index.upsert([new], HashEmbedder().embed([new.text]))
+    stale = search.search("invoices", 10, audiences)
+    search.invalidate()
+    fresh = search.search("invoices", 10, audiences)
+
+    assert stale == []  # built lazily and cached per audience set until invalidated
+    assert [r.chunk.chunk_id for r in fresh] == ["inv#0"]

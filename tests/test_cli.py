@@ -1,0 +1,285 @@
+"""End to end through the CLI with the real pieces: packaged MiniLM, embedded Chroma, shipped calibration."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from conftest import CANARY, write_kb
+from deflect.cli import _render, app
+from deflect.domain.models import AskResult, Audience, Citation, Decision
+
+REPO = Path(__file__).resolve().parents[1]
+CALIBRATION = REPO / "eval" / "calibration.json"
+PASSWORD_QUESTION = "How do I reset my password?"
+OUT_OF_SCOPE = "What is the weather on Mars tomorrow?"
+REPORT_KEYS = {"added", "updated", "deleted", "unchanged", "chunks"}
+INTERNAL_IDS = {"doc:internal/credits", "esc:ESC-2"}
+
+runner = CliRunner()
+
+
+@dataclass
+class CliWorld:
+    kb: Path
+    data: Path
+    root: Path
+    first_ingest: Result
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def assert_clean_failure(result: Result, code: int) -> None:
+    """Exited with `code` through typer.Exit, not an exception, and said nothing about Python internals."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorld]:
+    """A kb on disk, a data dir, the settings in the environment, and one ingest already run."""
+    root = tmp_path_factory.mktemp("cli")
+    kb = write_kb(root / "kb")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("DEFLECT_"):
+                mp.delenv(name)
+        # build_service sets these with setdefault; set them here so they are undone after the module.
+        for name, value in {
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        }.items():
+            mp.setenv(name, value)
+        mp.setenv("DEFLECT_KB_DIR", str(kb))
+        mp.setenv("DEFLECT_DATA_DIR", str(root / "data"))
+        mp.setenv("DEFLECT_CALIBRATION_FILE", str(CALIBRATION))
+        mp.chdir(root)  # no stray .env, no relative kb/ from the repo
+        yield CliWorld(kb=kb, data=root / "data", root=root, first_ingest=invoke("ingest", "--json"))
+
+
+def ask_json(*args: str) -> tuple[Result, dict[str, object]]:
+    result = invoke("ask", *args, "--json")
+    return result, json.loads(result.stdout)
+
+
+# --- ingest -----------------------------------------------------------------------------------------------
+
+
+def test_first_ingest_reports_what_it_added(world: CliWorld) -> None:
+    result = world.first_ingest
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == REPORT_KEYS
+    assert report["added"] == 5  # two articles, one runbook, two escalations
+    assert report["updated"] == report["deleted"] == report["unchanged"] == 0
+    assert report["chunks"] >= report["added"]
+    assert result.stderr == ""
+
+
+def test_second_ingest_reports_everything_unchanged(world: CliWorld) -> None:
+    first = json.loads(world.first_ingest.stdout)
+
+    result = invoke("ingest", "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report == {
+        "added": 0,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": first["added"],
+        "chunks": first["chunks"],
+    }
+
+
+def test_ingest_without_json_says_the_index_is_up_to_date(world: CliWorld) -> None:
+    result = invoke("ingest")
+
+    assert result.exit_code == 0, result.output
+    assert "Index up to date" in result.stdout
+    assert "nothing re-embedded" in result.stdout
+
+
+def test_ingest_of_a_missing_path_exits_2(world: CliWorld) -> None:
+    result = invoke("ingest", "/does/not/exist")
+
+    assert_clean_failure(result, 2)
+    assert "/does/not/exist does not exist" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_malformed_file_is_reported_with_its_path_and_the_run_succeeds(
+    world: CliWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = world.root / "kb-broken"
+    shutil.copytree(world.kb, kb)
+    (kb / "articles" / "broken.md").write_text("---\ntitle: [unclosed\n---\nBody.\n", encoding="utf-8")
+    (kb / "escalations" / "bad.jsonl").write_text('{"id": "ESC-9"\n', encoding="utf-8")
+    # Brackets in a path are text, not console markup.
+    (kb / "articles" / "[archived]").mkdir()
+    (kb / "articles" / "[archived]" / "old.md").write_text("no front matter here\n", encoding="utf-8")
+    monkeypatch.setenv("DEFLECT_KB_DIR", str(kb))
+    monkeypatch.setenv("DEFLECT_DATA_DIR", str(world.root / "data-broken"))
+
+    result = invoke("ingest", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["added"] == 5  # every good source still indexed
+    stderr = " ".join(result.stderr.split())  # rich may wrap long lines
+    assert "articles/broken.md" in stderr
+    assert "escalations/bad.jsonl:1" in stderr
+    assert "articles/[archived]/old.md" in stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("path", ["/nope/[draft]/a.md", "/nope/[/x]"], ids=["style-like", "closing-tag-like"])
+def test_a_missing_path_with_brackets_is_reported_verbatim(world: CliWorld, path: str) -> None:
+    result = invoke("ingest", path)
+
+    assert_clean_failure(result, 2)
+    assert f"{path} does not exist" in result.stderr
+
+
+# --- ask --------------------------------------------------------------------------------------------------
+
+
+def test_ask_answers_with_a_citation_of_the_password_article(world: CliWorld) -> None:
+    result, body = ask_json(PASSWORD_QUESTION)
+
+    assert result.exit_code == 0, result.output
+    assert body["decision"] == "answer"
+    assert body["audience"] == "customer"
+    assert body["question"] == PASSWORD_QUESTION
+    citations = body["citations"]
+    assert isinstance(citations, list)
+    assert citations[0]["source_id"] == "doc:articles/reset-password"
+    assert citations[0]["url"] == "https://help.example/accounts/reset-password"
+    assert "[1]" in str(body["answer"])
+    assert 0.0 <= float(body["confidence"]) <= 1.0  # type: ignore[arg-type]
+
+
+def test_ask_without_json_prints_the_answer_and_its_sources(world: CliWorld) -> None:
+    result = invoke("ask", PASSWORD_QUESTION)
+
+    assert result.exit_code == 0, result.output
+    assert "[1] Resetting your password" in result.stdout
+    assert "confidence" in result.stdout
+
+
+def test_an_out_of_scope_question_exits_3(world: CliWorld) -> None:
+    result, body = ask_json(OUT_OF_SCOPE)
+
+    assert result.exit_code == 3, result.output
+    assert body["decision"] == "escalate"
+    assert body["reasons"]
+    assert body["citations"] == []
+
+
+def test_an_out_of_scope_question_without_json_shows_the_reasons(world: CliWorld) -> None:
+    result = invoke("ask", OUT_OF_SCOPE)
+
+    assert result.exit_code == 3
+    assert "Escalated" in result.stdout
+    assert "low_confidence" in result.stdout
+
+
+@pytest.mark.parametrize("question", ["", "   "], ids=["empty", "blank"])
+def test_an_empty_question_exits_2_with_a_clear_message(world: CliWorld, question: str) -> None:
+    result = invoke("ask", question)
+
+    assert_clean_failure(result, 2)
+    assert "question must not be empty" in result.stderr
+    assert "validation_failed" in result.stderr
+
+
+def test_a_customer_never_gets_internal_content_from_the_cli(world: CliWorld) -> None:
+    for question in (CANARY, "refund approval chain", "account credits admin tool"):
+        _, body = ask_json(question)
+        shown = {k: v for k, v in body.items() if k != "question"}
+        assert CANARY not in json.dumps(shown)
+        assert not INTERNAL_IDS & set(body["retrieved"])  # type: ignore[arg-type]
+
+
+def test_an_agent_gets_internal_content_from_the_cli(world: CliWorld) -> None:
+    _, body = ask_json("Who approves a refund above the limit?", "--audience", "agent")
+
+    assert body["audience"] == "agent"
+    assert "esc:ESC-2" in body["retrieved"]  # type: ignore[operator]
+
+
+def test_ask_before_any_ingest_exits_2_with_index_unavailable(
+    world: CliWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFLECT_DATA_DIR", str(world.root / "data-empty"))
+
+    result = invoke("ask", PASSWORD_QUESTION)
+
+    assert_clean_failure(result, 2)
+    assert "index_unavailable" in result.stderr
+    assert "deflect ingest" in result.stderr
+    assert result.stdout == ""
+
+
+def test_ask_with_a_missing_calibration_file_exits_2_with_config_error(
+    world: CliWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFLECT_CALIBRATION_FILE", str(world.root / "missing.json"))
+
+    result = invoke("ask", PASSWORD_QUESTION)
+
+    assert_clean_failure(result, 2)
+    assert "config_error" in result.stderr
+    assert "missing.json" in " ".join(result.stderr.split())
+
+
+def test_invalid_settings_exit_2_with_config_error(world: CliWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_ENV", "production")
+
+    result = invoke("ask", PASSWORD_QUESTION)
+
+    assert_clean_failure(result, 2)
+    assert "config_error" in result.stderr
+    assert "development API keys" in " ".join(result.stderr.split())
+
+
+def test_no_arguments_shows_help() -> None:
+    result = invoke()
+
+    assert "ingest" in result.output and "ask" in result.output
+
+
+def test_answer_text_with_brackets_is_printed_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    # Answers quote the knowledge base word for word; "[enter]" there is text, not console markup.
+    answer = "Press [enter] to confirm, then close the [/b] dialog. [1]"
+    result = AskResult(
+        id="ans_1",
+        question="q",
+        audience=Audience.CUSTOMER,
+        decision=Decision.ANSWER,
+        answer=answer,
+        citations=[Citation(n=1, source_id="doc:a", title="A [draft]", url="https://x", snippet="s")],
+        confidence=0.9,
+        reasons=[],
+        latency_ms=1.0,
+    )
+
+    _render(result)
+
+    printed = capsys.readouterr().out
+    assert answer in printed
+    assert "[1] A [draft]  https://x" in printed

@@ -1,0 +1,204 @@
+"""Settings: safe defaults in development, unsafe ones refused, env parsing; the calibration file's errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from deflect.answer.confidence import Calibration
+from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
+from deflect.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No DEFLECT_* variable or `.env` file from the developer's machine leaks into these tests."""
+    for name in list(os.environ):
+        if name.startswith("DEFLECT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def load(**kwargs: object) -> Settings:
+    return Settings(_env_file=None, **kwargs)  # type: ignore[call-arg]
+
+
+def test_defaults_are_valid_in_development() -> None:
+    settings = load()
+
+    assert settings.env == "development"
+    assert settings.customer_api_keys == [DEV_CUSTOMER_KEY]
+    assert settings.agent_api_keys == [DEV_AGENT_KEY]
+    assert settings.chunk_overlap < settings.chunk_size
+    assert settings.max_question_chars == 2000
+    assert settings.chroma_path == Path(".data") / "chroma"
+
+
+def test_the_env_file_is_read_from_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DEFLECT_PORT=9999\n", encoding="utf-8")
+
+    assert Settings().port == 9999
+
+
+def test_production_refuses_the_development_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_ENV", "production")
+
+    with pytest.raises(ValidationError, match="development API keys"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"customer_api_keys": ["prod-c"]},  # agent key left at the dev default
+        {"agent_api_keys": ["prod-a"]},  # customer key left at the dev default
+        {"customer_api_keys": ["prod-c", DEV_CUSTOMER_KEY], "agent_api_keys": ["prod-a"]},
+        {"customer_api_keys": ["prod-c"], "agent_api_keys": [DEV_CUSTOMER_KEY]},
+    ],
+    ids=["dev-agent", "dev-customer", "dev-among-others", "dev-key-in-other-list"],
+)
+def test_production_refuses_any_development_key(keys: dict[str, list[str]]) -> None:
+    with pytest.raises(ValidationError, match="development API keys"):
+        load(env="production", **keys)
+
+
+def test_production_accepts_its_own_keys() -> None:
+    settings = load(env="production", customer_api_keys=["prod-c"], agent_api_keys=["prod-a"])
+
+    assert settings.env == "production"
+
+
+def test_comma_separated_keys_from_env_parse_to_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_AGENT_API_KEYS", "agent-one, agent-two,,agent-three ,")
+    monkeypatch.setenv("DEFLECT_CUSTOMER_API_KEYS", "cust-one")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.agent_api_keys == ["agent-one", "agent-two", "agent-three"]
+    assert settings.customer_api_keys == ["cust-one"]
+
+
+def test_env_vars_set_other_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DEFLECT_KB_DIR", str(tmp_path / "kb"))
+    monkeypatch.setenv("DEFLECT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEFLECT_CHUNK_SIZE", "120")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.kb_dir == tmp_path / "kb"
+    assert settings.chroma_path == tmp_path / "data" / "chroma"
+    assert settings.chunk_size == 120
+
+
+@pytest.mark.parametrize(
+    ("customer", "agent"),
+    [(["shared"], ["shared"]), (["c1", "shared"], ["shared", "a1"])],
+    ids=["only-key", "among-others"],
+)
+def test_a_key_in_both_lists_is_refused(customer: list[str], agent: list[str]) -> None:
+    with pytest.raises(ValidationError, match="both a customer key and an agent key"):
+        load(customer_api_keys=customer, agent_api_keys=agent)
+
+
+def test_a_key_in_both_lists_from_env_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_CUSTOMER_API_KEYS", "c1,shared")
+    monkeypatch.setenv("DEFLECT_AGENT_API_KEYS", "shared")
+
+    with pytest.raises(ValidationError, match="both a customer key and an agent key"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(200, 200), (100, 150)], ids=["equal", "larger"])
+def test_chunk_overlap_must_be_smaller_than_chunk_size(size: int, overlap: int) -> None:
+    with pytest.raises(ValidationError, match="chunk_overlap must be smaller than chunk_size"):
+        load(chunk_size=size, chunk_overlap=overlap)
+
+
+def test_chunk_overlap_just_below_chunk_size_is_accepted() -> None:
+    assert load(chunk_size=100, chunk_overlap=99).chunk_overlap == 99
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"env": "staging"},
+        {"chunk_size": 10},
+        {"fusion_bm25_weight": 1.5},
+        {"answer_max_sources": 0},
+        {"generator": "gpt"},
+        {"chroma_mode": "cloud"},
+        {"confidence_threshold": 1.2},
+        {"max_question_chars": 0},
+    ],
+    ids=lambda bad: next(iter(bad)),
+)
+def test_out_of_range_values_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        load(**bad)
+
+
+def test_unknown_env_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_NOT_A_SETTING", "x")
+
+    assert Settings(_env_file=None).env == "development"  # type: ignore[call-arg]
+
+
+def test_every_setting_is_documented() -> None:
+    assert all(field.description for field in Settings.model_fields.values())
+
+
+# --- the calibration file ----------------------------------------------------------------------------------
+
+
+def test_missing_calibration_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "calibration.json"
+
+    with pytest.raises(ConfigError) as caught:
+        Calibration.load(path)
+
+    assert str(path) in caught.value.message
+    assert "not found" in caught.value.message
+    assert "deflect calibrate" in caught.value.message
+    assert caught.value.code == "config_error"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "[]",
+        '{"embedder": "x"}',
+        '{"embedder": "x", "weights": {}, "bias": 0, "threshold": 2, "relevance_floor": 0}',
+    ],
+    ids=["not-json", "not-an-object", "missing-fields", "threshold-out-of-range"],
+)
+def test_malformed_calibration_file_is_a_config_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "calibration.json"
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="is invalid") as caught:
+        Calibration.load(path)
+
+    assert str(path) in caught.value.message
+
+
+def test_the_shipped_calibration_file_loads() -> None:
+    cal = Calibration.load(REPO / "eval" / "calibration.json")
+
+    assert 0.0 <= cal.threshold <= 1.0
+    assert set(cal.weights) == {"top_dense", "top_score", "margin", "overlap"}
+
+
+def test_calibration_round_trips_through_save(tmp_path: Path) -> None:
+    cal = Calibration(embedder="e", weights={"top_dense": 2.0}, bias=-1.0, threshold=0.4, relevance_floor=0.2)
+    path = tmp_path / "sub" / "calibration.json"
+
+    cal.save(path)
+
+    assert Calibration.load(path) == cal
+    assert not path.with_suffix(".tmp").exists()
