@@ -37,7 +37,7 @@ eval: setup
 calibrate: setup
 	$(BIN)/deflect calibrate --golden eval/golden/kb.jsonl --dataset ../shared/datasets/stackfaq-dev.jsonl
 
-test: lint test-unit test-integration
+test: lint test-unit test-integration eval
 
 clean:
 	rm -rf $(VENV) .data eval/reports

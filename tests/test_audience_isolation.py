@@ -97,9 +97,7 @@ def test_customer_never_sees_internal_content_through_the_api(
 
 
 @pytest.mark.parametrize("question", sorted(AGENT_EXPECTS))
-def test_an_agent_asking_the_same_receives_the_internal_source(
-    service: DeflectService, question: str
-) -> None:
+def test_an_agent_asking_the_same_receives_the_internal_source(service: DeflectService, question: str) -> None:
     result = service.ask(question, Audience.AGENT)
 
     assert AGENT_EXPECTS[question] <= set(result.retrieved)
@@ -114,9 +112,7 @@ def test_an_agent_answer_can_carry_internal_text_the_customer_never_gets(
     question = "Who approves a refund above the limit?"
 
     agent = client.post("/v1/ask", json={"question": question}, headers={"X-API-Key": DEV_AGENT_KEY}).json()
-    customer = client.post(
-        "/v1/ask", json={"question": question}, headers={"X-API-Key": DEV_CUSTOMER_KEY}
-    ).json()
+    customer = client.post("/v1/ask", json={"question": question}, headers={"X-API-Key": DEV_CUSTOMER_KEY}).json()
 
     assert CANARY in agent["answer"]
     assert agent["citations"][0]["source_id"] == INTERNAL_ESCALATION
@@ -124,9 +120,7 @@ def test_an_agent_answer_can_carry_internal_text_the_customer_never_gets(
     assert INTERNAL_ESCALATION not in customer["retrieved"]
 
 
-def test_interleaved_agent_and_customer_questions_do_not_leak(
-    service: DeflectService, internal_ids: set[str]
-) -> None:
+def test_interleaved_agent_and_customer_questions_do_not_leak(service: DeflectService, internal_ids: set[str]) -> None:
     # Agent first, so any per-audience cache (BM25) is already built with internal chunks.
     for question in PROBES[:6]:
         service.ask(question, Audience.AGENT)
@@ -143,9 +137,7 @@ def test_an_escalated_customer_gets_the_handoff_not_internal_text(service: Defle
 
 
 @pytest.mark.parametrize("question", PROBES)
-def test_customer_candidates_hold_no_internal_chunk_on_either_side(
-    service: DeflectService, question: str
-) -> None:
+def test_customer_candidates_hold_no_internal_chunk_on_either_side(service: DeflectService, question: str) -> None:
     dense, keyword = service._retriever.candidates(question, Audience.CUSTOMER.visible())
 
     assert dense, "the dense side always returns the nearest public chunks"
@@ -163,9 +155,7 @@ def test_customer_keyword_side_is_exercised_and_public_only(service: DeflectServ
 
 
 @pytest.mark.parametrize("question", [CANARY, "refund approval chain", "account credits admin tool"])
-def test_agent_candidates_include_internal_chunks_on_both_sides(
-    service: DeflectService, question: str
-) -> None:
+def test_agent_candidates_include_internal_chunks_on_both_sides(service: DeflectService, question: str) -> None:
     # The counterpart of the customer check: the same queries do reach internal chunks for an agent.
     dense, keyword = service._retriever.candidates(question, Audience.AGENT.visible())
 

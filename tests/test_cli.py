@@ -222,9 +222,7 @@ def test_an_agent_gets_internal_content_from_the_cli(world: CliWorld) -> None:
     assert "esc:ESC-2" in body["retrieved"]  # type: ignore[operator]
 
 
-def test_ask_before_any_ingest_exits_2_with_index_unavailable(
-    world: CliWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ask_before_any_ingest_exits_2_with_index_unavailable(world: CliWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(world.root / "data-empty"))
 
     result = invoke("ask", PASSWORD_QUESTION)

@@ -140,9 +140,7 @@ def test_unknown_key_is_401_with_www_authenticate(client: TestClient, headers: d
     ],
     ids=["empty", "whitespace-only", "2001-chars", "2001-chars-padded"],
 )
-def test_unacceptable_question_text_is_422(
-    client: TestClient, payload: dict[str, object], problem: str
-) -> None:
+def test_unacceptable_question_text_is_422(client: TestClient, payload: dict[str, object], problem: str) -> None:
     response = client.post("/v1/ask", json=payload, headers=CUSTOMER)
 
     error = assert_error(response, 422, "validation_failed")
@@ -150,9 +148,7 @@ def test_unacceptable_question_text_is_422(
     assert error["details"][0]["problem"] == problem
 
 
-@pytest.mark.parametrize(
-    "question", ["x" * 2000, "  " + "x" * 2000 + "  "], ids=["2000-chars", "2000-chars-padded"]
-)
+@pytest.mark.parametrize("question", ["x" * 2000, "  " + "x" * 2000 + "  "], ids=["2000-chars", "2000-chars-padded"])
 def test_a_2000_character_question_is_accepted(client: TestClient, question: str) -> None:
     response = client.post("/v1/ask", json={"question": question}, headers=CUSTOMER)
 
@@ -167,9 +163,7 @@ def test_the_question_limit_comes_from_settings(settings: Settings) -> None:
     client = TestClient(create_app(short, service))
 
     assert client.post("/v1/ask", json={"question": "x" * 10}, headers=CUSTOMER).status_code == 200
-    assert_error(
-        client.post("/v1/ask", json={"question": "x" * 11}, headers=CUSTOMER), 422, "validation_failed"
-    )
+    assert_error(client.post("/v1/ask", json={"question": "x" * 11}, headers=CUSTOMER), 422, "validation_failed")
 
 
 @pytest.mark.parametrize(
@@ -231,9 +225,7 @@ def test_validation_details_name_the_field(client: TestClient, field: str) -> No
     ids=["truncated", "not-json", "empty", "trailing-brace"],
 )
 def test_malformed_json_is_422(client: TestClient, content: bytes) -> None:
-    response = client.post(
-        "/v1/ask", content=content, headers={**CUSTOMER, "Content-Type": "application/json"}
-    )
+    response = client.post("/v1/ask", content=content, headers={**CUSTOMER, "Content-Type": "application/json"})
 
     assert_error(response, 422, "validation_failed")
 
@@ -293,9 +285,7 @@ def test_unexpected_exception_is_500_internal_error_without_leaking(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     service = (
-        make_service(generator=ExplodingGenerator())
-        if broken == "generator"
-        else make_service(index=ExplodingIndex())
+        make_service(generator=ExplodingGenerator()) if broken == "generator" else make_service(index=ExplodingIndex())
     )
     client = TestClient(create_app(settings, service), raise_server_exceptions=False)
 
@@ -332,7 +322,5 @@ def test_missing_calibration_is_a_config_error_not_a_crash(settings: Settings, t
     service.ingest([settings.kb_dir], settings.kb_dir)
     client = TestClient(create_app(broken, service), raise_server_exceptions=False)
 
-    error = assert_error(
-        client.post("/v1/ask", json={"question": ANSWERABLE}, headers=CUSTOMER), 500, "config_error"
-    )
+    error = assert_error(client.post("/v1/ask", json={"question": ANSWERABLE}, headers=CUSTOMER), 500, "config_error")
     assert "missing.json" in error["message"]

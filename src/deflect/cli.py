@@ -13,13 +13,18 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deflect.config import Settings
 from deflect.domain.models import AskResult, Audience, Decision
 from deflect.errors import DeflectError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Cited answers from your knowledge base, or an escalation.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Cited answers from your knowledge base, or an escalation.",
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -33,10 +38,10 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except DeflectError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+        err.print(f"[red]error[/red] ({exc.code}): {escape(exc.message)}")
         raise typer.Exit(EXIT_INPUT) from None
     except ValidationError as exc:
-        err.print(f"[red]error[/red] (config_error): invalid settings: {exc.errors()[0]['msg']}")
+        err.print(f"[red]error[/red] (config_error): invalid settings: {escape(exc.errors()[0]['msg'])}")
         raise typer.Exit(EXIT_INPUT) from None
 
 
@@ -61,7 +66,7 @@ def ingest(
     targets = paths or [settings.kb_dir]
     for path in targets:
         if not path.exists():
-            err.print(f"[red]error[/red] (validation_failed): {path} does not exist")
+            err.print(f"[red]error[/red] (validation_failed): {escape(str(path))} does not exist")
             raise typer.Exit(EXIT_INPUT)
     root = settings.kb_dir if all(_inside(p, settings.kb_dir) for p in targets) else Path(".")
     with _errors():
@@ -69,12 +74,14 @@ def ingest(
         with _progress(disable=as_json) as advance:
             report = service.ingest(targets, root, advance)
     for problem in report.errors:
-        err.print(f"[yellow]skipped[/yellow] {problem}")
+        err.print(f"[yellow]skipped[/yellow] {escape(problem)}")
     if as_json:
         print(json.dumps(report.model_dump(exclude={"errors"})))
         return
     if report.added == report.updated == report.deleted == 0:
-        out.print(f"Index up to date: {report.unchanged} sources unchanged, nothing re-embedded ({report.chunks} chunks).")
+        out.print(
+            f"Index up to date: {report.unchanged} sources unchanged, nothing re-embedded ({report.chunks} chunks)."
+        )
     else:
         out.print(
             f"added {report.added}, updated {report.updated}, deleted {report.deleted}, "
@@ -85,7 +92,9 @@ def ingest(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
-    audience: Annotated[Audience, typer.Option(help="Who is asking: customer (public content) or agent.")] = Audience.CUSTOMER,
+    audience: Annotated[
+        Audience, typer.Option(help="Who is asking: customer (public content) or agent.")
+    ] = Audience.CUSTOMER,
     as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
 ) -> None:
     """Answer with numbered sources (exit 0) or escalate (exit 3)."""
@@ -119,13 +128,13 @@ def serve(
 
 def _render(result: AskResult) -> None:
     if result.decision is Decision.ANSWER:
-        out.print(result.answer, highlight=False)
+        out.print(result.answer, highlight=False, markup=False)
         out.print()
         for c in result.citations:
             out.print(f"[{c.n}] {c.title}  {c.url or c.source_id}", highlight=False, markup=False)
     else:
         out.print(f"[yellow]Escalated[/yellow] ({', '.join(result.reasons)})")
-        out.print(result.answer, highlight=False)
+        out.print(result.answer, highlight=False, markup=False)
     out.print(f"\nconfidence {result.confidence:.2f} · {result.latency_ms:.0f} ms", style="dim")
 
 

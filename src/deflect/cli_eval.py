@@ -23,8 +23,13 @@ def _exists(*paths: Path | None) -> None:
             raise ValidationFailed(f"{path} does not exist")
 
 
-def _calibrate(golden: Path | None, dataset: Path | None, holdout_fraction: float, target_risk: float,
-               out_file: Path | None) -> None:
+def _calibrate(
+    golden: Path | None,
+    dataset: Path | None,
+    holdout_fraction: float,
+    target_risk: float,
+    out_file: Path | None,
+) -> Path:
     from deflect.evaluation.runner import calibrate as fit
     from deflect.wiring import build_embedder
 
@@ -32,21 +37,32 @@ def _calibrate(golden: Path | None, dataset: Path | None, holdout_fraction: floa
     with _errors():
         _exists(golden, dataset)
         with _progress(disable=False, label="calibrating") as advance:
-            cal, report = fit(settings, build_embedder(settings), golden, dataset, holdout_fraction, target_risk, advance)
+            cal, report = fit(
+                settings, build_embedder(settings), golden, dataset, holdout_fraction, target_risk, advance
+            )
         target = out_file or settings.calibration_file
         cal.save(target)
     out.print(f"wrote {target}: answer when confidence >= {cal.threshold} (target risk {target_risk})")
-    out.print(f"on the half it was fitted on: risk {report['fit_risk']:.3f}, coverage {report['fit_coverage']:.3f}; "
-              f"on the held-out half: risk {report['check_risk']:.3f}, coverage {report['check_coverage']:.3f}")
+    out.print(
+        f"on the half it was fitted on: risk {report['fit_risk']:.3f}, coverage {report['fit_coverage']:.3f}; "
+        f"on the held-out half: risk {report['check_risk']:.3f}, coverage {report['check_coverage']:.3f}"
+    )
+    return target
 
 
 @app.command()
 def calibrate(
     golden: Annotated[Path | None, typer.Option(help="Golden set over the kb folder.")] = None,
     dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format dataset file.")] = None,
-    holdout_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of dataset threads left out of the KB.")] = 0.3,
-    target_risk: Annotated[float, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate among answers.")] = 0.05,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Where to write (default: the calibration_file setting).")] = None,
+    holdout_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of dataset threads left out of the KB.")
+    ] = 0.3,
+    target_risk: Annotated[
+        float, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate among answers.")
+    ] = 0.05,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Where to write (default: the calibration_file setting).")
+    ] = None,
 ) -> None:
     """Fit the confidence model and answer threshold for a target wrong-answer rate; write the calibration file.
 
@@ -61,11 +77,20 @@ def eval_(
     golden: Annotated[Path | None, typer.Option(help="Golden set JSONL (see eval/README.md).")] = None,
     kb: Annotated[Path | None, typer.Option(help="Knowledge base folder to index (default: the kb setting).")] = None,
     dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format file: builds a throwaway KB and cases.")] = None,
-    holdout_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="With --dataset: share of threads left out.")] = 0.3,
+    holdout_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="With --dataset: share of threads left out.")
+    ] = 0.3,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/reports/<name>).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Baseline JSON; exit 3 when a metric regresses.")] = None,
-    calibrate_first: Annotated[bool, typer.Option("--calibrate", help="Fit the calibration on this data first.")] = False,
-    target_risk: Annotated[float, typer.Option(min=0.001, max=0.5, help="With --calibrate: accepted wrong-answer rate.")] = 0.05,
+    calibrate_first: Annotated[
+        bool, typer.Option("--calibrate", help="Fit the calibration on this data first.")
+    ] = False,
+    target_risk: Annotated[
+        float, typer.Option(min=0.001, max=0.5, help="With --calibrate: accepted wrong-answer rate.")
+    ] = 0.05,
+    fusion_weights: Annotated[
+        str | None, typer.Option(help="Comma-separated BM25 weights to compare (default: 0 and the configured one).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the overall metrics as JSON.")] = False,
 ) -> None:
     """Measure retrieval, citations, answers, escalation decisions and latency; write a report; gate on a baseline."""
@@ -77,16 +102,35 @@ def eval_(
     if kb is not None and dataset is not None:
         err.print("[red]error[/red] (validation_failed): use --kb or --dataset, not both")
         raise typer.Exit(2)
-    if calibrate_first:
-        _calibrate(golden, dataset, holdout_fraction, target_risk, None)
     settings = _settings()
+    try:
+        weights = tuple(float(w) for w in fusion_weights.split(",")) if fusion_weights else None
+    except ValueError:
+        err.print("[red]error[/red] (validation_failed): --fusion-weights takes numbers like 0,0.05,0.1")
+        raise typer.Exit(2) from None
     name = (dataset or golden or Path("eval")).stem
+    report_dir = out_dir or Path("eval/reports") / name
+    if calibrate_first:
+        # A dataset builds a throwaway KB: its calibration goes with the report and must not replace the
+        # service's. A golden set over the real KB is fitted where the service reads it.
+        target = report_dir / "calibration.json" if dataset else None
+        fitted = _calibrate(golden if not dataset else None, dataset, holdout_fraction, target_risk, target)
+        settings = settings.model_copy(update={"calibration_file": fitted})
     with _errors():
         _exists(golden, kb, dataset, baseline)
         with _progress(disable=as_json, label="asking") as advance:
-            outcome = evaluate(settings, build_embedder(settings), out_dir or Path("eval/reports") / name, golden=golden,
-                               kb=kb, dataset=dataset, holdout_fraction=holdout_fraction if dataset else 0.0,
-                               baseline=baseline, progress=advance)
+            outcome = evaluate(
+                settings,
+                build_embedder(settings),
+                report_dir,
+                golden=golden,
+                kb=kb,
+                dataset=dataset,
+                holdout_fraction=holdout_fraction if dataset else 0.0,
+                baseline=baseline,
+                progress=advance,
+                fusion_weights=weights,
+            )
     if as_json:
         print(json.dumps(outcome.overall, indent=2))
     else:
@@ -102,8 +146,13 @@ def eval_(
         for col in ("metric", "baseline", "current", "tolerance", "status"):
             gate.add_column(col)
         for c in outcome.checks:
-            gate.add_row(c.metric, f"{c.baseline:.3f}", "n/a" if c.current is None else f"{c.current:.3f}",
-                         f"{c.tolerance:.3f}", "[red]REGRESSED[/red]" if c.regressed else "ok")
+            gate.add_row(
+                c.metric,
+                f"{c.baseline:.3f}",
+                "n/a" if c.current is None else f"{c.current:.3f}",
+                f"{c.tolerance:.3f}",
+                "[red]REGRESSED[/red]" if c.regressed else "ok",
+            )
         err.print(gate)
         if outcome.regressed:
             raise typer.Exit(EXIT_REGRESSION)

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".data"), description="Where embedded Chroma and other local state live.")
 
     chroma_mode: Literal["embedded", "http"] = Field(
-        "embedded", description="`embedded` (PersistentClient under data_dir) or `http` (a `chroma run` server)."
+        "embedded",
+        description="`embedded` (PersistentClient under data_dir) or `http` (a `chroma run` server).",
     )
     chroma_host: str = Field("127.0.0.1", description="Chroma server host when chroma_mode=http.")
     chroma_port: int = Field(8000, description="Chroma server port when chroma_mode=http.")
@@ -48,9 +49,7 @@ class Settings(BaseSettings):
         1, ge=1, description="torch threads; 1 is robust when the other core is busy (measured)."
     )
     embedding_batch_size: int = Field(32, ge=1, description="Batch size when embedding chunks at ingest.")
-    chunk_size: int = Field(
-        200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces."
-    )
+    chunk_size: int = Field(200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces.")
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between consecutive chunks.")
 
     retrieval_candidates: int = Field(40, ge=5, description="Chunks fetched from each retriever before fusion.")
@@ -67,9 +66,7 @@ class Settings(BaseSettings):
     ollama_model: str = Field("llama3.1:8b", description="Ollama model tag.")
     ollama_timeout_s: float = Field(60.0, gt=0, description="Seconds before an Ollama call is abandoned.")
 
-    calibration_file: Path = Field(
-        Path("eval/calibration.json"), description="Fitted confidence model and threshold."
-    )
+    calibration_file: Path = Field(Path("eval/calibration.json"), description="Fitted confidence model and threshold.")
     confidence_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override the calibrated answer threshold (normally unset)."
     )

@@ -38,7 +38,9 @@ def build_embedder(settings: Settings) -> Embedder:
     """The sentence-transformers model named in settings, loaded from a local path."""
     from deflect.index.embedder import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(settings.embedding_model, settings.embedding_threads, settings.embedding_batch_size)
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embedding_threads, settings.embedding_batch_size
+    )
 
 
 def build_generator(settings: Settings, embedder: Embedder) -> Generator:

@@ -25,16 +25,29 @@ def chunk(source_id: str, n: int, text: str, quote_from: int = 0, kind: str = "a
 def source(source_id: str, *texts: str, score: float = 1.0, kind: str = "article") -> SourceHit:
     """A ranked source whose chunks hold `texts`, best first."""
     chunks = [
-        ScoredChunk(chunk=chunk(source_id, i, t, kind=kind), dense=score, score=score)
-        for i, t in enumerate(texts)
+        ScoredChunk(chunk=chunk(source_id, i, t, kind=kind), dense=score, score=score) for i, t in enumerate(texts)
     ]
-    return SourceHit(source_id=source_id, title=f"Title of {source_id}", url=f"https://help.example/{source_id}",
-                     kind=kind, score=score, dense=score, chunks=chunks)
+    return SourceHit(
+        source_id=source_id,
+        title=f"Title of {source_id}",
+        url=f"https://help.example/{source_id}",
+        kind=kind,
+        score=score,
+        dense=score,
+        chunks=chunks,
+    )
 
 
 def source_of(*chunks: Chunk, score: float = 1.0) -> SourceHit:
     """A ranked source made of prepared chunks (all from one source)."""
     first = chunks[0]
     scored = [ScoredChunk(chunk=c, dense=score, score=score) for c in chunks]
-    return SourceHit(source_id=first.source_id, title=first.title, url=first.url, kind=first.kind,
-                     score=score, dense=score, chunks=scored)
+    return SourceHit(
+        source_id=first.source_id,
+        title=first.title,
+        url=first.url,
+        kind=first.kind,
+        score=score,
+        dense=score,
+        chunks=scored,
+    )

@@ -16,8 +16,15 @@ from .builders import chunk
 
 
 def hit(source_id: str, score: float, dense: float, *texts: str) -> SourceHit:
-    return SourceHit(source_id=source_id, title=source_id, url="", kind="article", score=score, dense=dense,
-                     chunks=[ScoredChunk(chunk=chunk(source_id, i, t)) for i, t in enumerate(texts)])
+    return SourceHit(
+        source_id=source_id,
+        title=source_id,
+        url="",
+        kind="article",
+        score=score,
+        dense=dense,
+        chunks=[ScoredChunk(chunk=chunk(source_id, i, t)) for i, t in enumerate(texts)],
+    )
 
 
 def calibration(**overrides: object) -> Calibration:
@@ -133,8 +140,10 @@ def test_load_of_a_missing_file_raises_config_error(tmp_path: Path) -> None:
     [
         pytest.param("{not json", id="not-json"),
         pytest.param(json.dumps({"embedder": "hash-256"}), id="missing-fields"),
-        pytest.param(json.dumps({"embedder": "x", "weights": {}, "bias": 0.0, "threshold": 1.5,
-                                 "relevance_floor": 0.1}), id="threshold-out-of-range"),
+        pytest.param(
+            json.dumps({"embedder": "x", "weights": {}, "bias": 0.0, "threshold": 1.5, "relevance_floor": 0.1}),
+            id="threshold-out-of-range",
+        ),
         pytest.param(json.dumps([1, 2, 3]), id="not-an-object"),
         pytest.param("", id="empty"),
     ],

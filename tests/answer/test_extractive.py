@@ -46,16 +46,16 @@ def quotable(hit: SourceHit) -> str:
 CASES = [
     ("How do I reset my password?", [source("pw", PASSWORD)]),
     ("How do I download invoices as PDF?", [source("inv", INVOICES), source("exp", EXPORT, score=0.95)]),
-    ("Can I export invoices to CSV or download them as PDF?",
-     [source("exp", EXPORT), source("inv", INVOICES, score=0.97)]),
+    (
+        "Can I export invoices to CSV or download them as PDF?",
+        [source("exp", EXPORT), source("inv", INVOICES, score=0.97)],
+    ),
     ("Where do I open the reset link?", [source("pw", PASSWORD), source("inv", INVOICES, score=0.92)]),
 ]
 
 
 @pytest.mark.parametrize(("question", "sources"), CASES)
-def test_every_sentence_is_verbatim_text_of_the_source_it_cites(
-    question: str, sources: list[SourceHit]
-) -> None:
+def test_every_sentence_is_verbatim_text_of_the_source_it_cites(question: str, sources: list[SourceHit]) -> None:
     answer = generator().generate(question, sources)
 
     pieces = cited_pieces(answer)
@@ -93,8 +93,11 @@ def test_a_question_about_a_step_returns_the_whole_procedure_in_order() -> None:
     answer = generator().generate("Where do I enter my work email address?", [source("pw", PASSWORD)])
 
     lines = [sentence for sentence, _ in cited_pieces(answer)]
-    steps = ["1. Open the sign-in page and click Forgot password.", "2. Enter your work email address.",
-             "3. Open the reset link we email you."]
+    steps = [
+        "1. Open the sign-in page and click Forgot password.",
+        "2. Enter your work email address.",
+        "3. Open the reset link we email you.",
+    ]
     assert lines[-3:] == steps
     assert [line for line in lines if line[0].isdigit()] == steps
     assert answer.text.count("\n") == len(lines) - 1  # one step per line
@@ -103,8 +106,10 @@ def test_a_question_about_a_step_returns_the_whole_procedure_in_order() -> None:
 def test_an_escalation_quotes_the_resolution_never_the_customer_question() -> None:
     question = "Our webhook signature check fails on every single delivery."
     head = f"Webhook signature fails\n\n{question}"
-    text = (head + "\n\nResolution: The HMAC was computed over re-serialised JSON. "
-            "Compute the webhook signature HMAC over the raw request body instead.")
+    text = (
+        head + "\n\nResolution: The HMAC was computed over re-serialised JSON. "
+        "Compute the webhook signature HMAC over the raw request body instead."
+    )
     esc = chunk("esc:ESC-1", 0, text, quote_from=text.index("The HMAC"), kind="escalation")
 
     answer = generator().generate(question, [source_of(esc)])
@@ -117,9 +122,7 @@ def test_an_escalation_quotes_the_resolution_never_the_customer_question() -> No
 
 
 @pytest.mark.parametrize(("second_score", "cited"), [(0.95, True), (0.9, True), (0.89, False), (0.5, False)])
-def test_a_second_source_is_cited_only_when_it_scores_close_to_the_first(
-    second_score: float, cited: bool
-) -> None:
+def test_a_second_source_is_cited_only_when_it_scores_close_to_the_first(second_score: float, cited: bool) -> None:
     question = "Can I export invoices to CSV files or download invoices as PDF files?"
     sources = [source("inv", INVOICES, score=1.0), source("exp", EXPORT, score=second_score)]
 
@@ -131,8 +134,11 @@ def test_a_second_source_is_cited_only_when_it_scores_close_to_the_first(
 
 def test_a_third_source_is_never_cited_with_the_default_two_sources() -> None:
     question = "Can I export invoices to CSV files or download invoices as PDF files?"
-    sources = [source("a", INVOICES), source("b", INVOICES + " Invoices are also emailed.", score=0.99),
-               source("c", EXPORT, score=0.99)]
+    sources = [
+        source("a", INVOICES),
+        source("b", INVOICES + " Invoices are also emailed.", score=0.99),
+        source("c", EXPORT, score=0.99),
+    ]
 
     answer = generator().generate(question, sources)
 

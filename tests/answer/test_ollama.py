@@ -23,14 +23,8 @@ from .builders import source
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
-PASSWORD = (
-    "Open the sign-in page and click Forgot password. "
-    "The reset link we email you is valid for 60 minutes."
-)
-INVOICES = (
-    "Download invoices as PDF files from the billing page. "
-    "Invoices are issued on the first day of each month."
-)
+PASSWORD = "Open the sign-in page and click Forgot password. The reset link we email you is valid for 60 minutes."
+INVOICES = "Download invoices as PDF files from the billing page. Invoices are issued on the first day of each month."
 QUESTION = "How long is the reset link valid, and where are invoices?"
 GOOD = "The reset link is valid for 60 minutes [1]."
 FALLBACK = "Fallback answer [1]."
@@ -55,13 +49,16 @@ def chat_reply(content: str, seen: list[httpx.Request] | None = None) -> Handler
         if request.method != "POST" or request.url.path != "/api/chat":
             return httpx.Response(404, json={"error": "not found"})
         body = json.loads(request.content)
-        return httpx.Response(200, json={
-            "model": body["model"],
-            "created_at": "2026-01-01T00:00:00.000000Z",
-            "message": {"role": "assistant", "content": content},
-            "done": True,
-            "done_reason": "stop",
-        })
+        return httpx.Response(
+            200,
+            json={
+                "model": body["model"],
+                "created_at": "2026-01-01T00:00:00.000000Z",
+                "message": {"role": "assistant", "content": content},
+                "done": True,
+                "done_reason": "stop",
+            },
+        )
 
     return handle
 
@@ -98,8 +95,7 @@ def test_a_cited_supported_reply_becomes_the_answer_renumbered_in_order_of_use(
     ollama_settings: Settings, sources: list[SourceHit]
 ) -> None:
     reply = (
-        "Invoices can be downloaded as PDF files from the billing page [2]. "
-        "The reset link is valid for 60 minutes [1]."
+        "Invoices can be downloaded as PDF files from the billing page [2]. The reset link is valid for 60 minutes [1]."
     )
     generator, fallback = build(ollama_settings, chat_reply(reply))
 
@@ -107,8 +103,7 @@ def test_a_cited_supported_reply_becomes_the_answer_renumbered_in_order_of_use(
 
     assert fallback.calls == []
     assert answer.text == (
-        "Invoices can be downloaded as PDF files from the billing page. [1] "
-        "The reset link is valid for 60 minutes. [2]"
+        "Invoices can be downloaded as PDF files from the billing page. [1] The reset link is valid for 60 minutes. [2]"
     )
     assert [(c.n, c.source_id) for c in answer.citations] == [(1, "inv"), (2, "pw")]
     assert answer.citations[0].url == sources[1].url
@@ -172,8 +167,11 @@ def _timeout(request: httpx.Request) -> httpx.Response:
     raise httpx.ReadTimeout("timed out", request=request)
 
 
-@pytest.mark.parametrize("handler", [_server_error, _model_missing, _refused, _timeout],
-                         ids=["http-500", "http-404", "connect-error", "read-timeout"])
+@pytest.mark.parametrize(
+    "handler",
+    [_server_error, _model_missing, _refused, _timeout],
+    ids=["http-500", "http-404", "connect-error", "read-timeout"],
+)
 def test_an_unreachable_or_failing_server_uses_the_fallback(
     ollama_settings: Settings, sources: list[SourceHit], handler: Handler
 ) -> None:

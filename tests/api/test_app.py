@@ -90,15 +90,11 @@ def test_keys_configured_in_settings_define_the_roles(make_service: Callable[...
     client = TestClient(create_app(custom, make_service()))
 
     assert (
-        client.post("/v1/ask", json={"question": ANSWERABLE}, headers={"X-API-Key": "c-123"}).json()[
-            "audience"
-        ]
+        client.post("/v1/ask", json={"question": ANSWERABLE}, headers={"X-API-Key": "c-123"}).json()["audience"]
         == "customer"
     )
     assert (
-        client.post("/v1/ask", json={"question": ANSWERABLE}, headers={"X-API-Key": "a-456"}).json()[
-            "audience"
-        ]
+        client.post("/v1/ask", json={"question": ANSWERABLE}, headers={"X-API-Key": "a-456"}).json()["audience"]
         == "agent"
     )
     # The development keys are not built in: only the configured ones exist.
@@ -162,19 +158,14 @@ def test_each_response_has_its_own_id(client: TestClient) -> None:
 
 
 def test_conversation_id_echoes_back(client: TestClient) -> None:
-    response = client.post(
-        "/v1/ask", json={"question": ANSWERABLE, "conversation_id": "thread-42"}, headers=CUSTOMER
-    )
+    response = client.post("/v1/ask", json={"question": ANSWERABLE, "conversation_id": "thread-42"}, headers=CUSTOMER)
 
     assert response.status_code == 200
     assert response.json()["conversation_id"] == "thread-42"
 
 
 def test_conversation_id_defaults_to_null(client: TestClient) -> None:
-    assert (
-        client.post("/v1/ask", json={"question": ANSWERABLE}, headers=CUSTOMER).json()["conversation_id"]
-        is None
-    )
+    assert client.post("/v1/ask", json={"question": ANSWERABLE}, headers=CUSTOMER).json()["conversation_id"] is None
 
 
 def test_question_is_stripped_before_answering(client: TestClient) -> None:

@@ -49,9 +49,7 @@ def test_fit_logistic_learns_the_base_rate_in_the_bias() -> None:
 
 
 @pytest.mark.parametrize(("target", "expected"), [(0.0, 0.8), (0.3, 0.6), (0.4, 0.5), (1.0, 0.5)])
-def test_choose_threshold_returns_the_lowest_threshold_within_target_risk(
-    target: float, expected: float
-) -> None:
+def test_choose_threshold_returns_the_lowest_threshold_within_target_risk(target: float, expected: float) -> None:
     # At 0.3 the risk is not monotonic: 0.7 (risk 1/3) fails but the lower 0.6 (risk 0.25) meets it.
     assert choose_threshold(CONF, LABELS, target) == pytest.approx(expected)
 
@@ -75,9 +73,13 @@ def test_risk_coverage_when_nothing_is_answered_or_nothing_is_right() -> None:
 
 def samples(groups: int, per_group: int, label: int | None = None) -> list[Sample]:
     return [
-        Sample(group=f"thread-{g}", features=dict.fromkeys(FEATURES, float(i)),
-               label=(g + i) % 2 if label is None else label)
-        for g in range(groups) for i in range(per_group)
+        Sample(
+            group=f"thread-{g}",
+            features=dict.fromkeys(FEATURES, float(i)),
+            label=(g + i) % 2 if label is None else label,
+        )
+        for g in range(groups)
+        for i in range(per_group)
     ]
 
 

@@ -16,22 +16,40 @@ from deflect.domain.models import Audience
 from deflect.evaluation.datasets import ADAPTERS, held_out, load_dataset
 
 THREADS = [
-    {"thread": "tq01", "question": "How can I mute a noisy channel in the team chat?",
-     "answers": ["Open the channel menu and pick Mute.", "You can also mute from the sidebar."],
-     "paraphrases": ["stop notifications from one chat channel", "silence a busy channel"]},
-    {"thread": "tq02", "question": "Why does my calendar show events an hour late?",
-     "answers": ["Your calendar time zone differs from the device time zone; align them in Settings."],
-     "paraphrases": ["calendar entries shifted by one hour", "meetings appear at the wrong time",
-                     "timezone mismatch in calendar"]},
-    {"thread": "tq03", "question": "Can I recover a note I deleted yesterday?",
-     "answers": ["Deleted notes stay in the Trash for 30 days; restore from there."],
-     "paraphrases": ["undo deleting a note"]},
-    {"thread": "tq04", "question": "How do I share a photo album with someone without an account?",
-     "answers": ["Create a public link from the album's Share button."],
-     "paraphrases": ["give album access to a person with no login", "send a link to my photo album"]},
-    {"thread": "tq05", "question": "Is there a keyboard shortcut to archive an email?",
-     "answers": ["Press E to archive the selected conversation.", "Shortcuts must be enabled first."],
-     "paraphrases": ["archive mail with one key", "hotkey for archiving messages"]},
+    {
+        "thread": "tq01",
+        "question": "How can I mute a noisy channel in the team chat?",
+        "answers": ["Open the channel menu and pick Mute.", "You can also mute from the sidebar."],
+        "paraphrases": ["stop notifications from one chat channel", "silence a busy channel"],
+    },
+    {
+        "thread": "tq02",
+        "question": "Why does my calendar show events an hour late?",
+        "answers": ["Your calendar time zone differs from the device time zone; align them in Settings."],
+        "paraphrases": [
+            "calendar entries shifted by one hour",
+            "meetings appear at the wrong time",
+            "timezone mismatch in calendar",
+        ],
+    },
+    {
+        "thread": "tq03",
+        "question": "Can I recover a note I deleted yesterday?",
+        "answers": ["Deleted notes stay in the Trash for 30 days; restore from there."],
+        "paraphrases": ["undo deleting a note"],
+    },
+    {
+        "thread": "tq04",
+        "question": "How do I share a photo album with someone without an account?",
+        "answers": ["Create a public link from the album's Share button."],
+        "paraphrases": ["give album access to a person with no login", "send a link to my photo album"],
+    },
+    {
+        "thread": "tq05",
+        "question": "Is there a keyboard shortcut to archive an email?",
+        "answers": ["Press E to archive the selected conversation.", "Shortcuts must be enabled first."],
+        "paraphrases": ["archive mail with one key", "hotkey for archiving messages"],
+    },
 ]
 ADAPTER = ADAPTERS["stackfaq"]
 
@@ -50,9 +68,7 @@ def test_without_holdout_every_thread_becomes_an_escalation_record(tmp_path: Pat
     assert [e["id"] for e in split.escalations] == ["tq01", "tq02", "tq03", "tq04", "tq05"]
     first = split.escalations[0]
     assert first["question"] == first["subject"] == THREADS[0]["question"]
-    assert first["resolution"] == (
-        "Open the channel menu and pick Mute.\n\nYou can also mute from the sidebar."
-    )
+    assert first["resolution"] == ("Open the channel menu and pick Mute.\n\nYou can also mute from the sidebar.")
     assert first["audience"] == "internal"
 
 

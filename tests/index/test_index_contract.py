@@ -63,7 +63,9 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(chroma), "run", "--path", str(root / "data"), "--host", host, "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS

@@ -12,6 +12,8 @@ from deflect.ingest.chunking import Chunker
 from deflect.ingest.sources import parse_escalations, parse_markdown
 
 SIG = "test-signature"
+QUESTION = "Why did webhook retries stop after 3 tries?"
+FIX = "Retries stop once the endpoint returns 410 Gone. Return 5xx to keep retrying."
 
 GUIDE = """---
 title: Workspace guide
@@ -59,8 +61,15 @@ def long_article(n: int = 40) -> SourceDoc:
 
 
 def escalation(resolution: str, audience: str | None = None) -> SourceDoc:
-    record = {"id": "ESC-7", "subject": "Webhook retries stop", "question": "Why did webhook retries stop after 3 tries?",
-              "resolution": resolution, "tags": ["webhooks"], "product": "api", "resolved_at": "2026-04-01"}
+    record = {
+        "id": "ESC-7",
+        "subject": "Webhook retries stop",
+        "question": QUESTION,
+        "resolution": resolution,
+        "tags": ["webhooks"],
+        "product": "api",
+        "resolved_at": "2026-04-01",
+    }
     if audience:
         record["audience"] = audience
     docs, errors = parse_escalations(json.dumps(record), "escalations/2026.jsonl", SIG)
@@ -118,7 +127,7 @@ def test_the_heading_is_context_but_never_quotable() -> None:
     assert csv.quote_from == len("CSV files\n\n")
     assert csv.quotable == "CSV imports accept up to 10,000 rows."
     # The embedding sees title and path, so a question about "importing CSV" finds the section.
-    assert csv.embed_text == "Workspace guide\nImport/export > CSV files\n\nCSV imports accept up to 10,000 rows."
+    assert csv.embed_text == ("Workspace guide\nImport/export > CSV files\n\nCSV imports accept up to 10,000 rows.")
     intro = chunks[0]
     assert intro.quote_from == 0
     assert intro.quotable == intro.text == "This guide covers setup and data."
@@ -165,7 +174,7 @@ def resolution_chunks(chunks: list[Chunk]) -> list[Chunk]:
 
 
 def test_an_escalation_gives_a_question_only_chunk_and_resolution_chunks() -> None:
-    doc = escalation("Retries stop once the endpoint returns 410 Gone. Return 5xx to keep retrying.")
+    doc = escalation(FIX)
 
     chunks = Chunker(200, 30).chunk(doc)
 
@@ -186,7 +195,7 @@ def test_an_escalation_gives_a_question_only_chunk_and_resolution_chunks() -> No
 
 
 def test_every_escalation_chunk_quotes_only_the_resolution() -> None:
-    doc = escalation("Retries stop once the endpoint returns 410 Gone. Return 5xx to keep retrying.", "public")
+    doc = escalation(FIX, "public")
 
     chunks = Chunker(200, 30).chunk(doc)
 

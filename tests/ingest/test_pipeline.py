@@ -1,4 +1,4 @@
-"""Incremental, idempotent ingestion: unchanged sources cost nothing, edits and deletions converge, nothing is lost.
+"""Incremental, idempotent ingestion: unchanged sources cost nothing, edits converge, nothing is lost.
 
 Every test runs on the in-memory fake and on embedded Chroma, the store production uses.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from deflect.answer.confidence import Calibration
 from deflect.config import Settings
-from deflect.domain.models import Audience, Chunk
+from deflect.domain.models import Audience, Chunk, IngestReport
 from deflect.domain.ports import Index
 from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
@@ -31,6 +31,8 @@ KB_SOURCES = {
     "esc:ESC-2",
 }
 RESET = "doc:articles/reset-password"
+
+Run = Callable[..., IngestReport]
 
 SHORT_RESET = """---
 title: Resetting your password
@@ -66,10 +68,10 @@ def ingestor(index: Index, embedder: HashEmbedder, chunker: Chunker) -> Ingestor
 
 
 @pytest.fixture
-def run(ingestor: Ingestor, kb: Path) -> Callable[..., object]:
+def run(ingestor: Ingestor, kb: Path) -> Run:
     """Ingest the whole kb (or the given paths under it)."""
 
-    def go(*paths: Path) -> object:
+    def go(*paths: Path) -> IngestReport:
         return ingestor.ingest_paths(list(paths) or [kb], kb)
 
     return go
@@ -100,7 +102,7 @@ def kb_escalation_lines(kb: Path) -> list[str]:
     return (kb / "escalations" / "2026.jsonl").read_text(encoding="utf-8").splitlines()
 
 
-def test_first_run_adds_every_source(run, index: Index, kb: Path, ingestor: Ingestor, chunker: Chunker) -> None:
+def test_first_run_adds_every_source(run: Run, index: Index, kb: Path, ingestor: Ingestor, chunker: Chunker) -> None:
     report = run()
 
     assert (report.added, report.updated, report.deleted, report.unchanged) == (5, 0, 0, 0)
@@ -124,7 +126,9 @@ def test_progress_counts_up_to_every_written_chunk(ingestor: Ingestor, kb: Path,
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 
-def test_a_second_run_on_an_unchanged_kb_embeds_and_writes_nothing(run, index: Index, embedder: HashEmbedder) -> None:
+def test_a_second_run_on_an_unchanged_kb_embeds_and_writes_nothing(
+    run: Run, index: Index, embedder: HashEmbedder
+) -> None:
     run()
     before = index.chunks()
     calls = embedder.calls
@@ -138,7 +142,7 @@ def test_a_second_run_on_an_unchanged_kb_embeds_and_writes_nothing(run, index: I
 
 
 def test_editing_one_file_rewrites_that_source_only_and_drops_its_stale_chunks(
-    run, index: Index, kb: Path, embedder: HashEmbedder
+    run: Run, index: Index, kb: Path, embedder: HashEmbedder
 ) -> None:
     run()
     old_ids = chunk_ids(index, RESET)
@@ -160,7 +164,7 @@ def test_editing_one_file_rewrites_that_source_only_and_drops_its_stale_chunks(
     assert report.chunks == index.count()
 
 
-def test_deleting_a_file_prunes_its_chunks(run, index: Index, kb: Path) -> None:
+def test_deleting_a_file_prunes_its_chunks(run: Run, index: Index, kb: Path) -> None:
     run()
 
     (kb / "articles" / "invoices.html").unlink()
@@ -170,7 +174,7 @@ def test_deleting_a_file_prunes_its_chunks(run, index: Index, kb: Path) -> None:
     assert set(by_source(index)) == KB_SOURCES - {"doc:articles/invoices"}
 
 
-def test_deleting_an_escalation_line_prunes_that_escalation(run, index: Index, kb: Path) -> None:
+def test_deleting_an_escalation_line_prunes_that_escalation(run: Run, index: Index, kb: Path) -> None:
     run()
 
     write_escalations(kb / "escalations" / "2026.jsonl", kb_escalation_lines(kb)[:1])
@@ -181,7 +185,7 @@ def test_deleting_an_escalation_line_prunes_that_escalation(run, index: Index, k
 
 
 def test_ingesting_a_subfolder_neither_prunes_nor_touches_sources_outside_it(
-    run, index: Index, kb: Path, embedder: HashEmbedder
+    run: Run, index: Index, kb: Path, embedder: HashEmbedder
 ) -> None:
     run()
     before = by_source(index)
@@ -194,7 +198,7 @@ def test_ingesting_a_subfolder_neither_prunes_nor_touches_sources_outside_it(
     assert embedder.calls == calls
 
 
-def test_ingesting_a_subfolder_prunes_deleted_files_inside_it_only(run, index: Index, kb: Path) -> None:
+def test_ingesting_a_subfolder_prunes_deleted_files_inside_it_only(run: Run, index: Index, kb: Path) -> None:
     run()
 
     (kb / "articles" / "invoices.html").unlink()
@@ -205,7 +209,7 @@ def test_ingesting_a_subfolder_prunes_deleted_files_inside_it_only(run, index: I
     assert set(by_source(index)) == KB_SOURCES - {"doc:articles/invoices"}  # credits is outside the scope
 
 
-def test_ingesting_a_single_file_does_not_prune_its_siblings(run, index: Index, kb: Path) -> None:
+def test_ingesting_a_single_file_does_not_prune_its_siblings(run: Run, index: Index, kb: Path) -> None:
     run()
 
     report = run(kb / "articles" / "reset-password.md")
@@ -215,7 +219,7 @@ def test_ingesting_a_single_file_does_not_prune_its_siblings(run, index: Index, 
 
 
 BREAKAGES = {
-    "bad YAML": "---\ntitle: [Resetting\n---\nBody.\n".encode(),
+    "bad YAML": b"---\ntitle: [Resetting\n---\nBody.\n",
     "missing title": b"---\naudience: public\n---\nBody.\n",
     "empty": b"",
     "binary": b"\x00\x01\x02\xff\xfe",
@@ -224,7 +228,9 @@ BREAKAGES = {
 
 
 @pytest.mark.parametrize("breakage", list(BREAKAGES))
-def test_a_file_that_becomes_malformed_keeps_its_indexed_chunks(run, index: Index, kb: Path, breakage: str) -> None:
+def test_a_file_that_becomes_malformed_keeps_its_indexed_chunks(
+    run: Run, index: Index, kb: Path, breakage: str
+) -> None:
     run()
     before = by_source(index)[RESET]
 
@@ -238,7 +244,7 @@ def test_a_file_that_becomes_malformed_keeps_its_indexed_chunks(run, index: Inde
     assert set(by_source(index)) == KB_SOURCES
 
 
-def test_a_bad_jsonl_line_keeps_the_other_escalations_of_the_file(run, index: Index, kb: Path) -> None:
+def test_a_bad_jsonl_line_keeps_the_other_escalations_of_the_file(run: Run, index: Index, kb: Path) -> None:
     first, second = kb_escalation_lines(kb)
     write_escalations(kb / "escalations" / "2026.jsonl", [first, "{broken", second])
 
@@ -250,12 +256,13 @@ def test_a_bad_jsonl_line_keeps_the_other_escalations_of_the_file(run, index: In
 
 
 def test_an_escalation_whose_line_breaks_stays_indexed_while_its_neighbours_update(
-    run, index: Index, kb: Path
+    run: Run, index: Index, kb: Path
 ) -> None:
     run()
     kept = by_source(index)["esc:ESC-2"]
     first, second = kb_escalation_lines(kb)
-    edited = json.loads(first) | {"resolution": "Compute the HMAC over the raw body, before any JSON parsing."}
+    new_fix = "Compute the HMAC over the raw body, before any JSON parsing."
+    edited = json.loads(first) | {"resolution": new_fix}
     broken = json.loads(second)
     del broken["resolution"]
 
@@ -266,10 +273,10 @@ def test_an_escalation_whose_line_breaks_stays_indexed_while_its_neighbours_upda
     assert (report.updated, report.deleted) == (1, 0)
     stored = by_source(index)
     assert stored["esc:ESC-2"] == kept
-    assert stored["esc:ESC-1"][0].quotable == "Compute the HMAC over the raw body, before any JSON parsing."
+    assert stored["esc:ESC-1"][0].quotable == new_fix
 
 
-def test_an_escalation_moved_to_another_file_records_its_new_origin(run, index: Index, kb: Path) -> None:
+def test_an_escalation_moved_to_another_file_records_its_new_origin(run: Run, index: Index, kb: Path) -> None:
     run()
     first, second = kb_escalation_lines(kb)
 
@@ -291,13 +298,23 @@ def partial_write(index: Index, chunks: list[Chunk], embedder: HashEmbedder, kee
 
 @pytest.mark.parametrize("written", [1, 2], ids=["crash mid-upsert", "crash before deleting stale chunks"])
 def test_a_crash_while_rewriting_a_source_is_repaired_by_the_next_run(
-    run, index: Index, kb: Path, ingestor: Ingestor, chunker: Chunker, embedder: HashEmbedder, written: int
+    run: Run,
+    index: Index,
+    kb: Path,
+    ingestor: Ingestor,
+    chunker: Chunker,
+    embedder: HashEmbedder,
+    written: int,
 ) -> None:
     run()  # three chunks of the old version
     path = kb / "articles" / "reset-password.md"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("## Account lockout after failed logins\n\n", "").replace(
-        "Five failed logins", "\nFive failed logins"), encoding="utf-8")
+    path.write_text(
+        text.replace("## Account lockout after failed logins\n\n", "").replace(
+            "Five failed logins", "\nFive failed logins"
+        ),
+        encoding="utf-8",
+    )
     new = expected_chunks(kb, ingestor, chunker, RESET)
     assert len(new) == 2
     # The crash: some new chunks written, the old ones still there, so the source holds mixed hashes.
@@ -314,7 +331,7 @@ def test_a_crash_while_rewriting_a_source_is_repaired_by_the_next_run(
 
 
 def test_a_crash_while_adding_a_new_source_is_repaired_by_the_next_run(
-    run, index: Index, kb: Path, ingestor: Ingestor, chunker: Chunker, embedder: HashEmbedder
+    run: Run, index: Index, kb: Path, ingestor: Ingestor, chunker: Chunker, embedder: HashEmbedder
 ) -> None:
     new = expected_chunks(kb, ingestor, chunker, RESET)
     partial_write(index, new, embedder, 1)  # one chunk of three, all with the right hash
@@ -328,7 +345,7 @@ def test_a_crash_while_adding_a_new_source_is_repaired_by_the_next_run(
 
 @pytest.mark.parametrize("change", ["embedder", "chunker"])
 def test_a_new_signature_re_embeds_everything(
-    run, index: Index, kb: Path, embedder: HashEmbedder, chunker: Chunker, change: str
+    run: Run, index: Index, kb: Path, embedder: HashEmbedder, chunker: Chunker, change: str
 ) -> None:
     run()
     before = {c.chunk_id: c.source_hash for c in index.chunks()}
@@ -350,7 +367,7 @@ def test_a_new_signature_re_embeds_everything(
     assert ingestor.ingest_paths([kb], kb).unchanged == 5
 
 
-# --- through the service -------------------------------------------------------------------------------------
+# --- through the service ---------------------------------------------------------------------------------
 
 
 def test_the_service_ingests_incrementally_and_searches_the_fresh_index(

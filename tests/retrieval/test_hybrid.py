@@ -13,9 +13,18 @@ from deflect.testing import HashEmbedder, InMemoryIndex
 def chunk(chunk_id: str, text: str = "", audience: str = "public") -> Chunk:
     """`chunk_id` is `<source>#<n>`; the source id is the part before '#'."""
     source_id = chunk_id.split("#")[0]
-    return Chunk(chunk_id=chunk_id, source_id=source_id, kind="article", title=f"Title {source_id}",
-                 url=f"https://help.example/{source_id}", audience=audience,  # type: ignore[arg-type]
-                 text=text or chunk_id, origin=f"{source_id}.md", source_hash="h", source_chunks=1)
+    return Chunk(
+        chunk_id=chunk_id,
+        source_id=source_id,
+        kind="article",
+        title=f"Title {source_id}",
+        url=f"https://help.example/{source_id}",
+        audience=audience,  # type: ignore[arg-type]
+        text=text or chunk_id,
+        origin=f"{source_id}.md",
+        source_hash="h",
+        source_chunks=1,
+    )
 
 
 def dense(chunk_id: str, cosine: float) -> ScoredChunk:
@@ -32,9 +41,13 @@ def ranked(chunk_id: str, score: float, cosine: float | None = None) -> ScoredCh
 
 # fuse
 
+
 def test_fuse_merges_by_chunk_id_and_adds_weighted_keyword_scores() -> None:
-    fused = fuse([dense("a#0", 0.9), dense("b#0", 0.6), dense("c#0", 0.4)],
-                 [keyword("b#0", 1.0), keyword("d#0", 0.5)], weight=0.2)
+    fused = fuse(
+        [dense("a#0", 0.9), dense("b#0", 0.6), dense("c#0", 0.4)],
+        [keyword("b#0", 1.0), keyword("d#0", 0.5)],
+        weight=0.2,
+    )
 
     by_id = {h.chunk.chunk_id: h for h in fused}
     assert len(fused) == 4
@@ -84,9 +97,15 @@ def test_fuse_leaves_its_inputs_unchanged() -> None:
 
 # rank_sources
 
+
 def test_rank_sources_groups_by_source_and_scores_each_by_its_best_chunk() -> None:
-    chunks = [ranked("s1#2", 0.9, cosine=0.5), ranked("s2#0", 0.8), ranked("s1#0", 0.7, cosine=0.75),
-              ranked("s3#1", 0.6), ranked("s2#4", 0.5)]
+    chunks = [
+        ranked("s1#2", 0.9, cosine=0.5),
+        ranked("s2#0", 0.8),
+        ranked("s1#0", 0.7, cosine=0.75),
+        ranked("s3#1", 0.6),
+        ranked("s2#4", 0.5),
+    ]
 
     hits = rank_sources(chunks, k=10)
 
@@ -164,6 +183,7 @@ def test_bm25_over_no_chunks_returns_nothing() -> None:
 
 # KeywordSearch
 
+
 def index_of(*chunks: Chunk) -> InMemoryIndex:
     index = InMemoryIndex()
     index.upsert(chunks, HashEmbedder().embed([c.text for c in chunks]))
@@ -171,10 +191,12 @@ def index_of(*chunks: Chunk) -> InMemoryIndex:
 
 
 def test_keyword_search_only_returns_chunks_of_the_given_audiences() -> None:
-    search = KeywordSearch(index_of(
-        chunk("pub#0", "Refund requests are handled by billing."),
-        chunk("int#0", "Refund approvals above the limit go to the billing lead.", audience="internal"),
-    ))
+    search = KeywordSearch(
+        index_of(
+            chunk("pub#0", "Refund requests are handled by billing."),
+            chunk("int#0", "Refund approvals above the limit go to the billing lead.", audience="internal"),
+        )
+    )
 
     public = search.search("refund billing", 10, frozenset({"public"}))
     everyone = search.search("refund billing", 10, frozenset({"public", "internal"}))

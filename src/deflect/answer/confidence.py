@@ -19,11 +19,12 @@ from deflect.errors import ConfigError
 
 FEATURES = ("top_dense", "top_score", "margin", "overlap")
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an and are as at be by can do does for from how i if in is it me my of on or our so that the this to "
-    "we what when where which who why will with you your yours can't cannot don't not no yes please hi hello "
-    "there get got have has was were am been".split()
-)
+_STOP_WORDS = """
+a an and are as at be by can do does for from how i if in is it me my of on or our so that the this to we what
+when where which who why will with you your yours can't cannot don't not no yes please hi hello there get got
+have has was were am been
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def content_words(text: str) -> set[str]:

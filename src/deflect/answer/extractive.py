@@ -64,14 +64,16 @@ class ExtractiveGenerator:
         best = ranked[0]
         if best.unit.numbered and best.unit.list_id is not None:
             # A winning step means the answer is a procedure: give the whole list, in order.
-            steps = [
-                c for c in candidates
-                if c.chunk_key == best.chunk_key and c.unit.list_id == best.unit.list_id
-            ][:MAX_STEPS]
+            steps = [c for c in candidates if c.chunk_key == best.chunk_key and c.unit.list_id == best.unit.list_id][
+                :MAX_STEPS
+            ]
             lead = [
-                c for c in candidates
-                if c.chunk_key == best.chunk_key and c.unit.list_id is None
-                and c.unit.position < steps[0].unit.position and c.score >= UNIT_RATIO * best.score
+                c
+                for c in candidates
+                if c.chunk_key == best.chunk_key
+                and c.unit.list_id is None
+                and c.unit.position < steps[0].unit.position
+                and c.score >= UNIT_RATIO * best.score
             ][-1:]
             return lead + steps
         floor = UNIT_RATIO * best.score

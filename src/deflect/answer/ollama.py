@@ -62,7 +62,14 @@ class OllamaGenerator:
             text = str(response["message"]["content"] or "")
         # ollama turns httpx.ConnectError into the builtin ConnectionError, so both must be caught.
         # ValueError covers a 200 reply whose body is not JSON: still a broken server, not our bug.
-        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, KeyError, TypeError, ValueError) as exc:
+        except (
+            ollama.ResponseError,
+            httpx.HTTPError,
+            ConnectionError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as exc:
             log.warning("ollama unavailable, using the extractive answer: %s", exc)
             return self._fallback.generate(question, sources)
         answer = grounded_answer(text, sources)

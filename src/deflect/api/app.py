@@ -36,14 +36,20 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     roles = {key: Audience.CUSTOMER for key in settings.customer_api_keys}
     roles.update({key: Audience.AGENT for key in settings.agent_api_keys})
 
-    app = FastAPI(title="deflect", version=__version__, description="Cited answers from the knowledge base, or an escalation.")
+    app = FastAPI(
+        title="deflect",
+        version=__version__,
+        description="Cited answers from the knowledge base, or an escalation.",
+    )
     install_error_handlers(app)
 
     def audience(
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,
     ) -> Audience:
-        key = x_api_key or (authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None)
+        key = x_api_key or (
+            authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+        )
         if not key:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
         role = roles.get(key)

@@ -31,8 +31,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
-            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "problem": err.get("type"),
-             "message": err.get("msg")}
+            {
+                "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+                "problem": err.get("type"),
+                "message": err.get("msg"),
+            }
             for err in exc.errors()
         ]
         return JSONResponse(error_body("validation_failed", "the request is not valid", details), 422)

@@ -36,5 +36,3 @@ class Generator(Protocol):
     name: str
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer: ...
-
-

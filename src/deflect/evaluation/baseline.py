@@ -51,6 +51,11 @@ def compare(metrics: dict[str, Any], baseline: dict[str, Any]) -> list[Check]:
 
 def write_baseline(metrics: dict[str, Any], tolerances: dict[str, float], path: Path) -> None:
     """Record current metrics as the new reference, with their tolerances."""
-    data = {"metrics": {k: {"value": round(float(metrics[k]), 4), "tolerance": t}
-                        for k, t in tolerances.items() if metrics.get(k) is not None}}
+    data = {
+        "metrics": {
+            k: {"value": round(float(metrics[k]), 4), "tolerance": t}
+            for k, t in tolerances.items()
+            if metrics.get(k) is not None
+        }
+    }
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

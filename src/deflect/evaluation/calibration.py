@@ -27,7 +27,8 @@ class Sample:
 
 def split(samples: Sequence[Sample], salt: str = "deflect") -> tuple[list[Sample], list[Sample]]:
     """Stable ~50/50 split by group."""
-    fit, check = [], []
+    fit: list[Sample] = []
+    check: list[Sample] = []
     for s in samples:
         (fit if int(hashlib.sha256((salt + s.group).encode()).hexdigest(), 16) % 2 == 0 else check).append(s)
     return fit, check
@@ -94,9 +95,12 @@ def fit_calibration(
     f_risk, f_cov, _ = risk_coverage(fit_conf, [s.label for s in fit], cal.threshold)
     c_risk, c_cov, _ = risk_coverage(check_conf, [s.label for s in check], cal.threshold)
     report = {
-        "fit_cases": len(fit), "check_cases": len(check),
-        "fit_risk": round(f_risk, 4), "fit_coverage": round(f_cov, 4),
-        "check_risk": round(c_risk, 4), "check_coverage": round(c_cov, 4),
+        "fit_cases": len(fit),
+        "check_cases": len(check),
+        "fit_risk": round(f_risk, 4),
+        "fit_coverage": round(f_cov, 4),
+        "check_risk": round(c_risk, 4),
+        "check_coverage": round(c_cov, 4),
     }
     cal.notes = dict(report)
     return cal, report

@@ -50,24 +50,28 @@ def load_dataset(path: Path, adapter: Adapter, holdout_fraction: float = 0.0) ->
     cases: list[GoldenCase] = []
     for row, tid in zip(rows, ids, strict=True):
         if tid not in hidden:
-            escalations.append({
-                "id": tid,
-                "subject": row[adapter.question_field],
-                "question": row[adapter.question_field],
-                "resolution": "\n\n".join(row[adapter.answers_field]),
-                "tags": [adapter.name],
-                "product": adapter.name,
-                "audience": "internal",
-            })
+            escalations.append(
+                {
+                    "id": tid,
+                    "subject": row[adapter.question_field],
+                    "question": row[adapter.question_field],
+                    "resolution": "\n\n".join(row[adapter.answers_field]),
+                    "tags": [adapter.name],
+                    "product": adapter.name,
+                    "audience": "internal",
+                }
+            )
         for i, para in enumerate(row[adapter.paraphrases_field]):
-            cases.append(GoldenCase(
-                id=f"{tid}-p{i}",
-                question=para,
-                audience=adapter.audience,
-                expected_sources=[] if tid in hidden else [f"esc:{tid}"],
-                should_escalate=tid in hidden,
-                tags=["held_out" if tid in hidden else "indexed", f"thread:{tid}"],
-            ))
+            cases.append(
+                GoldenCase(
+                    id=f"{tid}-p{i}",
+                    question=para,
+                    audience=adapter.audience,
+                    expected_sources=[] if tid in hidden else [f"esc:{tid}"],
+                    should_escalate=tid in hidden,
+                    tags=["held_out" if tid in hidden else "indexed", f"thread:{tid}"],
+                )
+            )
     return DatasetSplit(escalations, cases, sorted(hidden))
 
 

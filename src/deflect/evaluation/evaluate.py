@@ -36,8 +36,12 @@ class EvalOutcome:
 def git_revision() -> str:
     """Short commit id, with +dirty when the tree has changes; `unknown` outside git."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -64,6 +68,7 @@ def evaluate(
     holdout_fraction: float = 0.0,
     baseline: Path | None = None,
     progress: Progress | None = None,
+    fusion_weights: tuple[float, ...] | None = None,
 ) -> EvalOutcome:
     """Run a golden set (or a dataset's generated cases) and write results.jsonl, metrics.json and reports."""
     setup = prepare(settings, embedder, golden=golden, kb=kb, dataset=dataset, holdout_fraction=holdout_fraction)
@@ -74,9 +79,12 @@ def evaluate(
     texts: dict[str, list[str]] = {}
     for chunk in setup.service.index.chunks():
         texts.setdefault(chunk.source_id, []).append(chunk.text)
-    rows = [score_case(c, r, lambda sid: " ".join(texts.get(sid, []))) for c, r in zip(setup.cases, results, strict=True)]
+    rows = [
+        score_case(c, r, lambda sid: " ".join(texts.get(sid, []))) for c, r in zip(setup.cases, results, strict=True)
+    ]
     overall, tags = aggregate(rows), by_tag(rows)
-    variants = {"Retrieval variants (same run)": sweep(setup.service.retriever, setup.cases, (0.0, settings.fusion_bm25_weight))}
+    weights = fusion_weights or (0.0, settings.fusion_bm25_weight)
+    variants = {"Retrieval variants (same run)": sweep(setup.service.retriever, setup.cases, weights)}
 
     data_files = [p for p in (golden, dataset) if p is not None]
     stamp = {

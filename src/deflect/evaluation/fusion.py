@@ -15,7 +15,8 @@ def sweep(
     retriever: HybridRetriever, cases: Sequence[GoldenCase], weights: Sequence[float] = DEFAULT_WEIGHTS
 ) -> dict[str, dict[str, float | None]]:
     """R@1, R@5 and MRR@10 for `bm25`, `dense` (w=0) and `fused@w` for each weight, over answerable cases."""
-    runs: dict[str, list[list[str]]] = {"bm25": []} | {f"fused@{w:g}": [] for w in weights}
+    runs: dict[str, list[list[str]]] = {"bm25": []}
+    runs.update({f"fused@{w:g}": [] for w in weights})
     scored = [c for c in cases if c.expected_sources]
     for case in scored:
         dense, keyword = retriever.candidates(case.question, case.audience.visible())

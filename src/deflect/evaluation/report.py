@@ -16,9 +16,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 from deflect.evaluation.metrics import recall_at_k, risk_coverage_curve  # noqa: E402
 
 HEADLINE = (
-    "recall@1", "recall@5", "mrr@10", "ndcg@10", "citation_precision", "citation_recall", "answer_support",
-    "fact_recall", "deflection_rate", "escalation_precision", "escalation_recall", "wrong_answer_rate",
-    "correct_answer_rate", "auroc", "coverage@5%risk", "coverage@10%risk", "latency_p50_ms", "latency_p95_ms",
+    "recall@1",
+    "recall@5",
+    "mrr@10",
+    "ndcg@10",
+    "citation_precision",
+    "citation_recall",
+    "answer_support",
+    "fact_recall",
+    "deflection_rate",
+    "escalation_precision",
+    "escalation_recall",
+    "wrong_answer_rate",
+    "correct_answer_rate",
+    "auroc",
+    "coverage@5%risk",
+    "coverage@10%risk",
+    "latency_p50_ms",
+    "latency_p95_ms",
 )
 
 
@@ -30,8 +45,12 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def plots(rows: Sequence[dict[str, Any]], retrieved: Sequence[Sequence[str]], expected: Sequence[Sequence[str]],
-          out: Path) -> list[Path]:
+def plots(
+    rows: Sequence[dict[str, Any]],
+    retrieved: Sequence[Sequence[str]],
+    expected: Sequence[Sequence[str]],
+    out: Path,
+) -> list[Path]:
     """Write the four plots and return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -42,12 +61,28 @@ def plots(rows: Sequence[dict[str, Any]], retrieved: Sequence[Sequence[str]], ex
     curve = risk_coverage_curve(conf, right)
     ax.plot([c for _, c, _ in curve], [r for _, _, r in curve], marker=".")
     ax.axhline(0.05, ls="--", c="grey", lw=0.8)
-    ax.set(xlabel="coverage (correct answers / answerable)", ylabel="risk (wrong / answered)", title="Risk-coverage")
+    ax.set(
+        xlabel="coverage (correct answers / answerable)",
+        ylabel="risk (wrong / answered)",
+        title="Risk-coverage",
+    )
     paths.append(_save(fig, out / "risk_coverage.png"))
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.hist([c for c, r in zip(conf, rows, strict=True) if r["answerable"]], bins=20, range=(0, 1), alpha=0.6, label="answerable")
-    ax.hist([c for c, r in zip(conf, rows, strict=True) if not r["answerable"]], bins=20, range=(0, 1), alpha=0.6, label="should escalate")
+    ax.hist(
+        [c for c, r in zip(conf, rows, strict=True) if r["answerable"]],
+        bins=20,
+        range=(0, 1),
+        alpha=0.6,
+        label="answerable",
+    )
+    ax.hist(
+        [c for c, r in zip(conf, rows, strict=True) if not r["answerable"]],
+        bins=20,
+        range=(0, 1),
+        alpha=0.6,
+        label="should escalate",
+    )
     ax.set(xlabel="confidence", ylabel="cases", title="Confidence by case type")
     ax.legend()
     paths.append(_save(fig, out / "confidence_hist.png"))
@@ -76,23 +111,46 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def markdown(title: str, stamp: dict[str, Any], overall: dict[str, Any], tags: dict[str, dict[str, Any]],
-             extra: dict[str, dict[str, Any]], images: Sequence[Path]) -> str:
+def markdown(
+    title: str,
+    stamp: dict[str, Any],
+    overall: dict[str, Any],
+    tags: dict[str, dict[str, Any]],
+    extra: dict[str, dict[str, Any]],
+    images: Sequence[Path],
+) -> str:
     """The Markdown report."""
     lines = [f"# {title}", "", "| stamp | value |", "|---|---|"]
     lines += [f"| {k} | `{v}` |" for k, v in stamp.items()]
     lines += ["", "## Overall", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {fmt(overall.get(k))} |" for k in ("cases", *HEADLINE)]
     for name, table in extra.items():
-        cols = sorted({c for row in table.values() for c in row})
-        lines += ["", f"## {name}", "", "| variant | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-        lines += [f"| {v} | " + " | ".join(fmt(row.get(c)) for c in cols) + " |" for v, row in table.items()]
-    cols = ("cases", "recall@1", "mrr@10", "deflection_rate", "escalation_recall", "wrong_answer_rate", "fact_recall")
+        variant_cols = sorted({c for row in table.values() for c in row})
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            "| variant | " + " | ".join(variant_cols) + " |",
+            "|---" * (len(variant_cols) + 1) + "|",
+        ]
+        lines += [f"| {v} | " + " | ".join(fmt(row.get(c)) for c in variant_cols) + " |" for v, row in table.items()]
+    cols = (
+        "cases",
+        "recall@1",
+        "mrr@10",
+        "deflection_rate",
+        "escalation_recall",
+        "wrong_answer_rate",
+        "fact_recall",
+    )
     lines += ["", "## Per tag", "", "| tag | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     lines += [f"| {t} | " + " | ".join(fmt(m.get(c)) for c in cols) + " |" for t, m in tags.items()]
     lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images]
-    lines += ["", "Answer support is checked by token overlap: a sentence counts as supported when at least 80% of "
-              "its content words occur in the sources its markers cite."]
+    lines += [
+        "",
+        "Answer support is checked by token overlap: a sentence counts as supported when at least 80% of "
+        "its content words occur in the sources its markers cite.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -127,6 +185,13 @@ def to_html(md_text: str, images: Sequence[Path]) -> str:
             body.append(f"<p>{html.escape(line)}</p>")
     if in_table:
         body.append("</table>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
-             "td{border:1px solid #ccc;padding:2px 8px}img{max-width:48%;margin:4px}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>deflect eval</title><style>{style}</style></head><body>" + "\n".join(body) + "</body></html>\n"
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+        "td{border:1px solid #ccc;padding:2px 8px}img{max-width:48%;margin:4px}"
+    )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>deflect eval</title>"
+        + f"<style>{style}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from deflect.answer.confidence import Calibration
 from deflect.config import Settings
 from deflect.domain.ports import Embedder
-from deflect.answer.confidence import Calibration
 from deflect.errors import ConfigError
 from deflect.evaluation.calibration import RISK_TAGS, Sample, fit_calibration
 from deflect.evaluation.datasets import ADAPTERS, load_dataset, write_escalations
@@ -75,28 +75,36 @@ def prepare(
     return EvalSetup(service, cases, label, work)
 
 
-def run_cases(service: DeflectService, cases: Sequence[GoldenCase], progress: Progress | None = None) -> list[CaseResult]:
+def run_cases(
+    service: DeflectService, cases: Sequence[GoldenCase], progress: Progress | None = None
+) -> list[CaseResult]:
     """Ask every case through DeflectService.ask, exactly as the API does."""
     results = []
     for i, case in enumerate(cases, start=1):
         r = service.ask(case.question, case.audience)
-        results.append(CaseResult(
-            id=case.id,
-            decision=r.decision.value,
-            confidence=r.confidence,
-            reasons=r.reasons,
-            citations=[c.source_id for c in r.citations],
-            retrieved=r.retrieved,
-            answer=r.answer if r.decision.value == "answer" else "",
-            latency_ms=r.latency_ms,
-        ))
+        results.append(
+            CaseResult(
+                id=case.id,
+                decision=r.decision.value,
+                confidence=r.confidence,
+                reasons=r.reasons,
+                citations=[c.source_id for c in r.citations],
+                retrieved=r.retrieved,
+                answer=r.answer if r.decision.value == "answer" else "",
+                latency_ms=r.latency_ms,
+            )
+        )
         if progress:
             progress(i, len(cases))
     return results
 
 
-def samples(service: DeflectService, cases: Sequence[GoldenCase], group: Callable[[GoldenCase], str],
-            progress: Progress | None = None) -> list[Sample]:
+def samples(
+    service: DeflectService,
+    cases: Sequence[GoldenCase],
+    group: Callable[[GoldenCase], str],
+    progress: Progress | None = None,
+) -> list[Sample]:
     """Calibration samples: features of each case and whether answering with the top source is right."""
     out = []
     for i, case in enumerate(cases, start=1):

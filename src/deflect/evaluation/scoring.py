@@ -101,8 +101,9 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
         "escalation_precision": (sum(r["should_escalate"] for r in escalated) / len(escalated)) if escalated else None,
         "escalation_recall": (sum(not r["answered"] for r in should) / len(should)) if should else None,
         "wrong_answer_rate": (sum(not r["correct"] for r in answered) / len(answered)) if answered else None,
-        "correct_answer_rate": (sum(r["correct"] for r in rows if r["answerable"])
-                                / max(1, sum(r["answerable"] for r in rows))),
+        "correct_answer_rate": (
+            sum(r["correct"] for r in rows if r["answerable"]) / max(1, sum(r["answerable"] for r in rows))
+        ),
         "auroc": auroc([r["confidence"] for r in rows], [int(r["would_be_right"]) for r in rows]),
         "coverage@5%risk": coverage_at_risk(curve, 0.05),
         "coverage@10%risk": coverage_at_risk(curve, 0.10),

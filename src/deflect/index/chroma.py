@@ -13,7 +13,15 @@ from deflect.domain.models import Chunk, ScoredChunk
 from deflect.errors import IndexUnavailable
 
 _SCALARS = (
-    "source_id", "kind", "title", "heading_path", "url", "audience", "product", "updated", "origin",
+    "source_id",
+    "kind",
+    "title",
+    "heading_path",
+    "url",
+    "audience",
+    "product",
+    "updated",
+    "origin",
     "source_hash",
 )
 
@@ -91,7 +99,7 @@ class ChromaIndex:
     def query(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
         """Nearest chunks among those the audience may see; the filter is part of the Chroma query."""
         n = min(k, self.count())
-        if n == 0 or not audiences:  # Chroma rejects an empty `$in`; no audience may see nothing
+        if n == 0 or not audiences:  # an empty audience set sees nothing (and Chroma rejects an empty `$in`)
             return []
         res = self._col.query(
             query_embeddings=[list(embedding)],

@@ -42,8 +42,11 @@ class Ingestor:
         """Ingest files/folders; sources are named relative to `root`. Prunes only within the scanned paths."""
         parsed = parse_paths(paths, root, self.signature)
         scopes = [_scope(p, root) for p in paths]
-        report = self.sync(parsed.docs, prune=lambda origin: any(_within(origin, s) for s in scopes)
-                           and origin not in parsed.damaged_origins, progress=progress)
+        report = self.sync(
+            parsed.docs,
+            prune=lambda origin: any(_within(origin, s) for s in scopes) and origin not in parsed.damaged_origins,
+            progress=progress,
+        )
         report.errors = [str(e) for e in parsed.errors]
         return report
 
@@ -60,8 +63,12 @@ class Ingestor:
         for doc in docs:
             have = indexed.get(doc.source_id)
             # A moved source (an escalation line now in another file) is rewritten so its origin stays true.
-            if (have and have.hashes == {doc.content_hash} and len(have.chunk_ids) == have.expected
-                    ):
+            if (
+                have
+                and have.hashes == {doc.content_hash}
+                and len(have.chunk_ids) == have.expected
+                and have.origin == doc.origin
+            ):
                 report.unchanged += 1
                 continue
             todo.append((doc, self._chunker.chunk(doc)))

@@ -165,11 +165,15 @@ def parse_markdown(text: str, origin: str, signature: str) -> SourceDoc:
 def parse_html(text: str, origin: str, signature: str) -> SourceDoc:
     """An HTML help-centre page: metadata from <title>/<meta>, body converted to Markdown headings."""
     soup = BeautifulSoup(text, "html.parser")
-    meta = {tag.get("name", "").lower(): tag.get("content", "") for tag in soup.find_all("meta") if tag.get("name")}
+    meta: dict[str, str] = {
+        str(tag.get("name")).lower(): str(tag.get("content") or "") for tag in soup.find_all("meta") if tag.get("name")
+    }
     title_tag = soup.find("title")
     h1 = soup.find("h1")
-    meta["title"] = meta.get("title") or (title_tag.get_text(strip=True) if title_tag else "") or (
-        h1.get_text(strip=True) if h1 else ""
+    meta["title"] = (
+        meta.get("title")
+        or (title_tag.get_text(strip=True) if title_tag else "")
+        or (h1.get_text(strip=True) if h1 else "")
     )
     body = soup.find("main") or soup.find("article") or soup.body or soup
     # Navigation, footers and scripts are page chrome, not knowledge.

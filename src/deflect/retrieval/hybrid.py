@@ -19,7 +19,12 @@ class HybridRetriever:
     """Dense retrieval from the index plus optional BM25, fused per chunk and aggregated per source."""
 
     def __init__(
-        self, index: Index, embedder: Embedder, keyword: KeywordSearch | None, bm25_weight: float, candidates: int
+        self,
+        index: Index,
+        embedder: Embedder,
+        keyword: KeywordSearch | None,
+        bm25_weight: float,
+        candidates: int,
     ) -> None:
         self._index = index
         self._embedder = embedder

@@ -93,8 +93,9 @@ class IndexContract:
         assert index.query(unit(1.0), k=5, audiences=EVERYONE) == []
 
     def test_upsert_then_count(self, index: Index) -> None:
-        index.upsert([make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0")],
-                     [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0)])
+        index.upsert(
+            [make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0")], [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0)]
+        )
 
         assert index.count() == 3
         assert _ids(index.chunks()) == {"a#0", "a#1", "b#0"}
@@ -114,8 +115,9 @@ class IndexContract:
         assert top.dense == pytest.approx(1.0, abs=1e-4)
 
     def test_delete_chunks_removes_and_ignores_unknown_ids(self, index: Index) -> None:
-        index.upsert([make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0")],
-                     [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0)])
+        index.upsert(
+            [make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0")], [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0)]
+        )
 
         index.delete_chunks(cid for cid in ["a#1", "never-written#0"])  # any iterable, unknown ids ignored
         index.delete_chunks([])
@@ -175,8 +177,12 @@ class IndexContract:
 
     def test_query_never_returns_internal_chunks_to_the_public(self, index: Index) -> None:
         index.upsert(
-            [make_chunk("secret#0", "internal"), make_chunk("pub#0"), make_chunk("pub#1"),
-             make_chunk("secret#1", "internal")],
+            [
+                make_chunk("secret#0", "internal"),
+                make_chunk("pub#0"),
+                make_chunk("pub#1"),
+                make_chunk("secret#1", "internal"),
+            ],
             [unit(1.0), unit(1.0, 1.0), unit(0.0, 1.0), unit(1.0, 0.1)],
         )
 
@@ -194,8 +200,9 @@ class IndexContract:
         assert [h.chunk.chunk_id for h in hits] == ["secret#0", "pub#0"]
 
     def test_query_for_an_audience_with_no_chunks_is_empty(self, index: Index) -> None:
-        index.upsert([make_chunk("secret#0", "internal"), make_chunk("secret#1", "internal")],
-                     [unit(1.0), unit(0.0, 1.0)])
+        index.upsert(
+            [make_chunk("secret#0", "internal"), make_chunk("secret#1", "internal")], [unit(1.0), unit(0.0, 1.0)]
+        )
 
         assert index.query(unit(1.0), k=5, audiences=PUBLIC) == []
         assert index.query(unit(1.0), k=5, audiences=frozenset()) == []
@@ -204,13 +211,31 @@ class IndexContract:
 
     def test_chunks_round_trip_every_field(self, index: Index) -> None:
         full = make_chunk(
-            "esc:ESC-9#1", "internal", kind="escalation", text="Q?\n\nResolution: Café — do X, then Y.",
-            heading_path="Resolution", tags=("webhooks", "hmac", "api keys"), quote_from=16, source_chunks=4,
-            origin="escalations/2026.jsonl", source_hash="0123456789abcdef", updated="2026-04-01T10:00:00Z",
-            url="https://support.example/esc/9", product="api",
+            "esc:ESC-9#1",
+            "internal",
+            kind="escalation",
+            text="Q?\n\nResolution: Café — do X, then Y.",
+            heading_path="Resolution",
+            tags=("webhooks", "hmac", "api keys"),
+            quote_from=16,
+            source_chunks=4,
+            origin="escalations/2026.jsonl",
+            source_hash="0123456789abcdef",
+            updated="2026-04-01T10:00:00Z",
+            url="https://support.example/esc/9",
+            product="api",
         )
-        bare = Chunk(chunk_id="bare#0", source_id="bare", kind="article", title="Bare", audience="public",
-                     text="Only the required fields.", origin="bare.md", source_hash="h", source_chunks=1)
+        bare = Chunk(
+            chunk_id="bare#0",
+            source_id="bare",
+            kind="article",
+            title="Bare",
+            audience="public",
+            text="Only the required fields.",
+            origin="bare.md",
+            source_hash="h",
+            source_chunks=1,
+        )
         index.upsert([full, bare], [unit(1.0), unit(0.0, 1.0)])
 
         stored = {c.chunk_id: c for c in index.chunks()}
@@ -224,8 +249,10 @@ class IndexContract:
         assert self.roundtrip(hit.chunk) == self.roundtrip(full)
 
     def test_chunks_filters_by_audience(self, index: Index) -> None:
-        index.upsert([make_chunk("pub#0"), make_chunk("secret#0", "internal"), make_chunk("pub#1")],
-                     [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0)])
+        index.upsert(
+            [make_chunk("pub#0"), make_chunk("secret#0", "internal"), make_chunk("pub#1")],
+            [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0)],
+        )
 
         assert _ids(index.chunks(PUBLIC)) == {"pub#0", "pub#1"}
         assert _ids(index.chunks(frozenset({"internal"}))) == {"secret#0"}

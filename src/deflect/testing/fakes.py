@@ -81,5 +81,7 @@ class ScriptedGenerator:
         if not sources:
             return Answer(text="", citations=[])
         top = sources[0]
-        cite = Citation(n=1, source_id=top.source_id, title=top.title, url=top.url, snippet=top.chunks[0].chunk.text[:200])
+        cite = Citation(
+            n=1, source_id=top.source_id, title=top.title, url=top.url, snippet=top.chunks[0].chunk.text[:200]
+        )
         return Answer(text=self.text, citations=[cite], sentences=[self.text])
