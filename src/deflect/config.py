@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         None, ge=0.0, le=1.0, description="Override the calibrated answer threshold (normally unset)."
     )
 
+    policy_file: Path = Field(
+        Path("config/policy.yaml"), description="Escalation triggers: risk topics, human request, frustration, repeats."
+    )
+    escalation_file: Path = Field(
+        Path("config/escalation.yaml"), description="Priority/tier matrix, SLA clocks and hand-off message templates."
+    )
+    database_url: str = Field(
+        "sqlite:///.data/deflect.db", description="SQLAlchemy URL for escalations and the audit log."
+    )
+
     customer_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [DEV_CUSTOMER_KEY], description="Comma-separated keys with the customer role."
     )
