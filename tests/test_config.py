@@ -202,3 +202,13 @@ def test_calibration_round_trips_through_save(tmp_path: Path) -> None:
 
     assert Calibration.load(path) == cal
     assert not path.with_suffix(".tmp").exists()
+
+
+@pytest.mark.parametrize("name", ["x", "ab", "-bad", "bad-", "has space", "a" * 513])
+def test_invalid_chroma_collection_name_is_a_settings_error(name: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(chroma_collection=name, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_valid_chroma_collection_name_accepted() -> None:
+    assert Settings(chroma_collection="kb.v2_prod-1", _env_file=None).chroma_collection == "kb.v2_prod-1"  # type: ignore[call-arg]

@@ -4,6 +4,8 @@
     ├── ValidationFailed (422 validation_failed)
     ├── Unauthorized (401 unauthorized)
     ├── NotFound (404 not_found)
+    ├── InvalidTransition (409 invalid_transition): an escalation action its current state does not allow
+    ├── Conflict (409 conflict): a stale write (optimistic concurrency) or a duplicate id
     ├── ConfigError (500 config_error)
     ├── SourceError (422 bad_source): a knowledge file that cannot be parsed
     ├── IndexUnavailable (503 index_unavailable)
@@ -39,6 +41,18 @@ class Unauthorized(DeflectError):
 
 class NotFound(DeflectError):
     code, status = "not_found", 404
+
+
+class Conflict(DeflectError):
+    """Someone else changed the record first (stale version), or the id already exists."""
+
+    code, status = "conflict", 409
+
+
+class InvalidTransition(DeflectError):
+    """An escalation action (or SLA clock change) that the current state does not allow."""
+
+    code, status = "invalid_transition", 409
 
 
 class ConfigError(DeflectError):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+import builtins
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple, Protocol, TextIO
 
+from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
 from deflect.domain.models import Answer, Chunk, ScoredChunk, SourceHit
 
 
@@ -36,3 +40,64 @@ class Generator(Protocol):
     name: str
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer: ...
+
+
+class StoredEscalation(NamedTuple):
+    """An escalation as stored, with the version an `update` must name to replace it."""
+
+    escalation: Escalation
+    version: int
+
+
+class EscalationStore(Protocol):
+    """Escalations and the append-only audit log. Each write is one transaction: all of it is stored, or none.
+
+    Datetimes must be timezone-aware (naive ones raise ValidationFailed) and come back in UTC.
+    """
+
+    def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
+        ...
+
+    def get(self, escalation_id: str) -> StoredEscalation:
+        """The escalation and its version; NotFound if absent."""
+        ...
+
+    def list(
+        self,
+        *,
+        state: State | Collection[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+    ) -> builtins.list[Escalation]:
+        """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
+        ...
+
+    def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
+        """Replace the packet if its version is still `expected_version`, with its events; the new version.
+
+        NotFound if absent; Conflict if someone else updated it first (nothing is written then).
+        """
+        ...
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append events that change no escalation (e.g. an answer decision). Ids are assigned by the store."""
+        ...
+
+    def audit(
+        self,
+        *,
+        escalation_id: str | None = None,
+        answer_id: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> builtins.list[AuditEvent]:
+        """Events matching every given filter (`since` bounds `at`, inclusive), oldest first (by id)."""
+        ...
+
+    def export_audit(self, out: Path | TextIO) -> int:
+        """Write the whole audit log as JSONL, oldest first, to a file path or a text stream; the line count."""
+        ...

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from deflect.domain.models import Decision
+from deflect.policy.rules import TriggerRules
+from deflect.policy.triggers import detect
 
 LOW_CONFIDENCE = "low_confidence"
 NO_RELEVANT_SOURCE = "no_relevant_source"
@@ -16,6 +19,8 @@ class PolicyRules:
     answer_threshold: float
     relevance_floor: float
     version: str = "policy-v1"
+    # Escalation triggers from config/policy.yaml; the default has none, which is the policy before triggers.
+    triggers: TriggerRules = field(default_factory=TriggerRules)
 
 
 @dataclass(frozen=True)
@@ -23,19 +28,38 @@ class Evidence:
     confidence: float
     top_dense: float | None  # None when nothing was retrieved
     sources: int
+    conversation: tuple[str, ...] = ()  # the customer's earlier messages in this conversation, oldest first
+    recent_similar_contacts: int = 0  # earlier contacts by this customer about the same problem, in the window
+    # Embedding-prototype scores by reason code, from `deflect.policy.semantic`; only read for reasons the rules
+    # give a semantic threshold.
+    semantic_scores: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PolicyDecision:
     decision: Decision
     reasons: list[str] = field(default_factory=list)
+    # The KB evidence supports an answer: show it when nothing fired, else offer it to the agent as a draft.
+    draft_allowed: bool = False
 
 
 def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecision:
-    """Escalate when nothing relevant was found or the calibrated confidence is under the threshold."""
-    reasons: list[str] = []
+    """Escalate when the KB cannot answer well or any trigger fires; list every reason, KB reasons first."""
+    kb_reasons: list[str] = []
     if evidence.sources == 0 or evidence.top_dense is None or evidence.top_dense < rules.relevance_floor:
-        reasons.append(NO_RELEVANT_SOURCE)
+        kb_reasons.append(NO_RELEVANT_SOURCE)
     if evidence.confidence < rules.answer_threshold:
-        reasons.append(LOW_CONFIDENCE)
-    return PolicyDecision(Decision.ESCALATE if reasons else Decision.ANSWER, reasons)
+        kb_reasons.append(LOW_CONFIDENCE)
+    triggers = detect(
+        question,
+        rules.triggers,
+        conversation=evidence.conversation,
+        recent_similar_contacts=evidence.recent_similar_contacts,
+        semantic_scores=evidence.semantic_scores,
+    )
+    reasons = kb_reasons + triggers
+    return PolicyDecision(
+        decision=Decision.ESCALATE if reasons else Decision.ANSWER,
+        reasons=reasons,
+        draft_allowed=not kb_reasons,
+    )
