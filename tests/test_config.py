@@ -68,7 +68,9 @@ def test_production_refuses_any_development_key(keys: dict[str, list[str]]) -> N
 
 
 def test_production_accepts_its_own_keys() -> None:
-    settings = load(env="production", customer_api_keys=["prod-c"], agent_api_keys=["prod-a"])
+    settings = load(
+        env="production", customer_api_keys=["prod-c"], agent_api_keys=["prod-a"], admin_api_keys=["prod-x"]
+    )
 
     assert settings.env == "production"
 
@@ -101,7 +103,7 @@ def test_env_vars_set_other_fields(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     ids=["only-key", "among-others"],
 )
 def test_a_key_in_both_lists_is_refused(customer: list[str], agent: list[str]) -> None:
-    with pytest.raises(ValidationError, match="both a customer key and an agent key"):
+    with pytest.raises(ValidationError, match="only one role"):
         load(customer_api_keys=customer, agent_api_keys=agent)
 
 
@@ -109,7 +111,7 @@ def test_a_key_in_both_lists_from_env_is_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("DEFLECT_CUSTOMER_API_KEYS", "c1,shared")
     monkeypatch.setenv("DEFLECT_AGENT_API_KEYS", "shared")
 
-    with pytest.raises(ValidationError, match="both a customer key and an agent key"):
+    with pytest.raises(ValidationError, match="only one role"):
         Settings(_env_file=None)  # type: ignore[call-arg]
 
 
@@ -212,3 +214,13 @@ def test_invalid_chroma_collection_name_is_a_settings_error(name: str) -> None:
 
 def test_valid_chroma_collection_name_accepted() -> None:
     assert Settings(chroma_collection="kb.v2_prod-1", _env_file=None).chroma_collection == "kb.v2_prod-1"  # type: ignore[call-arg]
+
+
+def test_an_admin_key_that_is_also_an_agent_key_is_refused() -> None:
+    with pytest.raises(ValidationError, match="only one role"):
+        Settings(agent_api_keys=["shared"], admin_api_keys=["shared"], _env_file=None)  # type: ignore[call-arg]
+
+
+def test_production_refuses_the_dev_admin_key() -> None:
+    with pytest.raises(ValidationError, match="development API keys"):
+        Settings(env="production", customer_api_keys=["c1"], agent_api_keys=["a1"], _env_file=None)  # type: ignore[call-arg]

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_CUSTOMER_KEY = "dev-customer-key"
 DEV_AGENT_KEY = "dev-agent-key"
+DEV_ADMIN_KEY = "dev-admin-key"
 
 
 def _split_csv(value: object) -> object:
@@ -91,20 +92,24 @@ class Settings(BaseSettings):
     agent_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [DEV_AGENT_KEY], description="Comma-separated keys with the agent role."
     )
+    admin_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEV_ADMIN_KEY], description="Comma-separated keys with the admin role."
+    )
     max_question_chars: int = Field(2000, ge=1, description="Longer questions are refused with a 422.")
     host: str = Field("127.0.0.1", description="`deflect serve` bind address.")
     port: int = Field(8080, description="`deflect serve` port.")
 
-    _split_keys = field_validator("customer_api_keys", "agent_api_keys", mode="before")(_split_csv)
+    _split_keys = field_validator("customer_api_keys", "agent_api_keys", "admin_api_keys", mode="before")(_split_csv)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.env == "production":
-            keys = set(self.customer_api_keys) | set(self.agent_api_keys)
-            if keys & {DEV_CUSTOMER_KEY, DEV_AGENT_KEY}:
+            keys = set(self.customer_api_keys) | set(self.agent_api_keys) | set(self.admin_api_keys)
+            if keys & {DEV_CUSTOMER_KEY, DEV_AGENT_KEY, DEV_ADMIN_KEY}:
                 raise ValueError("production refuses the development API keys; set DEFLECT_*_API_KEYS")
-        if set(self.customer_api_keys) & set(self.agent_api_keys):
-            raise ValueError("a key cannot be both a customer key and an agent key")
+        roles = (set(self.customer_api_keys), set(self.agent_api_keys), set(self.admin_api_keys))
+        if any(a & b for i, a in enumerate(roles) for b in roles[i + 1 :]):
+            raise ValueError("an API key can have only one role (customer, agent or admin)")
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self

