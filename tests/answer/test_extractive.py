@@ -174,3 +174,14 @@ def test_a_sentence_repeated_by_overlapping_chunks_appears_once() -> None:
 
     assert answer.sentences.count(shared) == 1
     assert answer.text.count(shared) == 1
+
+
+def test_sentence_embeddings_are_cached_across_questions() -> None:
+    embedder = HashEmbedder()
+    gen = ExtractiveGenerator(embedder)
+    hit = source("doc:a", "Reset links are valid for 60 minutes. Five failed logins lock the account.")
+    gen.generate("how long is a reset link valid", [hit])
+    texts_embedded_before = embedder.texts
+    gen.generate("when does the account lock", [hit])
+    # The second question embeds only itself: the sentences came from the cache.
+    assert embedder.texts - texts_embedded_before == 1

@@ -18,6 +18,10 @@ SECOND_SOURCE_RATIO = 0.9
 UNIT_RATIO = 0.75
 MAX_STEPS = 8
 SNIPPET_CHARS = 240
+# Long resolutions hold hundreds of sentences; embedding them all per question costs seconds. Candidates come in
+# order (best source, best chunk, earliest sentence), so the cap drops the least likely ones.
+MAX_CANDIDATES = 48
+CACHE_SIZE = 20_000
 
 
 @dataclass
@@ -38,6 +42,7 @@ class ExtractiveGenerator:
         self._embedder = embedder
         self._max_sources = max_sources
         self._max_sentences = max_sentences
+        self._cache: dict[str, list[float]] = {}
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer:
         """Compose an answer from `sources` (best first)."""
@@ -48,16 +53,29 @@ class ExtractiveGenerator:
             for c_rank, scored in enumerate(source.chunks)
             for unit in split_units(scored.chunk.quotable)
         ]
-        candidates = _dedupe(candidates)
+        candidates = _dedupe(candidates)[:MAX_CANDIDATES]
         if not candidates:
             return Answer(text="", citations=[])
-        vectors = self._embedder.embed([question, *[c.unit.text for c in candidates]])
-        q = vectors[0]
-        for cand, vec in zip(candidates, vectors[1:], strict=True):
+        q = self._embedder.embed([question])[0]
+        for cand, vec in zip(candidates, self._unit_vectors([c.unit.text for c in candidates]), strict=True):
             # Earlier chunks of better sources win ties: retrieval already judged them more relevant.
             cand.score = _dot(q, vec) - 0.02 * cand.source_rank - 0.01 * cand.chunk_rank
         picked = self._select(candidates)
         return _compose(picked, chosen_sources)
+
+    def _unit_vectors(self, texts: list[str]) -> list[list[float]]:
+        """Embeddings of answer units, cached: the same sources come back for many questions.
+
+        Lookups go through a local mapping, so a concurrent request clearing the cache cannot break this one."""
+        found = {t: self._cache.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, v in found.items() if v is None]
+        if missing:
+            vectors = self._embedder.embed(missing)
+            found.update(zip(missing, vectors, strict=True))
+            if len(self._cache) + len(missing) > CACHE_SIZE:
+                self._cache.clear()
+            self._cache.update(zip(missing, vectors, strict=True))
+        return [v for t in texts if (v := found[t]) is not None]
 
     def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
         ranked = sorted(candidates, key=lambda c: -c.score)

@@ -19,9 +19,11 @@ class HashEmbedder:
         self.name = f"hash-{dimension}"
         self.dimension = dimension
         self.calls = 0
+        self.texts = 0  # how many texts were embedded in all
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self.calls += 1
+        self.texts += len(texts)
         out = []
         for text in texts:
             vec = [0.0] * self.dimension
