@@ -12,6 +12,7 @@ from deflect.answer.confidence import Calibration
 from deflect.config import Settings
 from deflect.service import DeflectService
 from deflect.testing import HashEmbedder, InMemoryIndex
+from deflect.testing.store import InMemoryStore
 from deflect.wiring import assemble
 
 # Appears only in internal content: must never reach a customer answer or citation.
@@ -117,14 +118,26 @@ def kb(tmp_path: Path) -> Path:
     return write_kb(tmp_path / "kb")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture
 def settings(tmp_path: Path, kb: Path) -> Settings:
-    return Settings(kb_dir=kb, data_dir=tmp_path / "data", fusion_bm25_weight=0.1, _env_file=None)  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        kb_dir=kb,
+        data_dir=tmp_path / "data",
+        fusion_bm25_weight=0.1,
+        database_url=f"sqlite:///{tmp_path / 'deflect.db'}",
+        policy_file=ROOT / "config" / "policy.yaml",
+        escalation_file=ROOT / "config" / "escalation.yaml",
+        _env_file=None,
+    )
 
 
 @pytest.fixture
 def make_service(settings: Settings) -> Callable[..., DeflectService]:
     def build(index: InMemoryIndex | None = None, ingest: bool = True, **kwargs: object) -> DeflectService:
+        kwargs.setdefault("store", InMemoryStore())
         svc = assemble(settings, index or InMemoryIndex(), HashEmbedder(), calibration=FAKE_CALIBRATION, **kwargs)  # type: ignore[arg-type]
         if ingest:
             svc.ingest([settings.kb_dir], settings.kb_dir)

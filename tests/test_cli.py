@@ -67,6 +67,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorld]:
         mp.setenv("DEFLECT_KB_DIR", str(kb))
         mp.setenv("DEFLECT_DATA_DIR", str(root / "data"))
         mp.setenv("DEFLECT_CALIBRATION_FILE", str(CALIBRATION))
+        mp.setenv("DEFLECT_POLICY_FILE", str(CALIBRATION.parents[1] / "config" / "policy.yaml"))
+        mp.setenv("DEFLECT_ESCALATION_FILE", str(CALIBRATION.parents[1] / "config" / "escalation.yaml"))
+        mp.setenv("DEFLECT_DATABASE_URL", f"sqlite:///{root / 'deflect.db'}")
         mp.chdir(root)  # no stray .env, no relative kb/ from the repo
         yield CliWorld(kb=kb, data=root / "data", root=root, first_ingest=invoke("ingest", "--json"))
 

@@ -3,6 +3,7 @@
     DeflectError (500 internal_error)
     ├── ValidationFailed (422 validation_failed)
     ├── Unauthorized (401 unauthorized)
+    ├── Forbidden (403 forbidden): a valid key whose role may not do this
     ├── NotFound (404 not_found)
     ├── InvalidTransition (409 invalid_transition): an escalation action its current state does not allow
     ├── Conflict (409 conflict): a stale write (optimistic concurrency) or a duplicate id
@@ -37,6 +38,10 @@ class ValidationFailed(DeflectError):
 
 class Unauthorized(DeflectError):
     code, status = "unauthorized", 401
+
+
+class Forbidden(DeflectError):
+    code, status = "forbidden", 403
 
 
 class NotFound(DeflectError):

@@ -9,21 +9,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
+from deflect.desk import EscalationDesk
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
-from deflect.domain.ports import Generator, Index
+from deflect.domain.ports import Embedder, Generator, Index
 from deflect.errors import DeflectError, IndexUnavailable, ValidationFailed
 from deflect.ingest.pipeline import Ingestor, Progress
 from deflect.policy import Evidence, PolicyRules, decide
 from deflect.policy.decide import NO_ANSWER_TEXT
+from deflect.policy.rules import PolicyConfig
+from deflect.policy.semantic import PrototypeScorer
 from deflect.retrieval.hybrid import HybridRetriever
 
 log = logging.getLogger(__name__)
 
 RETRIEVE_K = 10
-HANDOFF_MESSAGE = (
-    "I couldn't find an answer I'm confident in, so I'm passing your question to our support team. "
-    "A person will follow up with you."
-)
+MAX_CONVERSATION = 20
 
 
 class DeflectService:
@@ -36,6 +36,9 @@ class DeflectService:
         generator: Generator,
         calibration: Callable[[], Calibration],
         ingestor: Ingestor,
+        desk: EscalationDesk,
+        policy: PolicyConfig,
+        embedder: Embedder,
         max_question_chars: int = 2000,
         answer_max_sources: int = 2,
         threshold_override: float | None = None,
@@ -50,6 +53,10 @@ class DeflectService:
         self._ingestor = ingestor
         self._max_chars = max_question_chars
         self._max_sources = answer_max_sources
+        self.desk = desk
+        self._policy = policy
+        self._embedder = embedder
+        self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -73,37 +80,106 @@ class DeflectService:
         """The policy rules in force (threshold from calibration unless overridden)."""
         cal = self.calibration
         threshold = cal.threshold if self._threshold_override is None else self._threshold_override
-        return PolicyRules(answer_threshold=threshold, relevance_floor=cal.relevance_floor)
+        return PolicyRules(
+            answer_threshold=threshold,
+            relevance_floor=cal.relevance_floor,
+            version=self._policy.version,
+            triggers=self._policy.triggers,
+        )
 
-    def ask(self, question: str, audience: Audience, conversation_id: str | None = None) -> AskResult:
-        """Answer with citations, or escalate with reasons. Customers only ever search public content."""
+    def ask(
+        self,
+        question: str,
+        audience: Audience,
+        conversation_id: str | None = None,
+        conversation: Sequence[str] = (),
+        customer_id: str | None = None,
+        customer_tier: str | None = None,
+    ) -> AskResult:
+        """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
+
+        An escalation is committed to the store before this returns, so no caller is told about one that was lost."""
         started = time.perf_counter()
         question = validate_question(question, self._max_chars)
+        history = tuple(conversation)[-MAX_CONVERSATION:]
         hits, feats = self.evidence(question, audience)
         confidence = self.calibration.confidence(feats)
-        evidence = Evidence(confidence, hits[0].dense if hits else None, len(hits))
-        verdict = decide(question, evidence, self.rules)
+        rules = self.rules
+        repeat = rules.triggers.repeat_contact
+        recent = (
+            self.desk.recent_similar(customer_id, question, self._embedder, repeat.window_days, repeat.min_similarity)
+            if customer_id
+            else 0
+        )
+        evidence = Evidence(
+            confidence,
+            hits[0].dense if hits else None,
+            len(hits),
+            conversation=history,
+            recent_similar_contacts=recent,
+            semantic_scores=self._scorer.score(question) if self._scorer else {},
+        )
+        verdict = decide(question, evidence, rules)
         reasons = list(verdict.reasons)
-        answer_text, citations = HANDOFF_MESSAGE, []
-        if verdict.decision is Decision.ANSWER:
+        answer = None
+        if verdict.decision is Decision.ANSWER or (verdict.draft_allowed and audience is Audience.AGENT):
             answer = self._generator.generate(question, hits[: self._max_sources])
-            if answer.text and answer.citations:
-                answer_text, citations = answer.text, answer.citations
-            else:
-                reasons.append(NO_ANSWER_TEXT)
+            if not (answer.text and answer.citations):
+                answer = None
+                if verdict.decision is Decision.ANSWER:
+                    reasons.append(NO_ANSWER_TEXT)
+        answer_id = "ans_" + uuid.uuid4().hex
         decision = Decision.ESCALATE if reasons else Decision.ANSWER
+        audit = {
+            "decision": decision.value,
+            "question": question,
+            "audience": audience.value,
+            "conversation_id": conversation_id,
+            "confidence": round(confidence, 4),
+            "features": {k: round(v, 4) for k, v in feats.items()},
+            "reasons": reasons,
+            "sources": [{"source_id": h.source_id, "score": round(h.score, 4)} for h in hits],
+            "cited": [c.source_id for c in answer.citations] if answer else [],
+            "policy_version": rules.version,
+            "threshold": rules.answer_threshold,
+            "generator": self._generator.name,
+        }
+        escalation_id = priority = draft = None
+        if decision is Decision.ANSWER and answer is not None:
+            text, citations = answer.text, answer.citations
+            self.desk.record_answer(answer_id, "deflect", audit)
+        else:
+            draft = answer.text if answer is not None and audience is Audience.AGENT else None
+            esc, text = self.desk.escalate(
+                answer_id=answer_id,
+                question=question,
+                audience=audience,
+                reasons=reasons,
+                hits=hits,
+                policy_version=rules.version,
+                decision_data=audit,
+                draft_answer=draft,
+                conversation=history,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                customer_tier=customer_tier,
+            )
+            citations, escalation_id, priority = [], esc.id, esc.priority.value
         return AskResult(
-            id="ans_" + uuid.uuid4().hex,
+            id=answer_id,
             question=question,
             audience=audience,
             decision=decision,
-            answer=answer_text,
+            answer=text,
             citations=citations,
             confidence=round(confidence, 4),
             reasons=reasons,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             retrieved=[h.source_id for h in hits],
             conversation_id=conversation_id,
+            escalation_id=escalation_id,
+            priority=priority,
+            draft_answer=draft,
         )
 
     def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:

@@ -7,10 +7,13 @@ import os
 from deflect.answer.confidence import Calibration
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.config import Settings
-from deflect.domain.ports import Embedder, Generator, Index
+from deflect.desk import EscalationDesk
+from deflect.domain.ports import Embedder, EscalationStore, Generator, Index
+from deflect.escalations.config import load_escalation_config
 from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
+from deflect.policy.loader import load_policy
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.retrieval.keyword import KeywordSearch
 from deflect.service import DeflectService
@@ -59,6 +62,7 @@ def assemble(
     embedder: Embedder,
     generator: Generator | None = None,
     calibration: Calibration | None = None,
+    store: EscalationStore | None = None,
 ) -> DeflectService:
     """Build the service from given parts; tests pass fakes here, production passes real clients."""
     keyword = KeywordSearch(index)
@@ -70,10 +74,25 @@ def assemble(
         generator=generator or build_generator(settings, embedder),
         calibration=(lambda: calibration) if calibration else (lambda: Calibration.load(settings.calibration_file)),
         ingestor=ingestor,
+        desk=EscalationDesk(store or build_store(settings), load_escalation_config(settings.escalation_file)),
+        policy=load_policy(settings.policy_file),
+        embedder=embedder,
         max_question_chars=settings.max_question_chars,
         answer_max_sources=settings.answer_max_sources,
         threshold_override=settings.confidence_threshold,
     )
+
+
+def build_store(settings: Settings) -> EscalationStore:
+    """The SQL store at settings.database_url, migrated to the latest schema."""
+    from deflect.store.sql import SqlStore
+
+    return SqlStore(settings.database_url)
+
+
+def build_desk(settings: Settings) -> EscalationDesk:
+    """The escalation desk alone (store + escalation config): no model, no index, for the workflow CLI."""
+    return EscalationDesk(build_store(settings), load_escalation_config(settings.escalation_file))
 
 
 def build_service(settings: Settings) -> DeflectService:

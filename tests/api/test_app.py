@@ -30,6 +30,9 @@ RESULT_FIELDS = {
     "latency_ms",
     "retrieved",
     "conversation_id",
+    "escalation_id",
+    "priority",
+    "draft_answer",
 }
 CITATION_FIELDS = {"n", "source_id", "title", "url", "snippet"}
 

@@ -1,19 +1,20 @@
 """create_app(settings, service): thin routes over DeflectService."""
 
 # No `from __future__ import annotations` here: FastAPI resolves route annotations from module globals, and
-# `Depends(audience)` names a function local to create_app, so a string annotation cannot be resolved.
+# `Depends(caller)` names a function local to create_app, so a string annotation cannot be resolved.
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from deflect import __version__
+from deflect.api.auth import Caller, caller_dependency
 from deflect.api.errors import error_body, install_error_handlers
+from deflect.api.escalations import escalation_router
 from deflect.config import Settings
-from deflect.domain.models import AskResult, Audience
-from deflect.errors import Unauthorized
+from deflect.domain.models import AskResult
 from deflect.service import DeflectService
 
 
@@ -24,6 +25,13 @@ class AskRequest(BaseModel):
 
     question: StrictStr = Field(description="The customer's or agent's question (1 to 2,000 characters).")
     conversation_id: StrictStr | None = Field(None, max_length=200, description="Optional thread id.")
+    conversation: list[Annotated[StrictStr, Field(max_length=2000)]] = Field(
+        default_factory=list, max_length=20, description="Earlier messages of this conversation, oldest first."
+    )
+    customer_id: StrictStr | None = Field(None, max_length=200, description="Lets deflect spot repeat contacts.")
+    customer_tier: StrictStr | None = Field(
+        None, max_length=50, description="e.g. standard, business, enterprise, vip: sets SLA clocks and priority."
+    )
 
 
 def create_app(settings: Settings, service: DeflectService | None = None) -> FastAPI:
@@ -33,8 +41,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
 
         service = build_service(settings)
     svc = service
-    roles = {key: Audience.CUSTOMER for key in settings.customer_api_keys}
-    roles.update({key: Audience.AGENT for key in settings.agent_api_keys})
+    caller = caller_dependency(settings)
 
     app = FastAPI(
         title="deflect",
@@ -43,23 +50,16 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     )
     install_error_handlers(app)
 
-    def audience(
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> Audience:
-        key = x_api_key or (
-            authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
-        )
-        if not key:
-            raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
-        role = roles.get(key)
-        if role is None:
-            raise Unauthorized("unknown API key")
-        return role
-
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
-    def ask(body: AskRequest, who: Annotated[Audience, Depends(audience)]) -> AskResult:
-        return svc.ask(body.question, who, body.conversation_id)
+    def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)]) -> AskResult:
+        return svc.ask(
+            body.question,
+            who.audience,
+            conversation_id=body.conversation_id,
+            conversation=body.conversation,
+            customer_id=body.customer_id,
+            customer_tier=body.customer_tier,
+        )
 
     @app.get("/healthz", summary="The process is up")
     def healthz() -> dict[str, str]:
@@ -73,4 +73,5 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
         body = error_body("not_ready", "deflect is not ready", [checks])
         return JSONResponse(body, 503)
 
+    app.include_router(escalation_router(svc, caller))
     return app

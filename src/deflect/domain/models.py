@@ -127,6 +127,11 @@ class AskResult(BaseModel):
     latency_ms: float
     retrieved: list[str] = Field(default_factory=list, description="Ranked source ids that were searched.")
     conversation_id: str | None = None
+    escalation_id: str | None = Field(None, description="Set when the question was escalated.")
+    priority: str | None = Field(None, description="Escalation priority (critical, high, medium, low).")
+    draft_answer: str | None = Field(
+        None, description="Agents only: an answer the KB supports, offered as a draft when a risk trigger escalated."
+    )
 
 
 class IngestReport(BaseModel):

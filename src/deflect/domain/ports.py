@@ -52,7 +52,8 @@ class StoredEscalation(NamedTuple):
 class EscalationStore(Protocol):
     """Escalations and the append-only audit log. Each write is one transaction: all of it is stored, or none.
 
-    Datetimes must be timezone-aware (naive ones raise ValidationFailed) and come back in UTC.
+    Datetimes must be timezone-aware (naive ones raise ValidationFailed). A packet comes back as written (the same
+    instants); audit event times come back in UTC.
     """
 
     def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:

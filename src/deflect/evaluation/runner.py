@@ -70,7 +70,10 @@ def prepare(
     if golden is not None:
         cases = load_golden(golden)
     index = ChromaIndex.embedded(work / "chroma", "eval", settings.chroma_ef_search)
-    service = assemble(settings, index, embedder)
+    # A throwaway SQLite store beside the throwaway index: escalations of an eval never touch the user's database.
+    from deflect.store.sql import SqlStore
+
+    service = assemble(settings, index, embedder, store=SqlStore(f"sqlite:///{work / 'eval.db'}"))
     service.ingest([kb], kb)
     return EvalSetup(service, cases, label, work)
 

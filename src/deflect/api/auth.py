@@ -1,0 +1,66 @@
+"""Who is calling: the role comes from the API key, never from the request body."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Header
+
+from deflect.config import Settings
+from deflect.domain.models import Audience
+from deflect.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: Role
+    actor: str  # recorded in the audit log for human actions
+
+    @property
+    def audience(self) -> Audience:
+        """Customers see public content; agents and admins also see internal content."""
+        return Audience.CUSTOMER if self.role is Role.CUSTOMER else Audience.AGENT
+
+
+def caller_dependency(settings: Settings) -> Callable[..., Caller]:
+    """A FastAPI dependency resolving the caller from `Authorization: Bearer <key>` or `X-API-Key`."""
+    roles = {key: Role.CUSTOMER for key in settings.customer_api_keys}
+    roles.update({key: Role.AGENT for key in settings.agent_api_keys})
+    roles.update({key: Role.ADMIN for key in settings.admin_api_keys})
+
+    def caller(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+        x_actor: Annotated[str | None, Header(max_length=100, description="Human id for the audit log.")] = None,
+    ) -> Caller:
+        key = x_api_key or (
+            authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+        )
+        if not key:
+            raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
+        role = roles.get(key)
+        if role is None:
+            raise Unauthorized("unknown API key")
+        return Caller(role, (x_actor or "").strip() or f"{role.value}:{key[:4]}")
+
+    return caller
+
+
+def staff(caller: Caller) -> Caller:
+    """Only agents and admins may work escalations, read the audit log and stats."""
+    if caller.role is Role.CUSTOMER:
+        raise Forbidden("this endpoint needs an agent or admin key")
+    return caller
+
+
+def admin(caller: Caller) -> Caller:
+    if caller.role is not Role.ADMIN:
+        raise Forbidden("this endpoint needs an admin key")
+    return caller

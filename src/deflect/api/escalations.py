@@ -1,0 +1,86 @@
+"""Escalation workflow, audit and stats routes (agent or admin keys)."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from deflect.api.auth import Caller, admin, staff
+from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.escalations.lifecycle import Action
+from deflect.escalations.stats import stats_from_store
+from deflect.service import DeflectService
+
+
+class ActionRequest(BaseModel):
+    """Body of an escalation action: a note, a bounce reason or a resolution text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=10_000)
+    reason: str | None = Field(None, max_length=2_000, description="Required for bounce.")
+    resolution: str | None = Field(None, max_length=20_000, description="Required for resolve.")
+
+
+def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> APIRouter:
+    """Routes over svc.desk; every route requires a staff key, exporting the audit log an admin key."""
+    router = APIRouter(prefix="/v1", tags=["escalations"])
+    desk = svc.desk
+
+    def staff_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        return staff(who)
+
+    def admin_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        return admin(who)
+
+    Staff = Annotated[Caller, Depends(staff_caller)]
+
+    @router.get("/escalations", response_model=list[Escalation], summary="List escalations, newest first")
+    def list_escalations(
+        who: Staff,
+        state: State | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[Escalation]:
+        return desk.list(state=state, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
+
+    @router.get("/escalations/{escalation_id}", summary="One escalation with its SLA status and engineering briefing")
+    def get_escalation(escalation_id: str, who: Staff) -> dict[str, Any]:
+        return desk.view(escalation_id)
+
+    @router.post("/escalations/{escalation_id}/{action}", response_model=Escalation, summary="Act on an escalation")
+    def act(escalation_id: str, action: Action, who: Staff, body: ActionRequest | None = None) -> Escalation:
+        payload = {k: v for k, v in (body.model_dump() if body else {}).items() if v is not None}
+        return desk.act(escalation_id, action.value, who.actor, **payload)
+
+    @router.get("/escalations/{escalation_id}/audit", response_model=list[AuditEvent], summary="Audit trail")
+    def escalation_audit(escalation_id: str, who: Staff) -> list[AuditEvent]:
+        desk.get(escalation_id)  # 404 for an unknown id rather than an empty trail
+        return desk.audit(escalation_id=escalation_id)
+
+    @router.get("/audit", response_model=list[AuditEvent], summary="Audit events of an answer or an escalation")
+    def audit(
+        who: Staff,
+        answer_id: Annotated[str | None, Query(max_length=100)] = None,
+        escalation_id: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> list[AuditEvent]:
+        return desk.audit(escalation_id=escalation_id, answer_id=answer_id)
+
+    @router.get("/audit/export", response_class=PlainTextResponse, summary="The whole audit log as JSONL (admin)")
+    def export(who: Annotated[Caller, Depends(admin_caller)]) -> PlainTextResponse:
+        import io
+
+        buffer = io.StringIO()
+        desk.export_audit(buffer)
+        return PlainTextResponse(buffer.getvalue(), media_type="application/x-ndjson")
+
+    @router.get("/stats", summary="Escalation metrics from the stored data")
+    def stats(who: Staff, since: datetime | None = None) -> dict[str, Any]:
+        return stats_from_store(desk.store, desk.clock(), since).model_dump(mode="json")
+
+    return router

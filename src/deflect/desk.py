@@ -1,0 +1,154 @@
+"""EscalationDesk: the escalation use cases. Creates packets (committed before anyone is told), runs the human
+workflow with optimistic concurrency, and writes every decision and action to the append-only audit log."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.models import Audience, SourceHit
+from deflect.domain.ports import Embedder, EscalationStore
+from deflect.escalations import apply, build_escalation, customer_message, engineering_briefing, status
+from deflect.escalations.config import EscalationConfig
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EscalationDesk:
+    """Everything that happens to an escalation, persisted through one EscalationStore."""
+
+    def __init__(self, store: EscalationStore, config: EscalationConfig, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    def record_answer(self, answer_id: str, actor: str, data: dict[str, Any]) -> None:
+        """Audit an answered question (no escalation)."""
+        self.store.append_audit(
+            [AuditEvent(at=self.clock(), kind="decision", actor=actor, answer_id=answer_id, data=data)]
+        )
+
+    def escalate(
+        self,
+        *,
+        answer_id: str,
+        question: str,
+        audience: Audience,
+        reasons: Sequence[str],
+        hits: Sequence[SourceHit],
+        policy_version: str,
+        decision_data: dict[str, Any],
+        draft_answer: str | None = None,
+        conversation: Sequence[str] = (),
+        conversation_id: str | None = None,
+        customer_id: str | None = None,
+        customer_tier: str | None = None,
+    ) -> tuple[Escalation, str]:
+        """Build and store the packet with its audit events in one transaction; return it and the hand-off text."""
+        now = self.clock()
+        esc = build_escalation(
+            answer_id=answer_id,
+            question=question,
+            audience=audience,
+            reasons=reasons,
+            hits=hits,
+            policy_version=policy_version,
+            config=self.config,
+            now=now,
+            draft_answer=draft_answer,
+            conversation=conversation,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            customer_tier=customer_tier,
+        )
+        events = [
+            AuditEvent(
+                at=now, kind="decision", actor="deflect", answer_id=answer_id, escalation_id=esc.id, data=decision_data
+            ),
+            AuditEvent(
+                at=now,
+                kind="escalation_created",
+                actor="deflect",
+                answer_id=answer_id,
+                escalation_id=esc.id,
+                data={"priority": esc.priority.value, "tier": esc.tier.value, "reasons": list(esc.reasons)},
+            ),
+        ]
+        self.store.create(esc, events)
+        return esc, customer_message(esc, self.config, now)
+
+    def act(self, escalation_id: str, action: str, actor: str, **payload: Any) -> Escalation:
+        """Apply a workflow action (claim, start, update, wait, resume, bounce, resolve) and audit it.
+
+        Two humans acting at once: the second one's write names a stale version and gets a Conflict (409)."""
+        stored = self.store.get(escalation_id)
+        now = self.clock()
+        new = apply(stored.escalation, action, actor, now, **payload)
+        event = AuditEvent(
+            at=now,
+            kind="action",
+            actor=actor,
+            answer_id=new.answer_id,
+            escalation_id=new.id,
+            action=action,
+            data={
+                "from": stored.escalation.state.value,
+                "to": new.state.value,
+                **{k: str(v) for k, v in payload.items()},
+            },
+        )
+        self.store.update(new, stored.version, [event])
+        return new
+
+    def get(self, escalation_id: str) -> Escalation:
+        return self.store.get(escalation_id).escalation
+
+    def view(self, escalation_id: str) -> dict[str, Any]:
+        """The packet with its SLA status and the engineering briefing."""
+        esc = self.get(escalation_id)
+        now = self.clock()
+        sla = status(esc.sla, now, self.config)
+        return {
+            "escalation": esc.model_dump(mode="json"),
+            "sla": sla.model_dump(mode="json"),
+            "briefing": engineering_briefing(esc, self.config, now),
+        }
+
+    def list(
+        self,
+        state: State | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        limit: int = 100,
+    ) -> builtins.list[Escalation]:
+        return self.store.list(state=state, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
+
+    def open_states(self) -> builtins.list[State]:
+        return [s for s in State if s is not State.RESOLVED]
+
+    def recent_similar(
+        self, customer_id: str, question: str, embedder: Embedder, window_days: float, min_similarity: float
+    ) -> int:
+        """Earlier escalations of this customer within the window whose question is similar to this one."""
+        since = self.clock() - timedelta(days=window_days)
+        earlier = [e.question for e in self.store.list(customer_id=customer_id, since=since, limit=50)]
+        if not earlier:
+            return 0
+        vectors = embedder.embed([question, *earlier])
+        q = vectors[0]
+        return sum(1 for v in vectors[1:] if sum(a * b for a, b in zip(q, v, strict=True)) >= min_similarity)
+
+    def audit(self, escalation_id: str | None = None, answer_id: str | None = None) -> builtins.list[AuditEvent]:
+        return self.store.audit(escalation_id=escalation_id, answer_id=answer_id)
+
+    def export_audit(self, out: Path | TextIO) -> int:
+        return self.store.export_audit(out)

@@ -1,0 +1,130 @@
+"""The escalation state machine. Pure: `apply` returns a new Escalation and never touches storage or the clock.
+
+    created ──> escalated ──claim──> claimed ──start──> started ──wait──> waiting_on_customer
+                    │                   │                │  ^                     │
+                    │                   │                │  └──────resume─────────┘
+                    │                   │                └──resolve──> resolved <──resolve── (waiting_on_customer)
+                    └──────bounce───────┴─────bounce─────┴──> bounced_back ──claim──> claimed ...
+
+- `build_escalation` files a packet directly in `escalated` (stamping `created` and `escalated`); no action
+  applies to `created`.
+- `bounced_back` is back in the queue: the only ways on are `claim` (by anyone, to `claimed`) and `update`.
+  Bouncing clears the assignee and keeps the SLA clock running (the customer is still waiting).
+- `resolve` is allowed from `started` and from `waiting_on_customer` (the customer's reply may settle it); a pause
+  in progress ends at resolution. `resolved` is final: every action on it is refused.
+- `update` adds a note (kept in the audit log by the caller) and changes nothing on the escalation.
+- The actor is recorded as assignee on `claim`; who may act is the caller's (service's) rule, not this module's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from deflect.domain.escalation import Escalation, State
+from deflect.errors import InvalidTransition, ValidationFailed
+from deflect.escalations import sla
+
+
+class Action(StrEnum):
+    CLAIM = "claim"
+    START = "start"
+    UPDATE = "update"
+    WAIT = "wait"
+    RESUME = "resume"
+    BOUNCE = "bounce"
+    RESOLVE = "resolve"
+
+
+_OPEN_FOR_NOTES = frozenset(
+    {State.ESCALATED, State.CLAIMED, State.STARTED, State.WAITING_ON_CUSTOMER, State.BOUNCED_BACK}
+)
+
+# action -> (states it may be applied in, state it leads to; None keeps the state)
+TRANSITIONS: dict[Action, tuple[frozenset[State], State | None]] = {
+    Action.CLAIM: (frozenset({State.ESCALATED, State.BOUNCED_BACK}), State.CLAIMED),
+    Action.START: (frozenset({State.CLAIMED}), State.STARTED),
+    Action.UPDATE: (_OPEN_FOR_NOTES, None),
+    Action.WAIT: (frozenset({State.STARTED}), State.WAITING_ON_CUSTOMER),
+    Action.RESUME: (frozenset({State.WAITING_ON_CUSTOMER}), State.STARTED),
+    Action.BOUNCE: (frozenset({State.ESCALATED, State.CLAIMED, State.STARTED}), State.BOUNCED_BACK),
+    Action.RESOLVE: (frozenset({State.STARTED, State.WAITING_ON_CUSTOMER}), State.RESOLVED),
+}
+
+# The text an action must carry; every action may also carry an optional `note`.
+REQUIRED_TEXT: dict[Action, str] = {Action.UPDATE: "note", Action.BOUNCE: "reason", Action.RESOLVE: "resolution"}
+
+
+def allowed_actions(state: State) -> list[Action]:
+    """The actions `apply` accepts in this state, in declaration order."""
+    return [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+def _parse_action(action: Action | str) -> Action:
+    try:
+        return Action(action)
+    except ValueError:
+        known = ", ".join(a.value for a in Action)
+        raise ValidationFailed(
+            f"unknown escalation action {action!r}; known actions: {known}", [{"field": "action", "problem": "unknown"}]
+        ) from None
+
+
+def _required_text(action: Action, payload: dict[str, Any]) -> str | None:
+    field = REQUIRED_TEXT.get(action)
+    unexpected = sorted(set(payload) - {"note", *([field] if field else [])})
+    if unexpected:
+        raise ValidationFailed(
+            f"{action.value} does not take {', '.join(unexpected)}",
+            [{"field": name, "problem": "unexpected"} for name in unexpected],
+        )
+    for name, value in payload.items():
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(f"{name} must be text", [{"field": name, "problem": "not_text"}])
+    if field is None:
+        return None
+    text = (payload.get(field) or "").strip()
+    if not text:
+        raise ValidationFailed(f"{action.value} requires a non-empty {field}", [{"field": field, "problem": "empty"}])
+    return text
+
+
+def apply(escalation: Escalation, action: Action | str, actor: str, now: datetime, **payload: Any) -> Escalation:
+    """A new Escalation with `action` applied by `actor` at `now`; InvalidTransition if the state forbids it."""
+    act = _parse_action(action)
+    sources, target = TRANSITIONS[act]
+    state = escalation.state
+    if state not in sources:
+        allowed = [a.value for a in allowed_actions(state)]
+        hint = f"allowed: {', '.join(allowed)}" if allowed else f"{state.value} is final"
+        raise InvalidTransition(
+            f"cannot {act.value} escalation {escalation.id}: it is {state.value} ({hint})",
+            [{"state": state.value, "action": act.value, "allowed": allowed}],
+        )
+    if not actor or not actor.strip():
+        raise ValidationFailed("an action needs an actor", [{"field": "actor", "problem": "empty"}])
+    text = _required_text(act, payload)
+    now = sla.utc(now, "now")
+    latest = max(escalation.timestamps.values(), default=escalation.created_at)
+    if now < latest:
+        raise ValidationFailed(
+            f"{act.value} at {now.isoformat()} is before the escalation's last change ({latest.isoformat()})",
+            [{"field": "now", "problem": "before_last_change"}],
+        )
+
+    update: dict[str, Any] = {}
+    if act is Action.CLAIM:
+        update = {"assignee": actor.strip(), "sla": sla.acknowledge(escalation.sla, now)}
+    elif act is Action.WAIT:
+        update = {"sla": sla.pause(escalation.sla, now)}
+    elif act is Action.RESUME:
+        update = {"sla": sla.resume(escalation.sla, now)}
+    elif act is Action.BOUNCE:
+        update = {"bounce_reason": text, "assignee": None}
+    elif act is Action.RESOLVE:
+        update = {"resolution": text, "sla": sla.resolve(escalation.sla, now)}
+    if target is not None:
+        update["state"] = target
+        update["timestamps"] = {**escalation.timestamps, target: now}
+    return escalation.model_copy(update=update, deep=True)

@@ -1,0 +1,1 @@
+"""Alembic migrations for deflect's database; a package so they ship with deflect."""

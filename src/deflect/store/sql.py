@@ -1,0 +1,219 @@
+"""SqlStore: the EscalationStore on SQLAlchemy Core. SQLite by default; PostgreSQL with no change to this code."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.ports import StoredEscalation
+from deflect.errors import Conflict, NotFound
+from deflect.store import records
+from deflect.store.engine import SQLITE_BEGIN, make_engine
+from deflect.store.migrate import upgrade
+from deflect.store.schema import audit_events, escalations
+
+EXPORT_BATCH = 1000
+
+
+class SqlStore:
+    """Escalations and the audit log in one SQL database; every write is a single transaction."""
+
+    def __init__(self, database_url: str, *, busy_timeout_s: float = 30.0, migrate: bool = True) -> None:
+        self._engine = make_engine(database_url, busy_timeout_s)
+        # Reads need no write lock: on SQLite they open a deferred transaction (a WAL snapshot).
+        self._reader = self._engine.execution_options(**{SQLITE_BEGIN: "BEGIN"})
+        if migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self._engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration; a no-op when it is there already."""
+        upgrade(self._engine)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._engine.dispose()
+
+    # --- escalations ---------------------------------------------------------------------------------------
+
+    def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
+        row = {**self._columns(escalation), "id": escalation.id, "version": 1}
+        event_rows = self._event_rows(events)
+        with self._engine.begin() as conn:
+            try:
+                conn.execute(insert(escalations).values(**row))
+            except IntegrityError as exc:
+                raise Conflict(
+                    f"escalation {escalation.id} already exists", [{"escalation_id": escalation.id}]
+                ) from exc
+            self._insert_events(conn, event_rows)
+
+    def get(self, escalation_id: str) -> StoredEscalation:
+        """The escalation and its version; NotFound if absent."""
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(escalations.c.packet, escalations.c.version).where(escalations.c.id == escalation_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no escalation {escalation_id}", [{"escalation_id": escalation_id}])
+        return StoredEscalation(Escalation.model_validate_json(row.packet), row.version)
+
+    def list(
+        self,
+        *,
+        state: State | Collection[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+    ) -> builtins.list[Escalation]:
+        """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
+        records.check_limit(limit)
+        query = select(escalations.c.packet).order_by(escalations.c.created_at.desc(), escalations.c.id.desc())
+        states = records.state_filter(state)
+        if states is not None:
+            query = query.where(escalations.c.state.in_(sorted(s.value for s in states)))
+        if priority is not None:
+            query = query.where(escalations.c.priority == priority.value)
+        if tier is not None:
+            query = query.where(escalations.c.tier == tier.value)
+        if customer_id is not None:
+            query = query.where(escalations.c.customer_id == customer_id)
+        if since is not None:
+            query = query.where(escalations.c.created_at >= records.aware_utc(since, "since"))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader.connect() as conn:
+            return [Escalation.model_validate_json(packet) for packet in conn.execute(query).scalars()]
+
+    def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
+        """Replace the packet if it is still at `expected_version`, with its events; the new version."""
+        columns = self._columns(escalation)
+        event_rows = self._event_rows(events)
+        with self._engine.begin() as conn:
+            # The version check and the write are one statement, so two writers cannot both pass the check.
+            result = conn.execute(
+                update(escalations)
+                .where(escalations.c.id == escalation.id, escalations.c.version == expected_version)
+                .values(**columns, version=expected_version + 1)
+            )
+            if result.rowcount != 1:
+                current = conn.execute(
+                    select(escalations.c.version).where(escalations.c.id == escalation.id)
+                ).scalar_one_or_none()
+                if current is None:
+                    raise NotFound(f"no escalation {escalation.id}", [{"escalation_id": escalation.id}])
+                raise Conflict(
+                    f"escalation {escalation.id} is at version {current}, not {expected_version}: "
+                    "someone else changed it; reload and retry",
+                    [{"escalation_id": escalation.id, "expected_version": expected_version, "version": current}],
+                )
+            self._insert_events(conn, event_rows)
+        return expected_version + 1
+
+    # --- audit ---------------------------------------------------------------------------------------------
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append events that change no escalation (e.g. an answer decision), in one transaction."""
+        event_rows = self._event_rows(events)
+        if not event_rows:
+            return
+        with self._engine.begin() as conn:
+            self._insert_events(conn, event_rows)
+
+    def audit(
+        self,
+        *,
+        escalation_id: str | None = None,
+        answer_id: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> builtins.list[AuditEvent]:
+        """Events matching every given filter (`since` bounds `at`, inclusive), oldest first."""
+        query = self._audit_query(escalation_id, answer_id, kind, since)
+        with self._reader.connect() as conn:
+            return [_event(row) for row in conn.execute(query)]
+
+    def export_audit(self, out: Path | TextIO) -> int:
+        """Write the whole audit log as JSONL, oldest first; the line count. Streams; one consistent snapshot."""
+        with self._reader.connect() as conn:
+            return records.write_jsonl(self._stream_events(conn), out)
+
+    # --- internals -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _columns(escalation: Escalation) -> dict[str, Any]:
+        records.check_escalation(escalation)
+        return {
+            "state": escalation.state.value,
+            "priority": escalation.priority.value,
+            "tier": escalation.tier.value,
+            "customer_id": escalation.customer_id,
+            "conversation_id": escalation.conversation_id,
+            "answer_id": escalation.answer_id,
+            "created_at": escalation.created_at,
+            "updated_at": datetime.now(UTC),
+            "packet": escalation.model_dump_json(),
+        }
+
+    @staticmethod
+    def _event_rows(events: Sequence[AuditEvent]) -> builtins.list[dict[str, Any]]:
+        return [
+            {
+                **event.model_dump(include={"at", "kind", "actor", "answer_id", "escalation_id", "action"}),
+                "data": json.dumps(event.model_dump(mode="json", include={"data"})["data"], ensure_ascii=False),
+            }
+            for event in records.normalise_events(events)
+        ]
+
+    def _insert_events(self, conn: Connection, rows: builtins.list[dict[str, Any]]) -> None:
+        # Append-only: this INSERT is the only statement in deflect that touches audit_events.
+        if rows:
+            conn.execute(insert(audit_events), rows)
+
+    @staticmethod
+    def _audit_query(
+        escalation_id: str | None, answer_id: str | None, kind: str | None, since: datetime | None
+    ) -> Select[Any]:
+        query = select(audit_events).order_by(audit_events.c.id)
+        if escalation_id is not None:
+            query = query.where(audit_events.c.escalation_id == escalation_id)
+        if answer_id is not None:
+            query = query.where(audit_events.c.answer_id == answer_id)
+        if kind is not None:
+            query = query.where(audit_events.c.kind == kind)
+        if since is not None:
+            query = query.where(audit_events.c.at >= records.aware_utc(since, "since"))
+        return query
+
+    def _stream_events(self, conn: Connection) -> Iterator[AuditEvent]:
+        query = self._audit_query(None, None, None, None)
+        for row in conn.execution_options(yield_per=EXPORT_BATCH).execute(query):
+            yield _event(row)
+
+
+def _event(row: Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        id=row.id,
+        at=row.at,
+        kind=row.kind,
+        actor=row.actor,
+        answer_id=row.answer_id,
+        escalation_id=row.escalation_id,
+        action=row.action,
+        data=json.loads(row.data),
+    )

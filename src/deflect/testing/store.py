@@ -1,0 +1,131 @@
+"""InMemoryStore: the EscalationStore contract in a dict, thread-safe, for tests and for trying deflect out."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.ports import StoredEscalation
+from deflect.errors import Conflict, NotFound
+from deflect.store import records
+
+
+class InMemoryStore:
+    """Same contract as SqlStore. Keeps JSON, as a database would, so callers never share objects with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._escalations: dict[str, tuple[int, str]] = {}  # id -> (version, packet JSON)
+        self._events: builtins.list[str] = []  # AuditEvent JSON; the id is the position + 1
+
+    def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
+        records.check_escalation(escalation)
+        packet = escalation.model_dump_json()
+        ready = records.normalise_events(events)
+        with self._lock:
+            if escalation.id in self._escalations:
+                raise Conflict(f"escalation {escalation.id} already exists", [{"escalation_id": escalation.id}])
+            self._escalations[escalation.id] = (1, packet)
+            self._append(ready)
+
+    def get(self, escalation_id: str) -> StoredEscalation:
+        """The escalation and its version; NotFound if absent."""
+        with self._lock:
+            found = self._escalations.get(escalation_id)
+        if found is None:
+            raise NotFound(f"no escalation {escalation_id}", [{"escalation_id": escalation_id}])
+        version, packet = found
+        return StoredEscalation(Escalation.model_validate_json(packet), version)
+
+    def list(
+        self,
+        *,
+        state: State | Collection[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+    ) -> builtins.list[Escalation]:
+        """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
+        records.check_limit(limit)
+        states = records.state_filter(state)
+        after = None if since is None else records.aware_utc(since, "since")
+        with self._lock:
+            packets = [packet for _, packet in self._escalations.values()]
+        found = [
+            e
+            for e in map(Escalation.model_validate_json, packets)
+            if (states is None or e.state in states)
+            and (priority is None or e.priority == priority)
+            and (tier is None or e.tier == tier)
+            and (customer_id is None or e.customer_id == customer_id)
+            and (after is None or e.created_at >= after)
+        ]
+        found.sort(key=lambda e: (e.created_at, e.id), reverse=True)
+        return found if limit is None else found[:limit]
+
+    def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
+        """Replace the packet if it is still at `expected_version`, with its events; the new version."""
+        records.check_escalation(escalation)
+        packet = escalation.model_dump_json()
+        ready = records.normalise_events(events)
+        with self._lock:
+            found = self._escalations.get(escalation.id)
+            if found is None:
+                raise NotFound(f"no escalation {escalation.id}", [{"escalation_id": escalation.id}])
+            current = found[0]
+            if current != expected_version:
+                raise Conflict(
+                    f"escalation {escalation.id} is at version {current}, not {expected_version}: "
+                    "someone else changed it; reload and retry",
+                    [{"escalation_id": escalation.id, "expected_version": expected_version, "version": current}],
+                )
+            self._escalations[escalation.id] = (current + 1, packet)
+            self._append(ready)
+        return current + 1
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None:
+        """Append events that change no escalation (e.g. an answer decision)."""
+        ready = records.normalise_events(events)
+        with self._lock:
+            self._append(ready)
+
+    def audit(
+        self,
+        *,
+        escalation_id: str | None = None,
+        answer_id: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> builtins.list[AuditEvent]:
+        """Events matching every given filter (`since` bounds `at`, inclusive), oldest first."""
+        after = None if since is None else records.aware_utc(since, "since")
+        return [
+            e
+            for e in self._all_events()
+            if (escalation_id is None or e.escalation_id == escalation_id)
+            and (answer_id is None or e.answer_id == answer_id)
+            and (kind is None or e.kind == kind)
+            and (after is None or e.at >= after)
+        ]
+
+    def export_audit(self, out: Path | TextIO) -> int:
+        """Write the whole audit log as JSONL, oldest first; the line count."""
+        return records.write_jsonl(self._all_events(), out)
+
+    def _append(self, events: builtins.list[AuditEvent]) -> None:
+        # Called with the lock held.
+        for event in events:
+            self._events.append(event.model_copy(update={"id": len(self._events) + 1}).model_dump_json())
+
+    def _all_events(self) -> builtins.list[AuditEvent]:
+        with self._lock:
+            lines = builtins.list(self._events)
+        return [AuditEvent.model_validate_json(line) for line in lines]
