@@ -156,3 +156,26 @@ def eval_(
         err.print(gate)
         if outcome.regressed:
             raise typer.Exit(EXIT_REGRESSION)
+
+
+@app.command("eval-policy")
+def eval_policy(
+    cases: Annotated[
+        list[Path] | None, typer.Option(help="Labelled trigger sets (JSONL, see eval/policy/README.md).")
+    ] = None,
+    patterns_only: Annotated[bool, typer.Option(help="Skip the embedding prototypes (no model).")] = False,
+) -> None:
+    """Precision, recall and F1 of every escalation trigger on labelled sets, patterns vs prototypes vs both."""
+    from deflect.evaluation.policy_eval import evaluate_policy, load_trigger_cases
+    from deflect.policy.loader import load_policy
+    from deflect.wiring import build_embedder
+
+    settings = _settings()
+    files = cases or [Path("eval/policy/triggers.jsonl"), Path("eval/policy/triggers-holdout.jsonl")]
+    with _errors():
+        _exists(*files)
+        rules = load_policy(settings.policy_file).triggers
+        embedder = None if patterns_only else build_embedder(settings)
+        for path in files:
+            result = evaluate_policy(load_trigger_cases(path), rules, embedder)
+            out.print(result.markdown(path.name), markup=False, highlight=False)

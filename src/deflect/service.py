@@ -122,7 +122,9 @@ class DeflectService:
         verdict = decide(question, evidence, rules)
         reasons = list(verdict.reasons)
         answer = None
-        if verdict.decision is Decision.ANSWER or (verdict.draft_allowed and audience is Audience.AGENT):
+        # A risk trigger over a confident KB answer still gets an answer drafted: it goes into the packet for the
+        # agent who picks the escalation up, and is shown to the asker only when the asker is an agent.
+        if verdict.decision is Decision.ANSWER or verdict.draft_allowed:
             answer = self._generator.generate(question, hits[: self._max_sources])
             if not (answer.text and answer.citations):
                 answer = None
@@ -149,7 +151,8 @@ class DeflectService:
             text, citations = answer.text, answer.citations
             self.desk.record_answer(answer_id, "deflect", audit)
         else:
-            draft = answer.text if answer is not None and audience is Audience.AGENT else None
+            packet_draft = answer.text if answer is not None else None
+            draft = packet_draft if audience is Audience.AGENT else None
             esc, text = self.desk.escalate(
                 answer_id=answer_id,
                 question=question,
@@ -158,7 +161,7 @@ class DeflectService:
                 hits=hits,
                 policy_version=rules.version,
                 decision_data=audit,
-                draft_answer=draft,
+                draft_answer=packet_draft,
                 conversation=history,
                 conversation_id=conversation_id,
                 customer_id=customer_id,

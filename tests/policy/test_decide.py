@@ -1,12 +1,16 @@
-"""decide(): answer only with relevant evidence and enough confidence, else escalate with every reason."""
+"""decide(): answer only with relevant evidence, enough confidence and no trigger, else escalate with every reason."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
 from deflect.domain.models import Decision
 from deflect.policy import Evidence, PolicyRules, decide
 from deflect.policy.decide import LOW_CONFIDENCE, NO_RELEVANT_SOURCE
+from deflect.policy.rules import PolicyConfig, TriggerRules
+from deflect.policy.triggers import FRUSTRATION, HUMAN_REQUESTED, REPEAT_CONTACT
 
 RULES = PolicyRules(answer_threshold=0.6, relevance_floor=0.3)
 QUESTION = "How do I reset my password?"
@@ -74,3 +78,132 @@ def test_the_decision_depends_on_the_rules_not_on_fixed_numbers() -> None:
 
     assert set(strict.reasons) == {LOW_CONFIDENCE, NO_RELEVANT_SOURCE}
     assert lenient.decision is Decision.ANSWER
+
+
+# Escalation triggers (issue 4): reasons from the message and the conversation, on top of the KB reasons.
+
+BILLING = "risk_topic:billing_dispute"
+SECURITY = "risk_topic:security"
+CONFIDENT = Evidence(confidence=0.9, top_dense=0.7, sources=3)
+
+
+@pytest.fixture
+def with_triggers(shipped: PolicyConfig) -> PolicyRules:
+    return PolicyRules(answer_threshold=0.6, relevance_floor=0.3, version=shipped.version, triggers=shipped.triggers)
+
+
+def test_default_rules_have_no_triggers_so_old_callers_keep_the_old_policy() -> None:
+    result = decide("You charged me twice, I want a refund", CONFIDENT, RULES)
+
+    assert result.decision is Decision.ANSWER
+    assert result.reasons == []
+    assert result.draft_allowed
+
+
+def test_a_risk_topic_escalates_even_with_a_confident_answer_and_keeps_the_draft(with_triggers: PolicyRules) -> None:
+    result = decide("You charged me twice this month, refund one of them", CONFIDENT, with_triggers)
+
+    assert result.decision is Decision.ESCALATE
+    assert result.reasons == [BILLING]
+    assert result.draft_allowed
+
+
+def test_no_draft_when_the_kb_cannot_answer(with_triggers: PolicyRules) -> None:
+    evidence = Evidence(confidence=0.2, top_dense=0.7, sources=3)
+
+    result = decide("You charged me twice this month, refund one of them", evidence, with_triggers)
+
+    assert result.reasons == [LOW_CONFIDENCE, BILLING]
+    assert not result.draft_allowed
+
+
+def test_every_reason_is_returned_kb_reasons_first(with_triggers: PolicyRules) -> None:
+    evidence = Evidence(
+        confidence=0.1,
+        top_dense=0.05,
+        sources=1,
+        conversation=("I was hacked and nobody answered.",),
+        recent_similar_contacts=1,
+    )
+
+    result = decide("This is the third time: my account was hacked. Agent please.", evidence, with_triggers)
+
+    assert result.reasons == [
+        NO_RELEVANT_SOURCE,
+        LOW_CONFIDENCE,
+        SECURITY,
+        HUMAN_REQUESTED,
+        FRUSTRATION,
+        REPEAT_CONTACT,
+    ]
+    assert result.decision is Decision.ESCALATE
+
+
+def test_a_plain_question_with_triggers_configured_still_answers(with_triggers: PolicyRules) -> None:
+    result = decide("How do I download my invoice?", CONFIDENT, with_triggers)
+
+    assert result.decision is Decision.ANSWER
+    assert result.reasons == []
+
+
+def test_repeat_contact_boundary_in_decide(with_triggers: PolicyRules) -> None:
+    threshold = with_triggers.triggers.repeat_contact.min_recent_contacts
+    below = replace(CONFIDENT, recent_similar_contacts=threshold - 1)
+    at = replace(CONFIDENT, recent_similar_contacts=threshold)
+
+    assert decide(QUESTION, below, with_triggers).reasons == []
+    result = decide(QUESTION, at, with_triggers)
+    assert result.reasons == [REPEAT_CONTACT]
+    assert result.draft_allowed
+
+
+def test_frustration_builds_up_across_the_conversation(with_triggers: PolicyRules) -> None:
+    message = "The export still doesn't work."
+    history = ("The export button does nothing.", "I cleared the cache, it still doesn't work.")
+
+    alone = decide(message, CONFIDENT, with_triggers)
+    after_complaints = decide(message, replace(CONFIDENT, conversation=history), with_triggers)
+
+    assert FRUSTRATION not in alone.reasons
+    assert after_complaints.reasons == [FRUSTRATION]
+
+
+class TestSemanticScores:
+    """Embedding scores are computed elsewhere; decide only compares them with the configured thresholds."""
+
+    RULES = PolicyRules(
+        answer_threshold=0.6,
+        relevance_floor=0.3,
+        triggers=TriggerRules.model_validate(
+            {
+                "risk_topics": {"outage": {"patterns": [r"\boutage\b"]}},
+                "semantic_model": "any",
+                "semantic": {
+                    "risk_topic:outage": {"threshold": 0.5, "prototypes": ["the service is down for everyone"]},
+                    "human_requested": {"threshold": 0.4, "prototypes": ["let me talk to a person"], "active": False},
+                },
+            }
+        ),
+    )
+    MESSAGE = "nobody here can reach the app"  # no pattern matches it
+
+    def test_a_score_at_the_threshold_fires(self) -> None:
+        at = replace(CONFIDENT, semantic_scores={"risk_topic:outage": 0.5})
+        below = replace(CONFIDENT, semantic_scores={"risk_topic:outage": 0.4999})
+
+        assert decide(self.MESSAGE, at, self.RULES).reasons == ["risk_topic:outage"]
+        assert decide(self.MESSAGE, below, self.RULES).reasons == []
+
+    def test_without_scores_the_patterns_still_run(self) -> None:
+        assert decide(self.MESSAGE, CONFIDENT, self.RULES).reasons == []
+        assert decide("Is there an outage?", CONFIDENT, self.RULES).reasons == ["risk_topic:outage"]
+
+    def test_a_pattern_fires_whatever_the_score(self) -> None:
+        low = replace(CONFIDENT, semantic_scores={"risk_topic:outage": 0.0})
+
+        assert decide("Is there an outage?", low, self.RULES).reasons == ["risk_topic:outage"]
+
+    def test_an_inactive_rule_is_ignored_however_high_the_score(self) -> None:
+        evidence = replace(CONFIDENT, semantic_scores={"human_requested": 0.99})
+
+        assert decide(self.MESSAGE, evidence, self.RULES).reasons == []

@@ -35,8 +35,6 @@ def parse_policy(text: str, origin: str = "<policy>") -> PolicyConfig:
     try:
         return PolicyConfig.model_validate(data)
     except ValidationError as exc:
-        details = [
-            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]} for err in exc.errors()
-        ]
+        details = [{"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]} for err in exc.errors()]
         summary = "; ".join(f"{d['field'] or '(top)'}: {d['problem']}" for d in details)
         raise ConfigError(f"{origin}: invalid policy: {summary}", details) from None

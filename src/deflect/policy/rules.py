@@ -53,6 +53,8 @@ class ShoutingRule(_Rule):
     acronyms: frozenset[str] = Field(
         default_factory=frozenset, description="Upper-case words that are names, not shouting (API, SSO, ...)."
     )
+    # Pasted upper-case text that is not shouting ("INTERNAL SERVER ERROR"), blanked out before counting.
+    ignore: tuple[Regex, ...] = ()
 
 
 class FrustrationRule(_Rule):
@@ -79,6 +81,8 @@ class SemanticRule(_Rule):
 
     threshold: float = Field(ge=-1.0, le=1.0)
     prototypes: tuple[str, ...] = Field(min_length=1)
+    # False keeps a measured rule out of decisions while the evaluation can still compare it.
+    active: bool = True
 
 
 class TriggerRules(_Rule):
@@ -90,9 +94,14 @@ class TriggerRules(_Rule):
     repeat_contact: RepeatContactRule = RepeatContactRule()
     # Keyed by reason code (e.g. "risk_topic:outage"); fires alongside that trigger's patterns.
     semantic: dict[str, SemanticRule] = Field(default_factory=dict)
+    # The embedder the semantic thresholds were tuned with (an Embedder.name, or its part before ":", such as
+    # `minilm`): cosines from another model are on another scale, so its scores are not used.
+    semantic_model: str = ""
 
     @model_validator(mode="after")
     def _semantic_reasons_exist(self) -> TriggerRules:
+        if self.semantic and not self.semantic_model:
+            raise ValueError("semantic rules need `semantic_model`: the embedder their thresholds were tuned with")
         known = {f"risk_topic:{name}" for name in self.risk_topics} | {"human_requested", "frustration"}
         unknown = sorted(set(self.semantic) - known)
         if unknown:

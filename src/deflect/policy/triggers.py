@@ -34,6 +34,8 @@ def matches(rule: PatternRule, text: str) -> bool:
 
 def is_shouting(text: str, rule: ShoutingRule) -> bool:
     """A run of `min_words` consecutive all-caps words; known acronyms and one-letter words break no run."""
+    for phrase in rule.ignore:
+        text = phrase.sub(" ", text)
     run = 0
     for word in _WORD.findall(text):
         letters = [c for c in word if c.isalpha()]
@@ -77,7 +79,9 @@ def detect(
 
     def fired(reason: str, by_pattern: bool) -> bool:
         semantic = rules.semantic.get(reason)
-        return by_pattern or (semantic is not None and scores.get(reason, -1.0) >= semantic.threshold)
+        if by_pattern or semantic is None or not semantic.active:
+            return by_pattern
+        return scores.get(reason, -1.0) >= semantic.threshold
 
     reasons = [
         RISK_TOPIC_PREFIX + name
