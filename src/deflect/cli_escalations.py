@@ -59,6 +59,18 @@ def list_(
 
 
 @esc_app.command()
+def sweep(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check SLA clocks: hand breached escalations to management (audited) and list breach warnings."""
+    with _errors():
+        report = _desk().sweep()
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    for key in ("raised", "breached", "warning"):
+        out.print(f"{key}: {', '.join(report[key]) or '-'}", markup=False)
+
+
+@esc_app.command()
 def show(escalation_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One escalation: packet, SLA status and the engineering briefing."""
     with _errors():

@@ -12,7 +12,8 @@ from typing import Any, TextIO
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
 from deflect.domain.models import Audience, SourceHit
 from deflect.domain.ports import Embedder, EscalationStore
-from deflect.escalations import apply, build_escalation, customer_message, engineering_briefing, status
+from deflect.errors import Conflict
+from deflect.escalations import apply, breach_tier, build_escalation, customer_message, engineering_briefing, status
 from deflect.escalations.config import EscalationConfig
 
 Clock = Callable[[], datetime]
@@ -107,6 +108,38 @@ class EscalationDesk:
         )
         self.store.update(new, stored.version, [event])
         return new
+
+    def sweep(self) -> dict[str, builtins.list[str]]:
+        """Check every open SLA clock: hand breached escalations to the breach tier (audited), list the warnings.
+
+        Run it periodically (`deflect escalations sweep` from cron, or POST /v1/escalations/sweep)."""
+        now = self.clock()
+        report: dict[str, builtins.list[str]] = {"raised": [], "breached": [], "warning": []}
+        for esc in self.store.list(state=self.open_states(), limit=None):
+            sla = status(esc.sla, now, self.config)
+            if sla.acknowledge_breached or sla.resolve_breached:
+                report["breached"].append(esc.id)
+            elif sla.acknowledge_warning or sla.resolve_warning:
+                report["warning"].append(esc.id)
+            tier = breach_tier(esc, now, self.config)
+            if tier is esc.tier:
+                continue
+            stored = self.store.get(esc.id)
+            event = AuditEvent(
+                at=now,
+                kind="action",
+                actor="deflect",
+                answer_id=esc.answer_id,
+                escalation_id=esc.id,
+                action="sla_breach",
+                data={"from_tier": esc.tier.value, "to_tier": tier.value},
+            )
+            try:
+                self.store.update(stored.escalation.model_copy(update={"tier": tier}), stored.version, [event])
+                report["raised"].append(esc.id)
+            except Conflict:
+                continue  # a human changed it meanwhile; the next sweep looks again
+        return report
 
     def get(self, escalation_id: str) -> Escalation:
         return self.store.get(escalation_id).escalation

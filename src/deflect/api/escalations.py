@@ -49,6 +49,10 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
     ) -> list[Escalation]:
         return desk.list(state=state, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
 
+    @router.post("/escalations/sweep", summary="Check SLA clocks: raise breached escalations, list warnings (admin)")
+    def sweep(who: Annotated[Caller, Depends(admin_caller)]) -> dict[str, list[str]]:
+        return desk.sweep()
+
     @router.get("/escalations/{escalation_id}", summary="One escalation with its SLA status and engineering briefing")
     def get_escalation(escalation_id: str, who: Staff) -> dict[str, Any]:
         return desk.view(escalation_id)
