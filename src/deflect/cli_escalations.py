@@ -124,9 +124,22 @@ def bounce(escalation_id: str, actor: Actor, reason: Annotated[str, typer.Option
 
 
 @esc_app.command()
-def resolve(escalation_id: str, actor: Actor, resolution: Annotated[str, typer.Option(help="What fixed it.")]) -> None:
-    """Resolve with the resolution text."""
-    _act(escalation_id, "resolve", actor, resolution=resolution)
+def resolve(
+    escalation_id: str,
+    actor: Actor,
+    resolution: Annotated[str, typer.Option(help="What fixed it (becomes knowledge, scrubbed of personal data).")],
+    publish: Annotated[bool, typer.Option(help="Make it visible to customers too.")] = False,
+    public_resolution: Annotated[str | None, typer.Option(help="An edited customer-facing version.")] = None,
+) -> None:
+    """Resolve with the resolution text; it is indexed as an `esc:` source right away and written to the kb."""
+    from deflect.wiring import build_service
+
+    with _errors():
+        service = build_service(_settings())
+        esc, sources, ms = service.resolve_escalation(escalation_id, actor, resolution, publish, public_resolution)
+    out.print(
+        f"{esc.id}: resolve -> {esc.state.value}; searchable as {', '.join(sources)} after {ms:.0f} ms", markup=False
+    )
 
 
 @audit_app.command("show")

@@ -179,3 +179,40 @@ def eval_policy(
         for path in files:
             result = evaluate_policy(load_trigger_cases(path), rules, embedder)
             out.print(result.markdown(path.name), markup=False, highlight=False)
+
+
+@app.command("eval-loop")
+def eval_loop(
+    dataset: Annotated[Path, typer.Option(help="StackFAQ-format dataset file.")] = DEFAULT_DATASET,
+    holdout_fraction: Annotated[
+        float, typer.Option(min=0.05, max=0.9, help="Share of threads left out of the KB.")
+    ] = 0.3,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where loop.json goes.")] = Path("eval/reports/loop"),
+    calibrate_first: Annotated[
+        bool, typer.Option("--calibrate/--no-calibrate", help="Fit a calibration on this dataset first (into --out).")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Replay the knowledge loop: held-out threads escalate, get resolved, and their later paraphrases must now be
+    answered from the new source. Reports closure rate, false closures and time from resolve to searchable."""
+    from deflect.evaluation.loop import closure_eval
+    from deflect.wiring import build_embedder
+
+    settings = _settings()
+    if calibrate_first:
+        fitted = _calibrate(None, dataset, holdout_fraction, 0.05, out_dir / "calibration.json")
+        settings = settings.model_copy(update={"calibration_file": fitted})
+    with _errors():
+        _exists(dataset)
+        with _progress(disable=as_json, label="resolving") as advance:
+            result = closure_eval(settings, build_embedder(settings), dataset, holdout_fraction, out_dir, advance)
+    summary = result.summary()
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"knowledge loop: {dataset.name}, holdout {holdout_fraction:g}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
+    out.print(table)

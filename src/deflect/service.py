@@ -10,10 +10,12 @@ from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
 from deflect.desk import EscalationDesk
+from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
 from deflect.errors import DeflectError, IndexUnavailable, ValidationFailed
 from deflect.ingest.pipeline import Ingestor, Progress
+from deflect.knowledge import KnowledgeWriter, Scrubber, knowledge_records
 from deflect.policy import Evidence, PolicyRules, decide
 from deflect.policy.decide import NO_ANSWER_TEXT
 from deflect.policy.rules import PolicyConfig
@@ -39,6 +41,8 @@ class DeflectService:
         desk: EscalationDesk,
         policy: PolicyConfig,
         embedder: Embedder,
+        knowledge: KnowledgeWriter,
+        scrub: Scrubber,
         max_question_chars: int = 2000,
         answer_max_sources: int = 2,
         threshold_override: float | None = None,
@@ -54,6 +58,8 @@ class DeflectService:
         self._max_chars = max_question_chars
         self._max_sources = answer_max_sources
         self.desk = desk
+        self._knowledge = knowledge
+        self._scrub = scrub
         self._policy = policy
         self._embedder = embedder
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
@@ -137,6 +143,11 @@ class DeflectService:
             "question": question,
             "audience": audience.value,
             "conversation_id": conversation_id,
+            # The other inputs the triggers read, so an answered question's audit says what was decided on.
+            "conversation": list(history),
+            "customer_id": customer_id,
+            "customer_tier": customer_tier,
+            "recent_similar_contacts": recent,
             "confidence": round(confidence, 4),
             "features": {k: round(v, 4) for k, v in feats.items()},
             "reasons": reasons,
@@ -184,6 +195,46 @@ class DeflectService:
             priority=priority,
             draft_answer=draft,
         )
+
+    def resolve_escalation(
+        self,
+        escalation_id: str,
+        actor: str,
+        resolution: str,
+        publish: bool = False,
+        public_resolution: str | None = None,
+        note: str | None = None,
+    ) -> tuple[Escalation, list[str], float]:
+        """Resolve, then turn the resolution into knowledge: scrubbed, written to the kb, indexed at once.
+
+        Returns the escalation, the new source ids and how long until they were searchable (ms). The resolution is
+        committed first, so a failure while indexing loses nothing: the kb file entry is there for the next ingest.
+        """
+        payload = {"resolution": resolution} | ({"note": note} if note else {})
+        esc = self.desk.act(escalation_id, "resolve", actor, **payload)
+        started = time.perf_counter()
+        resolved_at = esc.sla.resolved_at or self.desk.clock()
+        names = [esc.customer_id] if esc.customer_id else []
+        records = knowledge_records(esc, resolution, resolved_at, self._scrub, publish, public_resolution, names)
+        docs = self._knowledge.append(records, self._ingestor.signature)
+        self._ingestor.sync(docs)  # only these sources: nothing else is re-read, re-embedded or pruned
+        self._retriever.invalidate()
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+        source_ids = [d.source_id for d in docs]
+        self.desk.store.append_audit(
+            [
+                AuditEvent(
+                    at=self.desk.clock(),
+                    kind="action",
+                    actor=actor,
+                    answer_id=esc.answer_id,
+                    escalation_id=esc.id,
+                    action="knowledge_added",
+                    data={"sources": source_ids, "audiences": [d.audience for d in docs], "ms": elapsed_ms},
+                )
+            ]
+        )
+        return esc, source_ids, elapsed_ms
 
     def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:
         """Ranked sources the audience may see, and the confidence features computed from them."""

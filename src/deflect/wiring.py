@@ -13,6 +13,7 @@ from deflect.escalations.config import load_escalation_config
 from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
+from deflect.knowledge import KnowledgeWriter, Scrubber
 from deflect.policy.loader import load_policy
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.retrieval.keyword import KeywordSearch
@@ -63,6 +64,7 @@ def assemble(
     generator: Generator | None = None,
     calibration: Calibration | None = None,
     store: EscalationStore | None = None,
+    scrub: Scrubber | None = None,
 ) -> DeflectService:
     """Build the service from given parts; tests pass fakes here, production passes real clients."""
     keyword = KeywordSearch(index)
@@ -77,10 +79,19 @@ def assemble(
         desk=EscalationDesk(store or build_store(settings), load_escalation_config(settings.escalation_file)),
         policy=load_policy(settings.policy_file),
         embedder=embedder,
+        knowledge=KnowledgeWriter(settings.kb_dir),
+        scrub=scrub or build_scrubber(),
         max_question_chars=settings.max_question_chars,
         answer_max_sources=settings.answer_max_sources,
         threshold_override=settings.confidence_threshold,
     )
+
+
+def build_scrubber() -> Scrubber:
+    """PII scrubbing for everything the knowledge loop writes."""
+    from deflect.pii import scrub
+
+    return lambda text, names: scrub(text, names=names).text
 
 
 def build_store(settings: Settings) -> EscalationStore:

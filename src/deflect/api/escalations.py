@@ -16,13 +16,31 @@ from deflect.service import DeflectService
 
 
 class ActionRequest(BaseModel):
-    """Body of an escalation action: a note, a bounce reason or a resolution text."""
+    """Body of an escalation action: a note or a bounce reason (resolve has its own route)."""
 
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(None, max_length=10_000)
     reason: str | None = Field(None, max_length=2_000, description="Required for bounce.")
-    resolution: str | None = Field(None, max_length=20_000, description="Required for resolve.")
+
+
+class ResolveRequest(BaseModel):
+    """Body of a resolve: the resolution becomes knowledge (internal unless published)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: str = Field(min_length=1, max_length=20_000, description="What fixed it; scrubbed of personal data.")
+    publish: bool = Field(False, description="Make the resolution visible to customers too.")
+    public_resolution: str | None = Field(
+        None, max_length=20_000, description="An edited customer-facing version, published beside the full one."
+    )
+    note: str | None = Field(None, max_length=10_000)
+
+
+class ResolveResponse(BaseModel):
+    escalation: Escalation
+    knowledge_sources: list[str] = Field(description="Source ids now searchable, e.g. esc:<id>.")
+    searchable_ms: float = Field(description="Time from the committed resolution to the sources being searchable.")
 
 
 def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> APIRouter:
@@ -56,6 +74,17 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
     @router.get("/escalations/{escalation_id}", summary="One escalation with its SLA status and engineering briefing")
     def get_escalation(escalation_id: str, who: Staff) -> dict[str, Any]:
         return desk.view(escalation_id)
+
+    @router.post(
+        "/escalations/{escalation_id}/resolve",
+        response_model=ResolveResponse,
+        summary="Resolve; the resolution becomes searchable knowledge at once",
+    )
+    def resolve(escalation_id: str, body: ResolveRequest, who: Staff) -> ResolveResponse:
+        esc, sources, ms = svc.resolve_escalation(
+            escalation_id, who.actor, body.resolution, body.publish, body.public_resolution, body.note
+        )
+        return ResolveResponse(escalation=esc, knowledge_sources=sources, searchable_ms=ms)
 
     @router.post("/escalations/{escalation_id}/{action}", response_model=Escalation, summary="Act on an escalation")
     def act(escalation_id: str, action: Action, who: Staff, body: ActionRequest | None = None) -> Escalation:

@@ -64,7 +64,8 @@ def prepare(
         cases = split.cases
         label = f"{dataset.name} (holdout {holdout_fraction:g})"
     else:
-        kb = kb or settings.kb_dir
+        # A copy: the knowledge loop writes resolutions into the kb, and an eval must never touch the user's.
+        kb = _copy_kb(kb or settings.kb_dir, work / "kb")
         cases = []
         label = str(golden)
     if golden is not None:
@@ -73,9 +74,17 @@ def prepare(
     # A throwaway SQLite store beside the throwaway index: escalations of an eval never touch the user's database.
     from deflect.store.sql import SqlStore
 
-    service = assemble(settings, index, embedder, store=SqlStore(f"sqlite:///{work / 'eval.db'}"))
+    eval_settings = settings.model_copy(update={"kb_dir": kb})
+    service = assemble(eval_settings, index, embedder, store=SqlStore(f"sqlite:///{work / 'eval.db'}"))
     service.ingest([kb], kb)
     return EvalSetup(service, cases, label, work)
+
+
+def _copy_kb(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    return target
 
 
 def run_cases(

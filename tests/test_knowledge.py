@@ -1,0 +1,115 @@
+"""The knowledge loop: a resolution becomes a searchable source at once, is written to the kb, and a later
+`deflect ingest` neither duplicates nor loses it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from deflect.domain.models import Audience, Decision
+from deflect.errors import ValidationFailed
+from deflect.knowledge import RESOLVED_FILE, KnowledgeWriter
+from deflect.service import DeflectService
+from deflect.testing import InMemoryIndex
+
+QUESTION = "Our zorbly widget export stalls at ninety percent every night, what now?"
+RESOLUTION = "Engineering cleared the stuck zorbly widget export job; re-run the nightly zorbly export after that."
+
+
+def fake_scrub(text: str, names: Sequence[str]) -> str:
+    """Stands in for deflect.pii (tested on its own): removes emails and the given names."""
+    text = re.sub(r"\S+@\S+", "[EMAIL]", text)
+    for name in names:
+        text = re.sub(rf"\b{re.escape(name)}\b", "[NAME]", text, flags=re.IGNORECASE)
+    return text
+
+
+@pytest.fixture
+def loop_service(make_service: Callable[..., DeflectService]) -> DeflectService:
+    return make_service(index=InMemoryIndex(), scrub=fake_scrub)
+
+
+def escalate_and_work(service: DeflectService, question: str = QUESTION, **kwargs: str) -> str:
+    first = service.ask(question, Audience.AGENT, **kwargs)
+    assert first.decision is Decision.ESCALATE and first.escalation_id
+    service.desk.act(first.escalation_id, "claim", "agent-1")
+    service.desk.act(first.escalation_id, "start", "agent-1")
+    return first.escalation_id
+
+
+def test_a_resolution_is_searchable_right_away_and_answers_the_next_asker(loop_service: DeflectService) -> None:
+    esc_id = escalate_and_work(loop_service)
+    esc, sources, ms = loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION)
+    assert sources == [f"esc:{esc_id}"] and ms >= 0
+    again = loop_service.ask("zorbly widget export stalls every night", Audience.AGENT)
+    assert again.retrieved[0] == f"esc:{esc_id}"
+    assert again.decision is Decision.ANSWER
+    assert {c.source_id for c in again.citations} == {f"esc:{esc_id}"}
+    assert "zorbly" in again.answer
+
+
+def test_an_unpublished_resolution_is_internal_and_never_reaches_customers(loop_service: DeflectService) -> None:
+    esc_id = escalate_and_work(loop_service)
+    loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION)
+    customer = loop_service.ask("zorbly widget export stalls every night", Audience.CUSTOMER)
+    assert f"esc:{esc_id}" not in customer.retrieved
+    assert all(c.source_id != f"esc:{esc_id}" for c in customer.citations)
+
+
+def test_publishing_with_an_edited_public_version_adds_a_public_entry(loop_service: DeflectService) -> None:
+    esc_id = escalate_and_work(loop_service)
+    public = "Re-run the nightly zorbly export; if the zorbly widget export stalls again, contact support."
+    _, sources, _ = loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION, publish=True, public_resolution=public)
+    assert sources == [f"esc:{esc_id}", f"esc:{esc_id}-public"]
+    customer = loop_service.ask("zorbly widget export stalls every night", Audience.CUSTOMER)
+    assert customer.retrieved[0] == f"esc:{esc_id}-public"
+    assert "Engineering cleared" not in customer.answer  # the internal detail stays internal
+
+
+def test_the_entry_is_scrubbed_and_written_to_the_kb(loop_service: DeflectService, settings) -> None:  # type: ignore[no-untyped-def]
+    esc_id = escalate_and_work(loop_service, QUESTION + " Mail me at ops@example.com", customer_id="Aldous")
+    loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION + " Aldous confirmed; ops@example.com notified.")
+    lines = (settings.kb_dir / RESOLVED_FILE).read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[-1])
+    assert record["id"] == esc_id and record["audience"] == "internal"
+    assert "ops@example.com" not in record["question"] + record["resolution"]
+    assert "Aldous" not in record["resolution"] and "[NAME]" in record["resolution"]
+
+
+def test_a_rerun_of_ingest_neither_duplicates_nor_loses_the_resolution(loop_service: DeflectService, settings) -> None:  # type: ignore[no-untyped-def]
+    esc_id = escalate_and_work(loop_service)
+    loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION)
+    chunks_before = loop_service.index.count()
+    report = loop_service.ingest([settings.kb_dir], settings.kb_dir)
+    assert report.added == report.updated == report.deleted == 0
+    assert loop_service.index.count() == chunks_before
+    assert any(c.source_id == f"esc:{esc_id}" for c in loop_service.index.chunks())
+
+
+def test_resolving_commits_the_escalation_before_indexing(loop_service: DeflectService, settings) -> None:  # type: ignore[no-untyped-def]
+    esc_id = escalate_and_work(loop_service)
+    (settings.kb_dir / RESOLVED_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (settings.kb_dir / RESOLVED_FILE).mkdir()  # a directory where the file should be: writing the entry fails
+    with pytest.raises(OSError):
+        loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION)
+    assert loop_service.desk.get(esc_id).state.value == "resolved"  # the human's resolution is not lost
+    assert loop_service.desk.get(esc_id).resolution == RESOLUTION
+
+
+def test_an_empty_resolution_is_refused(loop_service: DeflectService) -> None:
+    esc_id = escalate_and_work(loop_service)
+    with pytest.raises(ValidationFailed):
+        loop_service.resolve_escalation(esc_id, "agent-1", "   ")
+
+
+def test_the_writer_starts_a_fresh_line_after_a_torn_write(tmp_path: Path) -> None:
+    writer = KnowledgeWriter(tmp_path)
+    writer.path.parent.mkdir(parents=True)
+    writer.path.write_text('{"id": "half-writ', encoding="utf-8")  # a crash mid-line long ago
+    docs = writer.append([{"id": "E1", "subject": "s", "question": "q", "resolution": "r"}], "sig")
+    assert [d.source_id for d in docs] == ["esc:E1"]
+    assert writer.path.read_text(encoding="utf-8").splitlines()[-1].startswith('{"id": "E1"')
