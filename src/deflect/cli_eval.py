@@ -183,7 +183,10 @@ def eval_policy(
 
 @app.command("eval-loop")
 def eval_loop(
-    dataset: Annotated[Path, typer.Option(help="StackFAQ-format dataset file.")] = DEFAULT_DATASET,
+    dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format dataset file (the default).")] = None,
+    golden: Annotated[
+        Path | None, typer.Option(help="Instead of a dataset: the loop on the kb, with this golden set's escalations.")
+    ] = None,
     holdout_fraction: Annotated[
         float, typer.Option(min=0.05, max=0.9, help="Share of threads left out of the KB.")
     ] = 0.3,
@@ -195,10 +198,18 @@ def eval_loop(
 ) -> None:
     """Replay the knowledge loop: held-out threads escalate, get resolved, and their later paraphrases must now be
     answered from the new source. Reports closure rate, false closures and time from resolve to searchable."""
-    from deflect.evaluation.loop import closure_eval
+    from deflect.evaluation.loop import closure_eval, closure_eval_kb
     from deflect.wiring import build_embedder
 
     settings = _settings()
+    if golden is not None:
+        with _errors():
+            _exists(golden)
+            with _progress(disable=as_json, label="resolving") as advance:
+                result = closure_eval_kb(settings, build_embedder(settings), golden, out_dir, advance)
+        _print_loop(result.summary(), f"knowledge loop: {settings.kb_dir} with {golden.name}", as_json)
+        return
+    dataset = dataset or DEFAULT_DATASET
     if calibrate_first:
         fitted = _calibrate(None, dataset, holdout_fraction, 0.05, out_dir / "calibration.json")
         settings = settings.model_copy(update={"calibration_file": fitted})
@@ -206,11 +217,14 @@ def eval_loop(
         _exists(dataset)
         with _progress(disable=as_json, label="resolving") as advance:
             result = closure_eval(settings, build_embedder(settings), dataset, holdout_fraction, out_dir, advance)
-    summary = result.summary()
+    _print_loop(result.summary(), f"knowledge loop: {dataset.name}, holdout {holdout_fraction:g}", as_json)
+
+
+def _print_loop(summary: dict[str, object], title: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    table = Table(title=f"knowledge loop: {dataset.name}, holdout {holdout_fraction:g}")
+    table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in summary.items():
