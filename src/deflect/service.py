@@ -219,6 +219,13 @@ class DeflectService:
         docs = self._knowledge.append(records, self._ingestor.signature)
         self._ingestor.sync(docs)  # only these sources: nothing else is re-read, re-embedded or pruned
         self._retriever.invalidate()
+        # "Searchable" means a real search finds it: ask for the question as its audience would (this also
+        # rebuilds the keyword index now rather than on the next asker's time).
+        for doc in docs:
+            audience = Audience.CUSTOMER if doc.audience == "public" else Audience.AGENT
+            found = [h.source_id for h in self._retriever.retrieve(doc.body, audience.visible(), k=RETRIEVE_K)]
+            if doc.source_id not in found:
+                log.warning("resolved knowledge %s not retrieved for its own question", doc.source_id)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
         source_ids = [d.source_id for d in docs]
         self.desk.store.append_audit(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +116,16 @@ class ChromaIndex:
             out.append(ScoredChunk(chunk=_from_record(cid, doc, meta), dense=cos, score=cos))
         return out
 
-    def chunks(self, audiences: frozenset[str] | None = None) -> list[Chunk]:
-        """Every stored chunk (optionally of some audiences), for keyword indexing and ingestion manifests."""
-        if audiences is not None and not audiences:
+    def chunks(self, audiences: frozenset[str] | None = None, source_ids: Collection[str] | None = None) -> list[Chunk]:
+        """Stored chunks (optionally of some audiences and/or sources), for keyword indexing and ingestion."""
+        if (audiences is not None and not audiences) or (source_ids is not None and not source_ids):
             return []  # an empty set sees nothing; treating it as "no filter" would leak internal chunks
-        where = {"audience": {"$in": sorted(audiences)}} if audiences else None
+        clauses: list[dict[str, Any]] = []
+        if audiences:
+            clauses.append({"audience": {"$in": sorted(audiences)}})
+        if source_ids:
+            clauses.append({"source_id": {"$in": sorted(source_ids)}})
+        where = clauses[0] if len(clauses) == 1 else {"$and": clauses} if clauses else None
         res = self._col.get(where=where, include=["documents", "metadatas"])
         return [
             _from_record(cid, doc, meta)

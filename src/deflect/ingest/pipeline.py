@@ -53,11 +53,13 @@ class Ingestor:
     def sync(
         self,
         docs: Sequence[SourceDoc],
-        prune: Callable[[str], bool] = lambda origin: False,
+        prune: Callable[[str], bool] | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
         """Upsert changed docs; delete indexed sources that are not in `docs` and whose origin `prune` accepts."""
-        indexed = self._indexed()
+        prune_anything = prune is not None
+        # Without pruning only the given sources matter: read just their chunks, not the whole index.
+        indexed = self._indexed(None if prune_anything else {d.source_id for d in docs})
         report = IngestReport()
         todo: list[tuple[SourceDoc, list[Chunk]]] = []
         for doc in docs:
@@ -88,15 +90,15 @@ class Ingestor:
                 progress(done, total)
         wanted = {d.source_id for d in docs}
         for source_id, have in indexed.items():
-            if source_id not in wanted and prune(have.origin):
+            if source_id not in wanted and prune is not None and prune(have.origin):
                 self._index.delete_chunks(have.chunk_ids)
                 report.deleted += 1
         report.chunks = self._index.count()
         return report
 
-    def _indexed(self) -> dict[str, _Indexed]:
+    def _indexed(self, source_ids: set[str] | None = None) -> dict[str, _Indexed]:
         out: dict[str, _Indexed] = defaultdict(_Indexed)
-        for chunk in self._index.chunks():
+        for chunk in self._index.chunks(source_ids=source_ids):
             entry = out[chunk.source_id]
             entry.hashes.add(chunk.source_hash)
             entry.expected = max(entry.expected, chunk.source_chunks)

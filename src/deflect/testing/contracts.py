@@ -259,3 +259,15 @@ class IndexContract:
         assert _ids(index.chunks(EVERYONE)) == {"pub#0", "pub#1", "secret#0"}
         assert _ids(index.chunks()) == {"pub#0", "pub#1", "secret#0"}
         assert index.chunks(frozenset()) == []
+
+    def test_chunks_filters_by_source(self, index: Index) -> None:
+        index.upsert(
+            [make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0"), make_chunk("c#0", "internal")],
+            [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0), unit(0.0, 0.0, 0.0, 1.0)],
+        )
+
+        assert _ids(index.chunks(source_ids={"a"})) == {"a#0", "a#1"}
+        assert _ids(index.chunks(source_ids={"a", "c"})) == {"a#0", "a#1", "c#0"}
+        assert _ids(index.chunks(PUBLIC, source_ids={"a", "c"})) == {"a#0", "a#1"}  # both filters apply
+        assert index.chunks(source_ids={"nope"}) == []
+        assert index.chunks(source_ids=set()) == []

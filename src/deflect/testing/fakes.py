@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from deflect.domain.models import Answer, Chunk, Citation, ScoredChunk, SourceHit
 
@@ -58,8 +58,12 @@ class InMemoryIndex:
         scored.sort(key=lambda s: (-s.dense, s.chunk.chunk_id))
         return scored[:k]
 
-    def chunks(self, audiences: frozenset[str] | None = None) -> list[Chunk]:
-        return [c for c, _ in self._rows.values() if audiences is None or c.audience in audiences]
+    def chunks(self, audiences: frozenset[str] | None = None, source_ids: Collection[str] | None = None) -> list[Chunk]:
+        return [
+            c
+            for c, _ in self._rows.values()
+            if (audiences is None or c.audience in audiences) and (source_ids is None or c.source_id in source_ids)
+        ]
 
     def count(self) -> int:
         return len(self._rows)
