@@ -63,7 +63,9 @@ def test_an_unpublished_resolution_is_internal_and_never_reaches_customers(loop_
 def test_publishing_with_an_edited_public_version_adds_a_public_entry(loop_service: DeflectService) -> None:
     esc_id = escalate_and_work(loop_service)
     public = "Re-run the nightly zorbly export; if the zorbly widget export stalls again, contact support."
-    _, sources, _ = loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION, publish=True, public_resolution=public)
+    _, sources, _ = loop_service.resolve_escalation(
+        esc_id, "agent-1", RESOLUTION, publish=True, public_resolution=public
+    )
     assert sources == [f"esc:{esc_id}", f"esc:{esc_id}-public"]
     customer = loop_service.ask("zorbly widget export stalls every night", Audience.CUSTOMER)
     assert customer.retrieved[0] == f"esc:{esc_id}-public"

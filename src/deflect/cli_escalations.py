@@ -31,6 +31,7 @@ def _desk():  # type: ignore[no-untyped-def]
 @esc_app.command("list")
 def list_(
     state: Annotated[State | None, typer.Option(help="Only this state.")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Every state but resolved.")] = False,
     priority: Annotated[Priority | None, typer.Option(help="Only this priority.")] = None,
     tier: Annotated[Tier | None, typer.Option(help="Only this tier.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
@@ -38,7 +39,8 @@ def list_(
 ) -> None:
     """Escalations, newest first."""
     with _errors():
-        items = _desk().list(state=state, priority=priority, tier=tier, limit=limit)
+        desk = _desk()
+        items = desk.list(state=desk.open_states() if open_only else state, priority=priority, tier=tier, limit=limit)
     if as_json:
         print(json.dumps([e.model_dump(mode="json") for e in items], indent=2))
         return

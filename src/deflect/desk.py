@@ -157,7 +157,7 @@ class EscalationDesk:
 
     def list(
         self,
-        state: State | None = None,
+        state: State | builtins.list[State] | None = None,
         priority: Priority | None = None,
         tier: Tier | None = None,
         customer_id: str | None = None,

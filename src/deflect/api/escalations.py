@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deflect.api.auth import Caller, admin, staff
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.errors import ValidationFailed
 from deflect.escalations.lifecycle import Action
 from deflect.escalations.stats import stats_from_store
 from deflect.service import DeflectService
@@ -60,12 +61,16 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
     def list_escalations(
         who: Staff,
         state: State | None = None,
+        open_only: Annotated[bool, Query(alias="open", description="Every state but resolved.")] = False,
         priority: Priority | None = None,
         tier: Tier | None = None,
         customer_id: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[Escalation]:
-        return desk.list(state=state, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
+        if open_only and state is not None:
+            raise ValidationFailed("use either `state` or `open`, not both")
+        states = desk.open_states() if open_only else state
+        return desk.list(state=states, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
 
     @router.post("/escalations/sweep", summary="Check SLA clocks: raise breached escalations, list warnings (admin)")
     def sweep(who: Annotated[Caller, Depends(admin_caller)]) -> dict[str, list[str]]:
