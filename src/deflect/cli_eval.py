@@ -230,3 +230,20 @@ def _print_loop(summary: dict[str, object], title: str, as_json: bool) -> None:
     for key, value in summary.items():
         table.add_row(key, "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value))
     out.print(table)
+
+
+@app.command("eval-pii")
+def eval_pii(
+    snippets: Annotated[list[Path] | None, typer.Option(help="Labelled snippet sets (see eval/pii/README.md).")] = None,
+) -> None:
+    """Precision and recall of the PII scrubber per kind on labelled snippets, with its misses."""
+    from deflect.evaluation.pii_eval import evaluate_pii, load_snippets, render_errors, render_markdown
+
+    files = snippets or [
+        Path("eval/pii") / n for n in ("snippets.jsonl", "snippets-holdout.jsonl", "snippets-holdout2.jsonl")
+    ]
+    with _errors():
+        _exists(*files)
+        for path in files:
+            report = evaluate_pii(load_snippets(path))
+            out.print(render_markdown(report, path.name) + render_errors(report), markup=False, highlight=False)

@@ -137,14 +137,18 @@ class DeflectService:
                 if verdict.decision is Decision.ANSWER:
                     reasons.append(NO_ANSWER_TEXT)
         answer_id = "ans_" + uuid.uuid4().hex
+        # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
+        names = [customer_id] if customer_id else []
+        stored_question = self._scrub(question, names)
+        stored_history = [self._scrub(m, names) for m in history]
         decision = Decision.ESCALATE if reasons else Decision.ANSWER
         audit = {
             "decision": decision.value,
-            "question": question,
+            "question": stored_question,
             "audience": audience.value,
             "conversation_id": conversation_id,
             # The other inputs the triggers read, so an answered question's audit says what was decided on.
-            "conversation": list(history),
+            "conversation": list(stored_history),
             "customer_id": customer_id,
             "customer_tier": customer_tier,
             "recent_similar_contacts": recent,
@@ -166,14 +170,14 @@ class DeflectService:
             draft = packet_draft if audience is Audience.AGENT else None
             esc, text = self.desk.escalate(
                 answer_id=answer_id,
-                question=question,
+                question=stored_question,
                 audience=audience,
                 reasons=reasons,
                 hits=hits,
                 policy_version=rules.version,
                 decision_data=audit,
                 draft_answer=packet_draft,
-                conversation=history,
+                conversation=stored_history,
                 conversation_id=conversation_id,
                 customer_id=customer_id,
                 customer_tier=customer_tier,

@@ -20,6 +20,21 @@ from deflect.retrieval.keyword import KeywordSearch
 from deflect.service import DeflectService
 
 
+def install_log_scrubbing() -> None:
+    """Scrub personal data from every log record: the filter sits on the root handlers (a logger's own filter
+    would miss records propagated from child loggers); a handler is created if there is none yet."""
+    import logging
+
+    from deflect.pii import PiiLogFilter
+
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in root.handlers:
+        if not any(isinstance(f, PiiLogFilter) for f in handler.filters):
+            handler.addFilter(PiiLogFilter())
+
+
 def offline_environment() -> None:
     """Every entry point calls this first: no hub lookups, no telemetry, ever."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -109,4 +124,5 @@ def build_desk(settings: Settings) -> EscalationDesk:
 def build_service(settings: Settings) -> DeflectService:
     """The production service: real Chroma, real embedder, configured generator."""
     offline_environment()
+    install_log_scrubbing()
     return assemble(settings, build_index(settings), build_embedder(settings))

@@ -8,7 +8,7 @@ finds and misses on the labelled set.
 from deflect.pii.checksums import iban_valid, luhn_valid
 from deflect.pii.findings import PRIORITY, Finding, PiiKind, Scrubbed, merge
 from deflect.pii.logging import PiiLogFilter
-from deflect.pii.scrub import find_pii, scrub
+from deflect.pii.scrubber import find_pii, scrub
 
 __all__ = [
     "PRIORITY",

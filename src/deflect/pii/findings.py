@@ -14,7 +14,9 @@ class PiiKind(StrEnum):
     PHONE = "PHONE"
     CARD = "CARD"
     IBAN = "IBAN"
-    API_KEY = "API_KEY"  # a credential recognised by its own shape or a key-named field (qv_live_..., AKIA..., api_key=)
+    API_KEY = (
+        "API_KEY"  # a credential recognised by its own shape or a key-named field (qv_live_..., AKIA..., api_key=)
+    )
     TOKEN = "TOKEN"  # a JWT, a bearer token, or a secret recognised by the word before it (password=, token:)
     IP = "IP"
     NAME = "NAME"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from deflect.pii.scrub import scrub
+from deflect.pii.scrubber import scrub
 
 
 class PiiLogFilter(logging.Filter):
