@@ -10,6 +10,7 @@ from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
 from deflect.desk import EscalationDesk
+from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
@@ -46,6 +47,7 @@ class DeflectService:
         max_question_chars: int = 2000,
         answer_max_sources: int = 2,
         threshold_override: float | None = None,
+        gap_feedback: FeedbackSource | None = None,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -62,6 +64,7 @@ class DeflectService:
         self._scrub = scrub
         self._policy = policy
         self._embedder = embedder
+        self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback)
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
 
     @property
@@ -246,6 +249,10 @@ class DeflectService:
             ]
         )
         return esc, source_ids, elapsed_ms
+
+    def gaps(self, days: float = 30, min_size: int = 2) -> GapReport:
+        """Content gaps: clusters of escalated and unhelpful questions in the last `days` days."""
+        return self._gaps.gaps(days=days, min_size=min_size)
 
     def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:
         """Ranked sources the audience may see, and the confidence features computed from them."""

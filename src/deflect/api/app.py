@@ -13,6 +13,7 @@ from deflect import __version__
 from deflect.api.auth import Caller, caller_dependency
 from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
+from deflect.api.gaps import gaps_router
 from deflect.config import Settings
 from deflect.domain.models import AskResult
 from deflect.service import DeflectService
@@ -74,4 +75,5 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
         return JSONResponse(body, 503)
 
     app.include_router(escalation_router(svc, caller))
+    app.include_router(gaps_router(svc, caller))
     return app
