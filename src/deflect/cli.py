@@ -160,7 +160,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
-    from deflect import cli_escalations, cli_eval, cli_gaps  # noqa: F401  (they register their commands on the app)
+    from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps  # noqa: F401  (they register their commands on the app)
     from deflect.wiring import offline_environment
 
     offline_environment()

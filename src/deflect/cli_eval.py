@@ -247,3 +247,20 @@ def eval_pii(
         for path in files:
             report = evaluate_pii(load_snippets(path))
             out.print(render_markdown(report, path.name) + render_errors(report), markup=False, highlight=False)
+
+
+@app.command("eval-feedback")
+def eval_feedback(
+    golden: Annotated[Path | None, typer.Option(help="Golden set over the kb (default eval/golden/kb.jsonl).")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="Or a StackFAQ-format dataset file.")] = None,
+) -> None:
+    """Does feedback help ranking, and can it be gamed? Honest simulated votes vs one-actor floods and crowds."""
+    from deflect.evaluation.feedback_eval import render, run
+    from deflect.wiring import build_embedder
+
+    settings = _settings()
+    with _errors():
+        _exists(golden, dataset)
+        report = run(settings, build_embedder(settings), golden=golden if dataset is None else None, dataset=dataset)
+    for line in render(report):
+        out.print(line, markup=False, highlight=False)

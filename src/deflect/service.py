@@ -10,11 +10,12 @@ from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
 from deflect.desk import EscalationDesk
-from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
 from deflect.errors import DeflectError, IndexUnavailable, ValidationFailed
+from deflect.feedback import FeedbackDesk
+from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
 from deflect.knowledge import KnowledgeWriter, Scrubber, knowledge_records
 from deflect.policy import Evidence, PolicyRules, decide
@@ -48,6 +49,7 @@ class DeflectService:
         answer_max_sources: int = 2,
         threshold_override: float | None = None,
         gap_feedback: FeedbackSource | None = None,
+        feedback: FeedbackDesk | None = None,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -64,6 +66,7 @@ class DeflectService:
         self._scrub = scrub
         self._policy = policy
         self._embedder = embedder
+        self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
         self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback)
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
 

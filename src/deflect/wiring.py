@@ -8,8 +8,10 @@ from deflect.answer.confidence import Calibration
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
-from deflect.domain.ports import Embedder, EscalationStore, Generator, Index
+from deflect.domain.ports import Embedder, Generator, Index, Store
 from deflect.escalations.config import load_escalation_config
+from deflect.feedback import FeedbackDesk
+from deflect.gaps import GapQuestion
 from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
@@ -78,12 +80,17 @@ def assemble(
     embedder: Embedder,
     generator: Generator | None = None,
     calibration: Calibration | None = None,
-    store: EscalationStore | None = None,
+    store: Store | None = None,
     scrub: Scrubber | None = None,
 ) -> DeflectService:
     """Build the service from given parts; tests pass fakes here, production passes real clients."""
     keyword = KeywordSearch(index)
-    retriever = HybridRetriever(index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates)
+    store = store or build_store(settings)
+    scrubber = scrub or build_scrubber()
+    feedback = FeedbackDesk(store, embedder, scrub=lambda text: scrubber(text, ()))
+    retriever = HybridRetriever(
+        index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates, adjust=feedback.adjust
+    )
     ingestor = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap))
     return DeflectService(
         index=index,
@@ -91,11 +98,17 @@ def assemble(
         generator=generator or build_generator(settings, embedder),
         calibration=(lambda: calibration) if calibration else (lambda: Calibration.load(settings.calibration_file)),
         ingestor=ingestor,
-        desk=EscalationDesk(store or build_store(settings), load_escalation_config(settings.escalation_file)),
+        desk=EscalationDesk(store, load_escalation_config(settings.escalation_file)),
         policy=load_policy(settings.policy_file),
         embedder=embedder,
         knowledge=KnowledgeWriter(settings.kb_dir),
-        scrub=scrub or build_scrubber(),
+        scrub=scrubber,
+        feedback=feedback,
+        gap_feedback=lambda since, until: [
+            GapQuestion(text=r.question, at=r.at, origin="unhelpful", answer_id=r.answer_id)
+            for r in feedback.unhelpful(since, until)
+            if r.question
+        ],
         max_question_chars=settings.max_question_chars,
         answer_max_sources=settings.answer_max_sources,
         threshold_override=settings.confidence_threshold,
@@ -109,7 +122,7 @@ def build_scrubber() -> Scrubber:
     return lambda text, names: scrub(text, names=names).text
 
 
-def build_store(settings: Settings) -> EscalationStore:
+def build_store(settings: Settings) -> Store:
     """The SQL store at settings.database_url, migrated to the latest schema."""
     from deflect.store.sql import SqlStore
 

@@ -13,6 +13,7 @@ from deflect import __version__
 from deflect.api.auth import Caller, caller_dependency
 from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
+from deflect.api.feedback import feedback_router
 from deflect.api.gaps import gaps_router
 from deflect.config import Settings
 from deflect.domain.models import AskResult
@@ -76,4 +77,6 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
 
     app.include_router(escalation_router(svc, caller))
     app.include_router(gaps_router(svc, caller))
+    if svc.feedback is not None:
+        app.include_router(feedback_router(svc.feedback, caller))
     return app

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol, TextIO
 
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.models import Answer, Chunk, ScoredChunk, SourceHit
 
 
@@ -104,3 +105,35 @@ class EscalationStore(Protocol):
     def export_audit(self, out: Path | TextIO) -> int:
         """Write the whole audit log as JSONL, oldest first, to a file path or a text stream; the line count."""
         ...
+
+
+class FeedbackStore(Protocol):
+    """Feedback on answers, append-only, tied to the answers' audit records (same database as the audit log)."""
+
+    def add_feedback(self, record: FeedbackRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a vote with its audit events in one transaction.
+
+        NotFound if no decision event exists for `record.answer_id`; Conflict if the id exists. Nothing is written
+        then."""
+        ...
+
+    def feedback(
+        self, *, answer_id: str | None = None, since: datetime | None = None, limit: int | None = 100
+    ) -> builtins.list[FeedbackRecord]:
+        """Votes matching every given filter (`since` bounds `at`, inclusive), newest first; limit None is all."""
+        ...
+
+    def audit(
+        self,
+        *,
+        escalation_id: str | None = None,
+        answer_id: str | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+    ) -> builtins.list[AuditEvent]:
+        """As EscalationStore.audit: the answer's decision event is read from here."""
+        ...
+
+
+class Store(EscalationStore, FeedbackStore, Protocol):
+    """Everything deflect persists in one database: escalations, audit log, feedback (SqlStore, InMemoryStore)."""

@@ -6,13 +6,15 @@ data equal-weight RRF with BM25 is worse than dense alone (see docs/retrieval.md
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from deflect.domain.models import ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder, Index
 from deflect.retrieval.keyword import KeywordSearch
 
 CHUNKS_PER_SOURCE = 3
+# Re-ranks ranked sources given the question's vector (feedback adjustments); must not drop or add sources.
+Adjust = Callable[[Sequence[float], list[SourceHit]], list[SourceHit]]
 
 
 class HybridRetriever:
@@ -25,7 +27,9 @@ class HybridRetriever:
         keyword: KeywordSearch | None,
         bm25_weight: float,
         candidates: int,
+        adjust: Adjust | None = None,
     ) -> None:
+        self._adjust = adjust
         self._index = index
         self._embedder = embedder
         self._keyword = keyword
@@ -33,15 +37,21 @@ class HybridRetriever:
         self._candidates = candidates
 
     def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
-        """Top-k sources the audience may see, best first."""
-        dense, keyword = self.candidates(question, audiences, with_keyword=self._w > 0)
-        return rank_sources(fuse(dense, keyword, self._w), k)
+        """Top-k sources the audience may see, best first, adjusted by feedback on similar questions."""
+        vector = self._embedder.embed([question])[0]
+        dense, keyword = self._gather(vector, question, audiences, with_keyword=self._w > 0)
+        hits = rank_sources(fuse(dense, keyword, self._w), k)
+        return self._adjust(vector, hits) if self._adjust else hits
 
     def candidates(
         self, question: str, audiences: frozenset[str], with_keyword: bool = True
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """Dense and keyword candidates before fusion (the eval sweeps fusion weights over these)."""
-        vector = self._embedder.embed([question])[0]
+        return self._gather(self._embedder.embed([question])[0], question, audiences, with_keyword)
+
+    def _gather(
+        self, vector: Sequence[float], question: str, audiences: frozenset[str], with_keyword: bool
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         dense = self._index.query(vector, self._candidates, audiences)
         keyword = self._keyword.search(question, self._candidates, audiences) if self._keyword and with_keyword else []
         return dense, keyword

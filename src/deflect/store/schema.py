@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Dialect, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.types import TypeDecorator
 
 from deflect.store.records import aware_utc
@@ -64,4 +64,23 @@ audit_events = Table(
     Index("ix_audit_events_answer_id", "answer_id"),
     Index("ix_audit_events_kind_at", "kind", "at"),
     sqlite_autoincrement=True,  # ids never reused, so export order is append order
+)
+
+# Votes on answers (migration 0002). Append-only by convention: the store only inserts. `source_ids` is a JSON list.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("answer_id", String, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("helpful", Boolean, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("correct_source", String, nullable=True),
+    Column("actor", String, nullable=False),
+    Column("role", String, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("source_ids", Text, nullable=False),
+    Column("decision", String, nullable=False),
+    Index("ix_feedback_answer_id", "answer_id"),
+    Index("ix_feedback_at", "at"),
 )

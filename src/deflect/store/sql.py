@@ -13,12 +13,13 @@ from sqlalchemy import Connection, Row, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound
 from deflect.store import records
 from deflect.store.engine import SQLITE_BEGIN, make_engine
 from deflect.store.migrate import upgrade
-from deflect.store.schema import audit_events, escalations
+from deflect.store.schema import audit_events, escalations, feedback
 
 EXPORT_BATCH = 1000
 
@@ -152,6 +153,48 @@ class SqlStore:
         """Write the whole audit log as JSONL, oldest first; the line count. Streams; one consistent snapshot."""
         with self._reader.connect() as conn:
             return records.write_jsonl(self._stream_events(conn), out)
+
+    # --- feedback ------------------------------------------------------------------------------------------
+
+    def add_feedback(self, record: FeedbackRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a vote with its audit events in one transaction; NotFound without a decision for the answer."""
+        row = {
+            **record.model_dump(exclude={"source_ids", "at"}),
+            "at": records.aware_utc(record.at, "at"),
+            "source_ids": json.dumps(record.source_ids, ensure_ascii=False),
+        }
+        event_rows = self._event_rows(events)
+        with self._engine.begin() as conn:
+            decided = conn.execute(
+                select(audit_events.c.id)
+                .where(audit_events.c.answer_id == record.answer_id, audit_events.c.kind == "decision")
+                .limit(1)
+            ).first()
+            if decided is None:
+                raise NotFound(f"no answer {record.answer_id}", [{"answer_id": record.answer_id}])
+            try:
+                conn.execute(insert(feedback).values(**row))
+            except IntegrityError as exc:
+                raise Conflict(f"feedback {record.id} already exists", [{"feedback_id": record.id}]) from exc
+            self._insert_events(conn, event_rows)
+
+    def feedback(
+        self, *, answer_id: str | None = None, since: datetime | None = None, limit: int | None = 100
+    ) -> builtins.list[FeedbackRecord]:
+        """Votes matching every given filter (`since` bounds `at`, inclusive), newest first; limit None is all."""
+        records.check_limit(limit)
+        query = select(feedback).order_by(feedback.c.at.desc(), feedback.c.id.desc())
+        if answer_id is not None:
+            query = query.where(feedback.c.answer_id == answer_id)
+        if since is not None:
+            query = query.where(feedback.c.at >= records.aware_utc(since, "since"))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader.connect() as conn:
+            return [
+                FeedbackRecord.model_validate({**row._asdict(), "source_ids": json.loads(row.source_ids)})
+                for row in conn.execute(query)
+            ]
 
     # --- internals -----------------------------------------------------------------------------------------
 

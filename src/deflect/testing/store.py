@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound
 from deflect.store import records
@@ -22,6 +23,8 @@ class InMemoryStore:
         self._lock = threading.Lock()
         self._escalations: dict[str, tuple[int, str]] = {}  # id -> (version, packet JSON)
         self._events: builtins.list[str] = []  # AuditEvent JSON; the id is the position + 1
+        self._feedback: dict[str, str] = {}  # id -> FeedbackRecord JSON
+        self._decided: set[str] = set()  # answer ids with a decision event, which feedback may name
 
     def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:
         """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
@@ -120,9 +123,39 @@ class InMemoryStore:
         """Write the whole audit log as JSONL, oldest first; the line count."""
         return records.write_jsonl(self._all_events(), out)
 
+    def add_feedback(self, record: FeedbackRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a vote with its audit events; NotFound without a decision for the answer, Conflict on a used id."""
+        stored = record.model_copy(update={"at": records.aware_utc(record.at, "at")}).model_dump_json()
+        ready = records.normalise_events(events)
+        with self._lock:
+            if record.answer_id not in self._decided:
+                raise NotFound(f"no answer {record.answer_id}", [{"answer_id": record.answer_id}])
+            if record.id in self._feedback:
+                raise Conflict(f"feedback {record.id} already exists", [{"feedback_id": record.id}])
+            self._feedback[record.id] = stored
+            self._append(ready)
+
+    def feedback(
+        self, *, answer_id: str | None = None, since: datetime | None = None, limit: int | None = 100
+    ) -> builtins.list[FeedbackRecord]:
+        """Votes matching every given filter (`since` bounds `at`, inclusive), newest first; limit None is all."""
+        records.check_limit(limit)
+        after = None if since is None else records.aware_utc(since, "since")
+        with self._lock:
+            lines = builtins.list(self._feedback.values())
+        found = [
+            f
+            for f in map(FeedbackRecord.model_validate_json, lines)
+            if (answer_id is None or f.answer_id == answer_id) and (after is None or f.at >= after)
+        ]
+        found.sort(key=lambda f: (f.at, f.id), reverse=True)
+        return found if limit is None else found[:limit]
+
     def _append(self, events: builtins.list[AuditEvent]) -> None:
         # Called with the lock held.
         for event in events:
+            if event.kind == "decision" and event.answer_id is not None:
+                self._decided.add(event.answer_id)
             self._events.append(event.model_copy(update={"id": len(self._events) + 1}).model_dump_json())
 
     def _all_events(self) -> builtins.list[AuditEvent]:

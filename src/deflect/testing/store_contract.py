@@ -8,7 +8,8 @@ empty, mutually isolated stores:
         def make_store(self, tmp_path):
             return lambda: MyStore(tmp_path / f"{uuid.uuid4().hex}.db")
 
-`make_escalation` and `make_event` build valid records for any test.
+`make_escalation` and `make_event` build valid records for any test. `FeedbackStoreContract` does the same for a
+`FeedbackStore` that also appends audit events (`make_feedback`, `answered`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -33,8 +34,9 @@ from deflect.domain.escalation import (
     State,
     Tier,
 )
+from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.models import Audience
-from deflect.domain.ports import EscalationStore
+from deflect.domain.ports import EscalationStore, FeedbackStore
 from deflect.errors import Conflict, NotFound, ValidationFailed
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -553,3 +555,189 @@ class EscalationStoreContract:
         assert store.get("ESC-1").escalation.assignee == f"agent-{winner}"
         assert store.get("ESC-1").version == 2
         assert [e.actor for e in store.audit()] == [f"agent-{winner}"]
+
+
+# --- feedback ----------------------------------------------------------------------------------------------------
+
+
+def make_feedback(feedback_id: str, answer_id: str = "ans-1", at: datetime = T0, **fields: Any) -> FeedbackRecord:
+    """A valid vote on `answer_id`: unhelpful, by customer-1, any field overridable."""
+    base: dict[str, Any] = {
+        "id": feedback_id,
+        "answer_id": answer_id,
+        "at": at,
+        "helpful": False,
+        "actor": "customer-1",
+        "role": "customer",
+        "question": f"Question of {answer_id}",
+        "source_ids": ["doc:a"],
+        "decision": "answer",
+    }
+    base.update(fields)
+    return FeedbackRecord.model_validate(base)
+
+
+def answered(answer_id: str, at: datetime = T0) -> AuditEvent:
+    """The decision event of an answered question, which feedback on it needs."""
+    return make_event("decision", at, answer_id=answer_id, data={"decision": "answer", "cited": ["doc:a"]})
+
+
+def feedback_event(record: FeedbackRecord) -> AuditEvent:
+    """The audit action that goes with a vote."""
+    return make_event("action", record.at, actor=record.actor, answer_id=record.answer_id, action="feedback")
+
+
+class AuditedFeedbackStore(FeedbackStore, Protocol):
+    """A FeedbackStore that can also append audit events (how the tests record the answers being voted on)."""
+
+    def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
+
+
+class FeedbackStoreContract:
+    """Contract tests every `FeedbackStore` must pass; override `make_store` as for `EscalationStoreContract`."""
+
+    @pytest.fixture
+    def make_store(self) -> Callable[[], AuditedFeedbackStore]:
+        """Override: return a factory of fresh, empty, isolated stores."""
+        raise NotImplementedError("subclasses of FeedbackStoreContract must override the make_store fixture")
+
+    @pytest.fixture
+    def store(self, make_store: Callable[[], AuditedFeedbackStore]) -> AuditedFeedbackStore:
+        return make_store()
+
+    def test_add_then_list_round_trips_every_field_with_its_audit_event(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1")])
+        paris = timezone(timedelta(hours=2))
+        full = make_feedback(
+            "fb-1",
+            at=datetime(2026, 3, 2, 11, 0, 0, 123456, tzinfo=paris),
+            helpful=True,
+            comment="Clear — «merci»",
+            correct_source="doc:b",
+            actor="agent-ana",
+            role="agent",
+            question="Refund the double charge?",
+            source_ids=["doc:a", "esc:ESC-1"],
+            decision="escalate",
+        )
+
+        store.add_feedback(full, [feedback_event(full)])
+
+        [got] = store.feedback(answer_id="ans-1")
+        assert got == full
+        assert got.at.utcoffset() == timedelta(0)
+        assert got.at == full.at
+        assert [(e.kind, e.action, e.answer_id) for e in store.audit(answer_id="ans-1")] == [
+            ("decision", None, "ans-1"),
+            ("action", "feedback", "ans-1"),
+        ]
+
+    def test_bare_record_round_trips(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1")])
+        bare = make_feedback("fb-1", source_ids=[])
+
+        store.add_feedback(bare)
+
+        assert store.feedback() == [bare]
+
+    def test_unknown_answer_is_not_found_and_writes_nothing(self, store: AuditedFeedbackStore) -> None:
+        record = make_feedback("fb-1", answer_id="ans-missing")
+
+        with pytest.raises(NotFound) as caught:
+            store.add_feedback(record, [feedback_event(record)])
+
+        assert caught.value.details == [{"answer_id": "ans-missing"}]
+        assert store.feedback() == []
+        assert store.audit() == []
+
+    def test_an_answer_needs_a_decision_event_not_just_any_event(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([make_event("action", answer_id="ans-1", action="claim")])
+
+        with pytest.raises(NotFound):
+            store.add_feedback(make_feedback("fb-1"))
+
+        assert store.feedback() == []
+
+    def test_a_used_id_is_conflict_and_writes_nothing(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1")])
+        first = make_feedback("fb-1", helpful=True)
+        store.add_feedback(first, [feedback_event(first)])
+        second = make_feedback("fb-1", helpful=False)
+
+        with pytest.raises(Conflict):
+            store.add_feedback(second, [feedback_event(second)])
+
+        assert store.feedback() == [first]
+        assert len(store.audit(kind="action")) == 1
+
+    def test_list_is_newest_first_filtered_and_limited(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1"), answered("ans-2")])
+        for i, (answer_id, minutes) in enumerate([("ans-1", 5), ("ans-2", 1), ("ans-1", 9), ("ans-2", 3)]):
+            store.add_feedback(make_feedback(f"fb-{i}", answer_id, T0 + timedelta(minutes=minutes)))
+        store.add_feedback(make_feedback("fb-a", "ans-1", T0 + timedelta(minutes=9)))  # ties break on id, descending
+
+        assert [f.id for f in store.feedback()] == ["fb-a", "fb-2", "fb-0", "fb-3", "fb-1"]
+        assert [f.id for f in store.feedback(answer_id="ans-2")] == ["fb-3", "fb-1"]
+        assert [f.id for f in store.feedback(since=T0 + timedelta(minutes=5))] == ["fb-a", "fb-2", "fb-0"]
+        assert [f.id for f in store.feedback(limit=2)] == ["fb-a", "fb-2"]
+        assert len(store.feedback(limit=None)) == 5
+        assert store.feedback(limit=0) == []
+        with pytest.raises(ValidationFailed):
+            store.feedback(limit=-1)
+
+    def test_naive_datetimes_are_refused_and_nothing_is_written(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1")])
+        naive = datetime(2026, 3, 2, 9, 0)
+
+        with pytest.raises(ValidationFailed):
+            store.add_feedback(make_feedback("fb-1", at=naive))
+        with pytest.raises(ValidationFailed):
+            store.add_feedback(make_feedback("fb-2"), [make_event(at=naive)])
+        with pytest.raises(ValidationFailed):
+            store.feedback(since=naive)
+
+        assert store.feedback() == []
+        assert len(store.audit()) == 1
+
+    def test_returned_records_are_copies(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1")])
+        original = make_feedback("fb-1", source_ids=["doc:a"])
+        store.add_feedback(original)
+
+        store.feedback()[0].source_ids.append("tampered")
+        original.source_ids.append("after the write")
+
+        assert store.feedback()[0].source_ids == ["doc:a"]
+
+    def test_stores_from_the_factory_are_isolated(self, make_store: Callable[[], AuditedFeedbackStore]) -> None:
+        first, second = make_store(), make_store()
+        first.append_audit([answered("ans-1")])
+        first.add_feedback(make_feedback("fb-1"))
+
+        assert second.feedback() == []
+        with pytest.raises(NotFound):
+            second.add_feedback(make_feedback("fb-1"))
+
+    def test_concurrent_votes_are_all_stored(self, store: AuditedFeedbackStore) -> None:
+        store.append_audit([answered("ans-1")])
+        start = threading.Barrier(THREADS)
+        errors: list[BaseException] = []
+
+        def worker(t: int) -> None:
+            try:
+                start.wait()
+                for i in range(PER_THREAD):
+                    record = make_feedback(f"fb-{t:02d}-{i:02d}", actor=f"c{t}")
+                    store.add_feedback(record, [feedback_event(record)])
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        assert len(store.feedback(limit=None)) == THREADS * PER_THREAD
+        assert len(store.audit(kind="action")) == THREADS * PER_THREAD

@@ -1,0 +1,55 @@
+"""`deflect feedback list`: votes on answers from a terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from deflect.cli import _errors, _settings, app, out
+from deflect.domain.feedback import FeedbackRecord
+
+fb_app = typer.Typer(no_args_is_help=True, help="Feedback readers gave on answers.")
+app.add_typer(fb_app, name="feedback")
+
+
+def _votes(answer_id: str | None, limit: int) -> list[FeedbackRecord]:
+    # The store alone: listing needs no model or index.
+    from deflect.store.sql import SqlStore
+
+    store = SqlStore(_settings().database_url)
+    try:
+        return store.feedback(answer_id=answer_id, limit=limit)
+    finally:
+        store.close()
+
+
+@fb_app.command("list")
+def list_(
+    answer: Annotated[str | None, typer.Option("--answer", help="Only votes on this answer id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Votes, newest first."""
+    with _errors():
+        items = _votes(answer, limit)
+    if as_json:
+        print(json.dumps([f.model_dump(mode="json") for f in items], indent=2))
+        return
+    table = Table(title=f"{len(items)} votes")
+    for col in ("at", "answer", "helpful", "role", "actor", "sources", "correct source", "question"):
+        table.add_column(col)
+    for f in items:
+        table.add_row(
+            f.at.strftime("%Y-%m-%d %H:%M"),
+            f.answer_id,
+            "yes" if f.helpful else "no",
+            f.role,
+            f.actor,
+            ", ".join(f.source_ids),
+            f.correct_source or "",
+            f.question[:60],
+        )
+    out.print(table)

@@ -1,0 +1,187 @@
+"""FeedbackDesk: record a reader's vote on an answer (stored with its audit event) and serve ranking adjustments."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import get_args
+
+from deflect.domain.escalation import AuditEvent
+from deflect.domain.feedback import FeedbackRecord, Role
+from deflect.domain.models import SourceHit
+from deflect.domain.ports import Embedder, FeedbackStore
+from deflect.errors import NotFound, ValidationFailed
+from deflect.feedback.adjust import AdjustConfig, SourceAdjustments
+
+MAX_COMMENT = 2000
+MAX_SOURCE_ID = 300
+Clock = Callable[[], datetime]
+Scrub = Callable[[str], str]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedbackResult:
+    """The stored vote, and whether the widget should offer a hand-off to a human."""
+
+    record: FeedbackRecord
+    offer_escalation: bool
+
+
+class FeedbackDesk:
+    """Votes on answers, persisted through one FeedbackStore, and the ranking adjustments they add up to."""
+
+    def __init__(
+        self,
+        store: FeedbackStore,
+        embedder: Embedder,
+        config: AdjustConfig | None = None,
+        clock: Clock = utc_now,
+        scrub: Scrub | None = None,
+        refresh_s: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.config = config or AdjustConfig()
+        self.clock = clock
+        self._embedder = embedder
+        self._scrub = scrub
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._vectors: dict[str, list[float]] = {}  # question -> embedding, so each question is embedded once
+        self._cached: SourceAdjustments | None = None
+        self._loaded_at = 0.0
+
+    def record(
+        self,
+        answer_id: str,
+        helpful: bool,
+        comment: str | None = None,
+        correct_source: str | None = None,
+        caller_role: str = "customer",
+        actor: str = "anonymous",
+    ) -> FeedbackResult:
+        """Store a vote on an answer with an audit "feedback" action; NotFound for an answer this caller never saw.
+
+        An unhelpful vote from a customer on an answered question offers escalation."""
+        role = _role(caller_role)
+        comment = _comment(comment, self._scrub)
+        correct_source = _source(correct_source)
+        decisions = self.store.audit(answer_id=answer_id, kind="decision")
+        # A customer may only vote on customer answers; saying "not found" rather than "forbidden" leaks nothing.
+        if not decisions or (role == "customer" and decisions[-1].data.get("audience") != "customer"):
+            raise NotFound(f"no answer {answer_id}", [{"answer_id": answer_id}])
+        decided = decisions[-1]
+        data = decided.data
+        decision = "answer" if data.get("decision") == "answer" else "escalate"
+        # What the reader was shown: the cited sources of an answer, or of the draft an agent sees on an escalation.
+        shown = data.get("cited", []) if decision == "answer" or data.get("audience") == "agent" else []
+        now = self.clock()
+        record = FeedbackRecord(
+            id="fb_" + uuid.uuid4().hex,
+            answer_id=answer_id,
+            at=now,
+            helpful=helpful,
+            comment=comment,
+            correct_source=correct_source,
+            actor=actor,
+            role=role,
+            question=str(data.get("question", "")),
+            source_ids=[str(s) for s in shown],
+            decision=decision,
+        )
+        offer = role == "customer" and not helpful and decision == "answer"
+        event = AuditEvent(
+            at=now,
+            kind="action",
+            actor=actor,
+            answer_id=answer_id,
+            escalation_id=decided.escalation_id,
+            action="feedback",
+            data={
+                "feedback_id": record.id,
+                "helpful": helpful,
+                "role": role,
+                "sources": record.source_ids,
+                "correct_source": correct_source,
+                "has_comment": comment is not None,
+                "offer_escalation": offer,
+            },
+        )
+        self.store.add_feedback(record, [event])
+        with self._lock:
+            self._cached = None  # this process sees its own vote at once
+        return FeedbackResult(record, offer)
+
+    def list(self, answer_id: str | None = None, limit: int | None = 100) -> builtins.list[FeedbackRecord]:
+        """Stored votes, newest first."""
+        return self.store.feedback(answer_id=answer_id, limit=limit)
+
+    def unhelpful(self, since: datetime, until: datetime) -> builtins.list[FeedbackRecord]:
+        """Answers voted unhelpful in [since, until], newest first, once per answer (content-gap input)."""
+        seen: set[str] = set()
+        out = []
+        for record in self.store.feedback(since=since, limit=None):
+            if record.at <= until and not record.helpful and record.answer_id not in seen:
+                seen.add(record.answer_id)
+                out.append(record)
+        return out
+
+    def adjustments(self) -> SourceAdjustments:
+        """The current adjustments: rebuilt after a vote here, or when older than `refresh_s` (other processes)."""
+        with self._lock:
+            if self._cached is not None and time.monotonic() - self._loaded_at < self._refresh_s:
+                return self._cached
+            now = self.clock()
+            records = self.store.feedback(since=now - timedelta(days=self.config.max_age_days), limit=None)
+            new = sorted({r.question for r in records} - self._vectors.keys())
+            if new:
+                self._vectors.update(zip(new, self._embedder.embed(new), strict=True))
+            self._cached = SourceAdjustments.build(
+                records, [self._vectors[r.question] for r in records], now, self.config
+            )
+            self._loaded_at = time.monotonic()
+            return self._cached
+
+    def adjust(self, question_vector: Sequence[float], hits: Sequence[SourceHit]) -> builtins.list[SourceHit]:
+        """Hits re-ranked by the feedback on similar questions (the retriever calls this after ranking)."""
+        return self.adjustments().adjust(question_vector, hits)
+
+
+def _role(value: str) -> Role:
+    roles: tuple[Role, ...] = get_args(Role)
+    for role in roles:
+        if value == role:
+            return role
+    raise ValidationFailed(f"unknown role {value!r}", [{"field": "role", "allowed": list(roles)}])
+
+
+def _comment(comment: str | None, scrub: Scrub | None) -> str | None:
+    if comment is None or not comment.strip():
+        return None
+    if len(comment) > MAX_COMMENT:
+        raise ValidationFailed(
+            f"comment is longer than {MAX_COMMENT} characters",
+            [{"field": "comment", "problem": "too_long", "limit": MAX_COMMENT}],
+        )
+    text = comment.strip()
+    return scrub(text) if scrub else text
+
+
+def _source(source_id: str | None) -> str | None:
+    if source_id is None:
+        return None
+    text = source_id.strip()
+    if not text or len(text) > MAX_SOURCE_ID:
+        raise ValidationFailed(
+            "correct_source must be a source id (1 to 300 characters)",
+            [{"field": "correct_source", "problem": "empty" if not text else "too_long"}],
+        )
+    return text

@@ -1,0 +1,74 @@
+"""`deflect feedback list` in process, over a SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import deflect.cli_feedback  # noqa: F401  (registers the commands on the app)
+from deflect.cli import app
+from deflect.store.sql import SqlStore
+from deflect.testing.store_contract import T0, answered, make_feedback
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    for name in list(os.environ):
+        if name.startswith("DEFLECT_"):
+            monkeypatch.delenv(name)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DEFLECT_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return url
+
+
+@pytest.fixture
+def seeded(db_url: str) -> None:
+    store = SqlStore(db_url)
+    store.append_audit([answered("ans-1"), answered("ans-2")])
+    store.add_feedback(make_feedback("fb-1", "ans-1", T0, comment="no"))
+    store.add_feedback(make_feedback("fb-2", "ans-2", T0 + timedelta(minutes=1), helpful=True, actor="agent-ana"))
+    store.add_feedback(make_feedback("fb-3", "ans-1", T0 + timedelta(minutes=2), correct_source="doc:b"))
+    store.close()
+
+
+def test_list_json_prints_every_vote_newest_first(seeded: None) -> None:
+    result = runner.invoke(app, ["feedback", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    votes = json.loads(result.output)
+    assert [v["id"] for v in votes] == ["fb-3", "fb-2", "fb-1"]
+    assert votes[0]["correct_source"] == "doc:b" and votes[2]["comment"] == "no"
+
+
+def test_list_filters_by_answer(seeded: None) -> None:
+    result = runner.invoke(app, ["feedback", "list", "--answer", "ans-1", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert [v["id"] for v in json.loads(result.output)] == ["fb-3", "fb-1"]
+
+
+def test_list_without_json_prints_a_table(seeded: None) -> None:
+    result = runner.invoke(app, ["feedback", "list", "--limit", "2"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0, result.output
+    assert "2 votes" in result.output
+    assert "ans-1" in result.output and "agent-ana" in result.output
+
+
+def test_an_empty_database_lists_nothing(db_url: str) -> None:
+    result = runner.invoke(app, ["feedback", "list", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == []
+
+
+def test_a_bad_limit_is_a_usage_error(db_url: str) -> None:
+    assert runner.invoke(app, ["feedback", "list", "--limit", "0"]).exit_code == 2
