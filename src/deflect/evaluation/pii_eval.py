@@ -8,14 +8,13 @@ survives scrubbing, whatever kind the scrubber gave the findings around it: the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from deflect.errors import SourceError
+from deflect.evaluation.golden import load_labelled
 from deflect.pii import Finding, PiiKind, find_pii, merge
 
 
@@ -48,20 +47,7 @@ def scrubber(snippet: PiiSnippet) -> list[Finding]:
 
 def load_snippets(path: Path) -> list[PiiSnippet]:
     """Read a labelled snippet set; a malformed line, a span not in its text or a repeated id names file and line."""
-    snippets: list[PiiSnippet] = []
-    seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            snippet = PiiSnippet.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise SourceError(str(path), f"bad PII snippet: {exc}", lineno) from None
-        if snippet.id in seen:
-            raise SourceError(str(path), f"duplicate snippet id {snippet.id!r}", lineno)
-        seen.add(snippet.id)
-        snippets.append(snippet)
-    return snippets
+    return load_labelled(path, PiiSnippet, "PII snippet", "snippet")
 
 
 def gold_spans(snippet: PiiSnippet) -> list[Finding]:

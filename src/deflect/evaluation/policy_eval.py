@@ -6,15 +6,14 @@ reasons are scored: `low_confidence` and `no_relevant_source` depend on retrieva
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from deflect.domain.ports import Embedder
-from deflect.errors import SourceError
+from deflect.evaluation.golden import load_labelled
 from deflect.policy.rules import TriggerRules
 from deflect.policy.semantic import PrototypeScorer
 from deflect.policy.triggers import REPEAT_CONTACT, detect, trigger_reasons
@@ -33,20 +32,7 @@ Detector = Callable[[TriggerCase], Sequence[str]]
 
 def load_trigger_cases(path: Path) -> list[TriggerCase]:
     """Read a labelled trigger set; a malformed line or a repeated id is an error naming the file and line."""
-    cases: list[TriggerCase] = []
-    seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = TriggerCase.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise SourceError(str(path), f"bad trigger case: {exc}", lineno) from None
-        if case.id in seen:
-            raise SourceError(str(path), f"duplicate case id {case.id!r}", lineno)
-        seen.add(case.id)
-        cases.append(case)
-    return cases
+    return load_labelled(path, TriggerCase, "trigger case", "case")
 
 
 def rule_detector(rules: TriggerRules, scores: Mapping[str, Mapping[str, float]] | None = None) -> Detector:
