@@ -115,3 +115,24 @@ def test_the_writer_starts_a_fresh_line_after_a_torn_write(tmp_path: Path) -> No
     docs = writer.append([{"id": "E1", "subject": "s", "question": "q", "resolution": "r"}], "sig")
     assert [d.source_id for d in docs] == ["esc:E1"]
     assert writer.path.read_text(encoding="utf-8").splitlines()[-1].startswith('{"id": "E1"')
+
+
+def test_the_customer_name_is_scrubbed_from_stored_text_and_knowledge(
+    make_service: Callable[..., DeflectService], settings
+) -> None:  # type: ignore[no-untyped-def]
+    from deflect.wiring import build_scrubber
+
+    service = make_service(index=InMemoryIndex(), scrub=build_scrubber())  # the real PII scrubber
+    first = service.ask(QUESTION + " Thanks, Ruth Okafor", Audience.AGENT, customer_name="Ruth Okafor")
+    assert first.escalation_id
+    packet = service.desk.get(first.escalation_id)
+    assert packet.customer_name == "Ruth Okafor"  # the contact stays on the record...
+    assert "Okafor" not in packet.question  # ...but not in the stored text
+    decision = next(e for e in service.desk.audit(answer_id=first.id) if e.kind == "decision")
+    assert "Okafor" not in str(decision.data)
+    service.desk.act(first.escalation_id, "claim", "agent-1")
+    service.desk.act(first.escalation_id, "start", "agent-1")
+    service.resolve_escalation(first.escalation_id, "agent-1", RESOLUTION + " Called Ruth Okafor to confirm.")
+    record = json.loads((settings.kb_dir / RESOLVED_FILE).read_text(encoding="utf-8").splitlines()[-1])
+    assert "Okafor" not in record["question"] + record["resolution"]
+    assert "[NAME]" in record["resolution"]

@@ -51,6 +51,7 @@ class EscalationDesk:
         conversation: Sequence[str] = (),
         conversation_id: str | None = None,
         customer_id: str | None = None,
+        customer_name: str | None = None,
         customer_tier: str | None = None,
     ) -> tuple[Escalation, str]:
         """Build and store the packet with its audit events in one transaction; return it and the hand-off text."""
@@ -68,6 +69,7 @@ class EscalationDesk:
             conversation=conversation,
             conversation_id=conversation_id,
             customer_id=customer_id,
+            customer_name=customer_name,
             customer_tier=customer_tier,
         )
         events = [

@@ -107,6 +107,7 @@ class DeflectService:
         conversation: Sequence[str] = (),
         customer_id: str | None = None,
         customer_tier: str | None = None,
+        customer_name: str | None = None,
     ) -> AskResult:
         """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
 
@@ -144,7 +145,7 @@ class DeflectService:
                     reasons.append(NO_ANSWER_TEXT)
         answer_id = "ans_" + uuid.uuid4().hex
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
-        names = [customer_id] if customer_id else []
+        names = [n for n in (customer_id, customer_name) if n]
         stored_question = self._scrub(question, names)
         stored_history = [self._scrub(m, names) for m in history]
         decision = Decision.ESCALATE if reasons else Decision.ANSWER
@@ -186,6 +187,7 @@ class DeflectService:
                 conversation=stored_history,
                 conversation_id=conversation_id,
                 customer_id=customer_id,
+                customer_name=customer_name,
                 customer_tier=customer_tier,
             )
             citations, escalation_id, priority = [], esc.id, esc.priority.value
@@ -224,7 +226,7 @@ class DeflectService:
         esc = self.desk.act(escalation_id, "resolve", actor, **payload)
         started = time.perf_counter()
         resolved_at = esc.sla.resolved_at or self.desk.clock()
-        names = [esc.customer_id] if esc.customer_id else []
+        names = [n for n in (esc.customer_id, esc.customer_name) if n]
         records = knowledge_records(esc, resolution, resolved_at, self._scrub, publish, public_resolution, names)
         docs = self._knowledge.append(records, self._ingestor.signature)
         self._ingestor.sync(docs)  # only these sources: nothing else is re-read, re-embedded or pruned

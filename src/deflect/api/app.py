@@ -31,6 +31,9 @@ class AskRequest(BaseModel):
         default_factory=list, max_length=20, description="Earlier messages of this conversation, oldest first."
     )
     customer_id: StrictStr | None = Field(None, max_length=200, description="Lets deflect spot repeat contacts.")
+    customer_name: StrictStr | None = Field(
+        None, max_length=200, description="Kept in the escalation packet; scrubbed from stored text and knowledge."
+    )
     customer_tier: StrictStr | None = Field(
         None, max_length=50, description="e.g. standard, business, enterprise, vip: sets SLA clocks and priority."
     )
@@ -60,6 +63,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
             conversation_id=body.conversation_id,
             conversation=body.conversation,
             customer_id=body.customer_id,
+            customer_name=body.customer_name,
             customer_tier=body.customer_tier,
         )
 

@@ -79,6 +79,8 @@ class Escalation(BaseModel):
     conversation_id: str | None = None
     audience: Audience
     customer_id: str | None = None
+    # Whom to reply to; also what the PII scrubber removes from stored questions and resolutions.
+    customer_name: str | None = None
     customer_tier: str | None = None  # e.g. standard, business, enterprise, vip
     sources: list[SearchedSource] = Field(default_factory=list)
     draft_answer: str | None = None

@@ -44,6 +44,7 @@ def build_escalation(
     conversation: Sequence[str] = (),
     conversation_id: str | None = None,
     customer_id: str | None = None,
+    customer_name: str | None = None,
     customer_tier: str | None = None,
     escalation_id: str | None = None,
 ) -> Escalation:
@@ -70,6 +71,7 @@ def build_escalation(
         conversation_id=conversation_id,
         audience=audience,
         customer_id=customer_id,
+        customer_name=customer_name,
         customer_tier=tier_name,
         sources=sources,
         draft_answer=draft,
