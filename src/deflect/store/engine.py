@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,9 @@ from deflect.errors import ConfigError
 
 # Execution option naming the statement that opens a SQLite transaction (read paths ask for a deferred one).
 SQLITE_BEGIN = "deflect_sqlite_begin"
+
+
+WAL_RETRY_S = 10.0
 
 
 def make_engine(database_url: str, busy_timeout_s: float = 30.0) -> Engine:
@@ -42,7 +47,17 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         # WAL: readers never block the writer and the writer never blocks readers; persistent in the file.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Switching a brand-new file to WAL needs a moment of exclusive access; when many processes open it at
+        # once SQLite can answer "locked" without waiting, so retry for a bounded time.
+        deadline = time.monotonic() + WAL_RETRY_S
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     finally:
         cursor.close()
 
