@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,16 +32,8 @@ class TestInMemoryFeedbackStore(FeedbackStoreContract):
 
 class TestSqliteFeedbackStore(FeedbackStoreContract):
     @pytest.fixture
-    def make_store(self, tmp_path: Path) -> Iterator[Callable[[], AuditedFeedbackStore]]:
-        opened: list[SqlStore] = []
-
-        def make() -> SqlStore:
-            opened.append(SqlStore(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db"))
-            return opened[-1]
-
-        yield make
-        for store in opened:
-            store.close()
+    def make_store(self, sqlite_stores: Callable[[], SqlStore]) -> Callable[[], AuditedFeedbackStore]:
+        return sqlite_stores
 
 
 def tables(db: Path) -> set[str]:

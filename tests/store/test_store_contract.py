@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -27,16 +26,8 @@ class TestInMemoryStore(EscalationStoreContract):
 
 class TestSqliteStore(EscalationStoreContract):
     @pytest.fixture
-    def make_store(self, tmp_path: Path) -> Iterator[Callable[[], EscalationStore]]:
-        opened: list[SqlStore] = []
-
-        def make() -> SqlStore:
-            opened.append(SqlStore(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db"))
-            return opened[-1]
-
-        yield make
-        for store in opened:
-            store.close()
+    def make_store(self, sqlite_stores: Callable[[], SqlStore]) -> Callable[[], EscalationStore]:
+        return sqlite_stores
 
 
 @pytest.fixture(scope="module")
