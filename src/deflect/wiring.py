@@ -56,12 +56,17 @@ def build_index(settings: Settings) -> Index:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The sentence-transformers model named in settings, loaded from a local path."""
-    from deflect.index.embedder import SentenceTransformerEmbedder
+    """The sentence-transformers model named in settings, loaded from a local path, behind a cache of recent
+    embeddings (one ask needs its question's vector in four places)."""
+    from deflect.index.embedder import CachedEmbedder, SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(
-        settings.embedding_model, settings.embedding_threads, settings.embedding_batch_size
+    model = SentenceTransformerEmbedder(
+        settings.embedding_model,
+        settings.embedding_threads,
+        settings.embedding_batch_size,
+        cache_dir=settings.data_dir / "models",
     )
+    return CachedEmbedder(model)
 
 
 def build_generator(settings: Settings, embedder: Embedder) -> Generator:

@@ -8,6 +8,7 @@ import pytest
 
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.domain.models import Answer, SourceHit
+from deflect.index.embedder import CachedEmbedder
 from deflect.testing import HashEmbedder
 
 from .builders import chunk, source, source_of
@@ -178,7 +179,7 @@ def test_a_sentence_repeated_by_overlapping_chunks_appears_once() -> None:
 
 def test_sentence_embeddings_are_cached_across_questions() -> None:
     embedder = HashEmbedder()
-    gen = ExtractiveGenerator(embedder)
+    gen = ExtractiveGenerator(CachedEmbedder(embedder))  # as wiring builds it
     hit = source("doc:a", "Reset links are valid for 60 minutes. Five failed logins lock the account.")
     gen.generate("how long is a reset link valid", [hit])
     texts_embedded_before = embedder.texts

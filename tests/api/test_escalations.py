@@ -225,9 +225,12 @@ def test_listing_open_escalations_leaves_out_resolved_ones(client: TestClient) -
     still_open = escalate(client, "Where can I buy a pony?")["escalation_id"]
     for action in ("claim", "start"):
         assert act(client, done, action).status_code == 200
-    assert client.post(
-        f"/v1/escalations/{done}/resolve", json={"resolution": "Pointed them to the pony shop."}, headers=AGENT
-    ).status_code == 200
+    assert (
+        client.post(
+            f"/v1/escalations/{done}/resolve", json={"resolution": "Pointed them to the pony shop."}, headers=AGENT
+        ).status_code
+        == 200
+    )
     assert act(client, still_open, "claim").status_code == 200
 
     open_ids = [e["id"] for e in client.get("/v1/escalations", params={"open": "true"}, headers=AGENT).json()]

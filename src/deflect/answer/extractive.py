@@ -21,7 +21,6 @@ SNIPPET_CHARS = 240
 # Long resolutions hold hundreds of sentences; embedding them all per question costs seconds. Candidates come in
 # order (best source, best chunk, earliest sentence), so the cap drops the least likely ones.
 MAX_CANDIDATES = 48
-CACHE_SIZE = 20_000
 
 
 @dataclass
@@ -42,7 +41,6 @@ class ExtractiveGenerator:
         self._embedder = embedder
         self._max_sources = max_sources
         self._max_sentences = max_sentences
-        self._cache: dict[str, list[float]] = {}
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer:
         """Compose an answer from `sources` (best first)."""
@@ -56,26 +54,14 @@ class ExtractiveGenerator:
         candidates = _dedupe(candidates)[:MAX_CANDIDATES]
         if not candidates:
             return Answer(text="", citations=[])
-        q = self._embedder.embed([question])[0]
-        for cand, vec in zip(candidates, self._unit_vectors([c.unit.text for c in candidates]), strict=True):
+        # Wire a CachedEmbedder in (wiring does): the question and recurring sentences are then embedded once.
+        vectors = self._embedder.embed([question, *[c.unit.text for c in candidates]])
+        q = vectors[0]
+        for cand, vec in zip(candidates, vectors[1:], strict=True):
             # Earlier chunks of better sources win ties: retrieval already judged them more relevant.
             cand.score = _dot(q, vec) - 0.02 * cand.source_rank - 0.01 * cand.chunk_rank
         picked = self._select(candidates)
         return _compose(picked, chosen_sources)
-
-    def _unit_vectors(self, texts: list[str]) -> list[list[float]]:
-        """Embeddings of answer units, cached: the same sources come back for many questions.
-
-        Lookups go through a local mapping, so a concurrent request clearing the cache cannot break this one."""
-        found = {t: self._cache.get(t) for t in dict.fromkeys(texts)}
-        missing = [t for t, v in found.items() if v is None]
-        if missing:
-            vectors = self._embedder.embed(missing)
-            found.update(zip(missing, vectors, strict=True))
-            if len(self._cache) + len(missing) > CACHE_SIZE:
-                self._cache.clear()
-            self._cache.update(zip(missing, vectors, strict=True))
-        return [v for t in texts if (v := found[t]) is not None]
 
     def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
         ranked = sorted(candidates, key=lambda c: -c.score)

