@@ -12,11 +12,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from deflect.domain.escalation import Priority, SlaClock
+from deflect.domain.time import aware_utc as utc
 from deflect.errors import InvalidTransition, ValidationFailed
 from deflect.escalations.config import EscalationConfig
 
@@ -48,13 +49,6 @@ class SlaStatus(BaseModel):
     def warning(self) -> bool:
         """Either deadline is close."""
         return self.acknowledge_warning or self.resolve_warning
-
-
-def utc(at: datetime, name: str = "time") -> datetime:
-    """`at` in UTC; a naive datetime is refused rather than guessed."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValidationFailed(f"{name} must be timezone-aware (UTC), got {at.isoformat()}", [{"field": name}])
-    return at.astimezone(UTC)
 
 
 def _not_before(at: datetime, earlier: datetime | None, what: str) -> None:

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from deflect.domain.escalation import AuditEvent, Escalation, State
+from deflect.domain.time import aware_utc
 from deflect.errors import ValidationFailed
-
-
-def aware_utc(value: datetime, field: str) -> datetime:
-    """The same instant in UTC; a naive datetime is refused, since its zone would be a guess."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationFailed(f"{field} must be timezone-aware, got {value.isoformat()}", [{"field": field}])
-    return value.astimezone(UTC)
 
 
 def check_escalation(escalation: Escalation) -> None:
