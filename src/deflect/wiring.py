@@ -31,7 +31,8 @@ def install_log_scrubbing() -> None:
 
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # WARNING, the root default: the point is the filter, not more output on every CLI command.
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in root.handlers:
         if not any(isinstance(f, PiiLogFilter) for f in handler.filters):
             handler.addFilter(PiiLogFilter())
