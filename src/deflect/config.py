@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=1, description="Longer questions are refused with a 422.")
     host: str = Field("127.0.0.1", description="`deflect serve` bind address.")
+    index_timeout_s: float = Field(
+        5.0, gt=0, description="Seconds an ask waits for retrieval before escalating with `index_unavailable`."
+    )
+    index_retry_after_s: float = Field(
+        5.0, ge=0, description="After an index failure, asks skip the index (and escalate at once) this long."
+    )
     port: int = Field(8080, description="`deflect serve` port.")
 
     _split_keys = field_validator("customer_api_keys", "agent_api_keys", "admin_api_keys", mode="before")(_split_csv)

@@ -9,7 +9,9 @@
     ├── Conflict (409 conflict): a stale write (optimistic concurrency) or a duplicate id
     ├── ConfigError (500 config_error)
     ├── SourceError (422 bad_source): a knowledge file that cannot be parsed
-    ├── IndexUnavailable (503 index_unavailable)
+    ├── PayloadTooLarge (413 payload_too_large): a request body over the configured limit
+    ├── IndexUnavailable (503 index_unavailable): the index failed or did not answer in time
+    ├── StoreUnavailable (503 store_unavailable): the database failed or did not answer in time; nothing stored
     └── GeneratorUnavailable (503 generator_unavailable)
 
 The API renders each as {"error": {"code", "message", "details"}} with its status.
@@ -76,8 +78,18 @@ class SourceError(DeflectError):
         self.line = line
 
 
+class PayloadTooLarge(DeflectError):
+    code, status = "payload_too_large", 413
+
+
 class IndexUnavailable(DeflectError):
     code, status = "index_unavailable", 503
+
+
+class StoreUnavailable(DeflectError):
+    """The database could not be written or read within its bound. Whatever was being done was not stored."""
+
+    code, status = "store_unavailable", 503
 
 
 class GeneratorUnavailable(DeflectError):

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
+from deflect.bounded import Bounded
 from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
@@ -50,6 +51,7 @@ class DeflectService:
         threshold_override: float | None = None,
         gap_feedback: FeedbackSource | None = None,
         feedback: FeedbackDesk | None = None,
+        index_calls: Bounded | None = None,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -69,6 +71,8 @@ class DeflectService:
         self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
         self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback)
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
+        # Every read of the index while serving goes through this: a deadline, and a breaker while it is down.
+        self._index_calls = index_calls or Bounded("index", 5.0, IndexUnavailable)
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -111,12 +115,19 @@ class DeflectService:
     ) -> AskResult:
         """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
 
-        An escalation is committed to the store before this returns, so no caller is told about one that was lost."""
+        An escalation is committed to the store before this returns, so no caller is told about one that was lost.
+        When the index fails or times out the question is still escalated (reason `index_unavailable`), so the
+        asker gets a hand-off; when the database fails, StoreUnavailable says nothing was stored."""
         started = time.perf_counter()
         question = validate_question(question, self._max_chars)
         history = tuple(conversation)[-MAX_CONVERSATION:]
-        hits, feats = self.evidence(question, audience)
-        confidence = self.calibration.confidence(feats)
+        try:
+            hits, feats = self._index_calls.call(self.evidence, question, audience)
+            index_available = True
+        except IndexUnavailable as exc:
+            log.warning("escalating without the index: %s", exc.message)
+            hits, feats, index_available = [], features(question, []), False
+        confidence = self.calibration.confidence(feats) if index_available else 0.0
         rules = self.rules
         repeat = rules.triggers.repeat_contact
         recent = (
@@ -131,6 +142,7 @@ class DeflectService:
             conversation=history,
             recent_similar_contacts=recent,
             semantic_scores=self._scorer.score(question) if self._scorer else {},
+            index_available=index_available,
         )
         verdict = decide(question, evidence, rules)
         reasons = list(verdict.reasons)

@@ -6,9 +6,11 @@ import os
 
 from deflect.answer.confidence import Calibration
 from deflect.answer.extractive import ExtractiveGenerator
+from deflect.bounded import Bounded
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
 from deflect.domain.ports import Embedder, Generator, Index, Store
+from deflect.errors import IndexUnavailable
 from deflect.escalations.config import load_escalation_config
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import GapQuestion
@@ -118,6 +120,7 @@ def assemble(
         max_question_chars=settings.max_question_chars,
         answer_max_sources=settings.answer_max_sources,
         threshold_override=settings.confidence_threshold,
+        index_calls=Bounded("index", settings.index_timeout_s, IndexUnavailable, settings.index_retry_after_s),
     )
 
 

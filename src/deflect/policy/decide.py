@@ -12,6 +12,7 @@ from deflect.policy.triggers import detect
 LOW_CONFIDENCE = "low_confidence"
 NO_RELEVANT_SOURCE = "no_relevant_source"
 NO_ANSWER_TEXT = "no_answer_text"
+INDEX_UNAVAILABLE = "index_unavailable"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Evidence:
     # Embedding-prototype scores by reason code, from `deflect.policy.semantic`; only read for reasons the rules
     # give a semantic threshold.
     semantic_scores: Mapping[str, float] = field(default_factory=dict)
+    # False when the index failed or timed out: there is no KB evidence either way, only the triggers.
+    index_available: bool = True
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,11 @@ class PolicyDecision:
 def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecision:
     """Escalate when the KB cannot answer well or any trigger fires; list every reason, KB reasons first."""
     kb_reasons: list[str] = []
-    if evidence.sources == 0 or evidence.top_dense is None or evidence.top_dense < rules.relevance_floor:
+    if not evidence.index_available:
+        kb_reasons.append(INDEX_UNAVAILABLE)
+    elif evidence.sources == 0 or evidence.top_dense is None or evidence.top_dense < rules.relevance_floor:
         kb_reasons.append(NO_RELEVANT_SOURCE)
-    if evidence.confidence < rules.answer_threshold:
+    if evidence.index_available and evidence.confidence < rules.answer_threshold:
         kb_reasons.append(LOW_CONFIDENCE)
     triggers = detect(
         question,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, Row, Select, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.ports import StoredEscalation
-from deflect.errors import Conflict, NotFound
+from deflect.errors import Conflict, NotFound, StoreUnavailable
 from deflect.store import records
 from deflect.store.engine import SQLITE_BEGIN, make_engine
 from deflect.store.migrate import upgrade
@@ -29,8 +31,16 @@ class SqlStore:
 
     def __init__(self, database_url: str, *, busy_timeout_s: float = 30.0, migrate: bool = True) -> None:
         self._engine = make_engine(database_url, busy_timeout_s)
+        self._busy_timeout_s = busy_timeout_s
         # Reads need no write lock: on SQLite they open a deferred transaction (a WAL snapshot).
         self._reader = self._engine.execution_options(**{SQLITE_BEGIN: "BEGIN"})
+        url = make_url(database_url)
+        # A SQLite file deleted under a running process still takes writes (into the unlinked inode) that vanish
+        # on restart; every write checks the file is still there.
+        self._sqlite_file = (
+            Path(url.database) if url.get_backend_name() == "sqlite" and url.database and not url.query.get("uri")
+            else None
+        )
         if migrate:
             self.migrate()
 
@@ -41,7 +51,42 @@ class SqlStore:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration; a no-op when it is there already."""
-        upgrade(self._engine)
+        with self._unavailable("migrate"):
+            upgrade(self._engine)
+
+    def ping(self) -> None:
+        """Prove the database takes writes now: take the write lock and release it; StoreUnavailable if not."""
+        with self._write() as conn:
+            conn.execute(select(1))
+
+    @contextmanager
+    def _unavailable(self, doing: str) -> Iterator[None]:
+        # Operational failures (locked past the busy timeout, disk full, server gone) become one error that says
+        # nothing was stored; integrity errors are handled where they mean Conflict.
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreUnavailable(
+                f"the database is unavailable ({type(exc.orig).__name__ if exc.orig else 'error'} while {doing}); "
+                "nothing was stored",
+                [{"stored": False, "timeout_s": self._busy_timeout_s}],
+            ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._sqlite_file is not None and not self._sqlite_file.exists():
+            raise StoreUnavailable(
+                f"the database file {self._sqlite_file} is gone; nothing was stored", [{"stored": False}]
+            )
+        with self._unavailable("writing"), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._unavailable("reading"), self._reader.connect() as conn:
+            yield conn
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -53,7 +98,7 @@ class SqlStore:
         """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
         row = {**self._columns(escalation), "id": escalation.id, "version": 1}
         event_rows = self._event_rows(events)
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             try:
                 conn.execute(insert(escalations).values(**row))
             except IntegrityError as exc:
@@ -64,7 +109,7 @@ class SqlStore:
 
     def get(self, escalation_id: str) -> StoredEscalation:
         """The escalation and its version; NotFound if absent."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 select(escalations.c.packet, escalations.c.version).where(escalations.c.id == escalation_id)
             ).one_or_none()
@@ -98,14 +143,14 @@ class SqlStore:
             query = query.where(escalations.c.created_at >= records.aware_utc(since, "since"))
         if limit is not None:
             query = query.limit(limit)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return [Escalation.model_validate_json(packet) for packet in conn.execute(query).scalars()]
 
     def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
         """Replace the packet if it is still at `expected_version`, with its events; the new version."""
         columns = self._columns(escalation)
         event_rows = self._event_rows(events)
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             # The version check and the write are one statement, so two writers cannot both pass the check.
             result = conn.execute(
                 update(escalations)
@@ -133,7 +178,7 @@ class SqlStore:
         event_rows = self._event_rows(events)
         if not event_rows:
             return
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             self._insert_events(conn, event_rows)
 
     def audit(
@@ -146,12 +191,12 @@ class SqlStore:
     ) -> builtins.list[AuditEvent]:
         """Events matching every given filter (`since` bounds `at`, inclusive), oldest first."""
         query = self._audit_query(escalation_id, answer_id, kind, since)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return [_event(row) for row in conn.execute(query)]
 
     def export_audit(self, out: Path | TextIO) -> int:
         """Write the whole audit log as JSONL, oldest first; the line count. Streams; one consistent snapshot."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return records.write_jsonl(self._stream_events(conn), out)
 
     # --- feedback ------------------------------------------------------------------------------------------
@@ -164,7 +209,7 @@ class SqlStore:
             "source_ids": json.dumps(record.source_ids, ensure_ascii=False),
         }
         event_rows = self._event_rows(events)
-        with self._engine.begin() as conn:
+        with self._write() as conn:
             decided = conn.execute(
                 select(audit_events.c.id)
                 .where(audit_events.c.answer_id == record.answer_id, audit_events.c.kind == "decision")
@@ -190,7 +235,7 @@ class SqlStore:
             query = query.where(feedback.c.at >= records.aware_utc(since, "since"))
         if limit is not None:
             query = query.limit(limit)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return [
                 FeedbackRecord.model_validate({**row._asdict(), "source_ids": json.loads(row.source_ids)})
                 for row in conn.execute(query)
