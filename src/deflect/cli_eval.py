@@ -92,11 +92,17 @@ def eval_(
         str | None, typer.Option(help="Comma-separated BM25 weights to compare (default: 0 and the configured one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the overall metrics as JSON.")] = False,
+    manual: Annotated[
+        str | None, typer.Option(help="A real manual from eval/manuals/ (its Debian package must be installed).")
+    ] = None,
 ) -> None:
     """Measure retrieval, citations, answers, escalation decisions and latency; write a report; gate on a baseline."""
     from deflect.evaluation.evaluate import evaluate
     from deflect.wiring import build_embedder
 
+    if manual is not None:
+        _eval_manual(manual, out_dir, fusion_weights, as_json)
+        return
     if golden is None and dataset is None:
         golden = DEFAULT_GOLDEN
     if kb is not None and dataset is not None:
@@ -156,6 +162,41 @@ def eval_(
         err.print(gate)
         if outcome.regressed:
             raise typer.Exit(EXIT_REGRESSION)
+
+
+def _eval_manual(name: str, out_dir: Path | None, fusion_weights: str | None, as_json: bool) -> None:
+    from deflect.evaluation.manual import evaluate_manual
+    from deflect.wiring import build_embedder
+
+    settings = _settings()
+    with _errors():
+        try:
+            weights = tuple(float(w) for w in fusion_weights.split(",")) if fusion_weights else None
+        except ValueError:
+            raise ValidationFailed("--fusion-weights takes numbers like 0,0.05,0.1") from None
+        with _progress(disable=as_json, label="asking") as advance:
+            outcome = evaluate_manual(
+                settings,
+                build_embedder(settings),
+                name,
+                out_dir or Path("eval/reports") / f"manual-{name}",
+                progress=advance,
+                fusion_weights=weights,
+            )
+    if as_json:
+        print(json.dumps(outcome.points, indent=2))
+        return
+    table = Table(title=f"deflect eval: manual {name}")
+    columns = ("R@1", "R@5", "answered", "actionable", "answered_not_actionable", "oos_escalated")
+    table.add_column("operating point / split")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for point, splits in outcome.points.items():
+        for split, summary in splits.items():
+            values = [summary.get(c) for c in columns]
+            table.add_row(f"{point} / {split}", *("n/a" if v is None else f"{v:.3f}" for v in values))
+    out.print(table)
+    out.print(f"report: {outcome.out_dir / 'report.html'}")
 
 
 @app.command("eval-policy")

@@ -1,0 +1,279 @@
+"""`deflect eval --manual NAME`: a real manual from a Debian package, read where the package installs it.
+
+The repository holds only our questions, page names and key terms (`eval/manuals/`); the manual's HTML is copied
+from the installed package into the eval's throwaway folder, ingested with the normal ingest and asked through
+`DeflectService.ask` like every other eval. Pages are named by their path under the manual's HTML root without
+`.html`, which is exactly the source id deflect gives them (`doc:<path>`), because the copy is the KB root.
+
+Definitions (per answerable question unless stated):
+- actionable: answered, an expected page cited, and every key term (or one of its alternatives) in the answer
+  text, case-insensitively.
+- answered, not actionable: answered, but the citation or a key term is missing.
+- out-of-scope escalated: share of out-of-scope questions (no expected page) that escalated.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from deflect.config import Settings
+from deflect.domain.models import Audience
+from deflect.domain.ports import Embedder
+from deflect.errors import ConfigError, SourceError
+from deflect.evaluation.evaluate import SECRET_FIELDS, file_hash, git_revision
+from deflect.evaluation.fusion import sweep
+from deflect.evaluation.golden import GoldenCase, load_labelled
+from deflect.evaluation.metrics import mean, recall_at_k
+from deflect.evaluation.report import markdown, plots, to_html
+from deflect.evaluation.runner import CaseResult, EvalSetup, Progress, prepare, run_cases, write_results
+from deflect.evaluation.scoring import aggregate, by_tag, score_case
+from deflect.service import DeflectService
+
+MANUALS_DIR = Path("eval/manuals")
+
+
+class ManualManifest(BaseModel):
+    """Which Debian package holds the manual, where its HTML is installed and which files are ingested."""
+
+    name: str
+    debian_package: str
+    package_version: str
+    license: str
+    html_root: Path
+    include: list[str] = Field(default_factory=lambda: ["**/*.html"])
+    exclude: list[str] = Field(default_factory=list)
+    questions: str
+
+
+class ManualQuestion(BaseModel):
+    """One of our questions: expected pages (empty: out of scope) and the key terms an answer must contain."""
+
+    id: str
+    question: str
+    expected_pages: list[str] = Field(default_factory=list)
+    key_terms: list[str | list[str]] = Field(default_factory=list)
+    split: Literal["tune", "report"]
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.expected_pages)
+
+    def case(self) -> GoldenCase:
+        """The question as a golden case over the manual copied as the KB root."""
+        return GoldenCase(
+            id=self.id,
+            question=self.question,
+            audience=Audience.CUSTOMER,
+            expected_sources=[page_source_id(p) for p in self.expected_pages],
+            should_escalate=not self.answerable,
+            tags=[f"split:{self.split}", "answerable" if self.answerable else "out_of_scope"],
+        )
+
+
+@dataclass
+class Manual:
+    manifest: ManualManifest
+    questions: list[ManualQuestion]
+
+
+def page_source_id(page: str) -> str:
+    """`usage/prune` -> `doc:usage/prune` (the manual's HTML root is the eval KB's root)."""
+    return "doc:" + page.strip("/").removesuffix(".html")
+
+
+def load_manual(name: str, manuals_dir: Path = MANUALS_DIR) -> Manual:
+    """The manifest `<name>.json` and its questions; a missing or malformed file is a clear error."""
+    path = manuals_dir / f"{name}.json"
+    if not path.exists():
+        known = sorted(p.stem for p in manuals_dir.glob("*.json")) if manuals_dir.exists() else []
+        raise ConfigError(f"no manual named {name!r} in {manuals_dir} (known: {', '.join(known) or 'none'})")
+    try:
+        manifest = ManualManifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise SourceError(str(path), f"bad manual manifest: {exc}") from None
+    questions = load_labelled(manuals_dir / manifest.questions, ManualQuestion, "manual question", "question")
+    return Manual(manifest, questions)
+
+
+def manual_files(manifest: ManualManifest) -> list[Path]:
+    """The installed files to ingest, relative to the HTML root; an error naming the apt package when absent."""
+    root = manifest.html_root
+    if not root.is_dir():
+        raise ConfigError(
+            f"the {manifest.name} manual is not installed ({root} is missing): "
+            f"apt-get install {manifest.debian_package}"
+        )
+    chosen = {p.relative_to(root) for pattern in manifest.include for p in root.glob(pattern) if p.is_file()}
+    # fnmatch, not glob: `_static/**` must drop the files below the folder, and fnmatch's `*` crosses "/".
+    files = sorted(p for p in chosen if not any(fnmatch(p.as_posix(), pattern) for pattern in manifest.exclude))
+    if not files:
+        raise ConfigError(f"no files of the {manifest.name} manual match {manifest.include} under {root}")
+    return files
+
+
+def copy_manual(manifest: ManualManifest, target: Path) -> list[Path]:
+    """Copy the manual's pages into `target` (the eval's throwaway KB), keeping their relative paths."""
+    files = manual_files(manifest)
+    for rel in files:
+        dest = target / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(manifest.html_root / rel, dest)
+    return files
+
+
+def has_key_terms(answer: str, key_terms: Sequence[str | list[str]]) -> bool:
+    """Every key term (a string, or a list of alternatives any one of which will do) occurs in the answer."""
+    text = answer.lower()
+    for term in key_terms:
+        options = [term] if isinstance(term, str) else term
+        if not any(o.lower() in text for o in options):
+            return False
+    return True
+
+
+def score_question(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
+    """Per-question outcome: retrieval hits, answered, cited an expected page, key terms, actionable."""
+    expected = [page_source_id(p) for p in q.expected_pages]
+    answered = r.decision == "answer"
+    cited = bool(set(r.citations) & set(expected))
+    terms = has_key_terms(r.answer, q.key_terms) if answered else False
+    return {
+        "id": q.id,
+        "split": q.split,
+        "answerable": q.answerable,
+        "answered": answered,
+        "r@1": recall_at_k(r.retrieved, expected, 1),
+        "r@5": recall_at_k(r.retrieved, expected, 5),
+        "cited_expected": cited if answered and q.answerable else None,
+        "key_terms": terms if answered and q.answerable else None,
+        "actionable": answered and q.answerable and cited and terms,
+    }
+
+
+def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
+    """R@1, R@5, actionable, answered-not-actionable (shares of answerable), out-of-scope escalated."""
+    answerable = [r for r in rows if r["answerable"]]
+    oos = [r for r in rows if not r["answerable"]]
+    n = len(answerable)
+    return {
+        "questions": n,
+        "out_of_scope": len(oos),
+        "R@1": mean([r["r@1"] for r in answerable]),
+        "R@5": mean([r["r@5"] for r in answerable]),
+        "answered": sum(r["answered"] for r in answerable) / n if n else None,
+        "actionable": sum(r["actionable"] for r in answerable) / n if n else None,
+        "answered_not_actionable": sum(r["answered"] and not r["actionable"] for r in answerable) / n if n else None,
+        "cited_expected": sum(bool(r["cited_expected"]) for r in answerable) / n if n else None,
+        "oos_escalated": sum(not r["answered"] for r in oos) / len(oos) if oos else None,
+    }
+
+
+def by_split(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+    """The summary over all questions, then the tuning half and the report half on their own."""
+    out = {"all": summarise(rows)}
+    for split in ("tune", "report"):
+        out[split] = summarise([r for r in rows if r["split"] == split])
+    return out
+
+
+ANSWER_ALL = "answer-all"
+SHIPPED = "shipped"
+
+
+@dataclass
+class ManualOutcome:
+    points: dict[str, dict[str, dict[str, float | int | None]]]  # operating point -> split -> summary
+    out_dir: Path
+
+
+def evaluate_manual(
+    settings: Settings,
+    embedder: Embedder,
+    name: str,
+    out_dir: Path,
+    manuals_dir: Path = MANUALS_DIR,
+    progress: Progress | None = None,
+    fusion_weights: tuple[float, ...] | None = None,
+) -> ManualOutcome:
+    """Ingest the installed manual into a throwaway index, ask every question at each operating point, report.
+
+    Operating points: `shipped` (the configured calibration and threshold) and `answer-all` (threshold and
+    relevance floor off: every question the policy does not escalate for another reason is answered), so the
+    answers' quality is measured even where the threshold would hide it."""
+    manual = load_manual(name, manuals_dir)
+    work = Path(tempfile.mkdtemp(prefix="deflect-manual-"))
+    copy_manual(manual.manifest, work / "manual")
+    setup = prepare(settings, embedder, kb=work / "manual", workdir=work)
+    cases = [q.case() for q in manual.questions]
+    services = {SHIPPED: setup.service, ANSWER_ALL: _answer_all(settings, setup, embedder)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    points: dict[str, dict[str, dict[str, float | int | None]]] = {}
+    shipped_results: list[CaseResult] = []
+    for point, service in services.items():
+        results = run_cases(service, cases, progress)
+        write_results(results, out_dir / f"results-{point}.jsonl")
+        rows = [score_question(q, r) for q, r in zip(manual.questions, results, strict=True)]
+        (out_dir / f"questions-{point}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        points[point] = by_split(rows)
+        if point == SHIPPED:
+            shipped_results = results
+
+    texts: dict[str, list[str]] = {}
+    for chunk in setup.service.index.chunks():
+        texts.setdefault(chunk.source_id, []).append(chunk.text)
+    golden_rows = [
+        score_case(c, r, lambda sid: " ".join(texts.get(sid, []))) for c, r in zip(cases, shipped_results, strict=True)
+    ]
+    overall = aggregate(golden_rows)
+    weights = fusion_weights or (0.0, settings.fusion_bm25_weight)
+    tables: dict[str, dict[str, Any]] = {
+        "Manual questions by operating point": {p: s["all"] for p, s in points.items()},
+        "Manual questions by split": {f"{p}/{k}": v for p, s in points.items() for k, v in s.items() if k != "all"},
+        "Retrieval variants (same run)": sweep(setup.service.retriever, cases, weights),
+    }
+    m = manual.manifest
+    stamp = {
+        "git": git_revision(),
+        "data": f"manual {m.name}: {m.debian_package} {m.package_version} ({m.license}) from {m.html_root}",
+        "dataset_sha256": file_hash(manuals_dir / f"{name}.json", manuals_dir / m.questions),
+        "kb_sha256": file_hash(work / "manual"),
+        "chunks": str(sum(len(ts) for ts in texts.values())),
+        "embedder": embedder.name,
+        "calibration": f"threshold {setup.service.rules.answer_threshold}, floor {setup.service.rules.relevance_floor}",
+        "settings": json.dumps({k: str(v) for k, v in settings.model_dump().items() if k not in SECRET_FIELDS}),
+    }
+    images = plots(golden_rows, [r.retrieved for r in shipped_results], [c.expected_sources for c in cases], out_dir)
+    md = markdown(f"deflect evaluation: manual {m.name}", stamp, overall, by_tag(golden_rows), tables, images)
+    (out_dir / "report.md").write_text(md, encoding="utf-8")
+    (out_dir / "report.html").write_text(to_html(md, images), encoding="utf-8")
+    (out_dir / "metrics.json").write_text(
+        json.dumps(
+            {"stamp": stamp, "overall": overall, "manual": points, "tags": by_tag(golden_rows), "variants": tables},
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return ManualOutcome(points, out_dir)
+
+
+def _answer_all(settings: Settings, setup: EvalSetup, embedder: Embedder) -> DeflectService:
+    """The same index and parts with the threshold and relevance floor off (confidence is still computed)."""
+    from deflect.store.sql import SqlStore
+    from deflect.wiring import assemble
+
+    shipped = setup.service.calibration
+    everything = shipped.model_copy(update={"threshold": 0.0, "relevance_floor": -1.0})
+    open_settings = settings.model_copy(update={"kb_dir": setup.workdir / "kb", "confidence_threshold": None})
+    store = SqlStore(f"sqlite:///{setup.workdir / 'eval-answer-all.db'}")
+    return assemble(open_settings, setup.service.index, embedder, calibration=everything, store=store)

@@ -1,0 +1,155 @@
+"""The manual eval: manifest and questions, files taken from an installed HTML tree, actionable scoring, and one
+end-to-end run over a tiny manual written for this test (real Chroma, the hash embedder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deflect.config import Settings
+from deflect.errors import ConfigError, SourceError
+from deflect.evaluation.manual import (
+    ANSWER_ALL,
+    SHIPPED,
+    ManualQuestion,
+    evaluate_manual,
+    has_key_terms,
+    load_manual,
+    manual_files,
+    page_source_id,
+    score_question,
+    summarise,
+)
+from deflect.evaluation.runner import CaseResult
+from deflect.testing.fakes import HashEmbedder
+
+PAGES = {
+    "index.html": ("Tidyup manual", "<h1>Tidyup manual</h1><p>Tidyup removes old snapshots from a folder.</p>"),
+    "usage/trim.html": (
+        "tidyup trim",
+        "<h1>tidyup trim</h1><p>Remove snapshots older than a number of days.</p>"
+        "<pre>tidyup trim --older-than 30 /snapshots</pre>",
+    ),
+    "usage/list.html": (
+        "tidyup list",
+        "<h1>tidyup list</h1><p>Show every snapshot with its size and date.</p><pre>tidyup list /snapshots</pre>",
+    ),
+    "_static/theme.html": ("theme", "<p>style sheet preview, not documentation</p>"),
+    "search.html": ("Search", "<p>Please activate JavaScript to enable the search functionality.</p>"),
+}
+
+
+def write_manual(tmp_path: Path, html_root: Path | None = None) -> Path:
+    root = tmp_path / "installed"
+    for rel, (title, body) in PAGES.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"<html><head><title>{title}</title></head><body>{body}</body></html>", encoding="utf-8")
+    manuals = tmp_path / "manuals"
+    manuals.mkdir()
+    manifest = {
+        "name": "tidyup",
+        "debian_package": "tidyup-doc",
+        "package_version": "1.0-1",
+        "license": "ours",
+        "html_root": str(html_root or root),
+        "exclude": ["_static/**", "search.html"],
+        "questions": "tidyup.jsonl",
+    }
+    (manuals / "tidyup.json").write_text(json.dumps(manifest), encoding="utf-8")
+    questions = [
+        {"id": "t1", "question": "how do I trim snapshots older than 30 days", "expected_pages": ["usage/trim"],
+         "key_terms": ["--older-than"], "split": "tune"},
+        {"id": "t2", "question": "how do I list snapshots with size and date", "expected_pages": ["usage/list"],
+         "key_terms": [["tidyup list", "tidyup ls"]], "split": "report"},
+        {"id": "t3", "question": "what is the capital of Peru", "expected_pages": [], "key_terms": [],
+         "split": "report"},
+    ]  # fmt: skip
+    (manuals / "tidyup.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    return manuals
+
+
+def result(decision: str, cited: list[str], retrieved: list[str], answer: str) -> CaseResult:
+    return CaseResult(
+        id="x",
+        decision=decision,
+        confidence=0.5,
+        reasons=[],
+        citations=cited,
+        retrieved=retrieved,
+        answer=answer,
+        latency_ms=1.0,
+    )
+
+
+def test_pages_are_named_like_the_source_ids_ingest_gives_them() -> None:
+    assert page_source_id("usage/prune") == "doc:usage/prune"
+    assert page_source_id("/usage/prune.html") == "doc:usage/prune"
+
+
+def test_manual_files_follow_include_and_exclude(tmp_path: Path) -> None:
+    manual = load_manual("tidyup", write_manual(tmp_path))
+    names = [p.as_posix() for p in manual_files(manual.manifest)]
+    assert names == ["index.html", "usage/list.html", "usage/trim.html"]
+    assert [q.case().should_escalate for q in manual.questions] == [False, False, True]
+    assert manual.questions[0].case().expected_sources == ["doc:usage/trim"]
+
+
+def test_a_missing_package_names_the_apt_package(tmp_path: Path) -> None:
+    manual = load_manual("tidyup", write_manual(tmp_path, html_root=tmp_path / "not-installed"))
+    with pytest.raises(ConfigError, match="apt-get install tidyup-doc"):
+        manual_files(manual.manifest)
+
+
+def test_unknown_manual_and_bad_question_lines_are_clear_errors(tmp_path: Path) -> None:
+    manuals = write_manual(tmp_path)
+    with pytest.raises(ConfigError, match="known: tidyup"):
+        load_manual("nope", manuals)
+    with (manuals / "tidyup.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"id": "t9", "question": "q", "split": "sometimes"}\n')
+    with pytest.raises(SourceError) as exc:
+        load_manual("tidyup", manuals)
+    assert exc.value.path.endswith("tidyup.jsonl") and exc.value.line == 4
+
+
+def test_key_terms_need_every_entry_and_any_alternative() -> None:
+    assert has_key_terms("Run `borg prune --keep-daily 7 --KEEP-WEEKLY 4`", ["--keep-daily", "--keep-weekly"])
+    assert not has_key_terms("Run `borg prune --keep-daily 7`", ["--keep-daily", "--keep-weekly"])
+    assert has_key_terms("export BORG_PASSCOMMAND='pass show borg'", [["BORG_PASSPHRASE", "BORG_PASSCOMMAND"]])
+    assert not has_key_terms("", ["x"])
+
+
+def test_actionable_needs_an_answer_an_expected_citation_and_the_terms() -> None:
+    q = ManualQuestion(id="q", question="?", expected_pages=["usage/trim"], key_terms=["--older-than"], split="tune")
+    good = score_question(q, result("answer", ["doc:usage/trim"], ["doc:usage/trim"], "tidyup trim --older-than 3"))
+    wrong_page = score_question(q, result("answer", ["doc:index"], ["doc:index", "doc:usage/trim"], "--older-than"))
+    no_terms = score_question(q, result("answer", ["doc:usage/trim"], ["doc:usage/trim"], "Remove old snapshots."))
+    escalated = score_question(q, result("escalate", [], ["doc:usage/trim"], ""))
+    assert [r["actionable"] for r in (good, wrong_page, no_terms, escalated)] == [True, False, False, False]
+    assert (wrong_page["r@1"], wrong_page["r@5"]) == (0.0, 1.0)
+    oos = ManualQuestion(id="o", question="?", split="report")
+    summary = summarise([good, wrong_page, no_terms, escalated, score_question(oos, result("escalate", [], [], ""))])
+    assert summary["questions"] == 4
+    assert summary["actionable"] == pytest.approx(0.25)
+    assert summary["answered_not_actionable"] == pytest.approx(0.5)
+    assert summary["R@1"] == pytest.approx(0.75)
+    assert summary["oos_escalated"] == 1.0
+
+
+def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
+    manuals = write_manual(tmp_path)
+    out = tmp_path / "report"
+    outcome = evaluate_manual(settings, HashEmbedder(), "tidyup", out, manuals_dir=manuals)
+    assert set(outcome.points) == {SHIPPED, ANSWER_ALL}
+    everything = outcome.points[ANSWER_ALL]["all"]
+    assert everything["questions"] == 2 and everything["out_of_scope"] == 1
+    assert everything["R@1"] == 1.0  # the hash embedder matches these questions' words to their pages
+    rows = [json.loads(line) for line in (out / f"questions-{ANSWER_ALL}.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["t1", "t2", "t3"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stamp"]["data"].startswith("manual tidyup: tidyup-doc 1.0-1")
+    assert "Manual questions by operating point" in (out / "report.md").read_text()
+    retrieved = [json.loads(line)["retrieved"] for line in (out / f"results-{SHIPPED}.jsonl").read_text().splitlines()]
+    assert all("doc:_static/theme" not in r and "doc:search" not in r for r in retrieved)
