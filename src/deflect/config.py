@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     index_retry_after_s: float = Field(
         5.0, ge=0, description="After an index failure, asks skip the index (and escalate at once) this long."
     )
+    database_timeout_s: float = Field(
+        5.0, gt=0, description="Seconds a database read or write waits (SQLite lock, PostgreSQL connect) before a 503."
+    )
     port: int = Field(8080, description="`deflect serve` port.")
 
     _split_keys = field_validator("customer_api_keys", "agent_api_keys", "admin_api_keys", mode="before")(_split_csv)

@@ -14,7 +14,7 @@ from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
-from deflect.errors import DeflectError, IndexUnavailable, ValidationFailed
+from deflect.errors import IndexUnavailable, StoreUnavailable, ValidationFailed
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
@@ -52,6 +52,7 @@ class DeflectService:
         gap_feedback: FeedbackSource | None = None,
         feedback: FeedbackDesk | None = None,
         index_calls: Bounded | None = None,
+        store_calls: Bounded | None = None,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -73,6 +74,8 @@ class DeflectService:
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
         # Every read of the index while serving goes through this: a deadline, and a breaker while it is down.
         self._index_calls = index_calls or Bounded("index", 5.0, IndexUnavailable)
+        # The database bounds its own waits (busy timeout); this also bounds a hung connection for readiness.
+        self._store_calls = store_calls or Bounded("database", 6.0, StoreUnavailable, retry_after_s=0.0, workers=1)
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -220,6 +223,24 @@ class DeflectService:
             draft_answer=draft,
         )
 
+    def report_undelivered(self, result: AskResult) -> None:
+        """Audit that the asker disconnected before the reply with this escalation was sent: the packet stays
+        (the question was asked), marked `handoff_undelivered` so the team knows the customer was never told."""
+        log.warning("escalation %s created but the client disconnected before the reply", result.escalation_id)
+        self.desk.store.append_audit(
+            [
+                AuditEvent(
+                    at=self.desk.clock(),
+                    kind="action",
+                    actor="deflect",
+                    answer_id=result.id,
+                    escalation_id=result.escalation_id,
+                    action="handoff_undelivered",
+                    data={"latency_ms": result.latency_ms},
+                )
+            ]
+        )
+
     def resolve_escalation(
         self,
         escalation_id: str,
@@ -283,15 +304,26 @@ class DeflectService:
         return report
 
     def readiness(self) -> dict[str, bool]:
-        """Whether the index answers and holds chunks; the model is loaded at construction."""
+        """What this process can do right now, each check bounded: the index answers a real (one-result) query
+        and holds chunks, the database takes a write lock, the model is loaded (at construction)."""
+        checks = {"index": False, "indexed": False, "database": False, "model": True}
         try:
-            chunks = self._index.count()
-        except DeflectError:
-            return {"index": False, "model": True, "indexed": False}
-        except Exception:  # a client library failing in its own way is still "not ready", not a crash
-            log.exception("index readiness check failed")
-            return {"index": False, "model": True, "indexed": False}
-        return {"index": True, "model": True, "indexed": chunks > 0}
+            chunks = self._index_calls.call(self._probe_index)
+            checks["index"], checks["indexed"] = True, chunks > 0
+        except IndexUnavailable as exc:
+            log.warning("readiness: index unavailable: %s", exc.message)
+        try:
+            self._store_calls.call(self.desk.store.ping)
+            checks["database"] = True
+        except StoreUnavailable as exc:
+            log.warning("readiness: database unavailable: %s", exc.message)
+        return checks
+
+    def _probe_index(self) -> int:
+        chunks = self._index.count()
+        if chunks:
+            self._index.query(self._embedder.embed(["readiness probe"])[0], 1, Audience.CUSTOMER.visible())
+        return chunks
 
     def require_index(self) -> None:
         """Raise IndexUnavailable when there is nothing to search."""

@@ -10,7 +10,7 @@ from deflect.bounded import Bounded
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
 from deflect.domain.ports import Embedder, Generator, Index, Store
-from deflect.errors import IndexUnavailable
+from deflect.errors import IndexUnavailable, StoreUnavailable
 from deflect.escalations.config import load_escalation_config
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import GapQuestion
@@ -53,7 +53,11 @@ def build_index(settings: Settings) -> Index:
     """Chroma, embedded or client/server as configured."""
     if settings.chroma_mode == "http":
         return ChromaIndex.http(
-            settings.chroma_host, settings.chroma_port, settings.chroma_collection, settings.chroma_ef_search
+            settings.chroma_host,
+            settings.chroma_port,
+            settings.chroma_collection,
+            settings.chroma_ef_search,
+            timeout_s=settings.index_timeout_s,
         )
     return ChromaIndex.embedded(settings.chroma_path, settings.chroma_collection, settings.chroma_ef_search)
 
@@ -121,6 +125,7 @@ def assemble(
         answer_max_sources=settings.answer_max_sources,
         threshold_override=settings.confidence_threshold,
         index_calls=Bounded("index", settings.index_timeout_s, IndexUnavailable, settings.index_retry_after_s),
+        store_calls=Bounded("database", settings.database_timeout_s + 1, StoreUnavailable, 0.0, workers=1),
     )
 
 
@@ -135,7 +140,7 @@ def build_store(settings: Settings) -> Store:
     """The SQL store at settings.database_url, migrated to the latest schema."""
     from deflect.store.sql import SqlStore
 
-    return SqlStore(settings.database_url)
+    return SqlStore(settings.database_url, busy_timeout_s=settings.database_timeout_s)
 
 
 def build_desk(settings: Settings) -> EscalationDesk:

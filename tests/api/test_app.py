@@ -190,7 +190,7 @@ def test_readyz_with_a_populated_index(client: TestClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
-    assert body["checks"] == {"index": True, "model": True, "indexed": True}
+    assert body["checks"] == {"index": True, "model": True, "indexed": True, "database": True}
 
 
 def test_readyz_with_an_empty_index_is_503_in_the_error_shape(
@@ -205,7 +205,7 @@ def test_readyz_with_an_empty_index_is_503_in_the_error_shape(
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == "not_ready"
-    assert body["error"]["details"] == [{"index": True, "model": True, "indexed": False}]
+    assert body["error"]["details"] == [{"index": True, "model": True, "indexed": False, "database": True}]
 
 
 def test_openapi_schema_describes_ask(client: TestClient) -> None:

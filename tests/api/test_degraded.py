@@ -3,9 +3,8 @@ stored); when the database fails, a 503 says nothing was stored."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ from fastapi.testclient import TestClient
 from conftest import FAKE_CALIBRATION
 from deflect.api import create_app
 from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
-from deflect.domain.models import ScoredChunk
 from deflect.service import DeflectService
 from deflect.store.sql import SqlStore
-from deflect.testing import HashEmbedder, InMemoryIndex
+from deflect.testing import HashEmbedder
+from deflect.testing.faults import FaultyIndex
 from deflect.wiring import assemble
 
 CUSTOMER = {"Authorization": f"Bearer {DEV_CUSTOMER_KEY}"}
@@ -25,23 +24,8 @@ AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}"}
 ANSWERABLE = "How do I reset my password?"
 
 
-class BreakableIndex(InMemoryIndex):
-    """The in-memory index whose reads can be made to fail (like a Chroma InternalError) or hang (a SIGSTOPped
-    server); counts the queries that reached it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mode = "ok"
-        self.queries = 0
-        self.release = threading.Event()
-
-    def query(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
-        self.queries += 1
-        if self.mode == "fail":
-            raise RuntimeError("Error finding id")  # what chromadb raised after a foreign ingest
-        if self.mode == "hang":
-            self.release.wait(30)
-        return super().query(embedding, k, audiences)
+class BreakableIndex(FaultyIndex):
+    """Queries fail or hang on demand (deflect.testing.faults)."""
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -56,8 +57,9 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     install_error_handlers(app)
 
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
-    def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)]) -> AskResult:
-        return svc.ask(
+    async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> AskResult:
+        result = await run_in_threadpool(
+            svc.ask,
             body.question,
             who.audience,
             conversation_id=body.conversation_id,
@@ -66,6 +68,10 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
             customer_name=body.customer_name,
             customer_tier=body.customer_tier,
         )
+        if result.escalation_id and await request.is_disconnected():
+            # The asker left before hearing about the escalation: mark it, so nobody thinks they were told.
+            await run_in_threadpool(svc.report_undelivered, result)
+        return result
 
     @app.get("/healthz", summary="The process is up")
     def healthz() -> dict[str, str]:

@@ -59,6 +59,10 @@ class EscalationStore(Protocol):
     instants); audit event times come back in UTC.
     """
 
+    def ping(self) -> None:
+        """Return if the database takes writes now; StoreUnavailable (within its timeout) if not."""
+        ...
+
     def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:
         """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
         ...

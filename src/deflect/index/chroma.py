@@ -70,12 +70,18 @@ class ChromaIndex:
         return cls(client, collection, ef_search)
 
     @classmethod
-    def http(cls, host: str, port: int, collection: str, ef_search: int) -> ChromaIndex:
-        """A client of a `chroma run` server."""
+    def http(cls, host: str, port: int, collection: str, ef_search: int, timeout_s: float | None = None) -> ChromaIndex:
+        """A client of a `chroma run` server; with `timeout_s`, every HTTP call gives up after that long."""
         try:
             client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
         except Exception as exc:
             raise IndexUnavailable(f"cannot reach Chroma at {host}:{port}: {exc}") from exc
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if timeout_s is not None and session is not None:
+            # chromadb builds its httpx client with timeout=None: a paused server would hold a thread forever.
+            import httpx
+
+            session.timeout = httpx.Timeout(timeout_s)
         return cls(client, collection, ef_search)
 
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:

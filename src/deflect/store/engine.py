@@ -26,7 +26,15 @@ def make_engine(database_url: str, busy_timeout_s: float = 30.0) -> Engine:
     except Exception as exc:  # sqlalchemy raises ArgumentError, but only says so in prose
         raise ConfigError(f"database_url is not a database URL: {exc}") from exc
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # Bounded waits on PostgreSQL too: connecting, waiting for a pooled connection, and each statement.
+        connect_args: dict[str, Any] = {}
+        if url.get_backend_name() == "postgresql":
+            ms = int(busy_timeout_s * 1000)
+            connect_args = {
+                "connect_timeout": max(1, int(busy_timeout_s)),
+                "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+            }
+        return create_engine(url, pool_pre_ping=True, pool_timeout=busy_timeout_s, connect_args=connect_args)
     database = url.database or ""
     if database in ("", ":memory:") or url.query.get("mode") == "memory":
         raise ConfigError(

@@ -26,6 +26,9 @@ class InMemoryStore:
         self._feedback: dict[str, str] = {}  # id -> FeedbackRecord JSON
         self._decided: set[str] = set()  # answer ids with a decision event, which feedback may name
 
+    def ping(self) -> None:
+        """Always writable."""
+
     def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None:
         """Store a new escalation (version 1) with its audit events; Conflict if the id exists."""
         records.check_escalation(escalation)
