@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     index_retry_after_s: float = Field(
         5.0, ge=0, description="After an index failure, asks skip the index (and escalate at once) this long."
     )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Request bodies larger than this get a 413 before parsing or authentication."
+    )
     database_timeout_s: float = Field(
         5.0, gt=0, description="Seconds a database read or write waits (SQLite lock, PostgreSQL connect) before a 503."
     )

@@ -14,6 +14,7 @@ from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
+from deflect.domain.text import clean_text
 from deflect.errors import IndexUnavailable, StoreUnavailable, ValidationFailed
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
@@ -332,12 +333,15 @@ class DeflectService:
 
 
 def validate_question(question: object, max_chars: int) -> str:
-    """Non-empty text of at most `max_chars` characters, stripped."""
+    """Non-empty NFC text of at most `max_chars` characters, without control or zero-width characters."""
     if not isinstance(question, str):
         raise ValidationFailed("question must be a string", [{"field": "question", "problem": "not_text"}])
-    text = question.strip()
+    text = clean_text(question)
     if not text:
-        raise ValidationFailed("question must not be empty", [{"field": "question", "problem": "empty"}])
+        raise ValidationFailed(
+            "question must not be empty (after removing control and invisible characters)",
+            [{"field": "question", "problem": "empty"}],
+        )
     if len(text) > max_chars:
         raise ValidationFailed(
             f"question is longer than {max_chars} characters",

@@ -16,6 +16,7 @@ from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
 from deflect.api.feedback import feedback_router
 from deflect.api.gaps import gaps_router
+from deflect.api.limits import RequestLimits
 from deflect.config import Settings
 from deflect.domain.models import AskResult
 from deflect.service import DeflectService
@@ -55,6 +56,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
         description="Cited answers from the knowledge base, or an escalation.",
     )
     install_error_handlers(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
 
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
     async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> AskResult:

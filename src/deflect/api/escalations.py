@@ -1,7 +1,7 @@
 """Escalation workflow, audit and stats routes (agent or admin keys)."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -118,7 +118,32 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
         return PlainTextResponse(buffer.getvalue(), media_type="application/x-ndjson")
 
     @router.get("/stats", summary="Escalation metrics from the stored data")
-    def stats(who: Staff, since: datetime | None = None) -> dict[str, Any]:
-        return stats_from_store(desk.store, desk.clock(), since).model_dump(mode="json")
+    def stats(
+        who: Staff,
+        since: Annotated[
+            datetime | None, Query(description="Timezone-aware start of the window (ISO 8601), 1970 or later.")
+        ] = None,
+    ) -> dict[str, Any]:
+        return stats_from_store(desk.store, desk.clock(), bounded_since(since)).model_dump(mode="json")
 
     return router
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bounded_since(since: datetime | None) -> datetime | None:
+    """A window start the store can compare: timezone-aware, in UTC, not before 1970 (extreme offsets on year 1 or
+    9999 overflow when converted, which was a 500)."""
+    if since is None:
+        return None
+    problem = [{"field": "since", "problem": "out_of_range"}]
+    if since.tzinfo is None or since.utcoffset() is None:
+        raise ValidationFailed("since must carry a timezone, e.g. 2026-01-01T00:00:00Z", problem)
+    try:
+        utc = since.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationFailed("since is out of range", problem) from None
+    if utc < EPOCH:
+        raise ValidationFailed("since must be 1970-01-01 or later", problem)
+    return utc
