@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run ingest test test-unit test-integration lint eval calibrate clean
+.PHONY: setup run ingest test test-unit test-integration test-web lint eval calibrate clean
 
 setup: $(VENV)/.installed
 
@@ -37,7 +37,13 @@ eval: setup
 calibrate: setup
 	$(BIN)/deflect calibrate --golden eval/golden/kb.jsonl --dataset ../shared/datasets/stackfaq-dev.jsonl
 
-test: lint test-unit test-integration eval
+# The panel and the widget in Debian's headless Chromium (/usr/bin/chromium: .ci/run installs it; never a browser
+# download), with axe-core from npm for the accessibility checks (test-time only, never served).
+test-web: setup
+	npm ci --prefix tests/web --no-audit --no-fund --silent
+	$(BIN)/python -m pytest -m browser tests/web
+
+test: lint test-unit test-integration test-web eval
 
 clean:
 	rm -rf $(VENV) .data eval/reports

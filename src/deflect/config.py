@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEV_CUSTOMER_KEY = "dev-customer-key"
 DEV_AGENT_KEY = "dev-agent-key"
 DEV_ADMIN_KEY = "dev-admin-key"
+DEV_WIDGET_ID = "wid_dev_localhost"  # public by design: a widget id is no secret, its origins are the guard
 
 
 def _split_csv(value: object) -> object:
@@ -111,7 +112,28 @@ class Settings(BaseSettings):
     )
     port: int = Field(8080, description="`deflect serve` port.")
 
-    _split_keys = field_validator("customer_api_keys", "agent_api_keys", "admin_api_keys", mode="before")(_split_csv)
+    # The web panel and the customer widget (src/deflect/web/).
+    widgets: dict[str, list[str]] = Field(
+        default_factory=lambda: {DEV_WIDGET_ID: ["http://localhost:8080", "http://127.0.0.1:8080"]},
+        description="Public widget ids (JSON) and the site origins each may be embedded on; an empty list allows none.",
+    )
+    widget_identity_secret: str | None = Field(
+        None, description="HS256 secret your site signs short-lived visitor identity tokens with (unset: anonymous)."
+    )
+    widget_rate_per_session: int = Field(20, ge=1, description="Widget asks per minute per widget id and visitor.")
+    widget_rate_per_ip: int = Field(60, ge=1, description="Widget requests per minute per client IP address.")
+    panel_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated helpdesk origins that may frame /panel and post ticket context to it.",
+    )
+    zaf_sdk_url: str = Field(
+        "https://static.zdassets.com/zendesk_app_framework_sdk/2.0/zaf_sdk.min.js",
+        description="Zendesk's ZAF SDK script the panel loads when it runs as a Zendesk ticket sidebar app.",
+    )
+
+    _split_keys = field_validator(
+        "customer_api_keys", "agent_api_keys", "admin_api_keys", "panel_origins", mode="before"
+    )(_split_csv)
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -16,6 +16,7 @@ from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
 from deflect.api.feedback import feedback_router
 from deflect.api.gaps import gaps_router
+from deflect.api.stream import stream_router
 from deflect.api.limits import RequestLimits
 from deflect.config import Settings
 from deflect.domain.models import AskResult
@@ -43,6 +44,8 @@ class AskRequest(BaseModel):
 
 def create_app(settings: Settings, service: DeflectService | None = None) -> FastAPI:
     """The FastAPI app; builds the real service from settings unless one is given (tests pass fakes)."""
+    from deflect.web import install_web  # here, not at the top: deflect.web imports deflect.api
+
     if service is None:
         from deflect.wiring import build_service
 
@@ -89,6 +92,8 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
 
     app.include_router(escalation_router(svc, caller))
     app.include_router(gaps_router(svc, caller))
+    app.include_router(stream_router(settings, svc, caller))
+    install_web(app, settings, svc)
     if svc.feedback is not None:
         app.include_router(feedback_router(svc.feedback, caller))
     return app

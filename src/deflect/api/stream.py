@@ -1,0 +1,167 @@
+"""POST /v1/ask/stream: the same ask as /v1/ask, told as Server-Sent Events.
+
+Events, in order: `meta` (answer id, conversation id), `citations` (with each source's audience, and related
+resolved escalations), `decision` (answer or escalate, reasons, confidence, escalation id and hand-off message),
+`delta` (the answer text, sentence by sentence), `done` (the whole AskResult, equal to what /v1/ask returns), or
+`error` ({"error": {code, message, details}}) if the ask fails after the stream began. A `: keepalive` comment is
+sent every KEEPALIVE_S seconds while the answer is being worked out.
+
+The ask runs to completion (decision audited, escalation committed) before the first event that names its result,
+exactly as /v1/ask commits before it responds: no client is told about an escalation that was not stored. Its
+work runs in a worker thread, so a client that goes away does not cut a commit in half.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves `Depends(caller)` from a name local to the factory.
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from deflect.api.auth import Caller
+from deflect.api.errors import error_body
+from deflect.config import Settings
+from deflect.domain.models import AskResult, Audience, Decision
+from deflect.errors import DeflectError
+from deflect.service import DeflectService, validate_question
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+RELATED_MAX = 3
+# A sentence ends at . ! or ? followed by space, or at a line break; each piece keeps its trailing whitespace, so
+# the pieces join back to exactly the answer text.
+_PIECE = re.compile(r".+?(?:[.!?](?=\s)\s*|\n+|$)", re.S)
+_NUMBER = re.compile(r"\s*\d{1,3}[.)]\s*")
+
+
+def sse(event: str, data: Any) -> str:
+    """One Server-Sent Event; the JSON has no raw newlines, so it fits one `data:` line."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def pieces(text: str) -> list[str]:
+    """The answer text split into sentences and lines; ''.join(pieces(t)) == t. A list number ("2. ") stays
+    with the sentence it numbers."""
+    out: list[str] = []
+    for match in _PIECE.finditer(text):
+        piece = match.group(0)
+        if out and _NUMBER.fullmatch(out[-1]):
+            out[-1] += piece
+        elif piece:
+            out.append(piece)
+    return out
+
+
+def source_info(svc: DeflectService, source_ids: list[str], audience: Audience) -> dict[str, dict[str, str]]:
+    """Title and audience (public/internal) of each source, read through the service's index with the caller's
+    own audience filter, so a customer's stream can never learn about an internal source."""
+    if not source_ids:
+        return {}
+    info: dict[str, dict[str, str]] = {}
+    for chunk in svc.index.chunks(audiences=audience.visible(), source_ids=source_ids):
+        info.setdefault(chunk.source_id, {"title": chunk.title, "url": chunk.url, "audience": chunk.audience})
+    return info
+
+
+def result_events(result: AskResult, info: dict[str, dict[str, str]]) -> Iterator[str]:
+    """The events that tell `result`, after `meta`."""
+    cited = {c.source_id for c in result.citations}
+    citations = [
+        c.model_dump() | {"audience": info.get(c.source_id, {}).get("audience", "public")} for c in result.citations
+    ]
+    related = [
+        {"source_id": sid} | info[sid]
+        for sid in result.retrieved
+        if sid.startswith("esc:") and sid not in cited and sid in info
+    ][:RELATED_MAX]
+    yield sse("citations", {"citations": citations, "related": related})
+    escalated = result.decision is Decision.ESCALATE
+    yield sse(
+        "decision",
+        {
+            "decision": result.decision.value,
+            "reasons": result.reasons,
+            "confidence": result.confidence,
+            "escalation_id": result.escalation_id,
+            "priority": result.priority,
+            "handoff": result.answer if escalated else None,
+            "draft_answer": result.draft_answer,
+        },
+    )
+    for piece in pieces(result.answer):
+        yield sse("delta", {"text": piece})
+    yield sse("done", result.model_dump(mode="json"))
+
+
+async def ask_stream(
+    ask: Callable[[], AskResult],
+    describe: Callable[[AskResult], dict[str, dict[str, str]]],
+    keepalive_s: float = KEEPALIVE_S,
+) -> AsyncIterator[str]:
+    """Run `ask` in a worker thread, sending keepalives while it works, then the events of its result."""
+
+    def run() -> tuple[AskResult, dict[str, dict[str, str]]]:
+        result = ask()
+        return result, describe(result)
+
+    work = asyncio.ensure_future(anyio.to_thread.run_sync(run))
+    try:
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=keepalive_s)
+            if done:
+                break
+            yield ": keepalive\n\n"
+        result, info = work.result()
+    except DeflectError as exc:
+        yield sse("error", error_body(exc.code, exc.message, exc.details))
+        return
+    except Exception:
+        log.exception("streamed ask failed")
+        yield sse("error", error_body("internal_error", "an internal error occurred"))
+        return
+    yield sse("meta", {"id": result.id, "conversation_id": result.conversation_id, "audience": result.audience})
+    for event in result_events(result, info):
+        yield event
+
+
+def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+    """An SSE response that proxies (nginx) do not buffer."""
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+
+def stream_router(
+    settings: Settings, svc: DeflectService, caller: Callable[..., Caller], keepalive_s: float = KEEPALIVE_S
+) -> APIRouter:
+    """POST /v1/ask/stream with the same keys and body as POST /v1/ask."""
+    from deflect.api.app import AskRequest
+
+    router = APIRouter(prefix="/v1", tags=["ask"])
+
+    @router.post(
+        "/ask/stream",
+        summary="Answer a question or escalate it, streamed as Server-Sent Events",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "meta citations decision delta* done"}},
+    )
+    def ask_streamed(body: AskRequest, who: Annotated[Caller, Depends(caller)]) -> StreamingResponse:
+        # Refuse a bad question with the usual 422 before the stream starts, not as an event after a 200.
+        validate_question(body.question, settings.max_question_chars)
+
+        # The body's optional fields are svc.ask's keyword arguments, by name.
+        ask = partial(svc.ask, body.question, who.audience, **body.model_dump(exclude={"question"}))
+
+        def describe(result: AskResult) -> dict[str, dict[str, str]]:
+            return source_info(svc, [c.source_id for c in result.citations] + result.retrieved, who.audience)
+
+        return event_stream(ask_stream(ask, describe, keepalive_s))
+
+    return router

@@ -1,0 +1,231 @@
+"""The pages deflect serves to people: the agent panel (/panel), the customer widget (/widget.js and its small
+API under /widget/v1/{widget_id}/...), a demo page (/demo) and their static files. Thin routes over the same
+DeflectService as /v1: no route here touches the store or the index directly.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves route annotations at definition time.
+
+import html
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import anyio
+from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from deflect.api.errors import error_body
+from deflect.api.stream import ask_stream, event_stream, source_info
+from deflect.config import DEV_WIDGET_ID, Settings
+from deflect.domain.models import AskResult, Audience
+from deflect.errors import DeflectError, NotFound, ValidationFailed
+from deflect.service import DeflectService, validate_question
+from deflect.web.ratelimit import RateLimiter
+from deflect.web.widgets import Visitor, WidgetGate
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+WIDGET_HEADERS = "Content-Type, X-Deflect-Session, X-Deflect-Identity"
+
+
+class WidgetAsk(BaseModel):
+    """A question from the widget. No audience, key or customer fields: the widget id and identity token decide."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: StrictStr
+    conversation_id: StrictStr | None = Field(None, max_length=200)
+    conversation: list[Annotated[StrictStr, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+
+
+class WidgetFeedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    helpful: StrictBool
+    comment: StrictStr | None = Field(None, max_length=2000)
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def panel_csp(settings: Settings) -> str:
+    """The panel may be framed by the configured helpdesks only, and runs only its own scripts (and ZAF's)."""
+    ancestors = " ".join(["'self'", *settings.panel_origins])
+    zaf = origin_of(settings.zaf_sdk_url)
+    return (
+        "default-src 'self'; "
+        f"script-src 'self' {zaf}; "
+        "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+
+
+def _page(name: str, values: dict[str, str]) -> str:
+    text = (HERE / "pages" / name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
+    return text
+
+
+def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
+    router = APIRouter(include_in_schema=True, tags=["web"])
+    gate = WidgetGate(settings)
+    limiter = RateLimiter(settings.data_dir / "ratelimit.sqlite3")
+    static_files = {p.name: p for p in STATIC.iterdir() if p.suffix in TYPES}
+
+    @router.get("/panel", response_class=HTMLResponse, summary="The agent side panel (standalone, Chatwoot, Zendesk)")
+    def panel() -> HTMLResponse:
+        body = _page(
+            "panel.html",
+            {"panel_origins": " ".join(settings.panel_origins), "zaf_sdk_url": settings.zaf_sdk_url},
+        )
+        headers = {"Content-Security-Policy": panel_csp(settings), "Referrer-Policy": "no-referrer"}
+        return HTMLResponse(body, headers=headers)
+
+    @router.get("/demo", response_class=HTMLResponse, summary="A demo help page with the customer widget")
+    def demo(request: Request) -> HTMLResponse:
+        widget_id = DEV_WIDGET_ID if DEV_WIDGET_ID in settings.widgets else next(iter(settings.widgets), "")
+        base = str(request.base_url).rstrip("/")
+        return HTMLResponse(_page("demo.html", {"widget_src": f"{base}/widget.js", "widget_id": widget_id}))
+
+    def static(name: str) -> Response:
+        path = static_files.get(name)
+        if path is None:
+            raise NotFound("no such file", [{"file": name}])
+        # Public files: any site that embeds the widget loads its modules cross-origin.
+        headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        return Response(path.read_bytes(), media_type=TYPES[path.suffix], headers=headers)
+
+    @router.get("/widget.js", summary="The one script a site embeds")
+    def widget_js() -> Response:
+        return static("widget.js")
+
+    @router.get("/static/deflect/{name}", summary="Static files of the panel and the widget")
+    def static_file(name: str) -> Response:
+        return static(name)
+
+    # --- the widget's API: CORS for the widget's allowed origins only -------------------------------------------
+
+    def cors(origin: str) -> dict[str, str]:
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": "Retry-After",
+            "Vary": "Origin",
+        }
+
+    def failure(exc: DeflectError, origin: str | None, widget_id: str) -> JSONResponse:
+        # Errors reach the widget (it shows them) only on an allowed origin; others get no CORS headers at all.
+        headers = cors(origin) if origin and gate.allowed(widget_id, origin) else {}
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status, headers=headers)
+
+    def limited(visitor_key: str | None, ip: str, origin: str) -> JSONResponse | None:
+        checks = [(f"ip:{ip}", settings.widget_rate_per_ip)]
+        if visitor_key:
+            checks.append((visitor_key, settings.widget_rate_per_session))
+        for key, limit in checks:
+            wait = limiter.hit(key, limit)
+            if wait:
+                body = error_body(
+                    "rate_limited",
+                    f"You have asked a lot of questions in a short time. Please try again in {wait} seconds.",
+                    [{"retry_after_s": wait}],
+                )
+                return JSONResponse(body, 429, headers=cors(origin) | {"Retry-After": str(wait)})
+        return None
+
+    async def parse(request: Request, model: type[BaseModel]) -> Any:
+        try:
+            return model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            details = [
+                {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("type"), "message": e.get("msg")}
+                for e in exc.errors()
+            ]
+            raise ValidationFailed("the request is not valid", details) from None
+
+    @router.options("/widget/v1/{widget_id}/{rest:path}", include_in_schema=False)
+    def preflight(widget_id: str, rest: str, origin: Annotated[str | None, Header()] = None) -> Response:
+        if not gate.allowed(widget_id, origin):
+            return Response(status_code=403)
+        headers = cors(origin or "") | {
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": WIDGET_HEADERS,
+            "Access-Control-Max-Age": "600",
+        }
+        return Response(status_code=204, headers=headers)
+
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    def who(request: Request, widget_id: str) -> Visitor:
+        return gate.visitor(
+            widget_id,
+            request.headers.get("origin"),
+            request.headers.get("x-deflect-session"),
+            request.headers.get("x-deflect-identity"),
+        )
+
+    @router.post("/widget/v1/{widget_id}/ask/stream", summary="The widget's streamed ask (customer audience)")
+    async def widget_ask(widget_id: str, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        try:
+            visitor = who(request, widget_id)
+            blocked = await anyio.to_thread.run_sync(limited, visitor.rate_key, client_ip(request), visitor.origin)
+            if blocked is not None:
+                return blocked
+            body: WidgetAsk = await parse(request, WidgetAsk)
+            validate_question(body.question, settings.max_question_chars)
+        except DeflectError as exc:
+            return failure(exc, origin, widget_id)
+
+        # Only public content, and the visitor's identity from the verified token, never from the body.
+        ask = partial(
+            svc.ask,
+            body.question,
+            Audience.CUSTOMER,
+            **body.model_dump(exclude={"question"}),
+            customer_id=visitor.customer_id,
+            customer_name=visitor.name,
+            customer_tier=visitor.tier,
+        )
+
+        def describe(result: AskResult) -> dict[str, dict[str, str]]:
+            return source_info(svc, [c.source_id for c in result.citations], Audience.CUSTOMER)
+
+        response = event_stream(ask_stream(ask, describe))
+        response.headers.update(cors(visitor.origin))
+        return response
+
+    @router.post("/widget/v1/{widget_id}/answers/{answer_id}/feedback", summary="The widget's 'that helped' vote")
+    async def widget_feedback(widget_id: str, answer_id: str, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        try:
+            visitor = who(request, widget_id)
+            blocked = await anyio.to_thread.run_sync(limited, None, client_ip(request), visitor.origin)
+            if blocked is not None:
+                return blocked
+            body: WidgetFeedback = await parse(request, WidgetFeedback)
+            if svc.feedback is None:
+                raise NotFound("feedback is not enabled")
+            desk = svc.feedback
+            result = await anyio.to_thread.run_sync(
+                lambda: desk.record(answer_id, body.helpful, body.comment, None, "customer", visitor.voter)
+            )
+        except DeflectError as exc:
+            return failure(exc, origin, widget_id)
+        payload = {"id": result.record.id, "answer_id": answer_id, "offer_escalation": result.offer_escalation}
+        return JSONResponse(payload, 201, headers=cors(visitor.origin))
+
+    return router
+
+
+def install_web(app: FastAPI, settings: Settings, svc: DeflectService) -> None:
+    """Add the panel, the widget and the demo page to the API app."""
+    app.include_router(web_router(settings, svc))
+

@@ -1,0 +1,612 @@
+// The agent side panel: ticket context from the host, a streamed cited answer, and the actions around it.
+// Plain ES modules, no build step: what runs is what is in this folder.
+
+import { hostAdapter } from "./hosts.js";
+import { plainText, renderMarkdown, safeHref } from "./markdown.js";
+import { getJson, postJson, streamEvents } from "./sse.js";
+
+const $ = (id) => document.getElementById(id);
+const KEY_STORE = "deflect.panel.key";
+const ESCALATE_PHRASE = "Please escalate this to a person.";
+
+const REASONS = {
+  low_confidence: "The best knowledge-base match is not confident enough to answer.",
+  no_relevant_source: "No relevant source was found in the knowledge base.",
+  no_answer_text: "The sources found do not contain an answer sentence.",
+  index_unavailable: "The knowledge base could not be searched just now.",
+  human_requested: "The customer asked for a person.",
+  frustration: "The customer sounds frustrated.",
+  repeat_contact: "The customer has contacted us about this before.",
+};
+
+export function reasonText(code) {
+  if (REASONS[code]) return REASONS[code];
+  if (code.startsWith("risk_topic:")) {
+    return `Risk topic "${code.slice(11).replace(/_/g, " ")}": always handled by a person.`;
+  }
+  return code.replace(/_/g, " ");
+}
+
+const state = {
+  key: localStorage.getItem(KEY_STORE) || "",
+  adapter: null,
+  ticket: null,
+  agent: "",
+  result: null, // {id, decision, answer, citations, escalation_id, draft_answer, reasons, confidence}
+  escalation: null,
+  vote: null,
+};
+
+function headers() {
+  const h = { Authorization: `Bearer ${state.key}` };
+  if (state.agent) h["X-Actor"] = state.agent.slice(0, 100);
+  return h;
+}
+
+function say(text, kind = "info") {
+  const status = $("status");
+  status.textContent = text;
+  status.dataset.kind = kind;
+}
+
+function problem(error) {
+  if (error && error.status === 401) {
+    showSettings(true);
+    return "deflect refused the API key: enter an agent key.";
+  }
+  return error && error.message ? error.message : "Something went wrong.";
+}
+
+function showSettings(open) {
+  $("settings").hidden = !open;
+  $("settings-toggle").setAttribute("aria-expanded", String(open));
+  if (open) $("api-key").focus();
+}
+
+// --- ticket context ---------------------------------------------------------------------------------------------
+
+/** A labelled value appended to a <dl>, as text; empty values are left out. */
+function fact(dl, label, value) {
+  if (!value) return;
+  const dt = document.createElement("dt");
+  dt.textContent = label;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  dl.append(dt, dd);
+}
+
+function showTicket(ticket) {
+  state.ticket = ticket;
+  const facts = $("ticket-facts");
+  facts.replaceChildren();
+  const add = (label, value) => fact(facts, label, value);
+  add("Ticket", ticket.ticket_id);
+  add("Subject", ticket.subject);
+  if (ticket.requester) add("Requester", [ticket.requester.name, ticket.requester.email].filter(Boolean).join(" · "));
+  add("Tags", (ticket.tags || []).join(", "));
+  add("Last message", ticket.last_customer_message);
+  const any = facts.childElementCount > 0;
+  facts.hidden = !any;
+  $("ticket-empty").hidden = any;
+  const question = $("question");
+  if (ticket.last_customer_message && !question.dataset.edited) question.value = ticket.last_customer_message;
+}
+
+// --- asking -----------------------------------------------------------------------------------------------------
+
+function citationLink(citations) {
+  return (n) => {
+    const c = citations.find((x) => x.n === n);
+    if (!c) return null;
+    const a = document.createElement("a");
+    a.href = `#cite-${n}`;
+    a.className = c.audience === "internal" ? "cite internal" : "cite";
+    a.textContent = `[${n}]`;
+    a.setAttribute("aria-label", `source ${n}${c.audience === "internal" ? ", internal" : ""}`);
+    return a;
+  };
+}
+
+function renderAnswer(target, text, citations) {
+  target.replaceChildren(renderMarkdown(text, { cite: citationLink(citations) }));
+}
+
+function showCitations(citations, related) {
+  const list = $("citations");
+  list.replaceChildren();
+  for (const c of citations) {
+    const li = document.createElement("li");
+    li.id = `cite-${c.n}`;
+    li.value = c.n;
+    const href = safeHref(c.url);
+    const title = document.createElement(href ? "a" : "span");
+    title.textContent = c.title || c.source_id;
+    if (href) {
+      title.href = href;
+      title.target = "_blank";
+      title.rel = "noopener noreferrer";
+    }
+    li.append(title);
+    if (c.audience === "internal") {
+      li.classList.add("internal");
+      const badge = document.createElement("span");
+      badge.className = "badge internal";
+      badge.textContent = "Internal";
+      li.append(" ", badge);
+    }
+    const id = document.createElement("span");
+    id.className = "muted source-id";
+    id.textContent = c.source_id;
+    li.append(" ", id);
+    list.append(li);
+  }
+  $("no-sources").hidden = citations.length > 0;
+  const internal = citations.filter((c) => c.audience === "internal");
+  const warning = $("internal-warning");
+  warning.hidden = internal.length === 0;
+  warning.textContent = internal.length
+    ? `Cites internal ${internal.length === 1 ? "source" : "sources"} ${internal.map((c) => `[${c.n}]`).join(" ")}: ` +
+      "do not send this to a customer as it is."
+    : "";
+  const box = $("related-box");
+  const ul = $("related");
+  ul.replaceChildren();
+  for (const r of related || []) {
+    const li = document.createElement("li");
+    li.textContent = r.title || r.source_id;
+    if (r.audience === "internal") {
+      const badge = document.createElement("span");
+      badge.className = "badge internal";
+      badge.textContent = "Internal";
+      li.append(" ", badge);
+    }
+    ul.append(li);
+  }
+  box.hidden = ul.childElementCount === 0;
+}
+
+function showVerdict(decision) {
+  const verdict = $("verdict");
+  const pct = Math.round((decision.confidence || 0) * 100);
+  verdict.replaceChildren();
+  const badge = document.createElement("span");
+  badge.className = `badge ${decision.decision}`;
+  badge.textContent = decision.decision === "answer" ? "Answered" : "Escalated";
+  verdict.append(badge, ` Confidence ${pct}%`);
+  if (decision.escalation_id) verdict.append(` · ${decision.priority || ""} priority · ${decision.escalation_id}`);
+  const reasons = $("reasons");
+  reasons.replaceChildren(
+    ...decision.reasons.map((code) => {
+      const li = document.createElement("li");
+      li.textContent = reasonText(code);
+      li.dataset.code = code;
+      return li;
+    }),
+  );
+}
+
+function resetResult() {
+  state.result = null;
+  state.vote = null;
+  $("result").hidden = false;
+  $("answer").replaceChildren();
+  $("answer").dataset.deltas = "0";
+  $("draft-box").hidden = true;
+  $("verdict").textContent = "Working…";
+  $("reasons").replaceChildren();
+  $("citations").replaceChildren();
+  $("internal-warning").hidden = true;
+  $("related-box").hidden = true;
+  $("confirm-use").hidden = true;
+  for (const id of ["vote-up", "vote-down"]) $(id).setAttribute("aria-pressed", "false");
+  $("feedback-comment").value = "";
+  setActions(false);
+}
+
+function setActions(enabled) {
+  for (const id of ["use", "escalate", "resolve-open", "vote-up", "vote-down", "feedback-send"]) $(id).disabled = !enabled;
+}
+
+function conversationOf(ticket, question) {
+  const messages = (ticket && ticket.conversation) || [];
+  const earlier = messages.length && messages[messages.length - 1] === question ? messages.slice(0, -1) : messages;
+  return earlier.slice(-20);
+}
+
+async function ask(question) {
+  if (!state.key) {
+    showSettings(true);
+    say("Enter an agent API key first.", "error");
+    return;
+  }
+  resetResult();
+  $("ask-button").disabled = true;
+  const answer = $("answer");
+  answer.setAttribute("aria-busy", "true");
+  let text = "";
+  let citations = [];
+  const body = { question, conversation: conversationOf(state.ticket, question) };
+  if (state.ticket && state.ticket.ticket_id) body.conversation_id = `${state.adapter.name}:${state.ticket.ticket_id}`;
+  if (state.ticket && state.ticket.requester && state.ticket.requester.name) {
+    body.customer_name = state.ticket.requester.name.slice(0, 200);
+  }
+  say("Asking deflect…");
+  try {
+    await streamEvents("/v1/ask/stream", body, headers(), (name, data) => {
+      if (name === "citations") {
+        citations = data.citations;
+        showCitations(data.citations, data.related);
+      } else if (name === "decision") {
+        showVerdict(data);
+      } else if (name === "delta") {
+        text += data.text;
+        renderAnswer(answer, text, citations);
+        answer.dataset.deltas = String(Number(answer.dataset.deltas || 0) + 1);
+      } else if (name === "done") {
+        state.result = data;
+        state.result.citations = citations;
+        document.body.dataset.answerId = data.id;
+        renderAnswer(answer, data.answer, citations);
+        if (data.draft_answer) {
+          $("draft-box").hidden = false;
+          renderAnswer($("draft"), data.draft_answer, citations);
+        }
+      } else if (name === "error") {
+        throw Object.assign(new Error(data.error.message), { status: 0 });
+      }
+    });
+    if (!state.result) throw new Error("the answer stream ended early");
+    setActions(true);
+    say(state.result.decision === "answer" ? "Answer ready." : "deflect escalated this question.");
+  } catch (error) {
+    $("verdict").textContent = "No answer.";
+    say(problem(error), "error");
+  } finally {
+    answer.setAttribute("aria-busy", "false");
+    $("ask-button").disabled = false;
+    document.body.dataset.asked = String(Number(document.body.dataset.asked || 0) + 1); // tests wait on this
+  }
+}
+
+// --- Use ---------------------------------------------------------------------------------------------------------
+
+function replyText() {
+  const r = state.result;
+  const body = plainText(r.draft_answer || r.answer);
+  const sources = r.citations
+    .filter((c) => c.audience !== "internal" && safeHref(c.url))
+    .map((c) => `[${c.n}] ${c.title}: ${c.url}`);
+  return sources.length ? `${body}\n\n${sources.join("\n")}` : body;
+}
+
+async function use() {
+  const text = replyText();
+  try {
+    if (await state.adapter.insertReply(text)) {
+      say("Inserted into the reply.");
+      return;
+    }
+  } catch (error) {
+    say(`The helpdesk did not take the reply (${problem(error)}); copying instead.`, "error");
+  }
+  try {
+    await navigator.clipboard.writeText(text);
+    say("Copied to the clipboard.");
+  } catch {
+    say("Copying failed: select the answer and press Ctrl+C.", "error");
+  }
+}
+
+function askToUse() {
+  const internal = state.result.citations.filter((c) => c.audience === "internal");
+  if (!internal.length) {
+    use();
+    return;
+  }
+  $("confirm-use-text").textContent =
+    `This answer cites internal ${internal.length === 1 ? "source" : "sources"} ` +
+    `(${internal.map((c) => c.title).join(", ")}). Customers must not see internal runbooks or notes. ` +
+    "Use it anyway?";
+  $("confirm-use").hidden = false;
+  $("confirm-cancel").focus();
+}
+
+// --- escalation --------------------------------------------------------------------------------------------------
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function showPacket(view) {
+  const esc = view.escalation;
+  state.escalation = esc;
+  const packet = $("packet");
+  packet.replaceChildren();
+  const dl = document.createElement("dl");
+  const add = (label, value) => fact(dl, label, value);
+  add("Reference", esc.id);
+  add("State", esc.state.replace(/_/g, " "));
+  add("Priority", esc.priority);
+  add("Tier", esc.tier);
+  add("Acknowledge by", `${when(view.sla.acknowledge_deadline)}${view.sla.acknowledge_breached ? " (breached)" : ""}`);
+  add("Resolve by", `${when(view.sla.resolve_deadline)}${view.sla.resolve_breached ? " (breached)" : ""}`);
+  add("Reasons", esc.reasons.map(reasonText).join(" "));
+  if (esc.assignee) add("Assignee", esc.assignee);
+  packet.append(dl);
+  const h = document.createElement("h3");
+  h.textContent = "Checklist";
+  const ul = document.createElement("ul");
+  ul.className = "checklist";
+  for (const item of esc.checklist) {
+    const li = document.createElement("li");
+    li.className = item.value == null ? "missing" : "present";
+    const label = document.createElement("strong");
+    label.textContent = item.label;
+    li.append(label, ": ", item.value == null ? "missing, ask the customer" : item.value);
+    ul.append(li);
+  }
+  packet.append(h, ul);
+  $("escalation").hidden = false;
+}
+
+async function openEscalation(id) {
+  const view = await getJson(`/v1/escalations/${encodeURIComponent(id)}`, headers());
+  showPacket(view);
+  return view;
+}
+
+async function escalate() {
+  try {
+    let id = state.result.escalation_id;
+    if (!id) {
+      // The agent overrides an answer: ask again with an explicit hand-off request, so the policy records it as
+      // `human_requested` with the ticket's conversation in the packet.
+      const question = `${$("question").value.trim()}\n\n${ESCALATE_PHRASE}`;
+      const body = { question, conversation: conversationOf(state.ticket, $("question").value.trim()) };
+      if (state.ticket && state.ticket.ticket_id) body.conversation_id = `${state.adapter.name}:${state.ticket.ticket_id}`;
+      const result = await postJson("/v1/ask", body, headers());
+      if (!result.escalation_id) throw new Error("deflect did not escalate");
+      id = result.escalation_id;
+      state.result.escalation_id = id;
+    }
+    await openEscalation(id);
+    say(`Escalated: ${id}.`);
+    $("escalation-h").focus?.();
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+function openResolve(prefill) {
+  $("escalation").hidden = false;
+  $("resolve-form").hidden = false;
+  $("resolution").value = plainText(prefill || "");
+  $("resolution").focus();
+}
+
+async function resolveWith() {
+  try {
+    if (!state.result.escalation_id) {
+      say("Escalate first: a resolution closes an escalation.", "error");
+      return;
+    }
+    await openEscalation(state.result.escalation_id);
+    openResolve(state.result.draft_answer || (state.result.decision === "answer" ? state.result.answer : ""));
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+async function resolve(event) {
+  event.preventDefault();
+  const esc = state.escalation;
+  if (!esc) return;
+  const id = encodeURIComponent(esc.id);
+  try {
+    // resolve is allowed from `started`: take the steps an agent would (claim, start) first.
+    let current = esc.state;
+    if (current === "escalated" || current === "bounced_back") {
+      current = (await postJson(`/v1/escalations/${id}/claim`, {}, headers())).state;
+    }
+    if (current === "claimed") current = (await postJson(`/v1/escalations/${id}/start`, {}, headers())).state;
+    const done = await postJson(
+      `/v1/escalations/${id}/resolve`,
+      { resolution: $("resolution").value.trim(), publish: $("publish").checked },
+      headers(),
+    );
+    $("resolve-form").hidden = true;
+    await openEscalation(esc.id);
+    say(
+      `Resolved ${esc.id}. New knowledge ${done.knowledge_sources.join(", ")} ` +
+        `searchable after ${Math.round(done.searchable_ms)} ms.`,
+    );
+    loadQueue();
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+// --- feedback ----------------------------------------------------------------------------------------------------
+
+function vote(helpful) {
+  state.vote = helpful;
+  $("vote-up").setAttribute("aria-pressed", String(helpful === true));
+  $("vote-down").setAttribute("aria-pressed", String(helpful === false));
+}
+
+async function sendFeedback() {
+  if (state.vote === null) {
+    say("Choose Helpful or Not helpful first.", "error");
+    $("vote-up").focus();
+    return;
+  }
+  const body = { helpful: state.vote };
+  const comment = $("feedback-comment").value.trim();
+  if (comment) body.comment = comment;
+  try {
+    const stored = await postJson(`/v1/answers/${encodeURIComponent(state.result.id)}/feedback`, body, headers());
+    say(`Feedback stored (${stored.id}). Thank you.`);
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+// --- the queue ---------------------------------------------------------------------------------------------------
+
+async function queueAction(esc, action, payload = {}) {
+  try {
+    await postJson(`/v1/escalations/${encodeURIComponent(esc.id)}/${action}`, payload, headers());
+    say(`${action} ${esc.id}: done.`);
+    loadQueue();
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+function queueItem(esc) {
+  const li = document.createElement("li");
+  const title = document.createElement("p");
+  const strong = document.createElement("strong");
+  strong.textContent = esc.question.slice(0, 160);
+  title.append(strong);
+  const meta = document.createElement("p");
+  meta.className = "muted";
+  meta.textContent = `${esc.id} · ${esc.priority} · ${esc.state.replace(/_/g, " ")}${esc.assignee ? ` · ${esc.assignee}` : ""}`;
+  const buttons = document.createElement("div");
+  buttons.className = "actions";
+  const button = (label, handler) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    b.setAttribute("aria-label", `${label} ${esc.id}`);
+    b.addEventListener("click", handler);
+    buttons.append(b);
+  };
+  if (esc.state === "escalated" || esc.state === "bounced_back") button("Claim", () => queueAction(esc, "claim"));
+  button("Add note", () => {
+    const form = document.createElement("form");
+    const id = `note-${esc.id}`;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = `Note on ${esc.id}`;
+    const input = document.createElement("input");
+    input.id = id;
+    input.required = true;
+    const save = document.createElement("button");
+    save.type = "submit";
+    save.textContent = "Save note";
+    form.append(label, input, save);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      queueAction(esc, "update", { note: input.value.trim() });
+    });
+    li.append(form);
+    input.focus();
+  });
+  button("Resolve", async () => {
+    try {
+      await openEscalation(esc.id);
+      openResolve(esc.draft_answer || "");
+    } catch (error) {
+      say(problem(error), "error");
+    }
+  });
+  li.append(title, meta, buttons);
+  return li;
+}
+
+async function loadQueue() {
+  if (!state.key) return;
+  try {
+    const items = await getJson("/v1/escalations?open=true&limit=20", headers());
+    const queue = $("queue");
+    queue.replaceChildren(...items.map(queueItem));
+    if (!items.length) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = "No open escalations.";
+      queue.append(li);
+    }
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+// --- start -------------------------------------------------------------------------------------------------------
+
+function meta(name) {
+  const node = document.querySelector(`meta[name="${name}"]`);
+  return node ? node.content : "";
+}
+
+function start() {
+  const origins = meta("deflect-panel-origins").split(/\s+/).filter(Boolean);
+  state.adapter = hostAdapter(window, { origins, zafSdkUrl: meta("deflect-zaf-sdk") });
+  $("host-name").textContent = state.adapter.name === "standalone" ? "" : `in ${state.adapter.name}`;
+  document.body.dataset.host = state.adapter.name;
+  setActions(false);
+
+  $("settings-toggle").addEventListener("click", () => showSettings($("settings").hidden));
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.key = $("api-key").value.trim();
+    localStorage.setItem(KEY_STORE, state.key);
+    $("api-key").value = "";
+    showSettings(false);
+    say("Key saved.");
+    loadQueue();
+  });
+  $("question").addEventListener("input", () => {
+    $("question").dataset.edited = "1";
+  });
+  $("question").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      $("ask-form").requestSubmit();
+    }
+  });
+  $("ask-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = $("question").value.trim();
+    if (question) ask(question);
+  });
+  $("paste-use").addEventListener("click", () => {
+    const text = $("paste-text").value.trim().slice(0, 2000);
+    showTicket({ ...(state.ticket || {}), last_customer_message: text, conversation: [text] });
+    $("question").value = text;
+    $("question").focus();
+  });
+  $("use").addEventListener("click", askToUse);
+  $("confirm-cancel").addEventListener("click", () => {
+    $("confirm-use").hidden = true;
+    $("use").focus();
+  });
+  $("confirm-go").addEventListener("click", () => {
+    $("confirm-use").hidden = true;
+    use();
+    $("use").focus();
+  });
+  $("confirm-use").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") $("confirm-cancel").click();
+  });
+  $("escalate").addEventListener("click", escalate);
+  $("resolve-open").addEventListener("click", resolveWith);
+  $("resolve-form").addEventListener("submit", resolve);
+  $("vote-up").addEventListener("click", () => vote(true));
+  $("vote-down").addEventListener("click", () => vote(false));
+  $("feedback-send").addEventListener("click", sendFeedback);
+  $("queue-refresh").addEventListener("click", loadQueue);
+
+  if (!state.key) showSettings(true);
+  state.adapter.start(
+    (ticket) => {
+      if (ticket.agent) state.agent = ticket.agent;
+      showTicket(ticket);
+    },
+    (error) => say(problem(error), "error"),
+  );
+  loadQueue();
+  document.body.dataset.ready = "1";
+}
+
+start();

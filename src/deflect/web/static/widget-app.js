@@ -1,0 +1,305 @@
+// The customer help widget, mounted by widget.js inside a Shadow DOM: the host page's CSS cannot reach in and the
+// widget's CSS cannot leak out. It talks to deflect's /widget/v1/{widget id}/ API with a public widget id, a
+// random session id and, when the site identified the visitor, a short-lived signed identity token. No secret.
+
+import { renderMarkdown, safeHref } from "./markdown.js";
+import { postJson, RequestError, streamEvents } from "./sse.js";
+
+const STRINGS = {
+  en: {
+    title: "Help",
+    greeting: "Hi! Ask a question and I'll look in our help articles.",
+    placeholder: "Type your question",
+    label: "Your question",
+    send: "Send",
+    close: "Close help",
+    helped: "That helped",
+    stillNeed: "I still need help",
+    human: "Talk to a person",
+    thanks: "Thanks! Glad that helped.",
+    sources: "Sources",
+    examples: "Examples",
+    handoff: "I still need help with this. Please connect me to a person.",
+    failed: "Sorry, something went wrong. Please try again.",
+    thinking: "Looking for an answer…",
+  },
+  de: {
+    title: "Hilfe",
+    greeting: "Hallo! Stellen Sie eine Frage, ich suche in unseren Hilfeartikeln.",
+    placeholder: "Ihre Frage",
+    label: "Ihre Frage",
+    send: "Senden",
+    close: "Hilfe schließen",
+    helped: "Das hat geholfen",
+    stillNeed: "Ich brauche weiter Hilfe",
+    human: "Mit einer Person sprechen",
+    thanks: "Danke! Schön, dass es geholfen hat.",
+    sources: "Quellen",
+    examples: "Beispiele",
+    handoff: "I still need help with this. Please connect me to a person.",
+    failed: "Entschuldigung, etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
+    thinking: "Ich suche eine Antwort…",
+  },
+};
+
+function newId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function storage() {
+  try {
+    const probe = "deflect:probe";
+    localStorage.setItem(probe, "1");
+    localStorage.removeItem(probe);
+    return localStorage;
+  } catch {
+    const memory = new Map(); // storage blocked (privacy settings): the session lasts as long as the page
+    return {
+      getItem: (k) => memory.get(k) ?? null,
+      setItem: (k, v) => memory.set(k, v),
+      removeItem: (k) => memory.delete(k),
+    };
+  }
+}
+
+function h(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+export function mount(api, options, base, queue) {
+  const widgetId = options.widgetId || "";
+  const locale = (options.locale || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
+  const t = { ...STRINGS.en, ...(STRINGS[locale] || {}) };
+  const title = options.title || t.title;
+  const store = storage();
+  const sessionKey = `deflect:${widgetId}:session`;
+  const state = {
+    session: store.getItem(sessionKey) || "",
+    token: null,
+    history: [],
+    conversationId: "",
+    busy: false,
+  };
+  const resetSession = () => {
+    state.session = newId();
+    state.conversationId = `widget:${newId()}`;
+    store.setItem(sessionKey, state.session);
+  };
+  if (!state.session) resetSession();
+  else state.conversationId = `widget:${newId()}`;
+
+  const host = document.createElement("deflect-widget");
+  host.dataset.position = options.position === "left" ? "left" : "right";
+  if (options.color && CSS.supports("color", options.color)) host.style.setProperty("--deflect-accent", options.color);
+  const root = host.attachShadow({ mode: "open" });
+  root.append(h("link", { rel: "stylesheet", href: new URL("static/deflect/widget.css", base).href }));
+
+  const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
+  const input = h("input", {
+    id: "deflect-q",
+    type: "text",
+    maxlength: "2000",
+    autocomplete: "off",
+    placeholder: t.placeholder,
+  });
+  const send = h("button", { type: "submit", class: "send", text: t.send });
+  const form = h("form", { class: "ask" }, [
+    h("label", { for: "deflect-q", class: "visually-hidden", text: t.label }),
+    input,
+    send,
+  ]);
+  const closeButton = h("button", { type: "button", class: "close", "aria-label": t.close, text: "×" });
+  const human = h("button", { type: "button", class: "link", text: t.human });
+  const panel = h("div", { class: "panel", id: "deflect-panel", role: "dialog", "aria-labelledby": "deflect-title" }, [
+    h("header", {}, [h("h2", { id: "deflect-title", text: title }), closeButton]),
+    log,
+    form,
+    h("footer", {}, [human]),
+  ]);
+  panel.hidden = true;
+  panel.lang = locale;
+  const launcher = h("button", {
+    type: "button",
+    class: "launcher",
+    "aria-expanded": "false",
+    "aria-controls": "deflect-panel",
+    text: title,
+  });
+  root.append(panel, launcher);
+
+  const scroll = () => {
+    log.scrollTop = log.scrollHeight;
+  };
+
+  function addGreeting() {
+    log.append(h("div", { class: "msg bot" }, [h("p", { text: options.greeting || t.greeting })]));
+    const examples = (options.examples || "").split("|").map((s) => s.trim()).filter(Boolean).slice(0, 4);
+    if (examples.length) {
+      const list = h("ul", { class: "examples", "aria-label": t.examples });
+      for (const example of examples) {
+        list.append(h("li", {}, [h("button", { type: "button", text: example, onclick: () => ask(example) })]));
+      }
+      log.append(list);
+    }
+  }
+
+  function headers() {
+    const result = { "X-Deflect-Session": state.session };
+    if (state.token) result["X-Deflect-Identity"] = state.token;
+    return result;
+  }
+
+  function citationList(citations) {
+    const list = h("ol", { class: "sources", "aria-label": t.sources });
+    for (const c of citations) {
+      const href = safeHref(c.url);
+      const item = h("li", { value: String(c.n) });
+      if (href) item.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: c.title }));
+      else item.append(c.title);
+      list.append(item);
+    }
+    return list;
+  }
+
+  async function feedback(answerId, helpful) {
+    return postJson(
+      new URL(`widget/v1/${encodeURIComponent(widgetId)}/answers/${encodeURIComponent(answerId)}/feedback`, base).href,
+      { helpful },
+      headers(),
+    );
+  }
+
+  function followUp(bubble, result) {
+    const row = h("div", { class: "choices", role: "group", "aria-label": t.helped });
+    const done = (text) => row.replaceWith(h("p", { class: "note", text }));
+    row.append(
+      h("button", {
+        type: "button",
+        text: t.helped,
+        onclick: async () => {
+          try {
+            await feedback(result.id, true);
+            done(t.thanks);
+          } catch (error) {
+            done(error.message || t.failed);
+          }
+        },
+      }),
+      h("button", {
+        type: "button",
+        text: t.stillNeed,
+        onclick: async () => {
+          row.remove();
+          try {
+            await feedback(result.id, false);
+          } catch {
+            // the hand-off matters more than the vote
+          }
+          ask(t.handoff);
+        },
+      }),
+    );
+    bubble.append(row);
+  }
+
+  async function ask(question) {
+    question = question.trim();
+    if (!question || state.busy) return;
+    state.busy = true;
+    send.disabled = true;
+    log.append(h("div", { class: "msg user" }, [h("p", { text: question })]));
+    const answer = h("div", { class: "answer", "aria-busy": "true" }, [h("p", { class: "note", text: t.thinking })]);
+    const bubble = h("div", { class: "msg bot" }, [answer]);
+    log.append(bubble);
+    scroll();
+    let text = "";
+    let citations = [];
+    let result = null;
+    const render = () => {
+      const cite = (n) => (citations.some((c) => c.n === n) ? h("sup", { class: "cite", text: `[${n}]` }) : null);
+      answer.replaceChildren(renderMarkdown(text, { cite }));
+    };
+    try {
+      const url = new URL(`widget/v1/${encodeURIComponent(widgetId)}/ask/stream`, base).href;
+      const body = { question, conversation: state.history.slice(-20), conversation_id: state.conversationId };
+      await streamEvents(url, body, headers(), (name, data) => {
+        if (name === "citations") citations = data.citations;
+        else if (name === "decision") bubble.dataset.decision = data.decision;
+        else if (name === "delta") {
+          text += data.text;
+          render();
+          scroll();
+        } else if (name === "done") result = data;
+        else if (name === "error") throw new RequestError(0, data, null);
+      });
+      if (!result) throw new Error(t.failed);
+      text = result.answer;
+      render();
+      if (citations.length) bubble.append(citationList(citations));
+      state.history.push(question.slice(0, 2000), result.answer.slice(0, 2000));
+      if (result.decision === "answer") followUp(bubble, result);
+      else bubble.classList.add("handoff");
+    } catch (error) {
+      bubble.classList.add("error");
+      const message = error instanceof RequestError && error.message ? error.message : t.failed;
+      answer.replaceChildren(h("p", { role: "alert", text: message }));
+    } finally {
+      answer.setAttribute("aria-busy", "false");
+      state.busy = false;
+      send.disabled = false;
+      scroll();
+    }
+  }
+
+  function open() {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    input.focus();
+  }
+  function close() {
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const question = input.value;
+    input.value = "";
+    ask(question);
+  });
+  human.addEventListener("click", () => ask(t.handoff));
+  addGreeting();
+
+  api.open = open;
+  api.close = close;
+  api.identify = (token) => {
+    state.token = typeof token === "string" && token ? token : null;
+  };
+  api.reset = () => {
+    state.token = null;
+    state.history = [];
+    resetSession();
+    log.replaceChildren();
+    addGreeting();
+  };
+  api.ask = ask;
+  document.body.append(host);
+  for (const [name, args] of queue.splice(0)) api[name](...args);
+  host.dataset.ready = "1";
+}

@@ -1,0 +1,205 @@
+"""The agent panel (/panel) standalone, in Debian's headless Chromium against a live deflect (tests/web/conftest.py):
+streamed cited answers, internal sources marked with a warning before "Use", copy, feedback, escalation packet,
+resolve feeding the knowledge loop, the queue, sanitised Markdown, keyboard use and an axe-core check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.web.conftest import Live, axe_violations, shot
+
+from deflect.api.stream import pieces
+from deflect.config import DEV_AGENT_KEY
+from deflect.domain.models import Audience
+
+pytestmark = pytest.mark.browser
+
+ANSWERABLE = "How do I reset my password?"
+INTERNAL = "Who can apply account credits in the admin tool?"
+
+
+def open_panel(page: Any, live: Live, query: str = "") -> None:
+    page.goto(f"{live.deflect}/panel{query}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.get_by_label("Agent API key").fill(DEV_AGENT_KEY)
+    page.get_by_role("button", name="Save key").click()
+
+
+def ask(page: Any, question: str | None = None) -> None:
+    if question is not None:
+        page.get_by_label("Question", exact=True).fill(question)
+    asked = int(page.evaluate("() => document.body.dataset.asked || 0"))
+    page.get_by_role("button", name="Ask deflect").click()
+    page.wait_for_selector(f"body[data-asked='{asked + 1}']")
+
+
+def status(page: Any) -> str:
+    return str(page.locator("#status").text_content())
+
+
+def clipboard(page: Any) -> str:
+    return str(page.evaluate("() => navigator.clipboard.readText()"))
+
+
+def test_standalone_ask_streams_a_cited_answer(page: Any, live: Live) -> None:
+    open_panel(page, live, "?q=How%20do%20I%20reset%20my%20password%3F")
+    assert page.get_by_label("Question", exact=True).input_value() == ANSWERABLE
+    ask(page)
+    assert "Answered" in page.locator("#verdict").text_content()
+    answer = page.locator("#answer")
+    assert answer.get_attribute("aria-live") == "polite" and answer.get_attribute("aria-busy") == "false"
+    assert answer.locator("ol li").count() == 3  # the numbered procedure, rendered as a list
+    assert "Forgot password" in answer.inner_text()
+    citation = page.locator("#citations li").first
+    assert "Resetting your password" in citation.inner_text()
+    assert citation.locator("a").get_attribute("href") == "https://help.example/accounts/reset-password"
+    assert page.locator("#internal-warning").is_hidden()
+    shot(page, "panel-answer-full")
+    page.set_viewport_size({"width": 360, "height": 800})
+    shot(page, "panel-answer-360")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360  # no sideways scrolling
+    assert axe_violations(page) == []
+    assert page.js_errors == []
+
+
+def test_the_answer_is_rendered_piece_by_piece_as_deltas_arrive(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+    # The panel re-renders the live region once per `delta` event (the extractive answer streams sentence by
+    # sentence; each piece is shown as it is read, whatever the network batching).
+    renders = int(page.locator("#answer").get_attribute("data-deltas"))
+    done = live.service.ask(ANSWERABLE, Audience.AGENT)
+    assert renders == len(pieces(done.answer)) and renders > 1
+
+
+def test_internal_source_marked_and_use_warns_before_copying(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, INTERNAL)
+    internal = page.locator("#citations li.internal")
+    assert internal.count() >= 1 and "Internal" in internal.first.text_content()
+    warning = page.locator("#internal-warning")
+    assert warning.is_visible() and "do not send this to a customer" in warning.inner_text()
+    page.evaluate("() => navigator.clipboard.writeText('untouched')")
+    page.get_by_role("button", name="Use", exact=True).click()
+    dialog = page.get_by_role("alertdialog")
+    assert dialog.is_visible() and "Applying account credits" in dialog.inner_text()
+    assert page.evaluate("() => document.activeElement.id") == "confirm-cancel"  # the safe choice has focus
+    page.keyboard.press("Escape")
+    assert dialog.is_hidden() and clipboard(page) == "untouched"
+    page.get_by_role("button", name="Use", exact=True).click()
+    page.get_by_role("button", name="Use anyway").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Copied')")
+    copied = clipboard(page)
+    assert "500 dollars" in copied
+    assert "support.internal.example" not in copied  # internal links are not pasted as sources
+    shot(page, "panel-internal-warning")
+
+
+def test_use_copies_a_public_answer_with_its_sources(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+    page.get_by_role("button", name="Use", exact=True).click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Copied')")
+    copied = clipboard(page)
+    assert "Forgot password" in copied
+    assert "[1] Resetting your password: https://help.example/accounts/reset-password" in copied
+
+
+def test_feedback_is_stored_with_the_answer(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+    answer_id = page.evaluate("() => document.body.dataset.answerId")
+    page.get_by_role("button", name="Not helpful").click()
+    assert page.get_by_role("button", name="Not helpful").get_attribute("aria-pressed") == "true"
+    page.get_by_label("Comment (optional)").fill("The customer uses single sign-on.")
+    page.get_by_role("button", name="Send feedback").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Feedback stored')")
+    assert live.service.feedback is not None
+    votes = live.service.feedback.list(answer_id=answer_id)
+    assert len(votes) == 1 and votes[0].helpful is False and votes[0].comment == "The customer uses single sign-on."
+
+
+def test_escalate_shows_the_packet_with_checklist_priority_and_sla(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+    page.get_by_role("button", name="Escalate").click()
+    packet = page.locator("#packet")
+    packet.locator("dl").wait_for()
+    text = packet.text_content()
+    reference = packet.locator("dd").first.inner_text()
+    assert reference.startswith("esc_")
+    for label in ("Priority", "Tier", "Acknowledge by", "Resolve by", "Checklist"):
+        assert label in text
+    assert packet.locator(".checklist li.missing").count() >= 1
+    assert "missing, ask the customer" in text
+    stored = live.service.desk.get(reference)
+    assert "human_requested" in stored.reasons and stored.priority.value in text
+    shot(page, "panel-escalation")
+
+
+def test_resolve_makes_the_next_identical_question_answered(page: Any, live: Live) -> None:
+    question = "Why does the Gantt chart export crop the last column on A4 paper?"
+    open_panel(page, live)
+    ask(page, question)
+    assert "Escalated" in page.locator("#verdict").text_content()
+    page.get_by_role("button", name="Resolve with this answer").click()
+    page.get_by_label("Resolution").fill(
+        "Switch the page setup to landscape before exporting the Gantt chart; the last column then fits on A4."
+    )
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Resolved')")
+    assert "esc:esc_" in status(page)
+    ask(page, question)
+    assert "Answered" in page.locator("#verdict").text_content()
+    assert "landscape" in page.locator("#answer").inner_text()
+    assert page.locator("#citations li").first.locator(".source-id").inner_text().startswith("esc:")
+
+
+def test_queue_claims_and_notes(page: Any, live: Live) -> None:
+    esc = live.service.ask("What is the weather on Mars tomorrow?", Audience.AGENT)
+    open_panel(page, live)
+    item = page.locator("#queue > li", has_text=esc.escalation_id)
+    item.get_by_role("button", name=f"Claim {esc.escalation_id}").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('claim')")
+    assert live.service.desk.get(esc.escalation_id).state.value == "claimed"
+    item = page.locator("#queue > li", has_text=esc.escalation_id)
+    item.get_by_role("button", name=f"Add note {esc.escalation_id}").click()
+    page.get_by_label(f"Note on {esc.escalation_id}").fill("Asked the customer for their region.")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('update')")
+    notes = [e for e in live.service.desk.audit(escalation_id=esc.escalation_id) if e.action == "update"]
+    assert notes and notes[-1].data.get("note") == "Asked the customer for their region."
+
+
+def test_html_in_a_source_is_shown_as_text_never_run(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, "How do I export a report as CSV?")
+    answer = page.locator("#answer")
+    text = answer.inner_text()
+    assert "<img src=x" in text or "<script>" in text  # the source's markup, visible as characters
+    assert answer.locator("img, script, iframe").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined")
+    hrefs = page.eval_on_selector_all("#answer a", "links => links.map(a => a.getAttribute('href'))")
+    assert not any(h.lower().startswith("javascript:") for h in hrefs)
+    assert page.js_errors == []
+
+
+def test_keyboard_only(page: Any, live: Live) -> None:
+    page.goto(f"{live.deflect}/panel")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.evaluate("() => document.activeElement.id") == "api-key"  # no key yet: focus is on the key field
+    page.keyboard.type(DEV_AGENT_KEY)
+    page.keyboard.press("Enter")
+    page.locator("#question").focus()
+    page.keyboard.type(ANSWERABLE)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("body[data-asked='1']")
+    assert "Answered" in page.locator("#verdict").text_content()
+    # Tab order runs through the answer's actions in reading order.
+    page.locator("#use").focus()
+    order = []
+    for _ in range(3):
+        order.append(page.evaluate("() => document.activeElement.id || document.activeElement.textContent"))
+        page.keyboard.press("Tab")
+    assert order == ["use", "escalate", "resolve-open"]
