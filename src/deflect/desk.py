@@ -4,7 +4,7 @@ workflow with optimistic concurrency, and writes every decision and action to th
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -53,6 +53,7 @@ class EscalationDesk:
         customer_id: str | None = None,
         customer_name: str | None = None,
         customer_tier: str | None = None,
+        claimed_customer: Mapping[str, str] | None = None,
     ) -> tuple[Escalation, str]:
         """Build and store the packet with its audit events in one transaction; return it and the hand-off text."""
         now = self.clock()
@@ -71,6 +72,7 @@ class EscalationDesk:
             customer_id=customer_id,
             customer_name=customer_name,
             customer_tier=customer_tier,
+            claimed_customer=claimed_customer,
         )
         events = [
             AuditEvent(

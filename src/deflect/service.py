@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
 from deflect.bounded import Bounded
-from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
@@ -55,8 +54,6 @@ class DeflectService:
         feedback: FeedbackDesk | None = None,
         index_calls: Bounded | None = None,
         store_calls: Bounded | None = None,
-        calibrator: Calibrator | None = None,
-        auto_calibrate: bool = True,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -65,9 +62,6 @@ class DeflectService:
         self._load_calibration = calibration
         self._calibration: Calibration | None = None
         self._threshold_override = threshold_override
-        # Fits the calibration on this KB; `ingest` refits when the KB changed materially (see deflect.calibrate).
-        self.calibrator = calibrator
-        self._auto_calibrate = auto_calibrate
         self._ingestor = ingestor
         self._max_chars = max_question_chars
         self._max_sources = answer_max_sources
@@ -96,9 +90,7 @@ class DeflectService:
 
     @property
     def calibration(self) -> Calibration:
-        """The confidence model in force (a calibrator caches it and swaps it when the KB is refitted)."""
-        if self.calibrator is not None:
-            return self.calibrator.current()
+        """The confidence model in force."""
         if self._calibration is None:
             self._calibration = self._load_calibration()
         return self._calibration
@@ -124,12 +116,15 @@ class DeflectService:
         customer_id: str | None = None,
         customer_tier: str | None = None,
         customer_name: str | None = None,
+        claimed_customer: Mapping[str, str] | None = None,
     ) -> AskResult:
         """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
 
         An escalation is committed to the store before this returns, so no caller is told about one that was lost.
         When the index fails or times out the question is still escalated (reason `index_unavailable`), so the
-        asker gets a hand-off; when the database fails, StoreUnavailable says nothing was stored."""
+        asker gets a hand-off; when the database fails, StoreUnavailable says nothing was stored.
+        `customer_*` are trusted (priority, SLA, repeat contact); `claimed_customer` is what an unverified caller
+        said about itself, recorded for the agent and used for nothing else."""
         started = time.perf_counter()
         question = validate_question(question, self._max_chars)
         history = tuple(conversation)[-MAX_CONVERSATION:]
@@ -169,7 +164,8 @@ class DeflectService:
                     reasons.append(NO_ANSWER_TEXT)
         answer_id = "ans_" + uuid.uuid4().hex
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
-        names = [n for n in (customer_id, customer_name) if n]
+        claimed = dict(claimed_customer or {})
+        names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
         stored_question = self._scrub(question, names)
         stored_history = [self._scrub(m, names) for m in history]
         decision = Decision.ESCALATE if reasons else Decision.ANSWER
@@ -182,6 +178,7 @@ class DeflectService:
             "conversation": list(stored_history),
             "customer_id": customer_id,
             "customer_tier": customer_tier,
+            "claimed_customer": {k: self._scrub(v, names) if k == "name" else v for k, v in claimed.items()},
             "recent_similar_contacts": recent,
             "confidence": round(confidence, 4),
             "features": {k: round(v, 4) for k, v in feats.items()},
@@ -213,6 +210,7 @@ class DeflectService:
                 customer_id=customer_id,
                 customer_name=customer_name,
                 customer_tier=customer_tier,
+                claimed_customer=claimed,
             )
             citations, escalation_id, priority = [], esc.id, esc.priority.value
         return AskResult(
@@ -310,8 +308,6 @@ class DeflectService:
         """Bring the index in line with the given knowledge files."""
         report = self._ingestor.ingest_paths(paths, root, progress)
         self._retriever.invalidate()
-        if self.calibrator is not None and self._auto_calibrate:
-            report.calibration = self.calibrator.refresh_if_stale()
         return report
 
     def readiness(self) -> dict[str, bool]:

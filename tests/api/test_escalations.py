@@ -164,7 +164,9 @@ def test_the_escalation_packet_is_retrievable_with_an_agent_key(client: TestClie
     assert esc["answer_id"] == asked["id"]
     assert esc["question"] == UNANSWERABLE
     assert esc["audience"] == "customer"
-    assert esc["customer_id"] == "cust-1"
+    # A customer key's body only claims an identity: recorded, not trusted (tests/api/test_trust.py).
+    assert esc["customer_id"] is None
+    assert esc["claimed_customer"] == {"id": "cust-1"}
     assert esc["reasons"] == asked["reasons"]
     assert esc["priority"] == asked["priority"]
     assert esc["tier"] == "tier1"
@@ -571,9 +573,12 @@ def test_the_audit_of_an_answered_question_is_its_decision(settings: Settings, c
 
 def test_the_decision_audit_keeps_every_input_the_triggers_read(client: TestClient) -> None:
     history = ["Hi there", "I have a question"]
-    answered = ask(client, ANSWERABLE, conversation=history, customer_id="cust-5", customer_tier="business")
-    escalate(client, customer_id="cust-5")
-    again = escalate(client, customer_id="cust-5")
+    # An agent asking on the customer's behalf: the identity is trusted.
+    answered = ask(
+        client, ANSWERABLE, AGENT, conversation=history, customer_id="cust-5", customer_tier="business"
+    )
+    escalate(client, customer_id="cust-5", headers=AGENT)
+    again = escalate(client, customer_id="cust-5", headers=AGENT)
 
     answer_data = client.get("/v1/audit", params={"answer_id": answered["id"]}, headers=AGENT).json()[0]["data"]
     repeat_data = client.get("/v1/audit", params={"answer_id": again["id"]}, headers=AGENT).json()[0]["data"]
@@ -735,10 +740,10 @@ def test_the_same_customer_asking_the_same_thing_again_is_a_repeat_contact(
 ) -> None:
     needed = load_policy(settings.policy_file).triggers.repeat_contact.min_recent_contacts
 
-    earlier = [escalate(client, customer_id="cust-42") for _ in range(needed)]
-    again = escalate(client, customer_id="cust-42")
-    someone_else = escalate(client, customer_id="cust-7")
-    unrelated = escalate(client, "Where can I buy a pony?", customer_id="cust-42")
+    earlier = [escalate(client, customer_id="cust-42", headers=AGENT) for _ in range(needed)]
+    again = escalate(client, customer_id="cust-42", headers=AGENT)
+    someone_else = escalate(client, customer_id="cust-7", headers=AGENT)
+    unrelated = escalate(client, "Where can I buy a pony?", customer_id="cust-42", headers=AGENT)
 
     assert all("repeat_contact" not in e["reasons"] for e in earlier)
     assert "repeat_contact" in again["reasons"]
@@ -748,7 +753,7 @@ def test_the_same_customer_asking_the_same_thing_again_is_a_repeat_contact(
 
 
 def test_a_customer_tier_is_kept_and_sets_the_clocks(client: TestClient) -> None:
-    body = escalate(client, customer_id="cust-v", customer_tier="VIP")
+    body = escalate(client, customer_id="cust-v", customer_tier="VIP", headers=AGENT)  # on the customer's behalf
 
     esc = packet(client, body["escalation_id"])
 

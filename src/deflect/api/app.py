@@ -11,13 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from deflect import __version__
-from deflect.api.auth import Caller, caller_dependency
+from deflect.api.auth import Caller, Role, caller_dependency
 from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
 from deflect.api.feedback import feedback_router
 from deflect.api.gaps import gaps_router
-from deflect.api.stream import stream_router
 from deflect.api.limits import RequestLimits
+from deflect.api.stream import stream_router
 from deflect.config import Settings
 from deflect.domain.models import AskResult
 from deflect.service import DeflectService
@@ -33,12 +33,20 @@ class AskRequest(BaseModel):
     conversation: list[Annotated[StrictStr, Field(max_length=2000)]] = Field(
         default_factory=list, max_length=20, description="Earlier messages of this conversation, oldest first."
     )
-    customer_id: StrictStr | None = Field(None, max_length=200, description="Lets deflect spot repeat contacts.")
+    customer_id: StrictStr | None = Field(
+        None,
+        max_length=200,
+        description="Agent/admin keys: the customer asked for (spots repeat contacts). Customer keys: recorded as "
+        "claimed only.",
+    )
     customer_name: StrictStr | None = Field(
         None, max_length=200, description="Kept in the escalation packet; scrubbed from stored text and knowledge."
     )
     customer_tier: StrictStr | None = Field(
-        None, max_length=50, description="e.g. standard, business, enterprise, vip: sets SLA clocks and priority."
+        None,
+        max_length=50,
+        description="e.g. standard, business, enterprise, vip: sets SLA clocks and priority for agent/admin keys; "
+        "a customer key's tier is recorded as claimed and changes nothing.",
     )
 
 
@@ -63,15 +71,19 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
 
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
     async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> AskResult:
+        # Who the customer is comes from the credential: a customer key's body can only *claim* an identity.
+        trusted = who.role is not Role.CUSTOMER
+        claimed = {"id": body.customer_id, "name": body.customer_name, "tier": body.customer_tier}
         result = await run_in_threadpool(
             svc.ask,
             body.question,
             who.audience,
             conversation_id=body.conversation_id,
             conversation=body.conversation,
-            customer_id=body.customer_id,
-            customer_name=body.customer_name,
-            customer_tier=body.customer_tier,
+            customer_id=body.customer_id if trusted else None,
+            customer_name=body.customer_name if trusted else None,
+            customer_tier=body.customer_tier if trusted else None,
+            claimed_customer=None if trusted else {k: v for k, v in claimed.items() if v},
         )
         if result.escalation_id and await request.is_disconnected():
             # The asker left before hearing about the escalation: mark it, so nobody thinks they were told.

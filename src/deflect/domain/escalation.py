@@ -82,6 +82,9 @@ class Escalation(BaseModel):
     # Whom to reply to; also what the PII scrubber removes from stored questions and resolutions.
     customer_name: str | None = None
     customer_tier: str | None = None  # e.g. standard, business, enterprise, vip
+    # What a customer-key caller said about itself (id, name, tier): kept for the agent, never used for priority,
+    # SLA or repeat contact, which only trust an agent/admin acting on the customer's behalf or a signed identity.
+    claimed_customer: dict[str, str] = Field(default_factory=dict)
     sources: list[SearchedSource] = Field(default_factory=list)
     draft_answer: str | None = None
     reasons: list[str]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from deflect.domain.escalation import Escalation, SearchedSource, State
@@ -47,6 +47,7 @@ def build_escalation(
     customer_name: str | None = None,
     customer_tier: str | None = None,
     escalation_id: str | None = None,
+    claimed_customer: Mapping[str, str] | None = None,
 ) -> Escalation:
     """A new escalation in state `escalated`: classified, with a running SLA clock and a filled checklist.
 
@@ -73,6 +74,7 @@ def build_escalation(
         customer_id=customer_id,
         customer_name=customer_name,
         customer_tier=tier_name,
+        claimed_customer=dict(claimed_customer or {}),
         sources=sources,
         draft_answer=draft,
         reasons=list(dict.fromkeys(reasons)),
