@@ -102,7 +102,12 @@ export function mount(api, options, base, queue) {
   host.dataset.position = options.position === "left" ? "left" : "right";
   if (options.color && CSS.supports("color", options.color)) host.style.setProperty("--deflect-accent", options.color);
   const root = host.attachShadow({ mode: "open" });
-  root.append(h("link", { rel: "stylesheet", href: new URL("static/deflect/widget.css", base).href }));
+  const css = h("link", { rel: "stylesheet", href: new URL("static/deflect/widget.css", base).href });
+  const styled = new Promise((resolve) => {
+    css.addEventListener("load", resolve);
+    css.addEventListener("error", resolve);
+  });
+  root.append(css);
 
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions text" });
   const input = h("input", {
@@ -299,7 +304,12 @@ export function mount(api, options, base, queue) {
     addGreeting();
   };
   api.ask = ask;
+  // Nothing shows until the widget's own stylesheet applies: no flash of unstyled buttons on the host page.
+  launcher.hidden = true;
   document.body.append(host);
-  for (const [name, args] of queue.splice(0)) api[name](...args);
-  host.dataset.ready = "1";
+  styled.then(() => {
+    launcher.hidden = false;
+    for (const [name, args] of queue.splice(0)) api[name](...args);
+    host.dataset.ready = "1";
+  });
 }

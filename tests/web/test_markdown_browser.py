@@ -1,0 +1,84 @@
+"""src/deflect/web/static/markdown.js in the browser: Markdown answers (code fences, lists, tables, emphasis,
+links, citation markers) rendered as DOM nodes, and hostile source text that never becomes live HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.web.conftest import Live
+
+pytestmark = pytest.mark.browser
+
+RENDER = """async (text) => {
+    const m = await import('/static/deflect/markdown.js');
+    const box = document.createElement('div');
+    box.id = 'md-probe';
+    box.append(m.renderMarkdown(text, { cite: (n) => { const s = document.createElement('sup');
+        s.className = 'cite'; s.textContent = `[${n}]`; return s; } }));
+    document.body.append(box);
+    return box.innerHTML;
+}"""
+
+HOSTILE = [
+    '<img src=x onerror="window.__pwned=1">',
+    "<script>window.__pwned=2</script>",
+    '<a href="javascript:window.__pwned=3">click</a>',
+    "[click me](javascript:window.__pwned=4)",
+    "[data](data:text/html,<script>window.__pwned=5</script>)",
+    '<svg onload="window.__pwned=6"></svg>',
+    '<iframe srcdoc="<script>parent.__pwned=7</script>"></iframe>',
+    "**bold <img src=x onerror=window.__pwned=8>**",
+    "| a | b |\n|---|---|\n| <img src=x onerror=window.__pwned=9> | `<script>` |",
+    "```html\n<script>window.__pwned=10</script>\n```",
+]
+
+
+@pytest.fixture(scope="module")
+def blank(browser: Any, live: Live) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live.deflect}/panel")  # a page of deflect's origin, under the panel's CSP
+    page.wait_for_selector("body[data-ready='1']")
+    yield page
+    context.close()
+
+
+def render(page: Any, text: str) -> Any:
+    page.evaluate("() => document.getElementById('md-probe')?.remove()")
+    page.evaluate(RENDER, text)
+    return page.locator("#md-probe")
+
+
+def test_markdown_structures(blank: Any) -> None:
+    text = (
+        "## Steps\n\n1. Open **Settings**.\n2. Click `Export` [1].\n\n- one\n- two _items_\n\n"
+        "| Plan | Seats |\n|:-----|------:|\n| Team | 10 |\n| Business | 50 |\n\n"
+        "```bash\ncurl -s https://example.com | jq .\n```\n\n> quoted\n\nSee [the docs](https://help.example/x)."
+    )
+    box = render(blank, text)
+    assert box.locator("h4").inner_text() == "Steps"
+    assert box.locator("ol > li").count() == 2 and box.locator("ol strong").inner_text() == "Settings"
+    assert box.locator("ol code").inner_text() == "Export" and box.locator("ol sup.cite").inner_text() == "[1]"
+    assert box.locator("ul > li").count() == 2 and box.locator("ul em").inner_text() == "items"
+    assert box.locator("table th").all_inner_texts() == ["Plan", "Seats"]
+    assert box.locator("table tbody tr").count() == 2
+    assert box.locator("table td.align-right").first.inner_text() == "10"
+    assert box.locator("pre code.language-bash").inner_text() == "curl -s https://example.com | jq ."
+    assert box.locator("blockquote").inner_text() == "quoted"
+    link = box.locator("a")
+    assert link.get_attribute("href") == "https://help.example/x" and link.get_attribute("rel") == "noopener noreferrer"
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_is_shown_never_run(blank: Any, text: str) -> None:
+    box = render(blank, text)
+    blank.wait_for_timeout(50)  # an onerror/onload handler would have fired by now
+    assert box.locator("img, script, svg, iframe, object, embed").count() == 0
+    hrefs = box.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert all(h.startswith(("https:", "http:", "mailto:")) for h in hrefs)
+    box.locator("a").evaluate_all("links => links.forEach(a => a.click())")
+    assert blank.evaluate("() => window.__pwned === undefined")
+    if "<" in text and not text.startswith("["):  # a link with an unsafe target keeps only its words
+        assert "<" in box.inner_text()  # the markup's characters are still there for the reader

@@ -1,0 +1,157 @@
+"""The customer help widget in Debian's headless Chromium, embedded with one script tag in a page served from
+another origin (tests/web/pages/shop.html on a second port): streamed public answers with citations, "That
+helped", the hand-off to a person, refusal on a non-allowed origin, hostile page CSS, the 429 message, signed
+visitor identity, and axe-core on the open widget."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+from tests.conftest import CANARY
+from tests.web.conftest import SECRET, Live, axe_violations, shot
+
+pytestmark = pytest.mark.browser
+
+
+def open_widget(page: Any, url: str) -> Any:
+    page.goto(url)
+    page.wait_for_selector("deflect-widget[data-ready='1']", state="attached")
+    page.get_by_role("button", name="Shop help").click()
+    return page.locator("deflect-widget")
+
+
+def ask(widget: Any, question: str) -> Any:
+    """Ask and wait for the reply bubble to finish; returns that bubble."""
+    count = widget.locator(".msg.bot").count()
+    widget.get_by_label("Your question").fill(question)
+    widget.get_by_role("button", name="Send").click()
+    bubble = widget.locator(".msg.bot").nth(count)
+    bubble.locator(".answer[aria-busy='false']").wait_for()
+    return bubble
+
+
+def test_ask_answer_citations_and_that_helped(page: Any, live: Live) -> None:
+    widget = open_widget(page, f"{live.site}/shop.html")
+    assert widget.get_by_role("dialog", name="Shop help").is_visible()
+    assert widget.locator("[role=log][aria-live=polite]").count() == 1
+    bubble = ask(widget, "How do I reset my password?")
+    assert "Forgot password" in bubble.inner_text()
+    assert bubble.locator(".answer ol li").count() == 3
+    source = bubble.locator("ol.sources a").first
+    assert source.get_attribute("href") == "https://help.example/accounts/reset-password"
+    shot(page, "widget-answer-full", full_page=False)
+    bubble.get_by_role("button", name="That helped").click()
+    bubble.get_by_text("Thanks! Glad that helped.").wait_for()
+    assert live.service.feedback is not None
+    votes = [v for v in live.service.feedback.list(limit=None) if v.actor == "widget:wid_test:anonymous"]
+    assert votes and votes[0].helpful is True
+    assert page.js_errors == []
+
+
+def test_still_need_help_hands_off_to_a_person(page: Any, live: Live) -> None:
+    widget = open_widget(page, f"{live.site}/shop.html")
+    first = ask(widget, "How do I reset my password?")
+    first.get_by_role("button", name="I still need help").click()
+    handoff = widget.locator(".msg.bot.handoff")
+    handoff.locator(".answer[aria-busy='false']").wait_for()
+    text = handoff.inner_text()
+    reference = text.rsplit("esc_", 1)[1].split()[0].strip(".")
+    stored = live.service.desk.get(f"esc_{reference}")
+    assert "human_requested" in stored.reasons and stored.audience.value == "customer"
+    assert "How do I reset my password?" in stored.conversation  # the packet has what came before
+    assert "hour" in text or "minute" in text  # the expected response time from the SLA
+    shot(page, "widget-handoff-full", full_page=False)
+
+
+def test_widget_only_ever_shows_public_content(page: Any, live: Live) -> None:
+    widget = open_widget(page, f"{live.site}/shop.html")
+    for question in ["Who can apply account credits in the admin tool?", "Who approves a refund above the limit?"]:
+        ask(widget, question)
+    assert CANARY not in widget.inner_text()
+    assert "Applying account credits" not in widget.inner_text()
+
+
+def test_refused_on_an_origin_the_widget_id_does_not_allow(page: Any, live: Live) -> None:
+    decisions_before = len(live.service.desk.store.audit(kind="decision"))
+    widget = open_widget(page, f"{live.other_site}/shop.html")  # localhost:PORT, not 127.0.0.1:PORT
+    bubble = ask(widget, "How do I reset my password?")
+    assert "error" in (bubble.get_attribute("class") or "")
+    assert "Forgot password" not in bubble.inner_text()
+    # The CORS preflight was refused, so the browser never sent the question: nothing was decided or stored.
+    assert len(live.service.desk.store.audit(kind="decision")) == decisions_before
+
+
+def test_hostile_page_css_does_not_change_the_widget(browser: Any, live: Live) -> None:
+    def styles(url: str) -> dict[str, Any]:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        widget = open_widget(page, url)
+        probe = """els => els.map(e => { const s = getComputedStyle(e);
+            return [s.color, s.fontSize, s.fontFamily, s.backgroundColor, s.display, s.padding, s.opacity,
+                    s.textTransform, s.letterSpacing]; })"""
+        found = {
+            "host": page.evaluate(
+                "() => { const s = getComputedStyle(document.querySelector('deflect-widget'));"
+                " return [s.position, s.right, s.bottom, s.fontSize, s.zIndex]; }"
+            ),
+            "controls": widget.locator("button, input, header, .log").evaluate_all(probe),
+            "box": widget.locator(".panel").bounding_box(),
+        }
+        if "hostile" in url:
+            # The page's own rules do apply to the page, so equal widget styles mean the widget kept them out.
+            assert page.evaluate("() => getComputedStyle(document.querySelector('h1')).fontSize") == "40px"
+            shot(page, "widget-hostile-page", full_page=False)
+        context.close()
+        return found
+
+    assert styles(f"{live.site}/hostile.html") == styles(f"{live.site}/shop.html")
+
+
+def test_rate_limit_message_is_shown(page: Any, live: Live) -> None:
+    widget = open_widget(page, f"{live.site}/shop.html")
+    for _ in range(live.settings.widget_rate_per_session):
+        ask(widget, "How do I reset my password?")
+    bubble = ask(widget, "How do I reset my password?")
+    alert = bubble.get_by_role("alert")
+    assert "Please try again in" in alert.inner_text()
+
+
+def test_identified_visitor_is_the_customer_on_the_escalation(page: Any, live: Live) -> None:
+    token = jwt.encode(
+        {"sub": "cust-7", "exp": int(time.time()) + 300, "name": "Rui Costa", "tier": "enterprise"}, SECRET, "HS256"
+    )
+    widget = open_widget(page, f"{live.site}/shop.html")
+    page.evaluate("token => window.Deflect.identify(token)", token)
+    bubble = ask(widget, "Please connect me to a person about my contract.")
+    reference = "esc_" + bubble.inner_text().rsplit("esc_", 1)[1].split()[0].strip(".")
+    stored = live.service.desk.get(reference)
+    assert stored.customer_id == "wid_test:cust-7" and stored.customer_tier == "enterprise"
+    assert stored.customer_name == "Rui Costa"
+
+
+def test_keyboard_and_accessibility_at_360px(browser: Any, live: Live) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.goto(f"{live.site}/shop.html")
+    page.wait_for_selector("deflect-widget[data-ready='1']", state="attached")
+    widget = page.locator("deflect-widget")
+    launcher = widget.get_by_role("button", name="Shop help")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("() => document.querySelector('deflect-widget').shadowRoot.activeElement.id") == "deflect-q"
+    page.keyboard.type("How do I reset my password?")
+    page.keyboard.press("Enter")
+    widget.locator(".msg.bot .answer[aria-busy='false']").last.wait_for()
+    box = widget.locator(".panel").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360  # fits a phone screen
+    shot(page, "widget-answer-360", full_page=False)
+    assert axe_violations(page, "deflect-widget") == []
+    page.keyboard.press("Escape")
+    assert launcher.get_attribute("aria-expanded") == "false"
+    focused = page.evaluate("() => document.querySelector('deflect-widget').shadowRoot.activeElement.className")
+    assert focused == "launcher"
+    context.close()
