@@ -35,7 +35,7 @@ eval: setup
 	$(BIN)/deflect eval --golden eval/golden/kb.jsonl --baseline eval/baseline.json --out eval/reports/kb
 
 calibrate: setup
-	$(BIN)/deflect calibrate --golden eval/golden/kb.jsonl --dataset ../shared/datasets/stackfaq-dev.jsonl
+	$(BIN)/deflect calibrate
 
 # The panel and the widget in Debian's headless Chromium (/usr/bin/chromium: .ci/run installs it; never a browser
 # download), with axe-core from npm for the accessibility checks (test-time only, never served).

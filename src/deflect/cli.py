@@ -87,6 +87,8 @@ def ingest(
             f"added {report.added}, updated {report.updated}, deleted {report.deleted}, "
             f"unchanged {report.unchanged}; {report.chunks} chunks in the index."
         )
+    if report.calibration:
+        out.print(f"calibration: {escape(report.calibration)}")
 
 
 @app.command()

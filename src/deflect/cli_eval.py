@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from deflect.cli import EXIT_ESCALATED, _errors, _progress, _settings, app, err, out
+from deflect.cli import EXIT_ESCALATED, _errors, _progress, _service, _settings, app, err, out
 from deflect.errors import ValidationFailed
 
 DEFAULT_GOLDEN = Path("eval/golden/kb.jsonl")
@@ -40,7 +41,7 @@ def _calibrate(
             cal, report = fit(
                 settings, build_embedder(settings), golden, dataset, holdout_fraction, target_risk, advance
             )
-        target = out_file or settings.calibration_file
+        target = out_file or settings.calibration_file or settings.self_calibration_path
         cal.save(target)
     out.print(f"wrote {target}: answer when confidence >= {cal.threshold} (target risk {target_risk})")
     out.print(
@@ -52,24 +53,54 @@ def _calibrate(
 
 @app.command()
 def calibrate(
-    golden: Annotated[Path | None, typer.Option(help="Golden set over the kb folder.")] = None,
-    dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format dataset file.")] = None,
-    holdout_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Share of dataset threads left out of the KB.")
-    ] = 0.3,
-    target_risk: Annotated[
-        float, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate among answers.")
-    ] = 0.05,
-    out_file: Annotated[
-        Path | None, typer.Option("--out", help="Where to write (default: the calibration_file setting).")
+    golden: Annotated[
+        Path | None, typer.Option(help="Optional golden set over this KB: its cases refine the self-calibration.")
     ] = None,
+    target_risk: Annotated[
+        float | None, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate (default: the setting).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the calibration report as JSON.")] = False,
 ) -> None:
-    """Fit the confidence model and answer threshold for a target wrong-answer rate; write the calibration file.
+    """Fit the confidence model and answer threshold on the indexed KB itself (no golden set needed), for a target
+    wrong-answer rate, and store it with the index. `deflect ingest` does this by itself when the KB changed."""
+    from deflect.calibrate.selfcal import SelfCalibrationSettings
+    from deflect.evaluation.golden import load_golden
+    from deflect.evaluation.runner import samples
 
-    With neither --golden nor --dataset, uses eval/golden/kb.jsonl and ../shared/datasets/stackfaq-dev.jsonl."""
-    if golden is None and dataset is None:
-        golden, dataset = DEFAULT_GOLDEN, DEFAULT_DATASET
-    _calibrate(golden, dataset, holdout_fraction, target_risk, out_file)
+    settings = _settings()
+    if target_risk is not None:
+        settings = settings.model_copy(update={"target_risk": target_risk})
+    with _errors():
+        _exists(golden)
+        service = _service(settings.model_copy(update={"calibration_file": None}))
+        service.require_index()
+        calibrator = service.calibrator
+        calibrator.policy = SelfCalibrationSettings(settings.target_risk, settings.calibration_probes)
+        with _progress(disable=as_json, label="calibrating") as advance:
+            extra = samples(service, load_golden(golden), lambda c: "golden:" + c.id) if golden else []
+            cal = calibrator.fit(extra, f"golden set {golden}" if golden else "", advance)
+    report = {
+        "file": str(calibrator.store.path),
+        "threshold": cal.threshold,
+        "relevance_floor": cal.relevance_floor,
+        "target_risk": cal.target_risk,
+        "features": cal.features,
+        "fitted_on": cal.fitted_on,
+        "kb_hash": cal.kb_hash,
+        "embedder": cal.embedder,
+        **cal.notes,
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    out.print(f"wrote {report['file']}: answer when confidence >= {cal.threshold} (target risk {cal.target_risk})")
+    for line in cal.fitted_on:
+        out.print(f"fitted on {escape(line)}")
+    out.print(
+        f"on what it was fitted on: risk {cal.notes['fit_risk']:.3f}, coverage {cal.notes['fit_coverage']:.3f}; "
+        f"cross-checked (2 folds by source): risk {cal.notes['check_risk']:.3f}, "
+        f"coverage {cal.notes['check_coverage']:.3f}"
+    )
 
 
 @app.command("eval")
@@ -78,13 +109,26 @@ def eval_(
     kb: Annotated[Path | None, typer.Option(help="Knowledge base folder to index (default: the kb setting).")] = None,
     dataset: Annotated[Path | None, typer.Option(help="StackFAQ-format file: builds a throwaway KB and cases.")] = None,
     holdout_fraction: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="With --dataset: share of threads left out.")
-    ] = 0.3,
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.9,
+            help="With --dataset: share of threads left out of the KB (their paraphrases must escalate); the "
+            "calibration is fitted on the KB alone.",
+        ),
+    ] = 0.25,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/reports/<name>).")] = None,
     baseline: Annotated[Path | None, typer.Option(help="Baseline JSON; exit 3 when a metric regresses.")] = None,
     calibrate_first: Annotated[
-        bool, typer.Option("--calibrate", help="Fit the calibration on this data first.")
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Fit the calibration on this data's own labelled cases (scores are then partly in-sample).",
+        ),
     ] = False,
+    calibration_file: Annotated[
+        Path | None, typer.Option(help="Use this calibration file instead of the one fitted on the KB.")
+    ] = None,
     target_risk: Annotated[
         float, typer.Option(min=0.001, max=0.5, help="With --calibrate: accepted wrong-answer rate.")
     ] = 0.05,
@@ -116,10 +160,11 @@ def eval_(
         raise typer.Exit(2) from None
     name = (dataset or golden or Path("eval")).stem
     report_dir = out_dir or Path("eval/reports") / name
+    # The path a user takes: ingest the KB and use the calibration deflect fits on it by itself, never one fitted
+    # on the questions asked here, unless told otherwise (--calibration-file, or --calibrate on these cases).
+    settings = settings.model_copy(update={"calibration_file": calibration_file})
     if calibrate_first:
-        # A dataset builds a throwaway KB: its calibration goes with the report and must not replace the
-        # service's. A golden set over the real KB is fitted where the service reads it.
-        target = report_dir / "calibration.json" if dataset else None
+        target = report_dir / "calibration.json"  # goes with the report, never replaces the service's
         fitted = _calibrate(golden if not dataset else None, dataset, holdout_fraction, target_risk, target)
         settings = settings.model_copy(update={"calibration_file": fitted})
     with _errors():

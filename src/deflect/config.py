@@ -72,7 +72,20 @@ class Settings(BaseSettings):
     ollama_model: str = Field("llama3.1:8b", description="Ollama model tag.")
     ollama_timeout_s: float = Field(60.0, gt=0, description="Seconds before an Ollama call is abandoned.")
 
-    calibration_file: Path = Field(Path("eval/calibration.json"), description="Fitted confidence model and threshold.")
+    calibration_file: Path | None = Field(
+        None,
+        description="An explicit calibration file (e.g. fitted on a golden set); unset: the one deflect fits on the "
+        "KB itself at ingest (`deflect calibrate`), stored under data_dir/calibration/.",
+    )
+    target_risk: float = Field(
+        0.05, gt=0.0, lt=0.5, description="Accepted wrong-answer rate among answers; sets the calibrated threshold."
+    )
+    calibration_probes: int = Field(
+        400, ge=20, description="Most KB questions (titles, headings, escalations) self-calibration asks."
+    )
+    recalibrate_share: float = Field(
+        0.1, gt=0.0, le=1.0, description="`deflect ingest` refits the calibration when this share of sources changed."
+    )
     confidence_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override the calibrated answer threshold (normally unset)."
     )
@@ -147,6 +160,11 @@ class Settings(BaseSettings):
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
+
+    @property
+    def self_calibration_path(self) -> Path:
+        """Where the calibration fitted on this KB lives: with the index, one file per collection."""
+        return self.data_dir / "calibration" / f"{self.chroma_collection}.json"
 
     @property
     def chroma_path(self) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from deflect.answer.confidence import Calibration, features
 from deflect.bounded import Bounded
+from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
@@ -54,6 +55,8 @@ class DeflectService:
         feedback: FeedbackDesk | None = None,
         index_calls: Bounded | None = None,
         store_calls: Bounded | None = None,
+        calibrator: Calibrator | None = None,
+        auto_calibrate: bool = True,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -62,6 +65,9 @@ class DeflectService:
         self._load_calibration = calibration
         self._calibration: Calibration | None = None
         self._threshold_override = threshold_override
+        # Fits the calibration on this KB; `ingest` refits when the KB changed materially (see deflect.calibrate).
+        self.calibrator = calibrator
+        self._auto_calibrate = auto_calibrate
         self._ingestor = ingestor
         self._max_chars = max_question_chars
         self._max_sources = answer_max_sources
@@ -90,7 +96,9 @@ class DeflectService:
 
     @property
     def calibration(self) -> Calibration:
-        """The confidence model in force."""
+        """The confidence model in force (a calibrator caches it and swaps it when the KB is refitted)."""
+        if self.calibrator is not None:
+            return self.calibrator.current()
         if self._calibration is None:
             self._calibration = self._load_calibration()
         return self._calibration
@@ -308,6 +316,8 @@ class DeflectService:
         """Bring the index in line with the given knowledge files."""
         report = self._ingestor.ingest_paths(paths, root, progress)
         self._retriever.invalidate()
+        if self.calibrator is not None and self._auto_calibrate:
+            report.calibration = self.calibrator.refresh_if_stale()
         return report
 
     def readiness(self) -> dict[str, bool]:

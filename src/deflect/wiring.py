@@ -7,6 +7,9 @@ import os
 from deflect.answer.confidence import Calibration
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.bounded import Bounded
+from deflect.calibrate.calibrator import Calibrator
+from deflect.calibrate.selfcal import SelfCalibrationSettings
+from deflect.calibrate.store import CalibrationStore
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
 from deflect.domain.ports import Embedder, Generator, Index, Store
@@ -104,11 +107,14 @@ def assemble(
         index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates, adjust=feedback.adjust
     )
     ingestor = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap))
+    calibrator = build_calibrator(settings, index, retriever, embedder)
     return DeflectService(
         index=index,
         retriever=retriever,
         generator=generator or build_generator(settings, embedder),
-        calibration=(lambda: calibration) if calibration else (lambda: Calibration.load(settings.calibration_file)),
+        # A calibration passed in (tests) is fixed; otherwise the KB's own, fitted and refitted by the calibrator.
+        calibration=(lambda: calibration) if calibration else calibrator.current,
+        calibrator=None if calibration else calibrator,
         ingestor=ingestor,
         desk=EscalationDesk(store, load_escalation_config(settings.escalation_file)),
         policy=load_policy(settings.policy_file),
@@ -126,6 +132,18 @@ def assemble(
         threshold_override=settings.confidence_threshold,
         index_calls=Bounded("index", settings.index_timeout_s, IndexUnavailable, settings.index_retry_after_s),
         store_calls=Bounded("database", settings.database_timeout_s + 1, StoreUnavailable, 0.0, workers=1),
+    )
+
+
+def build_calibrator(settings: Settings, index: Index, retriever: HybridRetriever, embedder: Embedder) -> Calibrator:
+    """The calibration of this index: an explicit file when configured, else fitted on the KB itself."""
+    return Calibrator(
+        index,
+        retriever,
+        embedder,
+        CalibrationStore(settings.self_calibration_path, settings.calibration_file),
+        SelfCalibrationSettings(target_risk=settings.target_risk, max_probes=settings.calibration_probes),
+        recalibrate_share=settings.recalibrate_share,
     )
 
 

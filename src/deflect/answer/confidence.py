@@ -17,7 +17,22 @@ from pydantic import BaseModel, Field
 from deflect.domain.models import SourceHit
 from deflect.errors import ConfigError
 
-FEATURES = ("top_dense", "top_score", "margin", "overlap")
+# The features of the first calibrations; a calibration file names the features it was fitted on.
+LEGACY_FEATURES = ("top_dense", "top_score", "margin", "overlap")
+# Every signal `features` computes (candidates measured side by side in docs/confidence.md).
+FEATURES = (
+    *LEGACY_FEATURES,
+    "margin_dense",
+    "spread",
+    "keyword",
+    "title_overlap",
+    "agree",
+    "margin_distinct",
+    "qlen",
+)
+# Two sources whose best chunks share this much of their vocabulary say the same thing (an article and the
+# resolved escalation that repeats it): the margin between them says nothing about certainty.
+SAME_CONTENT_JACCARD = 0.3
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP_WORDS = """
 a an and are as at be by can do does for from how i if in is it me my of on or our so that the this to we what
@@ -37,28 +52,64 @@ def features(question: str, hits: Sequence[SourceHit]) -> dict[str, float]:
     if not hits:
         return dict.fromkeys(FEATURES, 0.0)
     top = hits[0]
-    second = hits[1].score if len(hits) > 1 else 0.0
+    second = hits[1] if len(hits) > 1 else None
     words = content_words(question)
-    text_words = content_words(" ".join(c.chunk.text for c in top.chunks))
-    overlap = len(words & text_words) / len(words) if words else 0.0
-    return {"top_dense": top.dense, "top_score": top.score, "margin": top.score - second, "overlap": overlap}
+    top_words = content_words(" ".join(c.chunk.text for c in top.chunks))
+    overlap = len(words & top_words) / len(words) if words else 0.0
+    best = top.chunks[0].chunk if top.chunks else None
+    label_words = content_words(f"{top.title} {best.heading_path if best else ''}")
+    rest = [h.dense for h in hits[1:]]
+    near = [h for h in hits[1:3] if h.dense >= top.dense - 0.03]
+    return {
+        "top_dense": top.dense,
+        "top_score": top.score,
+        "margin": top.score - (second.score if second else 0.0),
+        "overlap": overlap,
+        "margin_dense": top.dense - (second.dense if second else 0.0),
+        "spread": top.dense - (sum(rest) / len(rest) if rest else 0.0),
+        "keyword": max((c.keyword for c in top.chunks), default=0.0),
+        "title_overlap": len(words & label_words) / len(words) if words else 0.0,
+        "agree": len(near) / 2,
+        "margin_distinct": top.score - _first_distinct_score(top_words, hits[1:]),
+        "qlen": min(len(words), 12) / 12,
+    }
+
+
+def _first_distinct_score(top_words: set[str], rest: Sequence[SourceHit]) -> float:
+    """Score of the best lower-ranked source that says something else (0 when every one repeats the top)."""
+    for hit in rest:
+        words = content_words(" ".join(c.chunk.text for c in hit.chunks))
+        union = top_words | words
+        if not union or len(top_words & words) / len(union) < SAME_CONTENT_JACCARD:
+            return hit.score
+    return 0.0
 
 
 class Calibration(BaseModel):
     """A fitted logistic mapping from features to P(correct answer), plus the chosen operating point."""
 
     embedder: str = Field(description="Embedder name the model was fitted with.")
+    features: list[str] = Field(default_factory=lambda: list(LEGACY_FEATURES), description="Features fitted on.")
     weights: dict[str, float]
+    # Standardisation applied before the weights (z = (x - mean) / scale); absent in older files (identity).
+    means: dict[str, float] = Field(default_factory=dict)
+    scales: dict[str, float] = Field(default_factory=dict)
     bias: float
     threshold: float = Field(ge=0.0, le=1.0, description="Answer when confidence >= threshold.")
     relevance_floor: float = Field(description="Below this top cosine nothing retrieved is about the question.")
     target_risk: float | None = None
     fitted_on: list[str] = Field(default_factory=list)
     notes: dict[str, float | int | str] = Field(default_factory=dict)
+    # Self-calibration stamps: what the KB was when this was fitted (see deflect.calibrate).
+    kb_hash: str = ""
+    sources: dict[str, str] = Field(default_factory=dict, description="source id -> content hash at fit time.")
 
     def confidence(self, feats: dict[str, float]) -> float:
         """P(the answer is right), in [0, 1]."""
-        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in feats.items())
+        z = self.bias + sum(
+            self.weights.get(f, 0.0) * (feats.get(f, 0.0) - self.means.get(f, 0.0)) / self.scales.get(f, 1.0)
+            for f in self.features
+        )
         # Clamped so confidence stays strictly below 1.0: a threshold of 1.0 must mean "never answer".
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 

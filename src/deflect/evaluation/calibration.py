@@ -7,22 +7,17 @@ The fit uses one half of the cases (split by a stable hash of their group) and r
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from deflect.answer.confidence import FEATURES, Calibration
+from deflect.answer.confidence import LEGACY_FEATURES as FEATURES
+from deflect.answer.confidence import Calibration
+from deflect.calibrate.fit import Sample, choose_threshold, fit_logistic, fold_of, risk_coverage
+
+__all__ = ["Sample", "choose_threshold", "fit_calibration", "fit_logistic", "risk_coverage", "split"]
 
 RISK_TAGS = frozenset({"high_risk"})
-
-
-@dataclass(frozen=True)
-class Sample:
-    group: str  # cases of one group (e.g. one StackFAQ thread) stay on the same side of the split
-    features: dict[str, float]
-    label: int
 
 
 def split(samples: Sequence[Sample], salt: str = "deflect") -> tuple[list[Sample], list[Sample]]:
@@ -30,42 +25,8 @@ def split(samples: Sequence[Sample], salt: str = "deflect") -> tuple[list[Sample
     fit: list[Sample] = []
     check: list[Sample] = []
     for s in samples:
-        (fit if int(hashlib.sha256((salt + s.group).encode()).hexdigest(), 16) % 2 == 0 else check).append(s)
+        (fit if fold_of(s.group, 2, salt) == 0 else check).append(s)
     return fit, check
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iters: int = 50) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by Newton's method; returns (weights, bias)."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    reg = l2 * np.eye(xb.shape[1])
-    reg[-1, -1] = 0.0  # the bias is not shrunk
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -50, 50)))
-        grad = xb.T @ (p - y) + reg @ w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + reg
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
-
-
-def risk_coverage(conf: Sequence[float], labels: Sequence[int], threshold: float) -> tuple[float, float, int]:
-    """(risk = wrong among answered, coverage = right answered / all right, answered count) at a threshold."""
-    answered = [lab for c, lab in zip(conf, labels, strict=True) if c >= threshold]
-    positives = sum(labels)
-    risk = (len(answered) - sum(answered)) / len(answered) if answered else 0.0
-    coverage = sum(answered) / positives if positives else 0.0
-    return risk, coverage, len(answered)
-
-
-def choose_threshold(conf: Sequence[float], labels: Sequence[int], target_risk: float) -> float:
-    """The lowest threshold whose risk is within target (most coverage); 1.0 if none is."""
-    for t in sorted(set(conf)):
-        if risk_coverage(conf, labels, t)[0] <= target_risk:
-            return float(t)
-    return 1.0
 
 
 def fit_calibration(

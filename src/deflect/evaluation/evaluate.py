@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deflect.answer.confidence import Calibration
 from deflect.config import Settings
 from deflect.domain.ports import Embedder
 from deflect.evaluation.baseline import Check, compare, load_baseline
@@ -93,7 +94,7 @@ def evaluate(
         "dataset_sha256": file_hash(*data_files) if data_files else "none",
         "kb_sha256": file_hash(kb or settings.kb_dir) if dataset is None else "generated",
         "embedder": embedder.name,
-        "calibration": f"threshold {setup.service.rules.answer_threshold}, floor {setup.service.rules.relevance_floor}",
+        "calibration": describe_calibration(setup.service.calibration, setup.service.rules.answer_threshold),
         "settings": json.dumps({k: str(v) for k, v in settings.model_dump().items() if k not in SECRET_FIELDS}),
     }
     images = plots(rows, [r.retrieved for r in results], [c.expected_sources for c in setup.cases], out_dir)
@@ -108,3 +109,18 @@ def evaluate(
     if baseline is not None:
         outcome.checks = compare(overall, load_baseline(baseline))
     return outcome
+
+
+def describe_calibration(cal: Calibration, threshold: float) -> str:
+    """What the calibration in force was fitted on, and its fitted and cross-checked risk/coverage."""
+    notes = cal.notes
+    checked = (
+        f"; fitted risk {notes['fit_risk']} coverage {notes['fit_coverage']}, "
+        f"cross-checked risk {notes['check_risk']} coverage {notes['check_coverage']}"
+        if "check_risk" in notes
+        else ""
+    )
+    return (
+        f"threshold {threshold}, floor {cal.relevance_floor}, target risk {cal.target_risk}, features "
+        f"{', '.join(cal.features)}; fitted on: {' | '.join(cal.fitted_on) or 'unknown'}{checked}"
+    )

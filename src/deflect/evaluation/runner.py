@@ -74,7 +74,8 @@ def prepare(
     # A throwaway SQLite store beside the throwaway index: escalations of an eval never touch the user's database.
     from deflect.store.sql import SqlStore
 
-    eval_settings = settings.model_copy(update={"kb_dir": kb})
+    # The eval's own data folder: the calibration deflect fits on this KB at ingest lands there, never in the user's.
+    eval_settings = settings.model_copy(update={"kb_dir": kb, "data_dir": work / "data"})
     service = assemble(eval_settings, index, embedder, store=SqlStore(f"sqlite:///{work / 'eval.db'}"))
     service.ingest([kb], kb)
     return EvalSetup(service, cases, label, work)

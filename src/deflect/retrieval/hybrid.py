@@ -36,6 +36,11 @@ class HybridRetriever:
         self._w = bm25_weight
         self._candidates = candidates
 
+    @property
+    def bm25_weight(self) -> float:
+        """The fusion weight in force."""
+        return self._w
+
     def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
         """Top-k sources the audience may see, best first, adjusted by feedback on similar questions."""
         vector = self._embedder.embed([question])[0]

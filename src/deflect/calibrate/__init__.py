@@ -1,0 +1,1 @@
+"""Calibration of confidence on the user's own knowledge base (probes, self-calibration, fitting)."""

@@ -1,0 +1,110 @@
+"""The calibration in force for one index, and when to fit it again.
+
+"Materially changed" (when `deflect ingest` refits by itself): no calibration has been fitted on this KB yet, it
+was fitted with another embedding model or another feature set, or at least `recalibrate_share` (default 10%) of
+the sources were added, edited or removed since. One resolution entering the knowledge loop does not refit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from deflect.answer.confidence import Calibration
+from deflect.calibrate.fit import Sample
+from deflect.calibrate.selfcal import (
+    Progress,
+    SelfCalibrationSettings,
+    changed_share,
+    collect_samples,
+    fit,
+    kb_fingerprint,
+    kb_hash,
+)
+from deflect.calibrate.store import CalibrationStore
+from deflect.domain.ports import Embedder, Index
+from deflect.retrieval.hybrid import HybridRetriever
+
+log = logging.getLogger(__name__)
+
+
+class Calibrator:
+    """Owns the calibration of one index: loads it once, refits on demand or when the KB changed materially."""
+
+    def __init__(
+        self,
+        index: Index,
+        retriever: HybridRetriever,
+        embedder: Embedder,
+        store: CalibrationStore,
+        policy: SelfCalibrationSettings,
+        recalibrate_share: float = 0.1,
+    ) -> None:
+        self._index = index
+        self._retriever = retriever
+        self._embedder = embedder
+        self.store = store
+        self.policy = policy
+        self._share = recalibrate_share
+        self._current: Calibration | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Calibration:
+        """The calibration in force (read once, replaced when refitted)."""
+        with self._lock:
+            if self._current is None:
+                self._current = self.store.load()
+            return self._current
+
+    def stale(self) -> str | None:
+        """Why this KB's calibration should be fitted again, or None when it still holds."""
+        if self.store.explicit is not None:
+            return None  # an explicit file is the operator's choice: never replaced behind their back
+        fitted = self.store.fitted()
+        if fitted is None:
+            return "no calibration fitted on this KB yet"
+        if fitted.embedder != self._embedder.name:
+            return f"fitted with {fitted.embedder}, the index uses {self._embedder.name}"
+        if tuple(fitted.features) != tuple(self.policy.features):
+            return "fitted on another feature set"
+        share = changed_share(fitted.sources, kb_fingerprint(self._index.chunks()))
+        if share >= self._share:
+            return f"{share:.0%} of sources changed since it was fitted"
+        return None
+
+    def fit(self, extra: Sequence[Sample] = (), extra_label: str = "", progress: Progress | None = None) -> Calibration:
+        """Fit on this KB (plus `extra` labelled samples, e.g. from a user's golden set), save and use it at once."""
+        samples, counts = collect_samples(
+            self._index, self._retriever, self._embedder, self.policy.max_probes, progress
+        )
+        sources = kb_fingerprint(self._index.chunks())
+        described = [
+            f"self: {counts['probes']} probes of {counts['sources']} sources "
+            f"({counts['probes_escalation']} escalation questions, {counts['probes_title']} titles, "
+            f"{counts['probes_heading']} headings), each asked in the index and left out; "
+            f"{counts['out_of_domain']} out-of-domain questions",
+        ]
+        if extra:
+            described.append(f"{extra_label or 'labelled cases'}: {len(extra)} cases")
+        cal = fit([*samples, *extra], self._embedder.name, self.policy.target_risk, self.policy.features, described)
+        cal.kb_hash = kb_hash(sources)
+        cal.sources = sources
+        cal.notes |= {f"probe_{k}": v for k, v in counts.items()} | {"fitted_at": datetime.now(UTC).isoformat()}
+        self.store.save(cal)
+        with self._lock:
+            self._current = cal
+        log.info("calibrated on the KB: threshold %s", cal.threshold)
+        return cal
+
+    def refresh_if_stale(self, progress: Progress | None = None) -> str:
+        """Refit when the KB changed materially; says what was done (for the ingest report)."""
+        reason = self.stale()
+        if reason is None:
+            return "kept"
+        try:
+            cal = self.fit(progress=progress)
+        except ValueError as exc:  # too few sources to calibrate on: keep what is in force, say so
+            return f"not refitted ({reason}): {exc}"
+        return f"refitted ({reason}): answer when confidence >= {cal.threshold}"

@@ -1,0 +1,79 @@
+"""Calibration questions made from the knowledge base itself: no hand-written golden set needed.
+
+Each source contributes the questions its own text poses: a resolved escalation its subject and the customer's
+question; an article its title and its section headings (a heading of two or more content words, or one that is
+a question). Generic headings ("Overview", "Examples") say nothing about which page answers them and are left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from deflect.answer.confidence import content_words
+from deflect.domain.models import Chunk
+
+# An escalation question longer than this is a ticket body, not the kind of question a customer types.
+MAX_PROBE_CHARS = 300
+MIN_CONTENT_WORDS = 2
+
+
+@dataclass(frozen=True)
+class Probe:
+    text: str
+    source_id: str  # "" for an out-of-domain question
+    kind: str  # "escalation" | "title" | "heading" | "out_of_domain"
+    audience: str  # the audience of the source; probes are asked by someone who may see it
+
+
+def probes_from_chunks(chunks: Iterable[Chunk]) -> list[Probe]:
+    """Every candidate probe of the indexed sources, deduplicated by text, in a stable order."""
+    out: dict[str, Probe] = {}
+
+    def add(text: str, chunk: Chunk, kind: str) -> None:
+        text = " ".join(text.split())
+        if not text or len(text) > MAX_PROBE_CHARS:
+            return
+        if len(content_words(text)) < MIN_CONTENT_WORDS and not text.endswith("?"):
+            return
+        out.setdefault(text.lower(), Probe(text, chunk.source_id, kind, chunk.audience))
+
+    for chunk in sorted(chunks, key=lambda c: c.chunk_id):
+        if chunk.kind == "escalation":
+            add(chunk.title, chunk, "escalation")
+            question = chunk.text[: chunk.quote_from].split("\n\n", 1)[-1].split("\n\nResolution:", 1)[0]
+            add(question, chunk, "escalation")
+        else:
+            add(chunk.title, chunk, "title")
+            if chunk.heading_path:
+                add(chunk.heading_path.split(" > ")[-1], chunk, "heading")
+    return sorted(out.values(), key=lambda p: (p.source_id, p.kind, p.text))
+
+
+def sample(probes: Sequence[Probe], limit: int, salt: str = "deflect-probes") -> list[Probe]:
+    """A stable sample of at most `limit` probes, spread over sources (one probe per source before a second)."""
+    by_source: dict[str, list[Probe]] = {}
+    for probe in sorted(probes, key=lambda p: _digest(salt + p.text)):
+        by_source.setdefault(probe.source_id, []).append(probe)
+    order = sorted(by_source, key=lambda s: _digest(salt + s))
+    picked: list[Probe] = []
+    depth = 0
+    while len(picked) < limit and any(len(v) > depth for v in by_source.values()):
+        for sid in order:
+            if len(by_source[sid]) > depth and len(picked) < limit:
+                picked.append(by_source[sid][depth])
+        depth += 1
+    return picked
+
+
+def out_of_domain() -> list[Probe]:
+    """Questions no product knowledge base should answer (written by us; shipped with the package)."""
+    text = resources.files("deflect.calibrate").joinpath("out_of_domain.txt").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [Probe(line, "", "out_of_domain", "public") for line in lines]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

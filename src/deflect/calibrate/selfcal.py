@@ -1,0 +1,226 @@
+"""Self-calibration: fit the confidence model and the answer threshold on the user's own knowledge base.
+
+The calibration set is made from the KB (see `probes`), each probe asked twice against the live index:
+- **in the index**: right when the top source is the probe's source or a near-duplicate of it (a source with a
+  title, heading or question that says the same as the probe, cosine >= DUPLICATE_COSINE) — an article and the
+  resolved escalation that repeats it are both right answers;
+- **left out**: the probe's source and its near-duplicates are removed from the candidates, as if the KB did not
+  cover the question; any answer is then counted wrong. This is slightly pessimistic (another page might still
+  answer) and so errs towards escalating;
+plus out-of-domain questions shipped with deflect (always wrong to answer). Leaving out is done on the retrieved
+candidates (dense and keyword lists, BM25 renormalised), which equals re-querying an index without those
+sources, without re-indexing anything.
+
+The model is fitted on all samples; the threshold is chosen on out-of-fold confidences (2 folds, split by source)
+so that it is not picked on the very predictions it was fitted to; the report gives both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from deflect.answer.confidence import Calibration, features
+from deflect.calibrate.fit import Sample, choose_threshold, fit_logistic, fold_of, risk_coverage
+from deflect.calibrate.probes import Probe, out_of_domain, probes_from_chunks, sample
+from deflect.domain.models import Chunk, ScoredChunk, SourceHit
+from deflect.domain.ports import Embedder, Index
+from deflect.retrieval.hybrid import HybridRetriever, fuse, rank_sources
+
+DUPLICATE_COSINE = 0.8
+RETRIEVE_K = 10
+# The features shipped; chosen by measurement (docs/confidence.md), not per KB.
+SHIPPED_FEATURES = ("top_dense", "top_score", "margin_distinct", "overlap")
+MIN_SAMPLES = 20
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SelfCalibrationSettings:
+    target_risk: float = 0.05
+    max_probes: int = 400
+    features: tuple[str, ...] = SHIPPED_FEATURES
+
+
+def kb_fingerprint(chunks: Sequence[Chunk]) -> dict[str, str]:
+    """source id -> content hash of what is indexed."""
+    return {c.source_id: c.source_hash for c in chunks}
+
+
+def kb_hash(sources: dict[str, str]) -> str:
+    """One hash of the whole KB's content."""
+    blob = "\n".join(f"{k}\t{v}" for k, v in sorted(sources.items()))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def changed_share(old: dict[str, str], new: dict[str, str]) -> float:
+    """Share of sources added, edited or removed between two fingerprints (relative to the larger KB)."""
+    keys = old.keys() | new.keys()
+    if not keys:
+        return 0.0
+    changed = sum(1 for k in keys if old.get(k) != new.get(k))
+    return changed / max(len(old), len(new), 1)
+
+
+def collect_samples(
+    index: Index,
+    retriever: HybridRetriever,
+    embedder: Embedder,
+    max_probes: int,
+    progress: Progress | None = None,
+    variants: bool = False,
+) -> tuple[list[Sample], dict[str, int]]:
+    """Ask every sampled probe in the index and left out, plus the out-of-domain questions."""
+    chunks = index.chunks()
+    pool = probes_from_chunks(chunks)
+    picked = sample(pool, max_probes)
+    duplicates = _duplicates(picked, pool, embedder)
+    ood = out_of_domain()
+    samples: list[Sample] = []
+    total = len(picked) + len(ood)
+    duplicates |= {p.text: duplicates[q.text] for q in picked for p in _with_variants([q], variants)}
+    for i, probe in enumerate(_with_variants(picked, variants), start=1):
+        audiences = frozenset({"public", "internal"}) if probe.audience == "internal" else frozenset({"public"})
+        dense, keyword = retriever.candidates(probe.text, audiences)
+        answers = {probe.source_id} | duplicates[probe.text]
+        # The probe is literally the text of its escalation's question-only chunk (cosine ~1), which no real
+        # customer's wording reaches; it must be found through the source's other chunks, as a paraphrase is.
+        literal = {h.chunk.chunk_id for h in dense if h.chunk.source_id == probe.source_id and _is_literal(h.chunk)}
+        hits = _rank(
+            [h for h in dense if h.chunk.chunk_id not in literal],
+            [h for h in keyword if h.chunk.chunk_id not in literal],
+            retriever.bm25_weight,
+            set(),
+        )
+        right = bool(hits) and hits[0].source_id in answers
+        samples.append(Sample(probe.source_id, features(probe.text, hits), int(right), probe.kind))
+        left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
+        samples.append(Sample(probe.source_id, features(probe.text, left_out), 0, "left_out"))
+        if progress:
+            progress(i, total)
+    everything = frozenset({"public", "internal"})
+    for j, probe in enumerate(ood, start=len(picked) + 1):
+        dense, keyword = retriever.candidates(probe.text, everything)
+        hits = _rank(dense, keyword, retriever.bm25_weight, set())
+        samples.append(Sample("ood:" + probe.text, features(probe.text, hits), 0, "out_of_domain"))
+        if progress:
+            progress(j, total)
+    counts = {"sources": len({c.source_id for c in chunks}), "probe_pool": len(pool), "probes": len(picked)}
+    counts |= {f"probes_{k}": sum(1 for p in picked if p.kind == k) for k in ("escalation", "title", "heading")}
+    counts["out_of_domain"] = len(ood)
+    counts["in_index_right"] = sum(s.label for s in samples)
+    return samples, counts
+
+
+def _with_variants(probes: Sequence[Probe], on: bool) -> list[Probe]:
+    """Each probe, and (when on) a shorter wording of it: a stable ~60% of its words, as customers type less."""
+    if not on:
+        return list(probes)
+    out = list(probes)
+    for p in probes:
+        words = p.text.split()
+        kept = [w for w in words if int(hashlib.sha256((p.text + w).encode()).hexdigest(), 16) % 10 < 6]
+        if len(kept) >= 3 and len(kept) < len(words):
+            out.append(Probe(" ".join(kept), p.source_id, p.kind + "_short", p.audience))
+    return out
+
+
+def _is_literal(chunk: Chunk) -> bool:
+    return chunk.kind == "escalation" and chunk.heading_path == "Problem"
+
+
+def _duplicates(picked: Sequence[Probe], pool: Sequence[Probe], embedder: Embedder) -> dict[str, set[str]]:
+    """For each picked probe, the other sources with a title/heading/question that says the same."""
+    if not picked:
+        return {}
+    vectors = np.asarray(embedder.embed([p.text for p in pool]), dtype=np.float32)
+    by_text = {p.text: i for i, p in enumerate(pool)}
+    out: dict[str, set[str]] = {}
+    for probe in picked:
+        sims = vectors @ vectors[by_text[probe.text]]
+        out[probe.text] = {
+            pool[int(j)].source_id
+            for j in np.flatnonzero(sims >= DUPLICATE_COSINE)
+            if pool[int(j)].source_id != probe.source_id
+        }
+    return out
+
+
+def _rank(
+    dense: Sequence[ScoredChunk], keyword: Sequence[ScoredChunk], weight: float, excluded: set[str]
+) -> list[SourceHit]:
+    """Fused, source-ranked hits with `excluded` sources removed (BM25 renormalised to the best remaining)."""
+    d = [h for h in dense if h.chunk.source_id not in excluded]
+    k = [h for h in keyword if h.chunk.source_id not in excluded]
+    best = max((h.keyword for h in k), default=0.0)
+    if k and best > 0 and excluded:
+        k = [h.model_copy(update={"keyword": h.keyword / best}) for h in k]
+    return rank_sources(fuse(d, k, weight), RETRIEVE_K)
+
+
+def fit(
+    samples: Sequence[Sample],
+    embedder: str,
+    target_risk: float,
+    feature_names: Sequence[str] = SHIPPED_FEATURES,
+    fitted_on: Sequence[str] = (),
+) -> Calibration:
+    """Fit a standardised logistic model on all samples; threshold from 2-fold out-of-fold confidences."""
+    if len(samples) < MIN_SAMPLES or len({s.label for s in samples}) < 2:
+        raise ValueError("self-calibration needs answerable and unanswerable probes; is the KB indexed?")
+    names = list(feature_names)
+    x = np.array([[s.features.get(f, 0.0) for f in names] for s in samples])
+    y = np.array([s.label for s in samples], dtype=float)
+    means = x.mean(axis=0)
+    scales = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    z = (x - means) / scales
+    folds = np.array([fold_of(s.group, 2) for s in samples])
+    oof = np.zeros(len(samples))
+    cross_checked = True
+    for f in (0, 1):
+        train = folds != f
+        if len(set(y[train])) < 2 or train.all():
+            cross_checked = False  # too few groups for two folds: the threshold is then picked in-sample
+            break
+        w, b = fit_logistic(z[train], y[train])
+        oof[~train] = 1.0 / (1.0 + np.exp(-np.clip(z[~train] @ w + b, -30, 30)))
+    w, b = fit_logistic(z, y)
+    cal = Calibration(
+        embedder=embedder,
+        features=names,
+        weights=dict(zip(names, map(float, w), strict=True)),
+        means=dict(zip(names, map(float, means), strict=True)),
+        scales=dict(zip(names, map(float, scales), strict=True)),
+        bias=b,
+        threshold=0.5,
+        relevance_floor=_floor(samples),
+        target_risk=target_risk,
+        fitted_on=list(fitted_on),
+    )
+    fitted_conf = [cal.confidence(s.features) for s in samples]
+    labels = [s.label for s in samples]
+    check_conf = list(map(float, oof)) if cross_checked else fitted_conf
+    cal.threshold = round(choose_threshold(check_conf, labels, target_risk), 4)
+    f_risk, f_cov, _ = risk_coverage(fitted_conf, labels, cal.threshold)
+    c_risk, c_cov, _ = risk_coverage(check_conf, labels, cal.threshold)
+    cal.notes = {
+        "samples": len(samples),
+        "positives": int(sum(labels)),
+        "fit_risk": round(f_risk, 4),
+        "fit_coverage": round(f_cov, 4),
+        "check_risk": round(c_risk, 4),
+        "check_coverage": round(c_cov, 4),
+    }
+    return cal
+
+
+def _floor(samples: Sequence[Sample]) -> float:
+    """Nothing retrieved is about a question whose top cosine is below what 95% of off-topic questions reach.
+
+    Taken from the out-of-domain probes, not from right answers: the KB's own probes are closer to its text
+    than real customers' wording is, so a floor under them would refuse good paraphrases."""
+    off_topic = sorted(s.features["top_dense"] for s in samples if s.kind == "out_of_domain")
+    return round(float(off_topic[int(0.95 * (len(off_topic) - 1))]), 4) if off_topic else 0.0

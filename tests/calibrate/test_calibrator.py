@@ -1,0 +1,87 @@
+"""The calibrator end to end on the fake KB: ingest fits a calibration on the KB itself, keeps it while the KB
+holds, refits when it changed materially, never overrides an explicit file; leaving sources out of a ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.retrieval.test_hybrid import dense, keyword
+
+from conftest import FAKE_CALIBRATION
+from deflect.calibrate.selfcal import _rank, kb_fingerprint, kb_hash
+from deflect.config import Settings
+from deflect.domain.models import Audience
+from deflect.service import DeflectService
+from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
+from deflect.wiring import assemble
+
+
+def build(settings: Settings) -> DeflectService:
+    return assemble(settings, InMemoryIndex(), HashEmbedder(), store=InMemoryStore())
+
+
+def test_the_first_ingest_fits_a_calibration_on_the_kb_and_uses_it_at_once(settings: Settings) -> None:
+    service = build(settings)
+    assert service.calibrator is not None
+    assert service.calibrator.stale() == "no calibration fitted on this KB yet"
+
+    report = service.ingest([settings.kb_dir], settings.kb_dir)
+
+    assert report.calibration.startswith("refitted (no calibration fitted on this KB yet)")
+    cal = service.calibration
+    assert settings.self_calibration_path.exists()
+    assert cal.kb_hash == kb_hash(kb_fingerprint(service.index.chunks()))
+    assert cal.embedder == "hash-256"
+    assert cal.fitted_on[0].startswith("self: ")
+    assert {"check_risk", "check_coverage", "fit_risk", "fit_coverage"} <= set(cal.notes)
+    assert service.rules.answer_threshold == cal.threshold
+    assert service.ask("How do I reset my password?", Audience.CUSTOMER).confidence == round(
+        cal.confidence(service.evidence("How do I reset my password?", Audience.CUSTOMER)[1]), 4
+    )
+
+
+def test_an_unchanged_kb_keeps_its_calibration(settings: Settings) -> None:
+    service = build(settings)
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    fitted_at = service.calibration.notes["fitted_at"]
+
+    again = build(settings).ingest([settings.kb_dir], settings.kb_dir)
+
+    assert again.calibration == "kept"
+    assert build(settings).calibration.notes["fitted_at"] == fitted_at
+
+
+def test_a_material_change_refits(settings: Settings, kb: Path) -> None:
+    service = build(settings)
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    article = next(kb.rglob("*.md"))
+    article.write_text(article.read_text(encoding="utf-8") + "\nA new paragraph about exporting.\n", encoding="utf-8")
+
+    report = service.ingest([settings.kb_dir], settings.kb_dir)
+
+    assert report.calibration.startswith("refitted (")
+    assert "of sources changed" in report.calibration
+
+
+def test_an_explicit_calibration_file_is_never_replaced(settings: Settings, tmp_path: Path) -> None:
+    explicit = tmp_path / "mine.json"
+    FAKE_CALIBRATION.save(explicit)
+    service = build(settings.model_copy(update={"calibration_file": explicit}))
+
+    report = service.ingest([settings.kb_dir], settings.kb_dir)
+
+    assert report.calibration == "kept"
+    assert not settings.self_calibration_path.exists()
+    assert service.calibration == FAKE_CALIBRATION
+
+
+def test_leaving_sources_out_removes_them_and_renormalises_bm25() -> None:
+    hits = _rank(
+        [dense("a#0", 0.9), dense("b#0", 0.6), dense("c#0", 0.5)],
+        [keyword("a#0", 1.0), keyword("b#0", 0.5)],
+        0.1,
+        {"a"},
+    )
+
+    assert [h.source_id for h in hits] == ["b", "c"]
+    assert hits[0].chunks[0].keyword == 1.0  # b is now the best keyword match left

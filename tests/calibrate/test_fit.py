@@ -1,0 +1,83 @@
+"""Fitting: threshold for a target risk, out-of-fold cross-check, the relevance floor, KB fingerprints."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from deflect.calibrate.fit import Sample, choose_threshold, risk_coverage
+from deflect.calibrate.selfcal import changed_share, fit, kb_hash
+
+
+def brute_force_threshold(conf: list[float], labels: list[int], target: float) -> float:
+    for t in sorted(set(conf)):
+        if risk_coverage(conf, labels, t)[0] <= target:
+            return t
+    return 1.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_one_pass_threshold_equals_the_brute_force_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    conf = [round(rng.random(), 2) for _ in range(60)]
+    labels = [int(rng.random() < c) for c in conf]
+
+    assert choose_threshold(conf, labels, 0.1) == brute_force_threshold(conf, labels, 0.1)
+
+
+def separable(n: int, noise: float, seed: int = 0) -> list[Sample]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        label = i % 2
+        dense = (0.75 if label else 0.45) + rng.gauss(0, noise)
+        kind = "title" if label else ("out_of_domain" if i % 4 == 0 else "left_out")
+        feats = {"top_dense": dense, "top_score": dense, "margin_distinct": 0.1, "overlap": 0.5}
+        out.append(Sample(f"g{i // 2}", feats, label, kind))
+    return out
+
+
+def test_the_fitted_threshold_keeps_the_cross_checked_risk_near_the_target() -> None:
+    cal = fit(separable(400, 0.08), "hash-256", 0.05)
+
+    assert cal.notes["check_risk"] <= 0.05
+    assert 0.5 < cal.notes["check_coverage"] <= 1.0
+    assert cal.features == ["top_dense", "top_score", "margin_distinct", "overlap"]
+    assert cal.weights["top_dense"] > 0  # higher cosine, more confidence
+
+
+def test_a_stricter_target_never_answers_more() -> None:
+    samples = separable(400, 0.15)
+
+    loose, strict = fit(samples, "e", 0.1), fit(samples, "e", 0.01)
+
+    assert strict.threshold >= loose.threshold
+    assert strict.notes["check_coverage"] <= loose.notes["check_coverage"]
+
+
+def test_the_relevance_floor_comes_from_off_topic_questions() -> None:
+    samples = separable(400, 0.05)
+    off_topic = sorted(s.features["top_dense"] for s in samples if s.kind == "out_of_domain")
+
+    cal = fit(samples, "e", 0.05)
+
+    assert off_topic[int(0.9 * len(off_topic))] <= cal.relevance_floor <= off_topic[-1]
+
+
+def test_only_one_kind_of_case_cannot_be_fitted() -> None:
+    only_right = [Sample(f"g{i}", {"top_dense": 0.9}, 1) for i in range(50)]
+
+    with pytest.raises(ValueError, match="answerable and unanswerable"):
+        fit(only_right, "e", 0.05)
+
+
+def test_changed_share_counts_added_edited_and_removed_sources() -> None:
+    old = {f"doc:{i}": "h" for i in range(10)}
+    new = dict(old) | {"doc:0": "edited", "doc:new": "h"}
+    del new["doc:9"]
+
+    assert changed_share(old, new) == pytest.approx(3 / 10)
+    assert changed_share(old, old) == 0.0
+    assert kb_hash(old) != kb_hash(new)
+    assert kb_hash(old) == kb_hash(dict(reversed(list(old.items()))))
