@@ -143,3 +143,33 @@ def test_keepalive_while_the_ask_works_and_error_event_on_failure() -> None:
     name, body = parse_sse(out[-1])[0]
     assert name == "error"
     assert body == {"error": {"code": "index_unavailable", "message": "the index did not answer", "details": []}}
+
+
+def test_a_customer_key_only_claims_who_it_is(client: TestClient, service: DeflectService) -> None:
+    body = {"question": OUT_OF_SCOPE, "customer_id": "c-1", "customer_tier": "vip", "customer_name": "Ana"}
+    done = dict(stream(client, CUSTOMER, **body))["done"]
+    packet = service.desk.get(done["escalation_id"])
+    assert packet.customer_id is None and packet.customer_tier is None  # a claim sets no priority or SLA
+    agent_done = dict(stream(client, AGENT, **body))["done"]
+    assert service.desk.get(agent_done["escalation_id"]).customer_tier == "vip"
+
+
+def test_an_asker_who_leaves_before_the_decision_is_reported() -> None:
+    from deflect.domain.models import Decision
+
+    result = AskResult(
+        id="ans_1", question="q", audience="customer", decision=Decision.ESCALATE, answer="handed off esc_1",
+        citations=[], confidence=0.1, reasons=["low_confidence"], latency_ms=1.0, escalation_id="esc_1",
+    )
+    reported: list[str] = []
+
+    async def leave_after(n: int) -> None:
+        events = ask_stream(lambda: result, lambda r: {}, 5.0, lambda r: reported.append(str(r.escalation_id)))
+        for _ in range(n):
+            await events.__anext__()
+        await events.aclose()  # what Starlette does when the client disconnects
+
+    asyncio.run(leave_after(1))  # heard only `meta`
+    assert reported == ["esc_1"]
+    asyncio.run(leave_after(4))  # meta, citations, decision, and the stream went on: the asker was told
+    assert reported == ["esc_1"]

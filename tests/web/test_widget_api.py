@@ -20,6 +20,7 @@ from tests.web.test_stream import parse_sse
 from deflect.api import create_app
 from deflect.config import Settings
 from deflect.service import DeflectService
+from deflect.web import ratelimit
 from deflect.web.ratelimit import RateLimiter
 
 SITE = "https://shop.example"
@@ -164,9 +165,12 @@ def test_rate_limits_hold_across_processes(tmp_path: Path) -> None:
     here = RateLimiter(path)
     assert [here.hit("k", 5) for _ in range(3)] == [0, 0, 0]
     # Another worker process on the same host sees the same counter.
-    code = (
-        "import json, sys; from pathlib import Path; from deflect.web.ratelimit import RateLimiter; "
-        f"r = RateLimiter(Path({str(path)!r})); print(json.dumps([r.hit('k', 5) for _ in range(3)]))"
+    module = Path(ratelimit.__file__)
+    code = (  # the module alone, by its path: a worker needs nothing else of deflect to count
+        "import importlib.util, json; from pathlib import Path; "
+        f"spec = importlib.util.spec_from_file_location('rl', {str(module)!r}); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+        f"r = m.RateLimiter(Path({str(path)!r})); print(json.dumps([r.hit('k', 5) for _ in range(3)]))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     other = json.loads(out)

@@ -25,7 +25,7 @@ import anyio
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from deflect.api.auth import Caller
+from deflect.api.auth import Caller, Role
 from deflect.api.errors import error_body
 from deflect.config import Settings
 from deflect.domain.models import AskResult, Audience, Decision
@@ -105,14 +105,23 @@ async def ask_stream(
     ask: Callable[[], AskResult],
     describe: Callable[[AskResult], dict[str, dict[str, str]]],
     keepalive_s: float = KEEPALIVE_S,
+    undelivered: Callable[[AskResult], None] | None = None,
 ) -> AsyncIterator[str]:
-    """Run `ask` in a worker thread, sending keepalives while it works, then the events of its result."""
+    """Run `ask` in a worker thread, sending keepalives while it works, then the events of its result.
+
+    If the client goes away before the `decision` event that names an escalation was sent, `undelivered(result)`
+    is called (once the ask has finished), so the team knows the asker was never told."""
 
     def run() -> tuple[AskResult, dict[str, dict[str, str]]]:
         result = ask()
         return result, describe(result)
 
+    def report(result: AskResult) -> None:
+        if undelivered is not None and result.escalation_id:
+            undelivered(result)
+
     work = asyncio.ensure_future(anyio.to_thread.run_sync(run))
+    delivered = False
     try:
         while True:
             done, _ = await asyncio.wait({work}, timeout=keepalive_s)
@@ -120,16 +129,26 @@ async def ask_stream(
                 break
             yield ": keepalive\n\n"
         result, info = work.result()
+        yield sse("meta", {"id": result.id, "conversation_id": result.conversation_id, "audience": result.audience})
+        for event in result_events(result, info):
+            yield event
+            # A generator resumes only after its last piece was sent: past the decision, the asker was told.
+            delivered = delivered or event.startswith("event: decision")
     except DeflectError as exc:
         yield sse("error", error_body(exc.code, exc.message, exc.details))
-        return
     except Exception:
         log.exception("streamed ask failed")
         yield sse("error", error_body("internal_error", "an internal error occurred"))
-        return
-    yield sse("meta", {"id": result.id, "conversation_id": result.conversation_id, "audience": result.audience})
-    for event in result_events(result, info):
-        yield event
+    finally:
+        if not delivered:
+            if work.done():
+                if not work.cancelled() and work.exception() is None:
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(report, work.result()[0])
+            else:  # the client left while the ask was still working: report when it is done
+                work.add_done_callback(
+                    lambda f: None if f.cancelled() or f.exception() else report(f.result()[0])
+                )
 
 
 def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
@@ -156,12 +175,24 @@ def stream_router(
         # Refuse a bad question with the usual 422 before the stream starts, not as an event after a 200.
         validate_question(body.question, settings.max_question_chars)
 
-        # The body's optional fields are svc.ask's keyword arguments, by name.
-        ask = partial(svc.ask, body.question, who.audience, **body.model_dump(exclude={"question"}))
+        # As for /v1/ask: who the customer is comes from the credential; a customer key can only claim it.
+        trusted = who.role is not Role.CUSTOMER
+        claimed = {"id": body.customer_id, "name": body.customer_name, "tier": body.customer_tier}
+        ask = partial(
+            svc.ask,
+            body.question,
+            who.audience,
+            conversation_id=body.conversation_id,
+            conversation=body.conversation,
+            customer_id=body.customer_id if trusted else None,
+            customer_name=body.customer_name if trusted else None,
+            customer_tier=body.customer_tier if trusted else None,
+            claimed_customer=None if trusted else {k: v for k, v in claimed.items() if v},
+        )
 
         def describe(result: AskResult) -> dict[str, dict[str, str]]:
             return source_info(svc, [c.source_id for c in result.citations] + result.retrieved, who.audience)
 
-        return event_stream(ask_stream(ask, describe, keepalive_s))
+        return event_stream(ask_stream(ask, describe, keepalive_s, svc.report_undelivered))
 
     return router

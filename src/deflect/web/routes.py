@@ -198,7 +198,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
         def describe(result: AskResult) -> dict[str, dict[str, str]]:
             return source_info(svc, [c.source_id for c in result.citations], Audience.CUSTOMER)
 
-        response = event_stream(ask_stream(ask, describe))
+        response = event_stream(ask_stream(ask, describe, undelivered=svc.report_undelivered))
         response.headers.update(cors(visitor.origin))
         return response
 
