@@ -73,11 +73,12 @@ def ingest(
         service = _service(settings)
         with _progress(disable=as_json) as advance:
             report = service.ingest(targets, root, advance)
-    for problem in report.errors:
-        err.print(f"[yellow]skipped[/yellow] {escape(problem)}")
     if as_json:
         print(json.dumps(report.model_dump(exclude={"errors"})))
         return
+    from deflect.cli_sources import print_files
+
+    print_files(report)  # every file found: ingested, unchanged, skipped (why) or failed (why)
     if report.added == report.updated == report.deleted == 0:
         out.print(
             f"Index up to date: {report.unchanged} sources unchanged, nothing re-embedded ({report.chunks} chunks)."
@@ -162,7 +163,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
-    from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps  # noqa: F401  (they register their commands on the app)
+    from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps, cli_sources  # noqa: F401  (they register their commands on the app)
     from deflect.wiring import offline_environment
 
     offline_environment()

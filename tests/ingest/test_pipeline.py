@@ -220,7 +220,7 @@ def test_ingesting_a_single_file_does_not_prune_its_siblings(run: Run, index: In
 
 BREAKAGES = {
     "bad YAML": b"---\ntitle: [Resetting\n---\nBody.\n",
-    "missing title": b"---\naudience: public\n---\nBody.\n",
+    "bad audience": b"---\naudience: everyone\n---\nBody.\n",
     "empty": b"",
     "binary": b"\x00\x01\x02\xff\xfe",
     "not UTF-8": "---\ntitle: Réinitialiser\n---\nCorps.\n".encode("latin-1"),

@@ -44,6 +44,8 @@ class SourceDoc(BaseModel):
     # The file it came from, relative to the ingest root: scopes pruning and protects sources of broken files.
     origin: str
     content_hash: str
+    # Fields the file did not state and ingestion filled in, with how: ("title: first heading", ...).
+    inferred: tuple[str, ...] = ()
 
 
 class Chunk(BaseModel):
@@ -132,6 +134,16 @@ class AskResult(BaseModel):
     draft_answer: str | None = Field(
         None, description="Agents only: an answer the KB supports, offered as a draft when a risk trigger escalated."
     )
+
+
+class FileReport(BaseModel):
+    """What ingestion did with one file: every file found gets one."""
+
+    path: str
+    status: Literal["ingested", "unchanged", "skipped", "failed"]
+    reason: str = ""
+    sources: list[str] = Field(default_factory=list)
+    inferred: list[str] = Field(default_factory=list)
 
 
 class IngestReport(BaseModel):

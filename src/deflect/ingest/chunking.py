@@ -1,31 +1,38 @@
-"""Split SourceDocs into Chunks with LlamaIndex node parsers.
+"""Split SourceDocs into Chunks.
 
-Articles: heading-aware (MarkdownNodeParser), long sections split again by SentenceSplitter; every chunk keeps
-its title and heading path. Escalations: one chunk that embeds the customer's question alone (paraphrases of a
-problem match the problem, not the fix) plus chunks that embed question + resolution; all quote only the
+Articles: sections at their headings, each packed into chunks of whole blocks (paragraph, fenced code block,
+table, list item; see blocks.py); only a block larger than a chunk is cut, at line, row, nested-block or sentence
+boundaries (LlamaIndex's SentenceSplitter for prose), with a code fence closed and reopened and a table's header
+row repeated. Every chunk keeps its title and heading path.
+
+Escalations: one chunk that embeds the customer's question alone (paraphrases of a problem match the problem,
+not the fix) plus chunks that embed question + resolution; all quote only the
 resolution. Retrieval scores a source by its best chunk, so this is "best field" matching.
 """
 
 from __future__ import annotations
 
-from llama_index.core import Document
-from llama_index.core.node_parser import MarkdownNodeParser, SentenceSplitter
+import re
+
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.utils import get_tokenizer
 
 from deflect.domain.models import Chunk, SourceDoc
+from deflect.ingest.blocks import Block, sections, split_item
 
 RESOLUTION_MARK = "\n\nResolution: "
-# Joins headings in LlamaIndex's `header_path`; a heading never spans lines, so "/" in a heading survives.
-_PATH_SEP = "\n"
+_PAGE = re.compile(r"^Page (\d+)$")
 
 
 class Chunker:
     """Deterministic chunking; `signature` changes whenever the output for the same input could change."""
 
     def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
-        # `header_path` (the parent headings) is only recorded when metadata is included.
-        self._markdown = MarkdownNodeParser(include_metadata=True, header_path_separator=_PATH_SEP)
+        self._size = chunk_size
+        # The token counter SentenceSplitter uses, so "chunk size" means the same for prose and for blocks.
+        self._tokenizer = get_tokenizer()
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        self.signature = f"chunker-v3:{chunk_size}:{chunk_overlap}"
+        self.signature = f"chunker-v4:{chunk_size}:{chunk_overlap}"
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
@@ -37,7 +44,7 @@ class Chunker:
                 kind=doc.kind,
                 title=doc.title,
                 heading_path=heading,
-                url=doc.url,
+                url=_page_url(doc, heading),
                 audience=doc.audience,
                 product=doc.product,
                 tags=doc.tags,
@@ -54,23 +61,72 @@ class Chunker:
 
     def _article_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int]]:
         pieces: list[tuple[str, str, str, int]] = []
-        for node in self._markdown.get_nodes_from_documents([Document(text=doc.body)]):
-            section = node.get_content()
-            heading, content = _split_heading(section)
-            if not content:
+        for section in sections(doc.body):
+            if not section.blocks:
                 continue  # a heading directly followed by a sub-heading carries no knowledge of its own
-            parents = [p for p in str(node.metadata.get("header_path", "")).split(_PATH_SEP) if p]
+            parents = section.parents
             if parents and parents[0] == doc.title:
                 parents = parents[1:]  # the H1 usually repeats the title, which every chunk carries anyway
-            if heading == doc.title:
-                heading = ""
+            heading = "" if section.heading == doc.title else section.heading
             path = " > ".join([*parents, heading] if heading else parents)
-            for part in self._splitter.split_text(content):
+            for part in self._pack(section.blocks):
                 # The heading is context for readers and embeddings, never a sentence of an answer.
                 prefix = f"{heading}\n\n" if heading else ""
                 embed = f"{doc.title}\n{path}\n\n{part}" if path else f"{doc.title}\n\n{part}"
                 pieces.append((path, prefix + part, embed, len(prefix)))
         return pieces
+
+    def _pack(self, section: list[Block]) -> list[str]:
+        """Whole blocks, greedily, up to the chunk size; only a block larger than a chunk is cut (see _fit)."""
+        parts: list[str] = []
+        current = ""
+        used = 0
+        for block in (unit for b in section for unit in self._fit(b)):
+            size = self._tokens(block.text)
+            if current and used + size > self._size:
+                parts.append(current)
+                current, used = "", 0
+            joiner = "\n" if block.continues_list else "\n\n"
+            current = f"{current}{joiner}{block.text}" if current else block.text
+            used += size
+        if current:
+            parts.append(current)
+        return parts
+
+    def _fit(self, block: Block) -> list[Block]:
+        """A block as pieces no larger than a chunk: code at line boundaries with the fence closed and reopened,
+        tables at row boundaries under their header row, list items at their nested blocks, prose at sentences."""
+        if self._tokens(block.text) <= self._size:
+            return [block]
+        if block.kind == "code":
+            return self._split_lines(block, head=1, tail=1)
+        if block.kind == "table":
+            return self._split_lines(block, head=2, tail=0)
+        if block.kind == "item":
+            head, nested = split_item(block.text)
+            if nested:
+                first = Block(head, "text", block.continues_list)
+                return [*self._fit(first), *(unit for b in nested for unit in self._fit(b))]
+        return [Block(part, "text") for part in self._splitter.split_text(block.text)]
+
+    def _split_lines(self, block: Block, head: int, tail: int) -> list[Block]:
+        lines = block.text.splitlines()
+        top, body = lines[:head], lines[head : len(lines) - tail]
+        bottom = lines[len(lines) - tail :] if tail else []
+        budget = self._size - self._tokens("\n".join(top + bottom))
+        out: list[list[str]] = [[]]
+        used = 0
+        for line in body:
+            size = self._tokens(line) + 1
+            if out[-1] and used + size > budget:
+                out.append([])
+                used = 0
+            out[-1].append(line)
+            used += size
+        return [Block("\n".join(top + group + bottom), block.kind) for group in out if group]
+
+    def _tokens(self, text: str) -> int:
+        return len(self._tokenizer(text))
 
     def _escalation_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int]]:
         head = f"{doc.title}\n\n{doc.body}"
@@ -83,9 +139,9 @@ class Chunker:
         return pieces
 
 
-def _split_heading(section: str) -> tuple[str, str]:
-    """`## Title\n\nbody` -> ("Title", "body")."""
-    first, _, rest = section.strip().partition("\n")
-    if first.startswith("#"):
-        return first.lstrip("#").strip(), rest.strip()
-    return "", section.strip()
+def _page_url(doc: SourceDoc, heading_path: str) -> str:
+    """A PDF chunk's url opens its page (`#page=N`, which browsers' PDF viewers follow)."""
+    match = _PAGE.match(heading_path)
+    if doc.url and match and doc.origin.lower().endswith(".pdf") and "#" not in doc.url:
+        return f"{doc.url}#page={match.group(1)}"
+    return doc.url

@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from deflect.domain.models import Chunk, IngestReport, SourceDoc
+from deflect.domain.models import Chunk, FileReport, IngestReport, SourceDoc
 from deflect.domain.ports import Embedder, Index
 from deflect.ingest.chunking import Chunker
-from deflect.ingest.sources import parse_paths
+from deflect.ingest.sources import ParsedSources, parse_paths
 
 Progress = Callable[[int, int], None]
 
@@ -42,12 +43,13 @@ class Ingestor:
         """Ingest files/folders; sources are named relative to `root`. Prunes only within the scanned paths."""
         parsed = parse_paths(paths, root, self.signature)
         scopes = [_scope(p, root) for p in paths]
-        report = self.sync(
+        report, written = self._sync(
             parsed.docs,
             prune=lambda origin: any(_within(origin, s) for s in scopes) and origin not in parsed.damaged_origins,
             progress=progress,
         )
         report.errors = [str(e) for e in parsed.errors]
+        report.files = _file_reports(parsed, written)
         return report
 
     def sync(
@@ -57,6 +59,15 @@ class Ingestor:
         progress: Progress | None = None,
     ) -> IngestReport:
         """Upsert changed docs; delete indexed sources that are not in `docs` and whose origin `prune` accepts."""
+        return self._sync(docs, prune, progress)[0]
+
+    def _sync(
+        self,
+        docs: Sequence[SourceDoc],
+        prune: Callable[[str], bool] | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[IngestReport, set[str]]:
+        """sync(), also returning the ids of the sources it wrote."""
         prune_anything = prune is not None
         # Without pruning only the given sources matter: read just their chunks, not the whole index.
         indexed = self._indexed(None if prune_anything else {d.source_id for d in docs})
@@ -94,7 +105,7 @@ class Ingestor:
                 self._index.delete_chunks(have.chunk_ids)
                 report.deleted += 1
         report.chunks = self._index.count()
-        return report
+        return report, {doc.source_id for doc, _ in todo}
 
     def _indexed(self, source_ids: set[str] | None = None) -> dict[str, _Indexed]:
         out: dict[str, _Indexed] = defaultdict(_Indexed)
@@ -105,6 +116,34 @@ class Ingestor:
             entry.chunk_ids.add(chunk.chunk_id)
             entry.origin = chunk.origin
         return dict(out)
+
+
+def _file_reports(parsed: ParsedSources, written: set[str]) -> list[FileReport]:
+    """One line per file found: ingested, unchanged, skipped (why) or failed (why; its good sources still go in)."""
+    docs: dict[str, list[SourceDoc]] = defaultdict(list)
+    for doc in parsed.docs:
+        docs[doc.origin].append(doc)
+    errors: dict[str, list[str]] = defaultdict(list)
+    for error in parsed.errors:
+        where = f"{error.path}:{error.line}" if error.line else error.path
+        line = f"line {error.line}: " if error.line else ""
+        errors[error.path].append(line + error.message.removeprefix(where + ": "))
+    files = [FileReport(path=s.path, status="skipped", reason=s.reason) for s in parsed.skipped]
+    for origin in parsed.origins:
+        mine = docs.get(origin, [])
+        status: Literal["ingested", "unchanged", "failed"] = (
+            "failed" if origin in errors else "ingested" if any(d.source_id in written for d in mine) else "unchanged"
+        )
+        files.append(
+            FileReport(
+                path=origin,
+                status=status,
+                reason="; ".join(errors.get(origin, [])),
+                sources=[d.source_id for d in mine],
+                inferred=sorted({field for d in mine for field in d.inferred}),
+            )
+        )
+    return sorted(files, key=lambda f: f.path)
 
 
 def _scope(path: Path, root: Path) -> str:

@@ -1,6 +1,10 @@
-"""Parse knowledge files into SourceDocs: Markdown and HTML articles, resolved-escalation JSONL.
+"""Parse knowledge files into SourceDocs: Markdown, HTML, plain text and PDF articles; resolved-escalation JSONL.
 
-A broken file (or line) becomes a SourceError that names its path and line; parsing carries on with the rest.
+Every file found is accounted for: parsed into sources, skipped (with the reason) or failed (with path, line and
+reason); parsing carries on with the rest. What a file does not state is inferred (rules.py) and recorded on the
+source: title from front matter / `<meta>`, else the first H1 (or `<title>`, the PDF's metadata), else the file
+name; url from front matter, else the folder's base_url; audience from front matter, else a folder rule, else the
+default.
 """
 
 from __future__ import annotations
@@ -10,22 +14,35 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import frontmatter
 import yaml
-from bs4 import BeautifulSoup
 
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
+from deflect.ingest.blocks import normalise
+from deflect.ingest.html import parse_page
+from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
+from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
 
-ARTICLE_SUFFIXES = {".md", ".markdown", ".html", ".htm"}
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+TEXT_SUFFIXES = {".txt", ".text", ".rst", ".adoc", ".asciidoc"}
+PDF_SUFFIXES = {".pdf"}
+ARTICLE_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | PDF_SUFFIXES
 ESCALATION_SUFFIXES = {".jsonl"}
 ESCALATION_KEYS = ("id", "subject", "question", "resolution")
 AUDIENCES = ("public", "internal")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?)])")
-_SPACE_AFTER_PAREN = re.compile(r"\(\s+")
+_ATX_H1 = re.compile(r"^# +(.+?)\s*#*\s*$", re.M)
+_SETEXT_H1 = re.compile(r"^(\S.*)\n=+\s*$", re.M)
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
 
 
 @dataclass
@@ -35,6 +52,8 @@ class ParsedSources:
     # Files with any error: their previously indexed sources must survive this run untouched.
     damaged_origins: set[str] = field(default_factory=set)
     origins: set[str] = field(default_factory=set)
+    # Files (or hidden folders) found and deliberately not read, with the reason.
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def content_hash(*parts: object) -> str:
@@ -44,33 +63,36 @@ def content_hash(*parts: object) -> str:
 
 
 def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Knowledge files under the given files or folders, in a stable order."""
+    """Every file under the given files or folders, in a stable order; hidden folders are not entered."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
-                    yield child
+            yield from _walk(path)
         elif path.is_file():
             yield path
 
 
-def parse_paths(paths: Iterable[Path], root: Path, signature: str) -> ParsedSources:
+def _walk(folder: Path) -> Iterator[Path]:
+    for child in sorted(folder.iterdir()):
+        if child.is_dir() and not child.name.startswith("."):
+            yield from _walk(child)
+        elif child.is_dir() or child.is_file():
+            yield child
+
+
+def parse_paths(paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None = None) -> ParsedSources:
     """Parse every knowledge file; `signature` (chunking + model) is folded into each content hash."""
+    rules = rules if rules is not None else load_rules(root)
     out = ParsedSources()
     seen_ids: set[str] = set()
     for path in discover(paths):
         origin = _relative(path, root)
+        reason = _skip_reason(path, origin, root, rules)
+        if reason:
+            out.skipped.append(Skipped(origin + ("/" if path.is_dir() else ""), reason))
+            continue
         out.origins.add(origin)
         try:
-            text = _read_text(path, origin)
-            if path.suffix.lower() in ESCALATION_SUFFIXES:
-                docs, errors = parse_escalations(text, origin, signature)
-            elif path.suffix.lower() in {".html", ".htm"}:
-                docs, errors = [parse_html(text, origin, signature)], []
-            elif path.suffix.lower() in ARTICLE_SUFFIXES:
-                docs, errors = [parse_markdown(text, origin, signature)], []
-            else:
-                raise SourceError(origin, f"unsupported file type {path.suffix!r}")
+            docs, errors = parse_file(path, origin, signature, rules)
         except SourceError as exc:
             docs, errors = [], [exc]
         for doc in docs:
@@ -85,6 +107,42 @@ def parse_paths(paths: Iterable[Path], root: Path, signature: str) -> ParsedSour
     return out
 
 
+def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
+    if path.is_dir():
+        return "hidden folder"
+    if path.parent.resolve() == root.resolve() and path.name in {CONFIG_FILE, IGNORE_FILE}:
+        return "deflect configuration"
+    if rules.ignored(origin):
+        return f"ignored by {IGNORE_FILE}"
+    if path.name.startswith("."):
+        return "hidden file"
+    suffix = path.suffix.lower()
+    if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
+        return f"unsupported type {suffix!r}" if suffix else "unsupported type (no file extension)"
+    return ""
+
+
+def parse_file(
+    path: Path, origin: str, signature: str, rules: KbRules | None = None
+) -> tuple[list[SourceDoc], list[SourceError]]:
+    """The sources in one knowledge file, by its suffix."""
+    rules = rules or KbRules()
+    suffix = path.suffix.lower()
+    raw = _read_bytes(path, origin)
+    if suffix in PDF_SUFFIXES:
+        return [parse_pdf(raw, origin, signature, rules)], []
+    text = _decode(raw, origin)
+    if suffix in ESCALATION_SUFFIXES:
+        return parse_escalations(text, origin, signature)
+    if suffix in HTML_SUFFIXES:
+        return [parse_html(text, origin, signature, rules)], []
+    if suffix in TEXT_SUFFIXES:
+        return [parse_text(text, origin, signature, rules)], []
+    if suffix in MARKDOWN_SUFFIXES:
+        return [parse_markdown(text, origin, signature, rules)], []
+    raise SourceError(origin, f"unsupported file type {path.suffix!r}")
+
+
 def _relative(path: Path, root: Path) -> str:
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
@@ -92,10 +150,14 @@ def _relative(path: Path, root: Path) -> str:
         return path.name
 
 
-def _read_text(path: Path, origin: str) -> str:
+def _read_bytes(path: Path, origin: str) -> bytes:
     raw = path.read_bytes()
     if not raw.strip():
         raise SourceError(origin, "empty file")
+    return raw
+
+
+def _decode(raw: bytes, origin: str) -> str:
     if b"\x00" in raw:
         raise SourceError(origin, "binary content (NUL bytes)")
     try:
@@ -118,13 +180,39 @@ def _tags(value: Any) -> tuple[str, ...]:
     raise ValueError("tags must be a list or a comma-separated string")
 
 
-def _article(meta: dict[str, Any], body: str, origin: str, signature: str) -> SourceDoc:
-    title = str(meta.get("title") or "").strip()
+def title_from_name(origin: str) -> str:
+    """`guides/getting-started.md` -> "Getting started"."""
+    words = " ".join(re.split(r"[-_\s]+", PurePosixPath(origin).stem)).strip()
+    return (words[:1].upper() + words[1:]) if words else origin
+
+
+def _article(
+    meta: dict[str, Any],
+    body: str,
+    origin: str,
+    signature: str,
+    rules: KbRules,
+    title_guesses: Iterable[tuple[str, str]] = (),
+) -> SourceDoc:
+    """An article from stated metadata, inferring what is missing; `title_guesses` are (title, how) in order."""
+    inferred: list[str] = []
+    title = " ".join(str(meta.get("title") or "").split())
     if not title:
-        raise SourceError(origin, "missing `title`", 1)
-    audience = str(meta.get("audience") or "public").strip().lower()
+        title, how = next(((t, h) for t, h in title_guesses if t.strip()), (title_from_name(origin), "file name"))
+        inferred.append(f"title: {how}")
+    stated_audience = meta.get("audience")
+    if stated_audience is None or not str(stated_audience).strip():
+        audience, how = rules.audience_for(origin)
+        inferred.append(f"audience: {how}")
+    else:
+        audience = str(stated_audience).strip().lower()
     if audience not in AUDIENCES:
         raise SourceError(origin, f"`audience` must be public or internal, not {audience!r}", 1)
+    url = str(meta.get("url") or "")
+    if not url:
+        url = rules.url_for(origin)
+        if url:
+            inferred.append("url: base_url + path")
     if not body.strip():
         raise SourceError(origin, "article has no body")
     try:
@@ -133,7 +221,7 @@ def _article(meta: dict[str, Any], body: str, origin: str, signature: str) -> So
         raise SourceError(origin, str(exc), 1) from None
     fields = {
         "title": title,
-        "url": str(meta.get("url") or ""),
+        "url": url,
         "audience": audience,
         "product": str(meta.get("product") or ""),
         "tags": tags,
@@ -145,61 +233,66 @@ def _article(meta: dict[str, Any], body: str, origin: str, signature: str) -> So
         kind="article",
         origin=origin,
         content_hash=content_hash(signature, fields),
+        inferred=tuple(inferred),
         **fields,
     )
 
 
-def parse_markdown(text: str, origin: str, signature: str) -> SourceDoc:
-    """A Markdown article with YAML front matter."""
+def _first_h1(markdown: str) -> str:
+    """The first level-1 heading outside code blocks."""
+    fenced = False
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if fenced:
+            continue
+        match = _ATX_H1.match(line)
+        if match:
+            return match.group(1).strip()
+        if line.strip() and i + 1 < len(lines) and re.match(r"^=+\s*$", lines[i + 1]) and not line.startswith(" "):
+            return line.strip()
+    return ""
+
+
+def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
+    """A Markdown article, with or without YAML front matter."""
     try:
         post = frontmatter.loads(text)
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a YAML date that does not exist (2026-13-45)
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         raise SourceError(origin, f"bad front matter: {getattr(exc, 'problem', exc)}", line) from None
-    if not post.metadata:
-        raise SourceError(origin, "missing YAML front matter (title, url, audience, ...)", 1)
-    return _article(dict(post.metadata), post.content, origin, signature)
+    meta = post.metadata if isinstance(post.metadata, dict) else {}
+    body = normalise(post.content)
+    return _article(dict(meta), body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
 
 
-def parse_html(text: str, origin: str, signature: str) -> SourceDoc:
-    """An HTML help-centre page: metadata from <title>/<meta>, body converted to Markdown headings."""
-    soup = BeautifulSoup(text, "html.parser")
-    meta: dict[str, str] = {
-        str(tag.get("name")).lower(): str(tag.get("content") or "") for tag in soup.find_all("meta") if tag.get("name")
-    }
-    title_tag = soup.find("title")
-    h1 = soup.find("h1")
-    meta["title"] = (
-        meta.get("title")
-        or (title_tag.get_text(strip=True) if title_tag else "")
-        or (h1.get_text(strip=True) if h1 else "")
-    )
-    body = soup.find("main") or soup.find("article") or soup.body or soup
-    # Navigation, footers and scripts are page chrome, not knowledge.
-    for junk in body.find_all(["nav", "footer", "script", "style", "header", "aside", "form"]):
-        junk.decompose()
-    lines: list[str] = []
-    for el in body.find_all(["h1", "h2", "h3", "h4", "p", "li", "pre", "td"]):
-        if el.find_parent(["li", "pre", "td"]) is not None and el.name != "pre":
-            continue
-        # Inline tags are joined with spaces; glue punctuation back to the word before it.
-        text_ = _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(el.get_text(" ", strip=True).split()))
-        text_ = _SPACE_AFTER_PAREN.sub("(", text_)
-        if not text_:
-            continue
-        if el.name in {"h1", "h2", "h3", "h4"}:
-            lines.append("\n" + "#" * int(el.name[1]) + " " + text_ + "\n")
-        elif el.name == "li":
-            parent = el.find_parent(["ol", "ul"])
-            if parent is not None and parent.name == "ol":
-                index = len([s for s in el.find_previous_siblings("li")]) + 1
-                lines.append(f"{index}. {text_}")
-            else:
-                lines.append(f"- {text_}")
-        else:
-            lines.append(text_ + "\n")
-    return _article(meta, "\n".join(lines), origin, signature)
+def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
+    """An HTML page: metadata from `<meta>`, title from `<meta>`/H1/`<title>`, content (not chrome) as Markdown."""
+    page = parse_page(text)
+    guesses = [(page.h1, "first heading"), (page.title_tag, "<title>")]
+    return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), guesses)
+
+
+def parse_text(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
+    """A plain-text (or reStructuredText / AsciiDoc) document as Markdown."""
+    body = text_to_markdown(text)
+    return _article({}, body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
+
+
+def parse_pdf(raw: bytes, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
+    """A text PDF: one `Page N` section per page, so chunks (and citations) know their page."""
+    if not raw.startswith(b"%PDF"):
+        raise SourceError(origin, "not a PDF file (no %PDF header)")
+    try:
+        title, pages = pdf_pages(raw)
+    except Exception as exc:  # pypdf raises many types for damaged files; each is "this PDF cannot be read"
+        raise SourceError(origin, f"unreadable PDF ({type(exc).__name__}: {exc})") from None
+    body = pages_to_markdown(pages)
+    if not body.strip():
+        raise SourceError(origin, f"no extractable text in {len(pages)} pages (a scanned PDF needs OCR first)")
+    return _article({}, body, origin, signature, rules or KbRules(), [(title, "PDF metadata")])
 
 
 def parse_escalations(text: str, origin: str, signature: str) -> tuple[list[SourceDoc], list[SourceError]]:

@@ -1,0 +1,98 @@
+"""`deflect sources show ID` (a source as ingestion reads it, with what was inferred) and the ingest file table."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from deflect.cli import EXIT_INPUT, _errors, _settings, app, err, out
+from deflect.domain.models import IngestReport, SourceDoc
+from deflect.errors import NotFound, SourceError
+from deflect.ingest.rules import KbRules, load_rules
+
+sources_app = typer.Typer(help="Knowledge sources as ingestion reads them.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+
+STATUSES = ("ingested", "unchanged", "skipped", "failed")
+_EXAMPLES = 3
+
+
+def print_files(report: IngestReport) -> None:
+    """Every file found, accounted for: a count per status, then each failure and the skipped files by reason."""
+    if not report.files:
+        return
+    counts = Counter(f.status for f in report.files)
+    table = Table(title=f"{len(report.files)} files found", title_justify="left")
+    for column in ("status", "files"):
+        table.add_column(column)
+    for status in STATUSES:
+        table.add_row(status, str(counts.get(status, 0)))
+    out.print(table)
+    for f in report.files:
+        if f.status == "failed":
+            kept = f" ({len(f.sources)} sources from it kept)" if f.sources else ""
+            err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}{kept}")
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for f in report.files:
+        if f.status == "skipped":
+            by_reason[f.reason].append(f.path)
+    for reason, paths in sorted(by_reason.items()):
+        shown = ", ".join(paths[:_EXAMPLES]) + (f", ... (+{len(paths) - _EXAMPLES})" if len(paths) > _EXAMPLES else "")
+        out.print(f"[yellow]skipped[/yellow] {len(paths)} ({escape(reason)}): {escape(shown)}")
+    inferred = sum(1 for f in report.files if f.inferred)
+    if inferred:
+        out.print(f"{inferred} files had fields inferred (title, url or audience); see `deflect ingest --json`.")
+
+
+@sources_app.command("show")
+def show(
+    source_id: Annotated[str, typer.Argument(help="A source id such as doc:articles/invoices or esc:ESC-1.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the source as JSON.")] = False,
+) -> None:
+    """A source's fields as ingestion reads them from the kb folder, and which of them were inferred."""
+    from deflect.ingest.chunking import Chunker
+
+    settings = _settings()
+    with _errors():
+        rules = load_rules(settings.kb_dir)
+        doc = _find(source_id, settings.kb_dir, rules)
+        chunks = Chunker(settings.chunk_size, settings.chunk_overlap).chunk(doc)
+    fields = doc.model_dump(exclude={"body", "resolution", "content_hash"})
+    fields["chunks"] = len(chunks)
+    fields["heading_paths"] = sorted({c.heading_path for c in chunks if c.heading_path})
+    if as_json:
+        print(json.dumps(fields, ensure_ascii=False))
+        return
+    for key in ("source_id", "origin", "title", "url", "audience", "product", "tags", "updated", "chunks"):
+        value = fields[key]
+        out.print(f"{key:10} {escape(', '.join(value) if isinstance(value, list | tuple) else str(value))}")
+    out.print(f"{'inferred':10} {escape('; '.join(doc.inferred) or 'nothing (every field stated by the file)')}")
+
+
+def _find(source_id: str, kb: Path, rules: KbRules) -> SourceDoc:
+    from deflect.ingest.sources import ARTICLE_SUFFIXES, ESCALATION_SUFFIXES, discover, parse_file
+
+    kind, _, rest = source_id.partition(":")
+    if kind == "doc":
+        candidates = [p for p in sorted(kb.glob(rest + ".*")) if p.suffix.lower() in ARTICLE_SUFFIXES]
+    elif kind == "esc":
+        candidates = [p for p in discover([kb]) if p.suffix.lower() in ESCALATION_SUFFIXES]
+    else:
+        raise NotFound(f"{source_id!r} is not a source id (doc:<path> or esc:<id>)")
+    for path in candidates:
+        origin = path.resolve().relative_to(kb.resolve()).as_posix()
+        try:
+            docs, _ = parse_file(path, origin, "show", rules)
+        except SourceError as exc:
+            err.print(f"[red]failed[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_INPUT) from None
+        for doc in docs:
+            if doc.source_id == source_id:
+                return doc
+    raise NotFound(f"no source {source_id} under {kb}")

@@ -1,0 +1,128 @@
+"""Markdown bodies as sections of whole blocks, parsed with markdown-it-py (CommonMark + GFM tables).
+
+A block is what a chunk may never cut in the middle: a paragraph, a fenced code block, a table, one list item
+(with everything nested in it), a block quote. Headings open sections; every section knows its heading path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+BlockKind = Literal["code", "table", "item", "text"]
+
+_MD = MarkdownIt("commonmark").enable("table")
+_MARKER = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])(?:( {1,4})|$)")
+_FENCE_RUN = re.compile(r"`{3,}")
+
+
+@dataclass(frozen=True)
+class Block:
+    text: str
+    kind: BlockKind
+    # A list item right after an item of the same list: joined to it by a newline, not a blank line.
+    continues_list: bool = False
+
+
+@dataclass
+class Section:
+    level: int  # 0 for text before the first heading
+    heading: str
+    parents: list[str]  # headings above this one, outermost first
+    blocks: list[Block] = field(default_factory=list)
+
+
+def fence(code: str, info: str = "") -> str:
+    """A fenced code block around `code`, with a fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in _FENCE_RUN.findall(code)), default=2)
+    ticks = "`" * (longest + 1)
+    return f"{ticks}{info}\n{code}\n{ticks}"
+
+
+def sections(markdown: str) -> list[Section]:
+    """Split a Markdown body at its headings (outside code and lists) into sections of blocks."""
+    lines = markdown.splitlines()
+    tokens = _MD.parse(markdown)
+    out = [Section(0, "", [])]
+    stack: list[tuple[int, str]] = []
+    for i, token in enumerate(tokens):
+        if token.level != 0 or token.map is None or token.type.endswith("_close") or token.type == "inline":
+            continue
+        if token.type == "heading_open":
+            level = int(token.tag[1])
+            heading = tokens[i + 1].content.strip()
+            stack = [(lv, h) for lv, h in stack if lv < level]
+            out.append(Section(level, heading, [h for _, h in stack]))
+            stack.append((level, heading))
+            continue
+        out[-1].blocks.extend(_blocks_of(token, tokens, i, lines))
+    return out
+
+
+def blocks(markdown: str) -> list[Block]:
+    """The blocks of a heading-free piece of Markdown (a list item's content, say)."""
+    return [b for s in sections(markdown) for b in ([Block(s.heading, "text")] if s.heading else []) + s.blocks]
+
+
+def _blocks_of(token: Token, tokens: list[Token], i: int, lines: list[str]) -> list[Block]:
+    assert token.map is not None
+    start, end = token.map
+    text = "\n".join(lines[start:end]).strip("\n")
+    if token.type == "code_block":
+        return [Block(fence(token.content.rstrip("\n")), "code")]
+    if token.type == "fence":
+        return [Block(text, "code")]
+    if token.type == "table_open":
+        return [Block(text, "table")]
+    if token.type in {"bullet_list_open", "ordered_list_open"}:
+        items: list[Block] = []
+        for child in tokens[i + 1 :]:
+            if child.level == 0:
+                break
+            if child.type == "list_item_open" and child.level == 1 and child.map is not None:
+                item = "\n".join(lines[child.map[0] : child.map[1]]).strip("\n")
+                items.append(Block(item, "item", continues_list=bool(items)))
+        return items
+    if token.type == "hr" or not text.strip():
+        return []
+    return [Block(text, "text")]
+
+
+def split_item(item: str) -> tuple[str, list[Block]]:
+    """A list item as its first block (with the marker) and the blocks nested under it, dedented."""
+    lines = item.splitlines()
+    match = _MARKER.match(lines[0])
+    if match is None:
+        return item, []
+    width = len(match.group(0)) if match.group(3) else len(match.group(1)) + len(match.group(2)) + 1
+    content = [lines[0][width:]] + [line[width:] if not line[:width].strip() else line.lstrip() for line in lines[1:]]
+    inner = blocks("\n".join(content))
+    if not inner:
+        return item, []
+    marker = lines[0][:width]
+    head_lines = inner[0].text.splitlines()
+    head = "\n".join([marker + head_lines[0], *((" " * width + h) if h else "" for h in head_lines[1:])])
+    return head, inner[1:]
+
+
+def normalise(markdown: str) -> str:
+    """Indented code blocks become fenced ones (same text, same line breaks); nothing else changes."""
+    tokens = _MD.parse(markdown)
+    lines = markdown.splitlines()
+    replacements: list[tuple[int, int, str]] = []
+    for token in tokens:
+        if token.type == "code_block" and token.map is not None:
+            start, end = token.map
+            indent = re.match(r"\s*", lines[start]).group(0)  # type: ignore[union-attr]
+            outer = indent[:-4] if indent.endswith("    ") else indent.replace("\t", "", 1)
+            code = token.content.rstrip("\n")
+            fenced = "\n".join((outer + line) if line else "" for line in fence(code).splitlines())
+            replacements.append((start, end, fenced))
+    for start, end, fenced in reversed(replacements):
+        # Keep a blank line before the fence: an indented block may follow a paragraph's blank line directly.
+        lines[start:end] = [*fenced.splitlines(), ""] if end < len(lines) else fenced.splitlines()
+    return "\n".join(lines) + ("\n" if markdown.endswith("\n") else "")

@@ -1,0 +1,356 @@
+"""HTML pages (help-centre exports, Sphinx, mdBook, texinfo, man2html) to Markdown that keeps their structure.
+
+markdownify does the conversion; this module decides what is page chrome and how the constructs a customer
+needs come out (see ingest/README.md, "Article bodies"):
+- `<pre>` (and Sphinx's `div.highlight`) become fenced blocks with their exact text and line breaks;
+- inline `<code>`/`<kbd>`/`<samp>` become backticked text exactly as written (whitespace runs collapsed, as a
+  browser shows them; nothing else touched);
+- `<dl>` becomes one list item per term, `- **TERM**: description`, more paragraphs indented under it;
+- tables become GFM pipe tables with a header row; lists keep their numbers and nesting;
+- navigation, sidebars, breadcrumbs, previous/next links, search boxes and permalinks (¶) are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup, Tag
+from markdownify import MarkdownConverter
+
+# Elements that are never knowledge.
+_JUNK_TAGS = [
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "script",
+    "style",
+    "noscript",
+    "button",
+    "svg",
+    "iframe",
+    "template",
+    "img",
+    "picture",
+    "video",
+    "audio",
+    "link",
+    "input",
+    "select",
+    "textarea",
+]
+_JUNK_ROLES = {"navigation", "search", "banner", "contentinfo", "complementary", "menu", "menubar", "toolbar"}
+# Class or id tokens that name page chrome in the generators we measured (Sphinx, mdBook, texinfo, DocBook,
+# help centres). Matched as whole tokens, so `navigation` does not hit `navigation-guide` prose containers.
+_JUNK_NAMES = {
+    "sphinxsidebar",
+    "sphinxsidebarwrapper",
+    "related",
+    "footer",
+    "header",
+    "breadcrumb",
+    "breadcrumbs",
+    "nav-panel",
+    "navheader",
+    "navfooter",
+    "navigation",
+    "nav-chapters",
+    "nav-wrapper",
+    "mobile-nav-chapters",
+    "menu-bar",
+    "sidebar",
+    "sidebar-scrollbox",
+    "toc",
+    "contents",
+    "toctree-wrapper",
+    "prev-next-area",
+    "skip-link",
+    "searchbox",
+    "search",
+    "search-wrapper",
+    "rst-footer-buttons",
+    "wy-nav-side",
+    "headerlink",
+    "site-header",
+    "site-footer",
+    "cookie-banner",
+    "feedback",
+    "article-votes",
+    "related-articles",
+    "edit-this-page",
+    "copy-button",
+    "copybtn",
+}
+# Anchors that only carry a permalink symbol.
+_PERMALINK = re.compile(r"^[\s¶#§🔗]*$")
+_CONTENT_SELECTORS = ["[role=main]", "main", "article", "div.body", "div.document", "#content", "div.content"]
+_CODE_TAGS = {"code", "tt", "kbd", "samp", "var"}
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_RECURSION_LIMIT = 20_000
+_LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    """What an HTML page gives an article: its `<meta>` fields, candidate titles and a Markdown body."""
+
+    meta: dict[str, str]
+    h1: str
+    title_tag: str
+    body: str
+
+
+def parse_page(html: str) -> HtmlPage:
+    """Read metadata and convert the page's content (not its chrome) to Markdown."""
+    soup = BeautifulSoup(html, "lxml")  # lxml closes <dt>/<dd>/<p> the HTML way; html.parser nests them
+    meta = {
+        str(tag.get("name")).lower(): str(tag.get("content") or "") for tag in soup.find_all("meta") if tag.get("name")
+    }
+    title_tag = soup.find("title")
+    root = _content_root(soup)
+    _strip_chrome(root)
+    h1 = root.find("h1") or soup.find("h1")
+    body = _convert(root)
+    return HtmlPage(
+        meta=meta,
+        h1=_one_line(h1.get_text(" ")) if h1 else "",
+        title_tag=_one_line(title_tag.get_text(" ")) if title_tag else "",
+        body=_tidy(body),
+    )
+
+
+def _convert(root: Tag) -> str:
+    # markdownify recurses once per nesting level; man2html pages nest unclosed <dl>s hundreds deep.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _RECURSION_LIMIT))
+    try:
+        return _Converter().convert_soup(root)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _content_root(soup: BeautifulSoup) -> Tag:
+    for selector in _CONTENT_SELECTORS:
+        found = soup.select_one(selector)
+        if found is not None and found.get_text(strip=True):
+            return found
+    return soup.body or soup
+
+
+def _strip_chrome(root: Tag) -> None:
+    for el in root.find_all(_JUNK_TAGS):
+        el.decompose()
+    for el in root.find_all(True):
+        if el.decomposed:
+            continue
+        if _is_chrome(el):
+            el.decompose()
+    for el in root.find_all("header"):
+        # A <header> holding the article's H1 is part of the article; any other is site chrome.
+        if el.find(["h1", "h2"]) is None:
+            el.decompose()
+    for a in root.find_all("a"):
+        if not a.decomposed and _PERMALINK.match(a.get_text()) and a.get("href", "").startswith("#"):
+            a.decompose()
+
+
+def _is_chrome(el: Tag) -> bool:
+    if str(el.get("role") or "").lower() in _JUNK_ROLES:
+        return True
+    if el.name in _HEADINGS or el.name in {"pre", "code", "table"}:
+        return False
+    names = {str(c).lower() for c in (el.get("class") or [])}
+    names.add(str(el.get("id") or "").lower())
+    return bool(names & _JUNK_NAMES)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _tidy(markdown: str) -> str:
+    """Trailing spaces off prose lines and at most one blank line in a row, never inside a fenced block."""
+    out: list[str] = []
+    fence = ""
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if fence:
+            out.append(line)
+            if stripped == fence:
+                fence = ""
+            continue
+        if stripped.startswith("```"):
+            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
+            out.append(line.rstrip())
+            continue
+        out.append(line.rstrip())
+    return _BLANK_RUNS.sub("\n\n", "\n".join(out)).strip() + "\n"
+
+
+def _fence_for(text: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    return "`" * (longest + 1)
+
+
+def _language(el: Tag) -> str:
+    for node in (el, el.find("code"), el.parent, el.parent.parent if el.parent else None):
+        if isinstance(node, Tag):
+            for cls in node.get("class") or []:
+                match = _LANG.match(str(cls))
+                if match and match.group(1) not in {"default", "none", "text"}:
+                    return match.group(1)
+    return ""
+
+
+def _code_span(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        return ""
+    runs = re.findall(r"`+", text)
+    delim = "`" * (max((len(r) for r in runs), default=0) + 1)
+    pad = " " if runs else ""
+    return f"{delim}{pad}{text}{pad}{delim}"
+
+
+def _is_code_term(dt: Tag) -> bool:
+    """A Sphinx signature or option, or a term whose every character sits in code: one code span."""
+    classes = {str(c) for c in dt.get("class") or []}
+    if "sig" in classes or "option-list" in classes:
+        return True
+    total, coded = _code_share(dt, inside=False)
+    return total > 0 and coded == total
+
+
+def _code_share(el: Tag, inside: bool) -> tuple[int, int]:
+    """(non-space characters, of which inside code) under `el`, in one pass."""
+    total = coded = 0
+    for child in el.children:
+        if isinstance(child, Tag):
+            code = inside or child.name in _CODE_TAGS or "pre" in (child.get("class") or [])
+            t, c = _code_share(child, code)
+            total, coded = total + t, coded + c
+        else:
+            n = len("".join(str(child).split()))
+            total += n
+            coded += n if inside else 0
+    return total, coded
+
+
+class _Converter(MarkdownConverter):
+    """markdownify with our choices for code, definition lists, tables and links."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            heading_style="atx",
+            bullets="-",
+            escape_asterisks=False,
+            escape_underscores=False,
+            escape_misc=False,
+            table_infer_header=True,
+            strip_document="strip",
+            wrap=True,
+            wrap_width=None,
+        )
+
+    def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        # Link targets are noise to embeddings and readers of a quoted passage; the link text stays.
+        return text
+
+    def convert_pre(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        code = el.get_text().strip("\n")
+        if not code.strip():
+            return ""
+        fence = _fence_for(code)
+        return f"\n\n{fence}{_language(el)}\n{code}\n{fence}\n\n"
+
+    def convert_code(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "pre" in parent_tags or "_noformat" in parent_tags:
+            return text
+        return _code_span(el.get_text())
+
+    convert_kbd = convert_code
+    convert_samp = convert_code
+    convert_tt = convert_code
+
+    def convert_span(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        # Sphinx marks literal words `<span class="pre">`; outside <code> they are still code.
+        if "pre" in (el.get("class") or []) and not (parent_tags & (_CODE_TAGS | {"pre", "_noformat", "dt"})):
+            return _code_span(el.get_text())
+        return text
+
+    def process_tag(self, node: Tag, parent_tags: set[str] | None = None) -> str:
+        # A <dl> converts its own children (term and description separately): letting markdownify convert them
+        # first as well would do the work twice per nesting level, 2^depth on man2html's nested lists.
+        if node.name == "dl":
+            return self._dl(node, parent_tags or set())
+        return str(super().process_tag(node, parent_tags))
+
+    def _dl(self, el: Tag, parent_tags: set[str]) -> str:
+        items: list[str] = []
+        terms: list[str] = []
+        for child in el.find_all(["dt", "dd"], recursive=False):
+            if child.name == "dt":
+                term = self._term(child, parent_tags)
+                if term:
+                    terms.append(term)
+                continue
+            description = self.process_tag(child, parent_tags=parent_tags | {"dd"}).strip()
+            items.append(_definition(terms, description))
+            terms = []
+        if terms:
+            items.append(_definition(terms, ""))
+        body = "\n".join(i for i in items if i)
+        if not body:
+            return ""
+        return "\n" + body.rstrip() if "li" in parent_tags or "dd" in parent_tags else f"\n\n{body}\n\n"
+
+    def _term(self, dt: Tag, parent_tags: set[str]) -> str:
+        for a in dt.find_all("a"):
+            if _PERMALINK.match(a.get_text()):
+                a.decompose()
+        for strong in dt.find_all(["strong", "b"]):
+            strong.unwrap()  # the term is bold already
+        if _is_code_term(dt):
+            return _code_span(dt.get_text())
+        return " ".join(self.process_tag(dt, parent_tags=parent_tags | {"_inline", "dt"}).split())
+
+    def convert_dt(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return text  # only reached for a <dt> outside any <dl>
+
+    def convert_dd(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return text
+
+    def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return _cell(el, text)
+
+    convert_th = convert_td
+
+    def convert_hr(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return "\n\n"
+
+
+def _cell(el: Tag, text: str) -> str:
+    span = str(el.get("colspan") or "1")
+    colspan = max(1, min(50, int(span))) if span.isdigit() else 1
+    content = " ".join(text.split()).replace("|", "\\|")
+    return " " + content + " |" * colspan
+
+
+def _definition(terms: list[str], description: str) -> str:
+    """`- **TERM**: first paragraph`, further paragraphs indented as the same list item."""
+    if not terms and not description:
+        return ""
+    head = "- **" + ", ".join(terms) + "**" if terms else "-"
+    first, _, rest = description.partition("\n")
+    if first.startswith(("```", "- ", "|", "> ")) or re.match(r"\d+\. ", first):
+        first, rest = "", description  # a description that opens with a block starts on its own line
+    line = f"{head}: {first}" if terms and first else f"{head} {first}".rstrip()
+    if terms and not first and rest.strip():
+        line = head + ":"
+    if not rest.strip():
+        return line
+    indented = "\n".join(("  " + r) if r.strip() else "" for r in rest.rstrip().splitlines())
+    return f"{line}\n{indented}"

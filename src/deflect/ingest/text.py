@@ -1,0 +1,137 @@
+"""Plain text (and the plain-text conventions of reStructuredText and AsciiDoc) and PDF pages to Markdown.
+
+Plain text keeps its paragraphs and line breaks; what the common text conventions mark as structure becomes
+Markdown structure:
+- a line underlined (and optionally overlined) with = - ~ ^ * + # " ' ` : . _ becomes a heading, levels in
+  order of first use (reStructuredText's rule); AsciiDoc's `= Title` / `== Section` lines become headings too;
+- indented blocks after a blank line, and blocks between two `----` or `....` delimiter lines (AsciiDoc listing
+  and literal blocks), become fenced code blocks with their exact lines;
+- reStructuredText directive and comment lines (`.. note::`, `.. _label:`) are dropped, their content kept.
+PDF: one `## Page N` section per page (so a chunk's heading path names its page), text as pypdf extracts it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from deflect.ingest.blocks import fence
+
+_UNDERLINE = re.compile(r"^([=\-~^*+#\"'`:._])\1{2,}\s*$")
+_ASCIIDOC_HEADING = re.compile(r"^(={1,6}) (\S.*)$")
+_DELIMITER = re.compile(r"^(-{4,}|\.{4,})\s*$")
+_DIRECTIVE = re.compile(r"^\.\. (?:[\w:-]+::.*|_[^:]+:.*|\|[^|]+\|.*|\[[^\]]+\].*|\S.*)?$")
+_INDENTED = re.compile(r"^(?: {2,}|\t)\S")
+
+
+def text_to_markdown(text: str) -> str:
+    """Plain text as Markdown (see the module docstring for the rules)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(8).splitlines()
+    out: list[str] = []
+    levels: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        # Overlined title: ===== / Title / =====
+        if _UNDERLINE.match(line) and i + 2 < len(lines) and lines[i + 2].strip() == stripped and lines[i + 1].strip():
+            out.extend(["", _heading(lines[i + 1].strip(), "over" + stripped[0], levels), ""])
+            i += 3
+            continue
+        # Underlined title: Title / =====
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if (
+            stripped
+            and not _UNDERLINE.match(line)
+            and _UNDERLINE.match(nxt)
+            and len(nxt.strip()) >= max(3, int(len(stripped) * 0.6))
+            and prev_blank
+        ):
+            out.extend(["", _heading(stripped, nxt.strip()[0], levels), ""])
+            i += 2
+            continue
+        match = _ASCIIDOC_HEADING.match(line)
+        if match and prev_blank:
+            out.extend(["", "#" * len(match.group(1)) + " " + match.group(2).strip(), ""])
+            i += 1
+            continue
+        if _DELIMITER.match(line) and prev_blank:
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == stripped), None)
+            if end is not None:
+                out.extend(["", fence("\n".join(lines[i + 1 : end])), ""])
+                i = end + 1
+                continue
+        if stripped.startswith("..") and _DIRECTIVE.match(stripped) and prev_blank:
+            i += 1
+            continue
+        if _INDENTED.match(line) and prev_blank and _is_code_context(out):
+            j = i
+            while j < len(lines) and (not lines[j].strip() or _INDENTED.match(lines[j])):
+                j += 1
+            block = lines[i:j]
+            while block and not block[-1].strip():
+                block.pop()
+            out.extend(["", fence(_dedent(block)), ""])
+            i = j
+            continue
+        out.append(line.rstrip())
+        i += 1
+    return _collapse_blanks(out)
+
+
+def _is_code_context(out: list[str]) -> bool:
+    """An indented block is code unless it continues a list item (whose text it then belongs to)."""
+    previous = next((line for line in reversed(out) if line.strip()), "")
+    return not re.match(r"^\s*([-*+]|\d+[.)])\s", previous)
+
+
+def pdf_pages(raw: bytes) -> tuple[str, list[str]]:
+    """A PDF's title (from its metadata, "" when none) and the text of each page, in order."""
+    from pypdf import PdfReader  # imported here: only PDF ingestion pays for it
+
+    reader = PdfReader(io.BytesIO(raw))
+    title = ""
+    if reader.metadata is not None and reader.metadata.title:
+        title = " ".join(str(reader.metadata.title).split())
+    return title, [page.extract_text() or "" for page in reader.pages]
+
+
+def pages_to_markdown(pages: list[str]) -> str:
+    """One `## Page N` section per page that has text; the text keeps its lines."""
+    parts: list[str] = []
+    for n, page in enumerate(pages, start=1):
+        text = "\n".join(line.rstrip() for line in page.replace("\r", "").splitlines()).strip()
+        if text:
+            # A line that Markdown would read as a heading or a thematic break stays text.
+            text = re.sub(r"^(#{1,6}\s|[-*_]{3,}\s*$)", r"\\\1", text, flags=re.M)
+            parts.append(f"## Page {n}\n\n{text}")
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
+def _heading(text: str, style: str, levels: list[str]) -> str:
+    if style not in levels:
+        levels.append(style)
+    return "#" * min(6, levels.index(style) + 1) + " " + text
+
+
+def _dedent(block: list[str]) -> str:
+    width = min(len(line) - len(line.lstrip()) for line in block if line.strip())
+    return "\n".join(line[width:] for line in block)
+
+
+def _collapse_blanks(lines: list[str]) -> str:
+    out: list[str] = []
+    fence_open = ""
+    for line in lines:
+        if fence_open:
+            out.append(line)
+            if line.strip() == fence_open:
+                fence_open = ""
+            continue
+        if line.startswith("```"):
+            fence_open = line[: len(line) - len(line.lstrip("`"))]
+        if not line.strip() and out and not out[-1].strip():
+            continue
+        out.append(line)
+    return "\n".join(out).strip() + "\n"
