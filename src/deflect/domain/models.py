@@ -153,4 +153,5 @@ class IngestReport(BaseModel):
     unchanged: int = 0
     chunks: int = 0
     errors: list[str] = Field(default_factory=list)
+    files: list[FileReport] = Field(default_factory=list)
     calibration: str = Field("", description="Whether the KB's calibration was kept or refitted, and why.")
