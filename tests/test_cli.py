@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 CALIBRATION = REPO / "eval" / "calibration.json"
 PASSWORD_QUESTION = "How do I reset my password?"
 OUT_OF_SCOPE = "What is the weather on Mars tomorrow?"
-REPORT_KEYS = {"added", "updated", "deleted", "unchanged", "chunks", "calibration"}
+REPORT_KEYS = {"added", "updated", "deleted", "unchanged", "chunks", "calibration", "files"}
 INTERNAL_IDS = {"doc:internal/credits", "esc:ESC-2"}
 
 runner = CliRunner()
@@ -101,6 +101,9 @@ def test_second_ingest_reports_everything_unchanged(world: CliWorld) -> None:
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    files = report.pop("files")
+    assert {f["status"] for f in files} == {"unchanged"}
+    assert {f["path"] for f in files} == {f["path"] for f in first["files"]}
     assert report == {
         "added": 0,
         "updated": 0,
@@ -137,7 +140,7 @@ def test_a_malformed_file_is_reported_with_its_path_and_the_run_succeeds(
     (kb / "escalations" / "bad.jsonl").write_text('{"id": "ESC-9"\n', encoding="utf-8")
     # Brackets in a path are text, not console markup.
     (kb / "articles" / "[archived]").mkdir()
-    (kb / "articles" / "[archived]" / "old.md").write_text("no front matter here\n", encoding="utf-8")
+    (kb / "articles" / "[archived]" / "old.md").write_text("---\naudience: everyone\n---\nBody.\n", encoding="utf-8")
     monkeypatch.setenv("DEFLECT_KB_DIR", str(kb))
     monkeypatch.setenv("DEFLECT_DATA_DIR", str(world.root / "data-broken"))
 

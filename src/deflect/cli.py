@@ -73,11 +73,12 @@ def ingest(
         service = _service(settings)
         with _progress(disable=as_json) as advance:
             report = service.ingest(targets, root, advance)
+    from deflect.cli_sources import print_failures, print_files
+
+    print_failures(report)  # on stderr, also with --json
     if as_json:
         print(json.dumps(report.model_dump(exclude={"errors"})))
         return
-    from deflect.cli_sources import print_files
-
     print_files(report)  # every file found: ingested, unchanged, skipped (why) or failed (why)
     if report.added == report.updated == report.deleted == 0:
         out.print(

@@ -23,6 +23,12 @@ STATUSES = ("ingested", "unchanged", "skipped", "failed")
 _EXAMPLES = 3
 
 
+def print_failures(report: IngestReport) -> None:
+    """Each problem with its path and line, on stderr."""
+    for problem in report.errors:
+        err.print(f"[red]failed[/red] {escape(problem)}")
+
+
 def print_files(report: IngestReport) -> None:
     """Every file found, accounted for: a count per status, then each failure and the skipped files by reason."""
     if not report.files:
@@ -34,10 +40,6 @@ def print_files(report: IngestReport) -> None:
     for status in STATUSES:
         table.add_row(status, str(counts.get(status, 0)))
     out.print(table)
-    for f in report.files:
-        if f.status == "failed":
-            kept = f" ({len(f.sources)} sources from it kept)" if f.sources else ""
-            err.print(f"[red]failed[/red] {escape(f.path)}: {escape(f.reason)}{kept}")
     by_reason: dict[str, list[str]] = defaultdict(list)
     for f in report.files:
         if f.status == "skipped":
