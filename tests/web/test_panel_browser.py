@@ -94,6 +94,8 @@ def test_internal_source_marked_and_use_warns_before_copying(page: Any, live: Li
     assert "500 dollars" in copied
     assert "support.internal.example" not in copied  # internal links are not pasted as sources
     shot(page, "panel-internal-warning")
+    page.set_viewport_size({"width": 360, "height": 800})
+    shot(page, "panel-internal-warning-360")
 
 
 def test_use_copies_a_public_answer_with_its_sources(page: Any, live: Live) -> None:

@@ -20,21 +20,21 @@ class RateLimiter:
     """`hit(key, limit)` counts one request; it returns 0 when allowed, else the seconds until the window resets."""
 
     def __init__(self, path: Path, window_s: int = WINDOW_S, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._window = window_s
         self._clock = clock
         self._local = threading.local()  # one connection per thread: sqlite3 connections are not shared
-        with self._connect() as db:
+
+    def _connect(self) -> sqlite3.Connection:
+        # Opened on first use, so an app that never serves the widget leaves no file behind.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS hits (key TEXT PRIMARY KEY, window INTEGER NOT NULL, n INTEGER NOT NULL)"
             )
-
-    def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
             self._local.db = db
         return db
 
