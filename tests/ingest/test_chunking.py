@@ -232,3 +232,120 @@ def test_chunk_ids_are_dense_from_zero(size: int) -> None:
         chunks = Chunker(size, 10).chunk(doc)
         assert [c.chunk_id for c in chunks] == [f"{doc.source_id}#{i}" for i in range(len(chunks))]
         assert {c.source_chunks for c in chunks} == {len(chunks)}
+
+
+# --- whole blocks -------------------------------------------------------------------------------------------
+
+CODE = "\n".join(f"kettle step {i} --flag value-{i}" for i in range(12))
+TABLE = "| Setting | Default | Meaning |\n| --- | --- | --- |\n" + "\n".join(
+    f"| opt{i} | {i} | Controls the {i}th valve of the kettle. |" for i in range(12)
+)
+PROCEDURE = "\n".join(f"{i}. Turn valve {i} a quarter to the left, then wait until it clicks." for i in range(1, 9))
+OPTIONS = "\n".join(
+    f"- **`--valve-{i}`**: Opens valve {i}; the kettle waits for it before it boils again." for i in range(8)
+)
+
+
+def manual(body: str) -> SourceDoc:
+    return parse_markdown(f"# Kettle manual\n\n{body}", "manual/kettle.md", SIG)
+
+
+def quotables(doc: SourceDoc, size: int) -> list[str]:
+    return [c.quotable for c in Chunker(size, 10).chunk(doc)]
+
+
+def test_markdown_without_front_matter_chunks_under_its_first_heading() -> None:
+    chunks = Chunker(200, 30).chunk(manual("## Valves\n\nValves open left.\n"))
+
+    assert [(c.title, c.heading_path, c.quotable) for c in chunks] == [("Kettle manual", "Valves", "Valves open left.")]
+
+
+@pytest.mark.parametrize("size", [60, 100, 200])
+def test_a_code_block_that_fits_is_never_split(size: int) -> None:
+    prose = " ".join(sentences(6))
+    code = "\n".join(CODE.splitlines()[:3])
+    doc = manual(f"## Steps\n\n{prose}\n\n```bash\n{code}\n```\n\n{prose}\n")
+
+    block = f"```bash\n{code}\n```"
+    assert sum(block in q for q in quotables(doc, size)) == 1
+
+
+@pytest.mark.parametrize("size", [80, 200])
+def test_tables_and_list_items_are_never_cut_inside(size: int) -> None:
+    small_table = "\n".join(TABLE.splitlines()[:3])
+    doc = manual(f"## Reference\n\n{small_table}\n\n{PROCEDURE}\n\n{OPTIONS}\n")
+
+    parts = quotables(doc, size)
+
+    for line in [*TABLE.splitlines()[:3], *PROCEDURE.splitlines(), *OPTIONS.splitlines()]:
+        assert sum(line in p.splitlines() for p in parts) == 1, line  # whole, once
+    table_parts = [p for p in parts if "| opt0 |" in p]
+    assert table_parts and table_parts[0].startswith("| Setting | Default | Meaning |\n| --- |")
+
+
+def test_a_code_block_larger_than_a_chunk_is_split_at_lines_with_the_fence_reopened() -> None:
+    doc = manual(f"## Steps\n\n```bash\n{CODE}\n```\n")
+
+    parts = quotables(doc, 60)
+
+    assert len(parts) > 1
+    code_lines: list[str] = []
+    for part in parts:
+        assert part.startswith("```bash\n") and part.endswith("\n```")
+        code_lines.extend(part.splitlines()[1:-1])
+    assert code_lines == CODE.splitlines()  # every line once, in order, never cut
+
+
+def test_a_table_larger_than_a_chunk_repeats_its_header_row_in_every_part() -> None:
+    doc = manual(f"## Settings\n\n{TABLE}\n")
+
+    parts = quotables(doc, 80)
+
+    assert len(parts) > 1
+    rows: list[str] = []
+    for part in parts:
+        assert part.splitlines()[:2] == TABLE.splitlines()[:2]
+        rows.extend(part.splitlines()[2:])
+    assert rows == TABLE.splitlines()[2:]
+
+
+def test_a_numbered_procedure_keeps_its_numbers_across_chunks() -> None:
+    doc = manual(f"## Draining\n\n{PROCEDURE}\n")
+
+    parts = quotables(doc, 60)
+
+    assert len(parts) > 1
+    assert "\n".join(parts).splitlines() == PROCEDURE.splitlines()
+
+
+def test_a_list_item_larger_than_a_chunk_splits_between_its_nested_blocks() -> None:
+    nested = "\n".join(f"  - **`valve.open{i}()`**: Opens valve {i} of the kettle and waits." for i in range(14))
+    doc = manual(f"## API\n\n- **`class Kettle`**: The kettle.\n\n{nested}\n")
+
+    parts = quotables(doc, 80)
+
+    assert len(parts) > 1
+    assert parts[0].startswith("- **`class Kettle`**: The kettle.")
+    for i in range(14):
+        entry = f"- **`valve.open{i}()`**: Opens valve {i} of the kettle and waits."
+        assert sum(entry in p for p in parts) == 1
+
+
+def test_an_indented_code_block_becomes_a_fenced_one_with_the_same_lines() -> None:
+    doc = manual("## Run\n\nType:\n\n    kettle brew\n      --strength 3\n\nDone.\n")
+
+    assert "```\nkettle brew\n  --strength 3\n```" in doc.body
+    assert "Type:\n\n```\nkettle brew\n  --strength 3\n```" in Chunker(200, 30).chunk(doc)[0].quotable
+
+
+def test_a_hash_line_inside_a_code_block_is_not_a_heading() -> None:
+    doc = manual("## Install\n\n```bash\n# update first\napt-get update\n```\n\nThen install.\n")
+
+    chunks = Chunker(200, 30).chunk(doc)
+
+    assert [c.heading_path for c in chunks] == ["Install"]
+    assert "# update first\napt-get update" in chunks[0].quotable
+
+
+def test_the_signature_changes_with_the_block_chunker() -> None:
+    assert Chunker(200, 30).signature.startswith("chunker-v4:")

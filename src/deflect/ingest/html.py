@@ -160,8 +160,8 @@ def _strip_chrome(root: Tag) -> None:
 def _is_chrome(el: Tag) -> bool:
     if str(el.get("role") or "").lower() in _JUNK_ROLES:
         return True
-    if el.name in _HEADINGS or el.name in {"pre", "code", "table"}:
-        return False
+    if el.name in _HEADINGS or el.name in {"pre", "code", "table", "a"} or el.find_parent(_HEADINGS) is not None:
+        return False  # links are judged by their text (permalinks), headings are always content
     names = {str(c).lower() for c in (el.get("class") or [])}
     names.add(str(el.get("id") or "").lower())
     return bool(names & _JUNK_NAMES)
