@@ -1,0 +1,175 @@
+"""Defaults instead of refusals (deflect.yaml), .deflectignore, and every file accounted for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deflect.domain.models import FileReport
+from deflect.errors import ConfigError
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.pipeline import Ingestor
+from deflect.ingest.rules import load_rules
+from deflect.ingest.sources import parse_paths
+from deflect.testing import HashEmbedder, InMemoryIndex
+
+from .test_formats import PAGES, make_pdf
+
+SIG = "rules-test"
+
+CONFIG = """base_url: https://docs.example/manual/
+audience:
+  runbooks/**: internal
+  runbooks/public-*.md: public
+"""
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def manual_folder(root: Path) -> Path:
+    """A folder as a team has it: no front matter, an HTML export, text, a PDF, junk, and its own rules."""
+    return write(
+        root,
+        {
+            "deflect.yaml": CONFIG,
+            ".deflectignore": "drafts/\n*.tmp.md\n",
+            "guide/install.md": "# Installing the kettle\n\nPlug it in.\n",
+            "guide/untitled-notes.md": "Some notes without a heading.\n",
+            "guide/stated.md": "---\ntitle: Stated\nurl: https://elsewhere.example/s\naudience: internal\n---\nBody.\n",
+            "guide/export.html": "<html><head><title>Export | Help</title></head><body><main><p>Export it.</p>"
+            "</main></body></html>",
+            "runbooks/restart.md": "# Restarting\n\nHold the switch.\n",
+            "runbooks/public-faq.md": "# FAQ\n\nAsk us.\n",
+            "guide/safety.pdf": make_pdf(PAGES),
+            "guide/readme.txt": "Read me\n=======\n\nFirst.\n",
+            "guide/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00",
+            "guide/empty.md": "",
+            "drafts/wip.md": "# WIP\n\nNot yet.\n",
+            "guide/scratch.tmp.md": "# Scratch\n",
+            ".git/config": "[core]\n",
+        },
+    )
+
+
+def by_path(files: list[FileReport]) -> dict[str, FileReport]:
+    return {f.path: f for f in files}
+
+
+def test_articles_without_front_matter_get_title_url_and_audience_inferred(tmp_path: Path) -> None:
+    kb = manual_folder(tmp_path / "kb")
+
+    docs = {d.source_id: d for d in parse_paths([kb], kb, SIG).docs}
+
+    install = docs["doc:guide/install"]
+    assert (install.title, install.url, install.audience) == (
+        "Installing the kettle",
+        "https://docs.example/manual/guide/install.md",
+        "public",
+    )
+    assert install.inferred == ("title: first heading", "audience: default", "url: base_url + path")
+    assert docs["doc:guide/untitled-notes"].title == "Untitled notes"
+    assert docs["doc:guide/export"].title == "Export | Help"  # no H1: the <title>
+    assert docs["doc:runbooks/restart"].audience == "internal"
+    assert "audience: rule runbooks/**" in docs["doc:runbooks/restart"].inferred
+    assert docs["doc:runbooks/public-faq"].audience == "public"  # the last matching rule wins
+    stated = docs["doc:guide/stated"]
+    assert (stated.title, stated.url, stated.audience, stated.inferred) == (
+        "Stated",
+        "https://elsewhere.example/s",
+        "internal",
+        (),
+    )
+
+
+def test_a_default_audience_can_be_internal(tmp_path: Path) -> None:
+    kb = write(tmp_path / "kb", {"deflect.yaml": "default_audience: internal\n", "a.md": "# A\n\nText.\n"})
+
+    (doc,) = parse_paths([kb], kb, SIG).docs
+
+    assert doc.audience == "internal"
+    assert doc.url == ""
+
+
+@pytest.mark.parametrize(
+    "config",
+    ["audience: [internal", "default_audience: everyone\n", "audience:\n  x/**: secret\n", "base_ur1: x\n", "- a\n"],
+    ids=["bad yaml", "bad default", "bad rule", "unknown key", "not a mapping"],
+)
+def test_a_broken_deflect_yaml_stops_ingestion_instead_of_publishing_by_default(tmp_path: Path, config: str) -> None:
+    kb = write(tmp_path / "kb", {"deflect.yaml": config, "a.md": "# A\n\nText.\n"})
+
+    with pytest.raises(ConfigError, match="deflect.yaml"):
+        load_rules(kb)
+
+
+def test_every_file_is_accounted_for_with_a_reason(tmp_path: Path) -> None:
+    kb = manual_folder(tmp_path / "kb")
+    ingestor = Ingestor(InMemoryIndex(), HashEmbedder(), Chunker(200, 30))
+
+    report = ingestor.ingest_paths([kb], kb)
+
+    files = by_path(report.files)
+    assert {p: f.status for p, f in files.items() if f.status != "ingested"} == {
+        ".git/": "skipped",
+        ".deflectignore": "skipped",
+        "deflect.yaml": "skipped",
+        "drafts/wip.md": "skipped",
+        "guide/scratch.tmp.md": "skipped",
+        "guide/logo.png": "skipped",
+        "guide/empty.md": "failed",
+    }
+    assert files[".git/"].reason == "hidden folder"
+    assert files["drafts/wip.md"].reason == files["guide/scratch.tmp.md"].reason == "ignored by .deflectignore"
+    assert files["guide/logo.png"].reason == "unsupported type '.png'"
+    assert files["guide/empty.md"].reason == "empty file"
+    ingested = {p for p, f in files.items() if f.status == "ingested"}
+    assert ingested == {
+        "guide/install.md",
+        "guide/untitled-notes.md",
+        "guide/stated.md",
+        "guide/export.html",
+        "guide/safety.pdf",
+        "guide/readme.txt",
+        "runbooks/restart.md",
+        "runbooks/public-faq.md",
+    }
+    assert files["guide/install.md"].sources == ["doc:guide/install"]
+    assert "title: first heading" in files["guide/install.md"].inferred
+    assert report.added == len(ingested)
+
+
+def test_a_rerun_of_a_mixed_folder_re_embeds_nothing(tmp_path: Path) -> None:
+    kb = manual_folder(tmp_path / "kb")
+    embedder = HashEmbedder()
+    ingestor = Ingestor(InMemoryIndex(), embedder, Chunker(200, 30))
+    ingestor.ingest_paths([kb], kb)
+    calls = embedder.calls
+
+    report = ingestor.ingest_paths([kb], kb)
+
+    assert embedder.calls == calls
+    assert (report.added, report.updated, report.deleted) == (0, 0, 0)
+    assert {f.status for f in report.files} == {"unchanged", "skipped", "failed"}
+
+
+def test_ignoring_a_file_that_was_ingested_removes_it_from_the_index(tmp_path: Path) -> None:
+    kb = manual_folder(tmp_path / "kb")
+    index = InMemoryIndex()
+    ingestor = Ingestor(index, HashEmbedder(), Chunker(200, 30))
+    ingestor.ingest_paths([kb], kb)
+
+    (kb / ".deflectignore").write_text("drafts/\n*.tmp.md\nrunbooks/\n", encoding="utf-8")
+    report = ingestor.ingest_paths([kb], kb)
+
+    assert report.deleted == 2
+    assert not {c.source_id for c in index.chunks()} & {"doc:runbooks/restart", "doc:runbooks/public-faq"}
