@@ -168,7 +168,7 @@ def test_show_json_prints_the_packet_sla_and_briefing(seeded: Seeded) -> None:
 
     assert result.exit_code == 0, result.output
     view = json.loads(result.stdout)
-    assert set(view) == {"escalation", "sla", "briefing"}
+    assert set(view) == {"escalation", "sla", "briefing", "knowledge"}
     assert view["escalation"]["id"] == seeded.first
     assert view["escalation"]["question"] == UNANSWERABLE
     assert view["escalation"]["state"] == "escalated"

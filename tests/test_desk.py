@@ -279,7 +279,7 @@ def test_a_failed_write_of_an_action_leaves_the_escalation_as_it_was(
         def __getattr__(self, name: str) -> Any:
             return getattr(sql_store, name)
 
-        def update(self, escalation: Escalation, expected_version: int, events: Any = ()) -> int:
+        def update(self, escalation: Escalation, expected_version: int, events: Any = (), knowledge: Any = None) -> int:
             raise OSError("database is gone")
 
     broken = EscalationDesk(FailingUpdate(), service.desk.config)  # type: ignore[arg-type]

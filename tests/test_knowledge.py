@@ -96,10 +96,13 @@ def test_resolving_commits_the_escalation_before_indexing(loop_service: DeflectS
     esc_id = escalate_and_work(loop_service)
     (settings.kb_dir / RESOLVED_FILE).parent.mkdir(parents=True, exist_ok=True)
     (settings.kb_dir / RESOLVED_FILE).mkdir()  # a directory where the file should be: writing the entry fails
-    with pytest.raises(OSError):
-        loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION)
-    assert loop_service.desk.get(esc_id).state.value == "resolved"  # the human's resolution is not lost
-    assert loop_service.desk.get(esc_id).resolution == RESOLUTION
+
+    esc, sources, ms = loop_service.resolve_escalation(esc_id, "agent-1", RESOLUTION)
+
+    assert esc.state.value == "resolved" and ms is None  # answered, not an error: the knowledge is pending
+    assert loop_service.desk.get(esc_id).resolution == RESOLUTION  # the human's resolution is not lost
+    assert loop_service.desk.knowledge_state(esc_id)["state"] == "pending"  # type: ignore[index]
+    assert sources == [f"esc:{esc_id}"]
 
 
 def test_an_empty_resolution_is_refused(loop_service: DeflectService) -> None:

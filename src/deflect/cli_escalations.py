@@ -81,6 +81,11 @@ def show(escalation_id: str, as_json: Annotated[bool, typer.Option("--json")] = 
         print(json.dumps(view, indent=2))
     else:
         out.print(view["briefing"], markup=False, highlight=False)
+        known = view.get("knowledge")
+        if known:
+            error = f" (attempts {known['attempts']}, last error: {known['last_error']})" if known["last_error"] else ""
+            line = f"Knowledge: {known['state']} {', '.join(known['sources'])}{error}"
+            out.print(line, markup=False, highlight=False)
 
 
 def _act(escalation_id: str, action: str, actor: str, **payload: str) -> None:

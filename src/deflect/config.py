@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Request bodies larger than this get a 413 before parsing or authentication."
     )
+    knowledge_retry_s: float = Field(
+        30.0, gt=0, description="Seconds between runs of the job that indexes resolutions still pending as knowledge."
+    )
     database_timeout_s: float = Field(
         5.0, gt=0, description="Seconds a database read or write waits (SQLite lock, PostgreSQL connect) before a 503."
     )

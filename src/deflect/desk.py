@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.models import Audience, SourceHit
 from deflect.domain.ports import Embedder, EscalationStore
 from deflect.errors import Conflict
@@ -90,8 +90,17 @@ class EscalationDesk:
         self.store.create(esc, events)
         return esc, customer_message(esc, self.config, now)
 
-    def act(self, escalation_id: str, action: str, actor: str, **payload: Any) -> Escalation:
-        """Apply a workflow action (claim, start, update, wait, resume, bounce, resolve) and audit it.
+    def act(
+        self,
+        escalation_id: str,
+        action: str,
+        actor: str,
+        *,
+        knowledge_for: Callable[[Escalation], PendingKnowledge] | None = None,
+        **payload: Any,
+    ) -> Escalation:
+        """Apply a workflow action (claim, start, update, wait, resume, bounce, resolve) and audit it; with
+        `knowledge_for`, the knowledge record it builds from the new escalation is written in the same transaction.
 
         Two humans acting at once: the second one's write names a stale version and gets a Conflict (409)."""
         stored = self.store.get(escalation_id)
@@ -110,7 +119,8 @@ class EscalationDesk:
                 **{k: str(v) for k, v in payload.items()},
             },
         )
-        self.store.update(new, stored.version, [event])
+        knowledge = knowledge_for(new) if knowledge_for is not None else None
+        self.store.update(new, stored.version, [event], knowledge=knowledge)
         return new
 
     def sweep(self) -> dict[str, builtins.list[str]]:
@@ -157,6 +167,20 @@ class EscalationDesk:
             "escalation": esc.model_dump(mode="json"),
             "sla": sla.model_dump(mode="json"),
             "briefing": engineering_briefing(esc, self.config, now),
+            "knowledge": self.knowledge_state(escalation_id),
+        }
+
+    def knowledge_state(self, escalation_id: str) -> dict[str, Any] | None:
+        """Whether a resolution's knowledge is pending or searchable (None: no resolution through deflect)."""
+        pending = self.store.knowledge(escalation_id)
+        if pending is None:
+            return None
+        return {
+            "state": pending.state,
+            "sources": [f"esc:{r['id']}" for r in pending.records],
+            "attempts": pending.attempts,
+            "last_error": pending.last_error,
+            "indexed_at": pending.indexed_at.isoformat() if pending.indexed_at else None,
         }
 
     def list(

@@ -82,6 +82,34 @@ class KnowledgeWriter:
         return docs
 
 
+    def append_missing(self, records: Sequence[dict[str, object]], signature: str) -> list[SourceDoc]:
+        """As `append`, but only records whose id is not in the file yet are written (a retried or resumed
+        resolution must not duplicate its entry); returns all of them parsed."""
+        present = self.ids()
+        missing = [r for r in records if r.get("id") not in present]
+        if missing:
+            self.append(missing, signature)
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        docs, errors = parse_escalations(lines, RESOLVED_FILE.as_posix(), signature)
+        if errors:
+            raise SourceError(str(self.path), "; ".join(e.message for e in errors))
+        return docs
+
+    def ids(self) -> set[object]:
+        """Ids of the entries already in the file (unparseable lines are skipped: ingest reports them)."""
+        if not self.path.exists():
+            return set()
+        found: set[object] = set()
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                found.add(entry.get("id"))
+        return found
+
+
 def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as fh:
         fh.seek(-1, os.SEEK_END)

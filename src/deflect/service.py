@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -12,14 +13,15 @@ from deflect.answer.confidence import Calibration, features
 from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
-from deflect.domain.escalation import AuditEvent, Escalation
-from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceHit
+from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
+from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceDoc, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
 from deflect.domain.text import clean_text
-from deflect.errors import IndexUnavailable, StoreUnavailable, ValidationFailed
+from deflect.errors import DeflectError, IndexUnavailable, StoreUnavailable, ValidationFailed
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
+from deflect.jobs import Job
 from deflect.knowledge import KnowledgeWriter, Scrubber, knowledge_records
 from deflect.policy import Evidence, PolicyRules, decide
 from deflect.policy.decide import NO_ANSWER_TEXT
@@ -55,6 +57,8 @@ class DeflectService:
         feedback: FeedbackDesk | None = None,
         index_calls: Bounded | None = None,
         store_calls: Bounded | None = None,
+        knowledge_calls: Bounded | None = None,
+        knowledge_retry_s: float = 30.0,
         calibrator: Calibrator | None = None,
         auto_calibrate: bool = True,
     ) -> None:
@@ -83,6 +87,10 @@ class DeflectService:
         self._index_calls = index_calls or Bounded("index", 5.0, IndexUnavailable)
         # The database bounds its own waits (busy timeout); this also bounds a hung connection for readiness.
         self._store_calls = store_calls or Bounded("database", 6.0, StoreUnavailable, retry_after_s=0.0, workers=1)
+        # Indexing a resolution: one at a time, bounded; what fails stays pending for the knowledge job.
+        self._knowledge_calls = knowledge_calls or Bounded("knowledge", 30.0, IndexUnavailable, 0.0, workers=1)
+        self._knowledge_lock = threading.Lock()
+        self.jobs = {"knowledge": Job("knowledge", self.index_pending_knowledge, knowledge_retry_s)}
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -264,19 +272,96 @@ class DeflectService:
         publish: bool = False,
         public_resolution: str | None = None,
         note: str | None = None,
-    ) -> tuple[Escalation, list[str], float]:
-        """Resolve, then turn the resolution into knowledge: scrubbed, written to the kb, indexed at once.
+    ) -> tuple[Escalation, list[str], float | None]:
+        """Resolve, and turn the resolution into knowledge: scrubbed, written to the kb, indexed at once.
 
-        Returns the escalation, the new source ids and how long until they were searchable (ms). The resolution is
-        committed first, so a failure while indexing loses nothing: the kb file entry is there for the next ingest.
-        """
+        The resolution and its knowledge records are committed in one transaction, so a crash or an index outage
+        loses nothing: the records stay pending and the knowledge job indexes them (at start-up and periodically).
+        Returns the escalation, the knowledge source ids and how long until they were searchable (ms), or None
+        while pending. Retrying a resolve with the same resolution returns the same result instead of a 409."""
+        current = self.desk.get(escalation_id)
+        if current.state is State.RESOLVED and (current.resolution or "").strip() == resolution.strip():
+            return current, *self._knowledge_result(escalation_id, actor)
+
+        def knowledge_for(esc: Escalation) -> PendingKnowledge:
+            resolved_at = esc.sla.resolved_at or self.desk.clock()
+            claimed = [esc.claimed_customer.get("id"), esc.claimed_customer.get("name")]
+            names = [n for n in (esc.customer_id, esc.customer_name, *claimed) if n]
+            records = knowledge_records(esc, resolution, resolved_at, self._scrub, publish, public_resolution, names)
+            return PendingKnowledge(escalation_id=esc.id, records=records, created_at=resolved_at)
+
         payload = {"resolution": resolution} | ({"note": note} if note else {})
-        esc = self.desk.act(escalation_id, "resolve", actor, **payload)
-        started = time.perf_counter()
-        resolved_at = esc.sla.resolved_at or self.desk.clock()
-        names = [n for n in (esc.customer_id, esc.customer_name) if n]
-        records = knowledge_records(esc, resolution, resolved_at, self._scrub, publish, public_resolution, names)
-        docs = self._knowledge.append(records, self._ingestor.signature)
+        esc = self.desk.act(escalation_id, "resolve", actor, knowledge_for=knowledge_for, **payload)
+        return esc, *self._knowledge_result(escalation_id, actor)
+
+    def _knowledge_result(self, escalation_id: str, actor: str) -> tuple[list[str], float | None]:
+        pending = self.desk.store.knowledge(escalation_id)
+        if pending is None:  # resolved before knowledge records existed (a database from before migration 0003)
+            return [], None
+        source_ids = [f"esc:{r['id']}" for r in pending.records]
+        if pending.indexed_at is None:
+            self._index_knowledge(pending, actor)
+            pending = self.desk.store.knowledge(escalation_id) or pending
+        if pending.indexed_at is None:
+            return source_ids, None
+        return source_ids, round((pending.indexed_at - pending.created_at).total_seconds() * 1000, 2)
+
+    def index_pending_knowledge(self) -> dict[str, int]:
+        """The knowledge job's work: index every pending resolution; counts of indexed and still pending."""
+        indexed = failed = 0
+        for pending in self.desk.store.pending_knowledge():
+            if self._index_knowledge(pending, "deflect"):
+                indexed += 1
+            else:
+                failed += 1
+        return {"indexed": indexed, "pending": failed}
+
+    def _index_knowledge(self, pending: PendingKnowledge, actor: str) -> bool:
+        """Write the records to the kb file (once) and index them, bounded; mark them searchable. False (and the
+        error recorded, the records still pending) when the index, the kb file or the database fails."""
+        if not self._knowledge_lock.acquire(timeout=self._knowledge_calls.timeout_s):
+            return False  # another indexing run holds it (a hung index): the job comes back to this one
+        try:
+            latest = self.desk.store.knowledge(pending.escalation_id)
+            if latest is not None and latest.indexed_at is not None:
+                return True  # done meanwhile (the job and a retried resolve raced)
+            started = time.perf_counter()
+            try:
+                docs = self._knowledge_calls.call(self._write_and_index, pending.records)
+            except DeflectError as exc:
+                log.warning("knowledge of %s stays pending: %s", pending.escalation_id, exc.message)
+                self.desk.store.mark_knowledge(pending.escalation_id, None, exc.message)
+                return False
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+            self.desk.store.mark_knowledge(pending.escalation_id, self.desk.clock())
+            answer_id = self.desk.get(pending.escalation_id).answer_id
+            self.desk.store.append_audit(
+                [
+                    AuditEvent(
+                        at=self.desk.clock(),
+                        kind="action",
+                        actor=actor,
+                        answer_id=answer_id,
+                        escalation_id=pending.escalation_id,
+                        action="knowledge_added",
+                        data={
+                            "sources": [d.source_id for d in docs],
+                            "audiences": [d.audience for d in docs],
+                            "ms": elapsed_ms,
+                            "attempt": pending.attempts + 1,
+                        },
+                    )
+                ]
+            )
+            return True
+        except StoreUnavailable as exc:
+            log.warning("knowledge of %s: database unavailable: %s", pending.escalation_id, exc.message)
+            return False
+        finally:
+            self._knowledge_lock.release()
+
+    def _write_and_index(self, records: list[dict[str, object]]) -> list[SourceDoc]:
+        docs = self._knowledge.append_missing(records, self._ingestor.signature)
         self._ingestor.sync(docs)  # only these sources: nothing else is re-read, re-embedded or pruned
         self._retriever.invalidate()
         # "Searchable" means a real search finds it: ask for the question as its audience would (this also
@@ -286,22 +371,16 @@ class DeflectService:
             found = [h.source_id for h in self._retriever.retrieve(doc.body, audience.visible(), k=RETRIEVE_K)]
             if doc.source_id not in found:
                 log.warning("resolved knowledge %s not retrieved for its own question", doc.source_id)
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
-        source_ids = [d.source_id for d in docs]
-        self.desk.store.append_audit(
-            [
-                AuditEvent(
-                    at=self.desk.clock(),
-                    kind="action",
-                    actor=actor,
-                    answer_id=esc.answer_id,
-                    escalation_id=esc.id,
-                    action="knowledge_added",
-                    data={"sources": source_ids, "audiences": [d.audience for d in docs], "ms": elapsed_ms},
-                )
-            ]
-        )
-        return esc, source_ids, elapsed_ms
+        return docs
+
+    def start_jobs(self) -> None:
+        """Start the service's background jobs (the server calls this at start-up)."""
+        for job in self.jobs.values():
+            job.start()
+
+    def stop_jobs(self) -> None:
+        for job in self.jobs.values():
+            job.stop()
 
     def gaps(self, days: float = 30, min_size: int = 2) -> GapReport:
         """Content gaps: clusters of escalated and unhelpful questions in the last `days` days."""

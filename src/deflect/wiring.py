@@ -132,6 +132,9 @@ def assemble(
         threshold_override=settings.confidence_threshold,
         index_calls=Bounded("index", settings.index_timeout_s, IndexUnavailable, settings.index_retry_after_s),
         store_calls=Bounded("database", settings.database_timeout_s + 1, StoreUnavailable, 0.0, workers=1),
+        # Indexing one resolution embeds and writes a few chunks and searches for them: several index round trips.
+        knowledge_calls=Bounded("knowledge", 6 * settings.index_timeout_s, IndexUnavailable, 0.0, workers=1),
+        knowledge_retry_s=settings.knowledge_retry_s,
     )
 
 

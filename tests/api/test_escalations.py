@@ -158,7 +158,7 @@ def test_the_escalation_packet_is_retrievable_with_an_agent_key(client: TestClie
 
     assert response.status_code == 200
     view = response.json()
-    assert set(view) == {"escalation", "sla", "briefing"}
+    assert set(view) == {"escalation", "sla", "briefing", "knowledge"}
     esc = view["escalation"]
     assert esc["id"] == asked["escalation_id"]
     assert esc["answer_id"] == asked["id"]

@@ -3,6 +3,8 @@
 # No `from __future__ import annotations` here: FastAPI resolves route annotations from module globals, and
 # `Depends(caller)` names a function local to create_app, so a string annotation cannot be resolved.
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -61,7 +63,16 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     svc = service
     caller = caller_dependency(settings)
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        svc.start_jobs()  # the knowledge job indexes pending resolutions now and then periodically
+        try:
+            yield
+        finally:
+            svc.stop_jobs()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="deflect",
         version=__version__,
         description="Cited answers from the knowledge base, or an escalation.",

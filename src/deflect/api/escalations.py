@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
@@ -40,8 +40,13 @@ class ResolveRequest(BaseModel):
 
 class ResolveResponse(BaseModel):
     escalation: Escalation
-    knowledge_sources: list[str] = Field(description="Source ids now searchable, e.g. esc:<id>.")
-    searchable_ms: float = Field(description="Time from the committed resolution to the sources being searchable.")
+    knowledge_sources: list[str] = Field(description="The resolution's knowledge source ids, e.g. esc:<id>.")
+    knowledge_state: Literal["searchable", "pending"] = Field(
+        description="`pending`: committed, but the index could not take it yet; the knowledge job retries it."
+    )
+    searchable_ms: float | None = Field(
+        description="Time from the committed resolution to the sources being searchable; null while pending."
+    )
 
 
 def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> APIRouter:
@@ -89,7 +94,8 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
         esc, sources, ms = svc.resolve_escalation(
             escalation_id, who.actor, body.resolution, body.publish, body.public_resolution, body.note
         )
-        return ResolveResponse(escalation=esc, knowledge_sources=sources, searchable_ms=ms)
+        state: Literal["searchable", "pending"] = "pending" if ms is None else "searchable"
+        return ResolveResponse(escalation=esc, knowledge_sources=sources, knowledge_state=state, searchable_ms=ms)
 
     @router.post("/escalations/{escalation_id}/{action}", response_model=Escalation, summary="Act on an escalation")
     def act(escalation_id: str, action: Action, who: Staff, body: ActionRequest | None = None) -> Escalation:
@@ -116,6 +122,10 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
         buffer = io.StringIO()
         desk.export_audit(buffer)
         return PlainTextResponse(buffer.getvalue(), media_type="application/x-ndjson")
+
+    @router.get("/jobs", summary="The service's background jobs and what they last did (admin)")
+    def jobs(who: Annotated[Caller, Depends(admin_caller)]) -> list[dict[str, Any]]:
+        return [job.status() for job in svc.jobs.values()]
 
     @router.get("/stats", summary="Escalation metrics from the stored data")
     def stats(

@@ -112,3 +112,20 @@ class AuditEvent(BaseModel):
     escalation_id: str | None = None
     action: str | None = None  # claim, start, update, wait, resume, bounce, resolve
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PendingKnowledge(BaseModel):
+    """A resolution's knowledge records, committed with the resolution, until they are written and indexed.
+
+    `indexed_at` None means pending: the knowledge job retries it (at start-up and periodically) until it is set."""
+
+    escalation_id: str
+    records: list[dict[str, Any]]  # kb/escalations entries, already scrubbed
+    created_at: datetime
+    indexed_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def state(self) -> Literal["pending", "searchable"]:
+        return "pending" if self.indexed_at is None else "searchable"

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol, TextIO
 
-from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.models import Answer, Chunk, ScoredChunk, SourceHit
 
@@ -84,11 +84,30 @@ class EscalationStore(Protocol):
         """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
         ...
 
-    def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
-        """Replace the packet if its version is still `expected_version`, with its events; the new version.
+    def update(
+        self,
+        escalation: Escalation,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        knowledge: PendingKnowledge | None = None,
+    ) -> int:
+        """Replace the packet if its version is still `expected_version`, with its events (and a pending-knowledge
+        record, in the same transaction); the new version.
 
         NotFound if absent; Conflict if someone else updated it first (nothing is written then).
         """
+        ...
+
+    def pending_knowledge(self, limit: int = 100) -> builtins.list[PendingKnowledge]:
+        """Knowledge records not yet indexed, oldest first."""
+        ...
+
+    def knowledge(self, escalation_id: str) -> PendingKnowledge | None:
+        """The knowledge record of a resolution (pending or searchable), or None."""
+        ...
+
+    def mark_knowledge(self, escalation_id: str, indexed_at: datetime | None, error: str | None = None) -> None:
+        """Record an indexing attempt: done at `indexed_at`, or failed with `error` (attempts counts both)."""
         ...
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None:

@@ -84,3 +84,16 @@ feedback = Table(
     Index("ix_feedback_answer_id", "answer_id"),
     Index("ix_feedback_at", "at"),
 )
+
+# A resolution's knowledge records until indexed (migration 0003); written in the resolve's own transaction.
+pending_knowledge = Table(
+    "pending_knowledge",
+    metadata,
+    Column("escalation_id", String, primary_key=True),
+    Column("records", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("indexed_at", UtcDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Index("ix_pending_knowledge_indexed_at", "indexed_at"),
+)

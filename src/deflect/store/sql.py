@@ -14,14 +14,14 @@ from sqlalchemy import Connection, Row, Select, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound, StoreUnavailable
 from deflect.store import records
 from deflect.store.engine import SQLITE_BEGIN, make_engine
 from deflect.store.migrate import upgrade
-from deflect.store.schema import audit_events, escalations, feedback
+from deflect.store.schema import audit_events, escalations, feedback, pending_knowledge
 
 EXPORT_BATCH = 1000
 
@@ -146,8 +146,15 @@ class SqlStore:
         with self._read() as conn:
             return [Escalation.model_validate_json(packet) for packet in conn.execute(query).scalars()]
 
-    def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
-        """Replace the packet if it is still at `expected_version`, with its events; the new version."""
+    def update(
+        self,
+        escalation: Escalation,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        knowledge: PendingKnowledge | None = None,
+    ) -> int:
+        """Replace the packet if it is still at `expected_version`, with its events and pending knowledge (one
+        transaction: a crash leaves both or neither); the new version."""
         columns = self._columns(escalation)
         event_rows = self._event_rows(events)
         with self._write() as conn:
@@ -169,7 +176,46 @@ class SqlStore:
                     [{"escalation_id": escalation.id, "expected_version": expected_version, "version": current}],
                 )
             self._insert_events(conn, event_rows)
+            if knowledge is not None:
+                conn.execute(
+                    insert(pending_knowledge).values(
+                        escalation_id=knowledge.escalation_id,
+                        records=json.dumps(knowledge.records, ensure_ascii=False),
+                        created_at=records.aware_utc(knowledge.created_at, "created_at"),
+                        attempts=0,
+                    )
+                )
         return expected_version + 1
+
+    # --- pending knowledge ---------------------------------------------------------------------------------
+
+    def pending_knowledge(self, limit: int = 100) -> builtins.list[PendingKnowledge]:
+        """Knowledge records not yet indexed, oldest first."""
+        query = (
+            select(pending_knowledge)
+            .where(pending_knowledge.c.indexed_at.is_(None))
+            .order_by(pending_knowledge.c.created_at, pending_knowledge.c.escalation_id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_knowledge(row) for row in conn.execute(query)]
+
+    def knowledge(self, escalation_id: str) -> PendingKnowledge | None:
+        """The knowledge record of a resolution (pending or searchable), or None."""
+        query = select(pending_knowledge).where(pending_knowledge.c.escalation_id == escalation_id)
+        with self._read() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _knowledge(row)
+
+    def mark_knowledge(self, escalation_id: str, indexed_at: datetime | None, error: str | None = None) -> None:
+        """Record an indexing attempt: done at `indexed_at`, or failed with `error`."""
+        values: dict[str, Any] = {"attempts": pending_knowledge.c.attempts + 1, "last_error": error}
+        if indexed_at is not None:
+            values["indexed_at"] = records.aware_utc(indexed_at, "indexed_at")
+        with self._write() as conn:
+            conn.execute(
+                update(pending_knowledge).where(pending_knowledge.c.escalation_id == escalation_id).values(**values)
+            )
 
     # --- audit ---------------------------------------------------------------------------------------------
 
@@ -292,6 +338,17 @@ class SqlStore:
         query = self._audit_query(None, None, None, None)
         for row in conn.execution_options(yield_per=EXPORT_BATCH).execute(query):
             yield _event(row)
+
+
+def _knowledge(row: Row[Any]) -> PendingKnowledge:
+    return PendingKnowledge(
+        escalation_id=row.escalation_id,
+        records=json.loads(row.records),
+        created_at=row.created_at,
+        indexed_at=row.indexed_at,
+        attempts=row.attempts,
+        last_error=row.last_error,
+    )
 
 
 def _event(row: Row[Any]) -> AuditEvent:

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
+from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound
@@ -25,6 +25,7 @@ class InMemoryStore:
         self._events: builtins.list[str] = []  # AuditEvent JSON; the id is the position + 1
         self._feedback: dict[str, str] = {}  # id -> FeedbackRecord JSON
         self._decided: set[str] = set()  # answer ids with a decision event, which feedback may name
+        self._knowledge: dict[str, str] = {}  # escalation id -> PendingKnowledge JSON
 
     def ping(self) -> None:
         """Always writable."""
@@ -77,8 +78,14 @@ class InMemoryStore:
         found.sort(key=lambda e: (e.created_at, e.id), reverse=True)
         return found if limit is None else found[:limit]
 
-    def update(self, escalation: Escalation, expected_version: int, events: Sequence[AuditEvent] = ()) -> int:
-        """Replace the packet if it is still at `expected_version`, with its events; the new version."""
+    def update(
+        self,
+        escalation: Escalation,
+        expected_version: int,
+        events: Sequence[AuditEvent] = (),
+        knowledge: PendingKnowledge | None = None,
+    ) -> int:
+        """Replace the packet if it is still at `expected_version`, with its events and knowledge; the new version."""
         records.check_escalation(escalation)
         packet = escalation.model_dump_json()
         ready = records.normalise_events(events)
@@ -95,7 +102,34 @@ class InMemoryStore:
                 )
             self._escalations[escalation.id] = (current + 1, packet)
             self._append(ready)
+            if knowledge is not None:
+                self._knowledge[knowledge.escalation_id] = knowledge.model_dump_json()
         return current + 1
+
+    def pending_knowledge(self, limit: int = 100) -> builtins.list[PendingKnowledge]:
+        """Knowledge records not yet indexed, oldest first."""
+        with self._lock:
+            found = [PendingKnowledge.model_validate_json(k) for k in self._knowledge.values()]
+        pending = sorted((k for k in found if k.indexed_at is None), key=lambda k: (k.created_at, k.escalation_id))
+        return pending[:limit]
+
+    def knowledge(self, escalation_id: str) -> PendingKnowledge | None:
+        """The knowledge record of a resolution, or None."""
+        with self._lock:
+            found = self._knowledge.get(escalation_id)
+        return None if found is None else PendingKnowledge.model_validate_json(found)
+
+    def mark_knowledge(self, escalation_id: str, indexed_at: datetime | None, error: str | None = None) -> None:
+        """Record an indexing attempt."""
+        with self._lock:
+            found = self._knowledge.get(escalation_id)
+            if found is None:
+                return
+            k = PendingKnowledge.model_validate_json(found)
+            update = {"attempts": k.attempts + 1, "last_error": error}
+            if indexed_at is not None:
+                update["indexed_at"] = indexed_at
+            self._knowledge[escalation_id] = k.model_copy(update=update).model_dump_json()
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None:
         """Append events that change no escalation (e.g. an answer decision)."""
