@@ -29,7 +29,7 @@ from deflect.config import Settings
 from deflect.domain.models import Audience
 from deflect.domain.ports import Embedder
 from deflect.errors import ConfigError, SourceError
-from deflect.evaluation.evaluate import SECRET_FIELDS, file_hash, git_revision
+from deflect.evaluation.evaluate import SECRET_FIELDS, describe_calibration, file_hash, git_revision
 from deflect.evaluation.fusion import sweep
 from deflect.evaluation.golden import GoldenCase, load_labelled
 from deflect.evaluation.metrics import mean, recall_at_k
@@ -186,7 +186,9 @@ def by_split(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | int 
 
 
 ANSWER_ALL = "answer-all"
-SHIPPED = "shipped"
+# deflect's own operating point: the calibration it fits on the manual at ingest, or an explicit calibration file.
+SELF_CALIBRATED = "self-calibrated"
+CALIBRATION_FILE = "calibration-file"
 
 
 @dataclass
@@ -206,7 +208,8 @@ def evaluate_manual(
 ) -> ManualOutcome:
     """Ingest the installed manual into a throwaway index, ask every question at each operating point, report.
 
-    Operating points: `shipped` (the configured calibration and threshold) and `answer-all` (threshold and
+    Operating points: deflect's own (`self-calibrated`: the calibration deflect fits on the manual itself at
+    ingest, never on these questions; `calibration-file` when settings name one) and `answer-all` (threshold and
     relevance floor off: every question the policy does not escalate for another reason is answered), so the
     answers' quality is measured even where the threshold would hide it."""
     manual = load_manual(name, manuals_dir)
@@ -214,24 +217,25 @@ def evaluate_manual(
     copy_manual(manual.manifest, work / "manual")
     setup = prepare(settings, embedder, kb=work / "manual", workdir=work)
     cases = [q.case() for q in manual.questions]
-    services = {SHIPPED: setup.service, ANSWER_ALL: _answer_all(settings, setup, embedder)}
+    own = SELF_CALIBRATED if settings.calibration_file is None else CALIBRATION_FILE
+    services = {own: setup.service, ANSWER_ALL: _answer_all(settings, setup, embedder)}
     out_dir.mkdir(parents=True, exist_ok=True)
     points: dict[str, dict[str, dict[str, float | int | None]]] = {}
-    shipped_results: list[CaseResult] = []
+    own_results: list[CaseResult] = []
     for point, service in services.items():
         results = run_cases(service, cases, progress)
         write_results(results, out_dir / f"results-{point}.jsonl")
         rows = [score_question(q, r) for q, r in zip(manual.questions, results, strict=True)]
         (out_dir / f"questions-{point}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         points[point] = by_split(rows)
-        if point == SHIPPED:
-            shipped_results = results
+        if point == own:
+            own_results = results
 
     texts: dict[str, list[str]] = {}
     for chunk in setup.service.index.chunks():
         texts.setdefault(chunk.source_id, []).append(chunk.text)
     golden_rows = [
-        score_case(c, r, lambda sid: " ".join(texts.get(sid, []))) for c, r in zip(cases, shipped_results, strict=True)
+        score_case(c, r, lambda sid: " ".join(texts.get(sid, []))) for c, r in zip(cases, own_results, strict=True)
     ]
     overall = aggregate(golden_rows)
     weights = fusion_weights or (0.0, settings.fusion_bm25_weight)
@@ -248,10 +252,10 @@ def evaluate_manual(
         "kb_sha256": file_hash(work / "manual"),
         "chunks": str(sum(len(ts) for ts in texts.values())),
         "embedder": embedder.name,
-        "calibration": f"threshold {setup.service.rules.answer_threshold}, floor {setup.service.rules.relevance_floor}",
+        "calibration": describe_calibration(setup.service.calibration, setup.service.rules.answer_threshold),
         "settings": json.dumps({k: str(v) for k, v in settings.model_dump().items() if k not in SECRET_FIELDS}),
     }
-    images = plots(golden_rows, [r.retrieved for r in shipped_results], [c.expected_sources for c in cases], out_dir)
+    images = plots(golden_rows, [r.retrieved for r in own_results], [c.expected_sources for c in cases], out_dir)
     md = markdown(f"deflect evaluation: manual {m.name}", stamp, overall, by_tag(golden_rows), tables, images)
     (out_dir / "report.md").write_text(md, encoding="utf-8")
     (out_dir / "report.html").write_text(to_html(md, images), encoding="utf-8")
@@ -272,8 +276,7 @@ def _answer_all(settings: Settings, setup: EvalSetup, embedder: Embedder) -> Def
     from deflect.store.sql import SqlStore
     from deflect.wiring import assemble
 
-    shipped = setup.service.calibration
-    everything = shipped.model_copy(update={"threshold": 0.0, "relevance_floor": -1.0})
+    everything = setup.service.calibration.model_copy(update={"threshold": 0.0, "relevance_floor": -1.0})
     open_settings = settings.model_copy(update={"kb_dir": setup.workdir / "kb", "confidence_threshold": None})
     store = SqlStore(f"sqlite:///{setup.workdir / 'eval-answer-all.db'}")
     return assemble(open_settings, setup.service.index, embedder, calibration=everything, store=store)
