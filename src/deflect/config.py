@@ -63,7 +63,9 @@ class Settings(BaseSettings):
         0.05, ge=0.0, le=1.0, description="Weight of normalised BM25 added to the dense cosine (measured)."
     )
     answer_max_sources: int = Field(2, ge=1, le=5, description="Most sources an extractive answer cites.")
-    answer_max_sentences: int = Field(4, ge=1, le=12, description="Most sentences in an extractive answer.")
+    answer_max_chars: int = Field(
+        1000, ge=200, le=8000, description="Longest passage an extractive answer quotes; longer ones are trimmed."
+    )
 
     generator: Literal["extractive", "ollama"] = Field(
         "extractive", description="`extractive` (grounded, no LLM) or `ollama`."

@@ -81,7 +81,7 @@ def build_embedder(settings: Settings) -> Embedder:
 
 def build_generator(settings: Settings, embedder: Embedder) -> Generator:
     """Extractive by default; Ollama when configured, falling back to extractive sentence by sentence."""
-    extractive = ExtractiveGenerator(embedder, settings.answer_max_sources, settings.answer_max_sentences)
+    extractive = ExtractiveGenerator(settings.answer_max_sources, settings.answer_max_chars)
     if settings.generator == "ollama":
         from deflect.answer.ollama import OllamaGenerator
 

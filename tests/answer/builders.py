@@ -5,13 +5,14 @@ from __future__ import annotations
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 
 
-def chunk(source_id: str, n: int, text: str, quote_from: int = 0, kind: str = "article") -> Chunk:
-    """A chunk `<source_id>#<n>` holding `text`."""
+def chunk(source_id: str, n: int, text: str, quote_from: int = 0, kind: str = "article", heading: str = "") -> Chunk:
+    """A chunk `<source_id>#<n>` holding `text`, in the section `heading`."""
     return Chunk(
         chunk_id=f"{source_id}#{n}",
         source_id=source_id,
         kind=kind,  # type: ignore[arg-type]
         title=f"Title of {source_id}",
+        heading_path=heading,
         url=f"https://help.example/{source_id}",
         audience="public",
         text=text,
@@ -22,10 +23,17 @@ def chunk(source_id: str, n: int, text: str, quote_from: int = 0, kind: str = "a
     )
 
 
-def source(source_id: str, *texts: str, score: float = 1.0, kind: str = "article") -> SourceHit:
-    """A ranked source whose chunks hold `texts`, best first."""
+def source(
+    source_id: str, *texts: str, score: float = 1.0, kind: str = "article", headings: tuple[str, ...] = ()
+) -> SourceHit:
+    """A ranked source whose chunks hold `texts` (in sections `headings`, if given), best first."""
     chunks = [
-        ScoredChunk(chunk=chunk(source_id, i, t, kind=kind), dense=score, score=score) for i, t in enumerate(texts)
+        ScoredChunk(
+            chunk=chunk(source_id, i, t, kind=kind, heading=headings[i] if i < len(headings) else ""),
+            dense=score,
+            score=score,
+        )
+        for i, t in enumerate(texts)
     ]
     return SourceHit(
         source_id=source_id,

@@ -1,43 +1,84 @@
-"""ExtractiveGenerator: answers are verbatim, cited source text chosen by similarity to the question."""
+"""ExtractiveGenerator: answers are intact passages (section, procedure, code with its intro, option, table) of the
+sources they cite, quoted verbatim under their heading, plus at most one more passage that adds to the answer."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from markdown_it import MarkdownIt
 
 from deflect.answer.extractive import ExtractiveGenerator
+from deflect.answer.units import ends_with_colon
 from deflect.domain.models import Answer, SourceHit
-from deflect.index.embedder import CachedEmbedder
-from deflect.testing import HashEmbedder
 
 from .builders import chunk, source, source_of
 
-_CITED = re.compile(r"\s*(.+?) \[(\d+)\]")
+_MARKER = re.compile(r"(?:\s*\[\d+\])+(?=\s|$)")
+_MD = MarkdownIt("commonmark").enable("table")
 
-PASSWORD = (
-    "Forgot your password? You can reset your password yourself.\n\n"
-    "1. Open the sign-in page and click Forgot password.\n"
-    "2. Enter your work email address.\n"
-    "3. Open the reset link we email you.\n\n"
-    "The reset link is valid for 60 minutes."
-)
-INVOICES = (
-    "Every invoice is listed under Settings, Billing, Invoices. "
-    "Download invoices as PDF files from the invoices page. Invoices are issued monthly."
-)
-EXPORT = "Export invoices to CSV files from the reports page. Exports include every invoice of the year."
+RESTORE = """Restoring a ledger overwrites the local copy, so check the backup date first.
+
+To restore a ledger from a backup:
+
+1. Stop the tally daemon with `tally stop`.
+2. Run `tally restore backup:/ledgers/main` and wait for the summary line.
+3. Start the daemon again with `tally start`."""
+
+VERIFY = """Each ledger entry carries a signature. To check every entry, run this from the ledger folder:
+
+```console
+$ tally verify --all
+checked 42 entries, 0 bad
+```
+
+A non-zero exit status means at least one entry failed its signature check."""
+
+# A reference section too long to quote whole: each option must stand on its own.
+_FILLER = " ".join(f"Detail {i} of how remotes are matched is described in the remotes chapter." for i in range(12))
+SYNC_OPTIONS = f"""`tally sync` copies ledgers to a remote. {_FILLER}
+
+These options change what it copies:
+
+- **--since** *AGE*: Copy only entries newer than AGE, for example `7d`.
+  Older entries stay where they are.
+- **--dry-run**: Show what would be copied to the remote without copying anything.
+- **--retries** *N*: Try a failed transfer N times before giving up."""
+
+LIMITS = """Every plan has its own sync limits:
+
+| Plan | Syncs per day | Remotes |
+|---|---|---|
+| Solo | 10 | 1 |
+| Team | 100 | 5 |
+
+Limits reset at midnight UTC."""
+
+PRICING = """Solo costs 4 euros a month and Team costs 9 euros per member a month.
+
+Annual billing saves 20 percent on either plan."""
+
+GARDEN = "Tomatoes need six hours of sun a day. Water tomato plants at the base, never on the leaves."
 
 
-def generator(**kwargs: int) -> ExtractiveGenerator:
-    return ExtractiveGenerator(HashEmbedder(), **kwargs)
+def generator(max_chars: int = 1000) -> ExtractiveGenerator:
+    return ExtractiveGenerator(max_chars=max_chars)
 
 
-def cited_pieces(answer: Answer) -> list[tuple[str, int]]:
-    """(sentence without marker, citation number) for each marked sentence, in order."""
-    pieces = [(m.group(1).strip(), int(m.group(2))) for m in _CITED.finditer(answer.text)]
-    assert _CITED.sub("", answer.text).strip() == "", "text outside a cited sentence"
-    return pieces
+def pieces(answer: Answer) -> list[tuple[str, str, list[int]]]:
+    """(heading or "", quoted text, citation numbers) of each passage, in order; nothing may stand outside one."""
+    out = []
+    pos = 0
+    for m in _MARKER.finditer(answer.text):
+        body = answer.text[pos : m.start()].strip()
+        heading = ""
+        head = re.match(r"\*\*(.+?)\*\*\n\n", body)
+        if head and body[head.end() :]:
+            heading, body = head.group(1), body[head.end() :]
+        out.append((heading, body, [int(n) for n in re.findall(r"\d+", m.group())]))
+        pos = m.end()
+    assert answer.text[pos:].strip() == "", "text after the last citation marker"
+    return out
 
 
 def quotable(hit: SourceHit) -> str:
@@ -45,63 +86,174 @@ def quotable(hit: SourceHit) -> str:
 
 
 CASES = [
-    ("How do I reset my password?", [source("pw", PASSWORD)]),
-    ("How do I download invoices as PDF?", [source("inv", INVOICES), source("exp", EXPORT, score=0.95)]),
+    ("How do I restore a ledger from a backup?", [source("doc:restore", RESTORE, headings=("Restoring ledgers",))]),
+    ("How do I verify the signatures of ledger entries?", [source("doc:verify", VERIFY, headings=("Verifying",))]),
+    ("What does the --dry-run option do?", [source("doc:sync", SYNC_OPTIONS, headings=("tally sync",))]),
+    ("How many syncs per day does the Team plan allow?", [source("doc:limits", LIMITS, headings=("Limits",))]),
     (
-        "Can I export invoices to CSV or download them as PDF?",
-        [source("exp", EXPORT), source("inv", INVOICES, score=0.97)],
+        "How many syncs per day on Team, and how much does Team cost?",
+        [source("doc:limits", LIMITS), source("doc:pricing", PRICING, score=0.95)],
     ),
-    ("Where do I open the reset link?", [source("pw", PASSWORD), source("inv", INVOICES, score=0.92)]),
 ]
 
 
 @pytest.mark.parametrize(("question", "sources"), CASES)
-def test_every_sentence_is_verbatim_text_of_the_source_it_cites(question: str, sources: list[SourceHit]) -> None:
+def test_every_passage_is_verbatim_text_of_the_source_it_cites(question: str, sources: list[SourceHit]) -> None:
     answer = generator().generate(question, sources)
 
-    pieces = cited_pieces(answer)
-    assert pieces, "expected a non-empty answer"
+    quoted = pieces(answer)
+    assert quoted, "expected a non-empty answer"
     by_n = {c.n: c.source_id for c in answer.citations}
     texts = {s.source_id: quotable(s) for s in sources}
-    for sentence, n in pieces:
-        assert sentence in texts[by_n[n]], f"{sentence!r} is not in source {by_n[n]}"
-    assert [s for s, _ in pieces] == answer.sentences
+    for _, text, numbers in quoted:
+        (n,) = numbers
+        assert text in texts[by_n[n]], f"{text!r} is not in source {by_n[n]}"
+    assert [text for _, text, _ in quoted] == answer.sentences
 
 
 @pytest.mark.parametrize(("question", "sources"), CASES)
-def test_citations_are_numbered_in_order_of_first_use_and_match_the_markers(
-    question: str, sources: list[SourceHit]
-) -> None:
+def test_citations_are_numbered_in_order_of_first_use(question: str, sources: list[SourceHit]) -> None:
     answer = generator().generate(question, sources)
 
-    used = list(dict.fromkeys(n for _, n in cited_pieces(answer)))
+    used = list(dict.fromkeys(n for _, _, numbers in pieces(answer) for n in numbers))
     assert used == list(range(1, len(used) + 1))
     assert [c.n for c in answer.citations] == used
     assert len({c.source_id for c in answer.citations}) == len(answer.citations)
 
 
-def test_a_citation_carries_the_cited_source_and_a_snippet_of_it() -> None:
-    hit = source("inv", INVOICES)
+@pytest.mark.parametrize(("question", "sources"), CASES)
+def test_an_answer_has_at_most_two_passages_and_none_ends_on_a_colon(question: str, sources: list[SourceHit]) -> None:
+    answer = generator().generate(question, sources)
 
-    answer = generator().generate("How do I download invoices as PDF?", [hit])
-
-    (citation,) = answer.citations
-    assert (citation.source_id, citation.title, citation.url) == (hit.source_id, hit.title, hit.url)
-    assert citation.snippet.rstrip("…") in INVOICES
+    assert 1 <= len(answer.sentences) <= 2
+    assert not any(ends_with_colon(p) for p in answer.sentences)
 
 
-def test_a_question_about_a_step_returns_the_whole_procedure_in_order() -> None:
-    answer = generator().generate("Where do I enter my work email address?", [source("pw", PASSWORD)])
+def test_a_passage_is_shown_under_its_heading() -> None:
+    answer = generator().generate(CASES[0][0], CASES[0][1])
 
-    lines = [sentence for sentence, _ in cited_pieces(answer)]
-    steps = [
-        "1. Open the sign-in page and click Forgot password.",
-        "2. Enter your work email address.",
-        "3. Open the reset link we email you.",
-    ]
-    assert lines[-3:] == steps
-    assert [line for line in lines if line[0].isdigit()] == steps
-    assert answer.text.count("\n") == len(lines) - 1  # one step per line
+    assert answer.text.startswith("**Restoring ledgers**\n\n")
+
+
+def test_a_procedure_comes_whole_and_in_order_with_its_intro() -> None:
+    hit = source("doc:restore", RESTORE, headings=("Restoring ledgers",))
+
+    answer = generator().generate("What do I run after stopping the daemon to restore a ledger?", [hit])
+
+    procedure = RESTORE[RESTORE.index("To restore") :]
+    assert any(procedure in passage for passage in answer.sentences)
+    tokens = _MD.parse(answer.text)
+    assert [t.info for t in tokens if t.type == "ordered_list_open"] == [""]
+    assert sum(t.type == "list_item_open" for t in tokens) == 3
+
+
+def test_a_code_block_comes_intact_with_the_sentence_that_introduces_it() -> None:
+    hit = source("doc:verify", VERIFY, headings=("Verifying",))
+
+    answer = generator().generate("How do I check every ledger entry?", [hit])
+
+    (fence,) = [t for t in _MD.parse(answer.text) if t.type == "fence"]
+    assert fence.info == "console"
+    assert fence.content == "$ tally verify --all\nchecked 42 entries, 0 bad\n"
+    intro = "To check every entry, run this from the ledger folder:"
+    assert answer.text.index(intro) < answer.text.index("```console")
+
+
+def test_a_question_naming_an_option_gets_that_option_with_its_description_only() -> None:
+    hit = source("doc:sync", SYNC_OPTIONS, headings=("tally sync",))
+
+    answer = generator(max_chars=600).generate("What does --dry-run do?", [hit])
+
+    assert answer.sentences == ["- **--dry-run**: Show what would be copied to the remote without copying anything."]
+    assert "--since" not in answer.text and "--retries" not in answer.text
+
+
+def test_an_option_spanning_lines_is_quoted_with_all_of_its_description() -> None:
+    hit = source("doc:sync", SYNC_OPTIONS, headings=("tally sync",))
+
+    answer = generator(max_chars=600).generate("How do I copy only entries newer than a week with --since?", [hit])
+
+    since = (
+        "- **--since** *AGE*: Copy only entries newer than AGE, for example `7d`.\n  Older entries stay where they are."
+    )
+    assert since in answer.sentences[0]
+
+
+def test_a_table_comes_whole_with_its_header_row() -> None:
+    hit = source("doc:limits", LIMITS, headings=("Limits",))
+
+    answer = generator().generate("How many syncs per day does the Team plan allow?", [hit])
+
+    assert "| Plan | Syncs per day | Remotes |\n|---|---|---|\n| Solo | 10 | 1 |\n| Team | 100 | 5 |" in answer.text
+    tokens = _MD.parse(answer.text)
+    assert any(t.type == "table_open" for t in tokens)
+    header = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "th_open"]
+    assert header == ["Plan", "Syncs per day", "Remotes"]
+
+
+def test_a_long_passage_is_trimmed_at_a_sentence_end_within_the_budget() -> None:
+    prose = " ".join(f"Remote {i} is synced after remote {i - 1} has finished its transfer." for i in range(1, 40))
+    hit = source("doc:order", prose, headings=("Sync order",))
+
+    answer = generator(max_chars=300).generate("In which order are remotes synced?", [hit])
+
+    (passage,) = answer.sentences
+    assert len(passage) <= 300 and prose.startswith(passage) and passage.endswith("transfer.")
+
+
+def test_an_intro_whose_command_the_chunk_cut_off_is_never_the_end_of_an_answer() -> None:
+    cut = "Full syncs copy every entry again.\n\nTo force a full sync, run:\n\n```console\n$ tally sync --full"
+    hit = source("doc:full", cut, headings=("Full sync",))
+
+    answer = generator().generate("How do I force a full sync?", [hit])
+
+    assert answer.sentences == ["Full syncs copy every entry again."]
+
+
+def test_an_off_topic_second_source_is_not_mixed_in_even_when_retrieval_ranks_it_close() -> None:
+    sources = [source("doc:limits", LIMITS), source("doc:garden", GARDEN, score=0.99)]
+
+    answer = generator().generate("How many syncs per day does the Team plan allow?", sources)
+
+    assert [c.source_id for c in answer.citations] == ["doc:limits"]
+    assert "Tomatoes" not in answer.text
+
+
+def test_a_second_source_answering_the_other_half_of_the_question_is_cited() -> None:
+    sources = [source("doc:limits", LIMITS), source("doc:pricing", PRICING, score=0.95)]
+
+    answer = generator().generate("How many syncs per day on Team, and how much does Team cost?", sources)
+
+    assert [c.source_id for c in answer.citations] == ["doc:limits", "doc:pricing"]
+    assert "Team costs 9 euros per member a month" in answer.text
+
+
+@pytest.mark.parametrize("second_score", [0.89, 0.5])
+def test_a_second_source_scored_far_below_the_first_is_never_cited(second_score: float) -> None:
+    sources = [source("doc:limits", LIMITS), source("doc:pricing", PRICING, score=second_score)]
+
+    answer = generator().generate("How many syncs per day on Team, and how much does Team cost?", sources)
+
+    assert [c.source_id for c in answer.citations] == ["doc:limits"]
+
+
+def test_a_third_source_is_never_cited_with_the_default_two_sources() -> None:
+    question = "How many syncs per day on Team, and how much does Team cost?"
+    sources = [source("doc:a", LIMITS), source("doc:b", GARDEN, score=0.99), source("doc:c", PRICING, score=0.99)]
+
+    answer = generator().generate(question, sources)
+
+    assert "doc:c" not in {c.source_id for c in answer.citations}
+
+
+def test_a_second_passage_of_the_same_source_is_added_when_it_answers_another_part() -> None:
+    hit = source("doc:kb", LIMITS, PRICING, headings=("Limits", "Pricing"))
+
+    answer = generator().generate("How many syncs per day on Team, and how much does Team cost?", [hit])
+
+    assert len(answer.sentences) == 2
+    assert [c.source_id for c in answer.citations] == ["doc:kb"]
+    assert answer.text.count("[1]") == 2
 
 
 def test_an_escalation_quotes_the_resolution_never_the_customer_question() -> None:
@@ -111,78 +263,35 @@ def test_an_escalation_quotes_the_resolution_never_the_customer_question() -> No
         head + "\n\nResolution: The HMAC was computed over re-serialised JSON. "
         "Compute the webhook signature HMAC over the raw request body instead."
     )
-    esc = chunk("esc:ESC-1", 0, text, quote_from=text.index("The HMAC"), kind="escalation")
+    esc = chunk("esc:ESC-1", 0, text, quote_from=text.index("The HMAC"), kind="escalation", heading="Resolution")
 
     answer = generator().generate(question, [source_of(esc)])
 
-    assert answer.sentences
+    assert answer.sentences == [esc.quotable]
     assert "check fails" not in answer.text
-    assert "Webhook signature fails" not in answer.text
-    for sentence in answer.sentences:
-        assert sentence in esc.quotable
+    assert "Resolution" not in answer.text  # escalations have no section heading worth showing
 
 
-@pytest.mark.parametrize(("second_score", "cited"), [(0.95, True), (0.9, True), (0.89, False), (0.5, False)])
-def test_a_second_source_is_cited_only_when_it_scores_close_to_the_first(second_score: float, cited: bool) -> None:
-    question = "Can I export invoices to CSV files or download invoices as PDF files?"
-    sources = [source("inv", INVOICES, score=1.0), source("exp", EXPORT, score=second_score)]
+def test_a_citation_carries_the_cited_source_and_a_snippet_of_the_passage() -> None:
+    hit = source("doc:limits", LIMITS)
 
-    answer = generator().generate(question, sources)
+    answer = generator().generate("How many syncs per day does the Team plan allow?", [hit])
 
-    assert answer.citations[0].source_id == "inv"
-    assert ("exp" in {c.source_id for c in answer.citations}) is cited
-
-
-def test_a_third_source_is_never_cited_with_the_default_two_sources() -> None:
-    question = "Can I export invoices to CSV files or download invoices as PDF files?"
-    sources = [
-        source("a", INVOICES),
-        source("b", INVOICES + " Invoices are also emailed.", score=0.99),
-        source("c", EXPORT, score=0.99),
-    ]
-
-    answer = generator().generate(question, sources)
-
-    assert "c" not in {c.source_id for c in answer.citations}
+    (citation,) = answer.citations
+    assert (citation.source_id, citation.title, citation.url) == (hit.source_id, hit.title, hit.url)
+    assert answer.sentences[0].startswith(citation.snippet.rstrip("…"))
 
 
-@pytest.mark.parametrize("max_sentences", [1, 2, 3])
-def test_prose_answers_have_at_most_max_sentences(max_sentences: int) -> None:
-    formats = ("CSV", "PDF", "XML", "JSON", "HTML")
-    text = " ".join(f"The invoice export supports {fmt} files." for fmt in formats)
+def test_text_repeated_by_overlapping_chunks_appears_once() -> None:
+    shared = "Syncs resume where they stopped after a network failure."
+    hit = source("doc:resume", f"Syncs run hourly. {shared}", f"{shared} Partial syncs are logged.")
 
-    answer = generator(max_sentences=max_sentences).generate(
-        "Which files does the invoice export support?", [source("exp", text)]
-    )
+    answer = generator().generate("Do syncs resume after a network failure?", [hit])
 
-    assert len(answer.sentences) == max_sentences
-    assert len(cited_pieces(answer)) == max_sentences
-
-
-def test_no_sources_give_an_empty_answer() -> None:
-    answer = generator().generate("How do I reset my password?", [])
-
-    assert answer.text == ""
-    assert answer.citations == []
-    assert answer.sentences == []
-
-
-def test_a_sentence_repeated_by_overlapping_chunks_appears_once() -> None:
-    shared = "Invoices can be downloaded as PDF from the billing page."
-    hit = source("inv", f"Billing runs monthly. {shared}", f"{shared} Invoices are kept for seven years.")
-
-    answer = generator().generate("Can invoices be downloaded as PDF from the billing page?", [hit])
-
-    assert answer.sentences.count(shared) == 1
     assert answer.text.count(shared) == 1
 
 
-def test_sentence_embeddings_are_cached_across_questions() -> None:
-    embedder = HashEmbedder()
-    gen = ExtractiveGenerator(CachedEmbedder(embedder))  # as wiring builds it
-    hit = source("doc:a", "Reset links are valid for 60 minutes. Five failed logins lock the account.")
-    gen.generate("how long is a reset link valid", [hit])
-    texts_embedded_before = embedder.texts
-    gen.generate("when does the account lock", [hit])
-    # The second question embeds only itself: the sentences came from the cache.
-    assert embedder.texts - texts_embedded_before == 1
+def test_no_sources_give_an_empty_answer() -> None:
+    answer = generator().generate("How do I restore a ledger?", [])
+
+    assert (answer.text, answer.citations, answer.sentences) == ("", [], [])

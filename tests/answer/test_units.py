@@ -1,87 +1,148 @@
-"""split_units: prose becomes sentences, list items stay whole, markup that is not prose is skipped."""
+"""split_blocks: a chunk's Markdown as whole blocks (paragraphs, lists, code, tables), each verbatim source text."""
 
 from __future__ import annotations
 
-from deflect.answer.units import split_units
+import pytest
+
+from deflect.answer.units import Block, ends_with_colon, split_blocks
+
+# Shaped like a tool manual after structure-preserving parsing (our own words).
+MANUAL = """Use `tally sync` to copy a ledger to a remote. A full stop inside code, as in `a.cfg. Done`, ends nothing.
+
+To copy only the last week, run:
+
+```console
+$ tally sync --since 7d backup:/ledgers
+synced 42 entries
+
+$ tally verify backup:/ledgers
+```
+
+1. Stop the tally daemon.
+2. Run the sync. It prints one line per ledger
+   and a summary at the end.
+3. Start the daemon again.
+
+- **--since** *AGE*: Copy only entries newer than AGE, for example `7d`.
+  Older entries stay where they are.
+- **--dry-run**: Show what would be copied without copying anything.
+- `--quiet`: Print nothing but errors.
+
+| Option | Default |
+|---|---|
+| `--since` | none |
+| `--retries` | 3 |
+
+### Exit status
+
+> Non-zero when any ledger failed."""
 
 
-def texts(text: str) -> list[str]:
-    return [u.text for u in split_units(text)]
+def kinds(text: str) -> list[str]:
+    return [b.kind for b in split_blocks(text)]
 
 
-def test_prose_is_split_into_sentences() -> None:
-    units = split_units("Invoices are monthly. Can I change that? Yes, on annual plans! 2FA is optional.")
+def texts(text: str, block: Block) -> list[str]:
+    return [text[s:e] for s, e in block.parts]
 
-    assert [u.text for u in units] == [
-        "Invoices are monthly.",
-        "Can I change that?",
-        "Yes, on annual plans!",
-        "2FA is optional.",
+
+def test_blocks_come_in_order_and_each_is_verbatim_text() -> None:
+    blocks = split_blocks(MANUAL)
+
+    assert kinds(MANUAL) == ["paragraph", "paragraph", "code", "list", "list", "table", "heading", "quote"]
+    for block in blocks:
+        assert block.text(MANUAL) == MANUAL[block.start : block.end]
+        assert block.text(MANUAL).strip() == block.text(MANUAL)
+        for start, end in block.parts:
+            assert block.start <= start < end <= block.end
+
+
+def test_a_paragraph_is_cut_into_sentences_but_never_inside_inline_code() -> None:
+    first = split_blocks(MANUAL)[0]
+
+    assert texts(MANUAL, first) == [
+        "Use `tally sync` to copy a ledger to a remote.",
+        "A full stop inside code, as in `a.cfg. Done`, ends nothing.",
     ]
-    assert all(u.list_id is None and not u.numbered for u in units)
-    assert [u.position for u in units] == [0, 1, 2, 3]
 
 
-def test_sentences_of_consecutive_prose_lines_keep_their_order() -> None:
-    assert texts("First line here.\nSecond line here. Third sentence here.") == [
-        "First line here.",
-        "Second line here.",
-        "Third sentence here.",
+def test_a_fenced_code_block_is_one_closed_block_with_its_line_breaks_and_blank_lines() -> None:
+    code = split_blocks(MANUAL)[2]
+
+    assert code.kind == "code" and code.closed
+    assert code.text(MANUAL).splitlines()[0] == "```console"
+    assert "synced 42 entries\n\n$ tally verify backup:/ledgers\n```" in code.text(MANUAL)
+    assert code.parts == ((code.start, code.end),)
+
+
+def test_a_code_fence_cut_off_by_the_chunk_boundary_is_marked_unclosed() -> None:
+    text = "Run this:\n\n```sh\ntally sync --since 7d\ntally verify"
+
+    code = split_blocks(text)[-1]
+
+    assert code.kind == "code" and not code.closed
+
+
+def test_numbered_items_keep_their_continuation_lines_and_the_list_is_ordered() -> None:
+    steps = split_blocks(MANUAL)[3]
+
+    assert steps.ordered and not steps.definitions
+    assert texts(MANUAL, steps) == [
+        "1. Stop the tally daemon.",
+        "2. Run the sync. It prints one line per ledger\n   and a summary at the end.",
+        "3. Start the daemon again.",
     ]
 
 
-def test_a_list_item_is_one_unit_even_with_several_sentences() -> None:
-    units = split_units("- Click Save. Then close the dialog.\n* Reload the page. It should work now.")
+def test_a_list_of_term_colon_description_items_is_a_definition_list() -> None:
+    options = split_blocks(MANUAL)[4]
 
-    assert [u.text for u in units] == [
-        "- Click Save. Then close the dialog.",
-        "* Reload the page. It should work now.",
-    ]
-    assert units[0].list_id is not None and units[0].list_id == units[1].list_id
-    assert not any(u.numbered for u in units)
-
-
-def test_consecutive_numbered_items_share_one_list_and_are_marked_numbered() -> None:
-    units = split_units("Do this:\n1. Open Settings.\n2. Click Billing.\n3) Download the PDF.")
-
-    steps = units[1:]
-    assert [u.text for u in steps] == ["1. Open Settings.", "2. Click Billing.", "3) Download the PDF."]
-    assert all(u.numbered for u in steps)
-    assert len({u.list_id for u in steps}) == 1 and steps[0].list_id is not None
-    assert units[0].list_id is None and not units[0].numbered
-    assert [u.position for u in units] == [0, 1, 2, 3]
-
-
-def test_lists_separated_by_a_blank_line_or_prose_get_different_ids() -> None:
-    units = split_units("1. Alpha step.\n2. Beta step.\n\n1. Gamma step.\nA sentence between.\n1. Delta step.")
-
-    ids = {u.text: u.list_id for u in units}
-    assert ids["1. Alpha step."] == ids["2. Beta step."]
-    assert len({ids["1. Alpha step."], ids["1. Gamma step."], ids["1. Delta step."]}) == 3
-    assert ids["A sentence between."] is None
-
-
-def test_headings_code_fences_tables_and_blockquotes_are_skipped() -> None:
-    text = "\n".join(
-        [
-            "# Exporting data",
-            "## Steps",
-            "Exports run nightly.",
-            "```bash",
-            "deflect export --all. Then wait.",
-            "1. not a step inside code",
-            "```",
-            "| Format | Size |",
-            "|---|---|",
-            "> Quoted customer text here.",
-            "Exports are kept for a week.",
-        ]
+    assert options.definitions and not options.ordered
+    assert texts(MANUAL, options)[0] == (
+        "- **--since** *AGE*: Copy only entries newer than AGE, for example `7d`.\n  Older entries stay where they are."
     )
+    assert len(options.parts) == 3
 
-    assert texts(text) == ["Exports run nightly.", "Exports are kept for a week."]
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        "- **Collapse columns** you are not using.\n- **Archive done tasks** every week.",
+        "- Open the settings.\n- Save.",
+    ],
+)
+def test_bold_lead_ins_or_plain_items_are_not_a_definition_list(items: str) -> None:
+    (block,) = split_blocks(items)
+
+    assert block.kind == "list" and not block.definitions
 
 
-def test_blank_text_and_fragments_give_no_units() -> None:
-    assert split_units("") == []
-    assert split_units("\n\n   \n") == []
-    assert texts("Ok.") == []  # too short to be an answer sentence
+def test_a_table_is_one_block_with_its_header_row() -> None:
+    table = split_blocks(MANUAL)[5]
+
+    assert table.kind == "table"
+    assert table.text(MANUAL).splitlines() == [
+        "| Option | Default |",
+        "|---|---|",
+        "| `--since` | none |",
+        "| `--retries` | 3 |",
+    ]
+
+
+def test_a_heading_block_carries_its_title() -> None:
+    heading = split_blocks(MANUAL)[6]
+
+    assert heading.kind == "heading" and heading.title == "Exit status"
+
+
+def test_blank_text_has_no_blocks() -> None:
+    assert split_blocks("") == ()
+    assert split_blocks("\n\n   \n") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("To copy only the last week, run:", True), ("**Note:**", True), ("Run it: then wait.", False), ("", False)],
+)
+def test_ends_with_colon(text: str, expected: bool) -> None:
+    assert ends_with_colon(text) is expected

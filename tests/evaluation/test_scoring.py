@@ -62,6 +62,16 @@ def test_answer_support_counts_sentences_found_in_their_cited_source() -> None:
     assert answer_support(answer, ["doc:a"], text) == pytest.approx(0.5)
 
 
+def test_a_markdown_passage_spanning_lines_is_one_piece_cited_at_its_end() -> None:
+    passage = "To download an invoice:\n\n1. Open Settings.\n2. Click Download PDF."
+    code = "```\nqv invoices get\n```"
+    texts = {"doc:a": f"{passage}\n\n{code}"}
+
+    assert answer_support(f"**Invoices**\n\n{passage} [1]\n\n{code}\n\n[1]", ["doc:a"], texts.__getitem__) == 1.0
+    # Text after the last marker cites nothing: an unsupported piece of its own.
+    assert answer_support(f"{passage} [1]\n\nReset links stay valid.", ["doc:a"], texts.__getitem__) == 0.5
+
+
 def test_answer_support_of_a_sentence_without_a_marker_is_zero() -> None:
     assert answer_support("Each invoice downloads as a PDF file.", ["doc:a"], text) == 0.0
 

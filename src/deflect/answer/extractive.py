@@ -1,88 +1,168 @@
-"""Grounded extractive answers: the best-supported sentences and steps of the top sources, each marked [n].
+"""Grounded extractive answers: intact passages of the top sources, each quoted under its heading and marked [n].
 
-Nothing is paraphrased, so every sentence of an answer is, verbatim, text of the source it cites.
+An answer is the passage that best answers the question (a section, a paragraph with the procedure, code or table
+it introduces, or one option of a definition list), plus at most a second passage when it covers part of the
+question the first does not, from the same source or from a second one that retrieval ranked close to the first.
+Nothing is paraphrased: every passage is, verbatim, text of the source it cites.
+
+Passages are scored without a model: retrieval already scored their chunks, and what separates the passages of
+a few relevant chunks is which of the question's words they (and their headings) contain, weighted by how rare
+each word is among those chunks. Embedding the three best candidates as well was measured on the kb golden set
+(+0.02 fact recall over all answerable cases, ~100 ms more per answer) and left out.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
-from deflect.answer.units import Unit, split_units
+import Stemmer
+
+from deflect.answer.confidence import content_words
+from deflect.answer.passages import Passage, chunk_sections
 from deflect.domain.models import Answer, Citation, SourceHit
-from deflect.domain.ports import Embedder
 
 # A second source is cited only when it is nearly as relevant as the first; otherwise it dilutes the answer.
 SECOND_SOURCE_RATIO = 0.9
-# Units must score at least this share of the best unit's similarity to be included.
-UNIT_RATIO = 0.75
-MAX_STEPS = 8
+# A second passage must cover this share of the question's (rarity-weighted) words that the first one misses...
+SECOND_NEW_COVERAGE = 0.2
+# ...and be about the question at least this much as the first passage is.
+SECOND_ON_TOPIC = 0.5
+# Weight of the chunk's retrieval score (relative to the best chunk) next to word coverage.
+CHUNK_WEIGHT = 1.0
+# Weight of length (in budgets): between passages covering the question equally, the shorter one is quoted.
+LENGTH_WEIGHT = 0.05
 SNIPPET_CHARS = 240
-# Long resolutions hold hundreds of sentences; embedding them all per question costs seconds. Candidates come in
-# order (best source, best chunk, earliest sentence), so the cap drops the least likely ones.
-MAX_CANDIDATES = 48
+_LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
+_OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
 
 
 @dataclass
 class _Candidate:
-    unit: Unit
+    passage: Passage
     source_rank: int
     chunk_rank: int
-    chunk_key: str
+    chunk_id: str
+    chunk_score: float
+    # What this passage is part of and could be quoted instead, smallest first: its group, then its section.
+    parents: tuple[Passage, ...]
+    heading_words: frozenset[str]
+    text_words: frozenset[str]
+    coverage: float = 0.0
     score: float = 0.0
+
+    @property
+    def words(self) -> frozenset[str]:
+        return self.heading_words | self.text_words
 
 
 class ExtractiveGenerator:
-    """Selects sentences by embedding similarity to the question; includes whole procedures when a step wins."""
+    """Quotes the best passage of the top source, and a second one when it adds to the answer."""
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, max_sources: int = 2, max_sentences: int = 4) -> None:
-        self._embedder = embedder
+    def __init__(self, max_sources: int = 2, max_chars: int = 1000) -> None:
         self._max_sources = max_sources
-        self._max_sentences = max_sentences
+        self._max_chars = max_chars
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer:
         """Compose an answer from `sources` (best first)."""
-        chosen_sources = _eligible_sources(sources, self._max_sources)
-        candidates = [
-            _Candidate(unit, s_rank, c_rank, scored.chunk.chunk_id)
-            for s_rank, source in enumerate(chosen_sources)
-            for c_rank, scored in enumerate(source.chunks)
-            for unit in split_units(scored.chunk.quotable)
-        ]
-        candidates = _dedupe(candidates)[:MAX_CANDIDATES]
+        chosen = _eligible_sources(sources, self._max_sources)
+        candidates = _dedupe(self._candidates(chosen))
         if not candidates:
             return Answer(text="", citations=[])
-        # Wire a CachedEmbedder in (wiring does): the question and recurring sentences are then embedded once.
-        vectors = self._embedder.embed([question, *[c.unit.text for c in candidates]])
-        q = vectors[0]
-        for cand, vec in zip(candidates, vectors[1:], strict=True):
-            # Earlier chunks of better sources win ties: retrieval already judged them more relevant.
-            cand.score = _dot(q, vec) - 0.02 * cand.source_rank - 0.01 * cand.chunk_rank
-        picked = self._select(candidates)
-        return _compose(picked, chosen_sources)
+        weights = _term_weights(_stems(question), [c.words for c in candidates])
+        total = sum(weights.values()) or 1.0
+        best_chunk = max(c.chunk_score for c in candidates) or 1.0
+        for cand in candidates:
+            # A question word in the heading counts twice: the heading says what the whole passage is about.
+            found = sum(weights.get(w, 0.0) for w in cand.words) + sum(weights.get(w, 0.0) for w in cand.heading_words)
+            cand.coverage = found / (2 * total)
+            cand.score = (
+                cand.coverage
+                + CHUNK_WEIGHT * cand.chunk_score / best_chunk
+                - LENGTH_WEIGHT * len(cand.passage.text) / self._max_chars
+            )
+        first = _expand(max((c for c in candidates if c.source_rank == 0), key=lambda c: c.score), candidates)
+        picked = [first]
+        second = _second(first, candidates, weights)
+        if second is not None:
+            picked.append(second)
+        return _compose(picked, chosen)
 
-    def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        ranked = sorted(candidates, key=lambda c: -c.score)
-        best = ranked[0]
-        if best.unit.numbered and best.unit.list_id is not None:
-            # A winning step means the answer is a procedure: give the whole list, in order.
-            steps = [c for c in candidates if c.chunk_key == best.chunk_key and c.unit.list_id == best.unit.list_id][
-                :MAX_STEPS
-            ]
-            lead = [
-                c
-                for c in candidates
-                if c.chunk_key == best.chunk_key
-                and c.unit.list_id is None
-                and c.unit.position < steps[0].unit.position
-                and c.score >= UNIT_RATIO * best.score
-            ][-1:]
-            return lead + steps
-        floor = UNIT_RATIO * best.score
-        picked = [c for c in ranked if c.score >= floor][: self._max_sentences]
-        return sorted(picked, key=lambda c: (c.source_rank, c.chunk_rank, c.unit.position))
+    def _candidates(self, sources: list[SourceHit]) -> list[_Candidate]:
+        out = []
+        for s_rank, source in enumerate(sources):
+            for c_rank, scored in enumerate(source.chunks):
+                chunk = scored.chunk
+                for section in chunk_sections(chunk.quotable, _heading(source, chunk.heading_path), self._max_chars):
+                    heading_words = _stems(section.heading)
+                    above = (section.whole,) if section.whole else ()
+                    ranked: list[tuple[Passage, tuple[Passage, ...]]] = [(p, ()) for p in above]
+                    for group in section.groups:
+                        group_above = ((group.passage,) if group.passage else ()) + above
+                        ranked.extend((item, group_above) for item in group.items)
+                        if group.passage:
+                            ranked.append((group.passage, above))
+                    out.extend(
+                        _Candidate(
+                            p, s_rank, c_rank, chunk.chunk_id, scored.score, parents, heading_words, _stems(p.text)
+                        )
+                        for p, parents in ranked
+                    )
+        return out
+
+
+def _expand(best: _Candidate, candidates: list[_Candidate]) -> _Candidate:
+    """The relevant section rather than a piece of it, when it fits: its other paragraphs are the context.
+
+    An option of a definition list stays on its own when the question names it: it covers more of the question
+    than any other option of its list."""
+    if best.passage.kind == "item":
+        siblings = [c for c in candidates if c.passage.kind == "item" and c.parents == best.parents and c is not best]
+        if all(c.coverage < best.coverage for c in siblings):
+            return best
+    if not best.parents:
+        return best
+    largest = best.parents[-1]
+    return replace(best, passage=largest, parents=(), text_words=_stems(largest.text))
+
+
+def _second(first: _Candidate, candidates: list[_Candidate], weights: dict[str, float]) -> _Candidate | None:
+    """The best passage that covers what the first misses, is about the question and repeats nothing of it.
+
+    Shares are of the question words some candidate contains: words no passage has (`how much`) cannot be added."""
+    found = frozenset().union(*(c.words for c in candidates))
+    total = sum(v for w, v in weights.items() if w in found) or 1.0
+    covered = first.words
+    first_coverage = sum(weights.get(w, 0.0) for w in covered) / total
+    best: _Candidate | None = None
+    for cand in candidates:
+        if cand is first or _overlaps(first, cand):
+            continue
+        new = sum(weights.get(w, 0.0) for w in cand.words - covered) / total
+        own = sum(weights.get(w, 0.0) for w in cand.words) / total
+        adds = new >= SECOND_NEW_COVERAGE and own >= SECOND_ON_TOPIC * first_coverage
+        if adds and (best is None or cand.score > best.score):
+            best = cand
+    return best
+
+
+def _overlaps(a: _Candidate, b: _Candidate) -> bool:
+    """Same text twice: one range inside the other in a chunk, or overlapping chunks repeating it."""
+    if a.chunk_id == b.chunk_id and a.passage.start < b.passage.end and b.passage.start < a.passage.end:
+        return True
+    x, y = _fold(a.passage.text), _fold(b.passage.text)
+    return x in y or y in x
+
+
+def _heading(source: SourceHit, heading_path: str) -> str:
+    """The section a passage is shown under: its heading path; escalations have no sections worth naming."""
+    return heading_path if source.kind == "article" else ""
 
 
 def _eligible_sources(sources: Sequence[SourceHit], limit: int) -> list[SourceHit]:
@@ -93,46 +173,62 @@ def _eligible_sources(sources: Sequence[SourceHit], limit: int) -> list[SourceHi
 
 
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
-    """Overlapping chunks repeat sentences; keep the first occurrence."""
+    """Overlapping chunks repeat passages; keep the first occurrence (the better chunk)."""
     seen: set[str] = set()
     out = []
     for cand in candidates:
-        key = " ".join(cand.unit.text.lower().split())
+        key = _fold(cand.passage.text)
         if key not in seen:
             seen.add(key)
             out.append(cand)
     return out
 
 
+def _term_weights(question: frozenset[str], docs: Sequence[frozenset[str]]) -> dict[str, float]:
+    """Rarity of each question word among the candidates: a word every passage shares separates none of them."""
+    n = len(docs)
+    return {w: math.log(1 + (n + 1) / (1 + sum(w in d for d in docs))) for w in question}
+
+
+@lru_cache(maxsize=8192)
+def _stems(text: str) -> frozenset[str]:
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = Stemmer.Stemmer("english")
+    return frozenset(stemmer.stemWords(sorted(content_words(text))))
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
 def _compose(picked: list[_Candidate], sources: list[SourceHit]) -> Answer:
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
-    lines: list[str] = []
+    parts: list[str] = []
     for cand in picked:
+        passage = cand.passage
         if cand.source_rank not in numbers:
             numbers[cand.source_rank] = len(numbers) + 1
             source = sources[cand.source_rank]
-            chunk = source.chunks[cand.chunk_rank].chunk
             citations.append(
                 Citation(
                     n=numbers[cand.source_rank],
                     source_id=source.source_id,
                     title=source.title,
                     url=source.url,
-                    snippet=_snippet(chunk.quotable, cand.unit.text),
+                    snippet=_snippet(passage.text),
                 )
             )
-        lines.append(f"{cand.unit.text} [{numbers[cand.source_rank]}]")
-    steps = any(c.unit.list_id is not None for c in picked)
-    text = ("\n" if steps else " ").join(lines)
-    return Answer(text=text, citations=citations, sentences=[c.unit.text for c in picked])
+        marker = f"[{numbers[cand.source_rank]}]"
+        # A marker ending the last line of prose or of a list item reads naturally; after a code fence, a table
+        # row or indented code it needs a paragraph of its own, or it would break or join the block.
+        last_line = passage.text.rsplit("\n", 1)[-1]
+        body = f"{passage.text}\n\n{marker}" if _OWN_LINE.match(last_line) else f"{passage.text} {marker}"
+        parts.append(f"**{passage.heading}**\n\n{body}" if passage.heading else body)
+    return Answer(text="\n\n".join(parts), citations=citations, sentences=[c.passage.text for c in picked])
 
 
-def _snippet(text: str, around: str) -> str:
-    start = max(0, text.find(around))
-    snippet = text[start : start + SNIPPET_CHARS].strip()
-    return snippet + ("…" if start + SNIPPET_CHARS < len(text) else "")
-
-
-def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return float(sum(x * y for x, y in zip(a, b, strict=True)))
+def _snippet(text: str) -> str:
+    snippet = text[:SNIPPET_CHARS].strip()
+    return snippet + ("…" if len(text) > SNIPPET_CHARS else "")

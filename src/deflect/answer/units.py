@@ -1,48 +1,133 @@
-"""Split quotable text into answer units: sentences of prose, and whole items of lists (steps)."""
+"""Split a chunk's Markdown into blocks an answer can quote whole: headings, paragraphs, lists, code, tables.
+
+Every block is a character range of the text it came from, so whatever an answer quotes is verbatim source text.
+Blocks also record where they may be cut: between the sentences of a paragraph and between the items of a list;
+a code block, a table or a quote is never cut. markdown-it (CommonMark plus GFM tables) finds the blocks, so a
+fence, a list item's indented continuation lines or a table's header row are read the way a renderer reads them.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
-_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+")
-_NUMBERED = re.compile(r"^\s*\d+[.)]\s+")
+from markdown_it import MarkdownIt
+
+BlockKind = Literal["heading", "paragraph", "list", "code", "table", "quote", "rule", "html"]
+_KINDS: dict[str, BlockKind] = {
+    "heading_open": "heading",
+    "paragraph_open": "paragraph",
+    "bullet_list_open": "list",
+    "ordered_list_open": "list",
+    "fence": "code",
+    "code_block": "code",
+    "table_open": "table",
+    "blockquote_open": "quote",
+    "hr": "rule",
+    "html_block": "html",
+}
+# A sentence ends at . ! or ? followed by space and something that starts a sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[*])")
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+# A definition-list item as the parser writes it, `- **TERM**: description` (also `**TERM:**` or `TERM` in
+# backticks); a bold lead-in without the colon (`- **Collapse columns** you are not using`) is a plain item.
+_DEFINITION = re.compile(r"^\s*[-*+]\s+(?:\*\*[^*\n]+:\*\*|(?:\*\*[^*\n]+\*\*|`[^`\n]+`)(?:\s+\*[^*\n]+\*)?\s*:)")
+_FENCE_CLOSE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*$")
+
+_PARSER = MarkdownIt("commonmark").enable("table")
 
 
 @dataclass(frozen=True)
-class Unit:
-    text: str
-    position: int  # order within its chunk
-    list_id: int | None = None  # units of one numbered list share an id
-    numbered: bool = False
+class Block:
+    """One top-level Markdown block, as offsets into the text it was split from."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    # Where the block may be cut: sentences of a paragraph, items of a list; one part for a block kept whole.
+    parts: tuple[tuple[int, int], ...]
+    ordered: bool = False  # a numbered list: a procedure, kept whole
+    definitions: bool = False  # a list of `TERM: description` items, each self-contained
+    closed: bool = True  # False for a code fence the chunk boundary cut off
+    title: str = ""  # heading text, for heading blocks
+
+    def text(self, source: str) -> str:
+        """The block's verbatim text."""
+        return source[self.start : self.end]
 
 
-def split_units(text: str) -> list[Unit]:
-    """Prose is cut into sentences; each list item is one unit; headings and code blocks are skipped."""
-    units: list[Unit] = []
-    in_code = False
-    list_id: int | None = None
-    lists = 0
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("```"):
-            in_code = not in_code
+@lru_cache(maxsize=4096)
+def split_blocks(text: str) -> tuple[Block, ...]:
+    """Top-level blocks of `text` in order; blank lines between them belong to none."""
+    offsets = _line_offsets(text)
+    blocks: list[Block] = []
+    tokens = _PARSER.parse(text)
+    for i, tok in enumerate(tokens):
+        kind = _KINDS.get(tok.type)
+        if kind is None or tok.level != 0 or tok.map is None:
             continue
-        if in_code or not line or line.startswith("#") or line.startswith("|") or line.startswith(">"):
-            if not line:
-                list_id = None
+        start, end = _span(text, offsets, tok.map[0], tok.map[1])
+        if start >= end:
             continue
-        if _LIST_ITEM.match(line):
-            numbered = bool(_NUMBERED.match(line))
-            if list_id is None:
-                lists += 1
-                list_id = lists
-            units.append(Unit(line, len(units), list_id, numbered))
-            continue
-        list_id = None
-        for sentence in _SENTENCE_END.split(line):
-            sentence = sentence.strip()
-            if len(sentence) > 3:
-                units.append(Unit(sentence, len(units)))
-    return units
+        if kind == "paragraph":
+            blocks.append(Block(kind, start, end, _sentences(text, start, end)))
+        elif kind == "list":
+            items = [
+                _span(text, offsets, t.map[0], t.map[1])
+                for t in tokens[i + 1 :]
+                if t.type == "list_item_open" and t.level == 1 and t.map is not None and t.map[0] < tok.map[1]
+            ]
+            items = [(s, e) for s, e in items if s < e] or [(start, end)]
+            lines = [text[s:e] for s, e in items]
+            definitions = sum(bool(_DEFINITION.match(line)) for line in lines) * 2 >= len(lines)
+            blocks.append(
+                Block(kind, start, end, tuple(items), ordered=tok.type == "ordered_list_open", definitions=definitions)
+            )
+        elif kind == "heading":
+            title = tokens[i + 1].content if i + 1 < len(tokens) else ""
+            blocks.append(Block(kind, start, end, ((start, end),), title=title))
+        elif kind == "code":
+            lines = text[start:end].split("\n")
+            closed = tok.type == "code_block" or (len(lines) > 1 and bool(_FENCE_CLOSE.match(lines[-1])))
+            blocks.append(Block(kind, start, end, ((start, end),), closed=closed))
+        else:
+            blocks.append(Block(kind, start, end, ((start, end),)))
+    return tuple(blocks)
+
+
+def ends_with_colon(text: str) -> bool:
+    """Whether text introduces what follows it (`Do this:`), ignoring closing emphasis."""
+    return text.rstrip().rstrip("*_").rstrip().endswith(":")
+
+
+def _line_offsets(text: str) -> list[int]:
+    offsets = [0]
+    for line in text.split("\n"):
+        offsets.append(offsets[-1] + len(line) + 1)
+    return offsets
+
+
+def _span(text: str, offsets: list[int], first: int, last: int) -> tuple[int, int]:
+    """Character range of lines [first, last), without surrounding blank space."""
+    start = offsets[min(first, len(offsets) - 1)]
+    end = min(offsets[min(last, len(offsets) - 1)], len(text))
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while start < end and text[start] == "\n":  # leading spaces may matter (indented code)
+        start += 1
+    return start, end
+
+
+def _sentences(text: str, start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """Sentence ranges of a paragraph; a full stop inside `inline code` never ends a sentence."""
+    chunk = text[start:end]
+    masked = _INLINE_CODE.sub(lambda m: "x" * len(m.group()), chunk)
+    spans = []
+    pos = 0
+    for m in _SENTENCE_END.finditer(masked):
+        spans.append((start + pos, start + m.start()))
+        pos = m.end()
+    spans.append((start + pos, end))
+    return tuple((s, e) for s, e in spans if e > s)

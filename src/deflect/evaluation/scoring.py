@@ -5,8 +5,9 @@ Definitions (also in eval/README.md):
 - answerable: the case should not escalate and has an expected source.
 - risk-coverage uses each case's confidence and whether its top retrieved source is expected (what it would
   cite if answered), so the curve covers every operating point, not only the current threshold.
-- answer support: every answer sentence's content words overlap >= 0.8 with the text of the sources it cites
-  (token overlap, the method stated in the report).
+- answer support: share of answer pieces whose content words overlap >= 0.8 with the text of the sources they
+  cite (token overlap, the method stated in the report). A piece is the text up to and including its citation
+  markers: a quoted Markdown passage (a list, a code block, a table) spans lines and is cited once, at its end.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ from deflect.evaluation.runner import CaseResult
 
 SUPPORT_OVERLAP = 0.8
 _MARKERS = re.compile(r"\[(\d+)\]")
+# One or more markers closing a piece: `... text. [1]`, `... [1][2]`, or `[1]` on its own line after a code block.
+_PIECE_END = re.compile(r"(?:\s*\[\d+\])+(?=\s|$)")
 SourceText = Callable[[str], str]
 
 
 def answer_support(answer: str, cited: Sequence[str], source_text: SourceText) -> float | None:
-    """Share of answer sentences (split at markers/lines) supported by the sources their markers cite."""
+    """Share of answer pieces (text up to its markers) supported by the sources their markers cite."""
     if not answer.strip():
         return None
-    pieces = [p for p in re.split(r"(?<=\])\s+|\n+", answer) if p.strip()]
+    pieces = _pieces(answer)
     supported = 0
     for piece in pieces:
         numbers = [int(n) for n in _MARKERS.findall(piece) if 1 <= int(n) <= len(cited)]
@@ -50,6 +53,16 @@ def answer_support(answer: str, cited: Sequence[str], source_text: SourceText) -
         if numbers and words and len(words & text_words) / len(words) >= SUPPORT_OVERLAP:
             supported += 1
     return supported / len(pieces)
+
+
+def _pieces(answer: str) -> list[str]:
+    """The answer cut after each group of citation markers; trailing text without a marker is a piece too."""
+    pieces, pos = [], 0
+    for m in _PIECE_END.finditer(answer):
+        pieces.append(answer[pos : m.end()])
+        pos = m.end()
+    pieces.append(answer[pos:])
+    return [p for p in pieces if p.strip()]
 
 
 def score_case(case: GoldenCase, result: CaseResult, source_text: SourceText) -> dict[str, Any]:

@@ -1,0 +1,154 @@
+"""Candidate passages of a chunk: its section, its self-contained groups of blocks, its definition items.
+
+A group is the smallest piece that stands on its own: a paragraph together with the lists, code blocks and
+tables that follow it (the sentence that introduces a command or a procedure is quoted with it), and any block
+ending in a colon together with the block it announces. A numbered procedure, a code block and a table are never
+cut; a longer passage is trimmed at a sentence or list-item boundary and never ends on a colon whose content was
+dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from deflect.answer.units import Block, BlockKind, ends_with_colon, split_blocks
+
+PassageKind = Literal["section", "group", "item"]
+_CONSTRUCTS: frozenset[BlockKind] = frozenset({"list", "code", "table", "quote", "html"})
+# A block that is never cut may take this many budgets; beyond that it is not quoted at all.
+ATOMIC_LIMIT = 2
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A verbatim range of one chunk's quotable text, with the heading it is shown under."""
+
+    text: str
+    heading: str
+    kind: PassageKind
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Group:
+    """A self-contained group of blocks (trimmed to the budget), and the options of its definition lists."""
+
+    passage: Passage | None
+    items: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """The passages of one section of a chunk: the whole section when it fits the budget, and its groups."""
+
+    heading: str
+    whole: Passage | None
+    groups: tuple[Group, ...]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    kind: BlockKind
+    atomic: bool
+
+
+def chunk_sections(text: str, heading: str, max_chars: int) -> list[Section]:
+    """The candidate passages of one chunk's quotable Markdown `text`, by section; `heading` is the chunk's."""
+    out: list[Section] = []
+    for label, blocks in _sections(split_blocks(text), heading):
+        groups = [g for g in (_usable(text, g) for g in _groups(text, blocks)) if g]
+        if not groups:
+            continue
+        parts: list[Group] = []
+        for group in groups:
+            units = _trim(text, _units(group), max_chars)
+            items = tuple(
+                _passage(text, label, "item", start, end)
+                for block in group
+                if block.kind == "list" and block.definitions and len(block.parts) > 1
+                for start, end in block.parts
+                if end - start <= max_chars
+            )
+            trimmed = _passage(text, label, "group", units[0].start, units[-1].end) if units else None
+            parts.append(Group(trimmed, items))
+        start, end = groups[0][0].start, groups[-1][-1].end
+        whole = _passage(text, label, "section", start, end) if end - start <= max_chars else None
+        out.append(Section(label, whole, tuple(parts)))
+    return out
+
+
+def _passage(text: str, label: str, kind: PassageKind, start: int, end: int) -> Passage:
+    return Passage(text[start:end], label, kind, start, end)
+
+
+def _sections(blocks: tuple[Block, ...], heading: str) -> list[tuple[str, list[Block]]]:
+    """Blocks split at the chunk's own headings; each part is shown under its heading."""
+    sections: list[tuple[str, list[Block]]] = [(heading, [])]
+    for block in blocks:
+        if block.kind == "heading":
+            sections.append((block.title, []))
+        elif block.kind != "rule":
+            sections[-1][1].append(block)
+    return [s for s in sections if s[1]]
+
+
+def _groups(text: str, blocks: list[Block]) -> list[list[Block]]:
+    groups: list[list[Block]] = []
+    for block in blocks:
+        prev = groups[-1][-1] if groups else None
+        if prev is not None and (block.kind in _CONSTRUCTS or _announces(text, prev)):
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    return groups
+
+
+def _announces(text: str, block: Block) -> bool:
+    """A prose block ending in a colon announces the block after it."""
+    return block.kind in ("paragraph", "list") and ends_with_colon(block.text(text))
+
+
+def _usable(text: str, group: list[Block]) -> list[Block]:
+    """Without a code fence the chunk boundary cut off (and what follows it), and no intro left dangling."""
+    kept: list[Block] = []
+    for block in group:
+        if block.kind == "code" and not block.closed:
+            break
+        kept.append(block)
+    while kept and _announces(text, kept[-1]):
+        kept.pop()
+    return kept
+
+
+def _units(group: list[Block]) -> list[_Unit]:
+    """Where a group may be cut: between sentences and bullet items; procedures, code and tables stay whole."""
+    units: list[_Unit] = []
+    for block in group:
+        if block.kind == "paragraph" or (block.kind == "list" and not block.ordered):
+            units.extend(_Unit(s, e, block.kind, False) for s, e in block.parts)
+        else:
+            units.append(_Unit(block.start, block.end, block.kind, True))
+    return units
+
+
+def _trim(text: str, units: list[_Unit], max_chars: int) -> list[_Unit]:
+    """The longest prefix within budget that ends on a whole unit and does not end announcing what was cut."""
+    if not units:
+        return []
+    start = units[0].start
+    kept: list[_Unit] = []
+    for unit in units:
+        if unit.end - start <= max_chars:
+            kept.append(unit)
+            continue
+        # A procedure, code block or table is never cut: it comes whole, with its intro, or not at all.
+        if unit.atomic and unit.end - start <= ATOMIC_LIMIT * max_chars:
+            kept.append(unit)
+        break
+    while kept and ends_with_colon(text[kept[-1].start : kept[-1].end]):
+        kept.pop()
+    return kept
