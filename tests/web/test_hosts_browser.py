@@ -77,3 +77,42 @@ def test_panel_cannot_be_framed_by_an_unlisted_origin(page: Any, live: Live) -> 
     frame = page.frame(url=lambda u: "/panel" in u)
     assert frame is None or frame.evaluate("() => document.body === null || !document.body.dataset.ready")
     assert blocked  # Chromium reports the CSP frame-ancestors refusal
+
+
+NORMALISE = """async () => {
+    const h = await import('/static/deflect/hosts.js');
+    return {
+        older: h.chatwootTicket({ conversation: { id: 12, messages: [
+            { content: 'first', message_type: 0 }, { content: 'reply', message_type: 1 },
+            { content: 'second', message_type: 0 }] }, contact: { name: 'Kim', email: 'kim@example.com' } }),
+        empty: h.chatwootTicket({}),
+        zendesk: h.zendeskTicket({ 'ticket.id': 9, 'ticket.subject': 'S', 'ticket.description': 'D',
+            'ticket.comments': [{ value: '<img src=x onerror="window.__pwned=1"><p>Hi &amp; bye</p>',
+                                  author: { role: 'end-user' } }] }),
+        zendeskNoComments: h.zendeskTicket({ 'ticket.id': 9, 'ticket.description': 'Only the description' }),
+        hosts: [h.detectHost('https://d.example/panel'), h.detectHost('https://d.example/panel?host=chatwoot'),
+                h.detectHost('https://d.example/panel?origin=https%3A%2F%2Fa.zendesk.com&app_guid=x'),
+                h.detectHost('https://d.example/panel?host=other')],
+        standalone: h.standaloneTicket('https://d.example/panel?ticket=My%20invoice%20is%20wrong&ticket_id=77'),
+    };
+}"""
+
+
+def test_host_payloads_normalise_to_one_ticket_shape(page: Any, live: Live) -> None:
+    page.goto(f"{live.deflect}/panel")
+    page.wait_for_selector("body[data-ready='1']")
+    out = page.evaluate(NORMALISE)
+    shape = {"ticket_id", "subject", "last_customer_message", "requester", "tags", "conversation"}
+    assert shape <= set(out["older"]) and shape <= set(out["zendesk"]) and shape <= set(out["standalone"])
+    older = out["older"]  # Chatwoot before currentAgent: conversation and contact only
+    assert older["ticket_id"] == "12" and older["last_customer_message"] == "second"
+    assert older["requester"] == {"name": "Kim", "email": "kim@example.com"} and older["agent"] == ""
+    assert older["conversation"] == ["first", "reply", "second"]
+    assert out["empty"]["last_customer_message"] == "" and out["empty"]["conversation"] == []
+    assert out["zendesk"]["last_customer_message"] == "Hi & bye"  # comment HTML read as text, inertly
+    assert out["zendeskNoComments"]["last_customer_message"] == "Only the description"
+    assert out["hosts"] == ["standalone", "chatwoot", "zendesk", "standalone"]
+    assert out["standalone"]["last_customer_message"] == "My invoice is wrong"
+    assert out["standalone"]["ticket_id"] == "77"
+    page.wait_for_timeout(50)
+    assert page.evaluate("() => window.__pwned === undefined")
