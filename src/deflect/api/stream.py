@@ -157,6 +157,21 @@ def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
+def ask_arguments(body: Any, who: Caller) -> dict[str, Any]:
+    """svc.ask's keyword arguments from an AskRequest, as for /v1/ask: who the customer is comes from the
+    credential; with a customer key the body can only *claim* an identity (it sets no priority, SLA or repeat)."""
+    trusted = who.role is not Role.CUSTOMER
+    claimed = {"id": body.customer_id, "name": body.customer_name, "tier": body.customer_tier}
+    return {
+        "conversation_id": body.conversation_id,
+        "conversation": body.conversation,
+        "customer_id": body.customer_id if trusted else None,
+        "customer_name": body.customer_name if trusted else None,
+        "customer_tier": body.customer_tier if trusted else None,
+        "claimed_customer": None if trusted else {k: v for k, v in claimed.items() if v},
+    }
+
+
 def stream_router(
     settings: Settings, svc: DeflectService, caller: Callable[..., Caller], keepalive_s: float = KEEPALIVE_S
 ) -> APIRouter:
@@ -175,20 +190,7 @@ def stream_router(
         # Refuse a bad question with the usual 422 before the stream starts, not as an event after a 200.
         validate_question(body.question, settings.max_question_chars)
 
-        # As for /v1/ask: who the customer is comes from the credential; a customer key can only claim it.
-        trusted = who.role is not Role.CUSTOMER
-        claimed = {"id": body.customer_id, "name": body.customer_name, "tier": body.customer_tier}
-        ask = partial(
-            svc.ask,
-            body.question,
-            who.audience,
-            conversation_id=body.conversation_id,
-            conversation=body.conversation,
-            customer_id=body.customer_id if trusted else None,
-            customer_name=body.customer_name if trusted else None,
-            customer_tier=body.customer_tier if trusted else None,
-            claimed_customer=None if trusted else {k: v for k, v in claimed.items() if v},
-        )
+        ask = partial(svc.ask, body.question, who.audience, **ask_arguments(body, who))
 
         def describe(result: AskResult) -> dict[str, dict[str, str]]:
             return source_info(svc, [c.source_id for c in result.citations] + result.retrieved, who.audience)
