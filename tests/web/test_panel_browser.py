@@ -137,7 +137,20 @@ def test_escalate_shows_the_packet_with_checklist_priority_and_sla(page: Any, li
     assert "missing, ask the customer" in text
     stored = live.service.desk.get(reference)
     assert "human_requested" in stored.reasons and stored.priority.value in text
+    page.locator("#queue > li", has_text=reference).wait_for()  # the queue shows it at once
     shot(page, "panel-escalation")
+    assert axe_violations(page) == []
+
+
+def test_a_refused_key_reopens_the_key_form(page: Any, live: Live) -> None:
+    page.goto(f"{live.deflect}/panel")
+    page.wait_for_selector("body[data-ready='1']")
+    page.get_by_label("Agent API key").fill("not-a-key")
+    page.get_by_role("button", name="Save key").click()
+    ask(page, ANSWERABLE)
+    assert "refused the API key" in status(page)
+    assert page.locator("#settings").is_visible()
+    assert page.evaluate("() => document.activeElement.id") == "api-key"
 
 
 def test_resolve_makes_the_next_identical_question_answered(page: Any, live: Live) -> None:

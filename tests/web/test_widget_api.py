@@ -18,7 +18,7 @@ from tests.conftest import CANARY
 from tests.web.test_stream import parse_sse
 
 from deflect.api import create_app
-from deflect.config import Settings
+from deflect.config import DEV_WIDGET_ID, Settings
 from deflect.service import DeflectService
 from deflect.web import ratelimit
 from deflect.web.ratelimit import RateLimiter
@@ -200,3 +200,12 @@ def test_static_files_are_whitelisted(client: TestClient) -> None:
     assert client.get("/static/deflect/markdown.js").headers["access-control-allow-origin"] == "*"
     assert client.get("/static/deflect/..%2F..%2Fconfig.py").status_code == 404
     assert client.get("/static/deflect/routes.py").status_code == 404
+
+
+def test_production_serves_no_development_widget(settings: Settings, service: DeflectService) -> None:
+    prod = settings.model_copy(
+        update={"env": "production", "widgets": {DEV_WIDGET_ID: [SITE], "wid_shop": [SITE]}}
+    )
+    client = TestClient(create_app(prod, service))
+    assert ask(client, "How do I reset my password?", wid=DEV_WIDGET_ID).status_code == 404
+    assert ask(client, "How do I reset my password?", wid="wid_shop").status_code == 200

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from deflect.config import Settings
+from deflect.config import DEV_WIDGET_ID, Settings
 from deflect.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 
 SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -55,6 +55,8 @@ class WidgetGate:
 
     def __init__(self, settings: Settings) -> None:
         self._widgets = {wid: frozenset(o.rstrip("/") for o in origins) for wid, origins in settings.widgets.items()}
+        if settings.env == "production":
+            self._widgets.pop(DEV_WIDGET_ID, None)  # production serves no development widget, whatever it allows
         self._secret = settings.widget_identity_secret
 
     def allowed(self, widget_id: str, origin: str | None) -> bool:

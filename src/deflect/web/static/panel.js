@@ -258,6 +258,7 @@ async function ask(question) {
     if (!state.result) throw new Error("the answer stream ended early");
     setActions(true);
     say(state.result.decision === "answer" ? "Answer ready." : "deflect escalated this question.");
+    if (state.result.escalation_id) loadQueue();
   } catch (error) {
     $("verdict").textContent = "No answer.";
     say(problem(error), "error");
@@ -371,6 +372,7 @@ async function escalate() {
     }
     await openEscalation(id);
     say(`Escalated: ${id}.`);
+    loadQueue();
     $("escalation-h").focus?.();
   } catch (error) {
     say(problem(error), "error");
