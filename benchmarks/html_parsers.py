@@ -133,7 +133,11 @@ def main(folders: list[str]) -> None:
         checks = _checks(html)
         for name, fn in cands.items():
             t0 = time.perf_counter()
-            out = fn(html)
+            try:
+                out = fn(html)
+            except RecursionError:  # markdownify on html.parser's deeply nested man2html lists
+                out = ""
+                score[name]["crashed"][0] += 1
             seconds[name] += time.perf_counter() - t0
             lines = _lines(out)
             flat = " ".join(out.split())
@@ -153,14 +157,14 @@ def main(folders: list[str]) -> None:
             s["chrome"][1] += 1
             s["chrome"][0] += bool(CHROME.search(out))
     print(f"{len(pages)} pages from {', '.join(folders)}")
-    print(f"{'candidate':30} {'pre':>14} {'code':>14} {'dt':>14} {'table':>12} {'chrome left':>12} {'s':>6}")
+    print(f"{'candidate':30} {'pre':>14} {'code':>14} {'dt':>14} {'table':>12} {'chrome left':>12} {'s':>6} crashed")
     for name in cands:
         s = score[name]
         cells = [
             f"{s[k][0]}/{s[k][1]} {s[k][0] / max(1, s[k][1]):.2f}" for k in ("pre", "code", "dt", "table", "chrome")
         ]
         print(
-            f"{name:30} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {cells[3]:>12} {cells[4]:>12} {seconds[name]:6.1f}"
+            f"{name:30} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {cells[3]:>12} {cells[4]:>12} {seconds[name]:6.1f} {s['crashed'][0]}"
         )
 
 

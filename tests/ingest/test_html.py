@@ -265,3 +265,12 @@ def test_deeply_nested_unclosed_lists_convert_quickly_and_completely() -> None:
 
     assert "- **-0**: Option number 0." in text
     assert "- **-599**: Option number 599." in text
+
+
+def test_a_table_whose_first_row_is_a_group_label_gets_an_empty_header_row() -> None:
+    html = (
+        "<main><table><tr><td><strong>options</strong></td><td></td></tr>"
+        "<tr><td><code>-n</code></td><td>do nothing</td></tr></table></main>"
+    )
+
+    assert "|  |  |\n| --- | --- |\n| **options** |  |\n| `-n` | do nothing |" in body(html)

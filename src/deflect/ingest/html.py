@@ -112,6 +112,7 @@ def parse_page(html: str) -> HtmlPage:
     title_tag = soup.find("title")
     root = _content_root(soup)
     _strip_chrome(root)
+    _mark_table_headers(root)
     h1 = root.find("h1") or soup.find("h1")
     body = _convert(root)
     return HtmlPage(
@@ -155,6 +156,21 @@ def _strip_chrome(root: Tag) -> None:
     for a in root.find_all("a"):
         if not a.decomposed and _PERMALINK.match(a.get_text()) and a.get("href", "").startswith("#"):
             a.decompose()
+
+
+def _mark_table_headers(root: Tag) -> None:
+    """A table without <th> gets its first row as header only when every cell of that row has text.
+
+    Help-centre tables often label columns with plain <td>s; Sphinx option tables start with a group row
+    ("positional arguments" and empty cells), which must not become every row's header."""
+    for table in root.find_all("table"):
+        if table.find("th") is not None:
+            continue
+        first = table.find("tr")
+        cells = first.find_all("td", recursive=False) if first is not None else []
+        if len(cells) > 1 and all(c.get_text(strip=True) for c in cells) and len(table.find_all("tr")) > 1:
+            for cell in cells:
+                cell.name = "th"
 
 
 def _is_chrome(el: Tag) -> bool:
@@ -249,7 +265,7 @@ class _Converter(MarkdownConverter):
             escape_asterisks=False,
             escape_underscores=False,
             escape_misc=False,
-            table_infer_header=True,
+            table_infer_header=False,
             strip_document="strip",
             wrap=True,
             wrap_width=None,
