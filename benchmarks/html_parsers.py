@@ -164,7 +164,8 @@ def main(folders: list[str]) -> None:
             f"{s[k][0]}/{s[k][1]} {s[k][0] / max(1, s[k][1]):.2f}" for k in ("pre", "code", "dt", "table", "chrome")
         ]
         print(
-            f"{name:30} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {cells[3]:>12} {cells[4]:>12} {seconds[name]:6.1f} {s['crashed'][0]}"
+            f"{name:30} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {cells[3]:>12} {cells[4]:>12} "
+            f"{seconds[name]:6.1f} {s['crashed'][0]}"
         )
 
 
