@@ -188,3 +188,14 @@ def test_a_pdf_with_no_text_is_refused_with_a_reason() -> None:
 
     with pytest.raises(SourceError, match="no extractable text"):
         parse_pdf(bytes(pdf.output()), "scanned.pdf", SIG)
+
+
+def test_pdf_ligatures_become_letters_and_markdown_lookalikes_stay_text() -> None:
+    from deflect.ingest.text import pages_to_markdown
+
+    body = pages_to_markdown(["The conﬁg ﬁle\n# not a heading\n---", "", "Last page"])
+
+    assert "The config file" in body
+    assert "\\# not a heading" in body and "\\---" in body
+    assert body.startswith("## Page 1\n\n") and "## Page 3\n\nLast page" in body
+    assert "## Page 2" not in body  # a page without text makes no section

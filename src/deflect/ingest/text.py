@@ -21,6 +21,7 @@ _UNDERLINE = re.compile(r"^([=\-~^*+#\"'`:._])\1{2,}\s*$")
 _ASCIIDOC_HEADING = re.compile(r"^(={1,6}) (\S.*)$")
 _DELIMITER = re.compile(r"^(-{4,}|\.{4,})\s*$")
 _DIRECTIVE = re.compile(r"^\.\. (?:[\w:-]+::.*|_[^:]+:.*|\|[^|]+\|.*|\[[^\]]+\].*|\S.*)?$")
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _INDENTED = re.compile(r"^(?: {2,}|\t)\S")
 
 
@@ -101,7 +102,8 @@ def pages_to_markdown(pages: list[str]) -> str:
     """One `## Page N` section per page that has text; the text keeps its lines."""
     parts: list[str] = []
     for n, page in enumerate(pages, start=1):
-        text = "\n".join(line.rstrip() for line in page.replace("\r", "").splitlines()).strip()
+        page = page.replace("\r", "").translate(_LIGATURES)  # "ﬁle" is "file" to readers and to keyword search
+        text = "\n".join(line.rstrip() for line in page.splitlines()).strip()
         if text:
             # A line that Markdown would read as a heading or a thematic break stays text.
             text = re.sub(r"^(#{1,6}\s|[-*_]{3,}\s*$)", r"\\\1", text, flags=re.M)
