@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from deflect.config import Settings
-from deflect.domain.models import AskResult, Audience, Decision
+from deflect.domain.models import AskResult, Audience, Decision, IngestReport
 from deflect.errors import DeflectError
 
 app = typer.Typer(
@@ -69,10 +69,19 @@ def ingest(
             err.print(f"[red]error[/red] (validation_failed): {escape(str(path))} does not exist")
             raise typer.Exit(EXIT_INPUT)
     root = settings.kb_dir if all(_inside(p, settings.kb_dir) for p in targets) else Path(".")
+    from deflect.handoff import ingest_via_server, running_server
+
+    server = running_server(settings)
     with _errors():
-        service = _service(settings)
-        with _progress(disable=as_json) as advance:
-            report = service.ingest(targets, root, advance)
+        if server is not None:
+            # A server owns this index: it ingests while it keeps answering (a second writer broke its view).
+            err.print(f"a deflect server is running at {server}: it does the ingest", style="dim")
+            with _progress(disable=as_json) as advance:
+                report = IngestReport.model_validate(ingest_via_server(server, settings, targets, advance))
+        else:
+            service = _service(settings)
+            with _progress(disable=as_json) as advance:
+                report = service.ingest(targets, root, advance)
     from deflect.cli_sources import print_failures, print_files
 
     print_failures(report)  # on stderr, also with --json
@@ -123,11 +132,17 @@ def serve(
     import uvicorn
 
     from deflect.api import create_app
+    from deflect.handoff import remove_marker, write_marker
 
     settings = _settings()
     with _errors():
         api = create_app(settings)
-    uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info")
+    bind, listen = host or settings.host, port or settings.port
+    marker = write_marker(settings, bind, listen)  # `deflect ingest` finds this server and hands it the work
+    try:
+        uvicorn.run(api, host=bind, port=listen, log_level="info")
+    finally:
+        remove_marker(marker)
 
 
 def _render(result: AskResult) -> None:

@@ -32,6 +32,7 @@ class Job:
         self.last_finished: datetime | None = None
         self.last_result: Any = None
         self.last_error: str | None = None
+        self.progress: dict[str, Any] = {}  # what a long run has done so far, set by its work function
 
     def run_once(self) -> Any:
         """Run now (waiting for a run in progress to finish first); the summary, or None after an error."""
@@ -64,6 +65,13 @@ class Job:
         self._thread = threading.Thread(target=loop, name=f"job-{self.name}", daemon=True)
         self._thread.start()
 
+    def trigger(self) -> bool:
+        """Run once now on its own thread (an on-demand job); False if a run is already in progress."""
+        if self._run_lock.locked():
+            return False
+        threading.Thread(target=self.run_once, name=f"job-{self.name}-once", daemon=True).start()
+        return True
+
     def wake(self) -> None:
         """Run the next round now rather than at the end of the interval."""
         self._wake.set()
@@ -86,4 +94,5 @@ class Job:
             "last_finished": self.last_finished.isoformat() if self.last_finished else None,
             "last_result": self.last_result,
             "last_error": self.last_error,
+            "progress": self.progress,
         }

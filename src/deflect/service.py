@@ -89,8 +89,15 @@ class DeflectService:
         self._store_calls = store_calls or Bounded("database", 6.0, StoreUnavailable, retry_after_s=0.0, workers=1)
         # Indexing a resolution: one at a time, bounded; what fails stays pending for the knowledge job.
         self._knowledge_calls = knowledge_calls or Bounded("knowledge", 30.0, IndexUnavailable, 0.0, workers=1)
-        self._knowledge_lock = threading.Lock()
-        self.jobs = {"knowledge": Job("knowledge", self.index_pending_knowledge, knowledge_retry_s)}
+        # The one writer of the index in this process: ingestion and resolutions' knowledge take turns.
+        self._index_write_lock = threading.Lock()
+        self._ingest_request: tuple[list[Path], Path] | None = None
+        self.jobs = {
+            "knowledge": Job("knowledge", self.index_pending_knowledge, knowledge_retry_s),
+            # On demand (POST /v1/admin/ingest, or `deflect ingest` while a server runs): the serving process owns
+            # its index, so ingestion happens here while asks keep being answered.
+            "ingest": Job("ingest", self._run_requested_ingest, interval_s=0.0),
+        }
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -319,7 +326,7 @@ class DeflectService:
     def _index_knowledge(self, pending: PendingKnowledge, actor: str) -> bool:
         """Write the records to the kb file (once) and index them, bounded; mark them searchable. False (and the
         error recorded, the records still pending) when the index, the kb file or the database fails."""
-        if not self._knowledge_lock.acquire(timeout=self._knowledge_calls.timeout_s):
+        if not self._index_write_lock.acquire(timeout=self._knowledge_calls.timeout_s):
             return False  # another indexing run holds it (a hung index): the job comes back to this one
         try:
             latest = self.desk.store.knowledge(pending.escalation_id)
@@ -358,7 +365,7 @@ class DeflectService:
             log.warning("knowledge of %s: database unavailable: %s", pending.escalation_id, exc.message)
             return False
         finally:
-            self._knowledge_lock.release()
+            self._index_write_lock.release()
 
     def _write_and_index(self, records: list[dict[str, object]]) -> list[SourceDoc]:
         docs = self._knowledge.append_missing(records, self._ingestor.signature)
@@ -373,10 +380,32 @@ class DeflectService:
                 log.warning("resolved knowledge %s not retrieved for its own question", doc.source_id)
         return docs
 
+    def request_ingest(self, paths: Sequence[Path], root: Path) -> bool:
+        """Start the ingest job on these paths in the background; False if one is already running."""
+        job = self.jobs["ingest"]
+        if job.status()["busy"]:
+            return False
+        self._ingest_request = (list(paths), root)
+        return job.trigger()
+
+    def _run_requested_ingest(self) -> dict[str, object]:
+        request, self._ingest_request = self._ingest_request, None
+        if request is None:
+            return {"skipped": "nothing requested"}
+        job = self.jobs["ingest"]
+        job.progress = {"embedded": 0, "total": None}
+
+        def progress(done: int, total: int) -> None:
+            job.progress = {"embedded": done, "total": total}
+
+        report = self.ingest(request[0], request[1], progress)
+        return report.model_dump(mode="json")
+
     def start_jobs(self) -> None:
-        """Start the service's background jobs (the server calls this at start-up)."""
+        """Start the service's periodic background jobs (the server calls this at start-up)."""
         for job in self.jobs.values():
-            job.start()
+            if job.interval_s > 0:
+                job.start()
 
     def stop_jobs(self) -> None:
         for job in self.jobs.values():
@@ -392,8 +421,10 @@ class DeflectService:
         return hits, features(question, hits)
 
     def ingest(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
-        """Bring the index in line with the given knowledge files."""
-        report = self._ingestor.ingest_paths(paths, root, progress)
+        """Bring the index in line with the given knowledge files. One writer at a time in this process (an
+        ingest and the knowledge job must not prune each other's sources)."""
+        with self._index_write_lock:
+            report = self._ingestor.ingest_paths(paths, root, progress)
         self._retriever.invalidate()
         if self.calibrator is not None and self._auto_calibrate:
             report.calibration = self.calibrator.refresh_if_stale()

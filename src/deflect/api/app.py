@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from deflect import __version__
+from deflect.api.admin import admin_router
 from deflect.api.auth import Caller, Role, caller_dependency
 from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
         return JSONResponse(body, 503)
 
     app.include_router(escalation_router(svc, caller))
+    app.include_router(admin_router(settings, svc, caller))
     app.include_router(gaps_router(svc, caller))
     app.include_router(stream_router(settings, svc, caller))
     install_web(app, settings, svc)

@@ -1,0 +1,91 @@
+"""One owner of the index while serving: `deflect serve` leaves a marker (pid and URL) in the data folder, and
+`deflect ingest` hands its work to that server (POST /v1/admin/ingest, then polls GET /v1/jobs) instead of
+writing the index from a second process, which broke every ask on embedded Chroma until a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deflect.config import Settings
+from deflect.errors import ConfigError, DeflectError
+
+MARKER = "serve.json"
+
+
+def marker_path(settings: Settings) -> Path:
+    return settings.data_dir / MARKER
+
+
+def write_marker(settings: Settings, host: str, port: int) -> Path:
+    """Say where this server listens; removed again when it stops (a stale one is detected by pid and /healthz)."""
+    path = marker_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connect = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    path.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{connect}:{port}"}), encoding="utf-8")
+    return path
+
+
+def remove_marker(path: Path) -> None:
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def running_server(settings: Settings) -> str | None:
+    """The URL of a live `deflect serve` on this data folder, or None (no marker, dead pid, no answer)."""
+    try:
+        marker = json.loads(marker_path(settings).read_text(encoding="utf-8"))
+        pid, url = int(marker["pid"]), str(marker["url"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        return url if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200 else None
+    except httpx.HTTPError:
+        return None
+
+
+def ingest_via_server(
+    url: str,
+    settings: Settings,
+    paths: list[Path],
+    progress: Callable[[int, int], None] | None = None,
+    poll_s: float = 0.5,
+) -> dict[str, Any]:
+    """Have the server ingest `paths` and wait for its report."""
+    if not settings.admin_api_keys:
+        raise ConfigError("a server is running: handing it the ingest needs DEFLECT_ADMIN_API_KEYS")
+    headers = {"Authorization": f"Bearer {settings.admin_api_keys[0]}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
+        started = client.post("/v1/admin/ingest", json={"paths": [str(p.resolve()) for p in paths]})
+        if started.status_code != 202:
+            error = _error(started)
+            raise DeflectError(f"the server refused the ingest ({started.status_code}): {error}")
+        runs = started.json()["runs_before"]
+        while True:
+            time.sleep(poll_s)
+            job = next(j for j in client.get("/v1/jobs").json() if j["name"] == "ingest")
+            done, total = job["progress"].get("embedded"), job["progress"].get("total")
+            if progress is not None and total:
+                progress(done, total)
+            if job["runs"] > runs and not job["busy"]:
+                if job["last_error"]:
+                    raise DeflectError(f"the server's ingest failed: {job['last_error']}")
+                result: dict[str, Any] = job["last_result"]
+                return result
+
+
+def _error(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]

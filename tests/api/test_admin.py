@@ -1,0 +1,73 @@
+"""POST /v1/admin/ingest: the serving process ingests its own kb in the background (admin key, kb paths only)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deflect.api import create_app
+from deflect.config import DEV_ADMIN_KEY, DEV_AGENT_KEY, Settings
+from deflect.service import DeflectService
+
+ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_KEY}"}
+AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}"}
+
+
+@pytest.fixture
+def client(settings: Settings, service: DeflectService) -> TestClient:
+    return TestClient(create_app(settings, service))
+
+
+def wait_for_ingest(client: TestClient, runs_before: int) -> dict[str, object]:
+    for _ in range(200):
+        job = next(j for j in client.get("/v1/jobs", headers=ADMIN).json() if j["name"] == "ingest")
+        if job["runs"] > runs_before and not job["busy"]:
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError("the ingest job did not finish")
+
+
+def test_an_admin_ingest_runs_in_the_server_and_reports(client: TestClient, settings: Settings) -> None:
+    (settings.kb_dir / "articles" / "parquet.md").write_text(
+        "---\ntitle: Parquet export\naudience: public\n---\n# Parquet export\n\nChoose Export, then Parquet.\n",
+        encoding="utf-8",
+    )
+
+    started = client.post("/v1/admin/ingest", json={}, headers=ADMIN)
+
+    assert started.status_code == 202
+    job = wait_for_ingest(client, started.json()["runs_before"])
+    assert job["last_error"] is None
+    assert job["last_result"]["added"] == 1  # type: ignore[index]
+
+
+@pytest.mark.parametrize("path", ["/etc", "../"], ids=["absolute", "relative-escape"])
+def test_only_paths_inside_the_kb_can_be_ingested(client: TestClient, settings: Settings, path: str) -> None:
+    target = path if path.startswith("/") else str(settings.kb_dir / path)
+
+    response = client.post("/v1/admin/ingest", json={"paths": [target]}, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["problem"] == "outside_kb"
+
+
+def test_ingest_needs_an_admin_key(client: TestClient) -> None:
+    assert client.post("/v1/admin/ingest", json={}, headers=AGENT).status_code == 403
+
+
+def test_a_missing_path_is_a_422(client: TestClient, settings: Settings) -> None:
+    response = client.post("/v1/admin/ingest", json={"paths": [str(settings.kb_dir / "nope.md")]}, headers=ADMIN)
+    assert response.status_code == 422
+
+
+def test_the_marker_names_a_live_server_only(settings: Settings, tmp_path: Path) -> None:
+    from deflect.handoff import marker_path, remove_marker, running_server, write_marker
+
+    assert running_server(settings) is None  # no marker
+    marker = write_marker(settings, "0.0.0.0", 1)  # this pid is alive, but nothing answers on port 1
+    assert running_server(settings) is None
+    remove_marker(marker)
+    assert not marker_path(settings).exists()
