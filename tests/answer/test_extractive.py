@@ -295,3 +295,32 @@ def test_no_sources_give_an_empty_answer() -> None:
     answer = generator().generate("How do I restore a ledger?", [])
 
     assert (answer.text, answer.citations, answer.sentences) == ("", [], [])
+
+
+def test_an_intro_and_its_code_packed_into_neighbouring_chunks_are_quoted_together() -> None:
+    intro, code = VERIFY.split("\n\n", 1)[0], VERIFY.split("\n\n", 2)[1]
+    # Retrieval ranked the code's chunk (#4) above the intro's (#3).
+    hit = source_of(
+        chunk("doc:verify", 4, code, heading="Verifying"), chunk("doc:verify", 3, intro, heading="Verifying")
+    )
+
+    answer = generator().generate("How do I check every ledger entry?", [hit])
+
+    assert f"{intro}\n\n{code}" in answer.sentences[0]
+
+
+def test_neighbouring_chunks_of_different_sections_are_not_joined() -> None:
+    hit = source("doc:kb", LIMITS, PRICING, headings=("Limits", "Pricing"))
+
+    answer = generator().generate("How many syncs per day does the Team plan allow?", [hit])
+
+    assert all(not (LIMITS in p and PRICING in p) for p in answer.sentences)
+
+
+def test_no_quotable_passage_in_the_top_source_gives_an_empty_answer_not_another_source() -> None:
+    cut = "To force a full sync, run:\n\n```console\n$ tally sync --full"  # the chunk ends inside the code
+    sources = [source("doc:full", cut), source("doc:limits", LIMITS, score=0.99)]
+
+    answer = generator().generate("How do I force a full sync?", sources)
+
+    assert (answer.text, answer.citations) == ("", [])

@@ -37,6 +37,8 @@ CHUNK_WEIGHT = 1.0
 # Weight of length (in budgets): between passages covering the question equally, the shorter one is quoted.
 LENGTH_WEIGHT = 0.05
 SNIPPET_CHARS = 240
+# Shorter common text at a chunk seam is a coincidence, not the overlap of a split paragraph.
+MIN_OVERLAP = 20
 _LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
 _OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
 
@@ -73,11 +75,14 @@ class ExtractiveGenerator:
         """Compose an answer from `sources` (best first)."""
         chosen = _eligible_sources(sources, self._max_sources)
         candidates = _dedupe(self._candidates(chosen))
-        if not candidates:
+        # The answer leads with the source retrieval ranked first (the one confidence judged); when nothing of it
+        # can be quoted whole, there is no answer, and the service escalates.
+        if not any(c.source_rank == 0 for c in candidates):
             return Answer(text="", citations=[])
         weights = _term_weights(_stems(question), [c.words for c in candidates])
         total = sum(weights.values()) or 1.0
-        best_chunk = max(c.chunk_score for c in candidates) or 1.0
+        best_chunk = max(c.chunk_score for c in candidates)
+        best_chunk = best_chunk if best_chunk > 0 else 1.0  # a cosine can be negative; the ratio must not flip
         for cand in candidates:
             # A question word in the heading counts twice: the heading says what the whole passage is about.
             found = sum(weights.get(w, 0.0) for w in cand.words) + sum(weights.get(w, 0.0) for w in cand.heading_words)
@@ -97,9 +102,8 @@ class ExtractiveGenerator:
     def _candidates(self, sources: list[SourceHit]) -> list[_Candidate]:
         out = []
         for s_rank, source in enumerate(sources):
-            for c_rank, scored in enumerate(source.chunks):
-                chunk = scored.chunk
-                for section in chunk_sections(chunk.quotable, _heading(source, chunk.heading_path), self._max_chars):
+            for c_rank, chunk in enumerate(_texts(source)):
+                for section in chunk_sections(chunk.text, _heading(source, chunk.heading), self._max_chars):
                     heading_words = _stems(section.heading)
                     above = (section.whole,) if section.whole else ()
                     ranked: list[tuple[Passage, tuple[Passage, ...]]] = [(p, ()) for p in above]
@@ -109,12 +113,70 @@ class ExtractiveGenerator:
                         if group.passage:
                             ranked.append((group.passage, above))
                     out.extend(
-                        _Candidate(
-                            p, s_rank, c_rank, chunk.chunk_id, scored.score, parents, heading_words, _stems(p.text)
-                        )
+                        _Candidate(p, s_rank, c_rank, chunk.key, chunk.score, parents, heading_words, _stems(p.text))
                         for p, parents in ranked
                     )
         return out
+
+
+@dataclass(frozen=True)
+class _Text:
+    """Quotable text of one chunk, or of consecutive chunks of one section joined again."""
+
+    key: str
+    heading: str
+    text: str
+    score: float
+
+
+def _texts(source: SourceHit) -> list[_Text]:
+    """The source's retrieved chunks, best first; an article's consecutive chunks of one section are joined.
+
+    Ingestion packs whole blocks into chunks, so a long section's intro and the code or list it introduces can
+    land in neighbouring chunks; when retrieval returned both, they are quoted together again."""
+    texts = [_Text(s.chunk.chunk_id, s.chunk.heading_path, s.chunk.quotable, s.score) for s in source.chunks]
+    if source.kind != "article":
+        return texts
+    order = sorted(range(len(texts)), key=lambda i: _chunk_number(texts[i].key))
+    runs: list[list[int]] = []
+    for i in order:
+        prev = runs[-1][-1] if runs else None
+        joins = (
+            prev is not None
+            and _chunk_number(texts[i].key) == _chunk_number(texts[prev].key) + 1
+            and texts[i].heading == texts[prev].heading
+        )
+        if joins:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    merged = [
+        (
+            min(run),
+            _Text(
+                "+".join(texts[i].key for i in run),
+                texts[run[0]].heading,
+                _join([texts[i].text for i in run]),
+                max(texts[i].score for i in run),
+            ),
+        )
+        for run in runs
+    ]
+    return [text for _, text in sorted(merged, key=lambda pair: pair[0])]
+
+
+def _join(parts: list[str]) -> str:
+    """Neighbouring chunks as one text; a long paragraph split with overlap repeats its seam only once."""
+    out = parts[0]
+    for part in parts[1:]:
+        seam = next((n for n in range(min(len(out), len(part)), MIN_OVERLAP - 1, -1) if out.endswith(part[:n])), 0)
+        out = out + part[seam:] if seam else f"{out}\n\n{part}"
+    return out
+
+
+def _chunk_number(chunk_id: str) -> int:
+    number = chunk_id.rpartition("#")[2]
+    return int(number) if number.isdigit() else -1
 
 
 def _expand(best: _Candidate, candidates: list[_Candidate]) -> _Candidate:

@@ -112,7 +112,9 @@ class Answer(BaseModel):
 
     text: str
     citations: list[Citation]
-    sentences: list[str] = Field(default_factory=list, description="Answer sentences, each from a source.")
+    sentences: list[str] = Field(
+        default_factory=list, description="The quoted passages (or sentences), each verbatim text of a cited source."
+    )
 
 
 class AskResult(BaseModel):
