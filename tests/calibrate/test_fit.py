@@ -7,7 +7,7 @@ import random
 import pytest
 
 from deflect.calibrate.fit import Sample, choose_threshold, risk_coverage
-from deflect.calibrate.selfcal import changed_share, fit, kb_hash
+from deflect.calibrate.selfcal import SHIPPED_FEATURES, changed_share, fit, kb_hash
 
 
 def brute_force_threshold(conf: list[float], labels: list[int], target: float) -> float:
@@ -33,7 +33,7 @@ def separable(n: int, noise: float, seed: int = 0) -> list[Sample]:
         label = i % 2
         dense = (0.75 if label else 0.45) + rng.gauss(0, noise)
         kind = "title" if label else ("out_of_domain" if i % 4 == 0 else "left_out")
-        feats = {"top_dense": dense, "top_score": dense, "margin_distinct": 0.1, "overlap": 0.5}
+        feats = {"top_dense": dense, "top_score": dense, "margin_distinct": 0.1, "spread": dense - 0.3}
         out.append(Sample(f"g{i // 2}", feats, label, kind))
     return out
 
@@ -43,7 +43,7 @@ def test_the_fitted_threshold_keeps_the_cross_checked_risk_near_the_target() -> 
 
     assert cal.notes["check_risk"] <= 0.05
     assert 0.5 < cal.notes["check_coverage"] <= 1.0
-    assert cal.features == ["top_dense", "top_score", "margin_distinct", "overlap"]
+    assert cal.features == list(SHIPPED_FEATURES)
     assert cal.weights["top_dense"] > 0  # higher cosine, more confidence
 
 
@@ -81,3 +81,13 @@ def test_changed_share_counts_added_edited_and_removed_sources() -> None:
     assert changed_share(old, old) == 0.0
     assert kb_hash(old) != kb_hash(new)
     assert kb_hash(old) == kb_hash(dict(reversed(list(old.items()))))
+
+
+def test_uncovered_questions_escalate_at_least_as_often_as_asked() -> None:
+    samples = separable(400, 0.15)  # overlapping: the risk target alone would let many left-out probes through
+
+    cal = fit(samples, "e", 0.2, min_escalated=0.95)
+
+    left_out = [cal.confidence(s.features) for s in samples if s.kind == "left_out"]
+    assert sum(c < cal.threshold for c in left_out) / len(left_out) >= 0.93  # fitted on all, chosen out of fold
+    assert fit(samples, "e", 0.2, min_escalated=0.0).threshold <= cal.threshold

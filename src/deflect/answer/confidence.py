@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import Stemmer
 from pydantic import BaseModel, Field
 
 from deflect.domain.models import SourceHit
@@ -29,6 +30,7 @@ FEATURES = (
     "agree",
     "margin_distinct",
     "qlen",
+    "overlap_quoted",
 )
 # Two sources whose best chunks share this much of their vocabulary say the same thing (an article and the
 # resolved escalation that repeats it): the margin between them says nothing about certainty.
@@ -40,11 +42,14 @@ when where which who why will with you your yours can't cannot don't not no yes 
 have has was were am been
 """
 _STOP = frozenset(_STOP_WORDS.split())
+# PyStemmer (Snowball, C) is thread-safe per call and fast; BM25 already stems with it.
+_STEMMER = Stemmer.Stemmer("english")
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased words of 3+ characters that are not stop words."""
-    return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
+    """Stems of the lower-cased words of 3+ characters that are not stop words ("resetting" meets "reset")."""
+    words = {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
+    return set(_STEMMER.stemWords(sorted(words)))
 
 
 def features(question: str, hits: Sequence[SourceHit]) -> dict[str, float]:
@@ -55,6 +60,7 @@ def features(question: str, hits: Sequence[SourceHit]) -> dict[str, float]:
     second = hits[1] if len(hits) > 1 else None
     words = content_words(question)
     top_words = content_words(" ".join(c.chunk.text for c in top.chunks))
+    quoted = content_words(" ".join(c.chunk.quotable for c in top.chunks))
     overlap = len(words & top_words) / len(words) if words else 0.0
     best = top.chunks[0].chunk if top.chunks else None
     label_words = content_words(f"{top.title} {best.heading_path if best else ''}")
@@ -72,6 +78,9 @@ def features(question: str, hits: Sequence[SourceHit]) -> dict[str, float]:
         "agree": len(near) / 2,
         "margin_distinct": top.score - _first_distinct_score(top_words, hits[1:]),
         "qlen": min(len(words), 12) / 12,
+        # Overlap with what an answer would quote (no heading, no escalation question): a question that repeats a
+        # title or a ticket's wording scores no higher than one asking what the text says.
+        "overlap_quoted": len(words & quoted) / len(words) if words else 0.0,
     }
 
 

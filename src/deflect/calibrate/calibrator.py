@@ -49,6 +49,7 @@ class Calibrator:
         self.policy = policy
         self._share = recalibrate_share
         self._current: Calibration | None = None
+        self.last_samples: list[Sample] = []  # what the last fit saw (the eval compares candidates on them)
         self._lock = threading.Lock()
 
     def current(self) -> Calibration:
@@ -79,6 +80,7 @@ class Calibrator:
         samples, counts = collect_samples(
             self._index, self._retriever, self._embedder, self.policy.max_probes, progress
         )
+        self.last_samples = [*samples, *extra]
         sources = kb_fingerprint(self._index.chunks())
         described = [
             f"self: {counts['probes']} probes of {counts['sources']} sources "

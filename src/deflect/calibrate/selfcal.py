@@ -167,6 +167,7 @@ def fit(
     target_risk: float,
     feature_names: Sequence[str] = SHIPPED_FEATURES,
     fitted_on: Sequence[str] = (),
+    min_escalated: float = 0.95,
 ) -> Calibration:
     """Fit a standardised logistic model on all samples; threshold from 2-fold out-of-fold confidences."""
     if len(samples) < MIN_SAMPLES or len({s.label for s in samples}) < 2:
@@ -203,7 +204,11 @@ def fit(
     fitted_conf = [cal.confidence(s.features) for s in samples]
     labels = [s.label for s in samples]
     check_conf = list(map(float, oof)) if cross_checked else fitted_conf
-    cal.threshold = round(choose_threshold(check_conf, labels, target_risk), 4)
+    risk_threshold = choose_threshold(check_conf, labels, target_risk)
+    uncovered = sorted(c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out")
+    # The second stated target: questions the KB does not cover escalate at least this often.
+    cover_threshold = _quantile_threshold(uncovered, min_escalated) if uncovered else 0.0
+    cal.threshold = round(max(risk_threshold, cover_threshold), 4)
     f_risk, f_cov, _ = risk_coverage(fitted_conf, labels, cal.threshold)
     c_risk, c_cov, _ = risk_coverage(check_conf, labels, cal.threshold)
     cal.notes = {
@@ -215,6 +220,15 @@ def fit(
         "check_coverage": round(c_cov, 4),
     }
     return cal
+
+
+def _quantile_threshold(scores: Sequence[float], share_below: float) -> float:
+    """The lowest threshold that leaves at least `share_below` of `scores` strictly below it."""
+    allowed = int((1.0 - share_below) * len(scores))  # how many may reach the threshold
+    ranked = sorted(scores, reverse=True)
+    if allowed >= len(ranked):
+        return 0.0
+    return float(ranked[allowed]) + 1e-9
 
 
 def _floor(samples: Sequence[Sample]) -> float:

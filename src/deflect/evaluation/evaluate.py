@@ -12,11 +12,13 @@ from typing import Any
 from deflect.answer.confidence import Calibration
 from deflect.config import Settings
 from deflect.domain.ports import Embedder
+from deflect.evaluation import candidates
 from deflect.evaluation.baseline import Check, compare, load_baseline
 from deflect.evaluation.fusion import sweep
 from deflect.evaluation.report import markdown, plots, to_html
 from deflect.evaluation.runner import Progress, prepare, run_cases, write_results
 from deflect.evaluation.scoring import aggregate, by_tag, score_case
+from deflect.evaluation.titles import titles_answered
 
 SECRET_FIELDS = {"customer_api_keys", "agent_api_keys"}
 
@@ -84,8 +86,15 @@ def evaluate(
         score_case(c, r, lambda sid: " ".join(texts.get(sid, []))) for c, r in zip(setup.cases, results, strict=True)
     ]
     overall, tags = aggregate(rows), by_tag(rows)
+    if dataset is None:  # a KB of articles: its own titles must be answered (a dataset KB holds only threads)
+        overall |= titles_answered(setup.service)
     weights = fusion_weights or (0.0, settings.fusion_bm25_weight)
     variants = {"Retrieval variants (same run)": sweep(setup.service.retriever, setup.cases, weights)}
+    calibrator = setup.service.calibrator
+    if calibrator is not None and calibrator.last_samples:
+        variants["Confidence candidates (each self-calibrated on this KB, same run)"] = candidates.compare(
+            setup.service, setup.cases, calibrator.last_samples, calibrator.policy.target_risk
+        )
 
     data_files = [p for p in (golden, dataset) if p is not None]
     stamp = {
