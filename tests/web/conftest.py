@@ -179,7 +179,7 @@ def browser() -> Iterator[Any]:
 def context(browser: Any, live: Live) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.deflect)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)  # generous: CI shares 2 cores with the rest of make test
     yield context
     context.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -129,6 +130,13 @@ def test_pieces_join_back_exactly() -> None:
     assert pieces("1. Open it.\n2. Click.") == ["1. Open it.\n", "2. Click."]
 
 
+def run_async(coroutine: Any) -> Any:
+    """asyncio.run in a thread of its own: a test session that also drives Playwright's sync API has an event
+    loop running in the main thread already."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def _collect(keepalive_s: float, ask: Any) -> list[str]:
     return [event async for event in ask_stream(ask, lambda r: {}, keepalive_s)]
 
@@ -138,7 +146,7 @@ def test_keepalive_while_the_ask_works_and_error_event_on_failure() -> None:
         time.sleep(0.35)
         raise IndexUnavailable("the index did not answer")
 
-    out = asyncio.run(_collect(0.1, slow))
+    out = run_async(_collect(0.1, slow))
     assert out[0] == ": keepalive\n\n" and out.count(": keepalive\n\n") >= 2
     name, body = parse_sse(out[-1])[0]
     assert name == "error"
@@ -169,7 +177,7 @@ def test_an_asker_who_leaves_before_the_decision_is_reported() -> None:
             await events.__anext__()
         await events.aclose()  # what Starlette does when the client disconnects
 
-    asyncio.run(leave_after(1))  # heard only `meta`
+    run_async(leave_after(1))  # heard only `meta`
     assert reported == ["esc_1"]
-    asyncio.run(leave_after(4))  # meta, citations, decision, and the stream went on: the asker was told
+    run_async(leave_after(4))  # meta, citations, decision, and the stream went on: the asker was told
     assert reported == ["esc_1"]
