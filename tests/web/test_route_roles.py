@@ -28,6 +28,8 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/v1/escalations/{escalation_id}"): STAFF,
     ("post", "/v1/escalations/{escalation_id}/resolve"): STAFF,
     ("post", "/v1/escalations/{escalation_id}/{action}"): STAFF,
+    **{("post", f"/v1/escalations/{{escalation_id}}/{action}"): STAFF
+       for action in ("claim", "start", "update", "wait", "resume", "bounce")},
     ("get", "/v1/escalations/{escalation_id}/audit"): STAFF,
     ("get", "/v1/audit"): STAFF,
     ("get", "/v1/audit/export"): ADMIN,
