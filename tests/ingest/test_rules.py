@@ -173,3 +173,17 @@ def test_ignoring_a_file_that_was_ingested_removes_it_from_the_index(tmp_path: P
 
     assert report.deleted == 2
     assert not {c.source_id for c in index.chunks()} & {"doc:runbooks/restart", "doc:runbooks/public-faq"}
+
+
+def test_a_page_of_headings_only_fails_with_a_reason_and_a_rerun_still_embeds_nothing(tmp_path: Path) -> None:
+    kb = write(tmp_path / "kb", {"contents.md": "# Contents\n\n## Part one\n", "a.md": "# A\n\nText.\n"})
+    embedder = HashEmbedder()
+    ingestor = Ingestor(InMemoryIndex(), embedder, Chunker(200, 30))
+
+    first = ingestor.ingest_paths([kb], kb)
+    calls = embedder.calls
+    second = ingestor.ingest_paths([kb], kb)
+
+    assert by_path(first.files)["contents.md"].status == "failed"
+    assert by_path(first.files)["contents.md"].reason == "article has no text besides headings"
+    assert (second.added, second.updated, embedder.calls) == (0, 0, calls)

@@ -22,7 +22,7 @@ import yaml
 
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
-from deflect.ingest.blocks import normalise
+from deflect.ingest.blocks import normalise, sections
 from deflect.ingest.html import parse_page
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
@@ -215,6 +215,10 @@ def _article(
             inferred.append("url: base_url + path")
     if not body.strip():
         raise SourceError(origin, "article has no body")
+    if not any(section.blocks for section in sections(body)):
+        # Nothing to chunk (a contents page whose links were navigation): it would never be indexed, and a rerun
+        # would find it "new" again.
+        raise SourceError(origin, "article has no text besides headings")
     try:
         tags = _tags(meta.get("tags"))
     except ValueError as exc:
