@@ -43,6 +43,7 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/static/deflect/{name}"): PUBLIC,
     ("post", "/widget/v1/{widget_id}/ask/stream"): WIDGET,
     ("post", "/widget/v1/{widget_id}/answers/{answer_id}/feedback"): WIDGET,
+    ("get", "/widget/v1/{widget_id}/requests"): WIDGET,
 }
 FILL = {"escalation_id": "esc_missing", "answer_id": "ans_missing", "action": "claim", "name": "panel.js",
         "widget_id": "wid_roles"}
@@ -125,5 +126,7 @@ def test_widget_routes_go_by_origin_not_keys(client: TestClient, origin: str | N
         status = call(client, method, path, headers).status_code
         if "feedback" in path and origin == SITE:
             assert status == 404  # allowed through; the dummy answer id does not exist
+        elif path.endswith("/requests") and origin == SITE:
+            assert status == 401  # allowed through; only an identified visitor has requests to see
         else:
             assert status == expected, (path, origin, status)

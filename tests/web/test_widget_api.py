@@ -209,3 +209,22 @@ def test_production_serves_no_development_widget(settings: Settings, service: De
     client = TestClient(create_app(prod, service))
     assert ask(client, "How do I reset my password?", wid=DEV_WIDGET_ID).status_code == 404
     assert ask(client, "How do I reset my password?", wid="wid_shop").status_code == 200
+
+
+def test_identified_visitors_see_their_own_requests_only(client: TestClient) -> None:
+    mine = dict(parse_sse(ask(client, "Best pizza in Naples?", **{"X-Deflect-Identity": token(sub="ada")}).text))
+    bob = {"X-Deflect-Identity": token(sub="bob"), "X-Deflect-Session": "sess_bob_000001"}
+    ask(client, "Best pizza in Rome?", **bob)
+
+    def requests(**headers: str) -> Any:
+        return client.get("/widget/v1/wid_shop/requests", headers={**SESSION, "Origin": SITE, **headers})
+
+    seen = requests(**{"X-Deflect-Identity": token(sub="ada")})  # e.g. from another device: only the token counts
+    assert seen.status_code == 200 and seen.headers["access-control-allow-origin"] == SITE
+    assert [(r["id"], r["question"], r["state"]) for r in seen.json()] == [
+        (mine["done"]["escalation_id"], "Best pizza in Naples?", "escalated")
+    ]
+    assert set(seen.json()[0]) == {"id", "question", "state", "created_at"}  # nothing internal
+    assert requests().status_code == 401  # anonymous visitors have no history to see
+    assert client.get("/widget/v1/wid_shop/requests", headers={**SESSION, "Origin": "https://evil.example",
+                      "X-Deflect-Identity": token(sub="ada")}).status_code == 403

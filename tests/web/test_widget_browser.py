@@ -155,3 +155,26 @@ def test_keyboard_and_accessibility_at_360px(browser: Any, live: Live) -> None:
     focused = page.evaluate("() => document.querySelector('deflect-widget').shadowRoot.activeElement.className")
     assert focused == "launcher"
     context.close()
+
+
+def test_an_identified_visitor_sees_their_requests_on_another_device(browser: Any, live: Live) -> None:
+    token = jwt.encode({"sub": "cust-travel", "exp": int(time.time()) + 300}, SECRET, "HS256")
+    laptop = browser.new_context()
+    page = laptop.new_page()
+    widget = open_widget(page, f"{live.site}/shop.html")
+    page.evaluate("token => window.Deflect.identify(token)", token)
+    bubble = ask(widget, "Please connect me to a person about my invoice address.")
+    reference = "esc_" + bubble.inner_text().rsplit("esc_", 1)[1].split()[0].strip(".")
+    laptop.close()
+
+    phone = browser.new_context(viewport={"width": 360, "height": 740})  # no storage shared with the laptop
+    page = phone.new_page()
+    widget = open_widget(page, f"{live.site}/shop.html")
+    assert widget.locator("details.requests").is_hidden()  # anonymous: no history
+    page.evaluate("token => window.Deflect.identify(token)", token)
+    requests = widget.locator("details.requests")
+    requests.locator("summary").click()
+    assert "Your requests (1)" in requests.locator("summary").inner_text()
+    assert reference in requests.inner_text() and "with our team" in requests.inner_text()
+    shot(page, "widget-requests-360", full_page=False)
+    phone.close()

@@ -20,7 +20,7 @@ from deflect.api.errors import error_body
 from deflect.api.stream import ask_stream, event_stream, source_info
 from deflect.config import DEV_WIDGET_ID, Settings
 from deflect.domain.models import AskResult, Audience
-from deflect.errors import DeflectError, NotFound, ValidationFailed
+from deflect.errors import DeflectError, NotFound, Unauthorized, ValidationFailed
 from deflect.service import DeflectService, validate_question
 from deflect.web.ratelimit import RateLimiter
 from deflect.web.widgets import Visitor, WidgetGate
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 WIDGET_HEADERS = "Content-Type, X-Deflect-Session, X-Deflect-Identity"
+REQUESTS_SHOWN = 10
 
 
 class WidgetAsk(BaseModel):
@@ -154,7 +155,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
         if not gate.allowed(widget_id, origin):
             return Response(status_code=403)
         headers = cors(origin or "") | {
-            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Methods": "GET, POST",
             "Access-Control-Allow-Headers": WIDGET_HEADERS,
             "Access-Control-Max-Age": "600",
         }
@@ -201,6 +202,28 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
         response = event_stream(ask_stream(ask, describe, undelivered=svc.report_undelivered))
         response.headers.update(cors(visitor.origin))
         return response
+
+    @router.get("/widget/v1/{widget_id}/requests", summary="An identified visitor's hand-offs, on any device")
+    async def widget_requests(widget_id: str, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        try:
+            visitor = who(request, widget_id)
+            if not visitor.identified:
+                raise Unauthorized("sign in on the site to see your earlier requests")
+            blocked = await anyio.to_thread.run_sync(limited, None, client_ip(request), visitor.origin)
+            if blocked is not None:
+                return blocked
+            found = await anyio.to_thread.run_sync(
+                lambda: svc.desk.list(customer_id=visitor.customer_id, limit=REQUESTS_SHOWN)
+            )
+        except DeflectError as exc:
+            return failure(exc, origin, widget_id)
+        # What the customer may see of their own requests: no notes, drafts, sources or internal fields.
+        shown = [
+            {"id": e.id, "question": e.question, "state": e.state.value, "created_at": e.created_at.isoformat()}
+            for e in found
+        ]
+        return JSONResponse(shown, headers=cors(visitor.origin))
 
     @router.post("/widget/v1/{widget_id}/answers/{answer_id}/feedback", summary="The widget's 'that helped' vote")
     async def widget_feedback(widget_id: str, answer_id: str, request: Request) -> Response:

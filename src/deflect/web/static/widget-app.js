@@ -3,7 +3,7 @@
 // random session id and, when the site identified the visitor, a short-lived signed identity token. No secret.
 
 import { renderMarkdown, safeHref } from "./markdown.js";
-import { postJson, RequestError, streamEvents } from "./sse.js";
+import { getJson, postJson, RequestError, streamEvents } from "./sse.js";
 
 const STRINGS = {
   en: {
@@ -22,6 +22,9 @@ const STRINGS = {
     handoff: "I still need help with this. Please connect me to a person.",
     failed: "Sorry, something went wrong. Please try again.",
     thinking: "Looking for an answer…",
+    requests: "Your requests",
+    states: { escalated: "with our team", bounced_back: "with our team", claimed: "being worked on",
+              started: "being worked on", waiting_on_customer: "waiting for your reply", resolved: "resolved" },
   },
   de: {
     title: "Hilfe",
@@ -39,6 +42,9 @@ const STRINGS = {
     handoff: "I still need help with this. Please connect me to a person.",
     failed: "Entschuldigung, etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
     thinking: "Ich suche eine Antwort…",
+    requests: "Ihre Anfragen",
+    states: { escalated: "bei unserem Team", bounced_back: "bei unserem Team", claimed: "in Bearbeitung",
+              started: "in Bearbeitung", waiting_on_customer: "wartet auf Ihre Antwort", resolved: "gelöst" },
   },
 };
 
@@ -125,8 +131,11 @@ export function mount(api, options, base, queue) {
   ]);
   const closeButton = h("button", { type: "button", class: "close", "aria-label": t.close, text: "×" });
   const human = h("button", { type: "button", class: "link", text: t.human });
+  const requests = h("details", { class: "requests" });
+  requests.hidden = true;
   const panel = h("div", { class: "panel", id: "deflect-panel", role: "dialog", "aria-labelledby": "deflect-title" }, [
     h("header", {}, [h("h2", { id: "deflect-title", text: title }), closeButton]),
+    requests,
     log,
     form,
     h("footer", {}, [human]),
@@ -174,6 +183,28 @@ export function mount(api, options, base, queue) {
       list.append(item);
     }
     return list;
+  }
+
+  // An identified visitor's hand-offs, from any device they used: the reference and where each stands.
+  async function showRequests() {
+    if (!state.token) {
+      requests.hidden = true;
+      return;
+    }
+    let items = [];
+    try {
+      items = await getJson(new URL(`widget/v1/${encodeURIComponent(widgetId)}/requests`, base).href, headers());
+    } catch {
+      items = [];
+    }
+    const list = h("ul");
+    for (const item of items) {
+      const where = (t.states && t.states[item.state]) || item.state.replace(/_/g, " ");
+      list.append(h("li", {}, [h("span", { class: "q", text: item.question.slice(0, 120) }), h("br"),
+        h("span", { class: "note", text: `${item.id} · ${where}` })]));
+    }
+    requests.replaceChildren(h("summary", { text: `${t.requests} (${items.length})` }), list);
+    requests.hidden = items.length === 0;
   }
 
   async function feedback(answerId, helpful) {
@@ -253,7 +284,10 @@ export function mount(api, options, base, queue) {
       if (citations.length) bubble.append(citationList(citations));
       state.history.push(question.slice(0, 2000), result.answer.slice(0, 2000));
       if (result.decision === "answer") followUp(bubble, result);
-      else bubble.classList.add("handoff");
+      else {
+        bubble.classList.add("handoff");
+        showRequests();
+      }
     } catch (error) {
       bubble.classList.add("error");
       const message = error instanceof RequestError && error.message ? error.message : t.failed;
@@ -295,12 +329,14 @@ export function mount(api, options, base, queue) {
   api.close = close;
   api.identify = (token) => {
     state.token = typeof token === "string" && token ? token : null;
+    return showRequests();
   };
   api.reset = () => {
     state.token = null;
     state.history = [];
     resetSession();
     log.replaceChildren();
+    requests.hidden = true;
     addGreeting();
   };
   api.ask = ask;
