@@ -112,6 +112,7 @@ def _checks(html: str) -> dict[str, list[object]]:
     return {"pre": pres, "code": [c for c in codes if c], "dt": dts, "table": tables}
 
 
+_MARKS = re.compile(r"[`*\\]")
 CHROME = re.compile(r"¶|^\W*(quick search|previous topic|next topic|previous:|next:|up:)", re.I | re.M)
 
 
@@ -148,9 +149,11 @@ def main(folders: list[str]) -> None:
             for code in checks["code"]:
                 s["code"][1] += 1
                 s["code"][0] += code in flat
+            # Terms and descriptions are compared without Markdown emphasis and code marks, for every candidate.
+            plain = [_MARKS.sub("", line) for line in lines]
             for term, words in checks["dt"]:
                 s["dt"][1] += 1
-                s["dt"][0] += any(term.split()[0] in line and words in line for line in lines)
+                s["dt"][0] += any(term.split()[0] in line and words in line for line in plain)
             for head in checks["table"]:
                 s["table"][1] += 1
                 s["table"][0] += any(all(h in line for h in head) for line in lines)
