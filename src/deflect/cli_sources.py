@@ -98,3 +98,55 @@ def _find(source_id: str, kb: Path, rules: KbRules) -> SourceDoc:
             if doc.source_id == source_id:
                 return doc
     raise NotFound(f"no source {source_id} under {kb}")
+
+
+@app.command("import-tickets")
+def import_tickets(
+    export: Annotated[Path, typer.Argument(help="The export file (CSV, Zendesk JSON, Chatwoot JSON).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, zendesk or chatwoot.")] = "csv",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="CSV columns: question=Description,resolution=Last reply,id=Ticket ID,..."),
+    ] = None,
+    audience: Annotated[str, typer.Option(help="Audience of imported tickets with a public reply.")] = "internal",
+    dest: Annotated[Path | None, typer.Option("--out", help="JSONL to write (default kb/escalations/).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Resolved tickets from a helpdesk export into escalation JSONL (PII-scrubbed); `deflect ingest` indexes it."""
+    from deflect.ingest.helpdesk import from_chatwoot, from_csv, from_zendesk, parse_mapping, to_jsonl
+
+    settings = _settings()
+    if fmt not in {"csv", "zendesk", "chatwoot"} or audience not in {"public", "internal"}:
+        err.print(
+            "[red]error[/red] (validation_failed): --format is csv, zendesk or chatwoot; --audience public or internal"
+        )
+        raise typer.Exit(EXIT_INPUT)
+    try:
+        text = export.read_text(encoding="utf-8-sig")
+        if fmt == "csv":
+            result = from_csv(text, parse_mapping(mapping or []), audience=audience)
+        else:
+            result = (from_zendesk if fmt == "zendesk" else from_chatwoot)(text, audience=audience)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        err.print(f"[red]error[/red] (validation_failed): {escape(str(exc))}")
+        raise typer.Exit(EXIT_INPUT) from None
+    target = dest or settings.kb_dir / "escalations" / f"imported-{fmt}-{export.stem}.jsonl"
+    if result.records:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(to_jsonl(result.records), encoding="utf-8")
+    summary = {
+        "imported": len(result.records),
+        "skipped": result.skipped,
+        "failed": result.failed,
+        "out": str(target) if result.records else None,
+    }
+    if as_json:
+        print(json.dumps(summary))
+        return
+    for line in result.failed:
+        err.print(f"[red]failed[/red] {escape(line)}")
+    out.print(
+        f"imported {len(result.records)} resolved tickets"
+        + (f" into {escape(str(target))}" if result.records else "")
+        + f"; skipped {len(result.skipped)} (not solved), failed {len(result.failed)}. Run `deflect ingest` next."
+    )

@@ -1,0 +1,192 @@
+"""Resolved tickets from helpdesk exports. The fixtures follow the documented export shapes of Zendesk (tickets
+with comments and users) and Chatwoot (conversations with messages); their content is ours."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import deflect.cli_sources  # noqa: F401  (registers the command)
+from deflect.cli import app
+from deflect.ingest.helpdesk import from_chatwoot, from_csv, from_zendesk, parse_mapping, to_jsonl
+from deflect.ingest.sources import parse_escalations
+
+ZENDESK = {
+    "tickets": [
+        {
+            "id": 101,
+            "subject": "Kettle will not heat",
+            "description": "My kettle will not heat.",
+            "status": "solved",
+            "requester_id": 9001,
+            "tags": ["heating"],
+            "solved_at": "2026-05-01T10:00:00Z",
+            "comments": [
+                {"id": 1, "author_id": 9001, "body": "It stays cold. Jane Doe, +44 20 7946 0958", "public": True},
+                {"id": 2, "author_id": 500, "body": "Note: on warranty until June.", "public": False},
+                {"id": 3, "author_id": 500, "body": "Try the reset first.", "public": True},
+                {"id": 4, "author_id": 9001, "body": "Still cold.", "public": True},
+                {"id": 5, "author_id": 500, "body": "Hold the switch for 10 seconds to reset it.", "public": True},
+            ],
+        },
+        {"id": 102, "subject": "Lid", "status": "open", "requester_id": 9002, "comments": []},
+        {
+            "id": 103,
+            "subject": "Refund",
+            "status": "closed",
+            "requester_id": 9002,
+            "comments": [
+                {"id": 6, "author_id": 9002, "body": "Please refund my order.", "public": True},
+                {"id": 7, "author_id": 500, "body": "Refunded under policy R-2 (internal).", "public": False},
+            ],
+        },
+        {
+            "id": 104,
+            "subject": "No reply",
+            "status": "solved",
+            "requester_id": 9002,
+            "comments": [{"id": 8, "author_id": 9002, "body": "Hello?", "public": True}],
+        },
+    ],
+    "users": [
+        {"id": 9001, "name": "Jane Doe", "role": "end-user"},
+        {"id": 9002, "name": "Ravi Kumar", "role": "end-user"},
+        {"id": 500, "name": "Al Agent", "role": "agent"},
+    ],
+}
+
+CHATWOOT = {
+    "payload": [
+        {
+            "id": 7,
+            "status": "resolved",
+            "labels": ["billing"],
+            "meta": {"sender": {"name": "Bob Smith", "email": "bob@example.com"}},
+            "additional_attributes": {"mail_subject": "Charged twice"},
+            "last_activity_at": 1767225600,
+            "messages": [
+                {"content": "I was charged twice. Reach me at bob@example.com", "message_type": 0, "private": False},
+                {"content": "Duplicate charge confirmed in Stripe.", "message_type": 1, "private": True},
+                {
+                    "content": "We refunded the duplicate charge; it shows within 5 days.",
+                    "message_type": 1,
+                    "private": False,
+                },
+                {"content": "Conversation was marked resolved by Al", "message_type": 2, "private": False},
+            ],
+        },
+        {"id": 8, "status": "open", "messages": [{"content": "Hi", "message_type": 0}]},
+    ]
+}
+
+CSV = """Ticket ID,State,Title,Description,Final answer,Requester
+55,Solved,Descaling,How often should I descale? - Mia Wong,Descale monthly in hard-water areas.,Mia Wong
+56,Open,Handle,The handle is loose,,Tom
+57,Solved,Empty,,Nothing,Tom
+"""
+
+
+def test_zendesk_keeps_solved_tickets_with_the_last_public_agent_reply() -> None:
+    result = from_zendesk(json.dumps(ZENDESK))
+
+    records = {r["id"]: r for r in result.records}
+    assert set(records) == {"zendesk-101", "zendesk-103"}
+    first = records["zendesk-101"]
+    assert first["resolution"] == "Hold the switch for 10 seconds to reset it."
+    assert first["question"].startswith("It stays cold.")
+    assert "Jane Doe" not in first["question"] and "7946" not in first["question"]  # scrubbed
+    assert first["tags"] == ["heating"] and first["resolved_at"] == "2026-05-01T10:00:00Z"
+    assert "warranty" not in json.dumps(first)  # an internal note never leaks into a public-reply ticket
+    assert result.skipped == ["ticket 102: status open"]
+    assert result.failed == ["zendesk-104: no agent reply"]
+
+
+def test_a_ticket_answered_only_in_internal_notes_stays_internal_even_when_public_was_asked() -> None:
+    records = {r["id"]: r for r in from_zendesk(json.dumps(ZENDESK), audience="public").records}
+
+    assert records["zendesk-103"]["audience"] == "internal"
+    assert records["zendesk-103"]["resolution"] == "Refunded under policy R-2 (internal)."
+    assert records["zendesk-101"]["audience"] == "public"
+
+
+def test_chatwoot_keeps_resolved_conversations_and_private_notes_out_of_the_resolution() -> None:
+    lines = "\n".join(json.dumps(c) for c in CHATWOOT["payload"])  # the one-per-line form too
+
+    for text in (json.dumps(CHATWOOT), lines):
+        result = from_chatwoot(text)
+        (record,) = result.records
+        assert record["id"] == "chatwoot-7"
+        assert record["subject"] == "Charged twice"
+        assert record["resolution"] == "We refunded the duplicate charge; it shows within 5 days."
+        assert "bob@example.com" not in record["question"] and "[EMAIL]" in record["question"]
+        assert record["tags"] == ["billing"]
+        assert result.skipped == ["conversation 8: status open"]
+
+
+def test_csv_with_a_column_mapping() -> None:
+    mapping = parse_mapping(
+        [
+            "id=Ticket ID,status=State,subject=Title",
+            "question=Description",
+            "resolution=Final answer,customer=Requester",
+        ]
+    )
+
+    result = from_csv(CSV, mapping)
+
+    (record,) = result.records
+    assert record["id"] == "csv-55"
+    assert record["resolution"] == "Descale monthly in hard-water areas."
+    assert "Mia Wong" not in record["question"]
+    assert result.skipped == ["row 3 (ticket 56): status open"]
+    assert result.failed == ["row 4 (ticket 57): empty question"]
+
+
+@pytest.mark.parametrize("pairs", [["question"], ["colour=Red"], ["question="]])
+def test_a_bad_mapping_is_refused(pairs: list[str]) -> None:
+    with pytest.raises(ValueError, match="bad mapping"):
+        parse_mapping(pairs)
+
+
+def test_a_csv_without_the_mapped_columns_fails_with_the_columns_it_has() -> None:
+    result = from_csv(CSV, parse_mapping(["question=Body"]))
+
+    assert result.records == []
+    assert "question (column 'Body')" in result.failed[0] and "Description" in result.failed[0]
+
+
+def test_imported_records_are_escalations_ingestion_reads_unchanged() -> None:
+    text = to_jsonl(from_zendesk(json.dumps(ZENDESK)).records + from_chatwoot(json.dumps(CHATWOOT)).records)
+
+    docs, errors = parse_escalations(text, "escalations/imported.jsonl", "sig")
+
+    assert errors == []
+    assert [d.source_id for d in docs] == ["esc:chatwoot-7", "esc:zendesk-101", "esc:zendesk-103"]
+    assert {d.audience for d in docs} == {"internal"}
+
+
+def test_the_import_command_writes_jsonl_into_the_kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_KB_DIR", str(tmp_path / "kb"))
+    export = tmp_path / "tickets.json"
+    export.write_text(json.dumps(ZENDESK), encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["import-tickets", str(export), "--format", "zendesk", "--json"])
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["imported"] == 2 and summary["failed"] == ["zendesk-104: no agent reply"]
+    written = Path(summary["out"])
+    assert written.parent == tmp_path / "kb" / "escalations"
+    assert [json.loads(line)["id"] for line in written.read_text().splitlines()] == ["zendesk-101", "zendesk-103"]
+
+
+def test_the_import_command_refuses_a_bad_format_with_exit_2(tmp_path: Path) -> None:
+    export = tmp_path / "t.csv"
+    export.write_text(CSV, encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["import-tickets", str(export), "--format", "freshdesk"])
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
