@@ -349,3 +349,14 @@ def test_a_hash_line_inside_a_code_block_is_not_a_heading() -> None:
 
 def test_the_signature_changes_with_the_block_chunker() -> None:
     assert Chunker(200, 30).signature.startswith("chunker-v4:")
+
+
+def test_a_heading_anchor_leaves_the_heading_text_and_points_the_chunk_url_at_the_heading() -> None:
+    text = "---\nurl: https://docs.example/kettle.html\n---\n# Kettle {#top}\n\n## Valves {#valves}\n\nOpen left.\n"
+    doc = parse_markdown(text, "kettle.md", SIG)
+
+    (chunk,) = Chunker(200, 30).chunk(doc)
+
+    assert doc.title == "Kettle"
+    assert (chunk.heading_path, chunk.text) == ("Valves", "Valves\n\nOpen left.")
+    assert chunk.url == "https://docs.example/kettle.html#valves"

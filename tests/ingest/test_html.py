@@ -247,9 +247,16 @@ def test_navigation_headers_footers_and_permalinks_are_stripped(page: str, chrom
 def test_stripping_chrome_keeps_every_heading_of_the_content() -> None:
     headings = [line for line in lines(SPHINX_PAGE) if line.startswith("#")]
 
-    assert headings == ["# kettle brew", "## Examples", "## Options", "## Limits"]
+    # Section ids ride along as Pandoc heading attributes, so a citation can open the heading.
+    assert headings == [
+        "# kettle brew {#kettle-brew}",
+        "## Examples {#examples}",
+        "## Options {#options}",
+        "## Limits {#limits}",
+    ]
     assert lines(HELP_CENTRE_PAGE)[0] == "# Resetting the kettle"  # an article's own <header> holds its H1
-    assert "# Descaling" in lines(MDBOOK_PAGE)
+    assert "# Descaling {#descaling}" in lines(MDBOOK_PAGE)
+    assert "## 2 Invoking kettle {#Invoking-kettle}" in lines(TEXINFO_PAGE)
 
 
 def test_titles_come_from_the_first_heading_and_the_title_tag() -> None:

@@ -18,6 +18,7 @@ BlockKind = Literal["code", "table", "item", "text"]
 _MD = MarkdownIt("commonmark").enable("table")
 _MARKER = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])(?:( {1,4})|$)")
 _FENCE_RUN = re.compile(r"`{3,}")
+_ANCHOR = re.compile(r"\s*\{#([A-Za-z][\w.:-]*)\}\s*$")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Section:
     heading: str
     parents: list[str]  # headings above this one, outermost first
     blocks: list[Block] = field(default_factory=list)
+    anchor: str = ""  # from a trailing `{#id}` on the heading (HTML section ids are written so)
 
 
 def fence(code: str, info: str = "") -> str:
@@ -54,13 +56,21 @@ def sections(markdown: str) -> list[Section]:
             continue
         if token.type == "heading_open":
             level = int(token.tag[1])
-            heading = tokens[i + 1].content.strip()
+            heading, anchor = split_anchor(tokens[i + 1].content)
             stack = [(lv, h) for lv, h in stack if lv < level]
-            out.append(Section(level, heading, [h for _, h in stack]))
+            out.append(Section(level, heading, [h for _, h in stack], anchor=anchor))
             stack.append((level, heading))
             continue
         out[-1].blocks.extend(_blocks_of(token, tokens, i, lines))
     return out
+
+
+def split_anchor(heading: str) -> tuple[str, str]:
+    """`Options {#cmd-options}` -> ("Options", "cmd-options"); a heading without one keeps all its text."""
+    match = _ANCHOR.search(heading)
+    if match is None:
+        return heading.strip(), ""
+    return heading[: match.start()].strip(), match.group(1)
 
 
 def blocks(markdown: str) -> list[Block]:

@@ -44,7 +44,7 @@ class Chunker:
                 kind=doc.kind,
                 title=doc.title,
                 heading_path=heading,
-                url=_page_url(doc, heading),
+                url=_url(doc, heading, anchor),
                 audience=doc.audience,
                 product=doc.product,
                 tags=doc.tags,
@@ -56,11 +56,11 @@ class Chunker:
                 source_hash=doc.content_hash,
                 source_chunks=len(pieces),
             )
-            for i, (heading, text, embed, quote_from) in enumerate(pieces)
+            for i, (heading, text, embed, quote_from, anchor) in enumerate(pieces)
         ]
 
-    def _article_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int]]:
-        pieces: list[tuple[str, str, str, int]] = []
+    def _article_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int, str]]:
+        pieces: list[tuple[str, str, str, int, str]] = []
         for section in sections(doc.body):
             if not section.blocks:
                 continue  # a heading directly followed by a sub-heading carries no knowledge of its own
@@ -73,7 +73,7 @@ class Chunker:
                 # The heading is context for readers and embeddings, never a sentence of an answer.
                 prefix = f"{heading}\n\n" if heading else ""
                 embed = f"{doc.title}\n{path}\n\n{part}" if path else f"{doc.title}\n\n{part}"
-                pieces.append((path, prefix + part, embed, len(prefix)))
+                pieces.append((path, prefix + part, embed, len(prefix), section.anchor))
         return pieces
 
     def _pack(self, section: list[Block]) -> list[str]:
@@ -128,20 +128,23 @@ class Chunker:
     def _tokens(self, text: str) -> int:
         return len(self._tokenizer(text))
 
-    def _escalation_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int]]:
+    def _escalation_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int, str]]:
         head = f"{doc.title}\n\n{doc.body}"
         full = head + RESOLUTION_MARK + doc.resolution
         quote_from = len(head) + len(RESOLUTION_MARK)
-        pieces = [("Problem", full, head, quote_from)]
+        pieces = [("Problem", full, head, quote_from, "")]
         for part in self._splitter.split_text(doc.resolution):
             text = head + RESOLUTION_MARK + part
-            pieces.append(("Resolution", text, text, quote_from))
+            pieces.append(("Resolution", text, text, quote_from, ""))
         return pieces
 
 
-def _page_url(doc: SourceDoc, heading_path: str) -> str:
-    """A PDF chunk's url opens its page (`#page=N`, which browsers' PDF viewers follow)."""
+def _url(doc: SourceDoc, heading_path: str, anchor: str) -> str:
+    """Where a chunk's citation opens: a PDF chunk at its page (`#page=N`, which browsers' PDF viewers follow),
+    an HTML section at its heading's id; the page itself when the url already names a fragment."""
+    if not doc.url or "#" in doc.url:
+        return doc.url
     match = _PAGE.match(heading_path)
-    if doc.url and match and doc.origin.lower().endswith(".pdf") and "#" not in doc.url:
+    if match and doc.origin.lower().endswith(".pdf"):
         return f"{doc.url}#page={match.group(1)}"
-    return doc.url
+    return f"{doc.url}#{anchor}" if anchor else doc.url

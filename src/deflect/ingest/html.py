@@ -90,6 +90,7 @@ _CODE_TAGS = {"code", "tt", "kbd", "samp", "var"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _RECURSION_LIMIT = 20_000
+_ANCHOR_ID = re.compile(r"^[A-Za-z][\w.:-]*$")
 _LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
 
 
@@ -344,8 +345,27 @@ class _Converter(MarkdownConverter):
 
     convert_th = convert_td
 
+    def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: N802 (markdownify's name)
+        heading = str(super().convert_hN(n, el, text, parent_tags))
+        anchor = _anchor_of(el)
+        if not anchor or "_inline" in parent_tags or not heading.strip():
+            return heading
+        # `{#id}` (Pandoc's heading attribute) lets a chunk's citation open this heading: url#id.
+        return heading.rstrip("\n") + f" {{#{anchor}}}\n\n"
+
     def convert_hr(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         return "\n\n"
+
+
+def _anchor_of(heading: Tag) -> str:
+    """The id a link to this heading uses: its own, else that of the section it opens (Sphinx)."""
+    ident = str(heading.get("id") or "")
+    parent = heading.parent
+    if not ident and isinstance(parent, Tag) and parent.name in {"section", "div"}:
+        first = parent.find(_HEADINGS)
+        if first is heading:
+            ident = str(parent.get("id") or "")
+    return ident if _ANCHOR_ID.match(ident) else ""
 
 
 def _cell(el: Tag, text: str) -> str:

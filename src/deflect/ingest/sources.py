@@ -22,7 +22,7 @@ import yaml
 
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
-from deflect.ingest.blocks import normalise, sections
+from deflect.ingest.blocks import normalise, sections, split_anchor
 from deflect.ingest.html import parse_page
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
@@ -253,7 +253,7 @@ def _first_h1(markdown: str) -> str:
             continue
         match = _ATX_H1.match(line)
         if match:
-            return match.group(1).strip()
+            return split_anchor(match.group(1))[0]
         if line.strip() and i + 1 < len(lines) and re.match(r"^=+\s*$", lines[i + 1]) and not line.startswith(" "):
             return line.strip()
     return ""
