@@ -177,11 +177,14 @@ def _mark_table_headers(root: Tag) -> None:
 def _is_chrome(el: Tag) -> bool:
     if str(el.get("role") or "").lower() in _JUNK_ROLES:
         return True
-    if el.name in _HEADINGS or el.name in {"pre", "code", "table", "a"} or el.find_parent(_HEADINGS) is not None:
-        return False  # links are judged by their text (permalinks), headings are always content
     names = {str(c).lower() for c in (el.get("class") or [])}
     names.add(str(el.get("id") or "").lower())
-    return bool(names & _JUNK_NAMES)
+    if not names & _JUNK_NAMES:
+        return False
+    # Links are judged by their text (permalinks); headings and what is inside them are always content.
+    if el.name in _HEADINGS or el.name in {"pre", "code", "table", "a"}:
+        return False
+    return not any(parent.name in _HEADINGS for parent in el.parents)
 
 
 def _one_line(text: str) -> str:
