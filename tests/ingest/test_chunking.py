@@ -360,3 +360,16 @@ def test_a_heading_anchor_leaves_the_heading_text_and_points_the_chunk_url_at_th
     assert doc.title == "Kettle"
     assert (chunk.heading_path, chunk.text) == ("Valves", "Valves\n\nOpen left.")
     assert chunk.url == "https://docs.example/kettle.html#valves"
+
+
+def test_html_inside_markdown_becomes_markdown_and_comments_disappear() -> None:
+    body = (
+        "## Limits\n\n<!-- TODO: check the numbers -->\n\n"
+        "<table>\n<tr><th>Pot</th><th>Cups</th></tr>\n<tr><td>small</td><td>4</td></tr>\n</table>\n\nDone.\n"
+    )
+
+    doc = manual(body)
+
+    assert "| Pot | Cups |\n| --- | --- |\n| small | 4 |" in doc.body
+    assert "TODO" not in doc.body and "<table>" not in doc.body
+    assert Chunker(200, 30).chunk(doc)[0].quotable.startswith("| Pot | Cups |")

@@ -7,6 +7,7 @@ A block is what a chunk may never cut in the middle: a paragraph, a fenced code 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -119,20 +120,26 @@ def split_item(item: str) -> tuple[str, list[Block]]:
     return head, inner[1:]
 
 
-def normalise(markdown: str) -> str:
-    """Indented code blocks become fenced ones (same text, same line breaks); nothing else changes."""
+def normalise(markdown: str, html_block: Callable[[str], str] | None = None) -> str:
+    """Indented code blocks become fenced ones (same text, same line breaks); top-level raw HTML blocks go through
+    `html_block` (HTML to Markdown) when given; nothing else changes."""
     tokens = _MD.parse(markdown)
     lines = markdown.splitlines()
     replacements: list[tuple[int, int, str]] = []
     for token in tokens:
-        if token.type == "code_block" and token.map is not None:
-            start, end = token.map
+        if token.map is None:
+            continue
+        start, end = token.map
+        if token.type == "code_block":
             indent = re.match(r"\s*", lines[start]).group(0)  # type: ignore[union-attr]
             outer = indent[:-4] if indent.endswith("    ") else indent.replace("\t", "", 1)
             code = token.content.rstrip("\n")
             fenced = "\n".join((outer + line) if line else "" for line in fence(code).splitlines())
             replacements.append((start, end, fenced))
-    for start, end, fenced in reversed(replacements):
-        # Keep a blank line before the fence: an indented block may follow a paragraph's blank line directly.
-        lines[start:end] = [*fenced.splitlines(), ""] if end < len(lines) else fenced.splitlines()
+        elif token.type == "html_block" and token.level == 0 and html_block is not None:
+            # A table or list written in HTML inside Markdown; an HTML comment converts to nothing.
+            replacements.append((start, end, html_block(token.content).strip()))
+    for start, end, text in reversed(replacements):
+        # Keep a blank line after the block: an indented block may be followed by a paragraph directly.
+        lines[start:end] = [*text.splitlines(), ""] if end < len(lines) else text.splitlines()
     return "\n".join(lines) + ("\n" if markdown.endswith("\n") else "")

@@ -124,6 +124,15 @@ def parse_page(html: str) -> HtmlPage:
     )
 
 
+def fragment_to_markdown(html: str) -> str:
+    """A piece of HTML inside a Markdown file (a table, a list, a comment) as Markdown, by the same rules."""
+    soup = BeautifulSoup(f"<body>{html}</body>", "lxml")
+    root = soup.body or soup
+    _strip_chrome(root)
+    _mark_table_headers(root)
+    return _tidy(_convert(root)) if root.get_text(strip=True) else ""
+
+
 def _convert(root: Tag) -> str:
     # markdownify recurses once per nesting level; man2html pages nest unclosed <dl>s hundreds deep.
     limit = sys.getrecursionlimit()

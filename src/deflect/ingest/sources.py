@@ -23,7 +23,7 @@ import yaml
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
 from deflect.ingest.blocks import normalise, sections, split_anchor
-from deflect.ingest.html import parse_page
+from deflect.ingest.html import fragment_to_markdown, parse_page
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
 
@@ -268,7 +268,7 @@ def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None
         line = mark.line + 1 if mark is not None else 1
         raise SourceError(origin, f"bad front matter: {getattr(exc, 'problem', exc)}", line) from None
     meta = post.metadata if isinstance(post.metadata, dict) else {}
-    body = normalise(post.content)
+    body = normalise(post.content, html_block=fragment_to_markdown)
     return _article(dict(meta), body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
 
 
