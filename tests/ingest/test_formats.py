@@ -199,3 +199,20 @@ def test_pdf_ligatures_become_letters_and_markdown_lookalikes_stay_text() -> Non
     assert "\\# not a heading" in body and "\\---" in body
     assert body.startswith("## Page 1\n\n") and "## Page 3\n\nLast page" in body
     assert "## Page 2" not in body  # a page without text makes no section
+
+
+def test_gzipped_text_is_read_as_the_text_inside(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "kettle-notes.txt.gz"
+    path.write_bytes(gzip.compress(b"Kettle notes\n============\n\nDescale monthly.\n"))
+    broken = tmp_path / "broken.md.gz"
+    broken.write_bytes(b"not gzip at all")
+
+    docs, errors = parse_file(path, "notes/kettle-notes.txt.gz", SIG)
+
+    assert errors == []
+    assert (docs[0].source_id, docs[0].title) == ("doc:notes/kettle-notes", "Kettle notes")
+    assert "Descale monthly." in docs[0].body
+    with pytest.raises(SourceError, match="gzip"):
+        parse_file(broken, "broken.md.gz", SIG)

@@ -9,9 +9,11 @@ default.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -116,10 +118,20 @@ def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
         return f"ignored by {IGNORE_FILE}"
     if path.name.startswith("."):
         return "hidden file"
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
-        return f"unsupported type {suffix!r}" if suffix else "unsupported type (no file extension)"
+        shown = path.suffix.lower() if suffix == "" and path.suffix else suffix
+        return f"unsupported type {shown!r}" if shown else "unsupported type (no file extension)"
     return ""
+
+
+def _suffix(path: Path) -> str:
+    """The suffix that decides the parser; `guide.txt.gz` is read as `.txt` (Debian compresses its docs)."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        inner = Path(path.stem).suffix.lower()
+        return inner if inner in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES else ""
+    return suffix
 
 
 def parse_file(
@@ -127,8 +139,15 @@ def parse_file(
 ) -> tuple[list[SourceDoc], list[SourceError]]:
     """The sources in one knowledge file, by its suffix."""
     rules = rules or KbRules()
-    suffix = path.suffix.lower()
+    suffix = _suffix(path)
     raw = _read_bytes(path, origin)
+    if path.suffix.lower() == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SourceError(origin, f"not a readable gzip file ({exc})") from None
+        if not raw.strip():
+            raise SourceError(origin, "empty file")
     if suffix in PDF_SUFFIXES:
         return [parse_pdf(raw, origin, signature, rules)], []
     text = _decode(raw, origin)
@@ -167,7 +186,7 @@ def _decode(raw: bytes, origin: str) -> str:
 
 
 def _doc_id(origin: str) -> str:
-    return "doc:" + origin.rsplit(".", 1)[0]
+    return "doc:" + origin.removesuffix(".gz").rsplit(".", 1)[0]
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -182,7 +201,7 @@ def _tags(value: Any) -> tuple[str, ...]:
 
 def title_from_name(origin: str) -> str:
     """`guides/getting-started.md` -> "Getting started"."""
-    words = " ".join(re.split(r"[-_\s]+", PurePosixPath(origin).stem)).strip()
+    words = " ".join(re.split(r"[-_\s]+", PurePosixPath(origin.removesuffix(".gz")).stem)).strip()
     return (words[:1].upper() + words[1:]) if words else origin
 
 
