@@ -58,8 +58,9 @@ def test_ingest_needs_an_admin_key(client: TestClient) -> None:
     assert client.post("/v1/admin/ingest", json={}, headers=AGENT).status_code == 403
 
 
-def test_a_missing_path_is_a_422(client: TestClient, settings: Settings) -> None:
-    response = client.post("/v1/admin/ingest", json={"paths": [str(settings.kb_dir / "nope.md")]}, headers=ADMIN)
+@pytest.mark.parametrize("name", ["nope.md", "bad\u0000byte.md"], ids=["missing", "nul-byte"])
+def test_a_missing_or_unusable_path_is_a_422(client: TestClient, settings: Settings, name: str) -> None:
+    response = client.post("/v1/admin/ingest", json={"paths": [str(settings.kb_dir / name)]}, headers=ADMIN)
     assert response.status_code == 422
 
 

@@ -449,12 +449,11 @@ def test_an_action_without_its_required_text_is_422(
     assert packet(client, escalation_id)["state"] == "started"
 
 
-def test_an_unknown_action_is_422(client: TestClient) -> None:
+def test_an_unknown_action_is_404_and_the_audit_route_is_not_shadowed(client: TestClient) -> None:
     escalation_id = escalate(client)["escalation_id"]
 
-    error = assert_error(act(client, escalation_id, "delete"), 422, "validation_failed")
-
-    assert any(d["field"].endswith("action") for d in error["details"])
+    assert_error(act(client, escalation_id, "delete"), 404, "not_found")  # each action is its own route
+    assert_error(act(client, escalation_id, "audit"), 405, "method_not_allowed")  # GET .../audit exists
     assert packet(client, escalation_id)["state"] == "escalated"
 
 

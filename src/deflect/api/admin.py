@@ -38,7 +38,10 @@ def admin_router(settings: Settings, svc: DeflectService, caller: Callable[..., 
     )
     def ingest(body: IngestRequest, who: Annotated[Caller, Depends(admin_caller)]) -> JSONResponse:
         root = settings.kb_dir.resolve()
-        targets = [Path(p).resolve() for p in body.paths] or [root]
+        try:
+            targets = [Path(p).resolve() for p in body.paths] or [root]
+        except (ValueError, OSError) as exc:  # a NUL byte, a path the OS refuses
+            raise ValidationFailed(f"not a usable path: {exc}", [{"field": "paths", "problem": "bad_path"}]) from None
         outside = [str(p) for p in targets if not p.is_relative_to(root)]
         if outside:
             # The server reads only its own knowledge base: an admin key is not a way to index arbitrary files.

@@ -4,8 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deflect.api.auth import Caller, admin, staff
@@ -14,6 +13,14 @@ from deflect.errors import ValidationFailed
 from deflect.escalations.lifecycle import Action
 from deflect.escalations.stats import stats_from_store
 from deflect.service import DeflectService
+
+NDJSON = "application/x-ndjson"
+# Ids are ours (esc_<hex>); the bound keeps a hostile path out of the database query.
+EscalationId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+class NdjsonResponse(Response):
+    media_type = NDJSON
 
 
 class ActionRequest(BaseModel):
@@ -82,7 +89,7 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
         return desk.sweep()
 
     @router.get("/escalations/{escalation_id}", summary="One escalation with its SLA status and engineering briefing")
-    def get_escalation(escalation_id: str, who: Staff) -> dict[str, Any]:
+    def get_escalation(escalation_id: EscalationId, who: Staff) -> dict[str, Any]:
         return desk.view(escalation_id)
 
     @router.post(
@@ -90,20 +97,32 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
         response_model=ResolveResponse,
         summary="Resolve; the resolution becomes searchable knowledge at once",
     )
-    def resolve(escalation_id: str, body: ResolveRequest, who: Staff) -> ResolveResponse:
+    def resolve(escalation_id: EscalationId, body: ResolveRequest, who: Staff) -> ResolveResponse:
         esc, sources, ms = svc.resolve_escalation(
             escalation_id, who.actor, body.resolution, body.publish, body.public_resolution, body.note
         )
         state: Literal["searchable", "pending"] = "pending" if ms is None else "searchable"
         return ResolveResponse(escalation=esc, knowledge_sources=sources, knowledge_state=state, searchable_ms=ms)
 
-    @router.post("/escalations/{escalation_id}/{action}", response_model=Escalation, summary="Act on an escalation")
-    def act(escalation_id: str, action: Action, who: Staff, body: ActionRequest | None = None) -> Escalation:
-        payload = {k: v for k, v in (body.model_dump() if body else {}).items() if v is not None}
-        return desk.act(escalation_id, action.value, who.actor, **payload)
+    def action_route(action: Action) -> Callable[..., Escalation]:
+        def act(escalation_id: EscalationId, who: Staff, body: ActionRequest | None = None) -> Escalation:
+            payload = {k: v for k, v in (body.model_dump() if body else {}).items() if v is not None}
+            return desk.act(escalation_id, action.value, who.actor, **payload)
+
+        return act
+
+    # One route per action (not `/{action}`, which shadowed GET /escalations/{id}/audit for other methods).
+    for action in Action:
+        if action is not Action.RESOLVE:
+            router.post(
+                f"/escalations/{{escalation_id}}/{action.value}",
+                response_model=Escalation,
+                summary=f"{action.value.capitalize()} an escalation",
+                operation_id=f"escalation_{action.value}",
+            )(action_route(action))
 
     @router.get("/escalations/{escalation_id}/audit", response_model=list[AuditEvent], summary="Audit trail")
-    def escalation_audit(escalation_id: str, who: Staff) -> list[AuditEvent]:
+    def escalation_audit(escalation_id: EscalationId, who: Staff) -> list[AuditEvent]:
         desk.get(escalation_id)  # 404 for an unknown id rather than an empty trail
         return desk.audit(escalation_id=escalation_id)
 
@@ -115,13 +134,18 @@ def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> API
     ) -> list[AuditEvent]:
         return desk.audit(escalation_id=escalation_id, answer_id=answer_id)
 
-    @router.get("/audit/export", response_class=PlainTextResponse, summary="The whole audit log as JSONL (admin)")
-    def export(who: Annotated[Caller, Depends(admin_caller)]) -> PlainTextResponse:
+    @router.get(
+        "/audit/export",
+        response_class=NdjsonResponse,
+        summary="The whole audit log as JSONL (admin)",
+        responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}, "description": "One event a line"}},
+    )
+    def export(who: Annotated[Caller, Depends(admin_caller)]) -> NdjsonResponse:
         import io
 
         buffer = io.StringIO()
         desk.export_audit(buffer)
-        return PlainTextResponse(buffer.getvalue(), media_type="application/x-ndjson")
+        return NdjsonResponse(buffer.getvalue())
 
     @router.get("/jobs", summary="The service's background jobs and what they last did (admin)")
     def jobs(who: Annotated[Caller, Depends(admin_caller)]) -> list[dict[str, Any]]:
