@@ -33,7 +33,7 @@ def print_files(report: IngestReport) -> None:
     """Every file found, accounted for: a count per status, then each failure and the skipped files by reason."""
     if not report.files:
         return
-    counts = Counter(f.status for f in report.files)
+    counts: Counter[str] = Counter(str(f.status) for f in report.files)
     table = Table(title=f"{len(report.files)} files found", title_justify="left")
     for column in ("status", "files"):
         table.add_column(column)

@@ -99,7 +99,7 @@ def from_zendesk(text: str, audience: str = "internal") -> ImportResult:
     doc = _load(text)
     tickets = doc.get("tickets", []) if isinstance(doc, dict) else doc
     users = {u.get("id"): u for u in (doc.get("users", []) if isinstance(doc, dict) else [])}
-    for ticket in tickets:
+    for ticket in tickets or []:
         ident = ticket.get("id")
         status = str(ticket.get("status") or "").lower()
         if status not in SOLVED:
@@ -136,7 +136,7 @@ def from_chatwoot(text: str, audience: str = "internal") -> ImportResult:
     out = ImportResult()
     doc = _load(text)
     conversations = doc.get("payload", doc.get("data", [])) if isinstance(doc, dict) else doc
-    for conv in conversations:
+    for conv in conversations or []:
         ident = conv.get("id") or conv.get("display_id")
         status = str(conv.get("status") or "").lower()
         if status not in SOLVED:

@@ -164,7 +164,7 @@ def _strip_chrome(root: Tag) -> None:
         if el.find(["h1", "h2"]) is None:
             el.decompose()
     for a in root.find_all("a"):
-        if not a.decomposed and _PERMALINK.match(a.get_text()) and a.get("href", "").startswith("#"):
+        if not a.decomposed and _PERMALINK.match(a.get_text()) and str(a.get("href") or "").startswith("#"):
             a.decompose()
 
 
@@ -315,7 +315,7 @@ class _Converter(MarkdownConverter):
         # first as well would do the work twice per nesting level, 2^depth on man2html's nested lists.
         if node.name == "dl":
             return self._dl(node, parent_tags or set())
-        return str(super().process_tag(node, parent_tags))
+        return str(super().process_tag(node, parent_tags))  # type: ignore[misc]
 
     def _dl(self, el: Tag, parent_tags: set[str]) -> str:
         items: list[str] = []
@@ -358,7 +358,7 @@ class _Converter(MarkdownConverter):
     convert_th = convert_td
 
     def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: N802 (markdownify's name)
-        heading = str(super().convert_hN(n, el, text, parent_tags))
+        heading = str(super().convert_hN(n, el, text, parent_tags))  # type: ignore[misc]
         anchor = _anchor_of(el)
         if not anchor or "_inline" in parent_tags or not heading.strip():
             return heading
