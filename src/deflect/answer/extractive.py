@@ -39,6 +39,7 @@ LENGTH_WEIGHT = 0.05
 SNIPPET_CHARS = 240
 # Shorter common text at a chunk seam is a coincidence, not the overlap of a split paragraph.
 MIN_OVERLAP = 20
+MAX_OVERLAP = 2000  # far above the chunk overlap setting's few hundred characters; bounds the search
 _LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
 _OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
 
@@ -169,7 +170,8 @@ def _join(parts: list[str]) -> str:
     """Neighbouring chunks as one text; a long paragraph split with overlap repeats its seam only once."""
     out = parts[0]
     for part in parts[1:]:
-        seam = next((n for n in range(min(len(out), len(part)), MIN_OVERLAP - 1, -1) if out.endswith(part[:n])), 0)
+        longest = min(len(out), len(part), MAX_OVERLAP)
+        seam = next((n for n in range(longest, MIN_OVERLAP - 1, -1) if out.endswith(part[:n])), 0)
         out = out + part[seam:] if seam else f"{out}\n\n{part}"
     return out
 
