@@ -324,3 +324,15 @@ def test_no_quotable_passage_in_the_top_source_gives_an_empty_answer_not_another
     answer = generator().generate("How do I force a full sync?", sources)
 
     assert (answer.text, answer.citations) == ("", [])
+
+
+def test_a_second_passage_of_the_same_section_is_not_headed_twice() -> None:
+    hit = source_of(
+        chunk("doc:kb", 1, LIMITS, heading="Plans"),
+        chunk("doc:kb", 5, PRICING, heading="Plans"),  # not a neighbour: quoted as a passage of its own
+    )
+
+    answer = generator().generate("How many syncs per day on Team, and how much does Team cost?", [hit])
+
+    assert len(answer.sentences) == 2
+    assert answer.text.count("**Plans**") == 1

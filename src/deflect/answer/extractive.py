@@ -289,7 +289,9 @@ def _compose(picked: list[_Candidate], sources: list[SourceHit]) -> Answer:
         # row or indented code it needs a paragraph of its own, or it would break or join the block.
         last_line = passage.text.rsplit("\n", 1)[-1]
         body = f"{passage.text}\n\n{marker}" if _OWN_LINE.match(last_line) else f"{passage.text} {marker}"
-        parts.append(f"**{passage.heading}**\n\n{body}" if passage.heading else body)
+        # A second passage from the same section is not headed again.
+        shown = passage.heading and (cand is picked[0] or passage.heading != picked[0].passage.heading)
+        parts.append(f"**{passage.heading}**\n\n{body}" if shown else body)
     return Answer(text="\n\n".join(parts), citations=citations, sentences=[c.passage.text for c in picked])
 
 
