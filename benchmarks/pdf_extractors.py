@@ -37,7 +37,8 @@ def main(pairs: list[str]) -> None:
         for name, text, seconds in results:
             words = [w.lower() for w in WORD.findall(text.translate(LIGATURES))]
             known = sum(w in vocab for w in words) / max(1, len(words))
-            print(f"{Path(pdf).name:14} {name:13} pages {len(pages):4} words {len(words):7} known {known:.3f} {seconds:6.1f} s")
+            head = f"{Path(pdf).name:14} {name:13} pages {len(pages):4}"
+            print(f"{head} words {len(words):7} known {known:.3f} {seconds:6.1f} s")
 
 
 if __name__ == "__main__":
