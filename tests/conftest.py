@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,17 @@ def make_service(settings: Settings) -> Callable[..., DeflectService]:
 @pytest.fixture
 def service(make_service: Callable[..., DeflectService]) -> DeflectService:
     return make_service()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database for integration tests: DEFLECT_TEST_POSTGRES_URL if set, else a throwaway cluster of
+    Debian's PostgreSQL started for this session (tests/pgcluster.py)."""
+    url = os.environ.get("DEFLECT_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    from pgcluster import cluster
+
+    with cluster() as started:
+        yield started

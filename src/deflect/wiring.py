@@ -12,7 +12,7 @@ from deflect.calibrate.selfcal import SelfCalibrationSettings
 from deflect.calibrate.store import CalibrationStore
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
-from deflect.domain.ports import Embedder, Generator, Index, Store
+from deflect.domain.ports import Embedder, Generator, Index, KeywordIndex, Store
 from deflect.errors import IndexUnavailable, StoreUnavailable
 from deflect.escalations.config import load_escalation_config
 from deflect.feedback import FeedbackDesk
@@ -65,6 +65,20 @@ def build_index(settings: Settings) -> Index:
     return ChromaIndex.embedded(settings.chroma_path, settings.chroma_collection, settings.chroma_ef_search)
 
 
+def build_keyword_index(settings: Settings, store: Store | None = None) -> KeywordIndex:
+    """PostgreSQL full text in the store's database when the store is PostgreSQL (shared by every worker on every
+    machine); otherwise SQLite FTS5 in a file under data_dir (shared by every process on this machine)."""
+    if getattr(store, "dialect", None) == "postgresql":
+        from deflect.store.keyword import PostgresKeywordIndex
+
+        return PostgresKeywordIndex(settings.database_url, settings.chroma_collection, settings.database_timeout_s)
+    from deflect.index.keyword import SqliteKeywordIndex
+
+    return SqliteKeywordIndex(
+        settings.data_dir / "keyword" / f"{settings.chroma_collection}.sqlite3", settings.database_timeout_s
+    )
+
+
 def build_embedder(settings: Settings) -> Embedder:
     """The sentence-transformers model named in settings, loaded from a local path, behind a cache of recent
     embeddings (one ask needs its question's vector in four places)."""
@@ -97,16 +111,18 @@ def assemble(
     calibration: Calibration | None = None,
     store: Store | None = None,
     scrub: Scrubber | None = None,
+    keyword_index: KeywordIndex | None = None,
 ) -> DeflectService:
     """Build the service from given parts; tests pass fakes here, production passes real clients."""
-    keyword = KeywordSearch(index)
     store = store or build_store(settings)
+    keyword_index = keyword_index or build_keyword_index(settings, store)
+    keyword = KeywordSearch(keyword_index, index)
     scrubber = scrub or build_scrubber()
     feedback = FeedbackDesk(store, embedder, scrub=lambda text: scrubber(text, ()))
     retriever = HybridRetriever(
         index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates, adjust=feedback.adjust
     )
-    ingestor = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap))
+    ingestor = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap), keyword_index)
     calibrator = build_calibrator(settings, index, retriever, embedder)
     return DeflectService(
         index=index,

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: weighted fusion, ranking by source, BM25 scoring and audience-scoped keyword search."""
+"""Hybrid retrieval: weighted fusion and ranking by source (keyword search: tests/index, test_keyword.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import pytest
 
 from deflect.domain.models import Chunk, ScoredChunk
 from deflect.retrieval.hybrid import CHUNKS_PER_SOURCE, fuse, rank_sources
-from deflect.retrieval.keyword import BM25Index, KeywordSearch
-from deflect.testing import HashEmbedder, InMemoryIndex
 
 
 def chunk(chunk_id: str, text: str = "", audience: str = "public") -> Chunk:
@@ -139,83 +137,3 @@ def test_rank_sources_breaks_score_ties_by_source_id() -> None:
     hits = rank_sources([ranked("zeta#0", 0.5), ranked("alpha#0", 0.5)], k=10)
 
     assert [h.source_id for h in hits] == ["alpha", "zeta"]
-
-
-# BM25Index
-
-DOCS = [
-    chunk("pw#0", "Reset your password from the sign-in page."),
-    chunk("inv#0", "Download invoices as PDF files."),
-    chunk("exp#0", "Export invoices and receipts to CSV for accounting."),
-    chunk("sso#0", "Single sign-on is configured by an administrator."),
-]
-
-
-def test_bm25_returns_only_chunks_sharing_a_term_normalised_to_the_best() -> None:
-    results = BM25Index(DOCS).search("invoices pdf", k=10)
-
-    assert [r.chunk.chunk_id for r in results] == ["inv#0", "exp#0"]
-    assert results[0].keyword == 1.0
-    assert 0.0 < results[1].keyword < 1.0
-
-
-def test_bm25_stems_query_terms() -> None:
-    results = BM25Index(DOCS).search("exporting receipt", k=10)
-
-    assert [r.chunk.chunk_id for r in results] == ["exp#0"]
-
-
-def test_bm25_respects_k() -> None:
-    results = BM25Index(DOCS).search("invoices sign", k=1)
-
-    assert len(results) == 1
-    assert results[0].keyword == 1.0
-
-
-@pytest.mark.parametrize("query", ["the and of to", "zorblax quuxify", "", "?!"])
-def test_bm25_returns_nothing_for_stop_words_or_unknown_words(query: str) -> None:
-    assert BM25Index(DOCS).search(query, k=10) == []
-
-
-def test_bm25_over_no_chunks_returns_nothing() -> None:
-    assert BM25Index([]).search("invoices", k=10) == []
-
-
-# KeywordSearch
-
-
-def index_of(*chunks: Chunk) -> InMemoryIndex:
-    index = InMemoryIndex()
-    index.upsert(chunks, HashEmbedder().embed([c.text for c in chunks]))
-    return index
-
-
-def test_keyword_search_only_returns_chunks_of_the_given_audiences() -> None:
-    search = KeywordSearch(
-        index_of(
-            chunk("pub#0", "Refund requests are handled by billing."),
-            chunk("int#0", "Refund approvals above the limit go to the billing lead.", audience="internal"),
-        )
-    )
-
-    public = search.search("refund billing", 10, frozenset({"public"}))
-    everyone = search.search("refund billing", 10, frozenset({"public", "internal"}))
-
-    assert [r.chunk.chunk_id for r in public] == ["pub#0"]
-    assert {r.chunk.chunk_id for r in everyone} == {"pub#0", "int#0"}
-
-
-def test_keyword_search_sees_index_changes_after_invalidate() -> None:
-    index = index_of(chunk("pw#0", "Reset your password from the sign-in page."))
-    search = KeywordSearch(index)
-    audiences = frozenset({"public"})
-    assert search.search("invoices", 10, audiences) == []
-
-    new = chunk("inv#0", "Download invoices as PDF files.")
-    index.upsert([new], HashEmbedder().embed([new.text]))
-    stale = search.search("invoices", 10, audiences)
-    search.invalidate()
-    fresh = search.search("invoices", 10, audiences)
-
-    assert stale == []  # built lazily and cached per audience set until invalidated
-    assert [r.chunk.chunk_id for r in fresh] == ["inv#0"]

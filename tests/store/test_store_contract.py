@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -14,8 +13,6 @@ from deflect.domain.ports import EscalationStore
 from deflect.store.sql import SqlStore
 from deflect.testing.store import InMemoryStore
 from deflect.testing.store_contract import EscalationStoreContract, make_event
-
-POSTGRES_URL_ENV = "DEFLECT_TEST_POSTGRES_URL"
 
 
 class TestInMemoryStore(EscalationStoreContract):
@@ -30,17 +27,10 @@ class TestSqliteStore(EscalationStoreContract):
         return sqlite_stores
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(f"set {POSTGRES_URL_ENV} (e.g. postgresql+psycopg://user:pass@host/db) to run against PostgreSQL")
-    return url
-
-
 @pytest.mark.integration
 class TestPostgresStore(EscalationStoreContract):
-    """Each store gets its own schema (via search_path), dropped afterwards."""
+    """On the session's PostgreSQL (tests/conftest.py `postgres_url`); each store gets its own schema (via
+    search_path), dropped afterwards."""
 
     @pytest.fixture
     def make_store(self, postgres_url: str) -> Iterator[Callable[[], EscalationStore]]:

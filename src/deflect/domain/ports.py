@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol, TextIO
@@ -35,6 +35,36 @@ class Index(Protocol):
     ) -> list[Chunk]: ...
 
     def count(self) -> int: ...
+
+    def pages(self, size: int = 1000) -> Iterator[list[Chunk]]:
+        """Every stored chunk, `size` at a time (reading all at once fails on large indexes)."""
+        ...
+
+
+class KeywordIndex(Protocol):
+    """Full-text search over chunks, kept in step with the Index chunk by chunk and shared by every process that
+    opens the same store. Audience filtering happens inside `search`, never after it."""
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Insert or replace chunks by id."""
+        ...
+
+    def delete_chunks(self, chunk_ids: Iterable[str]) -> None:
+        """Remove chunks by id; unknown ids are ignored."""
+        ...
+
+    def search(self, query: str, k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
+        """At most k chunks the audiences may see sharing a stemmed term with the query, best first, with
+        `keyword` in (0, 1] relative to the best (1.0)."""
+        ...
+
+    def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Chunk id -> source hash of the stored chunks (optionally of some sources), to find what is missing."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        ...
 
 
 class Generator(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +141,17 @@ class ChromaIndex:
     def count(self) -> int:
         """Number of stored chunks."""
         return int(self._col.count())
+
+    def pages(self, size: int = 1000) -> Iterator[list[Chunk]]:
+        """Every chunk, `size` at a time: one unpaged read of a large collection fails ("too many SQL
+        variables" past ~32k chunks in embedded Chroma) and holds everything in memory at once."""
+        offset = 0
+        while True:
+            res = self._col.get(limit=size, offset=offset, include=["documents", "metadatas"])
+            if not res["ids"]:
+                return
+            yield [
+                _from_record(cid, doc, meta)
+                for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+            ]
+            offset += len(res["ids"])

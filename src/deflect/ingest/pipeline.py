@@ -4,6 +4,10 @@ The index itself is the manifest (each chunk carries its source's content hash a
 no second store to drift out of step. Order of writes per source: upsert the new chunks, then delete the ones
 no longer produced. A crash in between leaves old and new chunks with mixed hashes, which the next run sees as
 "changed" and repairs; nothing already indexed is lost by a crash or by a broken file.
+
+The keyword index is written in the same step, right after the vector index, chunk by chunk. The vector index
+stays the manifest: each run puts back in the keyword index what it lacks of the vector index's chunks (a crash
+between the two writes, a keyword index that was deleted) and removes what the vector index no longer has.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from deflect.domain.models import Chunk, FileReport, IngestReport, SourceDoc
-from deflect.domain.ports import Embedder, Index
+from deflect.domain.ports import Embedder, Index, KeywordIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.sources import ParsedSources, parse_paths
 
@@ -28,13 +32,15 @@ class _Indexed:
     expected: int = 0
     chunk_ids: set[str] = field(default_factory=set)
     origin: str = ""
+    chunks: list[Chunk] = field(default_factory=list)
 
 
 class Ingestor:
     """Brings the index in line with a set of knowledge files."""
 
-    def __init__(self, index: Index, embedder: Embedder, chunker: Chunker) -> None:
+    def __init__(self, index: Index, embedder: Embedder, chunker: Chunker, keyword: KeywordIndex | None = None) -> None:
         self._index = index
+        self._keyword = keyword
         self._embedder = embedder
         self._chunker = chunker
         self.signature = f"{chunker.signature}|{embedder.name}"
@@ -70,7 +76,9 @@ class Ingestor:
         """sync(), also returning the ids of the sources it wrote."""
         prune_anything = prune is not None
         # Without pruning only the given sources matter: read just their chunks, not the whole index.
-        indexed = self._indexed(None if prune_anything else {d.source_id for d in docs})
+        scope = None if prune_anything else {d.source_id for d in docs}
+        indexed = self._indexed(scope)
+        in_keyword = self._keyword.manifest(scope) if self._keyword else {}
         report = IngestReport()
         todo: list[tuple[SourceDoc, list[Chunk]]] = []
         for doc in docs:
@@ -83,6 +91,8 @@ class Ingestor:
                 and have.origin == doc.origin
             ):
                 report.unchanged += 1
+                if self._keyword and any(in_keyword.get(c.chunk_id) != c.source_hash for c in have.chunks):
+                    self._keyword.upsert(have.chunks)  # as stored in the vector index: nothing to embed
                 continue
             todo.append((doc, self._chunker.chunk(doc)))
         total = sum(len(chunks) for _, chunks in todo)
@@ -90,9 +100,11 @@ class Ingestor:
         for doc, chunks in todo:
             vectors = self._embedder.embed([c.embed_text for c in chunks])
             self._index.upsert(chunks, vectors)
+            if self._keyword:
+                self._keyword.upsert(chunks)
             have = indexed.get(doc.source_id)
             if have:
-                self._index.delete_chunks(have.chunk_ids - {c.chunk_id for c in chunks})
+                self._delete(have.chunk_ids - {c.chunk_id for c in chunks})
                 report.updated += 1
             else:
                 report.added += 1
@@ -102,19 +114,33 @@ class Ingestor:
         wanted = {d.source_id for d in docs}
         for source_id, have in indexed.items():
             if source_id not in wanted and prune is not None and prune(have.origin):
-                self._index.delete_chunks(have.chunk_ids)
+                self._delete(have.chunk_ids)
                 report.deleted += 1
+        if self._keyword:
+            # Chunks only the keyword index holds (a crash between the two deletes): they would be found by keyword
+            # and cited from a source that is gone.
+            known = {cid for have in indexed.values() for cid in have.chunk_ids}
+            written = {c.chunk_id for _, chunks in todo for c in chunks}
+            self._keyword.delete_chunks(set(in_keyword) - known - written)
         report.chunks = self._index.count()
         return report, {doc.source_id for doc, _ in todo}
 
+    def _delete(self, chunk_ids: set[str]) -> None:
+        self._index.delete_chunks(chunk_ids)
+        if self._keyword:
+            self._keyword.delete_chunks(chunk_ids)
+
     def _indexed(self, source_ids: set[str] | None = None) -> dict[str, _Indexed]:
         out: dict[str, _Indexed] = defaultdict(_Indexed)
-        for chunk in self._index.chunks(source_ids=source_ids):
+        # The whole index is read in pages: one read of every chunk fails on large indexes.
+        pages = self._index.pages() if source_ids is None else iter([self._index.chunks(source_ids=source_ids)])
+        for chunk in (c for page in pages for c in page):
             entry = out[chunk.source_id]
             entry.hashes.add(chunk.source_hash)
             entry.expected = max(entry.expected, chunk.source_chunks)
             entry.chunk_ids.add(chunk.chunk_id)
             entry.origin = chunk.origin
+            entry.chunks.append(chunk)
         return dict(out)
 
 

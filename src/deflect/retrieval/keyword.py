@@ -1,62 +1,64 @@
-"""BM25 keyword search with bm25s, one index per audience set so filtering happens inside the search."""
+"""Keyword search for the retriever: the shared KeywordIndex, filled once from the vector index when it lags.
+
+The KeywordIndex is written chunk by chunk in the same step as the vector index (deflect.ingest.pipeline), so
+nothing is rebuilt after a write and every process sees the same index. An index built before the keyword index
+existed (or one that lost chunks) is backfilled here once per process, page by page, before the first search.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
 from threading import Lock
 
-import bm25s
-import Stemmer
+from deflect.domain.models import ScoredChunk
+from deflect.domain.ports import Index, KeywordIndex
 
-from deflect.domain.models import Chunk, ScoredChunk
-from deflect.domain.ports import Index
+log = logging.getLogger(__name__)
+
+PAGE = 1000
 
 
-class BM25Index:
-    """BM25 over a fixed list of chunks; scores are normalised by the query's best score."""
-
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
-        self._stemmer = Stemmer.Stemmer("english")
-        self._chunks = list(chunks)
-        self._bm25 = bm25s.BM25()
-        if self._chunks:
-            tokens = bm25s.tokenize(
-                [c.text for c in self._chunks], stopwords="en", stemmer=self._stemmer, show_progress=False
-            )
-            self._bm25.index(tokens, show_progress=False)
-
-    def search(self, query: str, k: int) -> list[ScoredChunk]:
-        """Top-k chunks with any term in common with the query; `keyword` in (0, 1]."""
-        if not self._chunks:
-            return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False)
-        if not tokens[0]:
-            return []
-        ids, scores = self._bm25.retrieve(tokens, k=min(k, len(self._chunks)), show_progress=False)
-        best = float(scores[0][0]) if len(scores[0]) else 0.0
-        return [
-            ScoredChunk(chunk=self._chunks[int(i)], keyword=float(s) / best)
-            for i, s in zip(ids[0], scores[0], strict=True)
-            if s > 0 and best > 0
-        ]
+def backfill(index: Index, keyword: KeywordIndex, page: int = PAGE) -> int:
+    """Add to the keyword index every chunk of the vector index it lacks or holds at another source hash, reading
+    `page` chunks at a time; the number written. Chunks only the keyword index holds are left to ingestion,
+    which knows what was deleted."""
+    have = keyword.manifest()
+    written = 0
+    for chunks in index.pages(page):
+        missing = [c for c in chunks if have.get(c.chunk_id) != c.source_hash]
+        keyword.upsert(missing)
+        written += len(missing)
+    return written
 
 
 class KeywordSearch:
-    """Lazily builds one BM25 index per audience set from the vector index's chunks; `invalidate` after writes."""
+    """Searches the KeywordIndex; the first search of a process backfills it if it holds fewer chunks than the
+    vector index (a count comparison: two cheap reads)."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, keyword: KeywordIndex, index: Index) -> None:
+        self.keyword = keyword
         self._index = index
-        self._cache: dict[frozenset[str], BM25Index] = {}
+        self._checked = False
         self._lock = Lock()
 
     def search(self, query: str, k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
+        """Top-k chunks of the audiences by keyword relevance, `keyword` in (0, 1]."""
+        self.ensure_filled()
+        return self.keyword.search(query, k, audiences)
+
+    def ensure_filled(self) -> None:
+        """Backfill once per process when the keyword index holds fewer chunks than the vector index."""
+        if self._checked:
+            return
         with self._lock:
-            bm25 = self._cache.get(audiences)
-            if bm25 is None:
-                bm25 = self._cache[audiences] = BM25Index(self._index.chunks(audiences))
-        return bm25.search(query, k)
+            if self._checked:
+                return
+            if self.keyword.count() < self._index.count():
+                started = time.perf_counter()
+                written = backfill(self._index, self.keyword)
+                log.info("keyword index backfilled: %d chunks in %.1f s", written, time.perf_counter() - started)
+            self._checked = True
 
     def invalidate(self) -> None:
-        """Forget built indexes (the chunks changed)."""
-        with self._lock:
-            self._cache.clear()
+        """Nothing to drop: the keyword index is written in step with the vector index."""

@@ -30,9 +30,12 @@ def make_engine(database_url: str, busy_timeout_s: float = 30.0) -> Engine:
         connect_args: dict[str, Any] = {}
         if url.get_backend_name() == "postgresql":
             ms = int(busy_timeout_s * 1000)
+            # connect_args replace the URL's own `options` (e.g. -csearch_path=...): keep those too.
+            given = url.query.get("options", "")
+            given = " ".join(given) if isinstance(given, tuple) else given
             connect_args = {
                 "connect_timeout": max(1, int(busy_timeout_s)),
-                "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
+                "options": f"{given} -c statement_timeout={ms} -c lock_timeout={ms}".strip(),
             }
         return create_engine(url, pool_pre_ping=True, pool_timeout=busy_timeout_s, connect_args=connect_args)
     database = url.database or ""

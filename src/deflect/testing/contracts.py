@@ -271,3 +271,13 @@ class IndexContract:
         assert _ids(index.chunks(PUBLIC, source_ids={"a", "c"})) == {"a#0", "a#1"}  # both filters apply
         assert index.chunks(source_ids={"nope"}) == []
         assert index.chunks(source_ids=set()) == []
+
+    def test_pages_return_every_chunk_once_in_pages_of_the_size_asked(self, index: Index) -> None:
+        index.upsert([make_chunk(f"p{i}#0") for i in range(7)], [unit(1.0, i / 10) for i in range(7)])
+        index.delete_chunks(["p3#0"])
+
+        pages = list(index.pages(3))
+
+        assert [len(p) for p in pages] == [3, 3]
+        assert sorted(c.chunk_id for p in pages for c in p) == sorted(f"p{i}#0" for i in range(7) if i != 3)
+        assert list(index.pages(100))[0][0].text.startswith("Heading")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from deflect.domain.models import Answer, Chunk, Citation, ScoredChunk, SourceHit
 
@@ -67,6 +67,11 @@ class InMemoryIndex:
 
     def count(self) -> int:
         return len(self._rows)
+
+    def pages(self, size: int = 1000) -> Iterator[list[Chunk]]:
+        rows = [chunk for chunk, _ in self._rows.values()]
+        for start in range(0, len(rows), size):
+            yield rows[start : start + size]
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:

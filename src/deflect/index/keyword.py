@@ -1,0 +1,174 @@
+"""The embedded KeywordIndex: SQLite FTS5 in one file under the data folder, ranked by FTS5's `bm25()`.
+
+Every process that opens the file sees every write at once (WAL: readers never block the writer), so two API
+workers on one machine never disagree, and a write costs only the chunks it touches. Stemming is ours
+(`deflect.index.terms`, as the PostgreSQL index does): FTS5 stores pre-stemmed terms with a tokenizer that only
+splits on what our tokenizer already split on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from deflect.domain.models import Chunk, ScoredChunk
+from deflect.errors import IndexUnavailable
+from deflect.index.terms import query_terms, terms
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunk (
+    id INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    source_id TEXT NOT NULL,
+    source_hash TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunk_source ON chunk (source_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms
+    USING fts5 (terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
+"""
+# SQLite's default limit on bound parameters is 32,766 on current builds but 999 on old ones: stay below both.
+BATCH = 500
+
+
+class SqliteKeywordIndex:
+    """Chunks and their stemmed terms in one SQLite file; one connection per thread."""
+
+    def __init__(self, path: Path, busy_timeout_s: float = 30.0) -> None:
+        self.path = path
+        self._timeout = busy_timeout_s
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._conn()
+        with _errors("open"):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise IndexUnavailable(f"cannot open the keyword index {self.path}: {exc}") from exc
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Insert or replace chunks by id, all in one transaction."""
+        if not chunks:
+            return
+        conn = self._conn()
+        with _errors("upsert"), _transaction(conn):
+            for chunk in chunks:
+                row = conn.execute(
+                    "INSERT INTO chunk (chunk_id, source_id, source_hash, audience, data) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (chunk_id) DO UPDATE SET source_id = excluded.source_id, "
+                    "source_hash = excluded.source_hash, audience = excluded.audience, data = excluded.data "
+                    "RETURNING id",
+                    (chunk.chunk_id, chunk.source_id, chunk.source_hash, chunk.audience, _dump(chunk)),
+                ).fetchone()
+                conn.execute("DELETE FROM chunk_terms WHERE rowid = ?", (row[0],))
+                conn.execute(
+                    "INSERT INTO chunk_terms (rowid, terms) VALUES (?, ?)", (row[0], " ".join(terms(chunk.text)))
+                )
+
+    def delete_chunks(self, chunk_ids: Iterable[str]) -> None:
+        """Remove chunks by id; unknown ids are ignored."""
+        ids = list(chunk_ids)
+        if not ids:
+            return
+        conn = self._conn()
+        with _errors("delete"), _transaction(conn):
+            for start in range(0, len(ids), BATCH):
+                part = ids[start : start + BATCH]
+                marks = ",".join("?" * len(part))
+                rows = conn.execute(f"SELECT id FROM chunk WHERE chunk_id IN ({marks})", part).fetchall()
+                conn.executemany("DELETE FROM chunk_terms WHERE rowid = ?", rows)
+                conn.executemany("DELETE FROM chunk WHERE id = ?", rows)
+
+    def search(self, query: str, k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
+        """Best k chunks of the audiences by BM25 (any query term matches); `keyword` relative to the best."""
+        words = query_terms(query)
+        if not words or not audiences or k <= 0:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)  # terms are word characters only: nothing to escape
+        marks = ",".join("?" * len(audiences))
+        with _errors("search"):
+            rows = self._conn().execute(
+                "SELECT chunk.data, -bm25(chunk_terms) AS score FROM chunk_terms "
+                "JOIN chunk ON chunk.id = chunk_terms.rowid "
+                f"WHERE chunk_terms MATCH ? AND chunk.audience IN ({marks}) "
+                "ORDER BY score DESC, chunk.chunk_id LIMIT ?",
+                (match, *sorted(audiences), k),
+            ).fetchall()
+        return normalised([(_load(data), float(score)) for data, score in rows])
+
+    def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Chunk id -> source hash of the stored chunks, optionally of some sources only."""
+        conn = self._conn()
+        with _errors("read"):
+            if source_ids is None:
+                return dict(conn.execute("SELECT chunk_id, source_hash FROM chunk").fetchall())
+            out: dict[str, str] = {}
+            ids = sorted(source_ids)
+            for start in range(0, len(ids), BATCH):
+                part = ids[start : start + BATCH]
+                marks = ",".join("?" * len(part))
+                out.update(conn.execute(f"SELECT chunk_id, source_hash FROM chunk WHERE source_id IN ({marks})", part))
+            return out
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        with _errors("count"):
+            return int(self._conn().execute("SELECT count(*) FROM chunk").fetchone()[0])
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def normalised(scored: Sequence[tuple[Chunk, float]]) -> list[ScoredChunk]:
+    """Ranked (chunk, raw score) pairs as ScoredChunks with `keyword` = score / best score, positives only."""
+    best = max((s for _, s in scored), default=0.0)
+    if best <= 0:
+        return []
+    return [ScoredChunk(chunk=chunk, keyword=score / best) for chunk, score in scored if score > 0]
+
+
+def _dump(chunk: Chunk) -> str:
+    return json.dumps(chunk.model_dump(mode="json", exclude={"embed_text"}), ensure_ascii=False)
+
+
+def _load(data: str) -> Chunk:
+    return Chunk.model_validate(json.loads(data))
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: a write is all of its chunks or none."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+@contextmanager
+def _errors(doing: str) -> Iterator[None]:
+    """sqlite3 errors (locked past the timeout, disk full, a damaged file) become IndexUnavailable."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise IndexUnavailable(f"the keyword index failed while {doing}: {exc}") from exc

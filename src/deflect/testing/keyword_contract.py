@@ -1,0 +1,194 @@
+"""Contract tests every `KeywordIndex` implementation must pass: the in-memory fake, SQLite FTS5, PostgreSQL.
+
+Subclass `KeywordIndexContract` as a `Test...` class and override `make_index` (a factory of fresh, empty,
+mutually isolated indexes). Implementations shared through a store also override `reopen`, which opens a second
+handle on the same store (as another worker process would), so the suite checks that writes are seen there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from deflect.domain.ports import KeywordIndex
+from deflect.testing.contracts import EVERYONE, PUBLIC, make_chunk
+
+MakeKeyword = Callable[[], KeywordIndex]
+
+
+class KeywordIndexContract:
+    """Behaviour shared by every KeywordIndex: upsert/replace/delete, stemmed BM25-like search, audiences."""
+
+    @pytest.fixture
+    def make_index(self) -> MakeKeyword:
+        """Override: return a factory of fresh, empty, isolated keyword indexes."""
+        raise NotImplementedError("subclasses of KeywordIndexContract must override the make_index fixture")
+
+    @pytest.fixture
+    def reopen(self) -> Callable[[KeywordIndex], KeywordIndex] | None:
+        """Override for shared stores: a second handle on the same store as the given index."""
+        return None
+
+    @pytest.fixture
+    def index(self, make_index: MakeKeyword) -> KeywordIndex:
+        return make_index()
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    def test_empty_index(self, index: KeywordIndex) -> None:
+        assert index.count() == 0
+        assert index.manifest() == {}
+        assert index.search("password", k=5, audiences=EVERYONE) == []
+
+    def test_upsert_then_count_and_manifest(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0", source_hash="other")])
+
+        assert index.count() == 3
+        assert index.manifest() == {"a#0": "hash-a", "a#1": "hash-a", "b#0": "other"}
+        assert index.manifest(source_ids={"b", "nope"}) == {"b#0": "other"}
+        assert index.manifest(source_ids=set()) == {}
+
+    def test_upsert_same_id_replaces_the_searchable_text(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("a#0", text="invoices are emailed monthly"), make_chunk("b#0", text="refunds")])
+
+        index.upsert([make_chunk("a#0", text="passwords expire yearly", source_hash="hash-2")])
+
+        assert index.count() == 2
+        assert index.search("invoices", k=5, audiences=EVERYONE) == []
+        hits = index.search("password", k=5, audiences=EVERYONE)
+        assert [h.chunk.chunk_id for h in hits] == ["a#0"]
+        assert hits[0].chunk.source_hash == "hash-2"
+        assert index.manifest() == {"a#0": "hash-2", "b#0": "hash-b"}
+
+    def test_delete_chunks_removes_and_ignores_unknown_ids(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk(f"s{i}#0", text="webhook signature") for i in range(3)])
+
+        index.delete_chunks(cid for cid in ["s1#0", "never-written#0"])
+        index.delete_chunks([])
+
+        assert index.count() == 2
+        assert {h.chunk.chunk_id for h in index.search("webhook", k=5, audiences=EVERYONE)} == {"s0#0", "s2#0"}
+
+    def test_many_chunks_in_one_write_and_one_delete(self, index: KeywordIndex) -> None:
+        chunks = [make_chunk(f"m{i}#0", text=f"export number {i} of the audit log") for i in range(1200)]
+        index.upsert(chunks)
+
+        assert index.count() == 1200
+        assert len(index.manifest(source_ids={f"m{i}" for i in range(1200)})) == 1200
+        index.delete_chunks(c.chunk_id for c in chunks[:1100])
+        assert index.count() == 100
+
+    def test_indexes_from_the_factory_are_isolated(self, make_index: MakeKeyword) -> None:
+        first, second = make_index(), make_index()
+
+        first.upsert([make_chunk("a#0", text="invoices")])
+
+        assert second.count() == 0
+        assert second.search("invoices", k=5, audiences=EVERYONE) == []
+
+    def test_a_second_handle_sees_writes_at_once(
+        self, index: KeywordIndex, reopen: Callable[[KeywordIndex], KeywordIndex] | None
+    ) -> None:
+        if reopen is None:
+            pytest.skip("this implementation is private to its object")
+        other = reopen(index)
+
+        index.upsert([make_chunk("a#0", text="rotate the API key")])
+        assert [h.chunk.chunk_id for h in other.search("rotating keys", k=5, audiences=PUBLIC)] == ["a#0"]
+
+        other.delete_chunks(["a#0"])
+        assert index.search("rotating keys", k=5, audiences=PUBLIC) == []
+
+    # --- searching -----------------------------------------------------------------------------------------
+
+    def test_stemmed_terms_match_and_scores_are_relative_to_the_best(self, index: KeywordIndex) -> None:
+        index.upsert(
+            [
+                make_chunk("both#0", text="Resetting a password: open the reset link in the email."),
+                make_chunk("one#0", text="The password must have twelve characters and a symbol in it somewhere."),
+                make_chunk("none#0", text="Invoices are listed under billing settings."),
+            ]
+        )
+
+        hits = index.search("how do I reset my passwords?", k=10, audiences=PUBLIC)
+
+        assert [h.chunk.chunk_id for h in hits] == ["both#0", "one#0"]
+        assert hits[0].keyword == pytest.approx(1.0)
+        assert 0.0 < hits[1].keyword < 1.0
+
+    def test_a_rare_term_outweighs_a_common_one(self, index: KeywordIndex) -> None:
+        common = [make_chunk(f"c{i}#0", text=f"account settings page number {i}") for i in range(8)]
+        index.upsert([*common, make_chunk("rare#0", text="the SAML certificate expired")])
+
+        hits = index.search("saml account", k=3, audiences=PUBLIC)
+
+        assert hits[0].chunk.chunk_id == "rare#0"
+        assert all(h.keyword < 1.0 for h in hits[1:])
+
+    def test_returns_at_most_k(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk(f"s{i}#0", text="export " * (i + 1)) for i in range(5)])
+
+        assert len(index.search("export", k=2, audiences=PUBLIC)) == 2
+        assert index.search("export", k=0, audiences=PUBLIC) == []
+
+    def test_never_returns_internal_chunks_to_the_public_even_when_they_rank_first(self, index: KeywordIndex) -> None:
+        index.upsert(
+            [
+                make_chunk("secret#0", "internal", text="refund refund refund approval limit"),
+                make_chunk("secret#1", "internal", text="refund approval"),
+                make_chunk("pub#0", text="a refund takes five days"),
+            ]
+        )
+
+        hits = index.search("refund approval", k=1, audiences=PUBLIC)  # the filter comes before the limit
+
+        assert [h.chunk.chunk_id for h in hits] == ["pub#0"]
+        assert hits[0].keyword == pytest.approx(1.0)
+        assert {h.chunk.chunk_id for h in index.search("refund", k=10, audiences=EVERYONE)} == {
+            "secret#0",
+            "secret#1",
+            "pub#0",
+        }
+        assert index.search("refund", k=10, audiences=frozenset()) == []
+
+    def test_queries_without_searchable_terms_find_nothing(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("a#0", text="the and of to a in")])
+
+        for query in ("", "   ", "the and of", "?!", 'a" OR b', "NEAR(x y)"):
+            assert index.search(query, k=5, audiences=EVERYONE) == []
+
+    def test_query_syntax_characters_are_words_not_operators(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("a#0", text="error code E_42 when the webhook fails"), make_chunk("b#0", text="x")])
+
+        hits = index.search('webhook* "fails" OR (e_42) -', k=5, audiences=PUBLIC)
+
+        assert [h.chunk.chunk_id for h in hits] == ["a#0"]
+
+    def test_long_questions_search(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("a#0", text="word17 appears here")])
+
+        hits = index.search(" ".join(f"word{i}" for i in range(400)), k=5, audiences=PUBLIC)
+
+        assert [h.chunk.chunk_id for h in hits] == ["a#0"]
+
+    # --- reading back --------------------------------------------------------------------------------------
+
+    def test_hits_carry_every_stored_field(self, index: KeywordIndex) -> None:
+        full = make_chunk(
+            "esc:ESC-9#1",
+            "internal",
+            kind="escalation",
+            text="Q?\n\nResolution: Café — rotate the signing secret.",
+            tags=("webhooks", "hmac"),
+            quote_from=4,
+            source_chunks=2,
+        )
+        index.upsert([full])
+
+        hit = index.search("signing secret", k=1, audiences=EVERYONE)[0]
+
+        assert hit.chunk.model_dump(exclude={"embed_text"}) == full.model_dump(exclude={"embed_text"})
+        assert hit.dense == 0.0
+
+

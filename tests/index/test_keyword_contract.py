@@ -1,0 +1,63 @@
+"""The KeywordIndex contract against the in-memory fake and SQLite FTS5 (PostgreSQL: tests/integration)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deflect.domain.ports import KeywordIndex
+from deflect.index.keyword import SqliteKeywordIndex
+from deflect.store.keyword import PostgresKeywordIndex
+from deflect.testing.keyword import InMemoryKeywordIndex
+from deflect.testing.keyword_contract import KeywordIndexContract
+
+
+class TestInMemoryKeywordIndex(KeywordIndexContract):
+    @pytest.fixture
+    def make_index(self) -> Callable[[], KeywordIndex]:
+        return InMemoryKeywordIndex
+
+
+class TestSqliteKeywordIndex(KeywordIndexContract):
+    @pytest.fixture
+    def make_index(self, tmp_path: Path) -> Callable[[], KeywordIndex]:
+        return lambda: SqliteKeywordIndex(tmp_path / f"{uuid.uuid4().hex}.sqlite3")
+
+    @pytest.fixture
+    def reopen(self) -> Callable[[KeywordIndex], KeywordIndex]:
+        def again(index: KeywordIndex) -> KeywordIndex:
+            assert isinstance(index, SqliteKeywordIndex)
+            return SqliteKeywordIndex(index.path)
+
+        return again
+
+
+@pytest.mark.integration
+class TestPostgresKeywordIndex(KeywordIndexContract):
+    """On the session's PostgreSQL (tests/conftest.py `postgres_url`); a collection per index keeps them apart."""
+
+    @pytest.fixture
+    def opened(self) -> Iterator[list[PostgresKeywordIndex]]:
+        handles: list[PostgresKeywordIndex] = []
+        yield handles
+        for handle in handles:
+            handle.close()
+
+    @pytest.fixture
+    def make_index(self, postgres_url: str, opened: list[PostgresKeywordIndex]) -> Callable[[], KeywordIndex]:
+        def make(collection: str | None = None) -> PostgresKeywordIndex:
+            opened.append(PostgresKeywordIndex(postgres_url, collection or f"c-{uuid.uuid4().hex}"))
+            return opened[-1]
+
+        return make
+
+    @pytest.fixture
+    def reopen(self, make_index: Callable[..., KeywordIndex]) -> Callable[[KeywordIndex], KeywordIndex]:
+        def again(index: KeywordIndex) -> KeywordIndex:
+            assert isinstance(index, PostgresKeywordIndex)
+            return make_index(index.collection)
+
+        return again
