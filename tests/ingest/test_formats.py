@@ -216,3 +216,20 @@ def test_gzipped_text_is_read_as_the_text_inside(tmp_path: Path) -> None:
     assert "Descale monthly." in docs[0].body
     with pytest.raises(SourceError, match="gzip"):
         parse_file(broken, "broken.md.gz", SIG)
+
+
+def test_asciidoc_labeled_lists_keep_each_term_with_its_description() -> None:
+    text = (
+        "== Options\n\n"
+        "--strength <level>::\n\tBrew at this strength,\n\tfrom 1 to 5.\n"
+        "-q::\n--quiet::\n\tSay nothing.\n"
+        "Timer:: Switches the kettle off.\n\n"
+        "Run this::\n\n    kettle brew\n"
+    )
+
+    body = parse_text(text, "manual/options.adoc", SIG).body
+
+    assert "- **`--strength <level>`**: Brew at this strength, from 1 to 5." in body
+    assert "- **Timer**: Switches the kettle off." in body
+    assert "- **`-q`, `--quiet`**: Say nothing." in body
+    assert "```\nkettle brew\n```" in body  # reStructuredText's "::" before a literal block is not a term

@@ -6,7 +6,9 @@ Markdown structure:
   order of first use (reStructuredText's rule); AsciiDoc's `= Title` / `== Section` lines become headings too;
 - indented blocks after a blank line, and blocks between two `----` or `....` delimiter lines (AsciiDoc listing
   and literal blocks), become fenced code blocks with their exact lines;
-- reStructuredText directive and comment lines (`.. note::`, `.. _label:`) are dropped, their content kept.
+- reStructuredText directive and comment lines (`.. note::`, `.. _label:`) are dropped, their content kept;
+- an AsciiDoc labeled list entry (`term::` with its description on the line or indented below) becomes
+  `- **term**: description`, an option-like term in backticks.
 PDF: one `## Page N` section per page (so a chunk's heading path names its page), text as pypdf extracts it.
 """
 
@@ -22,6 +24,7 @@ _ASCIIDOC_HEADING = re.compile(r"^(={1,6}) (\S.*)$")
 _DELIMITER = re.compile(r"^(-{4,}|\.{4,})\s*$")
 _DIRECTIVE = re.compile(r"^\.\. (?:[\w:-]+::.*|_[^:]+:.*|\|[^|]+\|.*|\[[^\]]+\].*|\S.*)?$")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+_LABEL = re.compile(r"^(\S(?:.*?\S)?)(?:::|;;)(?:\s+(.*))?$")
 _INDENTED = re.compile(r"^(?: {2,}|\t)\S")
 
 
@@ -66,6 +69,11 @@ def text_to_markdown(text: str) -> str:
         if stripped.startswith("..") and _DIRECTIVE.match(stripped) and prev_blank:
             i += 1
             continue
+        entry = _labeled_entry(lines, i)
+        if entry is not None:
+            item, i = entry
+            out.append(item)
+            continue
         if _INDENTED.match(line) and prev_blank and _is_code_context(out):
             j = i
             while j < len(lines) and (not lines[j].strip() or _INDENTED.match(lines[j])):
@@ -109,6 +117,33 @@ def pages_to_markdown(pages: list[str]) -> str:
             text = re.sub(r"^(#{1,6}\s|[-*_]{3,}\s*$)", r"\\\1", text, flags=re.M)
             parts.append(f"## Page {n}\n\n{text}")
     return "\n\n".join(parts) + "\n" if parts else ""
+
+
+def _labeled_entry(lines: list[str], i: int) -> tuple[str, int] | None:
+    """An AsciiDoc labeled list entry at line i (terms `a::` on consecutive lines share the description that
+    follows, on the last term's line or indented below) as one list item, and the index after it."""
+    terms: list[str] = []
+    j = i
+    while j < len(lines) and (match := _LABEL.match(lines[j])):
+        terms.append(match.group(1))
+        j += 1
+        if (match.group(2) or "").strip():
+            description = [(match.group(2) or "").strip()]
+            break
+    else:
+        description = []
+    if not terms or (not description and not (j < len(lines) and _INDENTED.match(lines[j]))):
+        return None
+    while j < len(lines) and lines[j].strip() and (_INDENTED.match(lines[j]) or lines[j].strip() == "+"):
+        if lines[j].strip() != "+":  # AsciiDoc's list continuation mark
+            description.append(lines[j].strip())
+        j += 1
+    return f"- **{', '.join(_term(t) for t in terms)}**: " + " ".join(description), j
+
+
+def _term(term: str) -> str:
+    """An option-like term (`-x`, `--depth <depth>`) is code; `<depth>` must not read as an HTML tag."""
+    return f"`{term}`" if term.startswith("-") or "<" in term else term
 
 
 def _heading(text: str, style: str, levels: list[str]) -> str:
