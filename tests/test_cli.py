@@ -289,3 +289,19 @@ def test_answer_text_with_brackets_is_printed_verbatim(capsys: pytest.CaptureFix
     printed = capsys.readouterr().out
     assert answer in printed
     assert "[1] A [draft]  https://x" in printed
+
+
+def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliWorld) -> None:
+    from deflect import cli_eval  # noqa: F401  (registers `calibrate` on the app, as main() does)
+
+    result = invoke("calibrate", "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["file"] == str(world.data / "calibration" / "deflect.json")
+    assert (world.data / "calibration" / "deflect.json").exists()
+    assert 0.0 <= report["threshold"] <= 1.0
+    assert report["fitted_on"][0].startswith("self: ")
+    assert report["embedder"].startswith("minilm")
+    for key in ("fit_risk", "fit_coverage", "check_risk", "check_coverage", "kb_hash"):
+        assert key in report

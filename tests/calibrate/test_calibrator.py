@@ -8,9 +8,10 @@ from pathlib import Path
 from tests.retrieval.test_hybrid import dense, keyword
 
 from conftest import FAKE_CALIBRATION
-from deflect.calibrate.selfcal import _rank, kb_fingerprint, kb_hash
+from deflect.calibrate.selfcal import _rank, collect_samples, kb_fingerprint, kb_hash
 from deflect.config import Settings
-from deflect.domain.models import Audience
+from deflect.domain.models import Audience, Chunk
+from deflect.retrieval.hybrid import HybridRetriever
 from deflect.service import DeflectService
 from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
 from deflect.wiring import assemble
@@ -85,3 +86,37 @@ def test_leaving_sources_out_removes_them_and_renormalises_bm25() -> None:
 
     assert [h.source_id for h in hits] == ["b", "c"]
     assert hits[0].chunks[0].keyword == 1.0  # b is now the best keyword match left
+
+
+def _article(source_id: str, title: str, text: str) -> Chunk:
+    return Chunk(
+        chunk_id=f"{source_id}#0",
+        source_id=source_id,
+        kind="article",
+        title=title,
+        audience="public",
+        text=text,
+        origin=f"{source_id}.md",
+        source_hash="h",
+        source_chunks=1,
+    )
+
+
+def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_otherwise_wrong() -> None:
+    embedder = HashEmbedder()
+    index = InMemoryIndex()
+    chunks = [
+        _article("doc:export", "Exporting boards to CSV files", "Open the board menu and choose Export as CSV."),
+        _article("doc:csv-faq", "Spreadsheet downloads for managers", "Open the board menu and choose Export as CSV."),
+        _article("doc:sso", "Configuring single sign-on with SAML", "Upload the metadata XML from your provider."),
+        _article("doc:pricing", "Plans and prices for teams", "Business costs 24 dollars per member."),
+    ]
+    index.upsert(chunks, embedder.embed([f"{c.title}\n\n{c.text}" for c in chunks]))
+    retriever = HybridRetriever(index, embedder, None, 0.0, 40)
+
+    samples, _ = collect_samples(index, retriever, embedder, 10)
+
+    left_out = {s.group: s for s in samples if s.kind == "left_out"}
+    # leaving out the export article, the FAQ that quotes the same sentence still answers; not so for SSO
+    assert left_out["doc:export"].label == 1
+    assert left_out["doc:sso"].label == 0

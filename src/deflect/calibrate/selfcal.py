@@ -5,8 +5,9 @@ The calibration set is made from the KB (see `probes`), each probe asked twice a
   title, heading or question that says the same as the probe, cosine >= DUPLICATE_COSINE) — an article and the
   resolved escalation that repeats it are both right answers;
 - **left out**: the probe's source and its near-duplicates are removed from the candidates, as if the KB did not
-  cover the question; any answer is then counted wrong. This is slightly pessimistic (another page might still
-  answer) and so errs towards escalating;
+  cover the question; an answer from another source is then right only when what it would quote is nearly the
+  same text (SAME_ANSWER_COSINE between the two chunks), wrong otherwise — pessimistic when another page answers
+  in other words, so it errs towards escalating;
 plus out-of-domain questions shipped with deflect (always wrong to answer). Leaving out is done on the retrieved
 candidates (dense and keyword lists, BM25 renormalised), which equals re-querying an index without those
 sources, without re-indexing anything.
@@ -31,6 +32,9 @@ from deflect.domain.ports import Embedder, Index
 from deflect.retrieval.hybrid import HybridRetriever, fuse, rank_sources
 
 DUPLICATE_COSINE = 0.8
+# A left-out probe answered by another source is right when that source quotes nearly the same text: the KB says
+# it twice (an article and the escalation that repeats it). Below this it counts as wrong.
+SAME_ANSWER_COSINE = 0.8
 RETRIEVE_K = 10
 # The features shipped; chosen by measurement (docs/confidence.md), not per KB.
 SHIPPED_FEATURES = ("top_dense", "top_score", "margin_distinct", "overlap")
@@ -71,7 +75,6 @@ def collect_samples(
     embedder: Embedder,
     max_probes: int,
     progress: Progress | None = None,
-    variants: bool = False,
 ) -> tuple[list[Sample], dict[str, int]]:
     """Ask every sampled probe in the index and left out, plus the out-of-domain questions."""
     chunks = index.chunks()
@@ -81,8 +84,7 @@ def collect_samples(
     ood = out_of_domain()
     samples: list[Sample] = []
     total = len(picked) + len(ood)
-    duplicates |= {p.text: duplicates[q.text] for q in picked for p in _with_variants([q], variants)}
-    for i, probe in enumerate(_with_variants(picked, variants), start=1):
+    for i, probe in enumerate(picked, start=1):
         audiences = frozenset({"public", "internal"}) if probe.audience == "internal" else frozenset({"public"})
         dense, keyword = retriever.candidates(probe.text, audiences)
         answers = {probe.source_id} | duplicates[probe.text]
@@ -98,7 +100,9 @@ def collect_samples(
         right = bool(hits) and hits[0].source_id in answers
         samples.append(Sample(probe.source_id, features(probe.text, hits), int(right), probe.kind))
         left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
-        samples.append(Sample(probe.source_id, features(probe.text, left_out), 0, "left_out"))
+        same = _answer_similarity(probe.source_id, dense, left_out, embedder)
+        feats = features(probe.text, left_out) | {"_same_answer": same}
+        samples.append(Sample(probe.source_id, feats, int(same >= SAME_ANSWER_COSINE), "left_out"))
         if progress:
             progress(i, total)
     everything = frozenset({"public", "internal"})
@@ -115,17 +119,16 @@ def collect_samples(
     return samples, counts
 
 
-def _with_variants(probes: Sequence[Probe], on: bool) -> list[Probe]:
-    """Each probe, and (when on) a shorter wording of it: a stable ~60% of its words, as customers type less."""
-    if not on:
-        return list(probes)
-    out = list(probes)
-    for p in probes:
-        words = p.text.split()
-        kept = [w for w in words if int(hashlib.sha256((p.text + w).encode()).hexdigest(), 16) % 10 < 6]
-        if len(kept) >= 3 and len(kept) < len(words):
-            out.append(Probe(" ".join(kept), p.source_id, p.kind + "_short", p.audience))
-    return out
+def _answer_similarity(
+    source_id: str, dense: Sequence[ScoredChunk], left_out: Sequence[SourceHit], embedder: Embedder
+) -> float:
+    """Cosine between what the left-out source would have quoted and what the new top source quotes."""
+    own = next((h.chunk.quotable for h in dense if h.chunk.source_id == source_id and h.chunk.quotable.strip()), "")
+    other = left_out[0].chunks[0].chunk.quotable if left_out and left_out[0].chunks else ""
+    if not own.strip() or not other.strip():
+        return 0.0
+    a, b = (np.asarray(v, dtype=np.float32) for v in embedder.embed([own, other]))
+    return float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
 
 
 def _is_literal(chunk: Chunk) -> bool:
@@ -205,7 +208,7 @@ def fit(
     labels = [s.label for s in samples]
     check_conf = list(map(float, oof)) if cross_checked else fitted_conf
     risk_threshold = choose_threshold(check_conf, labels, target_risk)
-    uncovered = sorted(c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out")
+    uncovered = sorted(c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out" and not s.label)
     # The second stated target: questions the KB does not cover escalate at least this often.
     cover_threshold = _quantile_threshold(uncovered, min_escalated) if uncovered else 0.0
     cal.threshold = round(max(risk_threshold, cover_threshold), 4)
