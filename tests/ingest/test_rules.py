@@ -187,3 +187,20 @@ def test_a_page_of_headings_only_fails_with_a_reason_and_a_rerun_still_embeds_no
     assert by_path(first.files)["contents.md"].status == "failed"
     assert by_path(first.files)["contents.md"].reason == "article has no text besides headings"
     assert (second.added, second.updated, embedder.calls) == (0, 0, calls)
+
+
+def test_folders_outside_the_root_name_their_files_by_folder_so_same_names_do_not_collide(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    one = write(tmp_path / "elsewhere" / "manual-a", {"guide/install.md": "# A\n\nInstall A.\n"})
+    two = write(tmp_path / "other" / "manual-b", {"guide/install.md": "# B\n\nInstall B.\n"})
+    index = InMemoryIndex()
+    ingestor = Ingestor(index, HashEmbedder(), Chunker(200, 30))
+
+    report = ingestor.ingest_paths([one, two], root)
+
+    assert report.errors == []
+    assert {c.source_id for c in index.chunks()} == {"doc:manual-a/guide/install", "doc:manual-b/guide/install"}
+    (one / "guide" / "install.md").unlink()
+    assert ingestor.ingest_paths([one], root).deleted == 1  # pruning finds what was under that folder
+    assert {c.source_id for c in index.chunks()} == {"doc:manual-b/guide/install"}

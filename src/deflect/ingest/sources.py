@@ -86,8 +86,8 @@ def parse_paths(paths: Iterable[Path], root: Path, signature: str, rules: KbRule
     rules = rules if rules is not None else load_rules(root)
     out = ParsedSources()
     seen_ids: set[str] = set()
-    for path in discover(paths):
-        origin = _relative(path, root)
+    for base, path in ((given, found) for given in paths for found in discover([given])):
+        origin = _relative(path, root, base)
         reason = _skip_reason(path, origin, root, rules)
         if reason:
             out.skipped.append(Skipped(origin + ("/" if path.is_dir() else ""), reason))
@@ -162,11 +162,19 @@ def parse_file(
     raise SourceError(origin, f"unsupported file type {path.suffix!r}")
 
 
-def _relative(path: Path, root: Path) -> str:
+def _relative(path: Path, root: Path, base: Path | None = None) -> str:
+    """A file's name relative to the ingest root; outside it, relative to the folder given (`manual/guide.md` for
+    `deflect ingest /elsewhere/manual`), so same-named files in different folders do not collide."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        return path.name
+        pass
+    if base is not None and base.is_dir():
+        try:
+            return (base.resolve().name + "/" + path.resolve().relative_to(base.resolve()).as_posix()).lstrip("/")
+        except ValueError:
+            pass
+    return path.name
 
 
 def _read_bytes(path: Path, origin: str) -> bytes:
