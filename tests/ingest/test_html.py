@@ -281,7 +281,3 @@ def test_a_table_whose_first_row_is_a_group_label_gets_an_empty_header_row() -> 
     )
 
     assert "|  |  |\n| --- | --- |\n| **options** |  |\n| `-n` | do nothing |" in body(html)
-
-
-def test_blank_lines_inside_a_code_block_stay_as_they_are() -> None:
-    assert "```\nfirst\n\n\n\nlast\n```" in body("<main><pre>first\n\n\n\nlast</pre></main>")
