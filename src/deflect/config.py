@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Request bodies larger than this get a 413 before parsing or authentication."
     )
+    gaps_refresh_s: float = Field(
+        300.0, ge=0, description="The server recomputes the gap report this often; GET /v1/gaps serves one this fresh."
+    )
     knowledge_retry_s: float = Field(
         30.0, gt=0, description="Seconds between runs of the job that indexes resolutions still pending as knowledge."
     )

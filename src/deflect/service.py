@@ -59,6 +59,7 @@ class DeflectService:
         store_calls: Bounded | None = None,
         knowledge_calls: Bounded | None = None,
         knowledge_retry_s: float = 30.0,
+        gaps_refresh_s: float = 0.0,
         calibrator: Calibrator | None = None,
         auto_calibrate: bool = True,
     ) -> None:
@@ -81,7 +82,7 @@ class DeflectService:
         self._policy = policy
         self._embedder = embedder
         self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
-        self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback)
+        self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback, max_age_s=gaps_refresh_s)
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
         # Every read of the index while serving goes through this: a deadline, and a breaker while it is down.
         self._index_calls = index_calls or Bounded("index", 5.0, IndexUnavailable)
@@ -97,6 +98,8 @@ class DeflectService:
             # On demand (POST /v1/admin/ingest, or `deflect ingest` while a server runs): the serving process owns
             # its index, so ingestion happens here while asks keep being answered.
             "ingest": Job("ingest", self._run_requested_ingest, interval_s=0.0),
+            # Keeps the default gap report (30 days, clusters of 2+) warm, so GET /v1/gaps does not cluster.
+            "gaps": Job("gaps", self._refresh_gaps, interval_s=gaps_refresh_s),
         }
 
     @property
@@ -412,8 +415,13 @@ class DeflectService:
             job.stop()
 
     def gaps(self, days: float = 30, min_size: int = 2) -> GapReport:
-        """Content gaps: clusters of escalated and unhelpful questions in the last `days` days."""
+        """Content gaps: clusters of escalated and unhelpful questions in the last `days` days (at most
+        DEFLECT_GAPS_REFRESH_S old when served)."""
         return self._gaps.gaps(days=days, min_size=min_size)
+
+    def _refresh_gaps(self) -> dict[str, int]:
+        report = self._gaps.refresh()
+        return {"questions": report.questions, "clusters": len(report.clusters)}
 
     def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:
         """Ranked sources the audience may see, and the confidence features computed from them."""

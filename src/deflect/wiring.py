@@ -151,6 +151,7 @@ def assemble(
         # Indexing one resolution embeds and writes a few chunks and searches for them: several index round trips.
         knowledge_calls=Bounded("knowledge", 6 * settings.index_timeout_s, IndexUnavailable, 0.0, workers=1),
         knowledge_retry_s=settings.knowledge_retry_s,
+        gaps_refresh_s=settings.gaps_refresh_s,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -49,8 +51,15 @@ class GapFinder:
         clock: Callable[[], datetime],
         feedback: FeedbackSource | None = None,
         params: GapParams | None = None,
+        max_age_s: float = 0.0,
     ) -> None:
         self._store = store
+        # Reports by (days, min_size) with the monotonic time they were computed: clustering a thousand questions
+        # (and embedding them, after a restart) takes seconds to minutes, so the service's `gaps` job refreshes
+        # the default report in the background and callers get one at most `max_age_s` old.
+        self._max_age_s = max_age_s
+        self._cache: dict[tuple[float, int], tuple[float, GapReport]] = {}
+        self._lock = threading.Lock()
         self._embedder = embedder
         self._index = index
         self._clock = clock
@@ -58,7 +67,25 @@ class GapFinder:
         self.params = params or GapParams()
 
     def gaps(self, days: float = 30, min_size: int = 2) -> GapReport:
-        """The gap report for the last `days` days."""
+        """The gap report for the last `days` days: a cached one if at most `max_age_s` old (its `until` says
+        when it was computed), else computed now."""
+        with self._lock:
+            cached = self._cache.get((days, min_size))
+        if cached is not None and time.monotonic() - cached[0] <= self._max_age_s:
+            return cached[1]
+        return self.refresh(days, min_size)
+
+    def refresh(self, days: float = 30, min_size: int = 2) -> GapReport:
+        """Compute the report now and keep it for later callers."""
+        report = self._compute(days, min_size)
+        with self._lock:
+            self._cache[(days, min_size)] = (time.monotonic(), report)
+            if len(self._cache) > 32:  # a few parameter sets are ever asked for; keep the newest
+                oldest = min(self._cache, key=lambda k: self._cache[k][0])
+                del self._cache[oldest]
+        return report
+
+    def _compute(self, days: float, min_size: int) -> GapReport:
         now = self._clock()
         window = timedelta(days=days)
         questions = escalated_questions(self._store, now - window, now)

@@ -126,7 +126,7 @@ class InMemoryStore:
             if found is None:
                 return
             k = PendingKnowledge.model_validate_json(found)
-            update = {"attempts": k.attempts + 1, "last_error": error}
+            update: dict[str, object] = {"attempts": k.attempts + 1, "last_error": error}
             if indexed_at is not None:
                 update["indexed_at"] = indexed_at
             self._knowledge[escalation_id] = k.model_copy(update=update).model_dump_json()
