@@ -281,3 +281,16 @@ def test_a_table_whose_first_row_is_a_group_label_gets_an_empty_header_row() -> 
     )
 
     assert "|  |  |\n| --- | --- |\n| **options** |  |\n| `-n` | do nothing |" in body(html)
+
+
+def test_blank_lines_inside_a_code_block_stay_as_they_are() -> None:
+    assert "```\nfirst\n\n\n\nlast\n```" in body("<main><pre>first\n\n\n\nlast</pre></main>")
+
+
+def test_an_xhtml_export_with_an_xml_prologue_parses_as_html_without_warnings() -> None:
+    xhtml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n<html xmlns="http://www.w3.org/1999/xhtml">'
+        "<head><title>Kettle</title></head><body><h1>Kettle</h1><p>Use <code>kettle on</code>.</p></body></html>"
+    )
+
+    assert body(xhtml) == "# Kettle\n\nUse `kettle on`.\n"

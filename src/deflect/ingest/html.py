@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
 from markdownify import MarkdownConverter
+
+from deflect.ingest.blocks import fence, tidy
 
 # Elements that are never knowledge.
 _JUNK_TAGS = [
@@ -88,7 +91,6 @@ _PERMALINK = re.compile(r"^[\s¶#§🔗]*$")
 _CONTENT_SELECTORS = ["[role=main]", "main", "article", "div.body", "div.document", "#content", "div.content"]
 _CODE_TAGS = {"code", "tt", "kbd", "samp", "var"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_BLANK_RUNS = re.compile(r"\n{3,}")
 _RECURSION_LIMIT = 20_000
 _ANCHOR_ID = re.compile(r"^[A-Za-z][\w.:-]*$")
 _LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
@@ -106,7 +108,7 @@ class HtmlPage:
 
 def parse_page(html: str) -> HtmlPage:
     """Read metadata and convert the page's content (not its chrome) to Markdown."""
-    soup = BeautifulSoup(html, "lxml")  # lxml closes <dt>/<dd>/<p> the HTML way; html.parser nests them
+    soup = _soup(html)
     meta = {
         str(tag.get("name")).lower(): str(tag.get("content") or "") for tag in soup.find_all("meta") if tag.get("name")
     }
@@ -120,17 +122,25 @@ def parse_page(html: str) -> HtmlPage:
         meta=meta,
         h1=_one_line(h1.get_text(" ")) if h1 else "",
         title_tag=_one_line(title_tag.get_text(" ")) if title_tag else "",
-        body=_tidy(body),
+        body=tidy(body.splitlines()),
     )
 
 
 def fragment_to_markdown(html: str) -> str:
     """A piece of HTML inside a Markdown file (a table, a list, a comment) as Markdown, by the same rules."""
-    soup = BeautifulSoup(f"<body>{html}</body>", "lxml")
+    soup = _soup(f"<body>{html}</body>")
     root = soup.body or soup
     _strip_chrome(root)
     _mark_table_headers(root)
-    return _tidy(_convert(root)) if root.get_text(strip=True) else ""
+    return tidy(_convert(root).splitlines()) if root.get_text(strip=True) else ""
+
+
+def _soup(html: str) -> BeautifulSoup:
+    # lxml closes <dt>/<dd>/<p> the HTML way (html.parser nests them). XHTML exports start with an XML prologue;
+    # they are still HTML to us, so bs4's advice to parse them as XML is silenced.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        return BeautifulSoup(html, "lxml")
 
 
 def _convert(root: Tag) -> str:
@@ -198,30 +208,6 @@ def _is_chrome(el: Tag) -> bool:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _tidy(markdown: str) -> str:
-    """Trailing spaces off prose lines and at most one blank line in a row, never inside a fenced block."""
-    out: list[str] = []
-    fence = ""
-    for line in markdown.splitlines():
-        stripped = line.strip()
-        if fence:
-            out.append(line)
-            if stripped == fence:
-                fence = ""
-            continue
-        if stripped.startswith("```"):
-            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
-            out.append(line.rstrip())
-            continue
-        out.append(line.rstrip())
-    return _BLANK_RUNS.sub("\n\n", "\n".join(out)).strip() + "\n"
-
-
-def _fence_for(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
-    return "`" * (longest + 1)
 
 
 def _language(el: Tag) -> str:
@@ -292,8 +278,7 @@ class _Converter(MarkdownConverter):
         code = el.get_text().strip("\n")
         if not code.strip():
             return ""
-        fence = _fence_for(code)
-        return f"\n\n{fence}{_language(el)}\n{code}\n{fence}\n\n"
+        return f"\n\n{fence(code, _language(el))}\n\n"
 
     def convert_code(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         if "pre" in parent_tags or "_noformat" in parent_tags:
