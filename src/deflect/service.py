@@ -82,6 +82,8 @@ class DeflectService:
         self._policy = policy
         self._embedder = embedder
         self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
+        # Called with every ask's result, after it is stored (e.g. /metrics counts decisions); must not raise.
+        self.observers: list[Callable[[AskResult], None]] = []
         self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback, max_age_s=gaps_refresh_s)
         self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
         # Every read of the index while serving goes through this: a deadline, and a breaker while it is down.
@@ -239,7 +241,7 @@ class DeflectService:
                 claimed_customer=claimed,
             )
             citations, escalation_id, priority = [], esc.id, esc.priority.value
-        return AskResult(
+        result = AskResult(
             id=answer_id,
             question=question,
             audience=audience,
@@ -255,6 +257,9 @@ class DeflectService:
             priority=priority,
             draft_answer=draft,
         )
+        for observe in self.observers:
+            observe(result)
+        return result
 
     def report_undelivered(self, result: AskResult) -> None:
         """Audit that the asker disconnected before the reply with this escalation was sent: the packet stays

@@ -20,6 +20,7 @@ from deflect.api.escalations import escalation_router
 from deflect.api.feedback import feedback_router
 from deflect.api.gaps import gaps_router
 from deflect.api.limits import RequestLimits
+from deflect.api.metrics import install_metrics
 from deflect.api.openapi import install_openapi
 from deflect.api.stream import stream_router
 from deflect.config import Settings
@@ -82,6 +83,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     install_error_handlers(app)
     install_openapi(app, settings)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    install_metrics(app, svc)
 
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
     async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> AskResult:

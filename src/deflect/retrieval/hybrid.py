@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from deflect.domain.models import ScoredChunk, SourceHit
-from deflect.domain.ports import Embedder, Index
+from deflect.domain.ports import Embedder, Index, KeywordIndex
 from deflect.retrieval.keyword import KeywordSearch
 
 CHUNKS_PER_SOURCE = 3
@@ -35,6 +35,11 @@ class HybridRetriever:
         self._keyword = keyword
         self._w = bm25_weight
         self._candidates = candidates
+
+    @property
+    def keyword(self) -> KeywordIndex | None:
+        """The keyword index searched, if any (metrics report its size)."""
+        return self._keyword.keyword if self._keyword else None
 
     @property
     def bm25_weight(self) -> float:

@@ -1,0 +1,123 @@
+"""deflect on a real PostgreSQL (a throwaway cluster of Debian's package, tests/conftest.py `postgres_url`):
+migrations from empty and from the previous release's schema, and ask -> escalate -> resolve -> answered over
+HTTP with escalations, audit and keyword search all in PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from conftest import FAKE_CALIBRATION
+from deflect.api import create_app
+from deflect.config import DEV_AGENT_KEY, Settings
+from deflect.index.chroma import ChromaIndex
+from deflect.store.engine import make_engine
+from deflect.store.keyword import PostgresKeywordIndex
+from deflect.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from deflect.store.schema import metadata
+from deflect.store.sql import SqlStore
+from deflect.testing import HashEmbedder
+from deflect.wiring import assemble
+
+pytestmark = pytest.mark.integration
+AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}", "X-Actor": "agent-1"}
+QUESTION = "Our zorbly widget export stalls at ninety percent every night, what now?"
+
+
+@pytest.fixture
+def schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections use a new, empty schema (dropped afterwards)."""
+    admin = create_engine(postgres_url)
+    schema = f"deflect_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_migrations_from_empty_reach_the_schema_the_store_uses(schema_url: str) -> None:
+    engine = make_engine(schema_url)
+    assert current_revision(engine) is None
+
+    upgrade(engine)
+
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata) == []
+    upgrade(engine)  # again: a no-op
+    engine.dispose()
+
+
+def test_upgrade_from_the_previous_release_keeps_its_data(schema_url: str) -> None:
+    engine = make_engine(schema_url)
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision()).down_revision
+    assert isinstance(previous, str)
+    upgrade(engine, previous)
+    with engine.begin() as conn:  # a row written by the previous release
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, kind, actor, data) "
+                "VALUES (now(), 'action', 'old-release', CAST('{}' AS json))"
+            )
+        )
+
+    store = SqlStore(schema_url)  # opening the store migrates to head
+
+    assert current_revision(engine) == head_revision()
+    assert [e.actor for e in store.audit()] == ["old-release"]
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert current_revision(engine) is None
+    store.close()
+    engine.dispose()
+
+
+def test_ask_escalate_resolve_then_answered_all_on_postgres(
+    schema_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    pg_settings = settings.model_copy(update={"database_url": schema_url})
+    store = SqlStore(schema_url)
+    index = ChromaIndex.embedded(tmp_path / "chroma", "e2e", 64)
+    service = assemble(pg_settings, index, HashEmbedder(), calibration=FAKE_CALIBRATION, store=store)
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    keyword = service.retriever.keyword
+    assert isinstance(keyword, PostgresKeywordIndex)
+    assert keyword.count() == index.count() > 0
+
+    with TestClient(create_app(pg_settings, service)) as client:
+        first = client.post("/v1/ask", json={"question": QUESTION}, headers=AGENT).json()
+        assert first["decision"] == "escalate" and first["escalation_id"]
+        esc_id = first["escalation_id"]
+        for action in ("claim", "start"):
+            assert client.post(f"/v1/escalations/{esc_id}/{action}", json={}, headers=AGENT).status_code == 200
+        resolved = client.post(
+            f"/v1/escalations/{esc_id}/resolve",
+            json={"resolution": "Clear the stuck zorbly widget export job, then re-run the nightly zorbly export."},
+            headers=AGENT,
+        )
+        assert resolved.status_code == 200, resolved.text
+
+        again = client.post("/v1/ask", json={"question": "zorbly widget export stalls"}, headers=AGENT).json()
+
+    assert again["retrieved"][0] == f"esc:{esc_id}"
+    assert again["decision"] == "answer"
+    assert [h.chunk.source_id for h in keyword.search("zorbly export", 1, frozenset({"internal"}))] == [f"esc:{esc_id}"]
+    assert keyword.search("zorbly export", 5, frozenset({"public"})) == []  # internal until published
+    assert store.get(esc_id).escalation.state.value == "resolved"
+    assert {e.action for e in store.audit(escalation_id=esc_id)} >= {"claim", "start", "resolve", "knowledge_added"}
+    keyword.close()
+    store.close()
