@@ -46,6 +46,25 @@ def fence(code: str, info: str = "") -> str:
     return f"{ticks}{info}\n{code}\n{ticks}"
 
 
+def tidy(lines: list[str]) -> str:
+    """Trailing spaces off and at most one blank line in a row, except inside fenced code, which stays verbatim."""
+    out: list[str] = []
+    fence_open = ""
+    for line in lines:
+        stripped = line.strip()
+        if fence_open:
+            out.append(line)
+            if stripped == fence_open:
+                fence_open = ""
+            continue
+        if stripped.startswith("```"):
+            fence_open = stripped[: len(stripped) - len(stripped.lstrip("`"))]
+        if not stripped and out and not out[-1].strip():
+            continue
+        out.append(line.rstrip())
+    return "\n".join(out).strip("\n") + "\n"
+
+
 def sections(markdown: str) -> list[Section]:
     """Split a Markdown body at its headings (outside code and lists) into sections of blocks."""
     lines = markdown.splitlines()

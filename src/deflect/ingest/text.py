@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 
-from deflect.ingest.blocks import fence
+from deflect.ingest.blocks import fence, tidy
 
 _UNDERLINE = re.compile(r"^([=\-~^*+#\"'`:._])\1{2,}\s*$")
 _ASCIIDOC_HEADING = re.compile(r"^(={1,6}) (\S.*)$")
@@ -86,7 +86,7 @@ def text_to_markdown(text: str) -> str:
             continue
         out.append(line.rstrip())
         i += 1
-    return _collapse_blanks(out)
+    return tidy(out)
 
 
 def _is_code_context(out: list[str]) -> bool:
@@ -155,20 +155,3 @@ def _heading(text: str, style: str, levels: list[str]) -> str:
 def _dedent(block: list[str]) -> str:
     width = min(len(line) - len(line.lstrip()) for line in block if line.strip())
     return "\n".join(line[width:] for line in block)
-
-
-def _collapse_blanks(lines: list[str]) -> str:
-    out: list[str] = []
-    fence_open = ""
-    for line in lines:
-        if fence_open:
-            out.append(line)
-            if line.strip() == fence_open:
-                fence_open = ""
-            continue
-        if line.startswith("```"):
-            fence_open = line[: len(line) - len(line.lstrip("`"))]
-        if not line.strip() and out and not out[-1].strip():
-            continue
-        out.append(line)
-    return "\n".join(out).strip() + "\n"
