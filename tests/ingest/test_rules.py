@@ -204,3 +204,22 @@ def test_folders_outside_the_root_name_their_files_by_folder_so_same_names_do_no
     (one / "guide" / "install.md").unlink()
     assert ingestor.ingest_paths([one], root).deleted == 1  # pruning finds what was under that folder
     assert {c.source_id for c in index.chunks()} == {"doc:manual-b/guide/install"}
+
+
+def test_a_sphinx_builds_copy_of_its_sources_is_skipped_as_a_duplicate(tmp_path: Path) -> None:
+    build = write(
+        tmp_path / "kb",
+        {
+            "html/objects.inv": b"# Sphinx inventory version 2\n",
+            "html/usage.html": "<html><body><main><h1>Usage</h1><p>Brew.</p></main></body></html>",
+            "html/_sources/usage.rst.txt": "Usage\n=====\n\nBrew.\n",
+            "notes/_sources/plain.txt": "Not a Sphinx build: kept.\n",
+        },
+    )
+
+    parsed = parse_paths([build], build, SIG)
+
+    assert {d.origin for d in parsed.docs} == {"html/usage.html", "notes/_sources/plain.txt"}
+    assert [s.reason for s in parsed.skipped if s.path == "html/_sources/usage.rst.txt"] == [
+        "Sphinx's copy of the HTML pages' sources (_sources/)"
+    ]

@@ -118,11 +118,23 @@ def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
         return f"ignored by {IGNORE_FILE}"
     if path.name.startswith("."):
         return "hidden file"
+    if _sphinx_source_copy(path):
+        return "Sphinx's copy of the HTML pages' sources (_sources/)"
     suffix = _suffix(path)
     if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
         shown = path.suffix.lower() if suffix == "" and path.suffix else suffix
         return f"unsupported type {shown!r}" if shown else "unsupported type (no file extension)"
     return ""
+
+
+def _sphinx_source_copy(path: Path) -> bool:
+    """A file under a Sphinx HTML build's `_sources/` folder: the same text as an HTML page beside it, which would
+    make every page a duplicate source."""
+    for parent in path.parents:
+        if parent.name == "_sources":
+            build = parent.parent
+            return (build / "objects.inv").is_file() or (build / "searchindex.js").is_file()
+    return False
 
 
 def _suffix(path: Path) -> str:
