@@ -127,20 +127,29 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (more than 1 needs DEFLECT_CHROMA_MODE=http).")
+    ] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
     from deflect.api import create_app
+    from deflect.api.workers import check_workers
     from deflect.handoff import remove_marker, write_marker
 
     settings = _settings()
     with _errors():
-        api = create_app(settings)
+        check_workers(settings, workers)
+        api = create_app(settings) if workers == 1 else None
     bind, listen = host or settings.host, port or settings.port
     marker = write_marker(settings, bind, listen)  # `deflect ingest` finds this server and hands it the work
     try:
-        uvicorn.run(api, host=bind, port=listen, log_level="info")
+        if api is not None:
+            uvicorn.run(api, host=bind, port=listen, log_level="info")
+        else:  # each worker process builds its own app from the same environment
+            factory = "deflect.api.workers:worker_app"
+            uvicorn.run(factory, factory=True, workers=workers, host=bind, port=listen, log_level="info")
     finally:
         remove_marker(marker)
 

@@ -67,11 +67,10 @@ class Deployment:
             [str(BIN / "deflect"), *args], env=self.env, cwd=self.root, capture_output=True, text=True, timeout=timeout
         )
 
-    def serve(self) -> subprocess.Popen[bytes]:
+    def serve(self, *args: str) -> subprocess.Popen[bytes]:
         with (self.root / f"serve-{len(self.procs)}.log").open("wb") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(
-                [str(BIN / "deflect"), "serve"], env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT
-            )
+            command = [str(BIN / "deflect"), "serve", *args]
+            proc = subprocess.Popen(command, env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         self.wait_ready(proc)
         return proc

@@ -1,0 +1,111 @@
+"""Several deflect processes on one `chroma run` server and one PostgreSQL: a resolution made through one process
+is answered through another at once, and both answer alike. Then `deflect serve --workers 2` itself.
+
+Two `deflect serve` processes on their own ports stand for two workers: behind one shared socket a test cannot
+choose which worker takes a request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from .servers import AGENT, CUSTOMER, Deployment, free_port, start_chroma
+
+pytestmark = pytest.mark.integration
+QUESTION = "Our zorbly widget export stalls at ninety percent every night, what now?"
+RESOLUTION = "Clear the stuck zorbly widget export job, then re-run the nightly zorbly export."
+
+
+@pytest.fixture
+def shared_env(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, str]]:
+    """A Chroma server and a fresh PostgreSQL schema: everything the processes share."""
+    port = free_port()
+    chroma = start_chroma(tmp_path, port)
+    admin = create_engine(postgres_url)
+    schema = f"deflect_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield {
+        "DEFLECT_CHROMA_MODE": "http",
+        "DEFLECT_CHROMA_HOST": "127.0.0.1",
+        "DEFLECT_CHROMA_PORT": str(port),
+        "DEFLECT_DATABASE_URL": url.render_as_string(hide_password=False),
+        # Workers on one machine share its data folder, where the KB's fitted calibration lives. (Across machines
+        # that file would differ: each machine fits its own, and confidences differ in the last digits.)
+        "DEFLECT_DATA_DIR": str(tmp_path / "shared-data"),
+    }
+    chroma.terminate()
+    chroma.wait(15)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def post(dep: Deployment, path: str, body: dict[str, object], headers: dict[str, str] = AGENT) -> httpx.Response:
+    return httpx.post(f"{dep.url}{path}", json=body, headers={**headers, "X-Actor": "agent-1"}, timeout=60)
+
+
+def test_a_resolution_through_one_process_is_answered_through_another(
+    tmp_path: Path, shared_env: dict[str, str]
+) -> None:
+    # Two processes as two workers would be: own kb checkout each, sharing the servers and the data folder.
+    one = Deployment(tmp_path / "one", extra_env=shared_env)
+    two = Deployment(tmp_path / "two", extra_env=shared_env)
+    try:
+        ingested = one.cli("ingest", "--json")
+        assert ingested.returncode == 0, ingested.stderr
+        one.serve()
+        two.serve()
+
+        asked = post(one, "/v1/ask", {"question": QUESTION}).json()
+        assert asked["decision"] == "escalate"
+        esc_id = asked["escalation_id"]
+        for action in ("claim", "start"):
+            assert post(one, f"/v1/escalations/{esc_id}/{action}", {}).status_code == 200
+        assert post(one, f"/v1/escalations/{esc_id}/resolve", {"resolution": RESOLUTION}).status_code == 200
+
+        seen = httpx.get(f"{two.url}/v1/escalations/{esc_id}", headers=AGENT, timeout=30).json()
+        again = post(two, "/v1/ask", {"question": "zorbly widget export stalls"}).json()
+        assert seen["escalation"]["state"] == "resolved"
+        assert again["retrieved"][0] == f"esc:{esc_id}"
+        assert again["decision"] == "answer"
+
+        for question in ("How do I reset my password?", "zorbly widget export stalls", "pizza in Naples?"):
+            a, b = (post(d, "/v1/ask", {"question": question}, CUSTOMER).json() for d in (one, two))
+            assert (a["decision"], a["retrieved"], a["citations"], a["confidence"]) == (
+                b["decision"],
+                b["retrieved"],
+                b["citations"],
+                b["confidence"],
+            )
+    finally:
+        one.stop()
+        two.stop()
+
+
+def test_serve_with_two_workers(tmp_path: Path, shared_env: dict[str, str]) -> None:
+    dep = Deployment(tmp_path, extra_env=shared_env)
+    try:
+        assert dep.cli("ingest").returncode == 0
+        proc = dep.serve("--workers", "2")
+        answers = {
+            post(dep, "/v1/ask", {"question": "How do I reset my password?"}).json()["decision"] for _ in range(6)
+        }
+        assert answers == {"answer"}
+        assert proc.poll() is None
+    finally:
+        dep.stop()
+
+
+def test_several_workers_refuse_embedded_chroma(tmp_path: Path) -> None:
+    result = Deployment(tmp_path).cli("serve", "--workers", "2", timeout=60)
+
+    assert result.returncode == 2
+    assert "DEFLECT_CHROMA_MODE=http" in result.stdout + result.stderr
