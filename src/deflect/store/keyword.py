@@ -121,7 +121,7 @@ class PostgresKeywordIndex:
             n, avg = conn.execute(
                 text("SELECT count(*), coalesce(avg(length), 1) FROM keyword_chunks WHERE collection = :c"), params
             ).one()
-            df = dict(
+            df: dict[str, int] = dict(
                 conn.execute(
                     text(
                         "SELECT w, (SELECT count(*) FROM keyword_chunks "
