@@ -20,13 +20,18 @@ from sqlalchemy.engine import make_url
 from conftest import FAKE_CALIBRATION
 from deflect.api import create_app
 from deflect.config import DEV_AGENT_KEY, Settings
+from deflect.domain.models import ScoredChunk
+from deflect.evaluation.golden import load_golden
 from deflect.index.chroma import ChromaIndex
+from deflect.index.keyword import SqliteKeywordIndex
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.pipeline import Ingestor
 from deflect.store.engine import make_engine
 from deflect.store.keyword import PostgresKeywordIndex
 from deflect.store.migrate import alembic_config, current_revision, head_revision, upgrade
 from deflect.store.schema import metadata
 from deflect.store.sql import SqlStore
-from deflect.testing import HashEmbedder
+from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.wiring import assemble
 
 pytestmark = pytest.mark.integration
@@ -121,3 +126,32 @@ def test_ask_escalate_resolve_then_answered_all_on_postgres(
     assert {e.action for e in store.audit(escalation_id=esc_id)} >= {"claim", "start", "resolve", "knowledge_added"}
     keyword.close()
     store.close()
+
+
+def test_postgres_ranks_as_the_embedded_index_does(postgres_url: str, tmp_path: Path) -> None:
+    """Same terms, same BM25: over the shipped kb and its golden questions both indexes give the same scores in the
+    same order (chunks with equal scores may swap places: float sums differ in the last bit)."""
+    root = Path(__file__).resolve().parents[2]
+    memory = InMemoryIndex()
+    Ingestor(memory, HashEmbedder(), Chunker(200, 30)).ingest_paths([root / "kb"], root / "kb")
+    chunks = memory.chunks()
+    embedded = SqliteKeywordIndex(tmp_path / "keyword.sqlite3")
+    server = PostgresKeywordIndex(postgres_url, f"same-{uuid.uuid4().hex}")
+    embedded.upsert(chunks)
+    server.upsert(chunks)
+
+    for case in load_golden(root / "eval" / "golden" / "kb.jsonl"):
+        a = embedded.search(case.question, 10, case.audience.visible())
+        b = server.search(case.question, 10, case.audience.visible())
+        assert [h.keyword for h in a] == pytest.approx([h.keyword for h in b], abs=1e-9), case.id
+        assert tied_groups(a) == tied_groups(b), case.id
+    server.delete_chunks(c.chunk_id for c in chunks)
+    server.close()
+
+
+def tied_groups(hits: list[ScoredChunk]) -> list[set[str]]:
+    """Chunk ids grouped by equal score, best first; the last group is left out (the limit may cut it anywhere)."""
+    groups: dict[float, set[str]] = {}
+    for hit in hits:
+        groups.setdefault(round(hit.keyword, 9), set()).add(hit.chunk.chunk_id)
+    return list(groups.values())[:-1]
