@@ -1,5 +1,6 @@
 """GET /metrics in Prometheus' text format (prometheus-client): request latency per route, decisions by reason,
-escalations by priority, index and keyword-index size, knowledge waiting to be indexed.
+escalations by priority, retrieval stage times (embedding, dense, keyword), index and keyword-index size, knowledge
+waiting to be indexed.
 
 Each app has its own registry (no process-wide globals: tests build many apps). Counts are per process; several
 workers behind one address would each report their own (Prometheus' multiprocess mode is not set up here).
@@ -106,6 +107,13 @@ def install_metrics(app: FastAPI, svc: DeflectService) -> CollectorRegistry:
     escalations = Counter(
         "deflect_escalations_total", "Escalations created by asks, by priority.", ["priority"], registry=registry
     )
+    stages = Histogram(
+        "deflect_retrieval_stage_seconds",
+        "Time of each retrieval stage: question embedding, dense kNN, keyword search.",
+        ["stage"],
+        buckets=BUCKETS,
+        registry=registry,
+    )
     registry.register(_Sizes(svc))
 
     def observe(result: AskResult) -> None:
@@ -115,6 +123,7 @@ def install_metrics(app: FastAPI, svc: DeflectService) -> CollectorRegistry:
             escalations.labels(priority=result.priority or "unknown").inc()
 
     svc.observers.append(observe)
+    svc.retriever.stage_observers.append(lambda stage, seconds: stages.labels(stage=stage).observe(seconds))
     app.add_middleware(_Timing, histogram=latency)
 
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

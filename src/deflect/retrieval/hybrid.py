@@ -6,13 +6,18 @@ data equal-weight RRF with BM25 is worse than dense alone (see docs/retrieval.md
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from deflect.domain.models import ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder, Index, KeywordIndex
 from deflect.retrieval.keyword import KeywordSearch
 
+_T = TypeVar("_T")
 CHUNKS_PER_SOURCE = 3
+# Told how long each stage of a retrieval took, in seconds: "embed", "dense" or "keyword" (/metrics listens).
+StageObserver = Callable[[str, float], None]
 # Re-ranks ranked sources given the question's vector (feedback adjustments); must not drop or add sources.
 Adjust = Callable[[Sequence[float], list[SourceHit]], list[SourceHit]]
 
@@ -35,6 +40,7 @@ class HybridRetriever:
         self._keyword = keyword
         self._w = bm25_weight
         self._candidates = candidates
+        self.stage_observers: list[StageObserver] = []
 
     @property
     def keyword(self) -> KeywordIndex | None:
@@ -48,7 +54,7 @@ class HybridRetriever:
 
     def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
         """Top-k sources the audience may see, best first, adjusted by feedback on similar questions."""
-        vector = self._embedder.embed([question])[0]
+        vector = self._timed("embed", self._embedder.embed, [question])[0]
         dense, keyword = self._gather(vector, question, audiences, with_keyword=self._w > 0)
         hits = rank_sources(fuse(dense, keyword, self._w), k)
         return self._adjust(vector, hits) if self._adjust else hits
@@ -57,14 +63,27 @@ class HybridRetriever:
         self, question: str, audiences: frozenset[str], with_keyword: bool = True
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """Dense and keyword candidates before fusion (the eval sweeps fusion weights over these)."""
-        return self._gather(self._embedder.embed([question])[0], question, audiences, with_keyword)
+        vector = self._timed("embed", self._embedder.embed, [question])[0]
+        return self._gather(vector, question, audiences, with_keyword)
 
     def _gather(
         self, vector: Sequence[float], question: str, audiences: frozenset[str], with_keyword: bool
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
-        dense = self._index.query(vector, self._candidates, audiences)
-        keyword = self._keyword.search(question, self._candidates, audiences) if self._keyword and with_keyword else []
+        dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
+        keyword = (
+            self._timed("keyword", self._keyword.search, question, self._candidates, audiences)
+            if self._keyword and with_keyword
+            else []
+        )
         return dense, keyword
+
+    def _timed(self, stage: str, call: Callable[..., _T], *args: Any) -> _T:
+        started = time.perf_counter()
+        try:
+            return call(*args)
+        finally:
+            for observe in self.stage_observers:
+                observe(stage, time.perf_counter() - started)
 
     def invalidate(self) -> None:
         """Drop caches after the index changed."""
