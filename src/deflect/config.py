@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, description="Batch size when embedding chunks at ingest.")
     chunk_size: int = Field(200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces.")
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between consecutive chunks.")
+    embed_page_lead: bool = Field(
+        False,
+        description="Embed each article chunk with its page's opening sentence (helps long manual pages, costs short "
+        "answer-shaped articles; docs/retrieval.md). Changing it re-embeds everything at the next ingest.",
+    )
 
     retrieval_candidates: int = Field(40, ge=5, description="Chunks fetched from each retriever before fusion.")
     fusion_bm25_weight: float = Field(

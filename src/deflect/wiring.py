@@ -122,7 +122,8 @@ def assemble(
     retriever = HybridRetriever(
         index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates, adjust=feedback.adjust
     )
-    ingestor = Ingestor(index, embedder, Chunker(settings.chunk_size, settings.chunk_overlap), keyword_index)
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
+    ingestor = Ingestor(index, embedder, chunker, keyword_index)
     calibrator = build_calibrator(settings, index, retriever, embedder)
     return DeflectService(
         index=index,

@@ -18,7 +18,7 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.utils import get_tokenizer
 
 from deflect.domain.models import Chunk, SourceDoc
-from deflect.ingest.blocks import Block, sections, split_item
+from deflect.ingest.blocks import Block, Section, sections, split_item
 
 RESOLUTION_MARK = "\n\nResolution: "
 _PAGE = re.compile(r"^Page (\d+)$")
@@ -27,12 +27,13 @@ _PAGE = re.compile(r"^Page (\d+)$")
 class Chunker:
     """Deterministic chunking; `signature` changes whenever the output for the same input could change."""
 
-    def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
+    def __init__(self, chunk_size: int, chunk_overlap: int, page_lead: bool = False) -> None:
         self._size = chunk_size
         # The token counter SentenceSplitter uses, so "chunk size" means the same for prose and for blocks.
         self._tokenizer = get_tokenizer()
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
-        self.signature = f"chunker-v4:{chunk_size}:{chunk_overlap}"
+        self._page_lead = page_lead
+        self.signature = f"chunker-v4:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
@@ -61,7 +62,11 @@ class Chunker:
 
     def _article_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int, str]]:
         pieces: list[tuple[str, str, str, int, str]] = []
-        for section in sections(doc.body):
+        found = sections(doc.body)
+        # A long manual page's later chunks (an options table, an example) no longer say what the page is about;
+        # its opening sentence does (measured in docs/retrieval.md: helps manuals, costs short articles).
+        lead = page_lead(found) if self._page_lead else ""
+        for section in found:
             if not section.blocks:
                 continue  # a heading directly followed by a sub-heading carries no knowledge of its own
             parents = section.parents
@@ -72,7 +77,8 @@ class Chunker:
             for part in self._pack(section.blocks):
                 # The heading is context for readers and embeddings, never a sentence of an answer.
                 prefix = f"{heading}\n\n" if heading else ""
-                embed = f"{doc.title}\n{path}\n\n{part}" if path else f"{doc.title}\n\n{part}"
+                label = f"{doc.title}: {lead}" if lead and lead[:60] not in " ".join(part.split()) else doc.title
+                embed = f"{label}\n{path}\n\n{part}" if path else f"{label}\n\n{part}"
                 pieces.append((path, prefix + part, embed, len(prefix), section.anchor))
         return pieces
 
@@ -137,6 +143,20 @@ class Chunker:
             text = head + RESOLUTION_MARK + part
             pieces.append(("Resolution", text, text, quote_from, ""))
         return pieces
+
+
+_SENTENCE = re.compile(r"(.{40,240}?[.!?])(?:\s|$)")
+
+
+def page_lead(found: list[Section]) -> str:
+    """The page's opening sentence: the first prose paragraph's first sentence (at most 240 characters)."""
+    for section in found:
+        for block in section.blocks:
+            if block.kind == "text":
+                text = " ".join(block.text.split())
+                match = _SENTENCE.match(text)
+                return match.group(1) if match else text[:200]
+    return ""
 
 
 def _url(doc: SourceDoc, heading_path: str, anchor: str) -> str:
