@@ -61,3 +61,27 @@ class TestPostgresKeywordIndex(KeywordIndexContract):
             return make_index(index.collection)
 
         return again
+
+
+def test_processes_opening_a_new_keyword_file_at_once_all_start_and_write(tmp_path: Path) -> None:
+    """Workers starting together on a fresh data folder: every one opens the file and its writes all land."""
+    import multiprocessing
+
+    path = tmp_path / "shared.sqlite3"
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_open_and_write, args=(path, n)) for n in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert SqliteKeywordIndex(path).count() == 4 * 25
+
+
+def _open_and_write(path: Path, n: int) -> None:
+    from deflect.testing.contracts import make_chunk
+
+    index = SqliteKeywordIndex(path)
+    for i in range(25):
+        index.upsert([make_chunk(f"w{n}-{i}#0", text=f"worker {n} chunk {i}")])
