@@ -14,7 +14,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from conftest import CANARY, write_kb
-from deflect.cli import _render, app
+from deflect.cli import EXIT_ESCALATED, _render, app
 from deflect.domain.models import AskResult, Audience, Citation, Decision
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,6 +204,46 @@ def test_an_out_of_scope_question_without_json_shows_the_reasons(world: CliWorld
     assert result.exit_code == 3
     assert "Escalated" in result.stdout
     assert "low_confidence" in result.stdout
+
+
+def stored() -> tuple[int, int]:
+    """Escalations and audit events in the world's database, read through the desk the workflow CLI uses."""
+    from deflect.config import Settings
+    from deflect.wiring import build_desk
+
+    desk = build_desk(Settings())
+    return len(desk.list(limit=500)), len(desk.store.audit())
+
+
+@pytest.mark.parametrize(("question", "code"), [(OUT_OF_SCOPE, 3), (PASSWORD_QUESTION, 0)])
+def test_a_dry_run_asks_as_usual_and_records_nothing(world: CliWorld, question: str, code: int) -> None:
+    before = stored()
+    dry, dry_body = ask_json(question, "--dry-run")
+    assert stored() == before, "a dry run writes no escalation and no audit event"
+    real, real_body = ask_json(question)
+
+    assert dry.exit_code == real.exit_code == code, dry.output
+    assert dry_body["dry_run"] is True and real_body["dry_run"] is False
+    for field in ("decision", "reasons", "confidence", "retrieved", "priority"):
+        assert dry_body[field] == real_body[field], field
+    assert dry_body["escalation_id"] is None
+    escalations, events = stored()
+    if code == EXIT_ESCALATED:
+        assert real_body["escalation_id"] and dry_body["priority"]
+        assert escalations == before[0] + 1, "the real ask, unlike the dry one, opened an escalation"
+    else:
+        assert dry_body["answer"] == real_body["answer"] and escalations == before[0]
+    assert events > before[1]
+
+
+def test_a_dry_run_without_json_says_what_it_would_have_done(world: CliWorld) -> None:
+    before = stored()
+    result = invoke("ask", OUT_OF_SCOPE, "--dry-run")
+
+    assert result.exit_code == EXIT_ESCALATED
+    assert "Would escalate" in result.stdout and "low_confidence" in result.stdout
+    assert "nothing was recorded" in result.stdout
+    assert stored() == before
 
 
 @pytest.mark.parametrize("question", ["", "   "], ids=["empty", "blank"])

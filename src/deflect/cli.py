@@ -109,13 +109,19 @@ def ask(
         Audience, typer.Option(help="Who is asking: customer (public content) or agent.")
     ] = Audience.CUSTOMER,
     as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Decide and answer as usual, but record nothing (no escalation, no audit, no answer)."
+        ),
+    ] = False,
 ) -> None:
     """Answer with numbered sources (exit 0) or escalate (exit 3)."""
     settings = _settings()
     with _errors():
         service = _service(settings)
         service.require_index()
-        result = service.ask(question, audience)
+        result = service.ask(question, audience, record=not dry_run)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
@@ -160,10 +166,14 @@ def _render(result: AskResult) -> None:
         out.print()
         for c in result.citations:
             out.print(f"[{c.n}] {c.title}  {c.url or c.source_id}", highlight=False, markup=False)
+    elif result.dry_run:
+        out.print(f"[yellow]Would escalate[/yellow] ({', '.join(result.reasons)}), priority {result.priority}")
     else:
         out.print(f"[yellow]Escalated[/yellow] ({', '.join(result.reasons)})")
         out.print(result.answer, highlight=False, markup=False)
     out.print(f"\nconfidence {result.confidence:.2f} · {result.latency_ms:.0f} ms", style="dim")
+    if result.dry_run:
+        out.print("dry run: nothing was recorded", style="dim")
 
 
 @contextmanager

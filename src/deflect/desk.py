@@ -17,6 +17,8 @@ from deflect.escalations import apply, breach_tier, build_escalation, customer_m
 from deflect.escalations.config import EscalationConfig
 
 Clock = Callable[[], datetime]
+# The reference a dry run's hand-off text shows: it names no escalation, because none was stored.
+DRY_RUN_REFERENCE = "(dry run: none recorded)"
 
 
 def utc_now() -> datetime:
@@ -54,8 +56,11 @@ class EscalationDesk:
         customer_name: str | None = None,
         customer_tier: str | None = None,
         claimed_customer: Mapping[str, str] | None = None,
+        record: bool = True,
     ) -> tuple[Escalation, str]:
-        """Build and store the packet with its audit events in one transaction; return it and the hand-off text."""
+        """Build and store the packet with its audit events in one transaction; return it and the hand-off text.
+        `record=False` (a dry run) builds the packet, so priority and hand-off are the real ones, and stores nothing;
+        its id is DRY_RUN_REFERENCE, which no stored escalation has."""
         now = self.clock()
         esc = build_escalation(
             answer_id=answer_id,
@@ -73,7 +78,10 @@ class EscalationDesk:
             customer_name=customer_name,
             customer_tier=customer_tier,
             claimed_customer=claimed_customer,
+            escalation_id=None if record else DRY_RUN_REFERENCE,
         )
+        if not record:
+            return esc, customer_message(esc, self.config, now)
         events = [
             AuditEvent(
                 at=now, kind="decision", actor="deflect", answer_id=answer_id, escalation_id=esc.id, data=decision_data

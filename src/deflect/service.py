@@ -8,16 +8,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from deflect.answer.confidence import Calibration, features
 from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
-from deflect.domain.models import AskResult, Audience, Decision, IngestReport, SourceDoc, SourceHit
+from deflect.domain.models import AskResult, Audience, Chunk, Citation, Decision, IngestReport, SourceDoc, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index
 from deflect.domain.text import clean_text
-from deflect.errors import DeflectError, IndexUnavailable, StoreUnavailable, ValidationFailed
+from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
@@ -145,6 +146,7 @@ class DeflectService:
         customer_tier: str | None = None,
         customer_name: str | None = None,
         claimed_customer: Mapping[str, str] | None = None,
+        record: bool = True,
     ) -> AskResult:
         """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
 
@@ -152,7 +154,10 @@ class DeflectService:
         When the index fails or times out the question is still escalated (reason `index_unavailable`), so the
         asker gets a hand-off; when the database fails, StoreUnavailable says nothing was stored.
         `customer_*` are trusted (priority, SLA, repeat contact); `claimed_customer` is what an unverified caller
-        said about itself, recorded for the agent and used for nothing else."""
+        said about itself, recorded for the agent and used for nothing else.
+        `record=False` is a dry run: the same retrieval, confidence, decision and answer, but no answer record, no
+        escalation and no audit event; the result says `dry_run` and, if it would escalate, its reasons and priority
+        without an escalation id."""
         started = time.perf_counter()
         question = validate_question(question, self._max_chars)
         history = tuple(conversation)[-MAX_CONVERSATION:]
@@ -219,8 +224,9 @@ class DeflectService:
         }
         escalation_id = priority = draft = None
         if decision is Decision.ANSWER and answer is not None:
-            text, citations = answer.text, answer.citations
-            self.desk.record_answer(answer_id, "deflect", audit)
+            text, citations = answer.text, [linked(c) for c in answer.citations]
+            if record:
+                self.desk.record_answer(answer_id, "deflect", audit)
         else:
             packet_draft = answer.text if answer is not None else None
             draft = packet_draft if audience is Audience.AGENT else None
@@ -239,8 +245,9 @@ class DeflectService:
                 customer_name=customer_name,
                 customer_tier=customer_tier,
                 claimed_customer=claimed,
+                record=record,
             )
-            citations, escalation_id, priority = [], esc.id, esc.priority.value
+            citations, escalation_id, priority = [], esc.id if record else None, esc.priority.value
         result = AskResult(
             id=answer_id,
             question=question,
@@ -256,8 +263,9 @@ class DeflectService:
             escalation_id=escalation_id,
             priority=priority,
             draft_answer=draft,
+            dry_run=not record,
         )
-        for observe in self.observers:
+        for observe in self.observers if record else ():  # a dry run is no traffic: metrics do not count it
             observe(result)
         return result
 
@@ -433,6 +441,14 @@ class DeflectService:
         hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
         return hits, features(question, hits)
 
+    def source(self, source_id: str, audience: Audience) -> list[Chunk]:
+        """A source's chunks in order, read with the caller's audience filter: a source the caller may not see
+        is NotFound, exactly as one that does not exist (its existence is not disclosed)."""
+        found = self.index.chunks(audiences=audience.visible(), source_ids=[source_id])
+        if not found:
+            raise NotFound("no such source", [{"source_id": source_id}])
+        return sorted(found, key=_chunk_position)
+
     def ingest(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
         """Bring the index in line with the given knowledge files. One writer at a time in this process (an
         ingest and the knowledge job must not prune each other's sources)."""
@@ -469,6 +485,22 @@ class DeflectService:
         """Raise IndexUnavailable when there is nothing to search."""
         if not self.readiness()["indexed"]:
             raise IndexUnavailable("the index is empty; run `deflect ingest` first")
+
+
+def _chunk_position(chunk: Chunk) -> tuple[int, str]:
+    """Chunk ids are `<source id>#<n>`: order by n, not as text (#10 after #9)."""
+    n = chunk.chunk_id.rpartition("#")[2]
+    return (int(n) if n.isdigit() else 0, chunk.chunk_id)
+
+
+def source_view_url(source_id: str) -> str:
+    """deflect's own page for a source (GET /sources/{id}); ids hold `:` and `/`, which stay as they are."""
+    return "/sources/" + quote(source_id, safe=":/")
+
+
+def linked(citation: Citation) -> Citation:
+    """A citation whose source has no url links to deflect's source view, so every citation opens something."""
+    return citation if citation.url else citation.model_copy(update={"url": source_view_url(citation.source_id)})
 
 
 def validate_question(question: object, max_chars: int) -> str:

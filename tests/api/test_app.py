@@ -33,6 +33,7 @@ RESULT_FIELDS = {
     "escalation_id",
     "priority",
     "draft_answer",
+    "dry_run",
 }
 CITATION_FIELDS = {"n", "source_id", "title", "url", "snippet"}
 

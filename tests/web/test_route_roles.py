@@ -15,6 +15,8 @@ from deflect.config import DEV_ADMIN_KEY, DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Setti
 from deflect.service import DeflectService
 
 PUBLIC, ANY_KEY, STAFF, ADMIN, WIDGET = "public", "any key", "staff", "admin", "widget origin"
+# No key or a valid one (the key's role sets the audience); a key that is sent but unknown is refused.
+OPEN = "no key or a valid key"
 
 # (method, path) -> who may call it. Add a new route here when you add it to the app.
 WHO_MAY: dict[tuple[str, str], str] = {
@@ -44,9 +46,10 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("post", "/widget/v1/{widget_id}/ask/stream"): WIDGET,
     ("post", "/widget/v1/{widget_id}/answers/{answer_id}/feedback"): WIDGET,
     ("get", "/widget/v1/{widget_id}/requests"): WIDGET,
+    ("get", "/sources/{source_id}"): OPEN,
 }
 FILL = {"escalation_id": "esc_missing", "answer_id": "ans_missing", "action": "claim", "name": "panel.js",
-        "widget_id": "wid_roles"}
+        "widget_id": "wid_roles", "source_id": "doc:articles/reset-password"}
 SITE = "https://roles.example"
 CALLERS = {
     "no key": {},
@@ -60,6 +63,7 @@ CALLERS = {
 def allowed(rule: str, caller: str) -> bool:
     return {
         PUBLIC: True,
+        OPEN: caller != "unknown key",
         ANY_KEY: caller in {"customer", "agent", "admin"},
         STAFF: caller in {"agent", "admin"},
         ADMIN: caller == "admin",

@@ -136,6 +136,11 @@ class AskResult(BaseModel):
     draft_answer: str | None = Field(
         None, description="Agents only: an answer the KB supports, offered as a draft when a risk trigger escalated."
     )
+    dry_run: bool = Field(
+        False,
+        description="True for `deflect ask --dry-run`: nothing was recorded; `priority` is what an escalation "
+        "would have had. Never true over HTTP.",
+    )
 
 
 class FileReport(BaseModel):

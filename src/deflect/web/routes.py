@@ -23,6 +23,7 @@ from deflect.domain.models import AskResult, Audience
 from deflect.errors import DeflectError, NotFound, Unauthorized, ValidationFailed
 from deflect.service import DeflectService, validate_question
 from deflect.web.ratelimit import RateLimiter
+from deflect.web.sources import source_router
 from deflect.web.widgets import Visitor, WidgetGate
 
 HERE = Path(__file__).resolve().parent
@@ -249,6 +250,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
 
 
 def install_web(app: FastAPI, settings: Settings, svc: DeflectService) -> None:
-    """Add the panel, the widget and the demo page to the API app."""
+    """Add the panel, the widget, the demo page and the source view to the API app."""
     app.include_router(web_router(settings, svc))
+    app.include_router(source_router(settings, svc))
 
