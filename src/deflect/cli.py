@@ -149,13 +149,15 @@ def serve(
         check_workers(settings, workers)
         api = create_app(settings) if workers == 1 else None
     bind, listen = host or settings.host, port or settings.port
+    # JSON logs: uvicorn configures no handlers of its own, so its records reach the root's JSON handler.
+    logs: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     marker = write_marker(settings, bind, listen)  # `deflect ingest` finds this server and hands it the work
     try:
         if api is not None:
-            uvicorn.run(api, host=bind, port=listen, log_level="info")
+            uvicorn.run(api, host=bind, port=listen, log_level="info", **logs)
         else:  # each worker process builds its own app from the same environment
             factory = "deflect.api.workers:worker_app"
-            uvicorn.run(factory, factory=True, workers=workers, host=bind, port=listen, log_level="info")
+            uvicorn.run(factory, factory=True, workers=workers, host=bind, port=listen, log_level="info", **logs)
     finally:
         remove_marker(marker)
 

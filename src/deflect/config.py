@@ -137,6 +137,9 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds a database read or write waits (SQLite lock, PostgreSQL connect) before a 503."
     )
     port: int = Field(8080, description="`deflect serve` port.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per log line, with the HTTP request's id (`X-Request-ID`)."
+    )
 
     # The web panel and the customer widget (src/deflect/web/).
     widgets: dict[str, list[str]] = Field(

@@ -191,4 +191,8 @@ def build_service(settings: Settings) -> DeflectService:
     """The production service: real Chroma, real embedder, configured generator."""
     offline_environment()
     install_log_scrubbing()
+    if settings.log_format == "json":
+        from deflect.logs import use_json_logs
+
+        use_json_logs()
     return assemble(settings, build_index(settings), build_embedder(settings))

@@ -6,6 +6,7 @@ choose which worker takes a request."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,8 +91,8 @@ def test_a_resolution_through_one_process_is_answered_through_another(
         two.stop()
 
 
-def test_serve_with_two_workers(tmp_path: Path, shared_env: dict[str, str]) -> None:
-    dep = Deployment(tmp_path, extra_env=shared_env)
+def test_serve_with_two_workers_logging_json(tmp_path: Path, shared_env: dict[str, str]) -> None:
+    dep = Deployment(tmp_path, extra_env={**shared_env, "DEFLECT_LOG_FORMAT": "json"})
     try:
         assert dep.cli("ingest").returncode == 0
         proc = dep.serve("--workers", "2")
@@ -100,6 +101,9 @@ def test_serve_with_two_workers(tmp_path: Path, shared_env: dict[str, str]) -> N
         }
         assert answers == {"answer"}
         assert proc.poll() is None
+        text = sorted(tmp_path.glob("serve-*.log"))[-1].read_text(encoding="utf-8")
+        logged = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        assert any(e["logger"] == "uvicorn.access" and "/v1/ask" in e["message"] for e in logged)
     finally:
         dep.stop()
 

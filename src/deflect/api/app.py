@@ -22,6 +22,7 @@ from deflect.api.gaps import gaps_router
 from deflect.api.limits import RequestLimits
 from deflect.api.metrics import install_metrics
 from deflect.api.openapi import install_openapi
+from deflect.api.requestid import RequestIds
 from deflect.api.stream import stream_router
 from deflect.config import Settings
 from deflect.domain.models import AskResult
@@ -84,6 +85,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     install_openapi(app, settings)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     install_metrics(app, svc)
+    app.add_middleware(RequestIds)  # outermost: every log line of the request, metrics included, has its id
 
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
     async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> AskResult:
