@@ -150,7 +150,9 @@ def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     assert [r["id"] for r in rows] == ["t1", "t2", "t3"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stamp"]["data"].startswith("manual tidyup: tidyup-doc 1.0-1")
-    assert "Manual questions by operating point" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "Manual questions by operating point" in report
+    assert "| t2 |" in report  # the per-question table of the answer-all point
     own = (out / f"results-{SELF_CALIBRATED}.jsonl").read_text().splitlines()
     retrieved = [json.loads(line)["retrieved"] for line in own]
     assert all("doc:_static/theme" not in r and "doc:search" not in r for r in retrieved)

@@ -222,6 +222,7 @@ def evaluate_manual(
     out_dir.mkdir(parents=True, exist_ok=True)
     points: dict[str, dict[str, dict[str, float | int | None]]] = {}
     own_results: list[CaseResult] = []
+    per_question: dict[str, Any] = {}
     for point, service in services.items():
         results = run_cases(service, cases, progress)
         write_results(results, out_dir / f"results-{point}.jsonl")
@@ -230,6 +231,9 @@ def evaluate_manual(
         points[point] = by_split(rows)
         if point == own:
             own_results = results
+        else:
+            # Which questions fail and how (wrong page cited vs key term missing), for whoever works on answers.
+            per_question = {r["id"]: {k: v for k, v in r.items() if k not in ("id", "answerable")} for r in rows}
 
     texts: dict[str, list[str]] = {}
     for chunk in setup.service.index.chunks():
@@ -243,6 +247,7 @@ def evaluate_manual(
         "Manual questions by operating point": {p: s["all"] for p, s in points.items()},
         "Manual questions by split": {f"{p}/{k}": v for p, s in points.items() for k, v in s.items() if k != "all"},
         "Retrieval variants (same run)": sweep(setup.service.retriever, cases, weights),
+        f"Per question ({ANSWER_ALL})": per_question,
     }
     m = manual.manifest
     stamp = {
