@@ -142,6 +142,8 @@ def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     manuals = write_manual(tmp_path)
     out = tmp_path / "report"
     outcome = evaluate_manual(settings, HashEmbedder(), "tidyup", out, manuals_dir=manuals)
+    # Every part of the eval lives in its throwaway folder: nothing lands in the user's data folder.
+    assert not (settings.data_dir / "keyword").exists()
     assert set(outcome.points) == {SELF_CALIBRATED, ANSWER_ALL}
     everything = outcome.points[ANSWER_ALL]["all"]
     assert everything["questions"] == 2 and everything["out_of_scope"] == 1

@@ -282,6 +282,9 @@ def _answer_all(settings: Settings, setup: EvalSetup, embedder: Embedder) -> Def
     from deflect.wiring import assemble
 
     everything = setup.service.calibration.model_copy(update={"threshold": 0.0, "relevance_floor": -1.0})
-    open_settings = settings.model_copy(update={"kb_dir": setup.workdir / "kb", "confidence_threshold": None})
+    # The eval's own kb and data folder (keyword index, calibration), never the user's: a keyword index that lags
+    # the vector index is backfilled from it, which must not write the manual into the user's.
+    update = {"kb_dir": setup.workdir / "kb", "data_dir": setup.workdir / "data", "confidence_threshold": None}
+    open_settings = settings.model_copy(update=update)
     store = SqlStore(f"sqlite:///{setup.workdir / 'eval-answer-all.db'}")
     return assemble(open_settings, setup.service.index, embedder, calibration=everything, store=store)
