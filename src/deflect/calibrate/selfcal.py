@@ -2,8 +2,9 @@
 
 The calibration set is made from the KB (see `probes`), each probe asked twice against the live index:
 - **in the index**: right when the top source is the probe's source or a near-duplicate of it (a source with a
-  title, heading or question that says the same as the probe, cosine >= DUPLICATE_COSINE) — an article and the
-  resolved escalation that repeats it are both right answers;
+  title, heading or question that says the same as the probe, cosine >= DUPLICATE_COSINE), or any source that
+  would quote nearly the same text (see below) — an article and the resolved escalation that repeats it, or a
+  manual's overview page repeating a section, are all right answers;
 - **left out**: the probe's source and its near-duplicates are removed from the candidates, as if the KB did not
   cover the question; an answer from another source is then right only when what it would quote is nearly the
   same text (SAME_ANSWER_COSINE between the two chunks), wrong otherwise — pessimistic when another page answers
@@ -97,7 +98,12 @@ def collect_samples(
             retriever.bm25_weight,
             set(),
         )
-        right = bool(hits) and hits[0].source_id in answers
+        # A top source that is not the probe's is still right when it would quote nearly the same text (a manual
+        # repeats a section on an overview page; an article and the escalation that repeats it).
+        right = bool(hits) and (
+            hits[0].source_id in answers
+            or _answer_similarity(probe.source_id, dense, hits, embedder) >= SAME_ANSWER_COSINE
+        )
         samples.append(Sample(probe.source_id, features(probe.text, hits), int(right), probe.kind))
         left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
         same = _answer_similarity(probe.source_id, dense, left_out, embedder)
