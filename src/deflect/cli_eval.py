@@ -63,6 +63,7 @@ def calibrate(
 ) -> None:
     """Fit the confidence model and answer threshold on the indexed KB itself (no golden set needed), for a target
     wrong-answer rate, and store it with the index. `deflect ingest` does this by itself when the KB changed."""
+    from deflect.calibrate.calibrator import timid_warning
     from deflect.calibrate.selfcal import SelfCalibrationSettings
     from deflect.evaluation.golden import load_golden
     from deflect.evaluation.runner import samples
@@ -101,6 +102,9 @@ def calibrate(
         f"cross-checked (2 folds by source): risk {cal.notes['check_risk']:.3f}, "
         f"coverage {cal.notes['check_coverage']:.3f}"
     )
+    warning = timid_warning(cal)
+    if warning:
+        err.print(f"[yellow]{escape(warning.lstrip('; '))}[/yellow]")
 
 
 @app.command("eval")

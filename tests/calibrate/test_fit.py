@@ -91,3 +91,13 @@ def test_uncovered_questions_escalate_at_least_as_often_as_asked() -> None:
     left_out = [cal.confidence(s.features) for s in samples if s.kind == "left_out"]
     assert sum(c < cal.threshold for c in left_out) / len(left_out) >= 0.93  # fitted on all, chosen out of fold
     assert fit(samples, "e", 0.2, min_escalated=0.0).threshold <= cal.threshold
+
+
+def test_a_calibration_that_answers_little_of_its_own_kb_says_so() -> None:
+    from deflect.calibrate.calibrator import timid_warning
+
+    timid = fit(separable(400, 0.3), "e", 0.01)  # heavy overlap and a strict target: little can be answered
+    bold = fit(separable(400, 0.02), "e", 0.05)
+
+    assert timid.notes["check_coverage"] < 0.3 and "WARNING" in timid_warning(timid)
+    assert timid_warning(bold) == ""

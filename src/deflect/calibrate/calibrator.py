@@ -109,4 +109,20 @@ class Calibrator:
             cal = self.fit(progress=progress)
         except ValueError as exc:  # too few sources to calibrate on: keep what is in force, say so
             return f"not refitted ({reason}): {exc}"
-        return f"refitted ({reason}): answer when confidence >= {cal.threshold}"
+        return f"refitted ({reason}): answer when confidence >= {cal.threshold}" + timid_warning(cal)
+
+
+# Below this cross-checked coverage of its own probes, a calibration escalates most of what the KB answers.
+LOW_COVERAGE = 0.3
+
+
+def timid_warning(cal: Calibration) -> str:
+    """A plain warning when the target risk could only be met by escalating most answerable questions."""
+    coverage = cal.notes.get("check_coverage")
+    if not isinstance(coverage, int | float) or coverage >= LOW_COVERAGE:
+        return ""
+    return (
+        f"; WARNING: at target risk {cal.target_risk} this KB's own questions are answered only "
+        f"{coverage:.0%} of the time (cross-checked), so most questions will be escalated: raise "
+        "DEFLECT_TARGET_RISK or refine with a golden set (`deflect calibrate --golden FILE`)"
+    )
