@@ -59,8 +59,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between consecutive chunks.")
     embed_page_lead: bool = Field(
         False,
-        description="Embed each article chunk with its page's opening sentence (helps long manual pages, costs short "
-        "answer-shaped articles; docs/retrieval.md). Changing it re-embeds everything at the next ingest.",
+        description="Embed each article chunk with its page's opening sentence (helped one long manual, not a second "
+        "one or short answer-shaped articles; docs/retrieval.md). Changing it re-embeds everything at the next ingest.",
     )
 
     retrieval_candidates: int = Field(40, ge=5, description="Chunks fetched from each retriever before fusion.")

@@ -64,7 +64,7 @@ class Chunker:
         pieces: list[tuple[str, str, str, int, str]] = []
         found = sections(doc.body)
         # A long manual page's later chunks (an options table, an example) no longer say what the page is about;
-        # its opening sentence does (measured in docs/retrieval.md: helps manuals, costs short articles).
+        # its opening sentence does (docs/retrieval.md: helped the borg manual, not bup's man pages or short articles).
         lead = page_lead(found) if self._page_lead else ""
         for section in found:
             if not section.blocks:
