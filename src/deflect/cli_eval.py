@@ -149,7 +149,13 @@ def eval_(
     from deflect.wiring import build_embedder
 
     if manual is not None:
-        _eval_manual(manual, out_dir, fusion_weights, as_json)
+        if golden or kb or dataset or baseline or calibrate_first:
+            err.print(
+                "[red]error[/red] (validation_failed): --manual builds its own KB and questions; "
+                "it does not take --golden, --kb, --dataset, --baseline or --calibrate"
+            )
+            raise typer.Exit(2)
+        _eval_manual(manual, out_dir, fusion_weights, as_json, calibration_file)
         return
     if golden is None and dataset is None:
         golden = DEFAULT_GOLDEN
@@ -213,11 +219,15 @@ def eval_(
             raise typer.Exit(EXIT_REGRESSION)
 
 
-def _eval_manual(name: str, out_dir: Path | None, fusion_weights: str | None, as_json: bool) -> None:
+def _eval_manual(
+    name: str, out_dir: Path | None, fusion_weights: str | None, as_json: bool, calibration_file: Path | None
+) -> None:
     from deflect.evaluation.manual import evaluate_manual
     from deflect.wiring import build_embedder
 
     settings = _settings()
+    if calibration_file is not None:
+        settings = settings.model_copy(update={"calibration_file": calibration_file})
     with _errors():
         try:
             weights = tuple(float(w) for w in fusion_weights.split(",")) if fusion_weights else None

@@ -158,3 +158,14 @@ def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     own = (out / f"results-{SELF_CALIBRATED}.jsonl").read_text().splitlines()
     retrieved = [json.loads(line)["retrieved"] for line in own]
     assert all("doc:_static/theme" not in r and "doc:search" not in r for r in retrieved)
+
+
+def test_the_cli_refuses_manual_with_other_data() -> None:
+    from typer.testing import CliRunner
+
+    from deflect import cli_eval  # noqa: F401  (registers `eval` on the app, as deflect.cli.main does)
+    from deflect.cli import app
+
+    result = CliRunner().invoke(app, ["eval", "--manual", "borgbackup", "--golden", "eval/golden/kb.jsonl"])
+    assert result.exit_code == 2
+    assert "--manual builds its own KB" in result.output
