@@ -82,3 +82,26 @@ def test_hostile_text_is_shown_never_run(blank: Any, text: str) -> None:
     assert blank.evaluate("() => window.__pwned === undefined")
     if "<" in text and not text.startswith("["):  # a link with an unsafe target keeps only its words
         assert "<" in box.inner_text()  # the markup's characters are still there for the reader
+
+
+CITATION_HREF = """async ([url, base]) => {
+    const m = await import('/static/deflect/markdown.js');
+    return m.citationHref(url, base);
+}"""
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "expected"),
+    [
+        ("/sources/esc:ESC-1", "https://deflect.example/", "https://deflect.example/sources/esc:ESC-1"),
+        ("/sources/doc:a/b", "https://deflect.example/app/", "https://deflect.example/sources/doc:a/b"),
+        ("https://help.example/x", "https://deflect.example/", "https://help.example/x"),
+        ("/admin", "https://deflect.example/", None),  # only the source view is a relative link we make
+        ("javascript:alert(1)", "https://deflect.example/", None),
+        ("/sources/x", "", None),  # no address of deflect's to resolve against: no link
+    ],
+)
+def test_citation_links_open_the_url_or_deflects_own_source_view(
+    blank: Any, url: str, base: str, expected: str | None
+) -> None:
+    assert blank.evaluate(CITATION_HREF, [url, base]) == expected

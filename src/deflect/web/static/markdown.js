@@ -25,6 +25,19 @@ export function safeHref(href) {
   }
 }
 
+/** A citation's link: its own http(s) url, or deflect's source view (`/sources/<id>`, given to sources that have
+ * no url) resolved against deflect's own address `base`. Other relative urls are dropped, as in answers. */
+export function citationHref(url, base) {
+  if (typeof url === "string" && url.startsWith("/sources/") && base) {
+    try {
+      return safeHref(new URL(url, base).href);
+    } catch {
+      return null;
+    }
+  }
+  return safeHref(url);
+}
+
 function el(tag, className, children = []) {
   const node = document.createElement(tag);
   if (className) node.className = className;

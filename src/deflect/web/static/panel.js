@@ -2,7 +2,7 @@
 // Plain ES modules, no build step: what runs is what is in this folder.
 
 import { hostAdapter } from "./hosts.js";
-import { plainText, renderMarkdown, safeHref } from "./markdown.js";
+import { citationHref, plainText, renderMarkdown, safeHref } from "./markdown.js";
 import { getJson, postJson, streamEvents } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
@@ -118,7 +118,7 @@ function showCitations(citations, related) {
     const li = document.createElement("li");
     li.id = `cite-${c.n}`;
     li.value = c.n;
-    const href = safeHref(c.url);
+    const href = citationHref(c.url, location.href); // the panel is served by deflect itself
     const title = document.createElement(href ? "a" : "span");
     title.textContent = c.title || c.source_id;
     if (href) {

@@ -2,7 +2,7 @@
 // widget's CSS cannot leak out. It talks to deflect's /widget/v1/{widget id}/ API with a public widget id, a
 // random session id and, when the site identified the visitor, a short-lived signed identity token. No secret.
 
-import { renderMarkdown, safeHref } from "./markdown.js";
+import { citationHref, renderMarkdown } from "./markdown.js";
 import { getJson, postJson, RequestError, streamEvents } from "./sse.js";
 
 const STRINGS = {
@@ -176,7 +176,7 @@ export function mount(api, options, base, queue) {
   function citationList(citations) {
     const list = h("ol", { class: "sources", "aria-label": t.sources });
     for (const c of citations) {
-      const href = safeHref(c.url);
+      const href = citationHref(c.url, base); // deflect's own address, not the host page's
       const item = h("li", { value: String(c.n) });
       if (href) item.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: c.title }));
       else item.append(c.title);
