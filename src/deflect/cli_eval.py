@@ -64,7 +64,6 @@ def calibrate(
     """Fit the confidence model and answer threshold on the indexed KB itself (no golden set needed), for a target
     wrong-answer rate, and store it with the index. `deflect ingest` does this by itself when the KB changed."""
     from deflect.calibrate.calibrator import timid_warning
-    from deflect.calibrate.selfcal import SelfCalibrationSettings
     from deflect.evaluation.golden import load_golden
     from deflect.evaluation.runner import samples
 
@@ -76,7 +75,6 @@ def calibrate(
         service = _service(settings.model_copy(update={"calibration_file": None}))
         service.require_index()
         calibrator = service.calibrator
-        calibrator.policy = SelfCalibrationSettings(settings.target_risk, settings.calibration_probes)
         with _progress(disable=as_json, label="calibrating") as advance:
             extra = samples(service, load_golden(golden), lambda c: "golden:" + c.id) if golden else []
             cal = calibrator.fit(extra, f"golden set {golden}" if golden else "", advance)

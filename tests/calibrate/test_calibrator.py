@@ -114,7 +114,7 @@ def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_othe
     index.upsert(chunks, embedder.embed([f"{c.title}\n\n{c.text}" for c in chunks]))
     retriever = HybridRetriever(index, embedder, None, 0.0, 40)
 
-    samples, _ = collect_samples(index, retriever, embedder, 10)
+    samples, _ = collect_samples(index.chunks(), retriever, embedder, 10)
 
     left_out = {s.group: s for s in samples if s.kind == "left_out"}
     # leaving out the export article, the FAQ that quotes the same sentence still answers; not so for SSO

@@ -24,6 +24,7 @@ from deflect.calibrate.selfcal import (
     kb_hash,
 )
 from deflect.calibrate.store import CalibrationStore
+from deflect.domain.models import Chunk
 from deflect.domain.ports import Embedder, Index
 from deflect.retrieval.hybrid import HybridRetriever
 
@@ -70,18 +71,17 @@ class Calibrator:
             return f"fitted with {fitted.embedder}, the index uses {self._embedder.name}"
         if tuple(fitted.features) != tuple(self.policy.features):
             return "fitted on another feature set"
-        share = changed_share(fitted.sources, kb_fingerprint(self._index.chunks()))
+        share = changed_share(fitted.sources, kb_fingerprint(self._chunks()))
         if share >= self._share:
             return f"{share:.0%} of sources changed since it was fitted"
         return None
 
     def fit(self, extra: Sequence[Sample] = (), extra_label: str = "", progress: Progress | None = None) -> Calibration:
         """Fit on this KB (plus `extra` labelled samples, e.g. from a user's golden set), save and use it at once."""
-        samples, counts = collect_samples(
-            self._index, self._retriever, self._embedder, self.policy.max_probes, progress
-        )
+        chunks = self._chunks()
+        samples, counts = collect_samples(chunks, self._retriever, self._embedder, self.policy.max_probes, progress)
         self.last_samples = [*samples, *extra]
-        sources = kb_fingerprint(self._index.chunks())
+        sources = kb_fingerprint(chunks)
         described = [
             f"self: {counts['probes']} probes of {counts['sources']} sources "
             f"({counts['probes_escalation']} escalation questions, {counts['probes_title']} titles, "
@@ -99,6 +99,10 @@ class Calibrator:
             self._current = cal
         log.info("calibrated on the KB: threshold %s", cal.threshold)
         return cal
+
+    def _chunks(self) -> list[Chunk]:
+        """Every indexed chunk, read in pages (one read of a large index fails)."""
+        return [chunk for page in self._index.pages() for chunk in page]
 
     def refresh_if_stale(self, progress: Progress | None = None) -> str:
         """Refit when the KB changed materially; says what was done (for the ingest report)."""

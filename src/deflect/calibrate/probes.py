@@ -14,6 +14,7 @@ from importlib import resources
 
 from deflect.answer.confidence import content_words
 from deflect.domain.models import Chunk
+from deflect.ingest.chunking import RESOLUTION_MARK
 
 # An escalation question longer than this is a ticket body, not the kind of question a customer types.
 MAX_PROBE_CHARS = 300
@@ -43,7 +44,7 @@ def probes_from_chunks(chunks: Iterable[Chunk]) -> list[Probe]:
     for chunk in sorted(chunks, key=lambda c: c.chunk_id):
         if chunk.kind == "escalation":
             add(chunk.title, chunk, "escalation")
-            question = chunk.text[: chunk.quote_from].split("\n\n", 1)[-1].split("\n\nResolution:", 1)[0]
+            question = chunk.text[: chunk.quote_from].removesuffix(RESOLUTION_MARK).split("\n\n", 1)[-1]
             add(question, chunk, "escalation")
         else:
             add(chunk.title, chunk, "title")

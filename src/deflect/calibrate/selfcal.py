@@ -29,7 +29,8 @@ from deflect.answer.confidence import Calibration, features
 from deflect.calibrate.fit import Sample, choose_threshold, fit_logistic, fold_of, risk_coverage
 from deflect.calibrate.probes import Probe, out_of_domain, probes_from_chunks, sample
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
-from deflect.domain.ports import Embedder, Index
+from deflect.domain.ports import Embedder
+from deflect.ingest.chunking import QUESTION_HEADING
 from deflect.retrieval.hybrid import HybridRetriever, fuse, rank_sources
 
 DUPLICATE_COSINE = 0.8
@@ -71,14 +72,13 @@ def changed_share(old: dict[str, str], new: dict[str, str]) -> float:
 
 
 def collect_samples(
-    index: Index,
+    chunks: Sequence[Chunk],
     retriever: HybridRetriever,
     embedder: Embedder,
     max_probes: int,
     progress: Progress | None = None,
 ) -> tuple[list[Sample], dict[str, int]]:
-    """Ask every sampled probe in the index and left out, plus the out-of-domain questions."""
-    chunks = index.chunks()
+    """Ask every sampled probe of the indexed `chunks` in the index and left out, plus the out-of-domain questions."""
     pool = probes_from_chunks(chunks)
     picked = sample(pool, max_probes)
     duplicates = _duplicates(picked, pool, embedder)
@@ -138,7 +138,7 @@ def _answer_similarity(
 
 
 def _is_literal(chunk: Chunk) -> bool:
-    return chunk.kind == "escalation" and chunk.heading_path == "Problem"
+    return chunk.kind == "escalation" and chunk.heading_path == QUESTION_HEADING
 
 
 def _duplicates(picked: Sequence[Probe], pool: Sequence[Probe], embedder: Embedder) -> dict[str, set[str]]:
@@ -214,7 +214,7 @@ def fit(
     labels = [s.label for s in samples]
     check_conf = list(map(float, oof)) if cross_checked else fitted_conf
     risk_threshold = choose_threshold(check_conf, labels, target_risk)
-    uncovered = sorted(c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out" and not s.label)
+    uncovered = [c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out" and not s.label]
     # The second stated target: questions the KB does not cover escalate at least this often.
     cover_threshold = _quantile_threshold(uncovered, min_escalated) if uncovered else 0.0
     cal.threshold = round(max(risk_threshold, cover_threshold), 4)

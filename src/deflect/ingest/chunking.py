@@ -21,6 +21,8 @@ from deflect.domain.models import Chunk, SourceDoc
 from deflect.ingest.blocks import Block, Section, sections, split_item
 
 RESOLUTION_MARK = "\n\nResolution: "
+# The heading of an escalation's question-only chunk (what self-calibration must not match literally).
+QUESTION_HEADING = "Problem"
 _PAGE = re.compile(r"^Page (\d+)$")
 
 
@@ -138,7 +140,7 @@ class Chunker:
         head = f"{doc.title}\n\n{doc.body}"
         full = head + RESOLUTION_MARK + doc.resolution
         quote_from = len(head) + len(RESOLUTION_MARK)
-        pieces = [("Problem", full, head, quote_from, "")]
+        pieces = [(QUESTION_HEADING, full, head, quote_from, "")]
         for part in self._splitter.split_text(doc.resolution):
             text = head + RESOLUTION_MARK + part
             pieces.append(("Resolution", text, text, quote_from, ""))
