@@ -101,7 +101,7 @@ class ExtractiveGenerator:
         return _compose(picked, chosen)
 
     def _candidates(self, sources: list[SourceHit]) -> list[_Candidate]:
-        out = []
+        out: list[_Candidate] = []
         for s_rank, source in enumerate(sources):
             for c_rank, chunk in enumerate(_texts(source)):
                 for section in chunk_sections(chunk.text, _heading(source, chunk.heading), self._max_chars):
