@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     calibration_probes: int = Field(
         400, ge=20, description="Most KB questions (titles, headings, escalations) self-calibration asks."
     )
+    calibration_uncovered_share: float = Field(
+        0.25,
+        gt=0.0,
+        lt=1.0,
+        description="Share of questions the KB is expected not to cover; self-calibration's wrong-answer rate is "
+        "measured on that mix.",
+    )
     recalibrate_share: float = Field(
         0.1, gt=0.0, le=1.0, description="`deflect ingest` refits the calibration when this share of sources changed."
     )

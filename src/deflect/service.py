@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from deflect.answer.confidence import Calibration, features
+from deflect.answer.names import unknown_names
 from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
@@ -183,6 +184,7 @@ class DeflectService:
             recent_similar_contacts=recent,
             semantic_scores=self._scorer.score(question) if self._scorer else {},
             index_available=index_available,
+            unknown_names=unknown_names(question, hits) if index_available else (),
         )
         verdict = decide(question, evidence, rules)
         reasons = list(verdict.reasons)

@@ -163,7 +163,11 @@ def build_calibrator(settings: Settings, index: Index, retriever: HybridRetrieve
         retriever,
         embedder,
         CalibrationStore(settings.self_calibration_path, settings.calibration_file),
-        SelfCalibrationSettings(target_risk=settings.target_risk, max_probes=settings.calibration_probes),
+        SelfCalibrationSettings(
+            target_risk=settings.target_risk,
+            max_probes=settings.calibration_probes,
+            uncovered_share=settings.calibration_uncovered_share,
+        ),
         recalibrate_share=settings.recalibrate_share,
     )
 

@@ -150,7 +150,7 @@ def test_an_out_of_scope_question_escalates_with_machine_readable_reasons(client
     assert body["decision"] == "escalate"
     assert body["citations"] == []
     assert body["reasons"]
-    assert set(body["reasons"]) <= {"low_confidence", "no_relevant_source", "no_answer_text"}
+    assert set(body["reasons"]) <= {"low_confidence", "no_relevant_source", "no_answer_text", "unknown_name"}
     assert "low_confidence" in body["reasons"]
 
 

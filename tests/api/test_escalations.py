@@ -24,7 +24,7 @@ ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_KEY}", "X-Actor": "admin-ada"}
 ANSWERABLE = "How do I reset my password?"
 UNANSWERABLE = "What is the weather on Mars tomorrow?"
 CHECKLIST_KEYS = ["error_message", "steps_to_reproduce", "environment", "already_tried", "impact", "previous_contact"]
-KB_REASONS = {"low_confidence", "no_relevant_source", "no_answer_text"}
+KB_REASONS = {"low_confidence", "no_relevant_source", "no_answer_text", "unknown_name"}
 
 # Public articles that answer the two risk questions word for word, so the KB is confident and only the risk
 # topic can be what escalates them.

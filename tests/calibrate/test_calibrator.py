@@ -102,21 +102,43 @@ def _article(source_id: str, title: str, text: str) -> Chunk:
     )
 
 
-def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_otherwise_wrong() -> None:
+def _left_out_labels(chunks: list[Chunk]) -> dict[str, int]:
+    """Each source's left-out probe label, self-calibrating on an in-memory index of `chunks`."""
     embedder = HashEmbedder()
     index = InMemoryIndex()
-    chunks = [
-        _article("doc:export", "Exporting boards to CSV files", "Open the board menu and choose Export as CSV."),
-        _article("doc:csv-faq", "Spreadsheet downloads for managers", "Open the board menu and choose Export as CSV."),
-        _article("doc:sso", "Configuring single sign-on with SAML", "Upload the metadata XML from your provider."),
-        _article("doc:pricing", "Plans and prices for teams", "Business costs 24 dollars per member."),
-    ]
     index.upsert(chunks, embedder.embed([f"{c.title}\n\n{c.text}" for c in chunks]))
     retriever = HybridRetriever(index, embedder, None, 0.0, 40)
-
     samples, _ = collect_samples(index.chunks(), retriever, embedder, 10)
+    return {s.group: s.label for s in samples if s.kind == "left_out"}
 
-    left_out = {s.group: s for s in samples if s.kind == "left_out"}
+
+def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_otherwise_wrong() -> None:
+    how = "Open the board menu and choose Export as CSV."
+    left_out = _left_out_labels(
+        [
+            _article("doc:export", "Exporting boards to CSV files", how),
+            _article("doc:csv-faq", "Spreadsheet downloads for managers", how),
+            _article("doc:sso", "Configuring single sign-on with SAML", "Upload the metadata XML from your provider."),
+            _article("doc:pricing", "Plans and prices for teams", "Business costs 24 dollars per member."),
+        ]
+    )
+
     # leaving out the export article, the FAQ that quotes the same sentence still answers; not so for SSO
-    assert left_out["doc:export"].label == 1
-    assert left_out["doc:sso"].label == 0
+    assert left_out["doc:export"] == 1
+    assert left_out["doc:sso"] == 0
+
+
+def test_the_same_text_counts_when_the_other_source_ranks_another_of_its_chunks_first() -> None:
+    repeated = "Borg stores ACLs, extended attributes and BSD flags of every file it backs up."
+    left_out = _left_out_labels(
+        [
+            _article("doc:general", "Support for file metadata", repeated),
+            # the man page repeats the section, but its first retrieved chunk is a pointer elsewhere
+            _article("doc:man", "The borg manual page", "For JSON output of file metadata see Internals."),
+            _article("doc:man", "The borg manual page", repeated).model_copy(update={"chunk_id": "doc:man#1"}),
+            _article("doc:pricing", "Plans and prices for teams", "Business costs 24 dollars per member."),
+        ]
+    )
+
+    assert left_out["doc:general"] == 1
+    assert left_out["doc:pricing"] == 0

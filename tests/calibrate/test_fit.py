@@ -7,7 +7,7 @@ import random
 import pytest
 
 from deflect.calibrate.fit import Sample, choose_threshold, risk_coverage
-from deflect.calibrate.selfcal import SHIPPED_FEATURES, changed_share, fit, kb_hash
+from deflect.calibrate.selfcal import SHIPPED_FEATURES, changed_share, fit, kb_hash, mix_weights
 
 
 def brute_force_threshold(conf: list[float], labels: list[int], target: float) -> float:
@@ -24,6 +24,39 @@ def test_one_pass_threshold_equals_the_brute_force_definition(seed: int) -> None
     labels = [int(rng.random() < c) for c in conf]
 
     assert choose_threshold(conf, labels, 0.1) == brute_force_threshold(conf, labels, 0.1)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_weighted_threshold_equals_the_brute_force_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    conf = [round(rng.random(), 2) for _ in range(60)]
+    labels = [int(rng.random() < c) for c in conf]
+    weights = [rng.choice([0.2, 1.0, 3.0]) for _ in conf]
+    brute = next(
+        (t for t in sorted(set(conf)) if risk_coverage(conf, labels, t, weights)[0] <= 0.1),
+        1.0,
+    )
+
+    assert choose_threshold(conf, labels, 0.1, weights) == brute
+
+
+def test_uncovered_probes_weigh_the_stated_share_of_the_mix() -> None:
+    samples = separable(200, 0.1)
+    weights = mix_weights(samples, 0.25)
+    uncovered = sum(w for w, s in zip(weights, samples, strict=True) if s.kind in ("left_out", "out_of_domain"))
+
+    assert uncovered / sum(weights) == pytest.approx(0.25)
+    assert mix_weights(samples, None) == [1.0] * len(samples)
+
+
+def test_fewer_uncovered_questions_expected_never_raise_the_threshold() -> None:
+    # every wrong answer of this set is an uncovered probe: weighing them less can only lower the risk
+    samples = separable(400, 0.15, seed=3)
+    strict = fit(samples, "hash", 0.05, ("top_dense",), uncovered_share=0.6)
+    relaxed = fit(samples, "hash", 0.05, ("top_dense",), uncovered_share=0.1)
+
+    assert relaxed.threshold <= strict.threshold
+    assert relaxed.notes["uncovered_share"] == 0.1
 
 
 def separable(n: int, noise: float, seed: int = 0) -> list[Sample]:

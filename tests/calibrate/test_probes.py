@@ -55,6 +55,19 @@ def test_the_same_text_twice_is_one_probe() -> None:
     assert [p.text for p in probes_from_chunks(chunks)] == ["Reset your password"]
 
 
+def test_a_heading_two_pages_share_is_one_probe_that_both_pages_answer() -> None:
+    # a manual's usage page and the man page built from it repeat a section under the same heading
+    chunks = [
+        chunk("doc:usage/general", 0, "General", "Support for file metadata"),
+        chunk("doc:man_intro", 0, "borg", "NOTES > Support for file metadata"),
+    ]
+
+    probe = next(p for p in probes_from_chunks(chunks) if p.text == "Support for file metadata")
+
+    assert {probe.source_id, *probe.also} == {"doc:usage/general", "doc:man_intro"}
+    assert probe.source_id not in probe.also
+
+
 def test_sample_takes_one_probe_per_source_before_a_second_and_is_stable() -> None:
     chunks = [
         chunk(f"doc:{s}", i, f"Title of {s} page", f"Section {i} about {s} things") for s in "abcd" for i in range(3)

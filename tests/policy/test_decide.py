@@ -8,7 +8,7 @@ import pytest
 
 from deflect.domain.models import Decision
 from deflect.policy import Evidence, PolicyRules, decide
-from deflect.policy.decide import LOW_CONFIDENCE, NO_RELEVANT_SOURCE
+from deflect.policy.decide import LOW_CONFIDENCE, NO_RELEVANT_SOURCE, UNKNOWN_NAME
 from deflect.policy.rules import PolicyConfig, TriggerRules
 from deflect.policy.triggers import FRUSTRATION, HUMAN_REQUESTED, REPEAT_CONTACT
 
@@ -44,6 +44,16 @@ def test_escalates_when_no_relevant_source(evidence: Evidence) -> None:
 
     assert result.decision is Decision.ESCALATE
     assert result.reasons == [NO_RELEVANT_SOURCE]
+
+
+def test_a_confident_answer_about_a_name_no_source_mentions_escalates_without_a_draft() -> None:
+    evidence = Evidence(confidence=0.95, top_dense=0.8, sources=3, unknown_names=("GitLab",))
+
+    result = decide("How do I connect our GitLab repositories?", evidence, RULES)
+
+    assert result.decision is Decision.ESCALATE
+    assert result.reasons == [UNKNOWN_NAME]
+    assert not result.draft_allowed
 
 
 def test_escalates_with_both_reasons_when_both_fire() -> None:

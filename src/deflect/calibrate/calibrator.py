@@ -71,6 +71,8 @@ class Calibrator:
             return f"fitted with {fitted.embedder}, the index uses {self._embedder.name}"
         if tuple(fitted.features) != tuple(self.policy.features):
             return "fitted on another feature set"
+        if fitted.notes.get("uncovered_share") != self.policy.uncovered_share:
+            return "fitted for another share of uncovered questions"
         share = changed_share(fitted.sources, kb_fingerprint(self._chunks()))
         if share >= self._share:
             return f"{share:.0%} of sources changed since it was fitted"
@@ -90,7 +92,14 @@ class Calibrator:
         ]
         if extra:
             described.append(f"{extra_label or 'labelled cases'}: {len(extra)} cases")
-        cal = fit([*samples, *extra], self._embedder.name, self.policy.target_risk, self.policy.features, described)
+        cal = fit(
+            [*samples, *extra],
+            self._embedder.name,
+            self.policy.target_risk,
+            self.policy.features,
+            described,
+            uncovered_share=self.policy.uncovered_share,
+        )
         cal.kb_hash = kb_hash(sources)
         cal.sources = sources
         cal.notes |= {f"probe_{k}": v for k, v in counts.items()} | {"fitted_at": datetime.now(UTC).isoformat()}

@@ -39,31 +39,41 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iters: int = 50
     return w[:-1], float(w[-1])
 
 
-def risk_coverage(conf: Sequence[float], labels: Sequence[int], threshold: float) -> tuple[float, float, int]:
-    """(risk = wrong among answered, coverage = right answered / all right, answered count) at a threshold."""
-    answered = [lab for c, lab in zip(conf, labels, strict=True) if c >= threshold]
-    positives = sum(labels)
-    risk = (len(answered) - sum(answered)) / len(answered) if answered else 0.0
-    coverage = sum(answered) / positives if positives else 0.0
+def risk_coverage(
+    conf: Sequence[float], labels: Sequence[int], threshold: float, weights: Sequence[float] | None = None
+) -> tuple[float, float, int]:
+    """(risk = wrong among answered, coverage = right answered / all right, answered count) at a threshold.
+
+    With `weights`, each case counts that much in risk and coverage (the count stays a plain count)."""
+    w = list(weights) if weights is not None else [1.0] * len(labels)
+    answered = [(lab, wt) for c, lab, wt in zip(conf, labels, w, strict=True) if c >= threshold]
+    mass = sum(wt for _, wt in answered)
+    right = sum(wt for lab, wt in answered if lab)
+    positives = sum(wt for lab, wt in zip(labels, w, strict=True) if lab)
+    risk = (mass - right) / mass if mass else 0.0
+    coverage = right / positives if positives else 0.0
     return risk, coverage, len(answered)
 
 
-def choose_threshold(conf: Sequence[float], labels: Sequence[int], target_risk: float) -> float:
+def choose_threshold(
+    conf: Sequence[float], labels: Sequence[int], target_risk: float, weights: Sequence[float] | None = None
+) -> float:
     """The lowest threshold whose risk is within target (most coverage); 1.0 if none is.
 
     One pass over the confidences sorted from high to low: the risk at each candidate threshold is the running
-    share of wrong answers above it."""
-    pairs = sorted(zip(conf, labels, strict=True), key=lambda p: -p[0])
+    (weighted) share of wrong answers above it."""
+    w = list(weights) if weights is not None else [1.0] * len(labels)
+    triples = sorted(zip(conf, labels, w, strict=True), key=lambda p: -p[0])
     best = 1.0
-    wrong = answered = 0
+    wrong = answered = 0.0
     i = 0
-    while i < len(pairs):
-        t = pairs[i][0]
-        while i < len(pairs) and pairs[i][0] == t:  # ties are answered together
-            answered += 1
-            wrong += 1 - pairs[i][1]
+    while i < len(triples):
+        t = triples[i][0]
+        while i < len(triples) and triples[i][0] == t:  # ties are answered together
+            answered += triples[i][2]
+            wrong += (1 - triples[i][1]) * triples[i][2]
             i += 1
-        if wrong / answered <= target_risk:
+        if answered > 0 and wrong / answered <= target_risk:
             best = float(t)
     return best
 

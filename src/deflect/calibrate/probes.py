@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from deflect.answer.confidence import content_words
@@ -27,11 +27,15 @@ class Probe:
     source_id: str  # "" for an out-of-domain question
     kind: str  # "escalation" | "title" | "heading" | "out_of_domain"
     audience: str  # the audience of the source; probes are asked by someone who may see it
+    # Every other source that poses the very same text (a manual and its man page repeat whole sections under the
+    # same heading): each of them answers the probe as well as `source_id` does.
+    also: frozenset[str] = frozenset()
 
 
 def probes_from_chunks(chunks: Iterable[Chunk]) -> list[Probe]:
     """Every candidate probe of the indexed sources, deduplicated by text, in a stable order."""
     out: dict[str, Probe] = {}
+    posers: dict[str, set[str]] = {}
 
     def add(text: str, chunk: Chunk, kind: str) -> None:
         text = " ".join(text.split())
@@ -40,6 +44,7 @@ def probes_from_chunks(chunks: Iterable[Chunk]) -> list[Probe]:
         if len(content_words(text)) < MIN_CONTENT_WORDS and not text.endswith("?"):
             return
         out.setdefault(text.lower(), Probe(text, chunk.source_id, kind, chunk.audience))
+        posers.setdefault(text.lower(), set()).add(chunk.source_id)
 
     for chunk in sorted(chunks, key=lambda c: c.chunk_id):
         if chunk.kind == "escalation":
@@ -50,7 +55,8 @@ def probes_from_chunks(chunks: Iterable[Chunk]) -> list[Probe]:
             add(chunk.title, chunk, "title")
             if chunk.heading_path:
                 add(chunk.heading_path.split(" > ")[-1], chunk, "heading")
-    return sorted(out.values(), key=lambda p: (p.source_id, p.kind, p.text))
+    probes = (replace(p, also=frozenset(posers[key] - {p.source_id})) for key, p in out.items())
+    return sorted(probes, key=lambda p: (p.source_id, p.kind, p.text))
 
 
 def sample(probes: Sequence[Probe], limit: int, salt: str = "deflect-probes") -> list[Probe]:

@@ -37,6 +37,8 @@ DUPLICATE_COSINE = 0.8
 # A left-out probe answered by another source is right when that source quotes nearly the same text: the KB says
 # it twice (an article and the escalation that repeats it). Below this it counts as wrong.
 SAME_ANSWER_COSINE = 0.8
+# Chunks of each side compared for "the same text"; a source's retrieved chunks are few (CHUNKS_PER_SOURCE).
+SAME_ANSWER_CHUNKS = 3
 RETRIEVE_K = 10
 # The features shipped; chosen by measurement (docs/confidence.md), not per KB.
 SHIPPED_FEATURES = ("top_dense", "top_score", "margin_distinct", "overlap")
@@ -49,6 +51,7 @@ class SelfCalibrationSettings:
     target_risk: float = 0.05
     max_probes: int = 400
     features: tuple[str, ...] = SHIPPED_FEATURES
+    uncovered_share: float | None = 0.25
 
 
 def kb_fingerprint(chunks: Sequence[Chunk]) -> dict[str, str]:
@@ -88,7 +91,7 @@ def collect_samples(
     for i, probe in enumerate(picked, start=1):
         audiences = frozenset({"public", "internal"}) if probe.audience == "internal" else frozenset({"public"})
         dense, keyword = retriever.candidates(probe.text, audiences)
-        answers = {probe.source_id} | duplicates[probe.text]
+        answers = {probe.source_id} | probe.also | duplicates[probe.text]
         # The probe is literally the text of its escalation's question-only chunk (cosine ~1), which no real
         # customer's wording reaches; it must be found through the source's other chunks, as a paraphrase is.
         literal = {h.chunk.chunk_id for h in dense if h.chunk.source_id == probe.source_id and _is_literal(h.chunk)}
@@ -128,13 +131,19 @@ def collect_samples(
 def _answer_similarity(
     source_id: str, dense: Sequence[ScoredChunk], left_out: Sequence[SourceHit], embedder: Embedder
 ) -> float:
-    """Cosine between what the left-out source would have quoted and what the new top source quotes."""
-    own = next((h.chunk.quotable for h in dense if h.chunk.source_id == source_id and h.chunk.quotable.strip()), "")
-    other = left_out[0].chunks[0].chunk.quotable if left_out and left_out[0].chunks else ""
-    if not own.strip() or not other.strip():
+    """How nearly the new top source says what the left-out source says: the best cosine between a retrieved chunk
+    of the one and a retrieved chunk of the other.
+
+    Best pair, not first chunk against first chunk: a page that repeats a section of another (a man page and the
+    usage page it was built from) often ranks another of its chunks first, which would hide the repetition."""
+    own = [h.chunk.quotable for h in dense if h.chunk.source_id == source_id and h.chunk.quotable.strip()]
+    other = [s.chunk.quotable for s in left_out[0].chunks if s.chunk.quotable.strip()] if left_out else []
+    own, other = own[:SAME_ANSWER_CHUNKS], other[:SAME_ANSWER_CHUNKS]
+    if not own or not other:
         return 0.0
-    a, b = (np.asarray(v, dtype=np.float32) for v in embedder.embed([own, other]))
-    return float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
+    vectors = np.asarray(embedder.embed(own + other), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    return float((vectors[: len(own)] @ vectors[len(own) :].T).max())
 
 
 def _is_literal(chunk: Chunk) -> bool:
@@ -177,8 +186,13 @@ def fit(
     feature_names: Sequence[str] = SHIPPED_FEATURES,
     fitted_on: Sequence[str] = (),
     min_escalated: float = 0.95,
+    uncovered_share: float | None = None,
 ) -> Calibration:
-    """Fit a standardised logistic model on all samples; threshold from 2-fold out-of-fold confidences."""
+    """Fit a standardised logistic model on all samples; threshold from 2-fold out-of-fold confidences.
+
+    `uncovered_share`: the share of customers' questions the KB is expected not to cover. The wrong-answer rate is
+    then measured on that mix (uncovered probes, i.e. left-out and out-of-domain ones, weigh this share in all)
+    instead of the calibration set's accidental one, where they are over half the cases. None: as sampled."""
     if len(samples) < MIN_SAMPLES or len({s.label for s in samples}) < 2:
         raise ValueError("self-calibration needs answerable and unanswerable probes; is the KB indexed?")
     names = list(feature_names)
@@ -213,13 +227,14 @@ def fit(
     fitted_conf = [cal.confidence(s.features) for s in samples]
     labels = [s.label for s in samples]
     check_conf = list(map(float, oof)) if cross_checked else fitted_conf
-    risk_threshold = choose_threshold(check_conf, labels, target_risk)
+    weights = mix_weights(samples, uncovered_share)
+    risk_threshold = choose_threshold(check_conf, labels, target_risk, weights)
     uncovered = [c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out" and not s.label]
     # The second stated target: questions the KB does not cover escalate at least this often.
     cover_threshold = _quantile_threshold(uncovered, min_escalated) if uncovered else 0.0
     cal.threshold = round(max(risk_threshold, cover_threshold), 4)
-    f_risk, f_cov, _ = risk_coverage(fitted_conf, labels, cal.threshold)
-    c_risk, c_cov, _ = risk_coverage(check_conf, labels, cal.threshold)
+    f_risk, f_cov, _ = risk_coverage(fitted_conf, labels, cal.threshold, weights)
+    c_risk, c_cov, _ = risk_coverage(check_conf, labels, cal.threshold, weights)
     cal.notes = {
         "samples": len(samples),
         "positives": int(sum(labels)),
@@ -228,7 +243,23 @@ def fit(
         "check_risk": round(c_risk, 4),
         "check_coverage": round(c_cov, 4),
     }
+    if uncovered_share is not None:
+        cal.notes["uncovered_share"] = uncovered_share
     return cal
+
+
+UNCOVERED_KINDS = ("left_out", "out_of_domain")
+
+
+def mix_weights(samples: Sequence[Sample], uncovered_share: float | None) -> list[float]:
+    """Per-sample weights that make uncovered probes `uncovered_share` of the total (1 each when None)."""
+    uncovered = sum(1 for s in samples if s.kind in UNCOVERED_KINDS)
+    covered = len(samples) - uncovered
+    if uncovered_share is None or not uncovered or not covered:
+        return [1.0] * len(samples)
+    n = len(samples)
+    w_unc, w_cov = uncovered_share * n / uncovered, (1 - uncovered_share) * n / covered
+    return [w_unc if s.kind in UNCOVERED_KINDS else w_cov for s in samples]
 
 
 def _quantile_threshold(scores: Sequence[float], share_below: float) -> float:

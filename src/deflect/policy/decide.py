@@ -12,6 +12,9 @@ from deflect.policy.triggers import detect
 LOW_CONFIDENCE = "low_confidence"
 NO_RELEVANT_SOURCE = "no_relevant_source"
 NO_ANSWER_TEXT = "no_answer_text"
+# The question names something (GitLab, Salesforce) that no retrieved source mentions: the KB does not cover it,
+# however close the rest of the question comes to an article about something else.
+UNKNOWN_NAME = "unknown_name"
 INDEX_UNAVAILABLE = "index_unavailable"
 
 
@@ -36,6 +39,8 @@ class Evidence:
     semantic_scores: Mapping[str, float] = field(default_factory=dict)
     # False when the index failed or timed out: there is no KB evidence either way, only the triggers.
     index_available: bool = True
+    # Names in the question that no retrieved source mentions (`deflect.answer.names`).
+    unknown_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecis
         kb_reasons.append(NO_RELEVANT_SOURCE)
     if evidence.index_available and evidence.confidence < rules.answer_threshold:
         kb_reasons.append(LOW_CONFIDENCE)
+    if evidence.index_available and evidence.unknown_names:
+        kb_reasons.append(UNKNOWN_NAME)
     triggers = detect(
         question,
         rules.triggers,

@@ -13,6 +13,7 @@ const REASONS = {
   low_confidence: "The best knowledge-base match is not confident enough to answer.",
   no_relevant_source: "No relevant source was found in the knowledge base.",
   no_answer_text: "The sources found do not contain an answer sentence.",
+  unknown_name: "The question names something the knowledge base never mentions.",
   index_unavailable: "The knowledge base could not be searched just now.",
   human_requested: "The customer asked for a person.",
   frustration: "The customer sounds frustrated.",
