@@ -59,6 +59,21 @@ def test_fewer_uncovered_questions_expected_never_raise_the_threshold() -> None:
     assert relaxed.notes["uncovered_share"] == 0.1
 
 
+def test_undecidable_left_out_probes_neither_fit_nor_set_the_threshold() -> None:
+    samples = separable(200, 0.1)
+    # left-out probes answered by a related page (same-answer cosine 0.5-0.8), looking like sure answers
+    related = [
+        Sample(f"r{i}", {"top_dense": 0.8, "top_score": 0.8, "_same_answer": 0.65}, 0, "left_out") for i in range(40)
+    ]
+
+    plain = fit(samples, "hash", 0.05, ("top_dense",))
+    with_related = fit([*samples, *related], "hash", 0.05, ("top_dense",))
+
+    assert with_related.threshold == plain.threshold
+    assert with_related.weights == plain.weights
+    assert with_related.notes["undecidable_left_out"] == 40
+
+
 def separable(n: int, noise: float, seed: int = 0) -> list[Sample]:
     rng = random.Random(seed)
     out = []
@@ -134,3 +149,14 @@ def test_a_calibration_that_answers_little_of_its_own_kb_says_so() -> None:
 
     assert timid.notes["check_coverage"] < 0.3 and "WARNING" in timid_warning(timid)
     assert timid_warning(bold) == ""
+
+
+def test_a_calibration_from_few_questions_of_the_kb_says_its_estimate_is_rough() -> None:
+    from deflect.calibrate.calibrator import timid_warning
+
+    cal = fit(separable(400, 0.02), "e", 0.05)
+    cal.notes["probe_probes"] = 38
+    firm = cal.model_copy(update={"notes": cal.notes | {"probe_probes": 400}})
+
+    assert "only 38 questions" in timid_warning(cal)
+    assert timid_warning(firm) == ""

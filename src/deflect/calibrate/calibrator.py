@@ -127,14 +127,25 @@ class Calibrator:
 
 # Below this cross-checked coverage of its own probes, a calibration escalates most of what the KB answers.
 LOW_COVERAGE = 0.3
+# With fewer of the KB's own questions than this, one probe more or less moves the threshold a lot (a 39-page
+# manual gives ~40): the fitted risk is a rough estimate, and the user should know.
+FEW_PROBES = 100
 
 
 def timid_warning(cal: Calibration) -> str:
-    """A plain warning when the target risk could only be met by escalating most answerable questions."""
+    """Plain warnings: the target risk could only be met by escalating most answerable questions, or the KB gave
+    too few questions of its own for a firm estimate."""
+    probes = cal.notes.get("probe_probes")
+    few = (
+        f"; WARNING: fitted on only {probes} questions of this KB, so its wrong-answer rate is a rough estimate: "
+        "check it with a golden set (`deflect calibrate --golden FILE`)"
+        if isinstance(probes, int) and probes < FEW_PROBES
+        else ""
+    )
     coverage = cal.notes.get("check_coverage")
     if not isinstance(coverage, int | float) or coverage >= LOW_COVERAGE:
-        return ""
-    return (
+        return few
+    return few + (
         f"; WARNING: at target risk {cal.target_risk} this KB's own questions are answered only "
         f"{coverage:.0%} of the time (cross-checked), so most questions will be escalated: raise "
         "DEFLECT_TARGET_RISK or refine with a golden set (`deflect calibrate --golden FILE`)"

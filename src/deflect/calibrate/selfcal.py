@@ -37,6 +37,9 @@ DUPLICATE_COSINE = 0.8
 # A left-out probe answered by another source is right when that source quotes nearly the same text: the KB says
 # it twice (an article and the escalation that repeats it). Below this it counts as wrong.
 SAME_ANSWER_COSINE = 0.8
+# Between this and SAME_ANSWER_COSINE the new top source says something related (MiniLM cosine 0.5 is "same topic"):
+# it may answer in other words or not, so the probe is neither right nor wrong and is not used (docs/confidence.md).
+UNDECIDABLE_COSINE = 0.5
 # Chunks of each side compared for "the same text"; a source's retrieved chunks are few (CHUNKS_PER_SOURCE).
 SAME_ANSWER_CHUNKS = 3
 RETRIEVE_K = 10
@@ -192,7 +195,12 @@ def fit(
 
     `uncovered_share`: the share of customers' questions the KB is expected not to cover. The wrong-answer rate is
     then measured on that mix (uncovered probes, i.e. left-out and out-of-domain ones, weigh this share in all)
-    instead of the calibration set's accidental one, where they are over half the cases. None: as sampled."""
+    instead of the calibration set's accidental one, where they are over half the cases. None: as sampled.
+
+    Left-out probes whose new top source is related but not the same text (undecidable) are left out of both the
+    fit and the threshold: no label can be given to them without reading both pages."""
+    undecidable = [s for s in samples if _undecidable(s)]
+    samples = [s for s in samples if not _undecidable(s)]
     if len(samples) < MIN_SAMPLES or len({s.label for s in samples}) < 2:
         raise ValueError("self-calibration needs answerable and unanswerable probes; is the KB indexed?")
     names = list(feature_names)
@@ -245,7 +253,15 @@ def fit(
     }
     if uncovered_share is not None:
         cal.notes["uncovered_share"] = uncovered_share
+    if undecidable:
+        cal.notes["undecidable_left_out"] = len(undecidable)
     return cal
+
+
+def _undecidable(sample: Sample) -> bool:
+    """A left-out probe answered by a source that quotes related text: it may answer in other words, or not."""
+    same = sample.features.get("_same_answer")
+    return sample.kind == "left_out" and same is not None and UNDECIDABLE_COSINE <= same < SAME_ANSWER_COSINE
 
 
 UNCOVERED_KINDS = ("left_out", "out_of_domain")
