@@ -153,7 +153,7 @@ def test_a_store_that_does_not_migrate_leaves_an_empty_file_empty(db: Path) -> N
 
     assert current_revision(engine) is None
     migrate(sqlite_url(db))
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     engine.dispose()
 
 

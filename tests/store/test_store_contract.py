@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from deflect.domain.ports import EscalationStore
 from deflect.store.sql import SqlStore
@@ -33,24 +31,8 @@ class TestPostgresStore(EscalationStoreContract):
     search_path), dropped afterwards."""
 
     @pytest.fixture
-    def make_store(self, postgres_url: str) -> Iterator[Callable[[], EscalationStore]]:
-        admin = create_engine(postgres_url)
-        opened: list[tuple[SqlStore, str]] = []
-
-        def make() -> SqlStore:
-            schema = f"deflect_test_{uuid.uuid4().hex[:12]}"
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-            opened.append((SqlStore(url.render_as_string(hide_password=False)), schema))
-            return opened[-1][0]
-
-        yield make
-        for store, schema in opened:
-            store.close()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    def make_store(self, postgres_stores: Callable[[], SqlStore]) -> Callable[[], EscalationStore]:
+        return postgres_stores
 
     def test_audit_rows_cannot_be_updated_or_deleted(self, make_store: Callable[[], EscalationStore]) -> None:
         store = make_store()

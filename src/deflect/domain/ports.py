@@ -10,6 +10,7 @@ from typing import NamedTuple, Protocol, TextIO
 
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
+from deflect.domain.keys import KeyRecord
 from deflect.domain.models import Answer, Chunk, ScoredChunk, SourceHit
 
 
@@ -188,5 +189,32 @@ class FeedbackStore(Protocol):
         ...
 
 
-class Store(EscalationStore, FeedbackStore, Protocol):
-    """Everything deflect persists in one database: escalations, audit log, feedback (SqlStore, InMemoryStore)."""
+class KeyStore(Protocol):
+    """API keys and widget ids, by the SHA-256 of their secret (never the secret). Every process reads the same rows,
+    so a revocation holds at once in all of them. Writes carry audit events, stored in the same transaction."""
+
+    def add_key(self, record: KeyRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new key; Conflict if its id or its secret's hash exists."""
+        ...
+
+    def key_by_hash(self, secret_hash: str) -> KeyRecord | None:
+        """The key whose secret has this hash, revoked or not; None if there is none."""
+        ...
+
+    def get_key(self, key_id: str) -> KeyRecord:
+        """The key with this id; NotFound if absent."""
+        ...
+
+    def list_keys(self, *, include_revoked: bool = False) -> builtins.list[KeyRecord]:
+        """Keys, oldest first (active ones only unless `include_revoked`)."""
+        ...
+
+    def update_key(self, record: KeyRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Replace a key that is still active (a rotation, new origins, or its revocation). NotFound if absent;
+        Conflict if it was revoked meanwhile (a revoked key never comes back); nothing is written then."""
+        ...
+
+
+class Store(EscalationStore, FeedbackStore, KeyStore, Protocol):
+    """Everything deflect persists in one database: escalations, audit log, feedback, keys (SqlStore,
+    InMemoryStore)."""

@@ -12,3 +12,8 @@ def aware_utc(value: datetime, field: str = "time") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationFailed(f"{field} must be timezone-aware (UTC), got {value.isoformat()}", [{"field": field}])
     return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """Now, aware, in UTC: the default clock."""
+    return datetime.now(UTC)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Dialect, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 
 from deflect.store.records import aware_utc
@@ -96,4 +109,23 @@ pending_knowledge = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
     Index("ix_pending_knowledge_indexed_at", "indexed_at"),
+)
+
+# API keys and widget ids (migration 0004): the SHA-256 of the secret, never the secret. `origins` is a JSON list.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("role", String, nullable=True),
+    Column("label", String, nullable=False),
+    Column("origins", Text, nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("hint", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("rotated_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("revoked_by", String, nullable=True),
+    UniqueConstraint("secret_hash", name="uq_api_keys_secret_hash"),  # the lookup of every request, indexed
 )

@@ -20,14 +20,15 @@ from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound, StoreUnavailable
 from deflect.store import records
 from deflect.store.engine import SQLITE_BEGIN, make_engine
+from deflect.store.keys import SqlKeys
 from deflect.store.migrate import upgrade
 from deflect.store.schema import audit_events, escalations, feedback, pending_knowledge
 
 EXPORT_BATCH = 1000
 
 
-class SqlStore:
-    """Escalations and the audit log in one SQL database; every write is a single transaction."""
+class SqlStore(SqlKeys):
+    """Escalations, the audit log, feedback and keys in one SQL database; every write is a single transaction."""
 
     def __init__(self, database_url: str, *, busy_timeout_s: float = 30.0, migrate: bool = True) -> None:
         self._engine = make_engine(database_url, busy_timeout_s)

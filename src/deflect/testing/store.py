@@ -11,6 +11,7 @@ from typing import TextIO
 
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
+from deflect.domain.keys import KeyRecord
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound
 from deflect.store import records
@@ -26,6 +27,7 @@ class InMemoryStore:
         self._feedback: dict[str, str] = {}  # id -> FeedbackRecord JSON
         self._decided: set[str] = set()  # answer ids with a decision event, which feedback may name
         self._knowledge: dict[str, str] = {}  # escalation id -> PendingKnowledge JSON
+        self._keys: dict[str, str] = {}  # key id -> KeyRecord JSON, in insertion order
 
     def ping(self) -> None:
         """Always writable."""
@@ -187,6 +189,59 @@ class InMemoryStore:
         ]
         found.sort(key=lambda f: (f.at, f.id), reverse=True)
         return found if limit is None else found[:limit]
+
+    # --- keys ------------------------------------------------------------------------------------------------
+
+    def add_key(self, record: KeyRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Store a new key with its audit events; Conflict if its id or its secret's hash exists."""
+        ready = records.normalise_events(events)
+        with self._lock:
+            if record.id in self._keys or self._hash_taken(record):
+                raise Conflict(f"key {record.id} already exists", [{"key_id": record.id}])
+            self._keys[record.id] = record.model_dump_json()
+            self._append(ready)
+
+    def key_by_hash(self, secret_hash: str) -> KeyRecord | None:
+        """The key whose secret has this hash, revoked or not."""
+        with self._lock:
+            lines = builtins.list(self._keys.values())
+        return next((k for k in map(KeyRecord.model_validate_json, lines) if k.secret_hash == secret_hash), None)
+
+    def get_key(self, key_id: str) -> KeyRecord:
+        """The key with this id; NotFound if absent."""
+        with self._lock:
+            line = self._keys.get(key_id)
+        if line is None:
+            raise NotFound(f"no key {key_id}", [{"key_id": key_id}])
+        return KeyRecord.model_validate_json(line)
+
+    def list_keys(self, *, include_revoked: bool = False) -> builtins.list[KeyRecord]:
+        """Keys, oldest first; active ones only unless `include_revoked`."""
+        with self._lock:
+            lines = builtins.list(self._keys.values())
+        found = [k for k in map(KeyRecord.model_validate_json, lines) if include_revoked or k.active]
+        return sorted(found, key=lambda k: (k.created_at, k.id))
+
+    def update_key(self, record: KeyRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Replace a still-active key; NotFound if absent, Conflict if revoked (nothing written then)."""
+        ready = records.normalise_events(events)
+        with self._lock:
+            line = self._keys.get(record.id)
+            if line is None:
+                raise NotFound(f"no key {record.id}", [{"key_id": record.id}])
+            if not KeyRecord.model_validate_json(line).active:
+                raise Conflict(f"key {record.id} is revoked", [{"key_id": record.id}])
+            if self._hash_taken(record):
+                raise Conflict("another key has this secret", [{"key_id": record.id}])
+            self._keys[record.id] = record.model_dump_json()
+            self._append(ready)
+
+    def _hash_taken(self, record: KeyRecord) -> bool:
+        # Called with the lock held.
+        return any(
+            k.secret_hash == record.secret_hash and k.id != record.id
+            for k in map(KeyRecord.model_validate_json, self._keys.values())
+        )
 
     def _append(self, events: builtins.list[AuditEvent]) -> None:
         # Called with the lock held.
