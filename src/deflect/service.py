@@ -24,6 +24,7 @@ from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
 from deflect.jobs import Job
+from deflect.keys import KeyRing
 from deflect.knowledge import KnowledgeWriter, Scrubber, knowledge_records
 from deflect.policy import Evidence, PolicyRules, decide
 from deflect.policy.decide import NO_ANSWER_TEXT
@@ -64,6 +65,7 @@ class DeflectService:
         gaps_refresh_s: float = 0.0,
         calibrator: Calibrator | None = None,
         auto_calibrate: bool = True,
+        keys: KeyRing | None = None,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -84,6 +86,7 @@ class DeflectService:
         self._policy = policy
         self._embedder = embedder
         self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
+        self.keys = keys  # API keys and widget ids kept in the database (None: settings keys only)
         # Called with every ask's result, after it is stored (e.g. /metrics counts decisions); must not raise.
         self.observers: list[Callable[[AskResult], None]] = []
         self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback, max_age_s=gaps_refresh_s)

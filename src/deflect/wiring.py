@@ -20,6 +20,7 @@ from deflect.gaps import GapQuestion
 from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
+from deflect.keys import KeyRing
 from deflect.knowledge import KnowledgeWriter, Scrubber
 from deflect.policy.loader import load_policy
 from deflect.retrieval.hybrid import HybridRetriever
@@ -153,6 +154,7 @@ def assemble(
         knowledge_calls=Bounded("knowledge", 6 * settings.index_timeout_s, IndexUnavailable, 0.0, workers=1),
         knowledge_retry_s=settings.knowledge_retry_s,
         gaps_refresh_s=settings.gaps_refresh_s,
+        keys=KeyRing(store),
     )
 
 

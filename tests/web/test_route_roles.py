@@ -1,7 +1,8 @@
-"""Every route x every caller: no key, an unknown (or revoked) key, customer, agent and admin keys, and the
-widget's origin check. Routes are read from the app itself, so a new route fails here until WHO_MAY declares who
-may call it. Access only: a caller who may call a route gets anything but 401/403 (often 404 or 422 for the dummy
-ids and bodies used here), never a 500; one who may not gets 401 (no or unknown key) or 403 (role)."""
+"""Every route x every caller: no key, an unknown key, a revoked key, customer, agent and admin keys (from the
+settings file and from the database), and the widget's origin check (settings and database widget ids). Routes
+are read from the app itself, so a new route fails here until WHO_MAY declares who may call it. Access only: a
+caller who may call a route gets anything but 401/403 (often 404 or 422 for the dummy ids and bodies used here),
+never a 500; one who may not gets 401 (no, unknown or revoked key) or 403 (role)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from deflect.api import create_app
 from deflect.config import DEV_ADMIN_KEY, DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
+from deflect.domain.keys import Role
 from deflect.service import DeflectService
 
 PUBLIC, ANY_KEY, STAFF, ADMIN, WIDGET = "public", "any key", "staff", "admin", "widget origin"
@@ -37,6 +39,12 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/v1/audit/export"): ADMIN,
     ("get", "/v1/jobs"): ADMIN,
     ("post", "/v1/admin/ingest"): ADMIN,
+    ("get", "/v1/admin/keys"): ADMIN,
+    ("post", "/v1/admin/keys"): ADMIN,
+    ("post", "/v1/admin/widgets"): ADMIN,
+    ("post", "/v1/admin/keys/{key_id}/rotate"): ADMIN,
+    ("post", "/v1/admin/keys/{key_id}/revoke"): ADMIN,
+    ("post", "/v1/admin/keys/{key_id}/origins"): ADMIN,
     ("get", "/v1/stats"): STAFF,
     ("get", "/v1/gaps"): STAFF,
     ("get", "/panel"): PUBLIC,
@@ -49,24 +57,22 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/sources/{source_id}"): OPEN,
 }
 FILL = {"escalation_id": "esc_missing", "answer_id": "ans_missing", "action": "claim", "name": "panel.js",
-        "widget_id": "wid_roles", "source_id": "doc:articles/reset-password"}
+        "widget_id": "wid_roles", "source_id": "doc:articles/reset-password", "key_id": "key_missing"}
 SITE = "https://roles.example"
-CALLERS = {
-    "no key": {},
-    "unknown key": {"Authorization": "Bearer revoked-or-never-issued"},
-    "customer": {"Authorization": f"Bearer {DEV_CUSTOMER_KEY}"},
-    "agent": {"Authorization": f"Bearer {DEV_AGENT_KEY}"},
-    "admin": {"Authorization": f"Bearer {DEV_ADMIN_KEY}"},
-}
+SETTINGS_KEYS = {"customer": DEV_CUSTOMER_KEY, "agent": DEV_AGENT_KEY, "admin": DEV_ADMIN_KEY}
+# Callers by name; "db ..." keys are made with the KeyRing in the app's own store, as `deflect keys create` does.
+CALLERS = ["no key", "unknown key", "revoked key", *SETTINGS_KEYS, *(f"db {role}" for role in SETTINGS_KEYS)]
+REFUSED = {"unknown key", "revoked key"}
 
 
 def allowed(rule: str, caller: str) -> bool:
+    role = caller.removeprefix("db ")
     return {
         PUBLIC: True,
-        OPEN: caller != "unknown key",
-        ANY_KEY: caller in {"customer", "agent", "admin"},
-        STAFF: caller in {"agent", "admin"},
-        ADMIN: caller == "admin",
+        OPEN: caller not in REFUSED,
+        ANY_KEY: role in {"customer", "agent", "admin"},
+        STAFF: role in {"agent", "admin"},
+        ADMIN: role == "admin",
     }[rule]
 
 
@@ -74,6 +80,17 @@ def allowed(rule: str, caller: str) -> bool:
 def client(settings: Settings, service: DeflectService) -> TestClient:
     configured = settings.model_copy(update={"widgets": {"wid_roles": [SITE]}})
     return TestClient(create_app(configured, service), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def headers(service: DeflectService) -> dict[str, dict[str, str]]:
+    """Each caller's headers; the database keys are real ones, the revoked one revoked before any call."""
+    assert service.keys is not None
+    secrets = {f"db {role}": service.keys.create(Role(role), f"roles {role}", "test").secret for role in SETTINGS_KEYS}
+    revoked = service.keys.create(Role.ADMIN, "revoked admin", "test")
+    service.keys.revoke(revoked.record.id, "test")
+    secrets |= SETTINGS_KEYS | {"unknown key": "dfk_never_issued", "revoked key": revoked.secret}
+    return {"no key": {}} | {name: {"Authorization": f"Bearer {secret}"} for name, secret in secrets.items()}
 
 
 def routes(client: TestClient) -> list[tuple[str, str]]:
@@ -88,11 +105,15 @@ def body_for(path: str) -> dict[str, Any]:
         return {"resolution": "Fixed."}
     if "/ask" in path:
         return {"question": "How do I reset my password?"}
+    if path.endswith(("/keys", "/widgets")):
+        return {"role": "customer", "label": "roles"} if path.endswith("/keys") else {"label": "roles"}
+    if path.endswith("/origins"):
+        return {"origins": []}
     return {}
 
 
-def call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
-    url = path.format(**FILL)
+def call(client: TestClient, method: str, path: str, headers: dict[str, str], **fill: str) -> Any:
+    url = path.format(**(FILL | fill))
     if method == "get":
         return client.get(url, headers=headers)
     return client.post(url, headers=headers, json=body_for(path))
@@ -103,34 +124,56 @@ def test_every_route_is_declared(client: TestClient) -> None:
     assert undeclared == [], f"declare who may call these in tests/web/test_route_roles.py: {undeclared}"
 
 
-@pytest.mark.parametrize("caller", list(CALLERS))
-def test_every_route_for_every_caller(client: TestClient, caller: str) -> None:
+@pytest.mark.parametrize("caller", CALLERS)
+def test_every_route_for_every_caller(client: TestClient, headers: dict[str, dict[str, str]], caller: str) -> None:
     wrong = []
     for method, path in routes(client):
         rule = WHO_MAY.get((method, path))
         if rule is None or rule == WIDGET:
             continue
-        status = call(client, method, path, CALLERS[caller]).status_code
+        status = call(client, method, path, headers[caller]).status_code
         ok = status not in (401, 403) and status < 500 if allowed(rule, caller) else status in (401, 403)
-        if caller in {"no key", "unknown key"} and not allowed(rule, caller):
+        if caller in {"no key", *REFUSED} and not allowed(rule, caller):
             ok = status == 401
         if not ok:
             wrong.append((method, path, status))
     assert wrong == []
 
 
+@pytest.fixture
+def widget_ids(service: DeflectService) -> dict[str, str]:
+    """The same site's widget id from the settings file, from the database, and a revoked one from the database."""
+    assert service.keys is not None
+    made = service.keys.create_widget("roles site", [SITE], "test").secret
+    revoked = service.keys.create_widget("revoked site", [SITE], "test")
+    service.keys.revoke(revoked.record.id, "test")
+    return {"settings": "wid_roles", "database": made, "revoked": revoked.secret}
+
+
+@pytest.mark.parametrize("widget", ["settings", "database", "revoked"])
 @pytest.mark.parametrize(("origin", "expected"), [(SITE, 200), ("https://elsewhere.example", 403), (None, 403)])
-def test_widget_routes_go_by_origin_not_keys(client: TestClient, origin: str | None, expected: int) -> None:
+def test_widget_routes_go_by_origin_not_keys(
+    client: TestClient, widget_ids: dict[str, str], widget: str, origin: str | None, expected: int
+) -> None:
     for method, path in routes(client):
         if WHO_MAY.get((method, path)) != WIDGET:
             continue
         headers = {"X-Deflect-Session": "sess_roles_0001"} | ({"Origin": origin} if origin else {})
         # A staff key does not open the widget API to another origin: it is not a credential there.
         headers |= {"Authorization": f"Bearer {DEV_ADMIN_KEY}"}
-        status = call(client, method, path, headers).status_code
-        if "feedback" in path and origin == SITE:
+        status = call(client, method, path, headers, widget_id=widget_ids[widget]).status_code
+        if widget == "revoked":
+            assert status == 404, (path, origin, status)  # a revoked widget id is an unknown one
+        elif "feedback" in path and origin == SITE:
             assert status == 404  # allowed through; the dummy answer id does not exist
         elif path.endswith("/requests") and origin == SITE:
             assert status == 401  # allowed through; only an identified visitor has requests to see
         else:
             assert status == expected, (path, origin, status)
+
+
+def test_a_revoked_key_is_told_so(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    response = client.post("/v1/ask", json={"question": "How do I reset my password?"}, headers=headers["revoked key"])
+
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "this API key was revoked"

@@ -19,6 +19,7 @@ from deflect.api.errors import error_body, install_error_handlers
 from deflect.api.escalations import escalation_router
 from deflect.api.feedback import feedback_router
 from deflect.api.gaps import gaps_router
+from deflect.api.keys import keys_router
 from deflect.api.limits import RequestLimits
 from deflect.api.metrics import install_metrics
 from deflect.api.openapi import install_openapi
@@ -65,7 +66,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
 
         service = build_service(settings)
     svc = service
-    caller = caller_dependency(settings)
+    caller = caller_dependency(settings, svc.keys)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -122,6 +123,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
 
     app.include_router(escalation_router(svc, caller))
     app.include_router(admin_router(settings, svc, caller))
+    app.include_router(keys_router(svc.keys, caller))
     app.include_router(gaps_router(svc, caller))
     app.include_router(stream_router(settings, svc, caller))
     install_web(app, settings, svc)

@@ -1,26 +1,29 @@
-"""Who is calling: the role comes from the API key, never from the request body."""
+"""Who is calling: the role comes from the API key, never from the request body.
+
+Keys come from two places: the settings file (development, and small set-ups) and the database (`deflect keys`,
+/v1/admin/keys), where only their SHA-256 is kept. A database key is looked up on every request, so one revoked
+in any process is refused by every process at once.
+"""
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Header, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from deflect.config import Settings
+from deflect.domain.keys import KeyKind, Role
 from deflect.domain.models import Audience
 from deflect.errors import Forbidden, Unauthorized
+from deflect.keys import KeyRing
 
 BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`; the key's role decides access.")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key in `X-API-Key`.")
 
 
-class Role(StrEnum):
-    CUSTOMER = "customer"
-    AGENT = "agent"
-    ADMIN = "admin"
+__all__ = ["Caller", "Role", "admin", "caller_dependency", "staff"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,9 @@ class Caller:
         return Audience.CUSTOMER if self.role is Role.CUSTOMER else Audience.AGENT
 
 
-def caller_dependency(settings: Settings) -> Callable[..., Caller]:
-    """A FastAPI dependency resolving the caller from `Authorization: Bearer <key>` or `X-API-Key`."""
+def caller_dependency(settings: Settings, keys: KeyRing | None = None) -> Callable[..., Caller]:
+    """A FastAPI dependency resolving the caller from `Authorization: Bearer <key>` or `X-API-Key`: a settings key,
+    else an active API key of the database (`keys`)."""
     roles = {key: Role.CUSTOMER for key in settings.customer_api_keys}
     roles.update({key: Role.AGENT for key in settings.agent_api_keys})
     roles.update({key: Role.ADMIN for key in settings.admin_api_keys})
@@ -50,13 +54,21 @@ def caller_dependency(settings: Settings) -> Callable[..., Caller]:
         if not key:
             raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
         role = roles.get(key)
-        if role is None:
-            raise Unauthorized("unknown API key")
+        if role is not None:
+            name = hashlib.sha256(key.encode()).hexdigest()[:10] if role is Role.CUSTOMER else key[:4]
+        else:
+            # A sync dependency: FastAPI runs it in a worker thread, so the database read does not block the loop.
+            found = keys.identify(key) if keys is not None else None
+            if found is None or found.kind is not KeyKind.API_KEY or found.role is None:
+                raise Unauthorized("unknown API key")
+            if not found.active:
+                raise Unauthorized("this API key was revoked")
+            role, name = found.role, found.id  # the id survives rotation: the same caller before and after
         if role is Role.CUSTOMER:
             # X-Actor is not verified, and a customer-held key could claim any name (e.g. to pose as many voters
             # on feedback): customers are identified by their key alone.
-            return Caller(role, "customer:" + hashlib.sha256(key.encode()).hexdigest()[:10])
-        return Caller(role, (x_actor or "").strip() or f"{role.value}:{key[:4]}")
+            return Caller(role, f"customer:{name}")
+        return Caller(role, (x_actor or "").strip() or f"{role.value}:{name}")
 
     return caller
 

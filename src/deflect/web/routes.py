@@ -77,7 +77,7 @@ def _page(name: str, values: dict[str, str]) -> str:
 
 def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
     router = APIRouter(include_in_schema=True, tags=["web"])
-    gate = WidgetGate(settings)
+    gate = WidgetGate(settings, svc.keys)
     limiter = RateLimiter(settings.data_dir / "ratelimit.sqlite3")
     static_files = {p.name: p for p in STATIC.iterdir() if p.suffix in TYPES}
 
@@ -177,14 +177,15 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
     async def widget_ask(widget_id: str, request: Request) -> Response:
         origin = request.headers.get("origin")
         try:
-            visitor = who(request, widget_id)
+            # In a worker thread: a widget id made with `deflect keys` is read from the database.
+            visitor = await anyio.to_thread.run_sync(who, request, widget_id)
             blocked = await anyio.to_thread.run_sync(limited, visitor.rate_key, client_ip(request), visitor.origin)
             if blocked is not None:
                 return blocked
             body: WidgetAsk = await parse(request, WidgetAsk)
             validate_question(body.question, settings.max_question_chars)
         except DeflectError as exc:
-            return failure(exc, origin, widget_id)
+            return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
 
         # Only public content, and the visitor's identity from the verified token, never from the body.
         ask = partial(
@@ -208,7 +209,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
     async def widget_requests(widget_id: str, request: Request) -> Response:
         origin = request.headers.get("origin")
         try:
-            visitor = who(request, widget_id)
+            visitor = await anyio.to_thread.run_sync(who, request, widget_id)
             if not visitor.identified:
                 raise Unauthorized("sign in on the site to see your earlier requests")
             blocked = await anyio.to_thread.run_sync(limited, None, client_ip(request), visitor.origin)
@@ -218,7 +219,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
                 lambda: svc.desk.list(customer_id=visitor.customer_id, limit=REQUESTS_SHOWN)
             )
         except DeflectError as exc:
-            return failure(exc, origin, widget_id)
+            return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
         # What the customer may see of their own requests: no notes, drafts, sources or internal fields.
         shown = [
             {"id": e.id, "question": e.question, "state": e.state.value, "created_at": e.created_at.isoformat()}
@@ -230,7 +231,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
     async def widget_feedback(widget_id: str, answer_id: str, request: Request) -> Response:
         origin = request.headers.get("origin")
         try:
-            visitor = who(request, widget_id)
+            visitor = await anyio.to_thread.run_sync(who, request, widget_id)
             blocked = await anyio.to_thread.run_sync(limited, None, client_ip(request), visitor.origin)
             if blocked is not None:
                 return blocked
@@ -242,7 +243,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
                 lambda: desk.record(answer_id, body.helpful, body.comment, None, "customer", visitor.voter)
             )
         except DeflectError as exc:
-            return failure(exc, origin, widget_id)
+            return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
         payload = {"id": result.record.id, "answer_id": answer_id, "offer_escalation": result.offer_escalation}
         return JSONResponse(payload, 201, headers=cors(visitor.origin))
 

@@ -59,7 +59,7 @@ def render_source(source_id: str, chunks: list[Chunk]) -> str:
 
 def source_router(settings: Settings, svc: DeflectService) -> APIRouter:
     router = APIRouter(tags=["web"])
-    caller = caller_dependency(settings)
+    caller = caller_dependency(settings, svc.keys)
 
     def audience(
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,

@@ -1,8 +1,9 @@
 """Who is asking through the customer widget: a public widget id, the page's origin, and (optionally) a visitor
 identity your site signed. No secret ever sits in the page.
 
-- A widget id is public. It maps (settings.widgets) to the customer audience and a list of site origins; the
-  request's `Origin` must be in that list, and an empty list allows nothing.
+- A widget id is public. It maps (settings.widgets, or a widget id made with `deflect keys create-widget`, kept
+  hashed in the database and read on every request) to the customer audience and a list of site origins; the
+  request's `Origin` must be in that list, and an empty list allows nothing. A revoked widget id is unknown.
 - Anonymous visitors send a random session id the widget made; they share one feedback voter per widget, so
   clearing storage cannot multiply votes.
 - Identified visitors send a short-lived HS256 JWT (`sub`, `exp`, optional `name`, `email`, `tier`) minted by the
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 import jwt
 
 from deflect.config import DEV_WIDGET_ID, Settings
+from deflect.domain.keys import KeyKind
 from deflect.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from deflect.keys import KeyRing
 
 SESSION = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -53,19 +56,30 @@ class Visitor:
 class WidgetGate:
     """Checks a widget request; raises NotFound, Forbidden, Unauthorized or ValidationFailed."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: KeyRing | None = None) -> None:
         self._widgets = {wid: frozenset(o.rstrip("/") for o in origins) for wid, origins in settings.widgets.items()}
         if settings.env == "production":
             self._widgets.pop(DEV_WIDGET_ID, None)  # production serves no development widget, whatever it allows
         self._secret = settings.widget_identity_secret
+        self._keys = keys
+
+    def origins(self, widget_id: str) -> frozenset[str] | None:
+        """The widget's allowed origins; None for an unknown or revoked widget id. Reads the database (blocking)."""
+        if widget_id in self._widgets:
+            return self._widgets[widget_id]
+        found = self._keys.identify(widget_id) if self._keys is not None else None
+        if found is None or found.kind is not KeyKind.WIDGET or not found.active:
+            return None
+        return frozenset(found.origins)
 
     def allowed(self, widget_id: str, origin: str | None) -> bool:
-        return bool(origin) and origin in self._widgets.get(widget_id, frozenset())
+        return bool(origin) and origin in (self.origins(widget_id) or frozenset())
 
     def check_origin(self, widget_id: str, origin: str | None) -> str:
-        if widget_id not in self._widgets:
+        allowed = self.origins(widget_id)
+        if allowed is None:
             raise NotFound("unknown widget id", [{"widget_id": widget_id}])
-        if not origin or not self.allowed(widget_id, origin):
+        if not origin or origin not in allowed:
             raise Forbidden("this widget may not be used on this site", [{"origin": origin}])
         return origin
 
