@@ -17,7 +17,7 @@ from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
 from deflect.domain.models import AskResult, Audience, Chunk, Citation, Decision, IngestReport, SourceDoc, SourceHit
-from deflect.domain.ports import Embedder, Generator, Index
+from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
 from deflect.domain.text import clean_text
 from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
 from deflect.feedback import FeedbackDesk
@@ -151,6 +151,8 @@ class DeflectService:
         customer_name: str | None = None,
         claimed_customer: Mapping[str, str] | None = None,
         record: bool = True,
+        answer_id: str | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> AskResult:
         """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
 
@@ -161,7 +163,10 @@ class DeflectService:
         said about itself, recorded for the agent and used for nothing else.
         `record=False` is a dry run: the same retrieval, confidence, decision and answer, but no answer record, no
         escalation and no audit event; the result says `dry_run` and, if it would escalate, its reasons and priority
-        without an escalation id."""
+        without an escalation id.
+        `answer_id` names the answer (a stream announces it before the answer exists; default: a new one).
+        `on_text` gets an answer's checked text while a streaming generator writes it, before the decision is
+        stored; only when the policy decided to answer (never a draft or a hand-off)."""
         started = time.perf_counter()
         question = validate_question(question, self._max_chars)
         history = tuple(conversation)[-MAX_CONVERSATION:]
@@ -195,12 +200,17 @@ class DeflectService:
         # A risk trigger over a confident KB answer still gets an answer drafted: it goes into the packet for the
         # agent who picks the escalation up, and is shown to the asker only when the asker is an agent.
         if verdict.decision is Decision.ANSWER or verdict.draft_allowed:
-            answer = self._generator.generate(question, hits[: self._max_sources])
+            generator, sources = self._generator, hits[: self._max_sources]
+            shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
+            if on_text is not None and shown and isinstance(generator, StreamingGenerator):
+                answer = generator.stream(question, sources, on_text)
+            else:
+                answer = generator.generate(question, sources)
             if not (answer.text and answer.citations):
                 answer = None
                 if verdict.decision is Decision.ANSWER:
                     reasons.append(NO_ANSWER_TEXT)
-        answer_id = "ans_" + uuid.uuid4().hex
+        answer_id = answer_id or new_answer_id()
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
         claimed = dict(claimed_customer or {})
         names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
@@ -506,6 +516,11 @@ def source_view_url(source_id: str) -> str:
 def linked(citation: Citation) -> Citation:
     """A citation whose source has no url links to deflect's source view, so every citation opens something."""
     return citation if citation.url else citation.model_copy(update={"url": source_view_url(citation.source_id)})
+
+
+def new_answer_id() -> str:
+    """A fresh answer id."""
+    return "ans_" + uuid.uuid4().hex
 
 
 def validate_question(question: object, max_chars: int) -> str:

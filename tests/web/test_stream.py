@@ -137,17 +137,21 @@ def run_async(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+META = {"id": "ans_1", "conversation_id": None, "audience": "customer"}
+
+
 async def _collect(keepalive_s: float, ask: Any) -> list[str]:
-    return [event async for event in ask_stream(ask, lambda r: {}, keepalive_s)]
+    return [event async for event in ask_stream(ask, lambda r: {}, META, keepalive_s)]
 
 
 def test_keepalive_while_the_ask_works_and_error_event_on_failure() -> None:
-    def slow() -> AskResult:
+    def slow(on_text: Any) -> AskResult:
         time.sleep(0.35)
         raise IndexUnavailable("the index did not answer")
 
     out = run_async(_collect(0.1, slow))
-    assert out[0] == ": keepalive\n\n" and out.count(": keepalive\n\n") >= 2
+    assert parse_sse(out[0]) == [("meta", META)]  # at once, before the answer is worked out
+    assert out[1] == ": keepalive\n\n" and out.count(": keepalive\n\n") >= 2
     name, body = parse_sse(out[-1])[0]
     assert name == "error"
     assert body == {"error": {"code": "index_unavailable", "message": "the index did not answer", "details": []}}
@@ -172,12 +176,14 @@ def test_an_asker_who_leaves_before_the_decision_is_reported() -> None:
     reported: list[str] = []
 
     async def leave_after(n: int) -> None:
-        events = ask_stream(lambda: result, lambda r: {}, 5.0, lambda r: reported.append(str(r.escalation_id)))
+        events = ask_stream(
+            lambda on_text: result, lambda r: {}, META, 5.0, lambda r: reported.append(str(r.escalation_id))
+        )
         for _ in range(n):
             await events.__anext__()
         await events.aclose()  # what Starlette does when the client disconnects
 
-    run_async(leave_after(1))  # heard only `meta`
+    run_async(leave_after(2))  # heard `meta` and `citations`, not the decision
     assert reported == ["esc_1"]
     run_async(leave_after(4))  # meta, citations, decision, and the stream went on: the asker was told
     assert reported == ["esc_1"]

@@ -1,10 +1,15 @@
 """POST /v1/ask/stream: the same ask as /v1/ask, told as Server-Sent Events.
 
-Events, in order: `meta` (answer id, conversation id), `citations` (with each source's audience, and related
+Events: `meta` (answer id, conversation id) first, at once; `citations` (with each source's audience, and related
 resolved escalations), `decision` (answer or escalate, reasons, confidence, escalation id and hand-off message),
-`delta` (the answer text, sentence by sentence), `done` (the whole AskResult, equal to what /v1/ask returns), or
-`error` ({"error": {code, message, details}}) if the ask fails after the stream began. A `: keepalive` comment is
-sent every KEEPALIVE_S seconds while the answer is being worked out.
+`delta` (answer text), `done` (the whole AskResult, equal to what /v1/ask returns), or `error`
+({"error": {code, message, details}}) if the ask fails after the stream began. A `: keepalive` comment is sent every
+KEEPALIVE_S seconds while the answer is being worked out.
+
+Where the `delta`s come: with a generator that writes as it goes (Ollama), each sentence is sent as soon as the
+model finished it and it passed the citation check, before `citations` and `decision`; with the extractive one
+the answer is there at once, and is sent sentence by sentence after `decision`. Either way the deltas join to the
+final answer text (or to the hand-off message when the question was escalated).
 
 The ask runs to completion (decision audited, escalation committed) before the first event that names its result,
 exactly as /v1/ask commits before it responds: no client is told about an escalation that was not stored. Its
@@ -30,7 +35,7 @@ from deflect.api.errors import error_body
 from deflect.config import Settings
 from deflect.domain.models import AskResult, Audience, Decision
 from deflect.errors import DeflectError
-from deflect.service import DeflectService, validate_question
+from deflect.service import DeflectService, new_answer_id, validate_question
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +76,8 @@ def source_info(svc: DeflectService, source_ids: list[str], audience: Audience) 
     return info
 
 
-def result_events(result: AskResult, info: dict[str, dict[str, str]]) -> Iterator[str]:
-    """The events that tell `result`, after `meta`."""
+def result_events(result: AskResult, info: dict[str, dict[str, str]], streamed: str = "") -> Iterator[str]:
+    """The events that tell `result`, after `meta` and the deltas already `streamed` while it was written."""
     cited = {c.source_id for c in result.citations}
     citations = [
         c.model_dump() | {"audience": info.get(c.source_id, {}).get("audience", "public")} for c in result.citations
@@ -96,24 +101,37 @@ def result_events(result: AskResult, info: dict[str, dict[str, str]]) -> Iterato
             "draft_answer": result.draft_answer,
         },
     )
-    for piece in pieces(result.answer):
+    rest = result.answer
+    if streamed:
+        if result.answer.startswith(streamed):
+            rest = result.answer[len(streamed) :]
+        else:  # cannot happen (streamed text is the answer's start); `done` carries the truth for the client
+            log.error("streamed text is not the start of answer %s", result.id)
+    for piece in pieces(rest):
         yield sse("delta", {"text": piece})
     yield sse("done", result.model_dump(mode="json"))
 
 
 async def ask_stream(
-    ask: Callable[[], AskResult],
+    ask: Callable[..., AskResult],
     describe: Callable[[AskResult], dict[str, dict[str, str]]],
+    meta: dict[str, Any],
     keepalive_s: float = KEEPALIVE_S,
     undelivered: Callable[[AskResult], None] | None = None,
 ) -> AsyncIterator[str]:
-    """Run `ask` in a worker thread, sending keepalives while it works, then the events of its result.
+    """Send `meta`, run `ask(on_text=...)` in a worker thread, sending the text it hands out as `delta`s and
+    keepalives while it works, then the events of its result.
 
     If the client goes away before the `decision` event that names an escalation was sent, `undelivered(result)`
     is called (once the ask has finished), so the team knows the asker was never told."""
+    loop = asyncio.get_running_loop()
+    texts: asyncio.Queue[str] = asyncio.Queue()
+
+    def on_text(text: str) -> None:  # called in the worker thread
+        loop.call_soon_threadsafe(texts.put_nowait, text)
 
     def run() -> tuple[AskResult, dict[str, dict[str, str]]]:
-        result = ask()
+        result = ask(on_text=on_text)
         return result, describe(result)
 
     def report(result: AskResult) -> None:
@@ -122,15 +140,25 @@ async def ask_stream(
 
     work = asyncio.ensure_future(anyio.to_thread.run_sync(run))
     delivered = False
+    streamed: list[str] = []
     try:
-        while True:
-            done, _ = await asyncio.wait({work}, timeout=keepalive_s)
-            if done:
-                break
-            yield ": keepalive\n\n"
+        yield sse("meta", meta)
+        while not work.done():
+            text = asyncio.ensure_future(texts.get())
+            done, _ = await asyncio.wait({work, text}, timeout=keepalive_s, return_when=asyncio.FIRST_COMPLETED)
+            if text in done:
+                streamed.append(text.result())
+                yield sse("delta", {"text": streamed[-1]})
+                continue
+            text.cancel()  # not done: cancelling it takes nothing off the queue
+            if not done:
+                yield ": keepalive\n\n"
+        # The worker's last texts were queued before its result was set (both go through the loop in order).
+        while not texts.empty():
+            streamed.append(texts.get_nowait())
+            yield sse("delta", {"text": streamed[-1]})
         result, info = work.result()
-        yield sse("meta", {"id": result.id, "conversation_id": result.conversation_id, "audience": result.audience})
-        for event in result_events(result, info):
+        for event in result_events(result, info, "".join(streamed)):
             yield event
             # A generator resumes only after its last piece was sent: past the decision, the asker was told.
             delivered = delivered or event.startswith("event: decision")
@@ -190,11 +218,13 @@ def stream_router(
         # Refuse a bad question with the usual 422 before the stream starts, not as an event after a 200.
         validate_question(body.question, settings.max_question_chars)
 
-        ask = partial(svc.ask, body.question, who.audience, **ask_arguments(body, who))
+        answer_id = new_answer_id()
+        ask = partial(svc.ask, body.question, who.audience, answer_id=answer_id, **ask_arguments(body, who))
+        meta = {"id": answer_id, "conversation_id": body.conversation_id, "audience": who.audience.value}
 
         def describe(result: AskResult) -> dict[str, dict[str, str]]:
             return source_info(svc, [c.source_id for c in result.citations] + result.retrieved, who.audience)
 
-        return event_stream(ask_stream(ask, describe, keepalive_s, svc.report_undelivered))
+        return event_stream(ask_stream(ask, describe, meta, keepalive_s, svc.report_undelivered))
 
     return router

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple, Protocol, TextIO
+from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
@@ -74,6 +74,14 @@ class Generator(Protocol):
     name: str
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer: ...
+
+
+@runtime_checkable
+class StreamingGenerator(Generator, Protocol):
+    """A generator that can hand out its answer while it writes it (an LLM): each piece is text that passed the
+    citation check, and the pieces emitted join to the start of the answer's text."""
+
+    def stream(self, question: str, sources: Sequence[SourceHit], emit: Callable[[str], None] | None) -> Answer: ...
 
 
 class StoredEscalation(NamedTuple):

@@ -21,7 +21,7 @@ from deflect.api.stream import ask_stream, event_stream, source_info
 from deflect.config import DEV_WIDGET_ID, Settings
 from deflect.domain.models import AskResult, Audience
 from deflect.errors import DeflectError, NotFound, Unauthorized, ValidationFailed
-from deflect.service import DeflectService, validate_question
+from deflect.service import DeflectService, new_answer_id, validate_question
 from deflect.web.ratelimit import RateLimiter
 from deflect.web.sources import source_router
 from deflect.web.widgets import Visitor, WidgetGate
@@ -188,6 +188,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
             return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
 
         # Only public content, and the visitor's identity from the verified token, never from the body.
+        answer_id = new_answer_id()
         ask = partial(
             svc.ask,
             body.question,
@@ -196,12 +197,14 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
             customer_id=visitor.customer_id,
             customer_name=visitor.name,
             customer_tier=visitor.tier,
+            answer_id=answer_id,
         )
+        meta = {"id": answer_id, "conversation_id": body.conversation_id, "audience": Audience.CUSTOMER.value}
 
         def describe(result: AskResult) -> dict[str, dict[str, str]]:
             return source_info(svc, [c.source_id for c in result.citations], Audience.CUSTOMER)
 
-        response = event_stream(ask_stream(ask, describe, undelivered=svc.report_undelivered))
+        response = event_stream(ask_stream(ask, describe, meta, undelivered=svc.report_undelivered))
         response.headers.update(cors(visitor.origin))
         return response
 

@@ -237,6 +237,8 @@ async function ask(question) {
       if (name === "citations") {
         citations = data.citations;
         showCitations(data.citations, data.related);
+        // A streaming model's sentences came first: link their [n] markers now.
+        if (text) renderAnswer(answer, text, citations);
       } else if (name === "decision") {
         showVerdict(data);
       } else if (name === "delta") {

@@ -269,7 +269,10 @@ export function mount(api, options, base, queue) {
       const url = new URL(`widget/v1/${encodeURIComponent(widgetId)}/ask/stream`, base).href;
       const body = { question, conversation: state.history.slice(-20), conversation_id: state.conversationId };
       await streamEvents(url, body, headers(), (name, data) => {
-        if (name === "citations") citations = data.citations;
+        if (name === "citations") {
+          citations = data.citations;
+          if (text) render(); // a streaming model's sentences came first: mark their citations now
+        }
         else if (name === "decision") bubble.dataset.decision = data.decision;
         else if (name === "delta") {
           text += data.text;
