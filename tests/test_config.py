@@ -224,3 +224,17 @@ def test_an_admin_key_that_is_also_an_agent_key_is_refused() -> None:
 def test_production_refuses_the_dev_admin_key() -> None:
     with pytest.raises(ValidationError, match="development API keys"):
         Settings(env="production", customer_api_keys=["c1"], agent_api_keys=["a1"], _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://acme.zendesk.com; script-src *", "'unsafe-inline'", "*", "acme.zendesk.com", "https://a/b"]
+)
+def test_panel_origins_are_origins_not_csp_text(origin: str) -> None:
+    # They are written into the panel's CSP frame-ancestors: anything else could rewrite the policy.
+    with pytest.raises(ValidationError):
+        Settings(panel_origins=[origin], _env_file=None)  # type: ignore[call-arg]
+
+
+def test_panel_origins_accept_hosts_ports_and_subdomain_wildcards() -> None:
+    origins = ["https://acme.zendesk.com", "http://localhost:3000", "https://*.zendesk.com"]
+    assert Settings(panel_origins=origins, _env_file=None).panel_origins == origins  # type: ignore[call-arg]

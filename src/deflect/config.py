@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +13,9 @@ DEV_CUSTOMER_KEY = "dev-customer-key"
 DEV_AGENT_KEY = "dev-agent-key"
 DEV_ADMIN_KEY = "dev-admin-key"
 DEV_WIDGET_ID = "wid_dev_localhost"  # public by design: a widget id is no secret, its origins are the guard
+# A helpdesk origin as CSP frame-ancestors takes it (a leading `*.` for subdomains): nothing that could end the
+# directive (`;`, spaces) or add a keyword, since it is written into the panel's Content-Security-Policy.
+PANEL_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
 def _split_csv(value: object) -> object:
@@ -180,6 +184,9 @@ class Settings(BaseSettings):
         roles = (set(self.customer_api_keys), set(self.agent_api_keys), set(self.admin_api_keys))
         if any(a & b for i, a in enumerate(roles) for b in roles[i + 1 :]):
             raise ValueError("an API key can have only one role (customer, agent or admin)")
+        bad_origins = [o for o in self.panel_origins if not PANEL_ORIGIN.match(o)]
+        if bad_origins:
+            raise ValueError(f"panel_origins must be origins like https://acme.zendesk.com, got {bad_origins}")
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
