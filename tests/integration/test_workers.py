@@ -1,5 +1,6 @@
 """Several deflect processes on one `chroma run` server and one PostgreSQL: a resolution made through one process
-is answered through another at once, and both answer alike. Then `deflect serve --workers 2` itself.
+is answered through another at once, and both answer alike; a key made with `deflect keys` works in both and, once
+revoked through one, is refused by the other at once. Then `deflect serve --workers 2` itself.
 
 Two `deflect serve` processes on their own ports stand for two workers: behind one shared socket a test cannot
 choose which worker takes a request."""
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from .servers import AGENT, CUSTOMER, Deployment, free_port, start_chroma
+from .servers import ADMIN, AGENT, CUSTOMER, Deployment, free_port, start_chroma
 
 pytestmark = pytest.mark.integration
 QUESTION = "Our zorbly widget export stalls at ninety percent every night, what now?"
@@ -86,6 +87,17 @@ def test_a_resolution_through_one_process_is_answered_through_another(
                 b["citations"],
                 b["confidence"],
             )
+
+        made = one.cli("keys", "create", "--role", "agent", "--label", "workers", "--json")
+        assert made.returncode == 0, made.stderr
+        key = json.loads(made.stdout)
+        headers = {"Authorization": f"Bearer {key['secret']}"}
+        for dep in (one, two):
+            assert httpx.get(f"{dep.url}/v1/escalations", headers=headers, timeout=30).status_code == 200
+        revoked = httpx.post(f"{one.url}/v1/admin/keys/{key['id']}/revoke", headers=ADMIN, timeout=30)
+        assert revoked.status_code == 200
+        refused = httpx.get(f"{two.url}/v1/escalations", headers=headers, timeout=30)
+        assert refused.status_code == 401 and refused.json()["error"]["message"] == "this API key was revoked"
     finally:
         one.stop()
         two.stop()
