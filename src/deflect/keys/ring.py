@@ -158,6 +158,6 @@ class KeyRing:
         return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
     def _event(self, action: str, record: KeyRecord, actor: str) -> AuditEvent:
-        # What changed and by whom; never the secret or its hash.
-        data = record.model_dump(mode="json", include={"id", "kind", "role", "label", "origins", "hint"})
+        # What changed and by whom; never the secret, its hash or its first characters (agents read the audit log).
+        data = record.model_dump(mode="json", include={"id", "kind", "role", "label", "origins"})
         return AuditEvent(at=self._clock(), kind="action", actor=actor, action=action, data=data)
