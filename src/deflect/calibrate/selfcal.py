@@ -7,7 +7,8 @@ The calibration set is made from the KB (see `probes`), each probe asked twice a
   manual's overview page repeating a section, are all right answers;
 - **left out**: the probe's source and its near-duplicates are removed from the candidates, as if the KB did not
   cover the question; an answer from another source is then right only when what it would quote is nearly the
-  same text (SAME_ANSWER_COSINE between the two chunks), wrong otherwise — pessimistic when another page answers
+  same text as the left-out source's quote (SAME_ANSWER_COSINE between the two extractive answers), wrong when the
+  two quotes are unrelated, and undecidable (not used) in between — pessimistic when another page answers
   in other words, so it errs towards escalating;
 plus out-of-domain questions shipped with deflect (always wrong to answer). Leaving out is done on the retrieved
 candidates (dense and keyword lists, BM25 renormalised), which equals re-querying an index without those
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deflect.answer.confidence import Calibration, features
+from deflect.answer.extractive import ExtractiveGenerator
 from deflect.calibrate.fit import Sample, choose_threshold, fit_logistic, fold_of, risk_coverage
 from deflect.calibrate.probes import Probe, out_of_domain, probes_from_chunks, sample
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
@@ -40,8 +42,8 @@ SAME_ANSWER_COSINE = 0.8
 # Between this and SAME_ANSWER_COSINE the new top source says something related (MiniLM cosine 0.5 is "same topic"):
 # it may answer in other words or not, so the probe is neither right nor wrong and is not used (docs/confidence.md).
 UNDECIDABLE_COSINE = 0.5
-# Chunks of each side compared for "the same text"; a source's retrieved chunks are few (CHUNKS_PER_SOURCE).
-SAME_ANSWER_CHUNKS = 3
+# What a source would quote for a probe: the extractive answer from that source alone (no model, a few ms).
+_QUOTER = ExtractiveGenerator(max_sources=1)
 RETRIEVE_K = 10
 # The features shipped; chosen by measurement (docs/confidence.md), not per KB.
 SHIPPED_FEATURES = ("top_dense", "top_score", "margin_distinct", "overlap")
@@ -106,13 +108,13 @@ def collect_samples(
         )
         # A top source that is not the probe's is still right when it would quote nearly the same text (a manual
         # repeats a section on an overview page; an article and the escalation that repeats it).
+        own = next((h for h in hits if h.source_id == probe.source_id), None)
         right = bool(hits) and (
-            hits[0].source_id in answers
-            or _answer_similarity(probe.source_id, dense, hits, embedder) >= SAME_ANSWER_COSINE
+            hits[0].source_id in answers or _same_answer(probe.text, own, hits, embedder) >= SAME_ANSWER_COSINE
         )
         samples.append(Sample(probe.source_id, features(probe.text, hits), int(right), probe.kind))
         left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
-        same = _answer_similarity(probe.source_id, dense, left_out, embedder)
+        same = _same_answer(probe.text, own, left_out, embedder)
         feats = features(probe.text, left_out) | {"_same_answer": same}
         samples.append(Sample(probe.source_id, feats, int(same >= SAME_ANSWER_COSINE), "left_out"))
         if progress:
@@ -131,22 +133,18 @@ def collect_samples(
     return samples, counts
 
 
-def _answer_similarity(
-    source_id: str, dense: Sequence[ScoredChunk], left_out: Sequence[SourceHit], embedder: Embedder
-) -> float:
-    """How nearly the new top source says what the left-out source says: the best cosine between a retrieved chunk
-    of the one and a retrieved chunk of the other.
+def _same_answer(question: str, own: SourceHit | None, ranked: Sequence[SourceHit], embedder: Embedder) -> float:
+    """Cosine between what the probe's own source would quote for it and what the top of `ranked` would quote.
 
-    Best pair, not first chunk against first chunk: a page that repeats a section of another (a man page and the
-    usage page it was built from) often ranks another of its chunks first, which would hide the repetition."""
-    own = [h.chunk.quotable for h in dense if h.chunk.source_id == source_id and h.chunk.quotable.strip()]
-    other = [s.chunk.quotable for s in left_out[0].chunks if s.chunk.quotable.strip()] if left_out else []
-    own, other = own[:SAME_ANSWER_CHUNKS], other[:SAME_ANSWER_CHUNKS]
-    if not own or not other:
+    The quotes, not the chunks: a page that only repeats another's one-line summary (a man-page index listing each
+    command) shares a chunk with it but does not give the same answer."""
+    if own is None or not ranked:
         return 0.0
-    vectors = np.asarray(embedder.embed(own + other), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    return float((vectors[: len(own)] @ vectors[len(own) :].T).max())
+    mine, theirs = _QUOTER.generate(question, [own]).sentences, _QUOTER.generate(question, [ranked[0]]).sentences
+    if not mine or not theirs:
+        return 0.0
+    a, b = (np.asarray(v, dtype=np.float32) for v in embedder.embed(["\n\n".join(mine), "\n\n".join(theirs)]))
+    return float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
 
 
 def _is_literal(chunk: Chunk) -> bool:
