@@ -82,7 +82,8 @@ def run_loop(
             service.desk.act(first.escalation_id, "claim", "eval")
             service.desk.act(first.escalation_id, "start", "eval")
             _, sources, ms = service.resolve_escalation(first.escalation_id, "eval", thread.resolution)
-            result.searchable_ms.append(ms)
+            if ms is not None:  # None: the resolution could not be indexed yet (it is retried); nothing to time
+                result.searchable_ms.append(ms)
             new_sources.update(dict.fromkeys(sources, thread.id))
             closed = 0
             for case in thread.later:
