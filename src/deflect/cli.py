@@ -201,7 +201,7 @@ def _inside(path: Path, root: Path) -> bool:
 def main() -> None:
     """Console-script entry point."""
     from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps, cli_keys, cli_sources  # noqa: F401  (they register their commands on the app)
-    from deflect.wiring import offline_environment
+    from deflect.offline import offline_environment
 
     offline_environment()
     try:

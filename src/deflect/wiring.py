@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from deflect.answer.confidence import Calibration
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.bounded import Bounded
@@ -17,11 +15,11 @@ from deflect.errors import IndexUnavailable, StoreUnavailable
 from deflect.escalations.config import load_escalation_config
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import GapQuestion
-from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
 from deflect.keys import KeyRing
 from deflect.knowledge import KnowledgeWriter, Scrubber
+from deflect.offline import offline_environment
 from deflect.policy.loader import load_policy
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.retrieval.keyword import KeywordSearch
@@ -44,17 +42,10 @@ def install_log_scrubbing() -> None:
             handler.addFilter(PiiLogFilter())
 
 
-def offline_environment() -> None:
-    """Every entry point calls this first: no hub lookups, no telemetry, ever."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 def build_index(settings: Settings) -> Index:
     """Chroma, embedded or client/server as configured."""
+    from deflect.index.chroma import ChromaIndex  # chromadb loads in ~0.5 s: only commands that search pay it
+
     if settings.chroma_mode == "http":
         return ChromaIndex.http(
             settings.chroma_host,
