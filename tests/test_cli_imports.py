@@ -1,6 +1,6 @@
 """Commands that need no model import no model: torch, sentence-transformers, chromadb and llama-index load only in
 the commands that search or embed. Checked in a fresh interpreter (this test process has them loaded already);
-a behaviour test, not a timing one (benchmarks/cli_startup.sh times it)."""
+a behaviour test, not a timing one (benchmarks/cli_startup.py times it)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import deflect
+
+# The deflect this test imported, not whichever one the child would find from its own working directory.
+SRC = str(Path(deflect.__file__).resolve().parents[1])
 
 HEAVY = ("torch", "sentence_transformers", "chromadb", "llama_index")
 
@@ -30,6 +35,7 @@ print("\\nLOADED=" + json.dumps([m for m in {heavy!r} if m in sys.modules]))
 def loaded_after(args: list[str], cwd: Path) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEFLECT_")}
     env["DEFLECT_DATA_DIR"] = str(cwd / "data")
+    env["PYTHONPATH"] = os.pathsep.join([SRC, *filter(None, [env.get("PYTHONPATH")])])
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
         cwd=cwd,
