@@ -57,6 +57,8 @@ def loaded_after(args: list[str], cwd: Path) -> list[str]:
         ["audit", "show"],
         ["feedback", "list"],
         ["stats"],
+        ["keys", "list"],
+        ["gaps", "--help"],
         ["init", "--help"],
     ],
 )
