@@ -4,6 +4,7 @@ error, 3 escalated (ask) or regression (eval)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,15 +46,35 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INPUT) from None
 
 
+@app.callback()
+def _project(
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            "-p",
+            help="Project folder (made by `deflect init`); default: DEFLECT_PROJECT, else the nearest folder with a "
+            "deflect.env from here up.",
+        ),
+    ] = None,
+) -> None:
+    if project is not None:
+        # Through the environment, so `serve --workers N` processes and the ingest hand-off see the same project.
+        os.environ["DEFLECT_PROJECT"] = str(project.expanduser().resolve())
+
+
 def _settings() -> Settings:
     with _errors():
-        return Settings()
+        return Settings.load()
 
 
 def _service(settings: Settings) -> Any:
-    from deflect.wiring import build_service
+    # Importing torch and loading the model take seconds to tens of seconds on a busy machine: say so meanwhile
+    # (stderr, and only on a terminal, so --json output and pipes stay clean).
+    with err.status("loading the embedding model and the index...", spinner="dots"):
+        from deflect.wiring import build_service
 
-    return build_service(settings)
+        return build_service(settings)
 
 
 @app.command()
@@ -68,7 +89,9 @@ def ingest(
         if not path.exists():
             err.print(f"[red]error[/red] (validation_failed): {escape(str(path))} does not exist")
             raise typer.Exit(EXIT_INPUT)
-    root = settings.kb_dir if all(_inside(p, settings.kb_dir) for p in targets) else Path(".")
+    # Always the kb: a folder outside it is named as if it sat in the kb (`manual/guide.md` for /elsewhere/manual),
+    # whatever the working directory, and exactly as a running server names it.
+    root = settings.kb_dir
     from deflect.handoff import ingest_via_server, running_server
 
     server = running_server(settings)
@@ -100,6 +123,13 @@ def ingest(
         )
     if report.calibration:
         out.print(f"calibration: {escape(report.calibration)}")
+        if report.calibration.startswith("refitted"):
+            out.print(
+                "deflect fits when to answer on each KB itself (questions made from its own titles, headings and "
+                f"resolved tickets), for at most {settings.target_risk:.0%} wrong answers; it refits when "
+                f"{settings.recalibrate_share:.0%} of sources change, and `deflect calibrate` refits at once.",
+                style="dim",
+            )
 
 
 @app.command()
@@ -190,18 +220,10 @@ def _progress(disable: bool, label: str = "embedding") -> Iterator[Callable[[int
         yield advance
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def main() -> None:
     """Console-script entry point."""
-    from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps, cli_keys, cli_sources  # noqa: F401  (they register their commands on the app)
-    from deflect.wiring import offline_environment
+    from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps, cli_keys, cli_project, cli_sources  # noqa: F401  (they register their commands on the app)
+    from deflect.offline import offline_environment
 
     offline_environment()
     try:

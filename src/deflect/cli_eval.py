@@ -119,7 +119,9 @@ def eval_(
             "calibration is fitted on the KB alone.",
         ),
     ] = 0.25,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/reports/<name>).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default eval/reports/<name>, in the project if any).")
+    ] = None,
     baseline: Annotated[Path | None, typer.Option(help="Baseline JSON; exit 3 when a metric regresses.")] = None,
     calibrate_first: Annotated[
         bool,
@@ -167,7 +169,7 @@ def eval_(
         err.print("[red]error[/red] (validation_failed): --fusion-weights takes numbers like 0,0.05,0.1")
         raise typer.Exit(2) from None
     name = (dataset or golden or Path("eval")).stem
-    report_dir = out_dir or Path("eval/reports") / name
+    report_dir = out_dir or (settings.project or Path(".")) / "eval" / "reports" / name  # a project keeps its own
     # The path a user takes: ingest the KB and use the calibration deflect fits on it by itself, never one fitted
     # on the questions asked here, unless told otherwise (--calibration-file, or --calibrate on these cases).
     settings = settings.model_copy(update={"calibration_file": calibration_file})
@@ -236,7 +238,7 @@ def _eval_manual(
                 settings,
                 build_embedder(settings),
                 name,
-                out_dir or Path("eval/reports") / f"manual-{name}",
+                out_dir or (settings.project or Path(".")) / "eval" / "reports" / f"manual-{name}",
                 progress=advance,
                 fusion_weights=weights,
             )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from deflect.cli import _errors, _settings, app, out
-from deflect.gaps import GapFinder, GapReport
+
+if TYPE_CHECKING:  # deflect.gaps brings numpy: imported when `gaps` runs, not for every command's start
+    from deflect.gaps import GapFinder, GapReport
 
 
 def _finder() -> GapFinder:
     from deflect.desk import utc_now
+    from deflect.gaps import GapFinder
     from deflect.wiring import build_embedder, build_index, build_store, offline_environment
 
     offline_environment()

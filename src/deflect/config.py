@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from deflect.errors import ConfigError
 
 DEV_CUSTOMER_KEY = "dev-customer-key"
 DEV_AGENT_KEY = "dev-agent-key"
@@ -16,6 +19,9 @@ DEV_WIDGET_ID = "wid_dev_localhost"  # public by design: a widget id is no secre
 # A helpdesk origin as CSP frame-ancestors takes it (a leading `*.` for subdomains): nothing that could end the
 # directive (`;`, spaces) or add a keyword, since it is written into the panel's Content-Security-Policy.
 PANEL_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
+# A project folder's settings file (`deflect init` writes it). Dotenv, the format pydantic-settings reads natively
+# (`_env_file`): the same DEFLECT_* names and parsing as the environment, which overrides it.
+PROJECT_FILE = "deflect.env"
 
 
 def _split_csv(value: object) -> object:
@@ -33,8 +39,18 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = Field(
         "development", description="`production` refuses the built-in development API keys."
     )
+    project: Path | None = Field(
+        None,
+        description="The project folder (`deflect init`): its deflect.env is read and relative paths resolve against "
+        "it. Unset: `--project`, else the nearest folder holding deflect.env from the working directory up, else none "
+        "(paths relative to the working directory).",
+    )
     kb_dir: Path = Field(Path("kb"), description="Knowledge base folder that `deflect ingest` reads by default.")
-    data_dir: Path = Field(Path(".data"), description="Where embedded Chroma and other local state live.")
+    data_dir: Path = Field(
+        Path(".data"),
+        description="All local state: embedded Chroma, the SQLite database (unless database_url says otherwise), "
+        "calibration, keyword index, rate limits.",
+    )
 
     chroma_mode: Literal["embedded", "http"] = Field(
         "embedded",
@@ -115,7 +131,7 @@ class Settings(BaseSettings):
         Path("config/escalation.yaml"), description="Priority/tier matrix, SLA clocks and hand-off message templates."
     )
     database_url: str = Field(
-        "sqlite:///.data/deflect.db", description="SQLAlchemy URL for escalations and the audit log."
+        "", description="SQLAlchemy URL for escalations and the audit log; empty: SQLite at data_dir/deflect.db."
     )
 
     customer_api_keys: Annotated[list[str], NoDecode] = Field(
@@ -191,6 +207,37 @@ class Settings(BaseSettings):
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
 
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        """Relative paths belong to the project folder, not to wherever the command happens to run."""
+        if self.project is not None:
+            base = self.project
+            for name in ("kb_dir", "data_dir", "policy_file", "escalation_file", "calibration_file"):
+                value = getattr(self, name)
+                if value is not None and not value.expanduser().is_absolute():
+                    setattr(self, name, base / value)
+            prefix = "sqlite:///"
+            path = self.database_url.removeprefix(prefix)
+            if self.database_url.startswith(prefix) and path and not path.startswith(("/", ":memory:", "?")):
+                self.database_url = prefix + str(base / path)
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'deflect.db'}"
+        return self
+
+    @classmethod
+    def load(cls, project: Path | None = None, cwd: Path | None = None) -> Settings:
+        """The settings of a project: `project`, else DEFLECT_PROJECT, else the nearest folder from `cwd` up that
+        holds deflect.env. No project: the environment and ./.env, paths relative to the working directory."""
+        named = project or (Path(os.environ["DEFLECT_PROJECT"]) if os.environ.get("DEFLECT_PROJECT") else None)
+        root = named.expanduser() if named is not None else find_project(cwd or Path.cwd())
+        if root is None:
+            return cls()
+        root = (cwd or Path.cwd()) / root
+        if not (root / PROJECT_FILE).is_file():
+            # A typo must not quietly start a second, empty project (new data dir, new database).
+            raise ConfigError(f"{root} is not a deflect project (no {PROJECT_FILE}); create one with `deflect init`")
+        return cls(_env_file=root / PROJECT_FILE, project=root.resolve())  # type: ignore[call-arg]
+
     @property
     def self_calibration_path(self) -> Path:
         """Where the calibration fitted on this KB lives: with the index, one file per collection."""
@@ -200,3 +247,12 @@ class Settings(BaseSettings):
     def chroma_path(self) -> Path:
         """Embedded Chroma directory."""
         return self.data_dir / "chroma"
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder from `start` up that holds a deflect.env, or None."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return None

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
 from deflect.answer.confidence import Calibration
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.bounded import Bounded
-from deflect.calibrate.calibrator import Calibrator
-from deflect.calibrate.selfcal import SelfCalibrationSettings
 from deflect.calibrate.store import CalibrationStore
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
 from deflect.domain.ports import Embedder, Generator, Index, KeywordIndex, Store
 from deflect.errors import IndexUnavailable, StoreUnavailable
 from deflect.escalations.config import load_escalation_config
-from deflect.feedback import FeedbackDesk
-from deflect.gaps import GapQuestion
-from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
 from deflect.keys import KeyRing
 from deflect.knowledge import KnowledgeWriter, Scrubber
+from deflect.offline import offline_environment
 from deflect.policy.loader import load_policy
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.retrieval.keyword import KeywordSearch
-from deflect.service import DeflectService
+
+if TYPE_CHECKING:  # numpy comes with these: imported in the builders, so build_desk/build_store stay light
+    from deflect.calibrate.calibrator import Calibrator
+    from deflect.service import DeflectService
 
 
 def install_log_scrubbing() -> None:
@@ -44,17 +43,10 @@ def install_log_scrubbing() -> None:
             handler.addFilter(PiiLogFilter())
 
 
-def offline_environment() -> None:
-    """Every entry point calls this first: no hub lookups, no telemetry, ever."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
 def build_index(settings: Settings) -> Index:
     """Chroma, embedded or client/server as configured."""
+    from deflect.index.chroma import ChromaIndex  # chromadb loads in ~0.5 s: only commands that search pay it
+
     if settings.chroma_mode == "http":
         return ChromaIndex.http(
             settings.chroma_host,
@@ -115,6 +107,10 @@ def assemble(
     keyword_index: KeywordIndex | None = None,
 ) -> DeflectService:
     """Build the service from given parts; tests pass fakes here, production passes real clients."""
+    from deflect.feedback import FeedbackDesk
+    from deflect.gaps import GapQuestion
+    from deflect.service import DeflectService
+
     store = store or build_store(settings)
     keyword_index = keyword_index or build_keyword_index(settings, store)
     keyword = KeywordSearch(keyword_index, index)
@@ -160,6 +156,9 @@ def assemble(
 
 def build_calibrator(settings: Settings, index: Index, retriever: HybridRetriever, embedder: Embedder) -> Calibrator:
     """The calibration of this index: an explicit file when configured, else fitted on the KB itself."""
+    from deflect.calibrate.calibrator import Calibrator
+    from deflect.calibrate.selfcal import SelfCalibrationSettings
+
     return Calibrator(
         index,
         retriever,

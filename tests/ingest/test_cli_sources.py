@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -43,6 +44,17 @@ def test_sources_show_in_words_says_when_nothing_was_inferred(kb: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "nothing (every field stated by the file)" in result.stdout
+
+
+def test_sources_show_finds_a_compressed_file_under_the_id_ingest_gave_it(kb: Path) -> None:
+    """Debian compresses its docs: ingest reads `notes.txt.gz` as the text doc:notes, so `show` must find it."""
+    (kb / "notes.txt.gz").write_bytes(gzip.compress(b"Kettle notes\n\nDescale it monthly.\n"))
+    (kb / "notes.ps.gz").write_bytes(gzip.compress(b"%!PS not a format deflect reads"))
+
+    result = runner.invoke(app, ["sources", "show", "doc:notes", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["origin"] == "notes.txt.gz"
 
 
 @pytest.mark.parametrize("source_id", ["doc:missing", "nonsense"])

@@ -26,4 +26,4 @@ def check_workers(settings: Settings, workers: int) -> None:
 
 def worker_app() -> FastAPI:
     """One worker's app, from the environment the parent process was started with."""
-    return create_app(Settings())
+    return create_app(Settings.load())  # the parent's project too: `--project` travels as DEFLECT_PROJECT

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import re
 
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.utils import get_tokenizer
-
 from deflect.domain.models import Chunk, SourceDoc
 from deflect.ingest.blocks import Block, Section, sections, split_item
 
@@ -31,6 +28,11 @@ class Chunker:
 
     def __init__(self, chunk_size: int, chunk_overlap: int, page_lead: bool = False) -> None:
         self._size = chunk_size
+        # Imported here, not at the top: the service and calibration import this module for its constants, and
+        # llama-index costs ~0.7 s that `deflect --help` and the model-free commands should not pay.
+        from llama_index.core.node_parser import SentenceSplitter
+        from llama_index.core.utils import get_tokenizer
+
         # The token counter SentenceSplitter uses, so "chunk size" means the same for prose and for blocks.
         self._tokenizer = get_tokenizer()
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)

@@ -120,7 +120,7 @@ def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
         return "hidden file"
     if _sphinx_source_copy(path):
         return "Sphinx's copy of the HTML pages' sources (_sources/)"
-    suffix = _suffix(path)
+    suffix = parser_suffix(path)
     if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
         shown = path.suffix.lower() if suffix == "" and path.suffix else suffix
         return f"unsupported type {shown!r}" if shown else "unsupported type (no file extension)"
@@ -137,7 +137,7 @@ def _sphinx_source_copy(path: Path) -> bool:
     return False
 
 
-def _suffix(path: Path) -> str:
+def parser_suffix(path: Path) -> str:
     """The suffix that decides the parser; `guide.txt.gz` is read as `.txt` (Debian compresses its docs)."""
     suffix = path.suffix.lower()
     if suffix == ".gz":
@@ -151,7 +151,7 @@ def parse_file(
 ) -> tuple[list[SourceDoc], list[SourceError]]:
     """The sources in one knowledge file, by its suffix."""
     rules = rules or KbRules()
-    suffix = _suffix(path)
+    suffix = parser_suffix(path)
     raw = _read_bytes(path, origin)
     if path.suffix.lower() == ".gz":
         try:
