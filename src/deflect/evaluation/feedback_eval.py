@@ -378,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     offline_environment()
     golden = args.golden or (None if args.dataset else Path("eval/golden/kb.jsonl"))
-    report = run(Settings(), SentenceTransformerEmbedder(args.model), golden, args.kb, args.dataset)
+    report = run(Settings.load(), SentenceTransformerEmbedder(args.model), golden, args.kb, args.dataset)
     print(report.model_dump_json(indent=2) if args.json else "\n".join(render(report)))
 
 
