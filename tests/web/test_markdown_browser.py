@@ -105,3 +105,31 @@ def test_citation_links_open_the_url_or_deflects_own_source_view(
     blank: Any, url: str, base: str, expected: str | None
 ) -> None:
     assert blank.evaluate(CITATION_HREF, [url, base]) == expected
+
+
+ORIGIN_ALLOWED = """async ([origin, allowed]) => {
+    const m = await import('/static/deflect/hosts.js');
+    return m.originAllowed(origin, allowed);
+}"""
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed", "expected"),
+    [
+        ("https://desk.example", ["https://desk.example"], True),
+        ("https://evil.example", ["https://desk.example"], False),
+        ("https://acme.chatwoot.example", ["https://*.chatwoot.example"], True),
+        ("https://a.b.chatwoot.example", ["https://*.chatwoot.example"], True),
+        ("https://chatwoot.example", ["https://*.chatwoot.example"], False),  # the wildcard is for subdomains
+        ("http://acme.chatwoot.example", ["https://*.chatwoot.example"], False),  # another scheme
+        ("https://acme.chatwoot.example.evil", ["https://*.chatwoot.example"], False),
+        ("https://evilchatwoot.example", ["https://*.chatwoot.example"], False),
+        ("https://acme.chatwoot.example:8443", ["https://*.chatwoot.example:8443"], True),
+        ("https://acme.chatwoot.example", [], False),
+    ],
+)
+def test_chatwoot_messages_are_taken_from_the_origins_the_panel_setting_names(
+    blank: Any, origin: str, allowed: list[str], expected: bool
+) -> None:
+    # hosts.js (Chatwoot posts with target "*") reads panel_origins as the CSP frame-ancestors does, wildcard included
+    assert blank.evaluate(ORIGIN_ALLOWED, [origin, allowed]) is expected

@@ -94,6 +94,21 @@ class Standalone {
   }
 }
 
+/**
+ * Whether a message's origin is one of the configured helpdesk origins. An entry may name every subdomain with
+ * "*." ("https://*.chatwoot.example"), exactly as the /panel CSP frame-ancestors setting does, so one setting
+ * means the same to the browser's framing check and to this one; the wildcard never matches the bare domain.
+ */
+export function originAllowed(origin, allowed) {
+  return allowed.some((entry) => {
+    const star = entry.indexOf("://*.");
+    if (star < 0) return entry === origin;
+    const scheme = entry.slice(0, star + 3);
+    const rest = entry.slice(star + 4); // ".chatwoot.example[:port]"
+    return origin.startsWith(scheme) && origin.endsWith(rest) && origin.length > scheme.length + rest.length;
+  });
+}
+
 class Chatwoot {
   constructor(win, origins) {
     this.name = "chatwoot";
@@ -102,7 +117,7 @@ class Chatwoot {
   }
   start(onTicket) {
     this.win.addEventListener("message", (event) => {
-      if (!this.origins.includes(event.origin)) return; // Chatwoot posts to "*": anyone could, so check who did
+      if (!originAllowed(event.origin, this.origins)) return; // Chatwoot posts to "*": anyone could, so check who did
       if (typeof event.data !== "string") return;
       let payload;
       try {
