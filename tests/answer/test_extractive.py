@@ -159,6 +159,22 @@ def test_a_code_block_comes_intact_with_the_sentence_that_introduces_it() -> Non
     assert answer.text.index(intro) < answer.text.index("```console")
 
 
+def test_a_description_is_quoted_rather_than_the_name_line_that_only_names_the_command() -> None:
+    # a man page: the NAME fragment shares every question word and ranks first, the description answers
+    hit = source(
+        "doc:tally-verify",
+        "tally-verify - check a ledger",
+        "`tally verify` reads every entry of the ledger and reports those whose checksum does not match.",
+        headings=("NAME", "DESCRIPTION"),
+    )
+
+    answer = generator().generate("How do I check a ledger?", [hit])
+
+    first = answer.sentences[0]
+    assert "reads every entry of the ledger" in first
+    assert "tally-verify - check a ledger" not in first
+
+
 def test_a_question_naming_an_option_gets_that_option_with_its_description_only() -> None:
     hit = source("doc:sync", SYNC_OPTIONS, headings=("tally sync",))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deflect.answer.units import Block, ends_with_colon, split_blocks
+from deflect.answer.units import Block, ends_with_colon, has_sentence, split_blocks
 
 # Shaped like a tool manual after structure-preserving parsing (our own words).
 MANUAL = """Use `tally sync` to copy a ledger to a remote. A full stop inside code, as in `a.cfg. Done`, ends nothing.
@@ -146,3 +146,19 @@ def test_blank_text_has_no_blocks() -> None:
 )
 def test_ends_with_colon(text: str, expected: bool) -> None:
     assert ends_with_colon(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tally-verify - check a ledger", False),  # a man page's NAME line names the thing, says nothing
+        ("```\ntally [options] verify LEDGER\n```", False),  # a bare synopsis
+        ("| Option | Meaning |\n| --- | --- |\n| `--all` | check every entry of the ledger. |", False),
+        ("`tally verify` checks every entry of a ledger.", True),
+        ("To check every entry, run:\n\n```\ntally verify --all\n```", True),
+        ("- **--all**: check every entry of the ledger.", True),
+        ("Checks it.", False),  # too short to stand on its own
+    ],
+)
+def test_a_sentence_is_prose_outside_code_and_tables(text: str, expected: bool) -> None:
+    assert has_sentence(text) is expected

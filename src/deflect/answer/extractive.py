@@ -24,6 +24,7 @@ import Stemmer
 
 from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, chunk_sections
+from deflect.answer.units import has_sentence
 from deflect.domain.models import Answer, Citation, SourceHit
 
 # A second source is cited only when it is nearly as relevant as the first; otherwise it dilutes the answer.
@@ -36,6 +37,10 @@ SECOND_ON_TOPIC = 0.5
 CHUNK_WEIGHT = 1.0
 # Weight of length (in budgets): between passages covering the question equally, the shorter one is quoted.
 LENGTH_WEIGHT = 0.05
+# Taken off a passage without a single sentence (a bare synopsis, an options table, a man page's NAME line): it
+# names the thing but answers nothing on its own. Half the retrieval score's weight: on the bup manual any value
+# from 0.2 to 1 gave the same answers (13 of 20 actionable instead of 10), with no change on borg or the kb.
+FRAGMENT_PENALTY = 0.5
 SNIPPET_CHARS = 240
 # Shorter common text at a chunk seam is a coincidence, not the overlap of a split paragraph.
 MIN_OVERLAP = 20
@@ -92,6 +97,7 @@ class ExtractiveGenerator:
                 cand.coverage
                 + CHUNK_WEIGHT * cand.chunk_score / best_chunk
                 - LENGTH_WEIGHT * len(cand.passage.text) / self._max_chars
+                - (0.0 if has_sentence(cand.passage.text) else FRAGMENT_PENALTY)
             )
         first = _expand(max((c for c in candidates if c.source_rank == 0), key=lambda c: c.score), candidates)
         picked = [first]

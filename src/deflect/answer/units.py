@@ -97,6 +97,23 @@ def split_blocks(text: str) -> tuple[Block, ...]:
     return tuple(blocks)
 
 
+_SAYS = re.compile(r"[A-Za-z].*[.!?:)]$")
+SENTENCE_MIN_WORDS = 4
+
+
+def has_sentence(text: str) -> bool:
+    """Whether `text` has a line of prose that is a sentence (words ending in . ! ? : or a closing parenthesis),
+    outside code, tables and headings: a bare synopsis, an options table or a man page's NAME fragment has none."""
+    for block in split_blocks(text):
+        if block.kind not in ("paragraph", "list", "quote"):
+            continue
+        for line in block.text(text).splitlines():
+            line = line.strip()
+            if len(line.split()) >= SENTENCE_MIN_WORDS and _SAYS.search(line):
+                return True
+    return False
+
+
 def ends_with_colon(text: str) -> bool:
     """Whether text introduces what follows it (`Do this:`), ignoring closing emphasis."""
     return text.rstrip().rstrip("*_").rstrip().endswith(":")
