@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Chroma server port when chroma_mode=http.")
     chroma_collection: str = Field(
         "deflect",
-        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$",
-        description="Chroma collection name (3-512 of a-z, A-Z, 0-9, . _ -).",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,501}[a-zA-Z0-9]$",
+        description="Chroma collection name (3-503 of a-z, A-Z, 0-9, . _ -); internal chunks go in <name>-internal.",
     )
     chroma_ef_search: int = Field(
         128, ge=10, description="HNSW ef_search; Chroma's default gives poor recall on small collections."

@@ -199,6 +199,33 @@ class IndexContract:
 
         assert [h.chunk.chunk_id for h in hits] == ["secret#0", "pub#0"]
 
+    def test_query_over_both_audiences_returns_the_nearest_k_of_all(self, index: Index) -> None:
+        index.upsert(
+            [
+                make_chunk("pub#0"),
+                make_chunk("secret#0", "internal"),
+                make_chunk("pub#1"),
+                make_chunk("secret#1", "internal"),
+            ],
+            [unit(1.0, 0.1), unit(1.0, 0.2), unit(1.0, 0.9), unit(0.0, 1.0)],
+        )
+
+        hits = index.query(unit(1.0), k=3, audiences=EVERYONE)
+
+        assert [h.chunk.chunk_id for h in hits] == ["pub#0", "secret#0", "pub#1"]
+        assert [h.dense for h in hits] == sorted((h.dense for h in hits), reverse=True)
+
+    def test_a_chunk_moved_to_another_audience_is_only_there(self, index: Index) -> None:
+        index.upsert([make_chunk("a#0"), make_chunk("b#0")], [unit(1.0), unit(0.0, 1.0)])
+
+        index.upsert([make_chunk("a#0", "internal", text="now internal")], [unit(1.0)])
+
+        assert [h.chunk.chunk_id for h in index.query(unit(1.0), k=5, audiences=PUBLIC)] == ["b#0"]
+        both = index.query(unit(1.0), k=5, audiences=EVERYONE)
+        assert [(h.chunk.chunk_id, h.chunk.audience) for h in both] == [("a#0", "internal"), ("b#0", "public")]
+        assert index.count() == 2
+        assert sorted(c.chunk_id for page in index.pages() for c in page) == ["a#0", "b#0"]
+
     def test_query_for_an_audience_with_no_chunks_is_empty(self, index: Index) -> None:
         index.upsert(
             [make_chunk("secret#0", "internal"), make_chunk("secret#1", "internal")], [unit(1.0), unit(0.0, 1.0)]
