@@ -18,7 +18,7 @@ from deflect.domain.models import Audience, Chunk, IngestReport
 from deflect.domain.ports import Index
 from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
-from deflect.ingest.pipeline import Ingestor
+from deflect.ingest.pipeline import EMBED_GROUP, Ingestor
 from deflect.ingest.sources import parse_paths
 from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.wiring import assemble
@@ -124,6 +124,24 @@ def test_progress_counts_up_to_every_written_chunk(ingestor: Ingestor, kb: Path,
     assert len(seen) == 5
     assert seen[-1] == (index.count(), index.count())
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_many_small_sources_are_embedded_together_and_each_chunk_keeps_its_own_vector(
+    index: Index, embedder: HashEmbedder, chunker: Chunker, tmp_path: Path
+) -> None:
+    kb = tmp_path / "many"
+    kb.mkdir()
+    for i in range(EMBED_GROUP + 40):  # more one-chunk pages than one group holds
+        (kb / f"page-{i}.md").write_text(f"# Page {i}\n\nThe word w{i}x appears on page {i} only.\n", encoding="utf-8")
+
+    report = Ingestor(index, embedder, chunker).ingest_paths([kb], kb)
+
+    assert report.added == EMBED_GROUP + 40
+    assert embedder.calls == 2  # two groups across sources, not one call per source
+    for i in (0, EMBED_GROUP - 1, EMBED_GROUP, EMBED_GROUP + 39):
+        # Each chunk is nearest to its own text's vector: no vector was paired with another source's chunk.
+        vector = embedder.embed([f"Page {i}. The word w{i}x appears on page {i} only."])[0]
+        assert index.query(vector, 1, frozenset({"public"}))[0].chunk.source_id == f"doc:page-{i}"
 
 
 def test_a_second_run_on_an_unchanged_kb_embeds_and_writes_nothing(
@@ -356,12 +374,12 @@ def test_a_new_signature_re_embeds_everything(
     else:
         new_embedder = embedder
         ingestor = Ingestor(index, embedder, Chunker(200, 20))
-    calls = new_embedder.calls
+    texts = new_embedder.texts
 
     report = ingestor.ingest_paths([kb], kb)
 
     assert (report.updated, report.unchanged, report.deleted) == (5, 0, 0)
-    assert new_embedder.calls == calls + 5
+    assert new_embedder.texts == texts + index.count()  # every chunk embedded again
     after = {c.chunk_id: c.source_hash for c in index.chunks()}
     assert all(after[cid] != before[cid] for cid in after.keys() & before.keys())
     assert ingestor.ingest_paths([kb], kb).unchanged == 5

@@ -13,7 +13,7 @@ between the two writes, a keyword index that was deleted) and removes what the v
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,6 +24,8 @@ from deflect.ingest.chunking import Chunker
 from deflect.ingest.sources import ParsedSources, parse_paths
 
 Progress = Callable[[int, int], None]
+# Chunks embedded in one call at ingest (see _embedded); the embedder still runs the model in its own batch size.
+EMBED_GROUP = 256
 
 
 @dataclass
@@ -97,8 +99,7 @@ class Ingestor:
             todo.append((doc, self._chunker.chunk(doc)))
         total = sum(len(chunks) for _, chunks in todo)
         done = 0
-        for doc, chunks in todo:
-            vectors = self._embedder.embed([c.embed_text for c in chunks])
+        for doc, chunks, vectors in _embedded(todo, self._embedder):
             self._index.upsert(chunks, vectors)
             if self._keyword:
                 self._keyword.upsert(chunks)
@@ -142,6 +143,26 @@ class Ingestor:
             entry.origin = chunk.origin
             entry.chunks.append(chunk)
         return dict(out)
+
+
+def _embedded(
+    todo: Sequence[tuple[SourceDoc, list[Chunk]]], embedder: Embedder
+) -> Iterator[tuple[SourceDoc, list[Chunk], list[list[float]]]]:
+    """Each source with its chunks' vectors, embedded EMBED_GROUP chunks at a time across sources: one call per
+    source ran the model on tiny, badly padded batches for the many short pages (the encoder sorts texts by length
+    only within one call). Writes still go source by source, in order, after their group is embedded."""
+    group: list[tuple[SourceDoc, list[Chunk]]] = []
+    size = 0
+    for i, (doc, chunks) in enumerate(todo):
+        group.append((doc, chunks))
+        size += len(chunks)
+        if size >= EMBED_GROUP or i == len(todo) - 1:
+            vectors = embedder.embed([c.embed_text for _, cs in group for c in cs])
+            start = 0
+            for gdoc, gchunks in group:
+                yield gdoc, gchunks, vectors[start : start + len(gchunks)]
+                start += len(gchunks)
+            group, size = [], 0
 
 
 def _file_reports(parsed: ParsedSources, written: set[str]) -> list[FileReport]:
