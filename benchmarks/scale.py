@@ -49,6 +49,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
 CUSTOMER = {"Authorization": "Bearer dev-customer-key"}
 AGENT = {"Authorization": "Bearer dev-agent-key", "X-Actor": "bench"}
 OUT_OF_SCOPE = [
@@ -92,6 +93,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a new temporary one)")
     parser.add_argument("--out", type=Path, default=None, help="also write the report here as JSON")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--reuse", action="store_true", help="keep the index already under --work (no first ingest)")
+    parser.add_argument("--skip-base", action="store_true", help="measure only the grown index")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="deflect-scale-"))
@@ -108,31 +111,46 @@ def main() -> int:
     rng = random.Random(args.seed)
 
     bench = Bench(work, env, rng)
-    headings = bench.prepare_kb(args.docs, args.chunks)
-    report["kb"] = bench.kb_summary
-    report["ingest"] = bench.first_ingest()
-    report["encode"] = bench.raw_encode(args.encode_sample)
-    report["ingest"]["vs_raw_encode"] = round(report["ingest"]["chunks_per_s"] / report["encode"]["chunks_per_s"], 2)
-    report["reingest"] = bench.reingest()
-    report["reingest"]["vs_first"] = round(report["reingest"]["s"] / report["ingest"]["s"], 3)
-    report["calibration"] = bench.calibrate()
-    rng.shuffle(headings)
-    pool = Questions(headings)
-    sizes = {"base": bench.measure_size(pool, args)}
-    if args.grow > bench.count():
-        report["grow"] = bench.grow(args.grow, args.noise)
-        report["reingest_grown"] = bench.reingest()
-        sizes["grown"] = bench.measure_size(pool, args)
-    report["sizes"] = sizes
-    report["load_after"] = os.getloadavg()
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    try:
+        reuse = args.reuse and bench.count() > 0
+        headings = bench.prepare_kb(args.docs, args.chunks, copy=not reuse)
+        report["kb"] = bench.kb_summary
+        if not reuse:
+            step(report, "ingest", bench.first_ingest)
+            step(report, "encode", lambda: bench.raw_encode(args.encode_sample))
+            report["ingest"]["vs_raw_encode"] = round(
+                report["ingest"]["chunks_per_s"] / report["encode"]["chunks_per_s"], 2
+            )
+        step(report, "reingest", bench.reingest)
+        if not reuse:
+            report["reingest"]["vs_first"] = round(report["reingest"]["s"] / report["ingest"]["s"], 3)
+            step(report, "calibration", bench.calibrate)
+        rng.shuffle(headings)
+        pool = Questions(headings)
+        report["sizes"] = {}
+        if not args.skip_base:
+            step(report["sizes"], "base", lambda: bench.measure_size(pool, args))
+        if args.grow > bench.count():
+            step(report, "grow", lambda: bench.grow(args.grow, args.noise))
+            step(report, "reingest_grown", bench.reingest)
+            step(report["sizes"], "grown", lambda: bench.measure_size(pool, args))
+        report["load_after"] = os.getloadavg()
+    finally:
+        text = json.dumps(report, indent=2)
+        print(text)
+        if args.out:
+            args.out.write_text(text + "\n", encoding="utf-8")
     print(summary(report), file=sys.stderr)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def step(into: dict[str, Any], name: str, run: Any) -> None:
+    """Run one measurement, saying on stderr when it starts and what it found."""
+    print(f"{time.strftime('%H:%M:%S')} {name} ... (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+    into[name] = run()
+    print(f"{time.strftime('%H:%M:%S')} {name}: {json.dumps(into[name])[:400]}", file=sys.stderr, flush=True)
 
 
 def bench_env(work: Path) -> dict[str, str]:
@@ -142,6 +160,9 @@ def bench_env(work: Path) -> dict[str, str]:
         "DEFLECT_KB_DIR": str(work / "kb"),
         "DEFLECT_DATABASE_URL": f"sqlite:///{work / 'deflect.db'}",
         "DEFLECT_CHROMA_MODE": "embedded",
+        # The server runs in `work`: the repository's policy and escalation rules by absolute path.
+        "DEFLECT_POLICY_FILE": str(REPO / "config" / "policy.yaml"),
+        "DEFLECT_ESCALATION_FILE": str(REPO / "config" / "escalation.yaml"),
         "ANONYMIZED_TELEMETRY": "False",
     }
 
@@ -201,27 +222,35 @@ class Bench:
 
     # --- the knowledge base -------------------------------------------------------------------------------------
 
-    def prepare_kb(self, docs: Path, target: int) -> list[str]:
-        """Copy whole pages of `docs`, in a shuffled order, until their chunks reach `target`; their headings."""
+    def prepare_kb(self, docs: Path, target: int, copy: bool = True) -> list[str]:
+        """Copy whole pages of `docs`, in a shuffled order, until their chunks reach `target`; their headings.
+        Without `copy`, the pages already copied (a reused work folder)."""
         from deflect.ingest.sources import parse_paths
 
+        if not copy:
+            docs = self.kb
+        # Pages of prose: not the generated indexes (genindex, modindex, search).
         pages = sorted(
-            p for p in docs.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(docs).parts)
+            p
+            for p in docs.rglob("*.html")
+            if not any(part.startswith("_") for part in p.relative_to(docs).parts)
+            and not re.match(r"(genindex|py-modindex|search)", p.name)
         )
         self.rng.shuffle(pages)
         chunker = self.chunker()
         headings: set[str] = set()
         chunks = 0
         for page in pages:
-            if chunks >= target:
+            if copy and chunks >= target:
                 break
             parsed = parse_paths([page], docs, "probe")
             got = [c for doc in parsed.docs for c in chunker.chunk(doc)]
             if not got:
                 continue
             dest = self.kb / page.relative_to(docs)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(page, dest)
+            if copy:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(page, dest)
             self.files.append(dest)
             chunks += len(got)
             for c in got:
@@ -321,7 +350,7 @@ class Bench:
 
     def grow(self, target: int, sigma: float) -> dict[str, Any]:
         index, _, keyword = self.parts()
-        col = index._col
+        col = public_collection(index)  # the manual is public: every chunk is there
         base = col.get(include=["embeddings"], limit=1)  # dimension
         dim = len(base["embeddings"][0])
         rows: list[tuple[Any, np.ndarray]] = []
@@ -395,7 +424,7 @@ class Bench:
         """Question embedding (uncached) + raw unfiltered kNN, and the same kNN with the audience filter."""
         index, embedder, _ = self.parts()
         model = embedder._inner
-        col = index._col
+        col = public_collection(index)
         n = self.settings.retrieval_candidates
         embed_ms, knn_ms, filtered_ms = [], [], []
         for question, _ in questions:
@@ -553,6 +582,12 @@ class Server:
             self.proc.wait(10)
 
 
+def public_collection(index: Any) -> Any:
+    """The Chroma collection customers' asks search: the public one, or the only one (deflect before the split)."""
+    cols = getattr(index, "_cols", None)
+    return cols["public"] if cols else index._col
+
+
 def pct(values: Sequence[float]) -> dict[str, float]:
     clean = sorted(v for v in values if v == v)
     if not clean:
@@ -572,9 +607,9 @@ def ratios(ask: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
 def summary(report: dict[str, Any]) -> str:
     lines = [
         f"kb: {report['kb']}",
-        f"ingest: {report['ingest']}",
-        f"raw encode: {report['encode']}",
-        f"unchanged re-ingest: {report['reingest']}",
+        f"ingest: {report.get('ingest')}",
+        f"raw encode: {report.get('encode')}",
+        f"unchanged re-ingest: {report.get('reingest')}",
     ]
     for name, size in report["sizes"].items():
         lines.append(

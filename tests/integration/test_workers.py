@@ -8,6 +8,7 @@ choose which worker takes a request."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from deflect.config import DEV_WIDGET_ID
 
 from .servers import ADMIN, AGENT, CUSTOMER, Deployment, free_port, start_chroma
 
@@ -125,3 +128,56 @@ def test_several_workers_refuse_embedded_chroma(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "DEFLECT_CHROMA_MODE=http" in result.stdout + result.stderr
+
+
+def test_rate_limits_and_feedback_votes_are_counted_once_across_processes(
+    tmp_path: Path, shared_env: dict[str, str]
+) -> None:
+    # The widget's per-IP limit is counted in the shared data folder: a counter per process would let each of the
+    # two processes allow the whole limit (2 x LIMIT requests). Votes go to the shared database, each once.
+    limit = 4
+    env = {**shared_env, "DEFLECT_WIDGET_RATE_PER_IP": str(limit)}
+    one = Deployment(tmp_path / "one", extra_env=env)
+    two = Deployment(tmp_path / "two", extra_env=env)
+    try:
+        assert one.cli("ingest").returncode == 0
+        one.serve()
+        two.serve()
+
+        while time.time() % 60 > 50:  # the limit's window is the clock minute: do not straddle two of them
+            time.sleep(1)
+        statuses = []
+        for i in range(3 * limit):
+            dep = (one, two)[i % 2]
+            # Feedback on an unknown answer: counted by the limiter first, then 404 (no model run, so it is quick).
+            # A new visitor session each time: only the per-IP limit, shared by the processes, can refuse.
+            resp = httpx.post(
+                f"{dep.url}/widget/v1/{DEV_WIDGET_ID}/answers/ans_none/feedback",
+                json={"helpful": True},
+                headers={"Origin": "http://localhost:8080", "X-Deflect-Session": f"sess_workers_{i:04d}"},
+                timeout=30,
+            )
+            statuses.append(resp.status_code)
+        assert statuses.count(404) == limit, statuses
+        assert statuses.count(429) == 2 * limit, statuses
+        assert statuses[:limit] == [404] * limit  # allowed first, then refused by both processes alike
+
+        answer_id = post(one, "/v1/ask", {"question": "How do I reset my password?"}, CUSTOMER).json()["id"]
+        votes = []
+        for i in range(6):
+            dep = (one, two)[i % 2]
+            resp = httpx.post(
+                f"{dep.url}/v1/answers/{answer_id}/feedback",
+                json={"helpful": i % 3 != 0},
+                headers={**AGENT, "X-Actor": f"agent-{i}"},
+                timeout=30,
+            )
+            assert resp.status_code == 201, resp.text
+            votes.append(resp.json()["id"])
+        listed = json.loads(two.cli("feedback", "list", "--answer", answer_id, "--json").stdout)
+        assert sorted(v["id"] for v in listed) == sorted(votes)  # every vote once, whichever process took it
+        assert sorted(v["actor"] for v in listed) == [f"agent-{i}" for i in range(6)]
+        assert sum(not v["helpful"] for v in listed) == 2
+    finally:
+        one.stop()
+        two.stop()
