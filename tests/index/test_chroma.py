@@ -24,7 +24,9 @@ def test_each_audience_has_its_own_collection(tmp_path: Path) -> None:
 def test_an_index_from_before_the_split_has_its_internal_chunks_moved_out_at_open(tmp_path: Path) -> None:
     # The former layout: every chunk in the one configured collection, audience in the metadata only.
     client = chromadb.PersistentClient(path=str(tmp_path), settings=ChromaSettings(anonymized_telemetry=False))
-    legacy = client.get_or_create_collection("kbase", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    legacy = client.get_or_create_collection(
+        "kbase", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
     chunks = [make_chunk(f"pub#{i}") for i in range(3)] + [make_chunk(f"secret#{i}", "internal") for i in range(2)]
     vectors = [unit(1.0, i / 10) for i in range(5)]
     legacy.upsert(

@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from deflect.domain.ports import KeywordIndex
 from deflect.index.keyword import SqliteKeywordIndex
 from deflect.store.keyword import PostgresKeywordIndex
+from deflect.testing.contracts import EVERYONE, make_chunk
 from deflect.testing.keyword import InMemoryKeywordIndex
 from deflect.testing.keyword_contract import KeywordIndexContract
 
@@ -61,6 +63,25 @@ class TestPostgresKeywordIndex(KeywordIndexContract):
             return make_index(index.collection)
 
         return again
+
+    def test_a_collection_written_before_the_statistics_tables_is_counted_when_opened(
+        self, make_index: Callable[..., KeywordIndex], postgres_url: str
+    ) -> None:
+        index = make_index()
+        assert isinstance(index, PostgresKeywordIndex)
+        index.upsert([make_chunk(f"c{i}#0", text=f"account settings page {i}") for i in range(5)])
+        index.upsert([make_chunk("rare#0", text="the SAML certificate expired", audience="internal")])
+        before = [(h.chunk.chunk_id, h.keyword) for h in index.search("saml account page", 10, EVERYONE)]
+        engine = create_engine(postgres_url)
+        with engine.begin() as conn:  # as the former code left it: chunks, and no statistics
+            for table in ("keyword_stats", "keyword_terms"):
+                conn.execute(text(f"DELETE FROM {table} WHERE collection = :c"), {"c": index.collection})
+        engine.dispose()
+
+        again = make_index(index.collection)
+
+        assert again.count() == 6
+        assert [(h.chunk.chunk_id, h.keyword) for h in again.search("saml account page", 10, EVERYONE)] == before
 
 
 def test_processes_opening_a_new_keyword_file_at_once_all_start_and_write(tmp_path: Path) -> None:

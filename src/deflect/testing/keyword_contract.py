@@ -126,6 +126,26 @@ class KeywordIndexContract:
         assert hits[0].chunk.chunk_id == "rare#0"
         assert all(h.keyword < 1.0 for h in hits[1:])
 
+    def test_scores_depend_on_the_chunks_held_not_on_the_writes_that_led_there(self, make_index: MakeKeyword) -> None:
+        final = [
+            make_chunk("a#0", text="export the nightly report as csv"),
+            make_chunk("b#0", text="the report export stalls at ninety percent"),
+            make_chunk("c#0", text="csv files open in any spreadsheet", audience="internal"),
+            make_chunk("d#0", text="reset the report schedule"),
+        ]
+        edited = make_index()
+        edited.upsert([make_chunk(f"x{i}#0", text=f"report export csv draft {i}") for i in range(6)])  # later deleted
+        edited.upsert([*final[:2], make_chunk("c#0", text="report report export"), final[0]])  # a#0 given twice
+        edited.upsert(final[2:])  # c#0 replaced: its former terms no longer count
+        edited.delete_chunks([f"x{i}#0" for i in range(6)] + ["x0#0", "nope#0"])
+        fresh = make_index()
+        fresh.upsert(final)
+
+        assert edited.count() == fresh.count() == 4
+        for query in ("report export csv", "nightly report", "spreadsheet", "draft"):
+            got = [(h.chunk.chunk_id, round(h.keyword, 9)) for h in edited.search(query, 10, EVERYONE)]
+            assert got == [(h.chunk.chunk_id, round(h.keyword, 9)) for h in fresh.search(query, 10, EVERYONE)], query
+
     def test_returns_at_most_k(self, index: KeywordIndex) -> None:
         index.upsert([make_chunk(f"s{i}#0", text="export " * (i + 1)) for i in range(5)])
 
@@ -190,5 +210,3 @@ class KeywordIndexContract:
 
         assert hit.chunk.model_dump(exclude={"embed_text"}) == full.model_dump(exclude={"embed_text"})
         assert hit.dense == 0.0
-
-
