@@ -121,11 +121,11 @@ def main() -> int:
             report["ingest"]["vs_raw_encode"] = round(
                 report["ingest"]["chunks_per_s"] / report["encode"]["chunks_per_s"], 2
             )
-        step(report, "reingest", bench.reingest)
         if not reuse:
+            step(report, "reingest", bench.reingest)
             report["reingest"]["vs_first"] = round(report["reingest"]["s"] / report["ingest"]["s"], 3)
             step(report, "calibration", bench.calibrate)
-        rng.shuffle(headings)
+        random.Random(args.seed).shuffle(headings)  # the same questions in every run on the same pages
         pool = Questions(headings)
         report["sizes"] = {}
         if not args.skip_base:
@@ -223,12 +223,13 @@ class Bench:
     # --- the knowledge base -------------------------------------------------------------------------------------
 
     def prepare_kb(self, docs: Path, target: int, copy: bool = True) -> list[str]:
-        """Copy whole pages of `docs`, in a shuffled order, until their chunks reach `target`; their headings.
-        Without `copy`, the pages already copied (a reused work folder)."""
+        """Copy whole pages of `docs`, in a shuffled order, until their chunks reach `target`; their headings."""
         from deflect.ingest.sources import parse_paths
 
-        if not copy:
-            docs = self.kb
+        if not copy:  # a reused work folder: the headings of the chunks ingested from the pages (not grown copies)
+            self.kb_summary = {"pages": "reused"}
+            chunks_in = [c for page in self.parts()[0].pages() for c in page if "~" not in c.source_id]
+            return sorted({h for h in map(_heading, chunks_in) if h})
         # Pages of prose: not the generated indexes (genindex, modindex, search).
         pages = sorted(
             p
@@ -253,11 +254,7 @@ class Bench:
                 shutil.copyfile(page, dest)
             self.files.append(dest)
             chunks += len(got)
-            for c in got:
-                last = c.heading_path.split(" > ")[-1] if c.heading_path else c.title
-                last = re.sub(r"^[\d.]+\s+", "", last).strip().rstrip("¶").strip()
-                if 3 <= len(last) <= 80:
-                    headings.add(last)
+            headings |= {h for h in map(_heading, got) if h}
         self.kb_summary = {"docs": str(docs), "pages": len(self.files), "chunks_expected": chunks}
         return sorted(headings)
 
@@ -580,6 +577,13 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def _heading(chunk: Any) -> str | None:
+    """A chunk's own heading, without section numbers, if it makes a question."""
+    last = chunk.heading_path.split(" > ")[-1] if chunk.heading_path else chunk.title
+    last = re.sub(r"^[\d.]+\s+", "", last).strip().rstrip("¶").strip()
+    return last if 3 <= len(last) <= 80 else None
 
 
 def public_collection(index: Any) -> Any:
