@@ -10,9 +10,10 @@ chunks reach --chunks; they are copied into a throwaway kb folder under --work a
 deflect's own Ingestor (wiring's index, embedder, keyword index and chunker, Settings from the environment), served
 by a real `deflect serve` on loopback (embedded Chroma, SQLite store, as a default install).
 
-Questions, written here and not taken from the manual: "How do I use <heading>?" for headings of the ingested pages
-(asked by customers: public content) and a fixed list of questions no Python manual answers. Each question is asked
-once per phase (the service caches question vectors: a repeat would skip the embedding).
+Questions, written here and not taken from the manual: headings of the ingested pages, half of them alone and half as
+"How do I use <heading>?" (asked by customers: public content), and a fixed list of questions no Python manual
+answers. Each question is asked once per phase (the service caches question vectors: a repeat would skip the
+embedding).
 
 The floor of an ask is the question's embedding (the same model, threads and no cache, in this process) plus one raw
 kNN query on the same collection, unfiltered, for retrieval_candidates results, measured with the server stopped.
@@ -191,7 +192,8 @@ class Questions:
     """Distinct in-scope questions, handed out without repeats (a repeat would hit the question-vector cache)."""
 
     def __init__(self, headings: list[str]) -> None:
-        self._left = [f"How do I use {h}?" for h in headings]
+        # Half as "How do I use <heading>?", half the heading alone (as the KB's calibration probes are asked).
+        self._left = [f"How do I use {h}?" if i % 2 else h for i, h in enumerate(headings)]
         self._oos = 0
 
     def take(self, n: int) -> list[tuple[str, bool]]:
