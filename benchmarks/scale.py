@@ -96,6 +96,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--reuse", action="store_true", help="keep the index already under --work (no first ingest)")
     parser.add_argument("--skip-base", action="store_true", help="measure only the grown index")
+    parser.add_argument("--ingest-only", action="store_true", help="stop after ingest, raw encode and re-ingest")
     args = parser.parse_args()
 
     work = args.work or Path(tempfile.mkdtemp(prefix="deflect-scale-"))
@@ -125,6 +126,9 @@ def main() -> int:
         if not reuse:
             step(report, "reingest", bench.reingest)
             report["reingest"]["vs_first"] = round(report["reingest"]["s"] / report["ingest"]["s"], 3)
+        if args.ingest_only:
+            return 0
+        if not reuse:
             step(report, "calibration", bench.calibrate)
         random.Random(args.seed).shuffle(headings)  # the same questions in every run on the same pages
         pool = Questions(headings)
