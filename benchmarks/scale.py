@@ -410,6 +410,7 @@ class Bench:
         out["floor"] = self.floor(floor_questions)
         server = Server(self.work, self.env)
         try:
+            out["ready_s"] = round(server.ready_s, 1)
             out["rss_mb_ready"] = server.rss_mb()
             seq = pool.take(args.questions)
             out["ask"] = server.sequential(seq)
