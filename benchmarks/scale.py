@@ -327,7 +327,9 @@ class Bench:
 
     def reingest(self) -> dict[str, Any]:
         started = time.perf_counter()
-        report = self.ingestor().ingest_paths([self.kb], self.kb)
+        # The kb folder's entries, not the folder: pruning stays inside them, so grown copies (whose origins are
+        # under no real path) are not deleted as sources gone from the kb.
+        report = self.ingestor().ingest_paths(sorted(self.kb.iterdir()), self.kb)
         return {
             "s": round(time.perf_counter() - started, 2),
             "unchanged": report.unchanged,
@@ -357,6 +359,7 @@ class Bench:
         base = col.get(include=["embeddings"], limit=1)  # dimension
         dim = len(base["embeddings"][0])
         rows: list[tuple[Any, np.ndarray]] = []
+        stale: list[str] = []
         offset = 0
         from deflect.index.chroma import _from_record
 
@@ -367,9 +370,14 @@ class Bench:
             for cid, doc, meta, emb in zip(
                 res["ids"], res["documents"], res["metadatas"], res["embeddings"], strict=True
             ):
-                rows.append((_from_record(cid, doc, meta), np.asarray(emb, dtype=np.float32)))
+                if "~" in cid:  # a copy left by an earlier, interrupted grow
+                    stale.append(cid)
+                else:
+                    rows.append((_from_record(cid, doc, meta), np.asarray(emb, dtype=np.float32)))
             offset += len(res["ids"])
-        need = target - len(rows)
+        index.delete_chunks(stale)
+        keyword.delete_chunks(stale + [cid for cid in keyword.manifest() if "~" in cid])
+        need = target - index.count()
         noise = np.random.default_rng(7)
         started = time.perf_counter()
         copy = 0
