@@ -146,6 +146,25 @@ class KeywordIndexContract:
             got = [(h.chunk.chunk_id, round(h.keyword, 9)) for h in edited.search(query, 10, EVERYONE)]
             assert got == [(h.chunk.chunk_id, round(h.keyword, 9)) for h in fresh.search(query, 10, EVERYONE)], query
 
+    def test_the_audiences_best_are_found_below_many_better_chunks_of_another_audience(
+        self, index: KeywordIndex
+    ) -> None:
+        secret = [make_chunk(f"s{i:02d}#0", "internal", text="quota quota quota exceeded") for i in range(30)]
+        public = [make_chunk(f"p{i}#0", text=f"quota notes for page {i} of the handbook") for i in range(3)]
+        index.upsert([*secret, *public])
+
+        hits = index.search("quota", k=2, audiences=PUBLIC)
+
+        assert [h.chunk.chunk_id for h in hits] == ["p0#0", "p1#0"]  # equal scores: by chunk id
+
+    def test_equal_scores_beyond_k_are_ordered_by_chunk_id_however_many(self, index: KeywordIndex) -> None:
+        # Written in reverse id order, many more than k alike: the first k by id, not the first k written.
+        index.upsert([make_chunk(f"t{i:02d}#0", text="export stalls nightly") for i in reversed(range(30))])
+
+        hits = index.search("export", k=3, audiences=PUBLIC)
+
+        assert [h.chunk.chunk_id for h in hits] == ["t00#0", "t01#0", "t02#0"]
+
     def test_returns_at_most_k(self, index: KeywordIndex) -> None:
         index.upsert([make_chunk(f"s{i}#0", text="export " * (i + 1)) for i in range(5)])
 
