@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from deflect.domain.ports import Embedder
 from deflect.policy.rules import SemanticRule, TriggerRules
 
@@ -23,9 +25,12 @@ class PrototypeScorer:
         self._embedder = embedder
         phrases = [(reason, text) for reason, rule in rules.items() for text in rule.prototypes]
         vectors = embedder.embed([text for _, text in phrases])
-        self._prototypes: dict[str, list[Sequence[float]]] = {reason: [] for reason in rules}
+        by_reason: dict[str, list[Sequence[float]]] = {reason: [] for reason in rules}
         for (reason, _), vector in zip(phrases, vectors, strict=True):
-            self._prototypes[reason].append(vector)
+            by_reason[reason].append(vector)
+        # One matrix per reason: every ask scores against all of them, and a Python loop over ~400 dimensions per
+        # prototype cost ~3 ms of each ask (benchmarks/scale.py).
+        self._prototypes = {reason: np.asarray(vs, dtype=np.float32) for reason, vs in by_reason.items()}
 
     @classmethod
     def from_triggers(
@@ -65,9 +70,13 @@ def tuned_for(embedder_name: str, model: str) -> bool:
     return embedder_name == model or embedder_name.startswith(model + ":")
 
 
-def prototype_scores(vector: Sequence[float], prototypes: Mapping[str, Sequence[Sequence[float]]]) -> dict[str, float]:
-    """Highest cosine between a unit vector and each reason's unit prototype vectors."""
-    return {
-        reason: max((sum(a * b for a, b in zip(vector, proto, strict=True)) for proto in protos), default=-1.0)
-        for reason, protos in prototypes.items()
-    }
+def prototype_scores(
+    vector: Sequence[float], prototypes: Mapping[str, Sequence[Sequence[float]] | np.ndarray]
+) -> dict[str, float]:
+    """Highest cosine between a unit vector and each reason's unit prototype vectors (-1 when it has none)."""
+    v = np.asarray(vector, dtype=np.float32)
+    out: dict[str, float] = {}
+    for reason, protos in prototypes.items():
+        matrix = np.asarray(protos, dtype=np.float32)
+        out[reason] = float((matrix @ v).max()) if matrix.size else -1.0
+    return out
