@@ -108,7 +108,7 @@ def collect_samples(
         )
         # A top source that is not the probe's is still right when it would quote nearly the same text (a manual
         # repeats a section on an overview page; an article and the escalation that repeats it).
-        own = next((h for h in hits if h.source_id == probe.source_id), None)
+        own = _quote(probe.text, next((h for h in hits if h.source_id == probe.source_id), None))
         right = bool(hits) and (
             hits[0].source_id in answers or _same_answer(probe.text, own, hits, embedder) >= SAME_ANSWER_COSINE
         )
@@ -133,17 +133,20 @@ def collect_samples(
     return samples, counts
 
 
-def _same_answer(question: str, own: SourceHit | None, ranked: Sequence[SourceHit], embedder: Embedder) -> float:
-    """Cosine between what the probe's own source would quote for it and what the top of `ranked` would quote.
+def _quote(question: str, source: SourceHit | None) -> str:
+    """What `source` alone would quote for `question` (its extractive answer's passages); "" for none."""
+    return "\n\n".join(_QUOTER.generate(question, [source]).sentences) if source is not None else ""
+
+
+def _same_answer(question: str, own: str, ranked: Sequence[SourceHit], embedder: Embedder) -> float:
+    """Cosine between `own`, what the probe's own source would quote for it, and what the top of `ranked` would.
 
     The quotes, not the chunks: a page that only repeats another's one-line summary (a man-page index listing each
     command) shares a chunk with it but does not give the same answer."""
-    if own is None or not ranked:
+    theirs = _quote(question, ranked[0]) if ranked else ""
+    if not own or not theirs:
         return 0.0
-    mine, theirs = _QUOTER.generate(question, [own]).sentences, _QUOTER.generate(question, [ranked[0]]).sentences
-    if not mine or not theirs:
-        return 0.0
-    a, b = (np.asarray(v, dtype=np.float32) for v in embedder.embed(["\n\n".join(mine), "\n\n".join(theirs)]))
+    a, b = (np.asarray(v, dtype=np.float32) for v in embedder.embed([own, theirs]))
     return float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
 
 
