@@ -129,10 +129,45 @@ def test_an_answer_has_at_most_two_passages_and_none_ends_on_a_colon(question: s
     assert not any(ends_with_colon(p) for p in answer.sentences)
 
 
-def test_a_passage_is_shown_under_its_heading() -> None:
+def test_a_passage_is_shown_under_its_page_title_and_heading() -> None:
     answer = generator().generate(CASES[0][0], CASES[0][1])
 
-    assert answer.text.startswith("**Restoring ledgers**\n\n")
+    assert answer.text.startswith("**Title of doc:restore > Restoring ledgers**\n\n")
+
+
+def test_a_manual_section_names_the_command_it_describes() -> None:
+    # a command reference: every page has a "Description"; the answer must say which command it describes
+    description = "This command renames a ledger in the store. Its entries keep their numbers."
+    hit = source("doc:tally-rename", description, headings=("Description",))
+    hit = hit.model_copy(update={"title": "tally rename"})
+
+    answer = generator().generate("How do I rename a ledger?", [hit])
+
+    assert answer.text.startswith("**tally rename > Description**\n\n")
+
+
+def test_a_how_to_question_answered_by_a_description_also_gets_the_pages_example() -> None:
+    description = "This command renames a ledger in the store. Its entries keep their numbers."
+    synopsis = "```\ntally [options] rename LEDGER NEWNAME\n```"
+    examples = "```\n$ tally rename main archive-2024\n$ tally list\narchive-2024\n```"
+    hit = source("doc:tally-rename", description, synopsis, examples, headings=("Description", "Synopsis", "Examples"))
+
+    answer = generator().generate("How do I rename a ledger?", [hit])
+
+    assert len(answer.sentences) == 2
+    assert "renames a ledger" in answer.sentences[0]
+    assert "$ tally rename main archive-2024" in answer.sentences[1]
+    assert "**Title of doc:tally-rename > Examples**" in answer.text
+
+
+def test_a_question_that_is_not_a_how_to_gets_no_example() -> None:
+    description = "This command renames a ledger in the store. Its entries keep their numbers."
+    examples = "```\n$ tally rename main archive-2024\n```"
+    hit = source("doc:tally-rename", description, examples, headings=("Description", "Examples"))
+
+    answer = generator().generate("Does renaming a ledger keep its entry numbers?", [hit])
+
+    assert answer.sentences == [description]
 
 
 def test_a_procedure_comes_whole_and_in_order_with_its_intro() -> None:
@@ -351,4 +386,4 @@ def test_a_second_passage_of_the_same_section_is_not_headed_twice() -> None:
     answer = generator().generate("How many syncs per day on Team, and how much does Team cost?", [hit])
 
     assert len(answer.sentences) == 2
-    assert answer.text.count("**Plans**") == 1
+    assert answer.text.count("**Title of doc:kb > Plans**") == 1

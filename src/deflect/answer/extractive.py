@@ -24,7 +24,7 @@ import Stemmer
 
 from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, chunk_sections
-from deflect.answer.units import has_sentence
+from deflect.answer.units import has_sentence, split_blocks
 from deflect.domain.models import Answer, Citation, SourceHit
 
 # A second source is cited only when it is nearly as relevant as the first; otherwise it dilutes the answer.
@@ -46,6 +46,13 @@ SNIPPET_CHARS = 240
 MIN_OVERLAP = 20
 MAX_OVERLAP = 2000  # far above the chunk overlap setting's few hundred characters; bounds the search
 _LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
+# Questions asking for a way to do something: their answer should show the command, not only describe it.
+_HOW = re.compile(
+    r"\b(how (do|can|should|would|could|might|shall) (i|we|you|one|my|our)|how to|what (command|option|setting|flag)s?"
+    r"|is (there|it possible)( a way)?( to)?|can (i|we))\b",
+    re.IGNORECASE,
+)
+_EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
 _OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
 
 
@@ -102,6 +109,10 @@ class ExtractiveGenerator:
         first = _expand(max((c for c in candidates if c.source_rank == 0), key=lambda c: c.score), candidates)
         picked = [first]
         second = _second(first, candidates, weights)
+        if second is None and _asks_how(question) and not _has_code(first.passage.text):
+            # A "how do I" answered by a description alone leaves the customer to find the command: the example
+            # of the same page is worth more than a second passage of prose.
+            second = _example(first, candidates) or second
         if second is not None:
             picked.append(second)
         return _compose(picked, chosen)
@@ -222,6 +233,30 @@ def _second(first: _Candidate, candidates: list[_Candidate], weights: dict[str, 
     return best
 
 
+def _example(first: _Candidate, candidates: list[_Candidate]) -> _Candidate | None:
+    """The best passage with code of the first passage's source that is about the question, if any."""
+    found = [
+        c
+        for c in candidates
+        if c.source_rank == first.source_rank
+        and c is not first
+        and c.coverage > 0
+        and _has_code(c.passage.text)
+        and not _overlaps(first, c)
+    ]
+    # A manual's "Examples" section shows the command in use; its synopsis only states the grammar.
+    return max(found, key=lambda c: (bool(_EXAMPLES.search(c.passage.heading)), c.score), default=None)
+
+
+def _asks_how(question: str) -> bool:
+    return bool(_HOW.search(question))
+
+
+def _has_code(text: str) -> bool:
+    """A code block or an inline code span: the command, option or setting a customer types."""
+    return "`" in text or any(b.kind == "code" for b in split_blocks(text))
+
+
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
     """Same text twice: one range inside the other in a chunk, or overlapping chunks repeating it."""
     if a.chunk_id == b.chunk_id and a.passage.start < b.passage.end and b.passage.start < a.passage.end:
@@ -296,9 +331,24 @@ def _compose(picked: list[_Candidate], sources: list[SourceHit]) -> Answer:
         last_line = passage.text.rsplit("\n", 1)[-1]
         body = f"{passage.text}\n\n{marker}" if _OWN_LINE.match(last_line) else f"{passage.text} {marker}"
         # A second passage from the same section is not headed again.
-        shown = passage.heading and (cand is picked[0] or passage.heading != picked[0].passage.heading)
-        parts.append(f"**{passage.heading}**\n\n{body}" if shown else body)
+        shown = cand is picked[0] or (cand.source_rank, passage.heading) != (
+            picked[0].source_rank,
+            picked[0].passage.heading,
+        )
+        label = _label(sources[cand.source_rank], passage.heading)
+        parts.append(f"**{label}**\n\n{body}" if shown and label else body)
     return Answer(text="\n\n".join(parts), citations=citations, sentences=[c.passage.text for c in picked])
+
+
+def _label(source: SourceHit, heading: str) -> str:
+    """What a passage is shown under: its page's title, then its heading path (a manual's "Description" says
+    nothing without the command it describes). Only shown: passages are scored on their own headings."""
+    if source.kind != "article":
+        return heading
+    title = source.title.strip()
+    if not title or heading == title or heading.startswith(f"{title} > "):
+        return heading
+    return f"{title} > {heading}" if heading else title
 
 
 def _snippet(text: str) -> str:
