@@ -387,3 +387,18 @@ def test_a_second_passage_of_the_same_section_is_not_headed_twice() -> None:
 
     assert len(answer.sentences) == 2
     assert answer.text.count("**Title of doc:kb > Plans**") == 1
+
+
+def test_under_an_faq_heading_the_paragraph_that_answers_is_quoted_not_the_shortest_remark() -> None:
+    # the heading repeats the question, so every paragraph of the section covers it equally through the heading;
+    # the section is longer than the budget, so one paragraph is quoted
+    faq = (
+        "Rebuilding the index after a crash can take a while on large ledgers.\n\n"
+        "To free the disk space the ledger cache takes, run `tally cache prune`; the cache is rebuilt on demand.\n\n"
+        "A better design is planned, see #474."
+    )
+    hit = source("doc:faq", faq, headings=("The ledger cache takes too much disk space, what can I do?",))
+
+    answer = generator(max_chars=120).generate("The ledger cache takes too much disk space, what can I do?", [hit])
+
+    assert answer.sentences[0].startswith("To free the disk space the ledger cache takes")

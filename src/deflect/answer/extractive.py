@@ -104,6 +104,9 @@ class ExtractiveGenerator:
                 cand.coverage
                 + CHUNK_WEIGHT * cand.chunk_score / best_chunk
                 - LENGTH_WEIGHT * len(cand.passage.text) / self._max_chars
+                # Under a heading that already says every question word (an FAQ's question), all its paragraphs cover
+                # the question alike: the one whose own text says them is the answer, not the shortest remark.
+                + LENGTH_WEIGHT * sum(weights.get(w, 0.0) for w in cand.text_words) / total
                 - (0.0 if has_sentence(cand.passage.text) else FRAGMENT_PENALTY)
             )
         first = _expand(max((c for c in candidates if c.source_rank == 0), key=lambda c: c.score), candidates)
