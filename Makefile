@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run ingest test test-unit test-integration test-web lint eval calibrate clean
+.PHONY: setup run ingest test test-unit test-integration test-web lint eval eval-suite calibrate clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ test-integration: setup
 
 eval: setup
 	$(BIN)/deflect eval --golden eval/golden/kb.jsonl --baseline eval/baseline.json --out eval/reports/kb
+
+# Every set side by side (kb golden, StackFAQ, each installed real manual), ~10 minutes; not part of `make test`.
+eval-suite: setup
+	$(BIN)/deflect eval-suite --out eval/reports/suite
 
 calibrate: setup
 	$(BIN)/deflect calibrate

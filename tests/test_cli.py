@@ -345,3 +345,14 @@ def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliW
     assert report["embedder"].startswith("minilm")
     for key in ("fit_risk", "fit_coverage", "check_risk", "check_coverage", "kb_hash"):
         assert key in report
+
+
+def test_eval_suite_refuses_an_unknown_set_and_names_the_known_ones(tmp_path: Path) -> None:
+    from deflect import cli_eval  # noqa: F401  (registers `eval-suite` on the app, as main() does)
+
+    result = invoke("eval-suite", "--only", "kb,nope", "--out", str(tmp_path))
+
+    assert_clean_failure(result, 2)
+    assert "unknown set(s) nope" in result.output
+    assert "known: kb, stackfaq" in result.output
+    assert not any(tmp_path.iterdir())

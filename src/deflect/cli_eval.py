@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -364,3 +365,60 @@ def eval_feedback(
         report = run(settings, build_embedder(settings), golden=golden if dataset is None else None, dataset=dataset)
     for line in render(report):
         out.print(line, markup=False, highlight=False)
+
+
+@app.command("eval-suite")
+def eval_suite(
+    out_dir: Annotated[Path, typer.Option("--out", help="Summary and one report folder per set.")] = Path(
+        "eval/reports/suite"
+    ),
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated set names to run (default: every set available here).")
+    ] = None,
+    golden: Annotated[Path, typer.Option(help="Golden set over the kb setting's folder.")] = DEFAULT_GOLDEN,
+    dataset: Annotated[Path, typer.Option(help="StackFAQ-format file (leave-threads-out).")] = DEFAULT_DATASET,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Every evaluation set in one run: the kb golden set, StackFAQ and the installed real manuals, each exactly as
+    its own `deflect eval` runs it, side by side in one summary with their risk-coverage curves on one plot."""
+    from deflect.evaluation.suite import default_sets, run_suite
+    from deflect.wiring import build_embedder
+
+    settings = _settings()
+    sets = default_sets(golden=golden, dataset=dataset)
+    if only:
+        wanted = {n.strip() for n in only.split(",") if n.strip()}
+        unknown = sorted(wanted - {s.name for s in sets})
+        if unknown:
+            names = ", ".join(s.name for s in sets)
+            err.print(f"[red]error[/red] (validation_failed): unknown set(s) {', '.join(unknown)}; known: {names}")
+            raise typer.Exit(2)
+        sets = [s for s in sets if s.name in wanted]
+    with _errors(), _progress(disable=as_json, label="asking") as advance:
+
+        def starting(name: str) -> Callable[[int, int], None]:
+            if not as_json:
+                err.print(f"running {name}")
+            return advance
+
+        outcome = run_suite(settings, build_embedder(settings), out_dir, sets, starting)
+    if as_json:
+        print(json.dumps({"sets": outcome.rows, "skipped": outcome.skipped, "failed": outcome.failed}, indent=2))
+    else:
+        from deflect.evaluation.report import fmt
+        from deflect.evaluation.suite import COLUMNS
+
+        table = Table(title="deflect eval-suite")  # one column per set: a terminal is narrower than 14 metrics
+        table.add_column("metric")
+        for name in outcome.rows:
+            table.add_column(name, justify="right")
+        for key, heading in COLUMNS:
+            table.add_row(heading, *(fmt(row.get(key)) for row in outcome.rows.values()))
+        out.print(table)
+        for name, why in outcome.skipped.items():
+            err.print(f"[yellow]skipped[/yellow] {name}: {escape(why)}")
+        for name, why in outcome.failed.items():
+            err.print(f"[red]failed[/red] {name}: {escape(why)}")
+        out.print(f"summary: {out_dir / 'summary.html'}")
+    if outcome.failed:
+        raise typer.Exit(1)

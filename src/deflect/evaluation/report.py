@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ def plots(
 
     fig, ax = plt.subplots(figsize=(5, 4))
     curve = risk_coverage_curve(conf, right)
+    # The points as data too: `deflect eval-suite` draws every set's curve on one plot.
+    (out / "risk_coverage.json").write_text(
+        json.dumps([{"threshold": t, "coverage": c, "risk": r} for t, c, r in curve]) + "\n", encoding="utf-8"
+    )
     ax.plot([c for _, c, _ in curve], [r for _, _, r in curve], marker=".")
     ax.axhline(0.05, ls="--", c="grey", lw=0.8)
     ax.set(

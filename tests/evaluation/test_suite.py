@@ -1,0 +1,114 @@
+"""The evaluation suite: each set's report read back into one summary; missing and broken sets said plainly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deflect.config import Settings
+from deflect.evaluation.suite import SuiteSet, default_sets, headline, run_suite
+from deflect.testing.fakes import HashEmbedder
+
+
+def _report(folder: Path, overall: dict[str, Any], calibration: str, manual: dict[str, Any] | None = None) -> None:
+    """What `deflect eval` writes into a report folder (the parts the suite reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, Any] = {"stamp": {"calibration": calibration}, "overall": overall}
+    if manual is not None:
+        metrics["manual"] = manual
+    (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (folder / "risk_coverage.json").write_text(
+        json.dumps(
+            [{"threshold": 0.9, "coverage": 0.5, "risk": 0.0}, {"threshold": 0.1, "coverage": 1.0, "risk": 0.2}]
+        ),
+        encoding="utf-8",
+    )
+
+
+def _golden_like(folder: Path) -> None:
+    _report(
+        folder,
+        {"cases": 10, "recall@1": 0.9, "auroc": 0.8, "correct_answer_rate": 0.5, "wrong_answer_rate": 0.02},
+        "threshold 0.8123, floor 0.2, target risk 0.05, features top_dense; fitted on: self",
+    )
+
+
+def _manual_like(folder: Path) -> None:
+    own = {"all": {"actionable": 0.25, "answered_not_actionable": 0.05, "oos_escalated": 1.0}}
+    every = {"all": {"actionable": 0.55}}
+    _report(
+        folder,
+        {"cases": 50, "recall@1": 0.7},
+        "threshold 0.7, floor 0.3",
+        {"self-calibrated": own, "answer-all": every},
+    )
+
+
+def _set(name: str, run: Any, missing: str | None = None) -> SuiteSet:
+    return SuiteSet(name, f"data of {name}", lambda: missing, lambda s, e, out, p: run(out))
+
+
+def test_the_summary_puts_each_sets_headline_numbers_side_by_side(tmp_path: Path) -> None:
+    sets = [_set("kb", _golden_like), _set("manual-tally", _manual_like)]
+
+    outcome = run_suite(Settings(), HashEmbedder(), tmp_path, sets)
+
+    assert outcome.rows["kb"]["recall@1"] == 0.9
+    assert outcome.rows["kb"]["threshold"] == 0.8123
+    assert outcome.rows["manual-tally"]["actionable"] == 0.25
+    assert outcome.rows["manual-tally"]["answer_all_actionable"] == 0.55
+    assert outcome.rows["manual-tally"]["escalation_recall"] == 1.0  # a manual's out-of-scope questions
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["sets"]) == {"kb", "manual-tally"}
+    md = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "[kb](kb/report.html)" in md and "0.812" in md
+    assert (tmp_path / "risk_coverage_all.png").stat().st_size > 0
+    assert "data:image/png;base64," in (tmp_path / "summary.html").read_text(encoding="utf-8")
+
+
+def test_a_set_whose_data_is_missing_is_skipped_with_the_reason_and_never_run(tmp_path: Path) -> None:
+    ran: list[Path] = []
+    sets = [_set("kb", _golden_like), _set("manual-x", ran.append, missing="install x-doc")]
+
+    outcome = run_suite(Settings(), HashEmbedder(), tmp_path, sets)
+
+    assert ran == []
+    assert outcome.skipped == {"manual-x": "install x-doc"}
+    assert "- **manual-x**: install x-doc" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_a_broken_set_is_reported_as_failed_and_the_others_still_run(tmp_path: Path) -> None:
+    def broken(out: Path) -> None:
+        raise ValueError("self-calibration needs answerable and unanswerable probes")
+
+    sets = [_set("stackfaq", broken), _set("kb", _golden_like)]
+
+    outcome = run_suite(Settings(), HashEmbedder(), tmp_path, sets)
+
+    assert "self-calibration needs" in outcome.failed["stackfaq"]
+    assert list(outcome.rows) == ["kb"]
+
+
+def test_every_manual_manifest_is_a_set_and_a_missing_package_says_how_to_install_it(tmp_path: Path) -> None:
+    manifest = {
+        "name": "tally",
+        "debian_package": "tally-doc",
+        "package_version": "1.0-1",
+        "license": "MIT",
+        "html_root": str(tmp_path / "not-installed"),
+        "questions": "tally.jsonl",
+    }
+    (tmp_path / "tally.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    sets = {s.name: s for s in default_sets(manuals_dir=tmp_path)}
+
+    assert {"kb", "stackfaq", "manual-tally"} <= set(sets)
+    assert "apt-get install tally-doc" in (sets["manual-tally"].missing() or "")
+
+
+def test_headline_needs_the_reports_metrics(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        headline(tmp_path)
