@@ -24,7 +24,7 @@ import Stemmer
 
 from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, chunk_sections
-from deflect.answer.units import has_sentence, split_blocks
+from deflect.answer.units import has_sentence
 from deflect.domain.models import Answer, Citation, SourceHit
 
 # A second source is cited only when it is nearly as relevant as the first; otherwise it dilutes the answer.
@@ -52,6 +52,7 @@ _HOW = re.compile(
     r"|is (there|it possible)( a way)?( to)?|can (i|we))\b",
     re.IGNORECASE,
 )
+_INDENTED_CODE = re.compile(r"(?:\A|\n\n)(?: {4}|\t)\S")
 _EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
 _OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
 
@@ -256,8 +257,9 @@ def _asks_how(question: str) -> bool:
 
 
 def _has_code(text: str) -> bool:
-    """A code block or an inline code span: the command, option or setting a customer types."""
-    return "`" in text or any(b.kind == "code" for b in split_blocks(text))
+    """A code block or an inline code span: the command, option or setting a customer types. A regex, not a
+    Markdown parse: it runs on every candidate of a how-to answer, at question time."""
+    return "`" in text or "~~~" in text or bool(_INDENTED_CODE.search(text))
 
 
 def _overlaps(a: _Candidate, b: _Candidate) -> bool:
