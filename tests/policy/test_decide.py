@@ -217,3 +217,73 @@ class TestSemanticScores:
         evidence = replace(CONFIDENT, semantic_scores={"human_requested": 0.99})
 
         assert decide(self.MESSAGE, evidence, self.RULES).reasons == []
+
+
+class TestSemanticVeto:
+    """A routine request on a risk topic ("I forgot my password") embeds near its incidents; a veto pattern keeps
+    the prototypes from firing on it, and only on it."""
+
+    RULES = PolicyRules(
+        answer_threshold=0.6,
+        relevance_floor=0.3,
+        triggers=TriggerRules.model_validate(
+            {
+                "risk_topics": {"security": {"patterns": [r"\bit wasn.?t me\b"]}},
+                "semantic_model": "any",
+                "semantic": {
+                    "risk_topic:security": {
+                        "threshold": 0.5,
+                        "prototypes": ["my account was hacked"],
+                        "veto": [r"^\W*(i )?(forgot|reset) my password\W*$"],
+                    }
+                },
+            }
+        ),
+    )
+    HIGH = replace(CONFIDENT, semantic_scores={"risk_topic:security": 0.65})
+
+    def test_a_vetoed_message_does_not_fire_however_high_its_score(self) -> None:
+        assert decide("I forgot my password", self.HIGH, self.RULES).reasons == []
+
+    def test_a_message_that_says_more_than_the_routine_request_still_fires(self) -> None:
+        assert decide("I forgot my password and someone logged in", self.HIGH, self.RULES).reasons == [
+            "risk_topic:security"
+        ]
+
+    def test_the_veto_does_not_silence_the_topics_patterns(self) -> None:
+        low = replace(CONFIDENT, semantic_scores={"risk_topic:security": 0.0})
+
+        assert decide("reset my password? it wasn't me who asked", low, self.RULES).reasons == ["risk_topic:security"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("risk_topic:security", "I forgot my password"),
+        ("risk_topic:security", "How do I reset my password?"),
+        ("risk_topic:security", "hi, I need to change my password please"),
+        ("risk_topic:data_loss", "How do I restore a deleted board from the trash?"),
+        ("risk_topic:data_loss", "Can I recover tasks I deleted from the bin?"),
+    ],
+)
+def test_the_shipped_vetoes_cover_routine_requests(with_triggers: PolicyRules, reason: str, message: str) -> None:
+    high = replace(CONFIDENT, semantic_scores={reason: 0.99})
+
+    assert reason not in decide(message, high, with_triggers).reasons
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("risk_topic:security", "Someone reset my password, I did not ask for it"),
+        ("risk_topic:security", "I forgot my password and now there are logins from Brazil"),
+        ("risk_topic:data_loss", "All our boards are gone and they are not in the trash"),
+        ("risk_topic:data_loss", "Tasks disappeared overnight"),
+    ],
+)
+def test_the_shipped_vetoes_leave_incidents_to_the_prototypes(
+    with_triggers: PolicyRules, reason: str, message: str
+) -> None:
+    high = replace(CONFIDENT, semantic_scores={reason: 0.99})
+
+    assert reason in decide(message, high, with_triggers).reasons

@@ -81,6 +81,10 @@ class SemanticRule(_Rule):
 
     threshold: float = Field(ge=-1.0, le=1.0)
     prototypes: tuple[str, ...] = Field(min_length=1)
+    # A message that matches one of these is a routine request on the topic and nothing more ("I forgot my
+    # password"): its embedding still sits near the prototypes ("my account was hacked", 0.65), so they must not
+    # fire on it. Only the prototypes are vetoed; the topic's patterns still read the message.
+    veto: tuple[Regex, ...] = ()
     # False keeps a measured rule out of decisions while the evaluation can still compare it.
     active: bool = True
 

@@ -81,6 +81,8 @@ def detect(
         semantic = rules.semantic.get(reason)
         if by_pattern or semantic is None or not semantic.active:
             return by_pattern
+        if any(v.search(text) for v in semantic.veto):
+            return False
         return scores.get(reason, -1.0) >= semantic.threshold
 
     reasons = [
