@@ -178,22 +178,21 @@ def test_frustration_builds_up_across_the_conversation(with_triggers: PolicyRule
     assert after_complaints.reasons == [FRUSTRATION]
 
 
+def semantic_rules(topics: dict[str, object], semantic: dict[str, object]) -> PolicyRules:
+    """Rules with these risk topics and semantic rules (any embedder), thresholds as in the other tests."""
+    triggers = TriggerRules.model_validate({"risk_topics": topics, "semantic_model": "any", "semantic": semantic})
+    return PolicyRules(answer_threshold=0.6, relevance_floor=0.3, triggers=triggers)
+
+
 class TestSemanticScores:
     """Embedding scores are computed elsewhere; decide only compares them with the configured thresholds."""
 
-    RULES = PolicyRules(
-        answer_threshold=0.6,
-        relevance_floor=0.3,
-        triggers=TriggerRules.model_validate(
-            {
-                "risk_topics": {"outage": {"patterns": [r"\boutage\b"]}},
-                "semantic_model": "any",
-                "semantic": {
-                    "risk_topic:outage": {"threshold": 0.5, "prototypes": ["the service is down for everyone"]},
-                    "human_requested": {"threshold": 0.4, "prototypes": ["let me talk to a person"], "active": False},
-                },
-            }
-        ),
+    RULES = semantic_rules(
+        {"outage": {"patterns": [r"\boutage\b"]}},
+        {
+            "risk_topic:outage": {"threshold": 0.5, "prototypes": ["the service is down for everyone"]},
+            "human_requested": {"threshold": 0.4, "prototypes": ["let me talk to a person"], "active": False},
+        },
     )
     MESSAGE = "nobody here can reach the app"  # no pattern matches it
 
@@ -223,22 +222,15 @@ class TestSemanticVeto:
     """A routine request on a risk topic ("I forgot my password") embeds near its incidents; a veto pattern keeps
     the prototypes from firing on it, and only on it."""
 
-    RULES = PolicyRules(
-        answer_threshold=0.6,
-        relevance_floor=0.3,
-        triggers=TriggerRules.model_validate(
-            {
-                "risk_topics": {"security": {"patterns": [r"\bit wasn.?t me\b"]}},
-                "semantic_model": "any",
-                "semantic": {
-                    "risk_topic:security": {
-                        "threshold": 0.5,
-                        "prototypes": ["my account was hacked"],
-                        "veto": [r"^\W*(i )?(forgot|reset) my password\W*$"],
-                    }
-                },
+    RULES = semantic_rules(
+        {"security": {"patterns": [r"\bit wasn.?t me\b"]}},
+        {
+            "risk_topic:security": {
+                "threshold": 0.5,
+                "prototypes": ["my account was hacked"],
+                "veto": [r"^\W*(i )?(forgot|reset) my password\W*$"],
             }
-        ),
+        },
     )
     HIGH = replace(CONFIDENT, semantic_scores={"risk_topic:security": 0.65})
 
