@@ -402,3 +402,38 @@ def test_under_an_faq_heading_the_paragraph_that_answers_is_quoted_not_the_short
     answer = generator(max_chars=120).generate("The ledger cache takes too much disk space, what can I do?", [hit])
 
     assert answer.sentences[0].startswith("To free the disk space the ledger cache takes")
+
+
+def _error_code_sources(article_score: float) -> list[SourceHit]:
+    escalation = source(
+        "esc:ESC-7",
+        "Their 300 MB export failed with E42; splitting the ledger into two files let both export.",
+        kind="escalation",
+        score=1.0,
+    )
+    article = source(
+        "doc:e42",
+        "E42 means a ledger export is larger than 250 MB. Split the ledger or export it in parts.",
+        score=article_score,
+    )
+    return [escalation, article.model_copy(update={"title": "E42: Export too large"})]
+
+
+def test_an_article_the_question_names_by_its_title_leads_and_the_escalation_follows() -> None:
+    answer = generator().generate("E42: Export too large", _error_code_sources(article_score=0.95))
+
+    assert [c.source_id for c in answer.citations] == ["doc:e42", "esc:ESC-7"]
+    assert "larger than 250 MB" in answer.sentences[0]
+    assert "splitting the ledger" in answer.sentences[1]
+
+
+def test_an_escalation_ranked_first_keeps_the_lead_when_the_article_is_not_named() -> None:
+    answer = generator().generate("my big export keeps failing", _error_code_sources(article_score=0.95))
+
+    assert answer.citations[0].source_id == "esc:ESC-7"
+
+
+def test_an_article_named_but_far_less_relevant_does_not_lead() -> None:
+    answer = generator().generate("E42: Export too large", _error_code_sources(article_score=0.5))
+
+    assert [c.source_id for c in answer.citations] == ["esc:ESC-7"]

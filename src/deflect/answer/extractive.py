@@ -87,7 +87,7 @@ class ExtractiveGenerator:
 
     def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer:
         """Compose an answer from `sources` (best first)."""
-        chosen = _eligible_sources(sources, self._max_sources)
+        chosen = _eligible_sources(sources, self._max_sources, question)
         candidates = _dedupe(self._candidates(chosen))
         # The answer leads with the source retrieval ranked first (the one confidence judged); when nothing of it
         # can be quoted whole, there is no answer, and the service escalates.
@@ -113,6 +113,10 @@ class ExtractiveGenerator:
         first = _expand(max((c for c in candidates if c.source_rank == 0), key=lambda c: c.score), candidates)
         picked = [first]
         second = _second(first, candidates, weights)
+        if second is None and chosen[0] is not sources[0]:
+            # The escalation retrieval ranked first gave way to the article the customer named; what it adds (the
+            # one case's specifics) is still quoted after it.
+            second = max((c for c in candidates if c.source_rank == 1), key=lambda c: c.score, default=None)
         if second is None and _asks_how(question) and not _has_code(first.passage.text):
             # A "how do I" answered by a description alone leaves the customer to find the command: the example
             # of the same page is worth more than a second passage of prose.
@@ -275,11 +279,18 @@ def _heading(source: SourceHit, heading_path: str) -> str:
     return heading_path if source.kind == "article" else ""
 
 
-def _eligible_sources(sources: Sequence[SourceHit], limit: int) -> list[SourceHit]:
+def _eligible_sources(sources: Sequence[SourceHit], limit: int, question: str = "") -> list[SourceHit]:
     if not sources:
         return []
     top = sources[0].score
-    return [s for i, s in enumerate(sources[:limit]) if i == 0 or s.score >= SECOND_SOURCE_RATIO * top]
+    chosen = [s for i, s in enumerate(sources[:limit]) if i == 0 or s.score >= SECOND_SOURCE_RATIO * top]
+    # The customer asked for an article by its title ("E1042: Attachment too large"): that article leads, not the
+    # resolved escalation nearly as relevant that tells one customer's case of it.
+    if len(chosen) > 1 and chosen[0].kind == "escalation" and chosen[1].kind == "article":
+        title = _stems(chosen[1].title)
+        if title and title <= _stems(question):
+            chosen[0], chosen[1] = chosen[1], chosen[0]
+    return chosen
 
 
 def _dedupe(candidates: list[_Candidate]) -> list[_Candidate]:
