@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from deflect.domain.models import Audience
+from deflect.errors import ConfigError
 from deflect.evaluation.datasets import ADAPTERS, held_out, load_dataset
 
 THREADS = [
@@ -129,3 +130,22 @@ def test_held_out_extremes() -> None:
 
     assert held_out(ids, 0.0) == set()
     assert held_out(ids, 1.0) == set(ids)
+
+
+def test_paraphrase_tags_when_given_tag_each_case(tmp_path: Path) -> None:
+    rows = [{**THREADS[1], "paraphrase_tags": ["by:staff", "by:crowd", ""]}, THREADS[2]]
+
+    split = load_dataset(write(tmp_path, rows), ADAPTER)
+
+    tags = {c.question: c.tags for c in split.cases}
+    assert "by:staff" in tags["calendar entries shifted by one hour"]
+    assert "by:crowd" in tags["meetings appear at the wrong time"]
+    assert tags["timezone mismatch in calendar"] == ["indexed", "thread:tq02"]  # an empty tag adds none
+    assert tags["undo deleting a note"] == ["indexed", "thread:tq03"]  # a row without the field
+
+
+def test_paraphrase_tags_must_pair_with_the_paraphrases(tmp_path: Path) -> None:
+    rows = [{**THREADS[1], "paraphrase_tags": ["by:staff"]}]
+
+    with pytest.raises(ConfigError, match="thread tq02 has 1 paraphrase tags, 3 paraphrases"):
+        load_dataset(write(tmp_path, rows), ADAPTER)

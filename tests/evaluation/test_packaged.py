@@ -63,6 +63,7 @@ def test_questions_answers_and_only_the_variants_people_wrote() -> None:
         "add tax id to invoices already issued",
         "Is it possible to put my VAT number on invoices from before?",
     ]
+    assert vat["paraphrase_tags"] == ["written_by:vuc", "written_by:vmt", "written_by:vin"]
     close = rows[2]
     assert close["paraphrases"] == []  # in the KB as a distractor, asks nothing
     assert close["answers"] == ["Ask the account owner to delete the workspace in Settings."]
@@ -83,6 +84,8 @@ def test_the_same_question_under_two_sections_is_one_thread() -> None:
         "Is there a way to download invoices?",
         "download invoice",
     ]
+    # The repeated reformulation keeps the writer it was first seen with; the list stays parallel.
+    assert invoice["paraphrase_tags"] == ["written_by:vuc", "written_by:vin", "written_by:vuc"]
 
 
 @pytest.mark.parametrize(
@@ -134,6 +137,11 @@ def test_materialize_writes_a_stackfaq_file_the_dataset_protocol_reads(installed
     split = load_dataset(path, ADAPTERS["stackfaq"], holdout_fraction=0.34)
     assert len(split.held_out) == 1
     assert len(split.escalations) == 2
+    assert {t for c in split.cases for t in c.tags if t.startswith("written_by:")} == {
+        "written_by:vuc",
+        "written_by:vin",
+        "written_by:vmt",
+    }
     assert sum(c.should_escalate for c in split.cases) == len(
         next(r["paraphrases"] for r in rows if r["thread"] in split.held_out)
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deflect.domain.models import Audience
+from deflect.errors import ConfigError
 from deflect.evaluation.golden import GoldenCase
 
 
@@ -22,6 +23,8 @@ class Adapter:
     answers_field: str
     paraphrases_field: str
     audience: Audience = Audience.AGENT  # resolved escalations are internal by default
+    # Optional in a row: one tag per paraphrase (who wrote it, say), so the report breaks the scores down by it.
+    paraphrase_tags_field: str = "paraphrase_tags"
 
 
 ADAPTERS = {"stackfaq": Adapter("stackfaq", "thread", "question", "answers", "paraphrases")}
@@ -61,7 +64,11 @@ def load_dataset(path: Path, adapter: Adapter, holdout_fraction: float = 0.0) ->
                     "audience": "internal",
                 }
             )
-        for i, para in enumerate(row[adapter.paraphrases_field]):
+        paraphrases = row[adapter.paraphrases_field]
+        labels = row.get(adapter.paraphrase_tags_field) or [None] * len(paraphrases)
+        if len(labels) != len(paraphrases):
+            raise ConfigError(f"{path}: thread {tid} has {len(labels)} paraphrase tags, {len(paraphrases)} paraphrases")
+        for i, (para, label) in enumerate(zip(paraphrases, labels, strict=True)):
             cases.append(
                 GoldenCase(
                     id=f"{tid}-p{i}",
@@ -69,7 +76,7 @@ def load_dataset(path: Path, adapter: Adapter, holdout_fraction: float = 0.0) ->
                     audience=adapter.audience,
                     expected_sources=[] if tid in hidden else [f"esc:{tid}"],
                     should_escalate=tid in hidden,
-                    tags=["held_out" if tid in hidden else "indexed", f"thread:{tid}"],
+                    tags=["held_out" if tid in hidden else "indexed", f"thread:{tid}", *([label] if label else [])],
                 )
             )
     return DatasetSplit(escalations, cases, sorted(hidden))

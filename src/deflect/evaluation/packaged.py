@@ -42,6 +42,7 @@ class _Thread:
     question: str
     answers: list[str] = field(default_factory=list)
     paraphrases: list[str] = field(default_factory=list)
+    writers: list[str] = field(default_factory=list)  # each paraphrase's tag: who wrote it
 
     def row(self) -> Row:
         return {
@@ -49,6 +50,7 @@ class _Thread:
             "question": self.question,
             "answers": self.answers,
             "paraphrases": self.paraphrases,
+            "paraphrase_tags": [f"written_by:{w.lower()}" for w in self.writers],
         }
 
 
@@ -78,10 +80,12 @@ def parse_aia_bde(text: str) -> list[Row]:
             continue
         elif current is None:
             raise ConfigError(f"AIA-BDE line {number}: {tag} before any question")
-        else:
-            values = current.answers if tag == "R" else current.paraphrases
-            if value and value not in values:
-                values.append(value)
+        elif tag == "R":
+            if value and value not in current.answers:
+                current.answers.append(value)
+        elif value and value not in current.paraphrases:
+            current.paraphrases.append(value)
+            current.writers.append(tag)
     return [t.row() for t in threads.values()]
 
 
