@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from deflect import cli_eval  # noqa: F401  (registers `eval` on the app, as main() does)
 from deflect.cli import app
 from deflect.evaluation.packaged import PACKAGED
-from evaluation.test_packaged import FIXTURE, SPEC, fake_distribution
+from evaluation.test_packaged import SPEC, install_fixture
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -64,10 +64,7 @@ def test_a_packaged_data_set_that_is_not_installed_names_the_install_command(mon
 def test_packaged_runs_the_leave_threads_out_protocol_end_to_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site = tmp_path / "site"
-    fake_distribution(site, SPEC.distribution, SPEC.version, {SPEC.path: FIXTURE})
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setitem(PACKAGED, SPEC.name, SPEC)
+    install_fixture(tmp_path, monkeypatch)
     out = tmp_path / "report"
 
     result = invoke("--packaged", SPEC.name, "--holdout-fraction", "0.34", "--out", str(out), "--json")

@@ -118,13 +118,18 @@ SPEC = replace(
 )
 
 
-@pytest.fixture
-def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def install_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """SPEC installed on sys.path with FIXTURE as its data file, and known by name; returns the site folder."""
     site = tmp_path / "site"
     fake_distribution(site, SPEC.distribution, SPEC.version, {SPEC.path: FIXTURE})
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setitem(PACKAGED, SPEC.name, SPEC)
     return site
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return install_fixture(tmp_path, monkeypatch)
 
 
 def test_materialize_writes_a_stackfaq_file_the_dataset_protocol_reads(installed: Path, tmp_path: Path) -> None:

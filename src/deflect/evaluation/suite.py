@@ -1,16 +1,18 @@
-"""Every evaluation set in one run, one summary: the sample kb's golden set, StackFAQ, the real manuals.
+"""Every evaluation set in one run, one summary: the sample kb's golden set, StackFAQ, the FAQ data sets read from
+installed PyPI packages, the real manuals.
 
 Each set runs exactly as its own `deflect eval` would (same code path, its own throwaway index, the calibration
 deflect fits on that set's KB by itself) and writes its full report into a folder of its own; the summary puts
 their headline numbers side by side and draws their risk-coverage curves on one plot. A set whose data is not on
-this machine (a Debian documentation package not installed, no ../shared) is skipped and the summary says why,
-with the command that would make it available: the suite never downloads anything.
+this machine (a Debian documentation package or a PyPI package holding a data set not installed, no ../shared) is
+skipped and the summary says why, with the command that would make it available: the suite never downloads anything.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from deflect.config import Settings  # noqa: E402
 from deflect.domain.ports import Embedder  # noqa: E402
 from deflect.evaluation.evaluate import evaluate, git_revision  # noqa: E402
 from deflect.evaluation.manual import MANUALS_DIR, ManualManifest, evaluate_manual  # noqa: E402
+from deflect.evaluation.packaged import PACKAGED, materialize, unavailable  # noqa: E402
 from deflect.evaluation.report import fmt, to_html  # noqa: E402
 from deflect.evaluation.runner import Progress  # noqa: E402
 
@@ -74,7 +77,7 @@ def default_sets(
     manuals_dir: Path = MANUALS_DIR,
     kb: Path | None = None,
 ) -> list[SuiteSet]:
-    """The sample kb's golden set, the StackFAQ protocol, then every manual in `manuals_dir`."""
+    """The sample kb's golden set, the StackFAQ protocol, every packaged FAQ set, then every manual in `manuals_dir`."""
     sets = [
         SuiteSet(
             "kb",
@@ -88,6 +91,15 @@ def default_sets(
             lambda: None if dataset.exists() else f"{dataset} not found (it comes with ../shared)",
             lambda s, e, out, p: _dataset(s, e, out, p, dataset),
         ),
+    ]
+    sets += [
+        SuiteSet(
+            name,
+            f"{spec.about}, a quarter of the threads left out of the KB",
+            _packaged_missing(name),
+            _packaged_runner(name),
+        )
+        for name, spec in sorted(PACKAGED.items())
     ]
     for manifest_file in sorted(manuals_dir.glob("*.json")):
         manifest = ManualManifest.model_validate_json(manifest_file.read_text(encoding="utf-8"))
@@ -207,6 +219,19 @@ def _golden(
 
 def _dataset(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None, dataset: Path) -> None:
     evaluate(settings, embedder, out, dataset=dataset, holdout_fraction=0.25, progress=progress)
+
+
+def _packaged_missing(name: str) -> Callable[[], str | None]:
+    return lambda: unavailable(name)
+
+
+def _packaged_runner(name: str) -> Callable[[Settings, Embedder, Path, Progress | None], None]:
+    def run(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None) -> None:
+        with tempfile.TemporaryDirectory(prefix="deflect-packaged-") as work:  # its text never lands in the repo
+            dataset = materialize(name, Path(work))
+            evaluate(settings, embedder, out, dataset=dataset, holdout_fraction=0.25, progress=progress)
+
+    return run
 
 
 def _manual_missing(manifest: ManualManifest) -> Callable[[], str | None]:
