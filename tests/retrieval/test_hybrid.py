@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 import pytest
 
 from deflect.domain.models import Chunk, ScoredChunk
-from deflect.retrieval.hybrid import CHUNKS_PER_SOURCE, fuse, rank_sources
+from deflect.errors import IndexUnavailable
+from deflect.retrieval.hybrid import CHUNKS_PER_SOURCE, HybridRetriever, fuse, rank_sources
+from deflect.retrieval.keyword import KeywordSearch
+from deflect.testing.fakes import HashEmbedder, InMemoryIndex
+from deflect.testing.keyword import InMemoryKeywordIndex
 
 
 def chunk(chunk_id: str, text: str = "", audience: str = "public") -> Chunk:
@@ -137,3 +144,89 @@ def test_rank_sources_breaks_score_ties_by_source_id() -> None:
     hits = rank_sources([ranked("zeta#0", 0.5), ranked("alpha#0", 0.5)], k=10)
 
     assert [h.source_id for h in hits] == ["alpha", "zeta"]
+
+
+# retrieve: the keyword search runs while the question is embedded
+
+
+PUBLIC = frozenset({"public"})
+TEXTS = {
+    "reset#0": "Reset your password from the sign-in page.",
+    "reset#1": "A password reset link expires after one hour.",
+    "billing#0": "Invoices are sent on the first day of the month.",
+    "export#0": "Export your data as CSV from the settings page.",
+    "secret#0": "Internal: reset a locked password by hand in the admin tool.",
+}
+
+
+def filled(embedder: HashEmbedder) -> tuple[InMemoryIndex, InMemoryKeywordIndex]:
+    chunks = [chunk(cid, text, "internal" if cid.startswith("secret") else "public") for cid, text in TEXTS.items()]
+    index, keyword_index = InMemoryIndex(), InMemoryKeywordIndex()
+    index.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    keyword_index.upsert(chunks)
+    return index, keyword_index
+
+
+def test_retrieve_gives_what_the_sequential_steps_give() -> None:
+    embedder = HashEmbedder()
+    index, keyword_index = filled(embedder)
+    retriever = HybridRetriever(index, embedder, KeywordSearch(keyword_index, index), 0.3, 40)
+    question = "how do I reset my password on the settings page"
+
+    got = retriever.retrieve(question, PUBLIC, k=10)
+
+    vector = embedder.embed([question])[0]
+    expected = rank_sources(fuse(index.query(vector, 40, PUBLIC), keyword_index.search(question, 40, PUBLIC), 0.3), 10)
+    assert got == expected
+    assert [h.source_id for h in got] == [h.source_id for h in expected] and len(got) == 3  # never "secret"
+    dense, keyword_hits = retriever.candidates(question, PUBLIC)
+    assert keyword_hits == keyword_index.search(question, 40, PUBLIC) and dense == index.query(vector, 40, PUBLIC)
+
+
+class _Handshake:
+    """An embedder that waits for the keyword search to start, and a keyword index that says when it started: in
+    line (search after embedding) the embedder would give up waiting."""
+
+    def __init__(self, inner: InMemoryKeywordIndex, embedder: HashEmbedder) -> None:
+        self.started = threading.Event()
+        self.overlapped = False
+        self._inner, self._embedder = inner, embedder
+        self.name, self.dimension = embedder.name, embedder.dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.overlapped = self.started.wait(timeout=5)
+        return self._embedder.embed(texts)
+
+    def search(self, query: str, k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
+        self.started.set()
+        return self._inner.search(query, k, audiences)
+
+    def count(self) -> int:
+        return self._inner.count()
+
+
+def test_the_keyword_search_runs_while_the_question_is_embedded() -> None:
+    index, keyword_index = filled(HashEmbedder())
+    both = _Handshake(keyword_index, HashEmbedder())
+    retriever = HybridRetriever(index, both, KeywordSearch(both, index), 0.3, 40)  # type: ignore[arg-type]
+
+    hits = retriever.retrieve("password reset", PUBLIC)
+
+    assert both.overlapped
+    assert hits[0].source_id == "reset" and hits[0].chunks[0].keyword > 0
+
+
+class _Failing(InMemoryKeywordIndex):
+    def search(self, query: str, k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
+        raise IndexUnavailable("the keyword index is locked")
+
+
+def test_a_failing_keyword_search_fails_the_retrieval_as_in_line() -> None:
+    embedder = HashEmbedder()
+    index, _ = filled(embedder)
+    retriever = HybridRetriever(index, embedder, KeywordSearch(_Failing(), index), 0.3, 40)
+
+    with pytest.raises(IndexUnavailable, match="locked"):
+        retriever.retrieve("password reset", PUBLIC)
+    # Without keyword fusion the keyword index is not searched at all.
+    assert HybridRetriever(index, embedder, KeywordSearch(_Failing(), index), 0.0, 40).retrieve("reset", PUBLIC)

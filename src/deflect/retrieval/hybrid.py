@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from deflect.domain.models import ScoredChunk, SourceHit
@@ -41,6 +42,11 @@ class HybridRetriever:
         self._w = bm25_weight
         self._candidates = candidates
         self.stage_observers: list[StageObserver] = []
+        # The keyword search needs only the question's words, not its vector: it runs on this pool while the
+        # question is embedded (torch and SQLite both release the GIL; the machine has two cores), so its cost
+        # hides behind the embedding. Threads start on demand, one per concurrent retrieval up to 8 (the server
+        # runs at most 4 asks' retrievals at once: the index calls' Bounded pool).
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword") if keyword else None
 
     @property
     def keyword(self) -> KeywordIndex | None:
@@ -54,8 +60,7 @@ class HybridRetriever:
 
     def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
         """Top-k sources the audience may see, best first, adjusted by feedback on similar questions."""
-        vector = self._timed("embed", self._embedder.embed, [question])[0]
-        dense, keyword = self._gather(vector, question, audiences, with_keyword=self._w > 0)
+        dense, keyword, vector = self._gather(question, audiences, with_keyword=self._w > 0)
         hits = rank_sources(fuse(dense, keyword, self._w), k)
         return self._adjust(vector, hits) if self._adjust else hits
 
@@ -63,19 +68,27 @@ class HybridRetriever:
         self, question: str, audiences: frozenset[str], with_keyword: bool = True
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """Dense and keyword candidates before fusion (the eval sweeps fusion weights over these)."""
-        vector = self._timed("embed", self._embedder.embed, [question])[0]
-        return self._gather(vector, question, audiences, with_keyword)
+        dense, keyword, _ = self._gather(question, audiences, with_keyword)
+        return dense, keyword
 
     def _gather(
-        self, vector: Sequence[float], question: str, audiences: frozenset[str], with_keyword: bool
-    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
-        dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
-        keyword = (
-            self._timed("keyword", self._keyword.search, question, self._candidates, audiences)
-            if self._keyword and with_keyword
-            else []
-        )
-        return dense, keyword
+        self, question: str, audiences: frozenset[str], with_keyword: bool
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk], Sequence[float]]:
+        """Dense and keyword candidates and the question's vector; the keyword search runs while the question is
+        embedded and searched densely, and its errors are raised here as if it had run in line."""
+        pending: Future[list[ScoredChunk]] | None = None
+        if self._keyword and with_keyword and self._pool:
+            pending = self._pool.submit(
+                self._timed, "keyword", self._keyword.search, question, self._candidates, audiences
+            )
+        try:
+            vector = self._timed("embed", self._embedder.embed, [question])[0]
+            dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        return dense, pending.result() if pending is not None else [], vector
 
     def _timed(self, stage: str, call: Callable[..., _T], *args: Any) -> _T:
         started = time.perf_counter()
