@@ -300,7 +300,7 @@ class Bench:
             "chunks_per_s": round(report.chunks / wall, 2),
             "cpu_s": round(used, 1),
             "cores_busy": round(used / wall, 2),
-            "threads": self.settings.embedding_threads,
+            "threads": self.parts()[1]._inner.batch_threads,
             "batch": self.settings.embedding_batch_size,
         }
 
@@ -313,7 +313,11 @@ class Bench:
         ]
         if len(texts) > sample:
             texts = self.rng.sample(texts, sample)
-        model = self.parts()[1]._inner._model  # the SentenceTransformer behind the cache
+        inner = self.parts()[1]._inner  # deflect's SentenceTransformerEmbedder behind the cache
+        model = inner._model
+        import torch
+
+        torch.set_num_threads(inner.batch_threads)  # as many as the ingest's batches ran on
         started, cpu = time.perf_counter(), time.process_time()
         model.encode(
             texts, batch_size=self.settings.embedding_batch_size, normalize_embeddings=True, show_progress_bar=False
@@ -325,7 +329,7 @@ class Bench:
             "cpu_s": round(used, 1),
             "chunks_per_s": round(len(texts) / wall, 2),
             "cores_busy": round(used / wall, 2),
-            "threads": self.settings.embedding_threads,
+            "threads": inner.batch_threads,
             "batch": self.settings.embedding_batch_size,
         }
 

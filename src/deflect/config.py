@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         1, ge=1, description="torch threads; 1 is robust when the other core is busy (measured)."
     )
     embedding_batch_size: int = Field(32, ge=1, description="Batch size when embedding chunks at ingest.")
+    embedding_ingest_threads: int = Field(
+        0,
+        ge=0,
+        description="torch threads when embedding a batch or more of texts at once (ingest); 0: one per CPU core. "
+        "A question alone always uses embedding_threads.",
+    )
     chunk_size: int = Field(200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces.")
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between consecutive chunks.")
     embed_page_lead: bool = Field(

@@ -82,6 +82,7 @@ def build_embedder(settings: Settings) -> Embedder:
         settings.embedding_threads,
         settings.embedding_batch_size,
         cache_dir=settings.data_dir / "models",
+        batch_threads=settings.embedding_ingest_threads,
     )
     return CachedEmbedder(model)
 

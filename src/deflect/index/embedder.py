@@ -75,13 +75,23 @@ def _reassemble(name: str, packages: list[str], cache_dir: Path) -> Path:
 class SentenceTransformerEmbedder:
     """Unit-normalised sentence embeddings on CPU."""
 
-    def __init__(self, model: str, threads: int = 1, batch_size: int = 32, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        threads: int = 1,
+        batch_size: int = 32,
+        cache_dir: Path | None = None,
+        batch_threads: int = 0,
+    ) -> None:
         # A hub lookup would spend a minute retrying without network; make any such attempt fail at once.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 
+        self._torch = torch
+        self.threads = threads
+        self.batch_threads = batch_threads or os.cpu_count() or 1  # 0: one per core
         torch.set_num_threads(threads)
         path = resolve_model_path(model, cache_dir)
         self.name = f"{model}:{Path(path).name}"
@@ -93,6 +103,11 @@ class SentenceTransformerEmbedder:
         """Embed texts; vectors have unit length so dot product is cosine similarity."""
         if not texts:
             return []
+        # A question alone runs on `threads`: a second torch thread on a busy core made one question's embedding
+        # 10-40x slower (threads wait for each other at every layer). A batch or more (ingest) runs on
+        # `batch_threads`, to use both cores. torch applies the count to the calling thread's work, so asks served
+        # while an ingest runs in another thread keep their own count.
+        self._torch.set_num_threads(self.batch_threads if len(texts) >= self._batch_size else self.threads)
         vectors = self._model.encode(
             list(texts), batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
         )

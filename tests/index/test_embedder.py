@@ -1,0 +1,71 @@
+"""The sentence-transformers embedder with the packaged MiniLM model (from its PyPI package; no network)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from deflect.index.embedder import SentenceTransformerEmbedder
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Iterator[SentenceTransformerEmbedder]:
+    before = torch.get_num_threads()
+    model = SentenceTransformerEmbedder("minilm", threads=1, batch_size=4, batch_threads=2)
+    yield model
+    torch.set_num_threads(before)
+
+
+def spy_threads(embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The torch thread count each model call ran with, in the thread that ran it."""
+    seen: list[int] = []
+    encode = embedder._model.encode
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(embedder._model, "encode", spying)
+    return seen
+
+
+def test_a_question_runs_on_one_thread_and_a_batch_on_the_batch_threads(
+    embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = spy_threads(embedder, monkeypatch)
+    texts = [f"How do I reset password number {i}?" for i in range(6)]
+
+    batch = embedder.embed(texts)
+    alone = embedder.embed(texts[:1])
+    smaller = embedder.embed(texts[:3])
+
+    assert seen == [2, 1, 1]
+    # The same vectors whichever count ran them (float rounding aside).
+    assert np.allclose(batch[0], alone[0], atol=1e-5) and np.allclose(batch[:3], smaller, atol=1e-5)
+    assert np.linalg.norm(alone[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_question_after_a_batch_in_another_thread_still_runs_on_one(
+    embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = spy_threads(embedder, monkeypatch)
+    ingest = threading.Thread(target=embedder.embed, args=([f"chunk {i}" for i in range(8)],))
+    ingest.start()
+    ingest.join()
+    asked: list[int] = []
+
+    def ask() -> None:
+        embedder.embed(["a question"])
+        asked.append(torch.get_num_threads())
+
+    embedder.embed(["a question in the first thread"])
+    other = threading.Thread(target=ask)  # a thread started after the batch raised torch's default
+    other.start()
+    other.join()
+
+    assert seen == [2, 1, 1] and asked == [1]
