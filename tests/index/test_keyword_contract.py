@@ -36,6 +36,39 @@ class TestSqliteKeywordIndex(KeywordIndexContract):
 
         return again
 
+    def test_terms_in_half_the_chunks_or_more_are_left_out_of_the_match_and_change_no_ranking(
+        self, make_index: Callable[[], KeywordIndex]
+    ) -> None:
+        index = make_index()
+        assert isinstance(index, SqliteKeywordIndex)
+        chunks = [make_chunk(f"use{i:02d}#0", text=f"use the tool for report number {i}") for i in range(12)]
+        chunks += [
+            make_chunk("exp#0", text="use the exporter to write a csv report"),
+            make_chunk("exp#1", text="the exporter stalls on large files"),
+            make_chunk("csv#0", text="csv files open in any spreadsheet", audience="internal"),
+        ]
+        chunks += [make_chunk(f"other{i}#0", text=f"billing page {i}") for i in range(6)]
+        index.upsert(chunks)
+        oracle = InMemoryKeywordIndex()  # plain BM25 over every term, FTS5's constants
+        oracle.upsert(chunks)
+        matches: list[str] = []
+        index._conn().set_trace_callback(lambda sql: matches.append(sql) if "MATCH" in sql else None)
+
+        for question in ("how do I use the exporter for a csv report", "use the exporter"):
+            got = index.search(question, 10, EVERYONE)
+            # "use" (12 of 21 chunks) weighs 1e-6 in FTS5's bm25 and in the oracle: only its near-zero matches go.
+            expected = [h for h in oracle.search(question, 40, EVERYONE) if h.keyword > 1e-4][:10]
+            assert [h.chunk.chunk_id for h in got] == [h.chunk.chunk_id for h in expected], question
+            assert [h.keyword for h in got] == pytest.approx([h.keyword for h in expected], rel=1e-4)
+        assert matches and not any('"use"' in sql for sql in matches)
+
+        # Every term that common: kept, so the ranking is still FTS5's own over all of them.
+        matches.clear()
+        alone = index.search("use", 20, EVERYONE)
+        assert {h.chunk.chunk_id for h in alone} == {f"use{i:02d}#0" for i in range(12)} | {"exp#0"}
+        assert any('"use"' in sql for sql in matches)
+        assert index.search("nothing matches this", 5, EVERYONE) == []
+
 
 @pytest.mark.integration
 class TestPostgresKeywordIndex(KeywordIndexContract):

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS chunk (
 CREATE INDEX IF NOT EXISTS chunk_source ON chunk (source_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms
     USING fts5 (terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'");
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vocab USING fts5vocab (chunk_terms, 'row');
 """
 # SQLite's default limit on bound parameters is 32,766 on current builds but 999 on old ones: stay below both.
 BATCH = 500
@@ -100,10 +101,13 @@ class SqliteKeywordIndex:
         words = query_terms(query)
         if not words or not audiences or k <= 0:
             return []
-        match = " OR ".join(f'"{w}"' for w in words)  # terms are word characters only: nothing to escape
         marks = ",".join("?" * len(audiences))
         with _errors("search"):
             conn = self._conn()
+            words = weighted_terms(conn, words)
+            if not words:
+                return []
+            match = " OR ".join(f'"{w}"' for w in words)  # terms are word characters only: nothing to escape
             rows = self._search_best(conn, match, k, audiences) if PREFETCH * k <= BATCH else None
             if rows is None:
                 rows = conn.execute(
@@ -168,6 +172,23 @@ class SqliteKeywordIndex:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def weighted_terms(conn: sqlite3.Connection, words: Sequence[str]) -> list[str]:
+    """The query terms that move FTS5's BM25: those in fewer than half of the chunks.
+
+    FTS5's `bm25()` gives a term in half of the rows or more the weight 1e-6 (its IDF, log((N - n + 0.5) /
+    (n + 0.5)), is not positive), so it changes no ranking; but every row holding it is scored, and at 100,000
+    chunks "use" alone is in half of them. Leaving such terms out of the MATCH skips those rows and changes nothing
+    else: the rows found only through them scored ~1e-6 (a millionth of a rare term's weight). Terms no chunk holds
+    go too. When every term is that common, all the held ones are kept, so the ranking stays FTS5's own."""
+    marks = ",".join("?" * len(words))
+    held = dict(conn.execute(f"SELECT term, doc FROM chunk_vocab WHERE term IN ({marks})", list(words)).fetchall())
+    if not held:
+        return []
+    rows = int(conn.execute("SELECT count(*) FROM chunk").fetchone()[0])
+    informative = [w for w in words if 0 < 2 * held.get(w, 0) < rows]
+    return informative or [w for w in words if w in held]
 
 
 def normalised(scored: Sequence[tuple[Chunk, float]]) -> list[ScoredChunk]:
