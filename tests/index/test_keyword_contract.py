@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from deflect.domain.ports import KeywordIndex
-from deflect.index.keyword import SqliteKeywordIndex
+from deflect.index.keyword import SqliteKeywordIndex, fts_rows
 from deflect.store.keyword import PostgresKeywordIndex
 from deflect.testing.contracts import EVERYONE, make_chunk
 from deflect.testing.keyword import InMemoryKeywordIndex
@@ -35,6 +35,16 @@ class TestSqliteKeywordIndex(KeywordIndexContract):
             return SqliteKeywordIndex(index.path)
 
         return again
+
+    def test_the_row_count_read_from_fts5_is_the_chunk_count(self, make_index: Callable[[], KeywordIndex]) -> None:
+        index = make_index()
+        assert isinstance(index, SqliteKeywordIndex)
+        assert fts_rows(index._conn()) == 0
+        index.upsert([make_chunk(f"c{i}#0", text=f"chunk {i}") for i in range(300)])  # past one varint byte
+        index.upsert([make_chunk("c1#0", text="replaced")])
+        index.delete_chunks(["c2#0", "c3#0", "missing#0"])
+
+        assert fts_rows(index._conn()) == index.count() == 298
 
     def test_terms_in_half_the_chunks_or_more_are_left_out_of_the_match_and_change_no_ranking(
         self, make_index: Callable[[], KeywordIndex]
@@ -68,6 +78,36 @@ class TestSqliteKeywordIndex(KeywordIndexContract):
         assert {h.chunk.chunk_id for h in alone} == {f"use{i:02d}#0" for i in range(12)} | {"exp#0"}
         assert any('"use"' in sql for sql in matches)
         assert index.search("nothing matches this", 5, EVERYONE) == []
+
+
+    def test_the_rarest_terms_are_searched_within_the_row_budget(
+        self, make_index: Callable[[], KeywordIndex], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        index = make_index()
+        assert isinstance(index, SqliteKeywordIndex)
+        held = {"alpha": 2, "beta": 3, "gamma": 4}  # rows holding each term, all below half of the 30 chunks
+        chunks = [make_chunk(f"{w}{i}#0", text=f"{w} note {i}") for w, n in held.items() for i in range(n)]
+        chunks += [make_chunk(f"filler{i}#0", text=f"billing page {i}") for i in range(30 - len(chunks))]
+        index.upsert(chunks)
+        oracle = InMemoryKeywordIndex()
+        oracle.upsert(chunks)
+        matches: list[str] = []
+        index._conn().set_trace_callback(lambda sql: matches.append(sql) if "MATCH" in sql else None)
+
+        monkeypatch.setattr("deflect.index.keyword.ROW_BUDGET", 5)  # alpha and beta fill it exactly
+        got = index.search("gamma beta alpha", 10, EVERYONE)
+        assert [h.chunk.chunk_id for h in got] == [h.chunk.chunk_id for h in oracle.search("alpha beta", 10, EVERYONE)]
+        assert {h.chunk.chunk_id.rstrip("0123456789#") for h in got} == {"alpha", "beta"}
+        assert '"alpha" OR "beta"' in matches[-1] and "gamma" not in matches[-1]
+
+        monkeypatch.setattr("deflect.index.keyword.ROW_BUDGET", 1)  # below the rarest: it alone
+        assert {h.chunk.chunk_id for h in index.search("gamma beta alpha", 10, EVERYONE)} == {"alpha0#0", "alpha1#0"}
+
+        monkeypatch.setattr("deflect.index.keyword.ROW_BUDGET", 9)  # room for all: BM25 over every term
+        got = index.search("gamma beta alpha", 10, EVERYONE)
+        expected = oracle.search("gamma beta alpha", 10, EVERYONE)
+        assert [h.chunk.chunk_id for h in got] == [h.chunk.chunk_id for h in expected]
+        assert [h.keyword for h in got] == pytest.approx([h.keyword for h in expected], rel=1e-4)
 
 
 @pytest.mark.integration
