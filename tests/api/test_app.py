@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from deflect.api import create_app
 from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
+from deflect.domain.models import AskResult
 from deflect.service import DeflectService
 
 CUSTOMER = {"Authorization": f"Bearer {DEV_CUSTOMER_KEY}"}
@@ -56,6 +57,8 @@ def assert_ask_result(body: dict[str, object]) -> None:
         assert set(citation) == CITATION_FIELDS
         assert isinstance(citation["n"], int)
         assert all(isinstance(citation[f], str) for f in CITATION_FIELDS - {"n"})
+    # The route returns the model's own JSON: it reads back as the same AskResult.
+    assert AskResult.model_validate(body).model_dump(mode="json") == body
 
 
 @pytest.mark.parametrize(
@@ -218,6 +221,8 @@ def test_openapi_schema_describes_ask(client: TestClient) -> None:
     assert {"/healthz", "/readyz"} <= set(schema["paths"])
     components = schema["components"]["schemas"]
     assert set(components["AskResult"]["properties"]) == RESULT_FIELDS
+    ok = schema["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/AskResult"}
     # The request schema offers no audience: it comes from the key alone.
     assert "audience" not in components["AskRequest"]["properties"]
 

@@ -1,6 +1,5 @@
 """Admin routes for work the serving process owns: ingestion while serving (POST /v1/admin/ingest)."""
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -8,7 +7,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from deflect.api.auth import Caller, admin
+from deflect.api.auth import Caller, CallerDependency, admin
 from deflect.config import Settings
 from deflect.errors import Conflict, ValidationFailed
 from deflect.service import DeflectService
@@ -24,7 +23,7 @@ class IngestRequest(BaseModel):
     )
 
 
-def admin_router(settings: Settings, svc: DeflectService, caller: Callable[..., Caller]) -> APIRouter:
+def admin_router(settings: Settings, svc: DeflectService, caller: CallerDependency) -> APIRouter:
     """Routes that need an admin key."""
     router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

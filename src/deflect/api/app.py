@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -89,7 +89,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
     app.add_middleware(RequestIds)  # outermost: every log line of the request, metrics included, has its id
 
     @app.post("/v1/ask", response_model=AskResult, summary="Answer a question or escalate it")
-    async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> AskResult:
+    async def ask(body: AskRequest, who: Annotated[Caller, Depends(caller)], request: Request) -> Response:
         # Who the customer is comes from the credential: a customer key's body can only *claim* an identity.
         trusted = who.role is not Role.CUSTOMER
         claimed = {"id": body.customer_id, "name": body.customer_name, "tier": body.customer_tier}
@@ -107,7 +107,9 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
         if result.escalation_id and await request.is_disconnected():
             # The asker left before hearing about the escalation: mark it, so nobody thinks they were told.
             await run_in_threadpool(svc.report_undelivered, result)
-        return result
+        # Serialised once by the model itself: returned as a model, FastAPI would dump it, validate the dump against
+        # response_model and encode it again (the same JSON, ~0.5 ms more per ask; response_model documents it).
+        return Response(result.model_dump_json(), media_type="application/json")
 
     @app.get("/healthz", summary="The process is up")
     def healthz() -> dict[str, str]:

@@ -6,11 +6,12 @@ in any process is refused by every process at once.
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Header, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from deflect.config import Settings
@@ -23,7 +24,7 @@ BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer <key>`
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same key in `X-API-Key`.")
 
 
-__all__ = ["Caller", "Role", "admin", "caller_dependency", "staff"]
+__all__ = ["Caller", "CallerDependency", "Role", "admin", "caller_dependency", "staff"]
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,18 @@ class Caller:
         return Audience.CUSTOMER if self.role is Role.CUSTOMER else Audience.AGENT
 
 
-def caller_dependency(settings: Settings, keys: KeyRing | None = None) -> Callable[..., Caller]:
+# The dependency routes declare to learn who calls (async: see caller_dependency).
+CallerDependency = Callable[..., Awaitable[Caller]]
+
+
+def caller_dependency(settings: Settings, keys: KeyRing | None = None) -> CallerDependency:
     """A FastAPI dependency resolving the caller from `Authorization: Bearer <key>` or `X-API-Key`: a settings key,
     else an active API key of the database (`keys`)."""
     roles = {key: Role.CUSTOMER for key in settings.customer_api_keys}
     roles.update({key: Role.AGENT for key in settings.agent_api_keys})
     roles.update({key: Role.ADMIN for key in settings.admin_api_keys})
 
-    def caller(
+    async def caller(
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
         x_api_key: Annotated[str | None, Security(API_KEY)] = None,
         x_actor: Annotated[str | None, Header(max_length=100, description="Human id for the audit log.")] = None,
@@ -57,8 +62,9 @@ def caller_dependency(settings: Settings, keys: KeyRing | None = None) -> Callab
         if role is not None:
             name = hashlib.sha256(key.encode()).hexdigest()[:10] if role is Role.CUSTOMER else key[:4]
         else:
-            # A sync dependency: FastAPI runs it in a worker thread, so the database read does not block the loop.
-            found = keys.identify(key) if keys is not None else None
+            # A settings key is resolved on the event loop (a worker thread per request cost each ask a hand-off);
+            # the database read runs in a worker thread, so it never blocks the loop.
+            found = await run_in_threadpool(keys.identify, key) if keys is not None else None
             if found is None or found.kind is not KeyKind.API_KEY or found.role is None:
                 raise Unauthorized("unknown API key")
             if not found.active:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from deflect.api.auth import Caller, admin, staff
+from deflect.api.auth import Caller, CallerDependency, admin, staff
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
 from deflect.errors import ValidationFailed
 from deflect.escalations.lifecycle import Action
@@ -56,7 +56,7 @@ class ResolveResponse(BaseModel):
     )
 
 
-def escalation_router(svc: DeflectService, caller: Callable[..., Caller]) -> APIRouter:
+def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRouter:
     """Routes over svc.desk; every route requires a staff key, exporting the audit log an admin key."""
     router = APIRouter(prefix="/v1", tags=["escalations"])
     desk = svc.desk

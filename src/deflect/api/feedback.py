@@ -2,13 +2,12 @@
 
 # No `from __future__ import annotations`: FastAPI resolves `Depends(caller)` from a name local to the factory.
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from deflect.api.auth import Caller
+from deflect.api.auth import Caller, CallerDependency
 from deflect.feedback import FeedbackDesk
 from deflect.feedback.desk import MAX_COMMENT, MAX_SOURCE_ID
 
@@ -32,7 +31,7 @@ class FeedbackResponse(BaseModel):
     offer_escalation: bool = Field(description="The widget should offer a hand-off to a human.")
 
 
-def feedback_router(feedback_desk: FeedbackDesk, caller_dependency: Callable[..., Caller]) -> APIRouter:
+def feedback_router(feedback_desk: FeedbackDesk, caller_dependency: CallerDependency) -> APIRouter:
     """The feedback route over a FeedbackDesk; customer, agent and admin keys may vote."""
     router = APIRouter(prefix="/v1", tags=["feedback"])
 

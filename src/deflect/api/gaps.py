@@ -1,11 +1,10 @@
 """GET /v1/gaps: content gaps over a window (agent or admin keys)."""
 
-from collections.abc import Callable
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Query
 
-from deflect.api.auth import Caller, staff
+from deflect.api.auth import Caller, CallerDependency, staff
 from deflect.gaps import GapReport
 
 
@@ -15,7 +14,7 @@ class GapsProvider(Protocol):
     def gaps(self, days: float = 30, min_size: int = 2) -> GapReport: ...
 
 
-def gaps_router(svc: GapsProvider, caller: Callable[..., Caller]) -> APIRouter:
+def gaps_router(svc: GapsProvider, caller: CallerDependency) -> APIRouter:
     """The gaps route; it needs a staff key (customers never see other customers' questions)."""
     router = APIRouter(prefix="/v1", tags=["gaps"])
 

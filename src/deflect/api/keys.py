@@ -5,14 +5,13 @@ A secret is in the response of create and rotate only; deflect keeps its SHA-256
 
 # No `from __future__ import annotations`: FastAPI resolves `Depends(caller)` from a name local to the factory.
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from deflect.api.auth import Caller, admin
+from deflect.api.auth import Caller, CallerDependency, admin
 from deflect.domain.keys import KeyKind, KeyRecord, Role
 from deflect.errors import NotFound
 from deflect.keys import Issued, KeyRing
@@ -71,7 +70,7 @@ class IssuedKey(KeyView):
         return cls.model_validate(KeyView.of(issued.record).model_dump() | {"secret": issued.secret})
 
 
-def keys_router(keys: KeyRing | None, caller: Callable[..., Caller]) -> APIRouter:
+def keys_router(keys: KeyRing | None, caller: CallerDependency) -> APIRouter:
     """Key management routes; every one needs an admin key."""
     router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -30,7 +30,7 @@ import anyio
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from deflect.api.auth import Caller, Role
+from deflect.api.auth import Caller, CallerDependency, Role
 from deflect.api.errors import error_body
 from deflect.config import Settings
 from deflect.domain.models import AskResult, Audience, Decision
@@ -201,7 +201,7 @@ def ask_arguments(body: Any, who: Caller) -> dict[str, Any]:
 
 
 def stream_router(
-    settings: Settings, svc: DeflectService, caller: Callable[..., Caller], keepalive_s: float = KEEPALIVE_S
+    settings: Settings, svc: DeflectService, caller: CallerDependency, keepalive_s: float = KEEPALIVE_S
 ) -> APIRouter:
     """POST /v1/ask/stream with the same keys and body as POST /v1/ask."""
     from deflect.api.app import AskRequest

@@ -61,13 +61,13 @@ def source_router(settings: Settings, svc: DeflectService) -> APIRouter:
     router = APIRouter(tags=["web"])
     caller = caller_dependency(settings, svc.keys)
 
-    def audience(
+    async def audience(
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
         x_api_key: Annotated[str | None, Security(API_KEY)] = None,
     ) -> Audience:
         if not x_api_key and not (bearer and bearer.credentials.strip()):
             return Audience.CUSTOMER  # an anonymous visitor following a citation link
-        return caller(bearer, x_api_key, None).audience  # raises Unauthorized for an unknown key
+        return (await caller(bearer, x_api_key, None)).audience  # raises Unauthorized for an unknown key
 
     # `:path`: source ids hold slashes (doc:articles/billing/refunds); the citation url quotes everything else.
     @router.get(
