@@ -424,6 +424,10 @@ class Bench:
         out: dict[str, Any] = {"chunks": self.count()}
         floor_questions = pool.take(args.questions)
         out["floor"] = self.floor(floor_questions)
+        # A fresh database per server: at start-up the gaps job embeds every stored escalation's question, so an
+        # earlier run's escalated questions would be in the question-vector cache and skip their embedding.
+        for leftover in self.work.glob("deflect.db*"):
+            leftover.unlink()
         server = Server(self.work, self.env)
         try:
             out["ready_s"] = round(server.ready_s, 1)
