@@ -6,8 +6,9 @@ Every test runs on the in-memory fake and on embedded Chroma, the store producti
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,71 @@ def test_many_small_sources_are_embedded_together_and_each_chunk_keeps_its_own_v
         # Each chunk is nearest to its own text's vector: no vector was paired with another source's chunk.
         vector = embedder.embed([f"Page {i}. The word w{i}x appears on page {i} only."])[0]
         assert index.query(vector, 1, frozenset({"public"}))[0].chunk.source_id == f"doc:page-{i}"
+
+
+class _Overlap:
+    """An embedder and an index that meet: the index's first write waits until the embedder starts its second
+    group. In line (embed, write, embed, ...) that never happens and the write gives up waiting."""
+
+    def __init__(self, embedder: HashEmbedder) -> None:
+        self.embedder, self.index = embedder, InMemoryIndex()
+        self.name, self.dimension = embedder.name, embedder.dimension
+        self.second_started = threading.Event()
+        self.overlapped: bool | None = None
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if self.embedder.calls == 1:
+            self.second_started.set()
+        return self.embedder.embed(texts)
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+        if self.overlapped is None:
+            self.overlapped = self.second_started.wait(timeout=5)
+        self.index.upsert(chunks, embeddings)
+
+    def __getattr__(self, name: str) -> object:  # the rest of the Index port, as the in-memory index has it
+        return getattr(self.index, name)
+
+
+def test_the_next_group_is_embedded_while_the_current_one_is_written(
+    embedder: HashEmbedder, chunker: Chunker, tmp_path: Path
+) -> None:
+    kb = tmp_path / "many"
+    kb.mkdir()
+    for i in range(2 * EMBED_GROUP + 10):  # three groups
+        (kb / f"page-{i}.md").write_text(f"# Page {i}\n\nThe word w{i}x appears on page {i} only.\n", encoding="utf-8")
+    both = _Overlap(embedder)
+
+    report = Ingestor(both, both, chunker).ingest_paths([kb], kb)  # type: ignore[arg-type]
+
+    assert both.overlapped is True
+    assert report.added == 2 * EMBED_GROUP + 10 and embedder.calls == 3
+    for i in (0, EMBED_GROUP, 2 * EMBED_GROUP + 9):
+        vector = embedder.embed([f"Page {i}. The word w{i}x appears on page {i} only."])[0]
+        assert both.index.query(vector, 1, frozenset({"public"}))[0].chunk.source_id == f"doc:page-{i}"
+
+
+def test_a_failed_write_stops_the_ingest_with_its_error(
+    embedder: HashEmbedder, chunker: Chunker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb = tmp_path / "many"
+    kb.mkdir()
+    for i in range(2 * EMBED_GROUP + 10):
+        (kb / f"page-{i}.md").write_text(f"# Page {i}\n\nText {i}.\n", encoding="utf-8")
+    index = InMemoryIndex()
+    writes: list[int] = []
+
+    def failing(chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+        writes.append(len(chunks))
+        if len(writes) == 3:
+            raise RuntimeError("disk full")
+        InMemoryIndex.upsert(index, chunks, embeddings)
+
+    monkeypatch.setattr(index, "upsert", failing)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        Ingestor(index, embedder, chunker).ingest_paths([kb], kb)
+    assert index.count() == 2 and embedder.calls <= 2  # nothing embedded past the group being written, no hang
 
 
 def test_a_second_run_on_an_unchanged_kb_embeds_and_writes_nothing(

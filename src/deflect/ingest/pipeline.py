@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -150,19 +151,37 @@ def _embedded(
 ) -> Iterator[tuple[SourceDoc, list[Chunk], list[list[float]]]]:
     """Each source with its chunks' vectors, embedded EMBED_GROUP chunks at a time across sources: one call per
     source ran the model on tiny, badly padded batches for the many short pages (the encoder sorts texts by length
-    only within one call). Writes still go source by source, in order, after their group is embedded."""
-    group: list[tuple[SourceDoc, list[Chunk]]] = []
+    only within one call). Writes still go source by source, in order, after their group is embedded.
+
+    The next group is embedded in a worker thread while the caller writes the current one (the model releases the
+    GIL), so the index writes do not leave the cores the model runs on idle; at most one group is embedded ahead."""
+    groups: list[list[tuple[SourceDoc, list[Chunk]]]] = []
     size = 0
-    for i, (doc, chunks) in enumerate(todo):
-        group.append((doc, chunks))
+    for doc, chunks in todo:
+        if not groups or size >= EMBED_GROUP:
+            groups.append([])
+            size = 0
+        groups[-1].append((doc, chunks))
         size += len(chunks)
-        if size >= EMBED_GROUP or i == len(todo) - 1:
-            vectors = embedder.embed([c.embed_text for _, cs in group for c in cs])
-            start = 0
-            for gdoc, gchunks in group:
-                yield gdoc, gchunks, vectors[start : start + len(gchunks)]
-                start += len(gchunks)
-            group, size = [], 0
+
+    def embed(group: list[tuple[SourceDoc, list[Chunk]]]) -> list[list[float]]:
+        return embedder.embed([c.embed_text for _, cs in group for c in cs])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed") as pool:
+        ahead: Future[list[list[float]]] | None = pool.submit(embed, groups[0]) if groups else None
+        for i, group in enumerate(groups):
+            assert ahead is not None
+            vectors = ahead.result()
+            ahead = pool.submit(embed, groups[i + 1]) if i + 1 < len(groups) else None
+            try:
+                start = 0
+                for gdoc, gchunks in group:
+                    yield gdoc, gchunks, vectors[start : start + len(gchunks)]
+                    start += len(gchunks)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                raise
 
 
 def _file_reports(parsed: ParsedSources, written: set[str]) -> list[FileReport]:
