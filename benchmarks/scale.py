@@ -15,6 +15,11 @@ Questions, written here and not taken from the manual: headings of the ingested 
 answers. Each question is asked once per phase (the service caches question vectors: a repeat would skip the
 embedding).
 
+Each size's server starts on an empty database (escalations of an earlier run would have their questions embedded
+by the gaps job at start-up, so a rerun's escalated asks would skip their embedding); the index is kept.
+
+Ingest embeds on DEFLECT_EMBEDDING_INGEST_THREADS (default one per core) and raw encode runs on the same count.
+
 The floor of an ask is the question's embedding (the same model, threads and no cache, in this process) plus one raw
 kNN query on the same collection, unfiltered, for retrieval_candidates results, measured with the server stopped.
 
