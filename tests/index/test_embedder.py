@@ -11,10 +11,14 @@ import pytest
 import torch
 
 from deflect.index.embedder import SentenceTransformerEmbedder
+from deflect.offline import offline_environment
 
 
 @pytest.fixture(scope="module")
 def embedder() -> Iterator[SentenceTransformerEmbedder]:
+    # As every entry point does before loading a model (the hub library reads these once, when first imported: a
+    # model loaded here first would otherwise leave progress bars on for the CLI tests that follow).
+    offline_environment()
     before = torch.get_num_threads()
     model = SentenceTransformerEmbedder("minilm", threads=1, batch_size=4, batch_threads=2)
     yield model
