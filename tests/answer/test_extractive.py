@@ -437,3 +437,14 @@ def test_an_article_named_but_far_less_relevant_does_not_lead() -> None:
     answer = generator().generate("E42: Export too large", _error_code_sources(article_score=0.5))
 
     assert [c.source_id for c in answer.citations] == ["esc:ESC-7"]
+
+
+def test_a_heading_that_already_names_its_page_is_not_prefixed_with_the_title() -> None:
+    hit = source(
+        "doc:e42", "E42 means the export is larger than 250 MB.", headings=("Why you see E42: Export too large",)
+    )
+    hit = hit.model_copy(update={"title": "E42: Export too large"})
+
+    answer = generator().generate("What does E42 mean?", [hit])
+
+    assert answer.text.startswith("**Why you see E42: Export too large**\n\n")

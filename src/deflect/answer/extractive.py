@@ -362,7 +362,7 @@ def _label(source: SourceHit, heading: str) -> str:
     if source.kind != "article":
         return heading
     title = source.title.strip()
-    if not title or heading == title or heading.startswith(f"{title} > "):
+    if not title or title.casefold() in heading.casefold():  # "Why you see E1042: ..." already names the page
         return heading
     return f"{title} > {heading}" if heading else title
 
