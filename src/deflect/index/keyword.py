@@ -18,6 +18,7 @@ from pathlib import Path
 from deflect.domain.models import Chunk, ScoredChunk
 from deflect.errors import IndexUnavailable
 from deflect.index.terms import query_terms, terms
+from deflect.sqlite_wal import enable_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunk (
@@ -52,7 +53,7 @@ class SqliteKeywordIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._conn()
         with _errors("open"):
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn, busy_timeout_s)
             conn.executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:

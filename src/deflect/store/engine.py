@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +9,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from deflect.errors import ConfigError
+from deflect.sqlite_wal import enable_wal
 
 # Execution option naming the statement that opens a SQLite transaction (read paths ask for a deferred one).
 SQLITE_BEGIN = "deflect_sqlite_begin"
@@ -57,18 +56,7 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        # WAL: readers never block the writer and the writer never blocks readers; persistent in the file.
-        # Switching a brand-new file to WAL needs a moment of exclusive access; when many processes open it at
-        # once SQLite can answer "locked" without waiting, so retry for a bounded time.
-        deadline = time.monotonic() + WAL_RETRY_S
-        while True:
-            try:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        enable_wal(cursor, WAL_RETRY_S)
     finally:
         cursor.close()
 

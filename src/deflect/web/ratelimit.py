@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from deflect.sqlite_wal import enable_wal
+
 WINDOW_S = 60
 
 
@@ -31,7 +33,7 @@ class RateLimiter:
         if db is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            enable_wal(db, 5.0)
             db.execute(
                 "CREATE TABLE IF NOT EXISTS hits (key TEXT PRIMARY KEY, window INTEGER NOT NULL, n INTEGER NOT NULL)"
             )
