@@ -9,7 +9,7 @@ import pytest
 
 from deflect.domain.models import Chunk, SourceDoc
 from deflect.ingest.chunking import Chunker
-from deflect.ingest.sources import parse_escalations, parse_markdown
+from deflect.ingest.sources import parse_escalations, parse_html, parse_markdown
 
 SIG = "test-signature"
 QUESTION = "Why did webhook retries stop after 3 tries?"
@@ -348,7 +348,7 @@ def test_a_hash_line_inside_a_code_block_is_not_a_heading() -> None:
 
 
 def test_the_signature_changes_with_the_block_chunker() -> None:
-    assert Chunker(200, 30).signature.startswith("chunker-v4:")
+    assert Chunker(200, 30).signature.startswith("chunker-v5:")
 
 
 def test_a_heading_anchor_leaves_the_heading_text_and_points_the_chunk_url_at_the_heading() -> None:
@@ -373,3 +373,20 @@ def test_html_inside_markdown_becomes_markdown_and_comments_disappear() -> None:
     assert "| Pot | Cups |\n| --- | --- |\n| small | 4 |" in doc.body
     assert "TODO" not in doc.body and "<table>" not in doc.body
     assert Chunker(200, 30).chunk(doc)[0].quotable.startswith("| Pot | Cups |")
+
+
+def test_a_docbook_chapter_heading_with_no_break_spaces_is_still_recognised_as_the_title() -> None:
+    """DocBook writes "9.&nbsp;Kettles" in the headings and "9. Kettles" in <title>: the chapter heading must not
+    be repeated in every chunk's heading path (answers would read "9. Kettles > 9. Kettles > 9.1. Overview")."""
+    page = (
+        "<html><head><title>9. Kettles: boiling water</title></head><body>"
+        "<h1>9.&nbsp;Kettles: boiling&nbsp;water</h1><p>Kettles boil water for tea and soup.</p>"
+        "<h2>9.1.&nbsp;Overview</h2><p>Fill the kettle to the mark and press the switch.</p>"
+        "</body></html>"
+    )
+    doc = parse_html(page, "kettles.html", SIG)
+
+    chunks = Chunker(200, 30).chunk(doc)
+
+    assert doc.title == "9. Kettles: boiling water"
+    assert [c.heading_path for c in chunks] == ["", "9.1. Overview"]

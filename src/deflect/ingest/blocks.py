@@ -88,9 +88,11 @@ def sections(markdown: str) -> list[Section]:
 def split_anchor(heading: str) -> tuple[str, str]:
     """`Options {#cmd-options}` -> ("Options", "cmd-options"); a heading without one keeps all its text."""
     match = _ANCHOR.search(heading)
+    # Whitespace collapsed, no-break spaces included: DocBook writes "9.&nbsp;Massif" in headings and "9. Massif"
+    # in <title>, and the chunker drops a top heading only when it equals the page title.
     if match is None:
-        return heading.strip(), ""
-    return heading[: match.start()].strip(), match.group(1)
+        return " ".join(heading.split()), ""
+    return " ".join(heading[: match.start()].split()), match.group(1)
 
 
 def blocks(markdown: str) -> list[Block]:
