@@ -294,3 +294,54 @@ def test_an_xhtml_export_with_an_xml_prologue_parses_as_html_without_warnings() 
     )
 
     assert body(xhtml) == "# Kettle\n\nUse `kettle on`.\n"
+
+
+DOCBOOK_FAQ = """<html><head><title>Kettle Frequently Asked Questions</title></head><body>
+<div class="book"><div class="titlepage"><h1 class="title">Kettle Frequently Asked Questions</h1></div>
+<div class="qandaset"><dl><dt>1. <a href="#faq.basics">Basics</a></dt>
+<dd>1.1. <a href="#faq.descale">How do I descale the kettle?</a></dd></dl>
+<table width="100%" summary="Q and A Div" cellpadding="2" cellspacing="2" border="0">
+<tr class="qandadiv"><td align="left" valign="top" colspan="2">
+<a name="faq.basics"></a><h3 class="title"><a name="faq.basics"></a>1. Basics</h3></td></tr>
+<tr class="toc" colspan="2"><td align="left" valign="top" colspan="2">1.1. <a href="#faq.descale">How do I
+descale the kettle?</a><br></td></tr>
+<tr><td colspan="2"> </td></tr>
+<tr class="question"><td align="left" valign="top"><a name="faq.descale"></a><b>1.1.</b></td>
+<td align="left" valign="top"><b>How do I descale the kettle?</b></td></tr>
+<tr class="answer"><td align="left" valign="top"><a name="a-descale"></a></td>
+<td align="left" valign="top"><p>Boil half a litre of water with two spoons of citric acid.</p>
+<pre class="screen">kettle descale --acid citric</pre><p>Rinse twice afterwards.</p></td></tr>
+<tr><td colspan="2"> </td></tr>
+<tr class="question"><td align="left" valign="top"><a name="faq.noise"></a><b>1.2.</b></td>
+<td align="left" valign="top"><b>Why does my kettle print this?</b>
+<pre class="screen">E42: element too hot</pre></td></tr>
+<tr class="answer"><td align="left" valign="top"></td>
+<td align="left" valign="top"><p>Scale on the element. See the question above.</p></td></tr>
+</table></div></div></body></html>"""
+
+
+def test_a_docbook_faq_table_becomes_one_heading_per_question_with_its_answer_below() -> None:
+    body = parse_page(DOCBOOK_FAQ).body
+
+    assert "|" not in body  # no pipe table of run-on answers
+    assert "### 1. Basics" in body
+    descale = body.index("#### How do I descale the kettle? {#faq.descale}")
+    noise = body.index("#### Why does my kettle print this? {#faq.noise}\n\n```\nE42: element too hot\n```")
+    answer = body[descale:noise]
+    assert "Boil half a litre of water with two spoons of citric acid." in answer
+    assert "```\nkettle descale --acid citric\n```" in answer
+    assert "Rinse twice afterwards." in answer
+    assert body.count("How do I descale the kettle?") == 1  # the FAQ's own list of questions is not kept
+
+
+def test_a_docbook_navigation_table_is_dropped() -> None:
+    page = DOCBOOK_FAQ.replace(
+        "<body>",
+        '<body><div><table class="nav" width="100%" summary="Navigation header"><tr>'
+        '<td><a accesskey="p" href="a.html">Prev</a></td><th align="center">Kettle FAQ</th>'
+        '<td><a accesskey="n" href="b.html">Next</a></td></tr></table></div>',
+    )
+
+    body = parse_page(page).body
+
+    assert "Prev" not in body and "Next" not in body and "Kettle FAQ" not in body

@@ -6,7 +6,8 @@ needs come out (see ingest/README.md, "Article bodies"):
 - inline `<code>`/`<kbd>`/`<samp>` become backticked text exactly as written (whitespace runs collapsed, as a
   browser shows them; nothing else touched);
 - `<dl>` becomes one list item per term, `- **TERM**: description`, more paragraphs indented under it;
-- tables become GFM pipe tables with a header row; lists keep their numbers and nesting;
+- tables become GFM pipe tables with a header row, except DocBook FAQ tables (a heading per question, its answer
+  below); lists keep their numbers and nesting;
 - navigation, sidebars, breadcrumbs, previous/next links, search boxes and permalinks (¶) are dropped.
 """
 
@@ -115,6 +116,7 @@ def parse_page(html: str) -> HtmlPage:
     title_tag = soup.find("title")
     root = _content_root(soup)
     _strip_chrome(root)
+    _unwrap_qanda_tables(root, soup)
     _mark_table_headers(root)
     h1 = root.find("h1") or soup.find("h1")
     body = _convert(root)
@@ -173,9 +175,57 @@ def _strip_chrome(root: Tag) -> None:
         # A <header> holding the article's H1 is part of the article; any other is site chrome.
         if el.find(["h1", "h2"]) is None:
             el.decompose()
+    for table in root.find_all("table"):
+        # DocBook's previous/up/next bar is a table on every page, marked only by its summary.
+        if not table.decomposed and str(table.get("summary") or "").lower().startswith("navigation"):
+            table.decompose()
     for a in root.find_all("a"):
         if not a.decomposed and _PERMALINK.match(a.get_text()) and str(a.get("href") or "").startswith("#"):
             a.decompose()
+
+
+def _unwrap_qanda_tables(root: Tag, soup: BeautifulSoup) -> None:
+    """DocBook lays an FAQ (a `qandaset`) out as a table: a number cell and a question cell per `tr.question`,
+    the answer in the second cell of the `tr.answer` below it. As a pipe table every answer became one cell of
+    run-on text; here each question becomes a heading one level below the FAQ's own, and its answer the section
+    under it, so a chunk is one question with its answer and a citation opens that question."""
+    for toc in root.select("div.qandaset > dl"):
+        toc.decompose()  # the FAQ's own list of questions, each a link to the question below
+    for table in root.find_all("table"):
+        if table.decomposed or table.find("tr", class_="question") is None:
+            continue
+        out = soup.new_tag("div")
+        level = _heading_level_before(table) + 1
+        for row in table.find_all("tr"):
+            classes = set(row.get("class") or [])
+            cells = row.find_all("td", recursive=False)
+            if "qandadiv" in classes:
+                heading = row.find(_HEADINGS)
+                if heading is not None:
+                    level = min(int(heading.name[1]) + 1, 6)
+                    out.append(heading.extract())
+            elif "question" in classes and cells:
+                # A question quoting an error message holds it in a <pre>: the heading is the words, the
+                # message goes under it, verbatim.
+                quoted = [pre.extract() for pre in cells[-1].find_all("pre")]
+                question = soup.new_tag(f"h{min(level, 6)}")
+                question.string = _one_line(cells[-1].get_text(" "))
+                anchor = row.find("a", attrs={"name": True})
+                if anchor is not None:
+                    question["id"] = str(anchor["name"])
+                out.append(question)
+                for pre in quoted:
+                    out.append(pre)
+            elif "answer" in classes and cells:
+                for child in list(cells[-1].contents):
+                    out.append(child.extract())
+        table.replace_with(out)
+
+
+def _heading_level_before(el: Tag) -> int:
+    """The level of the last heading before `el` in the document (1 when there is none)."""
+    previous = el.find_previous(_HEADINGS)
+    return int(previous.name[1]) if isinstance(previous, Tag) else 1
 
 
 def _mark_table_headers(root: Tag) -> None:
