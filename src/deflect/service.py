@@ -70,6 +70,8 @@ class DeflectService:
         self._index = index
         self._retriever = retriever
         self._generator = generator
+        # A streaming generator is a model call (seconds); the extractive one costs about a millisecond.
+        self._drafts_are_cheap = not isinstance(generator, StreamingGenerator)
         # Loaded on first ask, so `deflect ingest` works before any calibration has been fitted.
         self._load_calibration = calibration
         self._calibration: Calibration | None = None
@@ -198,8 +200,12 @@ class DeflectService:
         reasons = list(verdict.reasons)
         answer = None
         # A risk trigger over a confident KB answer still gets an answer drafted: it goes into the packet for the
-        # agent who picks the escalation up, and is shown to the asker only when the asker is an agent.
-        if verdict.decision is Decision.ANSWER or verdict.draft_allowed:
+        # agent who picks the escalation up, and is shown to the asker only when the asker is an agent. So does a
+        # relevant but unsure one (only low confidence escalated it), marked as such: on a manual deflect cannot
+        # vouch for, the agent still starts from what the KB says. For a customer's question it is drafted only
+        # when drafting costs nothing (no model call delays the customer's hand-off for a packet-only draft).
+        unsure = verdict.unsure_draft and (audience is Audience.AGENT or self._drafts_are_cheap)
+        if verdict.decision is Decision.ANSWER or verdict.draft_allowed or unsure:
             generator, sources = self._generator, hits[: self._max_sources]
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
             if on_text is not None and shown and isinstance(generator, StreamingGenerator):
@@ -238,6 +244,7 @@ class DeflectService:
             "generator": self._generator.name,
         }
         escalation_id = priority = draft = None
+        draft_citations: list[Citation] = []
         if decision is Decision.ANSWER and answer is not None:
             text, citations = answer.text, [linked(c) for c in answer.citations]
             if record:
@@ -245,6 +252,8 @@ class DeflectService:
         else:
             packet_draft = answer.text if answer is not None else None
             draft = packet_draft if audience is Audience.AGENT else None
+            if draft is not None and answer is not None:
+                draft_citations = [linked(c) for c in answer.citations]
             esc, text = self.desk.escalate(
                 answer_id=answer_id,
                 question=stored_question,
@@ -278,6 +287,8 @@ class DeflectService:
             escalation_id=escalation_id,
             priority=priority,
             draft_answer=draft,
+            draft_below_threshold=draft is not None and unsure and not verdict.draft_allowed,
+            draft_citations=draft_citations,
             dry_run=not record,
         )
         for observe in self.observers if record else ():  # a dry run is no traffic: metrics do not count it

@@ -34,6 +34,8 @@ RESULT_FIELDS = {
     "escalation_id",
     "priority",
     "draft_answer",
+    "draft_below_threshold",
+    "draft_citations",
     "dry_run",
 }
 CITATION_FIELDS = {"n", "source_id", "title", "url", "snippet"}

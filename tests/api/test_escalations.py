@@ -11,11 +11,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import FAKE_CALIBRATION
 from deflect.api import create_app
 from deflect.config import DEV_ADMIN_KEY, DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
 from deflect.policy.loader import load_policy
 from deflect.service import DeflectService
+from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.testing.store import InMemoryStore
+from deflect.wiring import assemble
 
 CUSTOMER = {"Authorization": f"Bearer {DEV_CUSTOMER_KEY}"}
 AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}", "X-Actor": "agent-ana"}
@@ -573,9 +576,7 @@ def test_the_audit_of_an_answered_question_is_its_decision(settings: Settings, c
 def test_the_decision_audit_keeps_every_input_the_triggers_read(client: TestClient) -> None:
     history = ["Hi there", "I have a question"]
     # An agent asking on the customer's behalf: the identity is trusted.
-    answered = ask(
-        client, ANSWERABLE, AGENT, conversation=history, customer_id="cust-5", customer_tier="business"
-    )
+    answered = ask(client, ANSWERABLE, AGENT, conversation=history, customer_id="cust-5", customer_tier="business")
     escalate(client, customer_id="cust-5", headers=AGENT)
     again = escalate(client, customer_id="cust-5", headers=AGENT)
 
@@ -695,9 +696,58 @@ def test_a_risk_topic_escalates_without_a_kb_answer_too(client: TestClient, ques
 
     assert reason in customer["reasons"]
     assert reason in agent["reasons"]
-    # No confident KB answer: nothing to draft, for anyone.
+    # No confident KB answer: never a draft for the asking customer, and never a confident one for an agent (when
+    # low confidence was all that was wrong, the agent gets what the KB says, marked as under the threshold).
     assert customer["draft_answer"] is None
+    assert agent["draft_answer"] is None or agent["draft_below_threshold"]
+    assert not customer["draft_below_threshold"]
+
+
+@pytest.fixture
+def unsure_client(settings: Settings) -> TestClient:
+    """The tiny KB with an answer threshold no answer reaches: every relevant answer is escalated for low
+    confidence alone (as on a manual whose own calibration vouches for nothing)."""
+    strict = settings.model_copy(update={"confidence_threshold": 0.999})
+    svc = assemble(strict, InMemoryIndex(), HashEmbedder(), calibration=FAKE_CALIBRATION, store=InMemoryStore())
+    svc.ingest([strict.kb_dir], strict.kb_dir)
+    return TestClient(create_app(strict, svc))
+
+
+def test_low_confidence_alone_gives_the_agent_what_the_kb_says_as_a_draft_marked_below_the_threshold(
+    unsure_client: TestClient,
+) -> None:
+    agent = ask(unsure_client, ANSWERABLE, headers=AGENT)
+
+    assert agent["decision"] == "escalate"
+    assert agent["reasons"] == ["low_confidence"]
+    assert agent["citations"] == []  # nothing is answered
+    assert agent["draft_answer"] and agent["draft_below_threshold"] is True
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", agent["draft_answer"])}
+    assert markers and markers <= {c["n"] for c in agent["draft_citations"]}
+    assert all(c["source_id"] and c["title"] for c in agent["draft_citations"])
+    assert packet(unsure_client, agent["escalation_id"])["draft_answer"] == agent["draft_answer"]
+
+
+def test_low_confidence_alone_never_shows_the_customer_a_draft_but_keeps_it_for_the_agent(
+    unsure_client: TestClient,
+) -> None:
+    customer = escalate(unsure_client, ANSWERABLE)
+
+    assert customer["reasons"] == ["low_confidence"]
+    assert customer["draft_answer"] is None
+    assert customer["draft_citations"] == []
+    assert not customer["draft_below_threshold"]
+    kept = packet(unsure_client, customer["escalation_id"])["draft_answer"]
+    assert kept and kept not in customer["answer"]
+
+
+def test_no_draft_when_more_than_confidence_is_wrong_with_the_evidence(unsure_client: TestClient) -> None:
+    agent = ask(unsure_client, UNANSWERABLE, headers=AGENT)
+
+    # The weather on Mars: a name no source mentions (and nothing relevant), not just an unsure answer.
+    assert {"no_relevant_source", "unknown_name"} & set(agent["reasons"])
     assert agent["draft_answer"] is None
+    assert agent["draft_citations"] == []
 
 
 def test_a_hard_negative_about_invoices_is_answered(client: TestClient) -> None:

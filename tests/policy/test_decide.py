@@ -125,6 +125,24 @@ def test_no_draft_when_the_kb_cannot_answer(with_triggers: PolicyRules) -> None:
 
     assert result.reasons == [LOW_CONFIDENCE, BILLING]
     assert not result.draft_allowed
+    assert result.unsure_draft  # a relevant source under the threshold: the agent may still start from it
+
+
+@pytest.mark.parametrize(
+    ("evidence", "unsure"),
+    [
+        (Evidence(confidence=0.2, top_dense=0.7, sources=3), True),  # only low confidence
+        (Evidence(confidence=0.2, top_dense=0.05, sources=3), False),  # nothing relevant retrieved
+        (Evidence(confidence=0.2, top_dense=0.7, sources=3, unknown_names=("GitLab",)), False),  # names a stranger
+        (Evidence(confidence=0.0, top_dense=None, sources=0, index_available=False), False),  # no index at all
+        (Evidence(confidence=0.9, top_dense=0.7, sources=3), False),  # confident: a real answer, not an unsure one
+    ],
+    ids=["low-confidence", "irrelevant", "unknown-name", "index-down", "confident"],
+)
+def test_an_unsure_draft_only_when_low_confidence_is_the_only_thing_wrong_with_the_evidence(
+    evidence: Evidence, unsure: bool
+) -> None:
+    assert decide(QUESTION, evidence, RULES).unsure_draft is unsure
 
 
 def test_every_reason_is_returned_kb_reasons_first(with_triggers: PolicyRules) -> None:

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.browser
 
 ANSWERABLE = "How do I reset my password?"
 INTERNAL = "Who can apply account credits in the admin tool?"
+# Retrieves the export article but under the test calibration's threshold: escalated for low confidence alone.
+UNSURE = "Where do I find the export button?"
 
 
 def open_panel(page: Any, live: Live, query: str = "") -> None:
@@ -140,6 +142,31 @@ def test_escalate_shows_the_packet_with_checklist_priority_and_sla(page: Any, li
     page.locator("#queue > li", has_text=reference).wait_for()  # the queue shows it at once
     shot(page, "panel-escalation")
     assert axe_violations(page) == []
+
+
+def test_a_low_confidence_escalation_shows_the_kb_draft_marked_unsure_with_its_sources(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, UNSURE)
+
+    assert "Escalated" in page.locator("#verdict").text_content()
+    assert [li.get_attribute("data-code") for li in page.locator("#reasons li").all()] == ["low_confidence"]
+    assert page.locator("#draft-box").is_visible()
+    assert page.locator("#draft-unsure").is_visible()
+    assert "export" in page.locator("#draft").inner_text().lower()
+    sources = page.locator("#citations li")
+    assert sources.count() >= 1 and page.locator("#no-sources").is_hidden()
+    assert "Export" in sources.first.inner_text()
+    shot(page, "panel-unsure-draft")
+    assert axe_violations(page) == []
+    assert page.js_errors == []
+
+
+def test_a_confident_answer_shows_no_draft(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+
+    assert page.locator("#draft-box").is_hidden()
+    assert page.locator("#draft-unsure").is_hidden()
 
 
 def test_a_refused_key_reopens_the_key_form(page: Any, live: Live) -> None:

@@ -88,6 +88,10 @@ def result_events(result: AskResult, info: dict[str, dict[str, str]], streamed: 
         if sid.startswith("esc:") and sid not in cited and sid in info
     ][:RELATED_MAX]
     yield sse("citations", {"citations": citations, "related": related})
+    draft_citations = [
+        c.model_dump() | {"audience": info.get(c.source_id, {}).get("audience", "public")}
+        for c in result.draft_citations
+    ]
     escalated = result.decision is Decision.ESCALATE
     yield sse(
         "decision",
@@ -99,6 +103,8 @@ def result_events(result: AskResult, info: dict[str, dict[str, str]], streamed: 
             "priority": result.priority,
             "handoff": result.answer if escalated else None,
             "draft_answer": result.draft_answer,
+            "draft_below_threshold": result.draft_below_threshold,
+            "draft_citations": draft_citations,
         },
     )
     rest = result.answer
@@ -174,9 +180,7 @@ async def ask_stream(
                     with anyio.CancelScope(shield=True):
                         await anyio.to_thread.run_sync(report, work.result()[0])
             else:  # the client left while the ask was still working: report when it is done
-                work.add_done_callback(
-                    lambda f: None if f.cancelled() or f.exception() else report(f.result()[0])
-                )
+                work.add_done_callback(lambda f: None if f.cancelled() or f.exception() else report(f.result()[0]))
 
 
 def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
@@ -223,7 +227,8 @@ def stream_router(
         meta = {"id": answer_id, "conversation_id": body.conversation_id, "audience": who.audience.value}
 
         def describe(result: AskResult) -> dict[str, dict[str, str]]:
-            return source_info(svc, [c.source_id for c in result.citations] + result.retrieved, who.audience)
+            cited = [c.source_id for c in [*result.citations, *result.draft_citations]]
+            return source_info(svc, cited + result.retrieved, who.audience)
 
         return event_stream(ask_stream(ask, describe, meta, keepalive_s, svc.report_undelivered))
 

@@ -134,7 +134,15 @@ class AskResult(BaseModel):
     escalation_id: str | None = Field(None, description="Set when the question was escalated.")
     priority: str | None = Field(None, description="Escalation priority (critical, high, medium, low).")
     draft_answer: str | None = Field(
-        None, description="Agents only: an answer the KB supports, offered as a draft when a risk trigger escalated."
+        None,
+        description="Agents only: what the KB says, offered as a draft when the question was escalated: by a risk "
+        "trigger over a confident answer, or for low confidence (then `draft_below_threshold` is true).",
+    )
+    draft_below_threshold: bool = Field(
+        False, description="The draft's confidence is under the answer threshold: check it before using it."
+    )
+    draft_citations: list[Citation] = Field(
+        default_factory=list, description="The sources the draft's [n] markers point to (agents only)."
     )
     dry_run: bool = Field(
         False,

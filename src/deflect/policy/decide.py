@@ -49,6 +49,9 @@ class PolicyDecision:
     reasons: list[str] = field(default_factory=list)
     # The KB evidence supports an answer: show it when nothing fired, else offer it to the agent as a draft.
     draft_allowed: bool = False
+    # The KB has a relevant source but confidence is under the threshold, and nothing else is wrong with the
+    # evidence: what the KB says may still help the agent who handles the escalation, marked as unsure.
+    unsure_draft: bool = False
 
 
 def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecision:
@@ -74,4 +77,5 @@ def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecis
         decision=Decision.ESCALATE if reasons else Decision.ANSWER,
         reasons=reasons,
         draft_allowed=not kb_reasons,
+        unsure_draft=kb_reasons == [LOW_CONFIDENCE],
     )

@@ -226,6 +226,7 @@ async function ask(question) {
   answer.setAttribute("aria-busy", "true");
   let text = "";
   let citations = [];
+  let draftCitations = [];
   const body = { question, conversation: conversationOf(state.ticket, question) };
   if (state.ticket && state.ticket.ticket_id) body.conversation_id = `${state.adapter.name}:${state.ticket.ticket_id}`;
   if (state.ticket && state.ticket.requester && state.ticket.requester.name) {
@@ -240,6 +241,7 @@ async function ask(question) {
         // A streaming model's sentences came first: link their [n] markers now.
         if (text) renderAnswer(answer, text, citations);
       } else if (name === "decision") {
+        draftCitations = data.draft_citations || [];
         showVerdict(data);
       } else if (name === "delta") {
         text += data.text;
@@ -252,7 +254,13 @@ async function ask(question) {
         renderAnswer(answer, data.answer, citations);
         if (data.draft_answer) {
           $("draft-box").hidden = false;
-          renderAnswer($("draft"), data.draft_answer, citations);
+          $("draft-unsure").hidden = !data.draft_below_threshold;
+          renderAnswer($("draft"), data.draft_answer, draftCitations);
+          if (!citations.length && draftCitations.length) {
+            // Nothing was answered: the sources shown (and quoted by "Use") are the draft's.
+            showCitations(draftCitations, []);
+            state.result.citations = draftCitations;
+          }
         }
       } else if (name === "error") {
         throw Object.assign(new Error(data.error.message), { status: 0 });
