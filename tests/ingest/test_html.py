@@ -10,7 +10,9 @@ import re
 
 import pytest
 
+from deflect.ingest.chunking import Chunker
 from deflect.ingest.html import parse_page
+from deflect.ingest.sources import parse_html
 
 SPHINX_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kettle brew &#8212; Kettle 2.1 documentation</title>
@@ -345,3 +347,27 @@ def test_a_docbook_navigation_table_is_dropped() -> None:
     body = parse_page(page).body
 
     assert "Prev" not in body and "Next" not in body and "Kettle FAQ" not in body
+
+
+PANDOC_MAN_PAGE = """<!DOCTYPE html>
+<html><head><meta name="generator" content="pandoc" /><title>kettle-brew(1) Kettle 2.1</title></head>
+<body>
+<header id="title-block-header">
+<h1 class="title">kettle-brew(1) Kettle 2.1</h1>
+<p class="author">Ada Example <a href="mailto:ada@example.org" class="email">ada@example.org</a></p>
+<p class="date">2025-01-01</p>
+</header>
+<h1 id="name">NAME</h1>
+<p>kettle-brew - brew a pot of tea with the <code>--strong</code> option when needed</p>
+<h1 id="synopsis">SYNOPSIS</h1>
+<p>kettle brew [--strong] <em>pot</em></p>
+</body></html>"""
+
+
+def test_a_pandoc_title_block_keeps_its_title_but_not_its_author_and_date() -> None:
+    doc = parse_html(PANDOC_MAN_PAGE, "kettle-brew.1.html", "sig")
+
+    assert doc.title == "kettle-brew(1) Kettle 2.1"
+    assert "Ada Example" not in doc.body and "2025-01-01" not in doc.body
+    # What is left of the title block is the H1 that repeats the title: no chunk of its own, no heading path.
+    assert [c.heading_path for c in Chunker(200, 30).chunk(doc)] == ["NAME", "SYNOPSIS"]

@@ -175,6 +175,8 @@ def _strip_chrome(root: Tag) -> None:
         # A <header> holding the article's H1 is part of the article; any other is site chrome.
         if el.find(["h1", "h2"]) is None:
             el.decompose()
+    for el in root.select("header#title-block-header p.author, header#title-block-header p.date"):
+        el.decompose()  # pandoc's title block: who wrote the page and when is not knowledge a customer asks for
     for table in root.find_all("table"):
         # DocBook's previous/up/next bar is a table on every page, marked only by its summary.
         if not table.decomposed and str(table.get("summary") or "").lower().startswith("navigation"):
