@@ -11,6 +11,7 @@ import pytest
 from deflect.config import Settings
 from deflect.errors import ConfigError, SourceError
 from deflect.evaluation.manual import (
+    AGENT_DRAFTS,
     ANSWER_ALL,
     SELF_CALIBRATED,
     ManualQuestion,
@@ -19,6 +20,7 @@ from deflect.evaluation.manual import (
     load_manual,
     manual_files,
     page_source_id,
+    score_assist,
     score_question,
     summarise,
 )
@@ -121,6 +123,22 @@ def test_key_terms_need_every_entry_and_any_alternative() -> None:
     assert not has_key_terms("", ["x"])
 
 
+def test_an_agent_is_helped_by_an_actionable_draft_of_an_escalated_question() -> None:
+    q = ManualQuestion(id="q", question="?", expected_pages=["usage/trim"], key_terms=["--older-than"], split="tune")
+    drafted = result("escalate", [], ["doc:usage/trim"], "").model_copy(
+        update={"draft": "Run `tidyup trim --older-than 3` [1]", "draft_citations": ["doc:usage/trim"]}
+    )
+    wrong_draft = drafted.model_copy(update={"draft_citations": ["doc:index"]})
+    bare = result("escalate", [], ["doc:usage/trim"], "")
+
+    rows = [score_assist(q, r) for r in (drafted, wrong_draft, bare)]
+
+    assert [r["answered"] for r in rows] == [True, True, False]
+    assert [r["actionable"] for r in rows] == [True, False, False]
+    # Asked by a customer, the same escalation helps nobody: the draft is the agent's.
+    assert score_question(q, drafted)["actionable"] is False
+
+
 def test_actionable_needs_an_answer_an_expected_citation_and_the_terms() -> None:
     q = ManualQuestion(id="q", question="?", expected_pages=["usage/trim"], key_terms=["--older-than"], split="tune")
     good = score_question(q, result("answer", ["doc:usage/trim"], ["doc:usage/trim"], "tidyup trim --older-than 3"))
@@ -144,7 +162,11 @@ def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     outcome = evaluate_manual(settings, HashEmbedder(), "tidyup", out, manuals_dir=manuals)
     # Every part of the eval lives in its throwaway folder: nothing lands in the user's data folder.
     assert not (settings.data_dir / "keyword").exists()
-    assert set(outcome.points) == {SELF_CALIBRATED, ANSWER_ALL}
+    assert set(outcome.points) == {SELF_CALIBRATED, ANSWER_ALL, AGENT_DRAFTS}
+    # An agent gets every answer a customer gets, and drafts on top: never fewer questions helped.
+    agent, own = outcome.points[AGENT_DRAFTS]["all"], outcome.points[SELF_CALIBRATED]["all"]
+    assert agent["answered"] is not None and own["answered"] is not None
+    assert agent["answered"] >= own["answered"]
     everything = outcome.points[ANSWER_ALL]["all"]
     assert everything["questions"] == 2 and everything["out_of_scope"] == 1
     assert everything["R@1"] == 1.0  # the hash embedder matches these questions' words to their pages

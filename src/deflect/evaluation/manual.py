@@ -159,6 +159,16 @@ def score_question(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
     }
 
 
+def score_assist(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
+    """An agent's view of the same question: the answer, or when escalated the draft the agent got instead.
+    `answered` then means "answered or drafted", and `actionable` that the text the agent sees would do."""
+    drafted = r.decision != "answer" and bool(r.draft)
+    if not drafted:
+        return score_question(q, r)
+    as_answer = r.model_copy(update={"decision": "answer", "answer": r.draft, "citations": r.draft_citations})
+    return score_question(q, as_answer)
+
+
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
     """R@1, R@5, actionable, answered-not-actionable (shares of answerable), out-of-scope escalated."""
     answerable = [r for r in rows if r["answerable"]]
@@ -186,6 +196,8 @@ def by_split(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | int 
 
 
 ANSWER_ALL = "answer-all"
+# The same operating point asked by an agent: escalated questions count when the agent got the KB's draft.
+AGENT_DRAFTS = "agent-answer-or-draft"
 # deflect's own operating point: the calibration it fits on the manual at ingest, or an explicit calibration file.
 SELF_CALIBRATED = "self-calibrated"
 CALIBRATION_FILE = "calibration-file"
@@ -211,27 +223,35 @@ def evaluate_manual(
     Operating points: deflect's own (`self-calibrated`: the calibration deflect fits on the manual itself at
     ingest, never on these questions; `calibration-file` when settings name one) and `answer-all` (threshold and
     relevance floor off: every question the policy does not escalate for another reason is answered), so the
-    answers' quality is measured even where the threshold would hide it."""
+    answers' quality is measured even where the threshold would hide it; and `agent-answer-or-draft` (deflect's own
+    point asked by an agent: an escalated question counts with the KB draft the agent got, see README
+    "Triggers")."""
     manual = load_manual(name, manuals_dir)
     work = Path(tempfile.mkdtemp(prefix="deflect-manual-"))
     copy_manual(manual.manifest, work / "manual")
     setup = prepare(settings, embedder, kb=work / "manual", workdir=work)
     cases = [q.case() for q in manual.questions]
     own = SELF_CALIBRATED if settings.calibration_file is None else CALIBRATION_FILE
-    services = {own: setup.service, ANSWER_ALL: _answer_all(settings, setup, embedder)}
     out_dir.mkdir(parents=True, exist_ok=True)
     points: dict[str, dict[str, dict[str, float | int | None]]] = {}
     own_results: list[CaseResult] = []
     per_question: dict[str, Any] = {}
-    for point, service in services.items():
-        results = run_cases(service, cases, progress)
+    agent_cases = [c.model_copy(update={"audience": Audience.AGENT}) for c in cases]
+    runs = [
+        (own, setup.service, cases),
+        (ANSWER_ALL, _answer_all(settings, setup, embedder), cases),
+        (AGENT_DRAFTS, setup.service, agent_cases),
+    ]
+    for point, service, asked in runs:
+        results = run_cases(service, asked, progress)
         write_results(results, out_dir / f"results-{point}.jsonl")
-        rows = [score_question(q, r) for q, r in zip(manual.questions, results, strict=True)]
+        score = score_assist if point == AGENT_DRAFTS else score_question
+        rows = [score(q, r) for q, r in zip(manual.questions, results, strict=True)]
         (out_dir / f"questions-{point}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         points[point] = by_split(rows)
         if point == own:
             own_results = results
-        else:
+        elif point == ANSWER_ALL:
             # Which questions fail and how (wrong page cited vs key term missing), for whoever works on answers.
             per_question = {r["id"]: {k: v for k, v in r.items() if k not in ("id", "answerable")} for r in rows}
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from deflect.answer.confidence import Calibration
 from deflect.config import Settings
@@ -34,6 +34,9 @@ class CaseResult(BaseModel):
     retrieved: list[str]
     answer: str
     latency_ms: float
+    # Added in session 5 (old readers ignore them): what an agent asking got as a draft when it was escalated.
+    draft: str = ""
+    draft_citations: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +108,8 @@ def run_cases(
                 retrieved=r.retrieved,
                 answer=r.answer if r.decision.value == "answer" else "",
                 latency_ms=r.latency_ms,
+                draft=r.draft_answer or "",
+                draft_citations=[c.source_id for c in r.draft_citations],
             )
         )
         if progress:
