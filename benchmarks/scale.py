@@ -291,7 +291,7 @@ class Bench:
         from deflect.ingest.pipeline import Ingestor
 
         index, embedder, keyword = self.parts()
-        return Ingestor(index, embedder, self.chunker(), keyword)
+        return Ingestor(index, embedder, self.chunker(), keyword, self.settings.parse_memo_path)
 
     def first_ingest(self) -> dict[str, Any]:
         ingestor = self.ingestor()

@@ -250,6 +250,11 @@ class Settings(BaseSettings):
         return self.data_dir / "calibration" / f"{self.chroma_collection}.json"
 
     @property
+    def parse_memo_path(self) -> Path:
+        """What each knowledge file parsed into at the last ingest (ingest/memo.py): unchanged files skip parsing."""
+        return self.data_dir / "parse-memo.json"
+
+    @property
     def chroma_path(self) -> Path:
         """Embedded Chroma directory."""
         return self.data_dir / "chroma"

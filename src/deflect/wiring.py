@@ -121,7 +121,7 @@ def assemble(
         index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates, adjust=feedback.adjust
     )
     chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
-    ingestor = Ingestor(index, embedder, chunker, keyword_index)
+    ingestor = Ingestor(index, embedder, chunker, keyword_index, settings.parse_memo_path)
     calibrator = build_calibrator(settings, index, retriever, embedder)
     return DeflectService(
         index=index,

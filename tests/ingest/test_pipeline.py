@@ -1,13 +1,13 @@
 """Incremental, idempotent ingestion: unchanged sources cost nothing, edits converge, nothing is lost.
 
-Every test runs on the in-memory fake and on embedded Chroma, the store production uses.
+Every test runs on the in-memory fake and on embedded Chroma, the store production uses, and with and without the
+parse memo (which must not change any outcome: tests/ingest/test_memo.py has its own edges).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,7 +17,6 @@ from deflect.answer.confidence import Calibration
 from deflect.config import Settings
 from deflect.domain.models import Audience, Chunk, IngestReport
 from deflect.domain.ports import Index
-from deflect.index.chroma import ChromaIndex
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import EMBED_GROUP, Ingestor
 from deflect.ingest.sources import parse_paths
@@ -46,13 +45,6 @@ Use the Forgot password link on the sign-in page.
 """
 
 
-@pytest.fixture(params=["memory", "chroma"])
-def index(request: pytest.FixtureRequest, tmp_path: Path) -> Index:
-    if request.param == "memory":
-        return InMemoryIndex()
-    return ChromaIndex.embedded(tmp_path / "chroma", f"ingest-{uuid.uuid4().hex}", 64)
-
-
 @pytest.fixture
 def embedder() -> HashEmbedder:
     return HashEmbedder()
@@ -63,9 +55,14 @@ def chunker() -> Chunker:
     return Chunker(200, 30)
 
 
+@pytest.fixture(params=["no memo", "memo"])
+def memo_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
+    return tmp_path / "data" / "parse-memo.json" if request.param == "memo" else None
+
+
 @pytest.fixture
-def ingestor(index: Index, embedder: HashEmbedder, chunker: Chunker) -> Ingestor:
-    return Ingestor(index, embedder, chunker)
+def ingestor(index: Index, embedder: HashEmbedder, chunker: Chunker, memo_file: Path | None) -> Ingestor:
+    return Ingestor(index, embedder, chunker, memo_file=memo_file)
 
 
 @pytest.fixture
@@ -429,17 +426,17 @@ def test_a_crash_while_adding_a_new_source_is_repaired_by_the_next_run(
 
 @pytest.mark.parametrize("change", ["embedder", "chunker"])
 def test_a_new_signature_re_embeds_everything(
-    run: Run, index: Index, kb: Path, embedder: HashEmbedder, chunker: Chunker, change: str
+    run: Run, index: Index, kb: Path, embedder: HashEmbedder, chunker: Chunker, memo_file: Path | None, change: str
 ) -> None:
     run()
     before = {c.chunk_id: c.source_hash for c in index.chunks()}
     if change == "embedder":
         new_embedder = HashEmbedder()
         new_embedder.name = "hash-256-retrained"
-        ingestor = Ingestor(index, new_embedder, chunker)
+        ingestor = Ingestor(index, new_embedder, chunker, memo_file=memo_file)
     else:
         new_embedder = embedder
-        ingestor = Ingestor(index, embedder, Chunker(200, 20))
+        ingestor = Ingestor(index, embedder, Chunker(200, 20), memo_file=memo_file)
     texts = new_embedder.texts
 
     report = ingestor.ingest_paths([kb], kb)

@@ -5,6 +5,10 @@ no second store to drift out of step. Order of writes per source: upsert the new
 no longer produced. A crash in between leaves old and new chunks with mixed hashes, which the next run sees as
 "changed" and repairs; nothing already indexed is lost by a crash or by a broken file.
 
+With a parse memo (memo.py), a file whose bytes are those of an earlier ingest is not parsed: its sources arrive as
+KnownSource (id and content hash only) and go through the same check against the index; one the index does not hold
+whole with that hash is parsed from its file then, so the memo saves parsing, never a write.
+
 The keyword index is written in the same step, right after the vector index, chunk by chunk. The vector index
 stays the manifest: each run puts back in the keyword index what it lacks of the vector index's chunks (a crash
 between the two writes, a keyword index that was deleted) and removes what the vector index no longer has.
@@ -21,8 +25,11 @@ from typing import Literal
 
 from deflect.domain.models import Chunk, FileReport, IngestReport, SourceDoc
 from deflect.domain.ports import Embedder, Index, KeywordIndex
+from deflect.errors import SourceError
 from deflect.ingest.chunking import Chunker
-from deflect.ingest.sources import ParsedSources, parse_paths
+from deflect.ingest.memo import ParseMemo
+from deflect.ingest.rules import load_rules
+from deflect.ingest.sources import KnownSource, ParsedSources, parse_file, parse_paths
 
 Progress = Callable[[int, int], None]
 # Chunks embedded in one call at ingest (see _embedded); the embedder still runs the model in its own batch size.
@@ -41,23 +48,54 @@ class _Indexed:
 class Ingestor:
     """Brings the index in line with a set of knowledge files."""
 
-    def __init__(self, index: Index, embedder: Embedder, chunker: Chunker, keyword: KeywordIndex | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        chunker: Chunker,
+        keyword: KeywordIndex | None = None,
+        memo_file: Path | None = None,
+    ) -> None:
         self._index = index
         self._keyword = keyword
         self._embedder = embedder
         self._chunker = chunker
+        self._memo_file = memo_file
         self.signature = f"{chunker.signature}|{embedder.name}"
 
     def ingest_paths(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
         """Ingest files/folders; sources are named relative to `root`. Prunes only within the scanned paths."""
-        parsed = parse_paths(paths, root, self.signature)
+        rules = load_rules(root)
+        memo = ParseMemo(self._memo_file, root, self.signature) if self._memo_file else None
+        parsed = parse_paths(paths, root, self.signature, rules, memo)
+        if memo:
+            memo.save()
         scopes = [_scope(p, root) for p in paths]
+        errors: list[SourceError] = []
+        parsed_now: dict[str, list[SourceDoc]] = {}
+
+        def load(known: KnownSource) -> SourceDoc | None:
+            """The full source behind a KnownSource the index does not hold as remembered: its file parsed now."""
+            if known.origin not in parsed_now:
+                try:
+                    docs, found = parse_file(known.path, known.origin, self.signature, rules)
+                except SourceError as exc:
+                    docs, found = [], [exc]
+                parsed_now[known.origin] = docs
+                errors.extend(found)
+            doc = next((d for d in parsed_now[known.origin] if d.source_id == known.source_id), None)
+            if doc is None and not any(e.path == known.origin for e in errors):
+                # The file changed between the scan and now (an edit during the ingest): the next run sees it.
+                errors.append(SourceError(known.origin, f"{known.source_id} changed while being ingested"))
+            return doc
+
         report, written = self._sync(
-            parsed.docs,
+            [*parsed.docs, *parsed.known],
             prune=lambda origin: any(_within(origin, s) for s in scopes) and origin not in parsed.damaged_origins,
             progress=progress,
+            load=load,
         )
-        report.errors = [str(e) for e in parsed.errors]
+        report.errors = [str(e) for e in [*parsed.errors, *errors]]
         report.files = _file_reports(parsed, written)
         return report
 
@@ -72,11 +110,13 @@ class Ingestor:
 
     def _sync(
         self,
-        docs: Sequence[SourceDoc],
+        docs: Sequence[SourceDoc | KnownSource],
         prune: Callable[[str], bool] | None = None,
         progress: Progress | None = None,
+        load: Callable[[KnownSource], SourceDoc | None] | None = None,
     ) -> tuple[IngestReport, set[str]]:
-        """sync(), also returning the ids of the sources it wrote."""
+        """sync(), also returning the ids of the sources it wrote; `load` gives the full source of a KnownSource
+        that has to be written (None: it stays as indexed, and is not pruned)."""
         prune_anything = prune is not None
         # Without pruning only the given sources matter: read just their chunks, not the whole index.
         scope = None if prune_anything else {d.source_id for d in docs}
@@ -97,7 +137,9 @@ class Ingestor:
                 if self._keyword and any(in_keyword.get(c.chunk_id) != c.source_hash for c in have.chunks):
                     self._keyword.upsert(have.chunks)  # as stored in the vector index: nothing to embed
                 continue
-            todo.append((doc, self._chunker.chunk(doc)))
+            full = doc if isinstance(doc, SourceDoc) else load(doc) if load else None
+            if full is not None:
+                todo.append((full, self._chunker.chunk(full)))
         total = sum(len(chunks) for _, chunks in todo)
         done = 0
         for doc, chunks, vectors in _embedded(todo, self._embedder):
@@ -186,8 +228,9 @@ def _embedded(
 
 def _file_reports(parsed: ParsedSources, written: set[str]) -> list[FileReport]:
     """One line per file found: ingested, unchanged, skipped (why) or failed (why; its good sources still go in)."""
-    docs: dict[str, list[SourceDoc]] = defaultdict(list)
-    for doc in parsed.docs:
+    docs: dict[str, list[SourceDoc | KnownSource]] = defaultdict(list)
+    found: list[SourceDoc | KnownSource] = [*parsed.docs, *parsed.known]
+    for doc in found:
         docs[doc.origin].append(doc)
     errors: dict[str, list[str]] = defaultdict(list)
     for error in parsed.errors:

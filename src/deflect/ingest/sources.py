@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import frontmatter
 import yaml
@@ -28,6 +28,9 @@ from deflect.ingest.blocks import normalise, sections, split_anchor
 from deflect.ingest.html import fragment_to_markdown, parse_page
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
+
+if TYPE_CHECKING:
+    from deflect.ingest.memo import ParseMemo
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -47,9 +50,23 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class KnownSource:
+    """A source of a file that was not parsed again: its bytes, rules and parser are those of an earlier parse
+    (memo.py), which found this id and content hash. `path` is where to parse it when it has to be written."""
+
+    source_id: str
+    content_hash: str
+    origin: str
+    path: Path
+    inferred: tuple[str, ...] = ()
+
+
 @dataclass
 class ParsedSources:
     docs: list[SourceDoc] = field(default_factory=list)
+    # Sources of files the memo knows unchanged (parse_paths with a memo): not parsed, so no text.
+    known: list[KnownSource] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     # Files with any error: their previously indexed sources must survive this run untouched.
     damaged_origins: set[str] = field(default_factory=set)
@@ -81,8 +98,11 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield child
 
 
-def parse_paths(paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None = None) -> ParsedSources:
-    """Parse every knowledge file; `signature` (chunking + model) is folded into each content hash."""
+def parse_paths(
+    paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None = None, memo: ParseMemo | None = None
+) -> ParsedSources:
+    """Parse every knowledge file; `signature` (chunking + model) is folded into each content hash. With a `memo`,
+    files it knows unchanged are not parsed: their sources come back in `known`."""
     rules = rules if rules is not None else load_rules(root)
     out = ParsedSources()
     seen_ids: set[str] = set()
@@ -93,16 +113,24 @@ def parse_paths(paths: Iterable[Path], root: Path, signature: str, rules: KbRule
             out.skipped.append(Skipped(origin + ("/" if path.is_dir() else ""), reason))
             continue
         out.origins.add(origin)
+        known: list[KnownSource] = []
         try:
-            docs, errors = parse_file(path, origin, signature, rules)
+            if memo is None:
+                docs, errors = parse_file(path, origin, signature, rules)
+            else:
+                docs, known, errors = memo.parse(path, origin, signature, rules)
         except SourceError as exc:
             docs, errors = [], [exc]
-        for doc in docs:
+        found: list[SourceDoc | KnownSource] = [*docs, *known]
+        for doc in found:
             if doc.source_id in seen_ids:
                 errors.append(SourceError(origin, f"duplicate source id {doc.source_id}"))
                 continue
             seen_ids.add(doc.source_id)
-            out.docs.append(doc)
+            if isinstance(doc, KnownSource):
+                out.known.append(doc)
+            else:
+                out.docs.append(doc)
         if errors:
             out.errors.extend(errors)
             out.damaged_origins.add(origin)
@@ -150,9 +178,15 @@ def parse_file(
     path: Path, origin: str, signature: str, rules: KbRules | None = None
 ) -> tuple[list[SourceDoc], list[SourceError]]:
     """The sources in one knowledge file, by its suffix."""
+    return parse_bytes(read_bytes(path, origin), path, origin, signature, rules)
+
+
+def parse_bytes(
+    raw: bytes, path: Path, origin: str, signature: str, rules: KbRules | None = None
+) -> tuple[list[SourceDoc], list[SourceError]]:
+    """The sources in a knowledge file's bytes, read from `path` (whose name decides the parser)."""
     rules = rules or KbRules()
     suffix = parser_suffix(path)
-    raw = _read_bytes(path, origin)
     if path.suffix.lower() == ".gz":
         try:
             raw = gzip.decompress(raw)
@@ -189,7 +223,8 @@ def _relative(path: Path, root: Path, base: Path | None = None) -> str:
     return path.name
 
 
-def _read_bytes(path: Path, origin: str) -> bytes:
+def read_bytes(path: Path, origin: str) -> bytes:
+    """A knowledge file's bytes; an empty one is a SourceError."""
     raw = path.read_bytes()
     if not raw.strip():
         raise SourceError(origin, "empty file")

@@ -1,0 +1,149 @@
+"""What each knowledge file parsed into, remembered between ingests, so an unchanged file is not parsed again.
+
+Parsing is a pure function of a file's bytes, its name under the ingest root, the signature (chunker settings and
+model, folded into every content hash), the folder's rules (`deflect.yaml`, `.deflectignore`) and the parser
+itself (deflect's ingest code, the parsing libraries, Python). The memo stores, per file, the SHA-256 of the bytes
+it parsed and a key over all the rest, and what the parse found: each source's id, content hash and inferred
+fields. A file whose bytes and key match is not parsed; its sources go to the ingest as KnownSource, and the ingest
+still checks each against the index (the index stays the manifest): only when the index holds that source with that
+hash, whole, is it left alone; otherwise the file is parsed for real.
+
+So the memo can only ever say "this file, as it is now, would parse into these hashes", which holds whoever wrote
+it: two ingests at once (the last writer wins; the other's entries are lost, not wrong), an index that was wiped or
+swapped, a crash. A file that did not parse cleanly is not remembered. A missing, unreadable or foreign memo file is
+an empty memo: everything is parsed, as before the memo existed. The file is replaced atomically and not fsync'd: a
+memo lost to a power cut costs one full parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import uuid
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from deflect.domain.models import SourceDoc
+from deflect.errors import SourceError
+from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules
+from deflect.ingest.sources import KnownSource, content_hash, parse_bytes, read_bytes
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+# The libraries that turn bytes into sources: a new version may parse the same bytes differently.
+PARSER_DISTRIBUTIONS = (
+    "beautifulsoup4",
+    "lxml",
+    "markdownify",
+    "markdown-it-py",
+    "pypdf",
+    "python-frontmatter",
+    "PyYAML",
+)
+
+
+class ParseMemo:
+    """Per file: the bytes' digest, the parse key and the sources found. Load, use, then save()."""
+
+    def __init__(self, file: Path, root: Path, signature: str) -> None:
+        self._file = file
+        self.key = content_hash(signature, rules_fingerprint(root), parser_fingerprint())
+        self._entries = self._load()
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def parse(
+        self, path: Path, origin: str, signature: str, rules: KbRules
+    ) -> tuple[list[SourceDoc], list[KnownSource], list[SourceError]]:
+        """The file's sources: remembered ones (KnownSource) when its bytes and key match, else parsed now."""
+        raw = read_bytes(path, origin)
+        digest = hashlib.sha256(raw).hexdigest()
+        name = str(path.resolve())
+        entry = self._entries.get(name)
+        if entry and entry["sha256"] == digest and entry["key"] == self.key and entry["origin"] == origin:
+            self._seen[name] = entry
+            known = [KnownSource(s["id"], s["hash"], origin, path, tuple(s["inferred"])) for s in entry["sources"]]
+            return [], known, []
+        # Parsed from the very bytes that were hashed: an edit made meanwhile cannot be remembered under the old digest.
+        docs, errors = parse_bytes(raw, path, origin, signature, rules)
+        if not errors:
+            self._seen[name] = {
+                "origin": origin,
+                "sha256": digest,
+                "key": self.key,
+                "sources": [{"id": d.source_id, "hash": d.content_hash, "inferred": list(d.inferred)} for d in docs],
+            }
+        return docs, [], errors
+
+    def save(self) -> None:
+        """Write this run's entries over the last saved ones; entries of files that no longer exist are dropped."""
+        kept = {name: e for name, e in self._entries.items() if name not in self._seen and os.path.exists(name)}
+        body = json.dumps({"format": FORMAT, "files": {**kept, **self._seen}}, ensure_ascii=False)
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._file.with_name(f".{self._file.name}.{os.getpid()}.{uuid.uuid4().hex}")
+            tmp.write_text(body, encoding="utf-8")
+            os.replace(tmp, self._file)
+        except OSError as exc:  # a cache: failing to write it costs the next ingest a full parse, nothing more
+            log.warning("could not save the parse memo %s: %s", self._file, exc)
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self._file.read_text(encoding="utf-8"))
+            files = data["files"] if data.get("format") == FORMAT else {}
+            return {name: e for name, e in files.items() if _valid(e)}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            log.warning("ignoring the unreadable parse memo %s (every file is parsed): %s", self._file, exc)
+            return {}
+
+
+def _valid(entry: Any) -> bool:
+    """An entry of the expected shape (a damaged or hand-edited memo must not break an ingest, only miss)."""
+    return (
+        isinstance(entry, dict)
+        and all(isinstance(entry.get(k), str) for k in ("origin", "sha256", "key"))
+        and isinstance(entry.get("sources"), list)
+        and all(
+            isinstance(s, dict)
+            and isinstance(s.get("id"), str)
+            and isinstance(s.get("hash"), str)
+            and isinstance(s.get("inferred"), list)
+            for s in entry["sources"]
+        )
+    )
+
+
+def rules_fingerprint(root: Path) -> str:
+    """The bytes of the folder's rule files (absent ones as such): a changed rule may change every file's sources."""
+    parts = []
+    for name in (CONFIG_FILE, IGNORE_FILE):
+        try:
+            parts.append(hashlib.sha256((root / name).read_bytes()).hexdigest())
+        except OSError:
+            parts.append("")
+    return content_hash(parts)
+
+
+@cache
+def parser_fingerprint() -> str:
+    """deflect's ingest and domain code, the parsing libraries' versions and Python's: a change to any may parse the
+    same bytes differently, so it parses everything again (a development checkout does so after each edit)."""
+    package = Path(__file__).resolve().parents[1]
+    code = [
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted([*package.joinpath("ingest").glob("*.py"), package / "domain" / "models.py"])
+    ]
+    versions = []
+    for name in PARSER_DISTRIBUTIONS:
+        try:
+            versions.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} absent")
+    return content_hash(sys.version, versions, code)
