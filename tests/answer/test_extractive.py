@@ -160,14 +160,34 @@ def test_a_how_to_question_answered_by_a_description_also_gets_the_pages_example
     assert "**Title of doc:tally-rename > Examples**" in answer.text
 
 
-def test_a_question_that_is_not_a_how_to_gets_no_example() -> None:
-    description = "This command renames a ledger in the store. Its entries keep their numbers."
+RENAME = "This command renames a ledger in the store. Its entries keep their numbers."
+
+
+def rename_page() -> SourceHit:
+    """A command's reference page: its description, then its example."""
     examples = "```\n$ tally rename main archive-2024\n```"
-    hit = source("doc:tally-rename", description, examples, headings=("Description", "Examples"))
+    return source("doc:tally-rename", RENAME, examples, headings=("Description", "Examples"))
 
-    answer = generator().generate("Does renaming a ledger keep its entry numbers?", [hit])
 
-    assert answer.sentences == [description]
+@pytest.mark.parametrize(
+    "question",
+    ["How can the backup server rename a ledger?", "How should a nightly job rename a ledger?"],
+)
+def test_a_how_to_question_about_someone_else_doing_it_also_gets_the_example(question: str) -> None:
+    # the subject of a how-to is not always the asker: a server, a script, a colleague
+    answer = generator().generate(question, [rename_page()])
+
+    assert "$ tally rename main archive-2024" in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Does renaming a ledger keep its entry numbers?", "How does renaming a ledger keep its entry numbers?"],
+)
+def test_a_question_that_is_not_a_how_to_gets_no_example(question: str) -> None:
+    answer = generator().generate(question, [rename_page()])
+
+    assert answer.sentences == [RENAME]
 
 
 def test_a_procedure_comes_whole_and_in_order_with_its_intro() -> None:

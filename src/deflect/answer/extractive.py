@@ -46,9 +46,10 @@ SNIPPET_CHARS = 240
 MIN_OVERLAP = 20
 MAX_OVERLAP = 2000  # far above the chunk overlap setting's few hundred characters; bounds the search
 _LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
-# Questions asking for a way to do something: their answer should show the command, not only describe it.
+# Questions asking for a way to do something: their answer should show the command, not only describe it. The
+# subject may be anyone or anything ("How can the backup server pull..."); "how does" asks how something works.
 _HOW = re.compile(
-    r"\b(how (do|can|should|would|could|might|shall) (i|we|you|one|my|our)|how to|what (command|option|setting|flag)s?"
+    r"\b(how (do|can|should|would|could|might|shall|to)|what (command|option|setting|flag)s?"
     r"|is (there|it possible)( a way)?( to)?|can (i|we))\b",
     re.IGNORECASE,
 )
