@@ -283,6 +283,32 @@ def test_tables_and_list_items_are_never_cut_inside(size: int) -> None:
     assert table_parts and table_parts[0].startswith("| Setting | Default | Meaning |\n| --- |")
 
 
+@pytest.mark.parametrize(("n", "size"), [(5, 100), (6, 120)])
+def test_an_intro_ending_in_a_colon_opens_the_chunk_of_what_it_introduces(n: int, size: int) -> None:
+    # a manual's "To descale the kettle, run:" must not end one chunk while its command opens the next
+    prose = " ".join(sentences(n))
+    code = "\n".join(CODE.splitlines()[:6])
+    doc = manual(f"## Descaling\n\n{prose}\n\nTo descale the kettle, run:\n\n```bash\n{code}\n```\n")
+
+    parts = quotables(doc, size)
+
+    assert len(parts) > 1
+    assert not any(p.rstrip().endswith("run:") for p in parts)
+    assert sum(f"To descale the kettle, run:\n\n```bash\n{code}\n```" in p for p in parts) == 1
+    assert sum(prose in p for p in parts) == 1  # nothing else moved or repeated
+
+
+def test_an_intro_alone_in_its_chunk_stays_there() -> None:
+    # carrying it would only leave an empty chunk behind
+    code = "\n".join(CODE.splitlines()[:6])
+    doc = manual(f"## Descaling\n\nTo descale the kettle, run:\n\n```bash\n{code}\n```\n")
+
+    parts = quotables(doc, 40)
+
+    assert parts[0].startswith("To descale the kettle, run:")
+    assert all(p.strip() for p in parts)
+
+
 def test_a_code_block_larger_than_a_chunk_is_split_at_lines_with_the_fence_reopened() -> None:
     doc = manual(f"## Steps\n\n```bash\n{CODE}\n```\n")
 

@@ -89,18 +89,18 @@ class Chunker:
     def _pack(self, section: list[Block]) -> list[str]:
         """Whole blocks, greedily, up to the chunk size; only a block larger than a chunk is cut (see _fit)."""
         parts: list[str] = []
-        current = ""
-        used = 0
+        current: list[tuple[Block, int]] = []  # blocks of the chunk being filled, with their sizes in tokens
         for block in (unit for b in section for unit in self._fit(b)):
             size = self._tokens(block.text)
-            if current and used + size > self._size:
-                parts.append(current)
-                current, used = "", 0
-            joiner = "\n" if block.continues_list else "\n\n"
-            current = f"{current}{joiner}{block.text}" if current else block.text
-            used += size
+            if current and sum(n for _, n in current) + size > self._size:
+                # A block ending in a colon announces this one ("Run this:" before its command): it opens the next
+                # chunk, with what it introduces, rather than ending this one on a promise.
+                carried = [current.pop()] if len(current) > 1 and announces(current[-1][0].text) else []
+                parts.append(_render(current))
+                current = carried
+            current.append((block, size))
         if current:
-            parts.append(current)
+            parts.append(_render(current))
         return parts
 
     def _fit(self, block: Block) -> list[Block]:
@@ -147,6 +147,20 @@ class Chunker:
             text = head + RESOLUTION_MARK + part
             pieces.append(("Resolution", text, text, quote_from, ""))
         return pieces
+
+
+def _render(blocks: list[tuple[Block, int]]) -> str:
+    """A chunk's blocks as Markdown: list items of one list a line apart, other blocks a blank line apart."""
+    text = ""
+    for block, _ in blocks:
+        joiner = "\n" if block.continues_list and text else "\n\n"
+        text = f"{text}{joiner}{block.text}" if text else block.text
+    return text
+
+
+def announces(text: str) -> bool:
+    """Whether a block introduces the one after it: it ends in a colon (closing emphasis aside)."""
+    return text.rstrip().rstrip("*_").rstrip().endswith(":")
 
 
 _SENTENCE = re.compile(r"(.{40,240}?[.!?])(?:\s|$)")
