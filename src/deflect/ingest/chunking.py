@@ -37,7 +37,7 @@ class Chunker:
         self._tokenizer = get_tokenizer()
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         self._page_lead = page_lead
-        self.signature = f"chunker-v5:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
+        self.signature = f"chunker-v6:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
