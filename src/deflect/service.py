@@ -287,7 +287,8 @@ class DeflectService:
             escalation_id=escalation_id,
             priority=priority,
             draft_answer=draft,
-            draft_below_threshold=draft is not None and unsure and not verdict.draft_allowed,
+            # unsure_draft and draft_allowed exclude each other (policy): an unsure draft is never a confident one.
+            draft_below_threshold=draft is not None and unsure,
             draft_citations=draft_citations,
             dry_run=not record,
         )

@@ -33,7 +33,7 @@ from fastapi.responses import StreamingResponse
 from deflect.api.auth import Caller, CallerDependency, Role
 from deflect.api.errors import error_body
 from deflect.config import Settings
-from deflect.domain.models import AskResult, Audience, Decision
+from deflect.domain.models import AskResult, Audience, Citation, Decision
 from deflect.errors import DeflectError
 from deflect.service import DeflectService, new_answer_id, validate_question
 
@@ -76,22 +76,21 @@ def source_info(svc: DeflectService, source_ids: list[str], audience: Audience) 
     return info
 
 
+def _with_audience(citations: list[Citation], info: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Citations as sent to a client, each with its source's audience (public unless the index says internal)."""
+    return [c.model_dump() | {"audience": info.get(c.source_id, {}).get("audience", "public")} for c in citations]
+
+
 def result_events(result: AskResult, info: dict[str, dict[str, str]], streamed: str = "") -> Iterator[str]:
     """The events that tell `result`, after `meta` and the deltas already `streamed` while it was written."""
     cited = {c.source_id for c in result.citations}
-    citations = [
-        c.model_dump() | {"audience": info.get(c.source_id, {}).get("audience", "public")} for c in result.citations
-    ]
+    citations = _with_audience(result.citations, info)
     related = [
         {"source_id": sid} | info[sid]
         for sid in result.retrieved
         if sid.startswith("esc:") and sid not in cited and sid in info
     ][:RELATED_MAX]
     yield sse("citations", {"citations": citations, "related": related})
-    draft_citations = [
-        c.model_dump() | {"audience": info.get(c.source_id, {}).get("audience", "public")}
-        for c in result.draft_citations
-    ]
     escalated = result.decision is Decision.ESCALATE
     yield sse(
         "decision",
@@ -104,7 +103,7 @@ def result_events(result: AskResult, info: dict[str, dict[str, str]], streamed: 
             "handoff": result.answer if escalated else None,
             "draft_answer": result.draft_answer,
             "draft_below_threshold": result.draft_below_threshold,
-            "draft_citations": draft_citations,
+            "draft_citations": _with_audience(result.draft_citations, info),
         },
     )
     rest = result.answer
