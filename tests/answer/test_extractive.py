@@ -468,3 +468,25 @@ def test_a_heading_that_already_names_its_page_is_not_prefixed_with_the_title() 
     answer = generator().generate("What does E42 mean?", [hit])
 
     assert answer.text.startswith("**Why you see E42: Export too large**\n\n")
+
+
+def test_a_later_paragraph_of_a_long_option_is_quoted_under_the_options_name() -> None:
+    # Built by the real chunker: an option whose description is longer than a chunk; the question matches one of
+    # its later paragraphs, which on its own ("When set to yes, ...") does not say which option it describes.
+    from deflect.ingest.chunking import Chunker
+    from deflect.ingest.sources import parse_markdown
+
+    rounds = "\n\n".join(f"  Round {i} of warming measures the water and heats it again." for i in range(1, 8))
+    body = (
+        "# Kettle manual\n\n## Options\n\n"
+        "- **`--keep-warm=<yes|no>` [default: no]**: Controls warming after the water boils.\n\n"
+        f"{rounds}\n\n  When set to `yes`, the kettle shows the water temperature on its display while warming.\n"
+    )
+    chunks = Chunker(60, 10).chunk(parse_markdown(body, "manual/kettle.md", "sig"))
+    display = next(c for c in chunks if "temperature on its display" in c.quotable)
+    assert "--keep-warm" not in next(line for line in display.quotable.splitlines() if "display" in line)
+
+    answer = generator().generate("How do I see the water temperature on the display?", [source_of(display)])
+
+    assert "temperature on its display" in answer.text
+    assert answer.text.startswith("**Kettle manual > Options > `--keep-warm=<yes|no>` [default: no]**")

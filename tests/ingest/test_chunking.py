@@ -374,7 +374,7 @@ def test_a_hash_line_inside_a_code_block_is_not_a_heading() -> None:
 
 
 def test_the_signature_changes_with_the_block_chunker() -> None:
-    assert Chunker(200, 30).signature.startswith("chunker-v6:")
+    assert Chunker(200, 30).signature.startswith("chunker-v7:")
 
 
 def test_a_heading_anchor_leaves_the_heading_text_and_points_the_chunk_url_at_the_heading() -> None:
@@ -416,3 +416,78 @@ def test_a_docbook_chapter_heading_with_no_break_spaces_is_still_recognised_as_t
 
     assert doc.title == "9. Kettles: boiling water"
     assert [c.heading_path for c in chunks] == ["", "9.1. Overview"]
+
+
+# --- a list item larger than a chunk: its later pieces name the item ----------------------------------------
+
+LONG_OPTION = (
+    "- **`--keep-warm=<yes|no>` [default: no]**: Controls whether the kettle keeps the water warm after it boils.\n\n"
+    + "\n\n".join(
+        f"  When warming round {i} ends, the kettle measures the water again and heats it for another {i} minutes."
+        for i in range(1, 9)
+    )
+)
+NEXT_OPTION = "- **`--lid=<open|closed>`**: Whether the lid opens when the water boils."
+
+
+def test_a_long_option_description_names_its_option_in_every_chunk_it_continues_in() -> None:
+    doc = manual(f"## Options\n\n{LONG_OPTION}\n{NEXT_OPTION}\n")
+
+    chunks = Chunker(70, 10).chunk(doc)
+    holders = [c for c in chunks if "When warming round" in c.quotable]
+
+    assert len(holders) > 1
+    assert holders[0].quotable.startswith("- **`--keep-warm=<yes|no>` [default: no]**")
+    for chunk in holders[1:]:
+        # Headed by the section's path and the option, so an answer quoting "When warming round 5 ..." names it.
+        assert chunk.quotable.splitlines()[0] == "#### Options > `--keep-warm=<yes|no>` [default: no]"
+        assert "--keep-warm" in chunk.embed_text
+    rounds = [line.strip() for c in holders for line in c.quotable.splitlines() if "When warming round" in line]
+    assert rounds == [line.strip() for line in LONG_OPTION.splitlines() if "When warming round" in line]
+
+
+def test_what_follows_a_long_item_in_the_same_chunk_is_under_the_section_again() -> None:
+    doc = manual(f"## Options\n\n{LONG_OPTION}\n{NEXT_OPTION}\n")
+
+    last = next(c for c in Chunker(70, 10).chunk(doc) if "`--lid=" in c.quotable)
+    lines = [line for line in last.quotable.splitlines() if line]
+
+    assert lines[0] == "#### Options > `--keep-warm=<yes|no>` [default: no]"  # the chunk opened inside the item
+    assert lines[lines.index(NEXT_OPTION) - 1] == "#### Options"
+
+
+def test_items_that_fit_and_prose_get_no_extra_heading() -> None:
+    doc = manual(f"## Valves\n\n{PROCEDURE}\n\n{OPTIONS}\n\n" + " ".join(sentences(30)) + "\n")
+
+    assert not any("####" in c.quotable for c in Chunker(60, 10).chunk(doc))
+
+
+def test_a_long_numbered_step_continues_under_its_number_and_opening_words() -> None:
+    step = "3. Fill the kettle to the line marked MAX before you switch it on.\n\n" + "\n\n".join(
+        f"   Check seal {i}: it should sit flat in its groove and not move when the lid is pressed." for i in range(8)
+    )
+    doc = manual(f"## Filling\n\n{step}\n")
+
+    later = [c for c in Chunker(60, 10).chunk(doc) if "Check seal" in c.quotable][1:]
+
+    assert later
+    for chunk in later:
+        assert chunk.quotable.startswith(
+            "#### Filling > 3. Fill the kettle to the line marked MAX before you switch it on."
+        )
+
+
+@pytest.mark.parametrize(
+    ("head", "term"),
+    [
+        ("- **`--depth <n>`**: Create a shallow clone.", "`--depth <n>`"),
+        ("- **Retention:** How long archives are kept.", "Retention"),
+        ("* `borg prune` removes archives.", "`borg prune`"),
+        ("2. Create the repository:", "2. Create the repository"),
+        ("- " + "word " * 40, "word " * 15 + "word …"),
+    ],
+)
+def test_an_items_term_is_its_bold_or_code_lead_else_its_opening_words(head: str, term: str) -> None:
+    from deflect.ingest.chunking import item_term
+
+    assert item_term(head) == term

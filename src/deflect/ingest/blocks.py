@@ -14,7 +14,7 @@ from typing import Literal
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-BlockKind = Literal["code", "table", "item", "text"]
+BlockKind = Literal["code", "table", "item", "text", "heading"]
 
 _MD = MarkdownIt("commonmark").enable("table")
 _MARKER = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])(?:( {1,4})|$)")
@@ -28,6 +28,9 @@ class Block:
     kind: BlockKind
     # A list item right after an item of the same list: joined to it by a newline, not a blank line.
     continues_list: bool = False
+    # For a piece of a list item too large for one chunk, after its first: the item's term (an option's name, a
+    # step's opening words), which a chunk opening with this piece is headed by.
+    context: str = ""
 
 
 @dataclass

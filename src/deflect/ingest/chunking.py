@@ -13,6 +13,7 @@ resolution. Retrieval scores a source by its best chunk, so this is "best field"
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from deflect.domain.models import Chunk, SourceDoc
 from deflect.ingest.blocks import Block, Section, sections, split_item
@@ -37,7 +38,7 @@ class Chunker:
         self._tokenizer = get_tokenizer()
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         self._page_lead = page_lead
-        self.signature = f"chunker-v6:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
+        self.signature = f"chunker-v7:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
@@ -78,7 +79,7 @@ class Chunker:
                 parents = parents[1:]  # the H1 usually repeats the title, which every chunk carries anyway
             heading = "" if section.heading == doc.title else section.heading
             path = " > ".join([*parents, heading] if heading else parents)
-            for part in self._pack(section.blocks):
+            for part in self._pack(section.blocks, path):
                 # The heading is context for readers and embeddings, never a sentence of an answer.
                 prefix = f"{heading}\n\n" if heading else ""
                 label = f"{doc.title}: {lead}" if lead and lead[:60] not in " ".join(part.split()) else doc.title
@@ -86,7 +87,7 @@ class Chunker:
                 pieces.append((path, prefix + part, embed, len(prefix), section.anchor))
         return pieces
 
-    def _pack(self, section: list[Block]) -> list[str]:
+    def _pack(self, section: list[Block], path: str) -> list[str]:
         """Whole blocks, greedily, up to the chunk size; only a block larger than a chunk is cut (see _fit)."""
         parts: list[str] = []
         current: list[tuple[Block, int]] = []  # blocks of the chunk being filled, with their sizes in tokens
@@ -95,13 +96,33 @@ class Chunker:
             if current and sum(n for _, n in current) + size > self._size:
                 # A block ending in a colon announces this one ("Run this:" before its command): it opens the next
                 # chunk, with what it introduces, rather than ending this one on a promise.
-                carried = [current.pop()] if len(current) > 1 and announces(current[-1][0].text) else []
+                keeps = sum(b.kind != "heading" for b, _ in current) > 1  # never a chunk of headings alone
+                carried = [current.pop()] if keeps and announces(current[-1][0].text) else []
                 parts.append(_render(current))
-                current = carried
+                current = self._headed(carried, path)
+            if not current and block.context:
+                current = self._headed([(block, size)], path)
+                continue
+            opened = current[0][0].context if current and current[0][0].kind == "heading" else ""
+            if opened and block.context != opened and path and not any(b.kind == "heading" for b, _ in current[1:]):
+                # The item the chunk opened inside has ended: what follows is the section's again, not the item's.
+                restore = Block(f"{_HEADING_MARK} {path}", "heading")
+                current.append((restore, self._tokens(restore.text)))
             current.append((block, size))
         if current:
             parts.append(_render(current))
         return parts
+
+    def _headed(self, blocks: list[tuple[Block, int]], path: str) -> list[tuple[Block, int]]:
+        """A chunk that opens inside a list item (the later paragraphs of a long option description, the rest of a
+        step) is headed by the item's term under the section's path: quoted alone, its first paragraph ("When set
+        to yes, ...") would not say which option it describes."""
+        if not blocks or not blocks[0][0].context:
+            return blocks
+        context = blocks[0][0].context
+        title = f"{path} > {context}" if path else context
+        head = Block(f"{_HEADING_MARK} {title}", "heading", context=context)
+        return [(head, self._tokens(head.text)), *blocks]
 
     def _fit(self, block: Block) -> list[Block]:
         """A block as pieces no larger than a chunk: code at line boundaries with the fence closed and reopened,
@@ -116,7 +137,12 @@ class Chunker:
             head, nested = split_item(block.text)
             if nested:
                 first = Block(head, "text", block.continues_list)
-                return [*self._fit(first), *(unit for b in nested for unit in self._fit(b))]
+                pieces = [*self._fit(first), *(unit for b in nested for unit in self._fit(b))]
+            else:
+                pieces = [Block(part, "text") for part in self._splitter.split_text(block.text)]
+            # Every piece after the first carries the item's term (a nested item's own term wins): see _headed.
+            term = item_term(head)
+            return [pieces[0], *(p if p.context or not term else replace(p, context=term) for p in pieces[1:])]
         return [Block(part, "text") for part in self._splitter.split_text(block.text)]
 
     def _split_lines(self, block: Block, head: int, tail: int) -> list[Block]:
@@ -152,15 +178,43 @@ class Chunker:
 def _render(blocks: list[tuple[Block, int]]) -> str:
     """A chunk's blocks as Markdown: list items of one list a line apart, other blocks a blank line apart."""
     text = ""
+    previous: Block | None = None
     for block, _ in blocks:
-        joiner = "\n" if block.continues_list and text else "\n\n"
-        text = f"{text}{joiner}{block.text}" if text else block.text
+        tight = block.continues_list and previous is not None and previous.kind != "heading"
+        text = f"{text}{chr(10) if tight else chr(10) * 2}{block.text}" if text else block.text
+        previous = block
     return text
 
 
 def announces(text: str) -> bool:
     """Whether a block introduces the one after it: it ends in a colon (closing emphasis aside)."""
     return text.rstrip().rstrip("*_").rstrip().endswith(":")
+
+
+_HEADING_MARK = "####"
+_ITEM_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
+_BOLD_TERM = re.compile(r"^\*\*(.+?)\*\*")
+_CODE_TERM = re.compile(r"^(`[^`\n]+`)")
+_TERM_CHARS = 80
+
+
+def item_term(head: str) -> str:
+    """What a list item is about, in its own words: a definition's bold or code term (`--depth <n>`), else its
+    opening words ("3. Create the repository"), without a closing colon and at most ~80 characters."""
+    first = head.strip().splitlines()[0] if head.strip() else ""
+    text = _ITEM_MARKER.sub("", first, count=1)
+    match = _BOLD_TERM.match(text) or _CODE_TERM.match(text)
+    if match:
+        term = match.group(1)
+    else:
+        sentence = _SENTENCE.match(text)
+        term = sentence.group(1) if sentence else text
+        if len(term) > _TERM_CHARS:
+            term = term[:_TERM_CHARS].rsplit(" ", 1)[0] + " …"
+        marker = _ITEM_MARKER.match(first)
+        number = marker.group(0).strip() if marker and marker.group(0).strip()[0].isdigit() else ""
+        term = f"{number} {term}".strip()
+    return term.strip().rstrip(":").strip()
 
 
 _SENTENCE = re.compile(r"(.{40,240}?[.!?])(?:\s|$)")
