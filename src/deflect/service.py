@@ -31,6 +31,7 @@ from deflect.policy.decide import NO_ANSWER_TEXT
 from deflect.policy.rules import PolicyConfig
 from deflect.policy.semantic import PrototypeScorer
 from deflect.retrieval.hybrid import HybridRetriever
+from deflect.retrieval.openings import with_openings
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class DeflectService:
         # when drafting costs nothing (no model call delays the customer's hand-off for a packet-only draft).
         unsure = verdict.unsure_draft and (audience is Audience.AGENT or self._drafts_are_cheap)
         if verdict.decision is Decision.ANSWER or verdict.draft_allowed or unsure:
-            generator, sources = self._generator, hits[: self._max_sources]
+            generator, sources = self._generator, self._with_openings(hits[: self._max_sources], audience)
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
             if on_text is not None and shown and isinstance(generator, StreamingGenerator):
                 answer = generator.stream(question, sources, on_text)
@@ -467,6 +468,15 @@ class DeflectService:
         """Ranked sources the audience may see, and the confidence features computed from them."""
         hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
         return hits, features(question, hits)
+
+    def _with_openings(self, sources: list[SourceHit], audience: Audience) -> list[SourceHit]:
+        """The sources an answer quotes, with their pages' openings (deflect.retrieval.openings); without them when
+        the index fails now, since the answer can do without."""
+        try:
+            return self._index_calls.call(with_openings, self._index, sources, audience.visible())
+        except IndexUnavailable as exc:
+            log.warning("answering without page openings: %s", exc.message)
+            return sources
 
     def source(self, source_id: str, audience: Audience) -> list[Chunk]:
         """A source's chunks in order, read with the caller's audience filter: a source the caller may not see

@@ -490,3 +490,100 @@ def test_a_later_paragraph_of_a_long_option_is_quoted_under_the_options_name() -
 
     assert "temperature on its display" in answer.text
     assert answer.text.startswith("**Kettle manual > Options > `--keep-warm=<yes|no>` [default: no]**")
+
+
+# A tool's chapter of a manual: it says once, before its first section, how to start the tool, and a later section
+# answers the question without repeating it (valgrind's chapters open this way).
+TRACER_OPENING = "To use this tool, you must specify `--tool=tracer` on the Tally command line."
+TRACER_COUNTS = (
+    "Tracer counts how often each function of your program is called, and how often each call site calls it. "
+    "The counts include calls made from shared libraries, so a busy allocator shows up even when your own code "
+    "calls it only through a wrapper."
+)
+
+
+def tracer_chapter(*sections: tuple[str, str], opening: str = TRACER_OPENING, retrieved: bool = False) -> SourceHit:
+    """The chapter's retrieved sections (heading, text), best first, and its opening: fetched from the index, or
+    among the retrieved chunks when `retrieved`."""
+    page = chunk("doc:tr-manual", 0, opening)
+    hit = source("doc:tr-manual", *(t for _, t in sections), headings=tuple(h for h, _ in sections))
+    hit = hit.model_copy(update={"title": "7. Tracer: a call profiler"})
+    chunks = [
+        c.model_copy(update={"chunk": c.chunk.model_copy(update={"chunk_id": f"doc:tr-manual#{i + 3}"})})
+        for i, c in enumerate(hit.chunks)
+    ]
+    if retrieved:
+        return hit.model_copy(
+            update={"chunks": [*chunks, hit.chunks[0].model_copy(update={"chunk": page, "score": 0.5})]}
+        )
+    return hit.model_copy(update={"chunks": chunks, "opening": page})
+
+
+COUNTS_SECTION = ("7.2. Using Tracer > 7.2.4. Call counts", TRACER_COUNTS)
+
+
+def test_a_how_to_answered_from_a_later_section_of_a_tool_chapter_also_quotes_how_to_start_the_tool() -> None:
+    answer = generator().generate("How do I count how often my functions are called?", [tracer_chapter(COUNTS_SECTION)])
+
+    assert answer.sentences == [TRACER_COUNTS, TRACER_OPENING]
+    assert "**7. Tracer: a call profiler**\n\n" + TRACER_OPENING + " [1]" in answer.text
+    assert [c.source_id for c in answer.citations] == ["doc:tr-manual"]
+
+
+def test_the_opening_counts_when_retrieval_returned_it_but_it_did_not_win() -> None:
+    answer = generator().generate(
+        "How do I count how often my functions are called?", [tracer_chapter(COUNTS_SECTION, retrieved=True)]
+    )
+
+    assert answer.sentences == [TRACER_COUNTS, TRACER_OPENING]
+
+
+@pytest.mark.parametrize(
+    "question", ["Does Tracer count calls made from shared libraries?", "How does Tracer count function calls?"]
+)
+def test_a_question_that_is_not_a_how_to_gets_no_opening(question: str) -> None:
+    answer = generator().generate(question, [tracer_chapter(COUNTS_SECTION)])
+
+    assert TRACER_OPENING not in answer.text
+
+
+def test_no_opening_when_the_answer_already_shows_its_command() -> None:
+    running = (
+        "7.2. Using Tracer > 7.2.1. Running Tracer",
+        "To count calls, run `tally --tool=tracer ./prog` and wait.",
+    )
+
+    answer = generator().generate("How do I count calls with Tracer?", [tracer_chapter(running)])
+
+    assert TRACER_OPENING not in answer.text
+
+
+def test_a_second_passage_naming_an_option_of_its_own_is_kept_over_the_opening() -> None:
+    depth = (
+        "7.3. Tracer Command-line Options",
+        "Shared libraries are counted too; pass `--skip-shared=yes` to leave out calls from a shared library.",
+    )
+
+    answer = generator().generate(
+        "How do I count how often my functions are called, leaving out a shared library?",
+        [tracer_chapter(COUNTS_SECTION, depth)],
+    )
+
+    assert len(answer.sentences) == 2
+    assert "`--skip-shared=yes`" in answer.sentences[1]
+    assert TRACER_OPENING not in answer.text
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "This chapter describes Tracer, a profiler that counts function calls.",  # says nothing to run
+        "```\ntally --tool=tracer [options] PROGRAM\n```",  # a bare synopsis: no sentence introduces it
+    ],
+)
+def test_an_opening_that_does_not_say_how_to_run_anything_is_not_quoted(opening: str) -> None:
+    answer = generator().generate(
+        "How do I count how often my functions are called?", [tracer_chapter(COUNTS_SECTION, opening=opening)]
+    )
+
+    assert answer.sentences == [TRACER_COUNTS]

@@ -26,6 +26,7 @@ from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, chunk_sections
 from deflect.answer.units import has_sentence
 from deflect.domain.models import Answer, Citation, SourceHit
+from deflect.retrieval.openings import opens_page
 
 # A second source is cited only when it is nearly as relevant as the first; otherwise it dilutes the answer.
 SECOND_SOURCE_RATIO = 0.9
@@ -53,6 +54,7 @@ _HOW = re.compile(
     r"|is (there|it possible)( a way)?( to)?|can (i|we))\b",
     re.IGNORECASE,
 )
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
 _INDENTED_CODE = re.compile(r"(?:\A|\n\n)(?: {4}|\t)\S")
 _EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
 _OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
@@ -122,9 +124,41 @@ class ExtractiveGenerator:
             # A "how do I" answered by a description alone leaves the customer to find the command: the example
             # of the same page is worth more than a second passage of prose.
             second = _example(first, candidates) or second
+        opening = self._opening(question, first, second, chosen)
+        if opening is not None:
+            # The page's opening names the command the whole page is about; a second passage naming a command or
+            # option of its own (inline code in its prose) is worth more. A block of program output is not: on
+            # valgrind's DHAT chapter it kept `--tool=dhat` out of "How do I find short-lived allocations?".
+            second = second if second is not None and _CODE_SPAN.search(second.passage.text) else opening
         if second is not None:
             picked.append(second)
         return _compose(picked, chosen)
+
+    def _opening(
+        self, question: str, first: _Candidate, second: _Candidate | None, sources: list[SourceHit]
+    ) -> _Candidate | None:
+        """The opening of the first passage's page, for a how-to answer, when it says in a sentence how to run
+        something (`--tool=massif`) that the answer does not show yet."""
+        if not _asks_how(question):
+            return None
+        source = sources[first.source_rank]
+        chunk = source.opening or next((c.chunk for c in source.chunks if opens_page(c.chunk)), None)
+        sections = chunk_sections(chunk.quotable, "", self._max_chars) if chunk is not None else []
+        if chunk is None or not sections:
+            return None
+        lead = sections[0]
+        passage = lead.whole or next((g.passage for g in lead.groups if g.passage), None)
+        if passage is None or not (_has_code(passage.text) and has_sentence(passage.text)):
+            return None
+        said = [first.passage.text] + ([second.passage.text] if second is not None else [])
+        cand = _Candidate(passage, first.source_rank, -1, chunk.chunk_id, 0.0, (), frozenset(), _stems(passage.text))
+        if any(_overlaps(cand, p) for p in (first, second) if p is not None):
+            return None
+        # What it names (`--tool=massif`) may already be shown inside a longer command (`valgrind --tool=massif prog`).
+        spans = [span.strip("`") for span in _CODE_SPAN.findall(passage.text)]
+        if spans and all(any(span in text for text in said) for span in spans):
+            return None
+        return cand
 
     def _candidates(self, sources: list[SourceHit]) -> list[_Candidate]:
         out: list[_Candidate] = []

@@ -97,6 +97,9 @@ class SourceHit(BaseModel):
     score: float
     dense: float
     chunks: list[ScoredChunk]
+    # The page's opening (its text before the first heading) when retrieval did not return it: given to answers
+    # only, never scored (a manual's chapter says there how to start the tool its later sections describe).
+    opening: Chunk | None = None
 
 
 class Citation(BaseModel):

@@ -1,0 +1,104 @@
+"""with_openings: each article passed to an answer gets its page's opening (the text before its first heading) from
+the index, read with the asker's audience filter, unless retrieval already returned it or the page has none."""
+
+from __future__ import annotations
+
+from deflect.domain.models import Chunk, ScoredChunk, SourceHit
+from deflect.retrieval.openings import opens_page, with_openings
+from deflect.testing import HashEmbedder, InMemoryIndex
+
+OPENING = "To use this tool, you must specify `--tool=tracer` on the command line."
+COUNTS = "Tracer counts every call made by each function and writes the counts to `tracer.out.<pid>`."
+
+
+def chunk(
+    source_id: str, n: int, text: str, heading: str = "", audience: str = "public", kind: str = "article"
+) -> Chunk:
+    return Chunk(
+        chunk_id=f"{source_id}#{n}",
+        source_id=source_id,
+        kind=kind,  # type: ignore[arg-type]
+        title="7. Tracer: a call profiler",
+        heading_path=heading,
+        audience=audience,  # type: ignore[arg-type]
+        text=text,
+        origin=f"{source_id}.html",
+        source_hash="hash",
+        source_chunks=3,
+    )
+
+
+def indexed(*chunks: Chunk) -> InMemoryIndex:
+    index = InMemoryIndex()
+    index.upsert(list(chunks), HashEmbedder().embed([c.text for c in chunks]))
+    return index
+
+
+def hit(*chunks: Chunk) -> SourceHit:
+    first = chunks[0]
+    return SourceHit(
+        source_id=first.source_id,
+        title=first.title,
+        url="",
+        kind=first.kind,
+        score=0.7,
+        dense=0.7,
+        chunks=[ScoredChunk(chunk=c, dense=0.7, score=0.7) for c in chunks],
+    )
+
+
+def tracer_page(audience: str = "public") -> list[Chunk]:
+    return [
+        chunk("doc:tracer", 0, OPENING, audience=audience),
+        chunk("doc:tracer", 1, "Tracer is a call profiler.", "7.1. Overview", audience),
+        chunk("doc:tracer", 2, COUNTS, "7.2. Using Tracer > 7.2.3. Call counts", audience),
+    ]
+
+
+def test_an_article_answered_from_a_later_section_gets_its_pages_opening() -> None:
+    page = tracer_page()
+    sources = [hit(page[2])]
+
+    out = with_openings(indexed(*page), sources, frozenset({"public"}))
+
+    assert out[0].opening == page[0]
+    assert out[0].chunks == sources[0].chunks, "the retrieved chunks are unchanged"
+    assert sources[0].opening is None, "the caller's hits are not modified"
+
+
+def test_no_opening_is_fetched_when_retrieval_returned_it() -> None:
+    page = tracer_page()
+
+    out = with_openings(indexed(*page), [hit(page[2], page[0])], frozenset({"public"}))
+
+    assert out[0].opening is None
+
+
+def test_a_page_that_starts_with_a_section_has_no_opening() -> None:
+    page = [chunk("doc:faq", 0, "Valgrind is pronounced with a short i.", "1. Background > How do you say it?")]
+    page.append(chunk("doc:faq", 1, COUNTS, "2. Profiling > Where do the counts go?"))
+
+    out = with_openings(indexed(*page), [hit(page[1])], frozenset({"public"}))
+
+    assert out[0].opening is None
+    assert not opens_page(page[0])
+
+
+def test_the_opening_is_read_with_the_askers_audience() -> None:
+    # Not reachable through real ingestion (a page has one audience), but the read must filter all the same.
+    page = tracer_page()
+    page[0] = chunk("doc:tracer", 0, OPENING, audience="internal")
+
+    out = with_openings(indexed(*page), [hit(page[2])], frozenset({"public"}))
+
+    assert out[0].opening is None
+
+
+def test_escalations_get_no_opening() -> None:
+    first = chunk("esc:1042", 0, "Customer: it fails.\n\nResolution: run `tally verify`.", kind="escalation")
+    second = chunk("esc:1042", 1, "More of the resolution.", kind="escalation")
+    index = indexed(first, second)
+
+    out = with_openings(index, [hit(second)], frozenset({"public"}))
+
+    assert out[0].opening is None

@@ -1,0 +1,86 @@
+"""DeflectService.ask gives the answer's generator each article's page opening (deflect.retrieval.openings), read
+from the index; when that read fails, the question is still answered, without it. Over the fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from deflect.config import Settings
+from deflect.domain.models import Answer, Audience, SourceHit
+from deflect.service import DeflectService
+from deflect.testing import InMemoryIndex
+from deflect.testing.fakes import ScriptedGenerator
+
+_SLOW = " ".join(f"Run {i} of a traced program is about ten times slower than an untraced run." for i in range(20))
+_SITES = " ".join(f"Site {i} of a function is listed with the callers that reached it through it." for i in range(20))
+TRACER = f"""---
+title: Tracer, a call profiler
+audience: public
+---
+# Tracer, a call profiler
+
+To use this tool, you must specify `--tool=tracer` on the Tally command line.
+
+## Overview
+
+Tracer is a profiler for programs run under Tally. {_SLOW}
+
+## Call counts
+
+Tracer counts how often each function of your program is called, and how often each call site calls it.
+The counts include calls made from shared libraries. {_SITES}
+"""
+QUESTION = "How do I count how often each function is called from each call site?"
+
+
+class RecordingGenerator(ScriptedGenerator):
+    """The scripted answer; keeps the sources it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[SourceHit] = []
+
+    def generate(self, question: str, sources: Sequence[SourceHit]) -> Answer:
+        self.sources = list(sources)
+        return super().generate(question, sources)
+
+
+class BrokenPageReads(InMemoryIndex):
+    """Searches work; reading a page's chunks fails (a Chroma `get` error)."""
+
+    fail = False
+
+    def chunks(self, audiences: frozenset[str] | None = None, source_ids: object = None) -> list:  # type: ignore[override]
+        if self.fail:
+            raise RuntimeError("Error executing plan")
+        return super().chunks(audiences, source_ids)  # type: ignore[arg-type]
+
+
+def ask(make_service: Callable[..., DeflectService], settings: Settings, index: InMemoryIndex) -> RecordingGenerator:
+    Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER, encoding="utf-8")
+    generator = RecordingGenerator()
+    service = make_service(index=index, generator=generator)
+    if isinstance(index, BrokenPageReads):
+        index.fail = True
+    service.ask(QUESTION, Audience.CUSTOMER, record=False)
+    return generator
+
+
+def test_the_generator_gets_the_opening_of_a_page_answered_from_a_later_section(
+    make_service: Callable[..., DeflectService], settings: Settings
+) -> None:
+    generator = ask(make_service, settings, InMemoryIndex())
+
+    top = generator.sources[0]
+    assert top.source_id == "doc:articles/tracer"
+    assert all(not c.chunk.chunk_id.endswith("#0") for c in top.chunks), "the fixture must not retrieve the opening"
+    assert top.opening is not None and "`--tool=tracer`" in top.opening.text
+
+
+def test_a_failing_page_read_leaves_the_answer_without_the_opening(
+    make_service: Callable[..., DeflectService], settings: Settings
+) -> None:
+    generator = ask(make_service, settings, BrokenPageReads())
+
+    assert generator.sources and generator.sources[0].opening is None
