@@ -3,11 +3,11 @@ from the index; when that read fails, the question is still answered, without it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from deflect.config import Settings
-from deflect.domain.models import Answer, Audience, SourceHit
+from deflect.domain.models import Answer, Audience, Chunk, SourceHit
 from deflect.service import DeflectService
 from deflect.testing import InMemoryIndex
 from deflect.testing.fakes import ScriptedGenerator
@@ -51,10 +51,15 @@ class BrokenPageReads(InMemoryIndex):
 
     fail = False
 
-    def chunks(self, audiences: frozenset[str] | None = None, source_ids: object = None) -> list:  # type: ignore[override]
+    def chunks(
+        self,
+        audiences: frozenset[str] | None = None,
+        source_ids: Collection[str] | None = None,
+        chunk_ids: Collection[str] | None = None,
+    ) -> list[Chunk]:
         if self.fail:
             raise RuntimeError("Error executing plan")
-        return super().chunks(audiences, source_ids)  # type: ignore[arg-type]
+        return super().chunks(audiences, source_ids, chunk_ids)
 
 
 def ask(make_service: Callable[..., DeflectService], settings: Settings, index: InMemoryIndex) -> RecordingGenerator:

@@ -32,8 +32,13 @@ class Index(Protocol):
     def query(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredChunk]: ...
 
     def chunks(
-        self, audiences: frozenset[str] | None = None, source_ids: Collection[str] | None = None
-    ) -> list[Chunk]: ...
+        self,
+        audiences: frozenset[str] | None = None,
+        source_ids: Collection[str] | None = None,
+        chunk_ids: Collection[str] | None = None,
+    ) -> list[Chunk]:
+        """Stored chunks, optionally only of some audiences, sources and/or ids (every filter given applies)."""
+        ...
 
     def count(self) -> int: ...
 

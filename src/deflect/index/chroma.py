@@ -160,16 +160,24 @@ class ChromaIndex:
         out.sort(key=lambda h: -h.dense)
         return out[:k]
 
-    def chunks(self, audiences: frozenset[str] | None = None, source_ids: Collection[str] | None = None) -> list[Chunk]:
-        """Stored chunks (optionally of some audiences and/or sources), for keyword indexing and ingestion."""
-        if (audiences is not None and not audiences) or (source_ids is not None and not source_ids):
+    def chunks(
+        self,
+        audiences: frozenset[str] | None = None,
+        source_ids: Collection[str] | None = None,
+        chunk_ids: Collection[str] | None = None,
+    ) -> list[Chunk]:
+        """Stored chunks (optionally of some audiences, sources and/or ids), for keyword indexing, ingestion and
+        answers (a page's opening, read by id: a lookup by key, not a scan of the page's chunks)."""
+        empty = [f for f in (audiences, source_ids, chunk_ids) if f is not None and not f]
+        if empty:
             return []  # an empty set sees nothing; treating it as "no filter" would leak internal chunks
         where = {"source_id": {"$in": sorted(source_ids)}} if source_ids else None
+        ids = sorted(chunk_ids) if chunk_ids is not None else None
         out = []
         for audience, col in self._cols.items():
             if audiences is not None and audience not in audiences:
                 continue
-            res = col.get(where=where, include=["documents", "metadatas"])
+            res = col.get(ids=ids, where=where, include=["documents", "metadatas"])
             out += [
                 _from_record(cid, doc, meta)
                 for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)

@@ -299,6 +299,18 @@ class IndexContract:
         assert index.chunks(source_ids={"nope"}) == []
         assert index.chunks(source_ids=set()) == []
 
+    def test_chunks_filters_by_id(self, index: Index) -> None:
+        index.upsert(
+            [make_chunk("a#0"), make_chunk("a#1"), make_chunk("b#0"), make_chunk("c#0", "internal")],
+            [unit(1.0), unit(0.0, 1.0), unit(0.0, 0.0, 1.0), unit(0.0, 0.0, 0.0, 1.0)],
+        )
+
+        assert _ids(index.chunks(chunk_ids={"a#0", "b#0"})) == {"a#0", "b#0"}
+        assert _ids(index.chunks(PUBLIC, chunk_ids={"a#0", "c#0"})) == {"a#0"}  # the audience filter still applies
+        assert _ids(index.chunks(source_ids={"a"}, chunk_ids={"a#1", "b#0"})) == {"a#1"}  # and the source filter
+        assert index.chunks(chunk_ids={"nope#0"}) == []
+        assert index.chunks(chunk_ids=set()) == []
+
     def test_pages_return_every_chunk_once_in_pages_of_the_size_asked(self, index: Index) -> None:
         index.upsert([make_chunk(f"p{i}#0") for i in range(7)], [unit(1.0, i / 10) for i in range(7)])
         index.delete_chunks(["p3#0"])

@@ -58,11 +58,18 @@ class InMemoryIndex:
         scored.sort(key=lambda s: (-s.dense, s.chunk.chunk_id))
         return scored[:k]
 
-    def chunks(self, audiences: frozenset[str] | None = None, source_ids: Collection[str] | None = None) -> list[Chunk]:
+    def chunks(
+        self,
+        audiences: frozenset[str] | None = None,
+        source_ids: Collection[str] | None = None,
+        chunk_ids: Collection[str] | None = None,
+    ) -> list[Chunk]:
         return [
             c
             for c, _ in self._rows.values()
-            if (audiences is None or c.audience in audiences) and (source_ids is None or c.source_id in source_ids)
+            if (audiences is None or c.audience in audiences)
+            and (source_ids is None or c.source_id in source_ids)
+            and (chunk_ids is None or c.chunk_id in chunk_ids)
         ]
 
     def count(self) -> int:
