@@ -3,8 +3,9 @@ from the index; when that read fails, the question is still answered, without it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from deflect.config import Settings
 from deflect.domain.models import Answer, Audience, Chunk, SourceHit
@@ -51,15 +52,10 @@ class BrokenPageReads(InMemoryIndex):
 
     fail = False
 
-    def chunks(
-        self,
-        audiences: frozenset[str] | None = None,
-        source_ids: Collection[str] | None = None,
-        chunk_ids: Collection[str] | None = None,
-    ) -> list[Chunk]:
+    def chunks(self, *args: Any, **kwargs: Any) -> list[Chunk]:
         if self.fail:
             raise RuntimeError("Error executing plan")
-        return super().chunks(audiences, source_ids, chunk_ids)
+        return super().chunks(*args, **kwargs)
 
 
 def ask(make_service: Callable[..., DeflectService], settings: Settings, index: InMemoryIndex) -> RecordingGenerator:

@@ -3,7 +3,7 @@ the index, read with the asker's audience filter, unless retrieval already retur
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from typing import Any
 
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 from deflect.retrieval.openings import opens_page, with_openings
@@ -113,14 +113,9 @@ class CountingIndex(InMemoryIndex):
         super().__init__()
         self.reads: list[tuple[object, object]] = []
 
-    def chunks(
-        self,
-        audiences: frozenset[str] | None = None,
-        source_ids: Collection[str] | None = None,
-        chunk_ids: Collection[str] | None = None,
-    ) -> list[Chunk]:
-        self.reads.append((source_ids, chunk_ids))
-        return super().chunks(audiences, source_ids, chunk_ids)
+    def chunks(self, *args: Any, **kwargs: Any) -> list[Chunk]:
+        self.reads.append((kwargs.get("source_ids"), kwargs.get("chunk_ids")))
+        return super().chunks(*args, **kwargs)
 
 
 def test_the_openings_of_all_sources_are_read_by_id_in_one_read() -> None:
