@@ -587,3 +587,17 @@ def test_an_opening_that_does_not_say_how_to_run_anything_is_not_quoted(opening:
     )
 
     assert answer.sentences == [TRACER_COUNTS]
+
+
+def test_an_escalations_first_chunk_is_not_an_opening() -> None:
+    # escalations have no headings, so their first chunk would look like a page's opening
+    case = chunk(
+        "esc:ESC-9",
+        0,
+        "The customer's nightly job fails. Running `tally verify --all` first fixed it.",
+        kind="escalation",
+    )
+    later = chunk("esc:ESC-9", 1, TRACER_COUNTS, kind="escalation")
+    answer = generator().generate("How do I count how often my functions are called?", [source_of(later, case)])
+
+    assert "tally verify" not in answer.text

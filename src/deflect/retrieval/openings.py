@@ -33,8 +33,9 @@ def with_openings(index: Index, sources: Sequence[SourceHit], audiences: frozens
 
 
 def opens_page(chunk: Chunk) -> bool:
-    """The page's first chunk, before any heading (a page that starts with a section has no opening)."""
-    return _number(chunk) == 0 and not chunk.heading_path
+    """An article's first chunk, before any heading (a page that starts with a section has no opening; an
+    escalation has no headings at all, and its first chunk is the case, not an opening)."""
+    return chunk.kind == "article" and _number(chunk) == 0 and not chunk.heading_path
 
 
 def _number(chunk: Chunk) -> int:
