@@ -9,7 +9,14 @@ import pytest
 
 from deflect.domain.models import Chunk, ScoredChunk
 from deflect.errors import IndexUnavailable
-from deflect.retrieval.hybrid import CHUNKS_PER_SOURCE, HybridRetriever, fuse, rank_sources
+from deflect.retrieval.hybrid import (
+    CHUNKS_PER_SOURCE,
+    RELEASE_NOTES_PENALTY,
+    HybridRetriever,
+    fuse,
+    is_release_notes,
+    rank_sources,
+)
 from deflect.retrieval.keyword import KeywordSearch
 from deflect.testing.fakes import HashEmbedder, InMemoryIndex
 from deflect.testing.keyword import InMemoryKeywordIndex
@@ -61,6 +68,44 @@ def test_fuse_merges_by_chunk_id_and_adds_weighted_keyword_scores() -> None:
     assert by_id["a#0"].score == pytest.approx(0.9)
     assert by_id["c#0"].score == pytest.approx(0.4)
     assert [h.chunk.chunk_id for h in fused] == ["a#0", "b#0", "d#0", "c#0"]
+
+
+def titled(hit: ScoredChunk, title: str, heading_path: str = "") -> ScoredChunk:
+    return hit.model_copy(update={"chunk": hit.chunk.model_copy(update={"title": title, "heading_path": heading_path})})
+
+
+@pytest.mark.parametrize(
+    ("title", "heading_path"),
+    [
+        ("Change Log", ""),
+        ("Important notes", "Change Log > Version 1.2.4 (2023-03-24)"),
+        ("2. NEWS", ""),
+        ("Kettle", "Release notes > 3.1"),
+        ("Kettle", "Version 3.1.0"),
+    ],
+)
+def test_a_release_notes_chunk_ranks_below_the_page_it_changed_at_like_relevance(title: str, heading_path: str) -> None:
+    # a change log names every option in passing ("create --compression lz4 added"); the how-to is on the command page
+    notes = titled(dense("changes#4", 0.62), title, heading_path)
+    command = titled(dense("create#2", 0.60), "kettle create", "Description")
+
+    fused = fuse([notes, command], [], weight=0.05)
+
+    assert [h.chunk.chunk_id for h in fused] == ["create#2", "changes#4"]
+    assert fused[1].score == pytest.approx(0.62 - RELEASE_NOTES_PENALTY)
+
+
+@pytest.mark.parametrize(
+    ("title", "heading_path"),
+    [
+        ("Kettle", "9.1. Overview"),  # a numbered section of a DocBook manual
+        ("Upgrading to version 2", "Before you start"),
+        ("Newsletter settings", "Unsubscribe"),
+        ("Kettle", "Versioning your recipes"),
+    ],
+)
+def test_a_numbered_section_or_a_page_about_versions_is_not_release_notes(title: str, heading_path: str) -> None:
+    assert not is_release_notes(titled(dense("a#0", 0.5), title, heading_path).chunk)
 
 
 def test_a_keyword_only_chunk_gets_the_lowest_dense_score_seen() -> None:

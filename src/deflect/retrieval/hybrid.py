@@ -6,17 +6,25 @@ data equal-weight RRF with BM25 is worse than dense alone (see docs/retrieval.md
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from deflect.domain.models import ScoredChunk, SourceHit
+from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder, Index, KeywordIndex
 from deflect.retrieval.keyword import KeywordSearch
 
 _T = TypeVar("_T")
 CHUNKS_PER_SOURCE = 3
+# Release notes (a change log, NEWS, "Version 1.2.4 (2023-03-24)") name every command and option in passing, for
+# someone upgrading; a how-to question is answered by the pages they changed. Their chunks are scored this much lower:
+# on the borg manual's tuning questions any value from 0.02 to 0.1 gave the same ranking (docs/retrieval.md).
+RELEASE_NOTES_PENALTY = 0.05
+_RELEASE_NOTES = re.compile(
+    r"\b(change ?logs?|release notes|news|what'?s new)\b|^\s*(version|release)\s+v?\d+(\.\d+)+", re.IGNORECASE
+)
 # Told how long each stage of a retrieval took, in seconds: "embed", "dense" or "keyword" (/metrics listens).
 StageObserver = Callable[[str, float], None]
 # Re-ranks ranked sources given the question's vector (feedback adjustments); must not drop or add sources.
@@ -105,7 +113,8 @@ class HybridRetriever:
 
 
 def fuse(dense: Sequence[ScoredChunk], keyword: Sequence[ScoredChunk], weight: float) -> list[ScoredChunk]:
-    """Merge two candidate lists by chunk id; score = cosine + weight * normalised BM25.
+    """Merge two candidate lists by chunk id; score = cosine + weight * normalised BM25 (less RELEASE_NOTES_PENALTY
+    for a chunk of release notes).
 
     A chunk that only BM25 found was outside the dense top-N, so its cosine is at most the lowest one seen: use
     that as a conservative estimate rather than 0, which would bury every keyword-only hit.
@@ -120,9 +129,16 @@ def fuse(dense: Sequence[ScoredChunk], keyword: Sequence[ScoredChunk], weight: f
             hit.keyword = kw.keyword
     out = list(merged.values())
     for hit in out:
-        hit.score = hit.dense + weight * hit.keyword
+        hit.score = hit.dense + weight * hit.keyword - (RELEASE_NOTES_PENALTY if is_release_notes(hit.chunk) else 0.0)
     out.sort(key=lambda h: (-h.score, h.chunk.chunk_id))
     return out
+
+
+def is_release_notes(chunk: Chunk) -> bool:
+    """Whether a chunk is part of release notes: its page's title or a heading above it says so."""
+    return bool(_RELEASE_NOTES.search(chunk.title)) or any(
+        _RELEASE_NOTES.search(part) for part in chunk.heading_path.split(" > ")
+    )
 
 
 def rank_sources(chunks: Sequence[ScoredChunk], k: int) -> list[SourceHit]:
