@@ -80,6 +80,7 @@ def titled(hit: ScoredChunk, title: str, heading_path: str = "") -> ScoredChunk:
         ("Change Log", ""),
         ("Important notes", "Change Log > Version 1.2.4 (2023-03-24)"),
         ("2. NEWS", ""),
+        ("3. OLDER NEWS", ""),
         ("Kettle", "Release notes > 3.1"),
         ("Kettle", "Version 3.1.0"),
     ],
@@ -101,11 +102,20 @@ def test_a_release_notes_chunk_ranks_below_the_page_it_changed_at_like_relevance
         ("Kettle", "9.1. Overview"),  # a numbered section of a DocBook manual
         ("Upgrading to version 2", "Before you start"),
         ("Newsletter settings", "Unsubscribe"),
+        ("News feed is empty", "Refresh the feed"),  # a product's news feature
         ("Kettle", "Versioning your recipes"),
     ],
 )
 def test_a_numbered_section_or_a_page_about_versions_is_not_release_notes(title: str, heading_path: str) -> None:
     assert not is_release_notes(titled(dense("a#0", 0.5), title, heading_path).chunk)
+
+
+def test_an_escalation_about_a_changelog_is_not_release_notes() -> None:
+    hit = titled(dense("esc#0", 0.5), "Changelog page is blank after the update", "Problem")
+    escalation = hit.chunk.model_copy(update={"kind": "escalation"})
+
+    assert is_release_notes(hit.chunk)  # the same words on an article page would be
+    assert not is_release_notes(escalation)
 
 
 def test_a_keyword_only_chunk_gets_the_lowest_dense_score_seen() -> None:

@@ -23,7 +23,9 @@ CHUNKS_PER_SOURCE = 3
 # on the borg manual's tuning questions any value from 0.02 to 0.1 gave the same ranking (docs/retrieval.md).
 RELEASE_NOTES_PENALTY = 0.05
 _RELEASE_NOTES = re.compile(
-    r"\b(change ?logs?|release notes|news|what'?s new)\b|^\s*(version|release)\s+v?\d+(\.\d+)+", re.IGNORECASE
+    r"\b(change ?logs?|release notes|what'?s new)\b|^\s*(\d+\.\s*)?(older\s+)?news\s*$"
+    r"|^\s*(version|release)\s+v?\d+(\.\d+)+",
+    re.IGNORECASE,
 )
 # Told how long each stage of a retrieval took, in seconds: "embed", "dense" or "keyword" (/metrics listens).
 StageObserver = Callable[[str, float], None]
@@ -135,7 +137,10 @@ def fuse(dense: Sequence[ScoredChunk], keyword: Sequence[ScoredChunk], weight: f
 
 
 def is_release_notes(chunk: Chunk) -> bool:
-    """Whether a chunk is part of release notes: its page's title or a heading above it says so."""
+    """Whether a chunk is part of release notes: its page's title or a heading above it says so. Only articles: an
+    escalation's title is a customer's subject ("News feed is empty")."""
+    if chunk.kind != "article":
+        return False
     return bool(_RELEASE_NOTES.search(chunk.title)) or any(
         _RELEASE_NOTES.search(part) for part in chunk.heading_path.split(" > ")
     )
