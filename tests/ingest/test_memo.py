@@ -384,3 +384,32 @@ def test_the_memo_key_covers_signature_and_rules(kb: Path, tmp_path: Path) -> No
     assert ParseMemo(tmp_path / "m.json", kb, "other sig").key != base
     (kb / ".deflectignore").write_text("drafts/\n", encoding="utf-8")
     assert ParseMemo(tmp_path / "m.json", kb, "sig").key != base
+
+
+def test_a_page_that_makes_a_footer_boilerplate_parses_only_it_and_the_pages_that_lose_the_footer(
+    index: Index, tmp_path: Path, memo_file: Path, parsed: list[str]
+) -> None:
+    # The census of a folder (ingest/boilerplate.py) comes from the memo for unchanged pages: no parse to count.
+    kb = tmp_path / "manual"
+    kb.mkdir()
+    footer = "<h1>FROB</h1><p>Part of the frob(1) suite.</p>"
+
+    def page(name: str, end: str) -> None:
+        body = f"<h1>{name}</h1><p>{name} does one thing to a frob repository.</p>{end}"
+        (kb / f"{name}.html").write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+
+    page("frob-init", footer)
+    page("frob-save", footer)
+    page("frob-mount", "")
+    ingestor(index, memo_file).ingest_paths([kb], kb)
+    page("frob-prune", footer)
+    parsed.clear()
+
+    report = ingestor(index, memo_file).ingest_paths([kb], kb)
+
+    assert sorted(parsed) == ["frob-init.html", "frob-prune.html", "frob-save.html"]
+    assert (report.added, report.updated, report.unchanged) == (1, 2, 1)
+    assert stored(index) == clean(kb, tmp_path)
+    parsed.clear()
+    assert ingestor(index, memo_file).ingest_paths([kb], kb).unchanged == 4
+    assert parsed == []

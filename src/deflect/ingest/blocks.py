@@ -31,6 +31,8 @@ class Block:
     # For a piece of a list item too large for one chunk, after its first: the item's term (an option's name, a
     # step's opening words), which a chunk opening with this piece is headed by.
     context: str = ""
+    # The block's lines [start, end) in the Markdown it was read from (boilerplate.py removes blocks by them).
+    lines: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
 @dataclass
@@ -108,11 +110,11 @@ def _blocks_of(token: Token, tokens: list[Token], i: int, lines: list[str]) -> l
     start, end = token.map
     text = "\n".join(lines[start:end]).strip("\n")
     if token.type == "code_block":
-        return [Block(fence(token.content.rstrip("\n")), "code")]
+        return [Block(fence(token.content.rstrip("\n")), "code", lines=(start, end))]
     if token.type == "fence":
-        return [Block(text, "code")]
+        return [Block(text, "code", lines=(start, end))]
     if token.type == "table_open":
-        return [Block(text, "table")]
+        return [Block(text, "table", lines=(start, end))]
     if token.type in {"bullet_list_open", "ordered_list_open"}:
         items: list[Block] = []
         for child in tokens[i + 1 :]:
@@ -120,11 +122,11 @@ def _blocks_of(token: Token, tokens: list[Token], i: int, lines: list[str]) -> l
                 break
             if child.type == "list_item_open" and child.level == 1 and child.map is not None:
                 item = "\n".join(lines[child.map[0] : child.map[1]]).strip("\n")
-                items.append(Block(item, "item", continues_list=bool(items)))
+                items.append(Block(item, "item", continues_list=bool(items), lines=(child.map[0], child.map[1])))
         return items
     if token.type == "hr" or not text.strip():
         return []
-    return [Block(text, "text")]
+    return [Block(text, "text", lines=(start, end))]
 
 
 def split_item(item: str) -> tuple[str, list[Block]]:

@@ -4,7 +4,9 @@ Parsing is a pure function of a file's bytes, its name under the ingest root, th
 model, folded into every content hash), the folder's rules (`deflect.yaml`, `.deflectignore`) and the parser
 itself (deflect's ingest code, the parsing libraries, Python). The memo stores, per file, the SHA-256 of the bytes
 it parsed and a key over all the rest, and what the parse found: each source's id, content hash and inferred
-fields. A file whose bytes and key match is not parsed; its sources go to the ingest as KnownSource, and the ingest
+fields, and for an article the fingerprints of its blocks (boilerplate.py), so the folder's boilerplate is counted
+without parsing its unchanged pages; the hashes are those before any boilerplate is taken out, which depends on the
+folder, not on the file. A file whose bytes and key match is not parsed; its sources go to the ingest as KnownSource, and the ingest
 still checks each against the index (the index stays the manifest): only when the index holds that source with that
 hash, whole, is it left alone; otherwise the file is parsed for real.
 
@@ -30,12 +32,14 @@ from typing import Any
 
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
+from deflect.ingest.boilerplate import PageBlocks, page_blocks
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules
 from deflect.ingest.sources import KnownSource, content_hash, parse_bytes, read_bytes
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+# 2: each article also stores its census entry (boilerplate.py), so an unchanged page counts without a parse.
+FORMAT = 2
 # The libraries that turn bytes into sources: a new version may parse the same bytes differently.
 PARSER_DISTRIBUTIONS = (
     "beautifulsoup4",
@@ -67,7 +71,10 @@ class ParseMemo:
         entry = self._entries.get(name)
         if entry and entry["sha256"] == digest and entry["key"] == self.key and entry["origin"] == origin:
             self._seen[name] = entry
-            known = [KnownSource(s["id"], s["hash"], origin, path, tuple(s["inferred"])) for s in entry["sources"]]
+            known = [
+                KnownSource(s["id"], s["hash"], origin, path, tuple(s["inferred"]), _blocks(s.get("blocks")))
+                for s in entry["sources"]
+            ]
             return [], known, []
         # Parsed from the very bytes that were hashed: an edit made meanwhile cannot be remembered under the old digest.
         docs, errors = parse_bytes(raw, path, origin, signature, rules)
@@ -76,7 +83,7 @@ class ParseMemo:
                 "origin": origin,
                 "sha256": digest,
                 "key": self.key,
-                "sources": [{"id": d.source_id, "hash": d.content_hash, "inferred": list(d.inferred)} for d in docs],
+                "sources": [_source_entry(d) for d in docs],
             }
         return docs, [], errors
 
@@ -104,6 +111,19 @@ class ParseMemo:
             return {}
 
 
+def _source_entry(doc: SourceDoc) -> dict[str, Any]:
+    """What a source parsed into, before any boilerplate is taken out (that depends on the folder, not the file)."""
+    entry: dict[str, Any] = {"id": doc.source_id, "hash": doc.content_hash, "inferred": list(doc.inferred)}
+    if doc.kind == "article":
+        page = page_blocks(doc.body)
+        entry["blocks"] = {"fingerprints": sorted(page.fingerprints), "solid": page.solid}
+    return entry
+
+
+def _blocks(stored: Any) -> PageBlocks | None:
+    return None if stored is None else PageBlocks(frozenset(stored["fingerprints"]), bool(stored["solid"]))
+
+
 def _valid(entry: Any) -> bool:
     """An entry of the expected shape (a damaged or hand-edited memo must not break an ingest, only miss)."""
     return (
@@ -115,8 +135,18 @@ def _valid(entry: Any) -> bool:
             and isinstance(s.get("id"), str)
             and isinstance(s.get("hash"), str)
             and isinstance(s.get("inferred"), list)
+            and _valid_blocks(s.get("blocks"))
             for s in entry["sources"]
         )
+    )
+
+
+def _valid_blocks(blocks: Any) -> bool:
+    return blocks is None or (
+        isinstance(blocks, dict)
+        and isinstance(blocks.get("solid"), bool)
+        and isinstance(blocks.get("fingerprints"), list)
+        and all(isinstance(f, str) for f in blocks["fingerprints"])
     )
 
 

@@ -29,7 +29,7 @@ from deflect.errors import SourceError
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.memo import ParseMemo
 from deflect.ingest.rules import load_rules
-from deflect.ingest.sources import KnownSource, ParsedSources, parse_file, parse_paths
+from deflect.ingest.sources import KnownSource, ParsedSources, parse_file, parse_paths, without
 
 Progress = Callable[[int, int], None]
 # Chunks embedded in one call at ingest (see _embedded); the embedder still runs the model in its own batch size.
@@ -84,6 +84,8 @@ class Ingestor:
                 parsed_now[known.origin] = docs
                 errors.extend(found)
             doc = next((d for d in parsed_now[known.origin] if d.source_id == known.source_id), None)
+            if doc is not None:
+                doc = without(doc, known.stripped)  # the folder's boilerplate, as the scan found it
             if doc is None and not any(e.path == known.origin for e in errors):
                 # The file changed between the scan and now (an edit during the ingest): the next run sees it.
                 errors.append(SourceError(known.origin, f"{known.source_id} changed while being ingested"))

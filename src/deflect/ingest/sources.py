@@ -15,7 +15,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ import yaml
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
 from deflect.ingest.blocks import normalise, sections, split_anchor
+from deflect.ingest.boilerplate import NOTHING, PageBlocks, applied, folder, page_blocks, repeated, strip, stripped_hash
 from deflect.ingest.html import fragment_to_markdown, parse_page
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
@@ -60,6 +61,10 @@ class KnownSource:
     origin: str
     path: Path
     inferred: tuple[str, ...] = ()
+    # An article's census entry (boilerplate.py); None for an escalation.
+    blocks: PageBlocks | None = None
+    # The boilerplate taken out of its body; `content_hash` covers it.
+    stripped: frozenset[str] = NOTHING
 
 
 @dataclass
@@ -102,10 +107,13 @@ def parse_paths(
     paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None = None, memo: ParseMemo | None = None
 ) -> ParsedSources:
     """Parse every knowledge file; `signature` (chunking + model) is folded into each content hash. With a `memo`,
-    files it knows unchanged are not parsed: their sources come back in `known`."""
+    files it knows unchanged are not parsed: their sources come back in `known`. Blocks repeated across a folder's
+    pages are taken out of its articles (boilerplate.py)."""
     rules = rules if rules is not None else load_rules(root)
+    paths = list(paths)
     out = ParsedSources()
     seen_ids: set[str] = set()
+    census: dict[str, PageBlocks] = {}
     for base, path in ((given, found) for given in paths for found in discover([given])):
         origin = _relative(path, root, base)
         reason = _skip_reason(path, origin, root, rules)
@@ -131,10 +139,69 @@ def parse_paths(
                 out.known.append(doc)
             else:
                 out.docs.append(doc)
+        census.update(_census(docs, known))
         if errors:
             out.errors.extend(errors)
             out.damaged_origins.add(origin)
+    census.update(_siblings(paths, root, signature, rules, memo, out.origins))
+    _strip_boilerplate(out, census)
     return out
+
+
+def _census(docs: Iterable[SourceDoc], known: Iterable[KnownSource]) -> dict[str, PageBlocks]:
+    """Each article page's census entry, by origin."""
+    out = {d.origin: page_blocks(d.body) for d in docs if d.kind == "article"}
+    out.update({k.origin: k.blocks for k in known if k.blocks is not None})
+    return out
+
+
+def _siblings(
+    paths: list[Path], root: Path, signature: str, rules: KbRules, memo: ParseMemo | None, scanned: set[str]
+) -> dict[str, PageBlocks]:
+    """The census entries of the pages beside a file given on its own: its folder's boilerplate is the same whether
+    the folder or the one file is ingested (a rerun of either changes nothing)."""
+    out: dict[str, PageBlocks] = {}
+    for given in (p for p in paths if p.is_file()):
+        for path in sorted(given.parent.iterdir()):
+            origin = _relative(path, root, given)
+            if not path.is_file() or origin in scanned or parser_suffix(path) not in ARTICLE_SUFFIXES:
+                continue
+            if _skip_reason(path, origin, root, rules):
+                continue
+            known: list[KnownSource] = []
+            try:
+                if memo is None:
+                    docs = parse_file(path, origin, signature, rules)[0]
+                else:
+                    docs, known, _ = memo.parse(path, origin, signature, rules)
+            except SourceError:
+                continue  # a page that does not parse is not one of the folder's pages, as in a folder ingest
+            out.update(_census(docs, known))
+    return out
+
+
+def _strip_boilerplate(out: ParsedSources, census: dict[str, PageBlocks]) -> None:
+    """Take each folder's boilerplate out of its articles; a known source only gets the hash it will have."""
+    boilerplate = repeated(census)
+
+    def taken(origin: str) -> frozenset[str]:
+        page = census.get(origin)
+        return applied(page, boilerplate.get(folder(origin), NOTHING)) if page else NOTHING
+
+    out.docs = [without(d, taken(d.origin)) if d.kind == "article" else d for d in out.docs]
+    out.known = [
+        replace(k, content_hash=stripped_hash(k.content_hash, gone), stripped=gone) if (gone := taken(k.origin)) else k
+        for k in out.known
+    ]
+
+
+def without(doc: SourceDoc, stripped: frozenset[str]) -> SourceDoc:
+    """An article without the boilerplate blocks `stripped`, its content hash covering them."""
+    if not stripped:
+        return doc
+    return doc.model_copy(
+        update={"body": strip(doc.body, stripped), "content_hash": stripped_hash(doc.content_hash, stripped)}
+    )
 
 
 def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:

@@ -1,0 +1,130 @@
+"""Blocks a folder's pages all repeat (a man-page suite's footer, a site's notice), kept out of chunks.
+
+A block (blocks.py: a paragraph or one list item) is boilerplate in a folder when its text, whitespace collapsed,
+is on at least MIN_PAGES of the folder's article pages and on at least MIN_SHARE of them. Measured on three real
+manuals (docs/retrieval.md): bup's "Part of the bup(1) suite." is on 38 of its 39 man pages; the most repeated
+block of the borg manual ("Note", an admonition label) is on 18 of 46 pages, and the rest repeat on a handful of
+pages that share a section (an include), which is content each of those pages needs. Half the folder separates the
+two with room on either side. Code blocks, tables and definition entries (`- **--verbose**: ...`, a man page's
+option) are never boilerplate: a suite's man pages may all list the same option, and each page's copy is what a
+question about that command needs; dropping it everywhere would drop it from the index.
+
+A page keeps everything when the boilerplate is all it has (it would otherwise never be indexed). The folder is
+the page's own directory (by its name under the ingest root), so one manual's footer is not counted against
+another's pages. Stripping is a function of the page's own parse and of the folder's census, both of which the
+ingest knows without parsing an unchanged file again (memo.py stores each page's block fingerprints); a page's
+content hash covers what was stripped, so a page whose stripping changes is re-chunked and no other is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from deflect.ingest.blocks import Block, sections
+
+MIN_PAGES = 3
+MIN_SHARE = 0.5
+# A block of one or two words is a label ("Note", "Warning", "Example:"): what it means is the block after it,
+# which it introduces, so it stays however often it repeats (borg's deployment pages all carry "Note").
+MIN_WORDS = 3
+# A definition entry as html.py and text.py write it: `- **TERM**: description`.
+_DEFINITION = re.compile(r"^(?:[-*+]|\d{1,9}[.)])[ \t]+\*\*.+?\*\*")
+NOTHING: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PageBlocks:
+    """What the census needs of a page: fingerprints of its blocks that may be boilerplate, and whether it has a
+    block that never is (so that stripping all the others still leaves it something to chunk)."""
+
+    fingerprints: frozenset[str]
+    solid: bool
+
+
+def fingerprint(text: str) -> str:
+    """A block's text with whitespace collapsed, hashed (16 hex digits: the memo stores one per block)."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+def candidate(block: Block) -> bool:
+    """Prose paragraphs and plain list items may be boilerplate; code, tables, definitions and labels never are."""
+    if len(block.text.split()) < MIN_WORDS:
+        return False
+    return block.kind == "text" or (block.kind == "item" and _DEFINITION.match(block.text) is None)
+
+
+@lru_cache(maxsize=32)
+def page_blocks(body: str) -> PageBlocks:
+    """The census entry of an article body (cached: the memo and the census ask for the same body in turn)."""
+    found = [b for s in sections(body) for b in s.blocks]
+    return PageBlocks(
+        fingerprints=frozenset(fingerprint(b.text) for b in found if candidate(b)),
+        solid=any(not candidate(b) for b in found),
+    )
+
+
+def folder(origin: str) -> str:
+    """The folder a page is counted in: its directory under the ingest root ("" at the root)."""
+    return origin.rpartition("/")[0]
+
+
+def repeated(pages: Mapping[str, PageBlocks]) -> dict[str, frozenset[str]]:
+    """Per folder, the fingerprints that are boilerplate there; `pages` maps each page's origin to its blocks."""
+    by_folder: dict[str, list[PageBlocks]] = defaultdict(list)
+    for origin, page in pages.items():
+        by_folder[folder(origin)].append(page)
+    out: dict[str, frozenset[str]] = {}
+    for name, members in by_folder.items():
+        need = max(MIN_PAGES, math.ceil(MIN_SHARE * len(members)))
+        if len(members) < need:
+            continue
+        counts = Counter(fp for page in members for fp in page.fingerprints)
+        found = frozenset(fp for fp, n in counts.items() if n >= need)
+        if found:
+            out[name] = found
+    return out
+
+
+def applied(page: PageBlocks, boilerplate: frozenset[str]) -> frozenset[str]:
+    """The fingerprints stripped from this page: its boilerplate, unless that is all the page has."""
+    found = page.fingerprints & boilerplate
+    if found and found == page.fingerprints and not page.solid:
+        return NOTHING
+    return found
+
+
+def strip(body: str, stripped: frozenset[str]) -> str:
+    """The body without the blocks whose fingerprint is in `stripped`; every other line as it was."""
+    if not stripped:
+        return body
+    lines = body.splitlines()
+    drop: dict[int, bool] = {}  # first line of a dropped block -> whether it was a list item
+    gone: set[int] = set()
+    for section in sections(body):
+        for block in section.blocks:
+            if candidate(block) and fingerprint(block.text) in stripped:
+                start, end = block.lines
+                drop[start] = block.kind == "item"
+                gone.update(range(start, end))
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i in drop and not drop[i] and out and out[-1].strip():
+            out.append("")  # a dropped paragraph still separates what was before it from what was after it
+        if i not in gone:
+            out.append(line)
+    return "\n".join(out) + ("\n" if body.endswith("\n") else "")
+
+
+def stripped_hash(content_hash: str, stripped: frozenset[str]) -> str:
+    """A page's content hash once `stripped` is taken out (unchanged when nothing is): its chunks depend on both."""
+    if not stripped:
+        return content_hash
+    blob = json.dumps([content_hash, sorted(stripped)])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
