@@ -365,9 +365,30 @@ PANDOC_MAN_PAGE = """<!DOCTYPE html>
 
 
 def test_a_pandoc_title_block_keeps_its_title_but_not_its_author_and_date() -> None:
-    doc = parse_html(PANDOC_MAN_PAGE, "kettle-brew.1.html", "sig")
+    doc = parse_html(PANDOC_MAN_PAGE.replace("NAME", "SUMMARY"), "kettle-brew.1.html", "sig")
 
     assert doc.title == "kettle-brew(1) Kettle 2.1"
     assert "Ada Example" not in doc.body and "2025-01-01" not in doc.body
     # What is left of the title block is the H1 that repeats the title: no chunk of its own, no heading path.
-    assert [c.heading_path for c in Chunker(200, 30).chunk(doc)] == ["NAME", "SYNOPSIS"]
+    assert [c.heading_path for c in Chunker(200, 30).chunk(doc)] == ["SUMMARY", "SYNOPSIS"]
+
+
+def test_a_man_page_is_titled_by_its_name_line_which_then_has_no_chunk_of_its_own() -> None:
+    # "kettle-brew(1) Kettle 2.1" says nothing a question asks about; the NAME line says what the command does.
+    doc = parse_html(PANDOC_MAN_PAGE, "kettle-brew.1.html", "sig")
+
+    assert doc.title == "kettle-brew - brew a pot of tea with the --strong option when needed"
+    assert "title: man page NAME line" in doc.inferred
+    chunks = Chunker(200, 30).chunk(doc)
+    assert [c.heading_path for c in chunks] == ["SYNOPSIS"]
+    assert chunks[0].embed_text.startswith(doc.title)
+
+
+def test_a_stated_title_keeps_the_name_section_and_other_pages_keep_their_name_headings() -> None:
+    stated = PANDOC_MAN_PAGE.replace("<head>", '<head><meta name="title" content="Brewing" />')
+    not_a_name_line = PANDOC_MAN_PAGE.replace("kettle-brew - brew", "Brewing explained: brew")
+
+    assert "# NAME" in parse_html(stated, "kettle-brew.1.html", "sig").body
+    doc = parse_html(not_a_name_line, "kettle-brew.1.html", "sig")
+    assert doc.title == "kettle-brew(1) Kettle 2.1"
+    assert "Brewing explained: brew" in doc.body

@@ -94,6 +94,8 @@ _CODE_TAGS = {"code", "tt", "kbd", "samp", "var"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _RECURSION_LIMIT = 20_000
 _ANCHOR_ID = re.compile(r"^[A-Za-z][\w.:-]*$")
+# `bup-midx - create a ...`, `git-add, git-stage - add ...` (the names, then " - " or an en/em dash).
+_NAME_LINE = re.compile(r"^[\w.+-]+(?:, ?[\w.+-]+)* +[-\u2013\u2014] +\S")
 _LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
 
 
@@ -105,6 +107,9 @@ class HtmlPage:
     h1: str
     title_tag: str
     body: str
+    # A man page's NAME line ("bup-midx - create a multi-index file"): says what the page is for, where its
+    # <title> and header say "bup-midx(1) Bup 0.33.7".
+    name_line: str = ""
 
 
 def parse_page(html: str) -> HtmlPage:
@@ -119,13 +124,46 @@ def parse_page(html: str) -> HtmlPage:
     _unwrap_qanda_tables(root, soup)
     _mark_table_headers(root)
     h1 = root.find("h1") or soup.find("h1")
+    name_line = _name_line(root, keep="title" in meta)
     body = _convert(root)
     return HtmlPage(
         meta=meta,
         h1=_one_line(h1.get_text(" ")) if h1 else "",
         title_tag=_one_line(title_tag.get_text(" ")) if title_tag else "",
         body=tidy(body.splitlines()),
+        name_line=name_line,
     )
+
+
+def _name_line(root: Tag, keep: bool) -> str:
+    """The line under a man page's NAME heading when it reads `command - what it does` (pandoc, man2html): the
+    page's title then, and its NAME section goes unless `keep` (the page states its title), or it would be a chunk
+    that only repeats the title (measured on bup: docs/retrieval.md)."""
+    heading = _man_heading(root, "NAME")
+    if heading is None:
+        return ""
+    line = heading.find_next_sibling(True)
+    text = _one_line(line.get_text()) if isinstance(line, Tag) and line.name == "p" else ""
+    if not _NAME_LINE.match(text):
+        return ""
+    if not keep:
+        _drop_section(heading)
+    return text
+
+
+def _man_heading(root: Tag, name: str) -> Tag | None:
+    """The first heading that reads exactly `name` (man pages' section names are upper case)."""
+    return next((h for h in root.find_all(_HEADINGS) if _one_line(h.get_text(" ")) == name), None)
+
+
+def _drop_section(heading: Tag) -> None:
+    """A heading and what follows it up to the next heading of its level or above."""
+    level = int(heading.name[1])
+    for el in list(heading.find_next_siblings(True)):
+        if el.name in _HEADINGS and int(el.name[1]) <= level:
+            break
+        el.decompose()
+    heading.decompose()
 
 
 def fragment_to_markdown(html: str) -> str:

@@ -6,9 +6,9 @@ itself (deflect's ingest code, the parsing libraries, Python). The memo stores, 
 it parsed and a key over all the rest, and what the parse found: each source's id, content hash and inferred
 fields, and for an article the fingerprints of its blocks (boilerplate.py), so the folder's boilerplate is counted
 without parsing its unchanged pages; the hashes are those before any boilerplate is taken out, which depends on the
-folder, not on the file. A file whose bytes and key match is not parsed; its sources go to the ingest as KnownSource, and the ingest
-still checks each against the index (the index stays the manifest): only when the index holds that source with that
-hash, whole, is it left alone; otherwise the file is parsed for real.
+folder, not on the file. A file whose bytes and key match is not parsed; its sources go to the ingest as
+KnownSource, and the ingest still checks each against the index (the index stays the manifest): only when the index
+holds that source with that hash, whole, is it left alone; otherwise the file is parsed for real.
 
 So the memo can only ever say "this file, as it is now, would parse into these hashes", which holds whoever wrote
 it: two ingests at once (the last writer wins; the other's entries are lost, not wrong), an index that was wiped or

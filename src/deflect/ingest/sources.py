@@ -414,9 +414,10 @@ def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None
 
 
 def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
-    """An HTML page: metadata from `<meta>`, title from `<meta>`/H1/`<title>`, content (not chrome) as Markdown."""
+    """An HTML page: metadata from `<meta>`, title from `<meta>`/a man page's NAME line/H1/`<title>`, content (not
+    chrome) as Markdown."""
     page = parse_page(text)
-    guesses = [(page.h1, "first heading"), (page.title_tag, "<title>")]
+    guesses = [(page.name_line, "man page NAME line"), (page.h1, "first heading"), (page.title_tag, "<title>")]
     return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), guesses)
 
 
