@@ -12,7 +12,7 @@ import pytest
 
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.html import parse_page
-from deflect.ingest.sources import parse_html
+from deflect.ingest.sources import parse_html, parse_markdown
 
 SPHINX_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kettle brew &#8212; Kettle 2.1 documentation</title>
@@ -392,3 +392,15 @@ def test_a_stated_title_keeps_the_name_section_and_other_pages_keep_their_name_h
     doc = parse_html(not_a_name_line, "kettle-brew.1.html", "sig")
     assert doc.title == "kettle-brew(1) Kettle 2.1"
     assert "Brewing explained: brew" in doc.body
+
+
+def test_a_docbook_faq_table_inside_markdown_is_unwrapped_as_in_an_html_page() -> None:
+    # A Markdown article may paste a DocBook FAQ's table as raw HTML; it must not become a pipe table either.
+    table = DOCBOOK_FAQ[DOCBOOK_FAQ.index("<table") : DOCBOOK_FAQ.index("</table>") + len("</table>")]
+
+    body = parse_markdown(f"# Kettle FAQ\n\n{table}\n\nMore questions go to the forum.\n", "faq.md", "sig").body
+
+    assert "|" not in body
+    assert "#### How do I descale the kettle? {#faq.descale}" in body
+    assert "```\nkettle descale --acid citric\n```" in body
+    assert body.rstrip().endswith("More questions go to the forum.")

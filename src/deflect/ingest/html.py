@@ -120,9 +120,7 @@ def parse_page(html: str) -> HtmlPage:
     }
     title_tag = soup.find("title")
     root = _content_root(soup)
-    _strip_chrome(root)
-    _unwrap_qanda_tables(root, soup)
-    _mark_table_headers(root)
+    _prepare(root, soup)
     h1 = root.find("h1") or soup.find("h1")
     name_line = _name_line(root, keep="title" in meta)
     body = _convert(root)
@@ -170,9 +168,16 @@ def fragment_to_markdown(html: str) -> str:
     """A piece of HTML inside a Markdown file (a table, a list, a comment) as Markdown, by the same rules."""
     soup = _soup(f"<body>{html}</body>")
     root = soup.body or soup
-    _strip_chrome(root)
-    _mark_table_headers(root)
+    _prepare(root, soup)
     return tidy(_convert(root).splitlines()) if root.get_text(strip=True) else ""
+
+
+def _prepare(root: Tag, soup: BeautifulSoup) -> None:
+    """What a page and a fragment both go through before conversion: chrome out, DocBook FAQ tables unwrapped,
+    header rows marked (one function, so HTML inside Markdown follows the same rules as an HTML page)."""
+    _strip_chrome(root)
+    _unwrap_qanda_tables(root, soup)
+    _mark_table_headers(root)
 
 
 def _soup(html: str) -> BeautifulSoup:
