@@ -78,7 +78,7 @@ def show(
 
 
 def _find(source_id: str, kb: Path, rules: KbRules) -> SourceDoc:
-    from deflect.ingest.sources import ARTICLE_SUFFIXES, ESCALATION_SUFFIXES, discover, parse_file, parser_suffix
+    from deflect.ingest.sources import ARTICLE_SUFFIXES, ESCALATION_SUFFIXES, discover, parser_suffix
 
     kind, _, rest = source_id.partition(":")
     if kind == "doc":
@@ -91,7 +91,7 @@ def _find(source_id: str, kb: Path, rules: KbRules) -> SourceDoc:
     for path in candidates:
         origin = path.resolve().relative_to(kb.resolve()).as_posix()
         try:
-            docs, _ = parse_file(path, origin, "show", rules)
+            docs = _parsed(path, origin, kb, rules)
         except SourceError as exc:
             err.print(f"[red]failed[/red] {escape(str(exc))}")
             raise typer.Exit(EXIT_INPUT) from None
@@ -99,6 +99,18 @@ def _find(source_id: str, kb: Path, rules: KbRules) -> SourceDoc:
             if doc.source_id == source_id:
                 return doc
     raise NotFound(f"no source {source_id} under {kb}")
+
+
+def _parsed(path: Path, origin: str, kb: Path, rules: KbRules) -> list[SourceDoc]:
+    """A file's sources as ingest gives them: an article without its folder's boilerplate (the folder is read too)."""
+    from deflect.ingest.sources import ARTICLE_SUFFIXES, parse_file, parse_paths, parser_suffix
+
+    if parser_suffix(path) not in ARTICLE_SUFFIXES:
+        return parse_file(path, origin, "show", rules)[0]
+    parsed = parse_paths([path], kb, "show", rules)
+    if parsed.errors:
+        raise parsed.errors[0]
+    return parsed.docs
 
 
 @app.command("import-tickets")

@@ -57,6 +57,18 @@ def test_sources_show_finds_a_compressed_file_under_the_id_ingest_gave_it(kb: Pa
     assert json.loads(result.stdout)["origin"] == "notes.txt.gz"
 
 
+def test_sources_show_gives_a_page_without_its_folders_boilerplate_as_ingest_does(kb: Path) -> None:
+    # Parsed alone, the page would keep the footer its three folder mates share (ingest/boilerplate.py).
+    for name in ("boil", "pour", "descale"):
+        steps = f"# {name}\n\n## Steps\n\nHow to {name} the kettle.\n\n"
+        (kb / "runbooks" / f"{name}.md").write_text(steps + "## About\n\nThis runbook is kept by the kettle team.\n")
+
+    result = runner.invoke(app, ["sources", "show", "doc:runbooks/pour", "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["heading_paths"] == ["Steps"]
+
+
 @pytest.mark.parametrize("source_id", ["doc:missing", "nonsense"])
 def test_sources_show_of_an_unknown_id_exits_2_with_one_line(kb: Path, source_id: str) -> None:
     result = runner.invoke(app, ["sources", "show", source_id])
