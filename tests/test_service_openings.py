@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from deflect.config import Settings
 from deflect.domain.models import Answer, Audience, Chunk, SourceHit
 from deflect.service import DeflectService
@@ -58,13 +60,15 @@ class BrokenPageReads(InMemoryIndex):
         return super().chunks(*args, **kwargs)
 
 
-def ask(make_service: Callable[..., DeflectService], settings: Settings, index: InMemoryIndex) -> RecordingGenerator:
+def ask(
+    make_service: Callable[..., DeflectService], settings: Settings, index: InMemoryIndex, question: str = QUESTION
+) -> RecordingGenerator:
     Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER, encoding="utf-8")
     generator = RecordingGenerator()
     service = make_service(index=index, generator=generator)
     if isinstance(index, BrokenPageReads):
         index.fail = True
-    service.ask(QUESTION, Audience.CUSTOMER, record=False)
+    service.ask(question, Audience.CUSTOMER, record=False)
     return generator
 
 
@@ -85,3 +89,28 @@ def test_a_failing_page_read_leaves_the_answer_without_the_opening(
     generator = ask(make_service, settings, BrokenPageReads())
 
     assert generator.sources and generator.sources[0].opening is None
+
+
+class CountingPageReads(InMemoryIndex):
+    """Counts reads of chunks by id (how openings are read)."""
+
+    reads = 0
+
+    def chunks(self, *args: Any, **kwargs: Any) -> list[Chunk]:
+        self.reads += 1 if kwargs.get("chunk_ids") else 0
+        return super().chunks(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("question", "reads"),
+    [(QUESTION, 1), ("Which call sites does Tracer count for each function of a program?", 0)],
+)
+def test_only_a_how_to_question_reads_openings(
+    make_service: Callable[..., DeflectService], settings: Settings, question: str, reads: int
+) -> None:
+    # Only a how-to answer quotes an opening (deflect.answer.extractive), so other answers skip the index read.
+    index = CountingPageReads()
+    generator = ask(make_service, settings, index, question)
+
+    assert generator.sources[0].source_id == "doc:articles/tracer"
+    assert index.reads == reads

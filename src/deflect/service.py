@@ -18,7 +18,7 @@ from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
 from deflect.domain.models import AskResult, Audience, Chunk, Citation, Decision, IngestReport, SourceDoc, SourceHit
 from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
-from deflect.domain.text import clean_text
+from deflect.domain.text import asks_how, clean_text
 from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
@@ -207,7 +207,10 @@ class DeflectService:
         # when drafting costs nothing (no model call delays the customer's hand-off for a packet-only draft).
         unsure = verdict.unsure_draft and (audience is Audience.AGENT or self._drafts_are_cheap)
         if verdict.decision is Decision.ANSWER or verdict.draft_allowed or unsure:
-            generator, sources = self._generator, self._with_openings(hits[: self._max_sources], audience)
+            sources = hits[: self._max_sources]
+            # Only a how-to answer quotes a page's opening (deflect.answer.extractive): other asks skip the read.
+            sources = self._with_openings(sources, audience) if asks_how(question) else sources
+            generator = self._generator
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
             if on_text is not None and shown and isinstance(generator, StreamingGenerator):
                 answer = generator.stream(question, sources, on_text)

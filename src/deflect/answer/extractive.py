@@ -26,6 +26,7 @@ from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, chunk_sections
 from deflect.answer.units import has_sentence
 from deflect.domain.models import Answer, Citation, SourceHit
+from deflect.domain.text import asks_how
 from deflect.retrieval.openings import opens_page
 
 # A second source is cited only when it is nearly as relevant as the first; otherwise it dilutes the answer.
@@ -47,13 +48,6 @@ SNIPPET_CHARS = 240
 MIN_OVERLAP = 20
 MAX_OVERLAP = 2000  # far above the chunk overlap setting's few hundred characters; bounds the search
 _LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
-# Questions asking for a way to do something: their answer should show the command, not only describe it. The
-# subject may be anyone or anything ("How can the backup server pull..."); "how does" asks how something works.
-_HOW = re.compile(
-    r"\b(how (do|can|should|would|could|might|shall|to)|what (command|option|setting|flag)s?"
-    r"|is (there|it possible)( a way)?( to)?|can (i|we))\b",
-    re.IGNORECASE,
-)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _INDENTED_CODE = re.compile(r"(?:\A|\n\n)(?: {4}|\t)\S")
 _EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
@@ -120,7 +114,7 @@ class ExtractiveGenerator:
             # The escalation retrieval ranked first gave way to the article the customer named; what it adds (the
             # one case's specifics) is still quoted after it.
             second = max((c for c in candidates if c.source_rank == 1), key=lambda c: c.score, default=None)
-        if second is None and _asks_how(question) and not _has_code(first.passage.text):
+        if second is None and asks_how(question) and not _has_code(first.passage.text):
             # A "how do I" answered by a description alone leaves the customer to find the command: the example
             # of the same page is worth more than a second passage of prose.
             second = _example(first, candidates) or second
@@ -139,7 +133,7 @@ class ExtractiveGenerator:
     ) -> _Candidate | None:
         """The opening of the first passage's page, for a how-to answer, when it says in a sentence how to run
         something (`--tool=massif`) that the answer does not show yet."""
-        if not _asks_how(question):
+        if not asks_how(question):
             return None
         source = sources[first.source_rank]
         chunk = source.opening or next((c.chunk for c in source.chunks if opens_page(c.chunk)), None)
@@ -289,10 +283,6 @@ def _example(first: _Candidate, candidates: list[_Candidate]) -> _Candidate | No
     ]
     # A manual's "Examples" section shows the command in use; its synopsis only states the grammar.
     return max(found, key=lambda c: (bool(_EXAMPLES.search(c.passage.heading)), c.score), default=None)
-
-
-def _asks_how(question: str) -> bool:
-    return bool(_HOW.search(question))
 
 
 def _has_code(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from deflect.errors import ValidationFailed
@@ -25,3 +26,17 @@ def clean_text(text: str, field: str = "question") -> str:
         elif unicodedata.category(ch) not in ("Cc", "Cf"):
             out.append(ch)
     return " ".join("".join(out).split())
+
+
+# Questions asking for a way to do something: their answer should show the command, not only describe it. The
+# subject may be anyone or anything ("How can the backup server pull..."); "how does" asks how something works.
+_HOW = re.compile(
+    r"\b(how (do|can|should|would|could|might|shall|to)|what (command|option|setting|flag)s?"
+    r"|is (there|it possible)( a way)?( to)?|can (i|we))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_how(question: str) -> bool:
+    """Whether a question asks for a way to do something (its answer should show the command)."""
+    return bool(_HOW.search(question))
