@@ -34,7 +34,7 @@ test-integration: setup
 eval: setup
 	$(BIN)/deflect eval --golden eval/golden/kb.jsonl --baseline eval/baseline.json --out eval/reports/kb
 
-# Every set side by side (kb golden, StackFAQ, each installed real manual), ~10 minutes; not part of `make test`.
+# Every set side by side (kb golden, StackFAQ, each installed real manual), ~15 minutes; not part of `make test`.
 eval-suite: setup
 	$(BIN)/deflect eval-suite --out eval/reports/suite
 
