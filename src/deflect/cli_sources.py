@@ -47,9 +47,17 @@ def print_files(report: IngestReport) -> None:
     for reason, paths in sorted(by_reason.items()):
         shown = ", ".join(paths[:_EXAMPLES]) + (f", ... (+{len(paths) - _EXAMPLES})" if len(paths) > _EXAMPLES else "")
         out.print(f"[yellow]skipped[/yellow] {len(paths)} ({escape(reason)}): {escape(shown)}")
-    inferred = sum(1 for f in report.files if f.inferred)
+    from deflect.ingest.sources import BOILERPLATE_NOTE as BOILERPLATE
+
+    inferred = sum(1 for f in report.files if any(not n.startswith(BOILERPLATE) for n in f.inferred))
     if inferred:
         out.print(f"{inferred} files had fields inferred (title, url or audience); see `deflect ingest --json`.")
+    stripped = sum(1 for f in report.files if any(n.startswith(BOILERPLATE) for n in f.inferred))
+    if stripped:
+        out.print(
+            f"{stripped} pages had text their folder repeats on most pages (a footer, a notice) left out as "
+            "boilerplate; see `deflect ingest --json`."
+        )
 
 
 @sources_app.command("show")

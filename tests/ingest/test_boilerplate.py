@@ -240,3 +240,18 @@ def test_ingesting_one_page_after_its_folder_writes_nothing(
 
     assert counts(again) == (0, 0, 0, 1)
     assert stored(index) == clean(kb)
+
+
+def test_the_ingest_report_says_which_pages_lost_boilerplate_also_when_unchanged(
+    index: Index, tmp_path: Path, memo_file: Path | None
+) -> None:
+    kb = tmp_path / "kb"
+    pages = {n: man_page(n, s) for n, s in SUMMARIES.items()}
+    pages["frob-mount"] = man_page("frob-mount", SUMMARIES["frob-mount"], footer="")
+    write_pages(kb / "man", pages)
+
+    for report in (ingest(index, kb, memo_file), ingest(index, kb, memo_file)):  # first, then unchanged
+        notes = {f.path: [n for n in f.inferred if n.startswith("boilerplate:")] for f in report.files}
+        assert notes["man/frob-mount.html"] == []  # it has no footer to lose
+        for name in ("frob-init", "frob-save", "frob-prune"):
+            assert notes[f"man/{name}.html"] == ["boilerplate: 1 block repeated on most pages of its folder left out"]

@@ -95,3 +95,20 @@ def test_the_file_table_counts_every_status_and_groups_skipped_files_by_reason(
         assert f"{status} │ {count}" in out
     assert "skipped 5 (unsupported type '.woff'): font0.woff, font1.woff, font2.woff, ... (+2)" in out
     assert "1 files had fields inferred" in out
+
+
+def test_the_file_table_says_how_many_pages_lost_boilerplate_apart_from_inferred_fields(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    note = "boilerplate: 1 block repeated on most pages of its folder left out"
+    files = [
+        FileReport(path="man/a.html", status="ingested", sources=["doc:man/a"], inferred=[note]),
+        FileReport(path="man/b.html", status="unchanged", sources=["doc:man/b"], inferred=[note, "title: file name"]),
+        FileReport(path="man/c.html", status="unchanged", sources=["doc:man/c"]),
+    ]
+
+    print_files(IngestReport(files=files))
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 files had fields inferred" in out
+    assert "2 pages had text their folder repeats on most pages (a footer, a notice) left out as boilerplate" in out

@@ -190,9 +190,25 @@ def _strip_boilerplate(out: ParsedSources, census: dict[str, PageBlocks]) -> Non
 
     out.docs = [without(d, taken(d.origin)) if d.kind == "article" else d for d in out.docs]
     out.known = [
-        replace(k, content_hash=stripped_hash(k.content_hash, gone), stripped=gone) if (gone := taken(k.origin)) else k
+        replace(
+            k,
+            content_hash=stripped_hash(k.content_hash, gone),
+            stripped=gone,
+            inferred=(*k.inferred, boilerplate_note(gone)),
+        )
+        if (gone := taken(k.origin))
+        else k
         for k in out.known
     ]
+
+
+BOILERPLATE_NOTE = "boilerplate:"
+
+
+def boilerplate_note(stripped: frozenset[str]) -> str:
+    """What the ingest report says of a page whose boilerplate was taken out: nothing leaves the index unsaid."""
+    blocks = "block" if len(stripped) == 1 else "blocks"
+    return f"{BOILERPLATE_NOTE} {len(stripped)} {blocks} repeated on most pages of its folder left out"
 
 
 def without(doc: SourceDoc, stripped: frozenset[str]) -> SourceDoc:
@@ -200,7 +216,11 @@ def without(doc: SourceDoc, stripped: frozenset[str]) -> SourceDoc:
     if not stripped:
         return doc
     return doc.model_copy(
-        update={"body": strip(doc.body, stripped), "content_hash": stripped_hash(doc.content_hash, stripped)}
+        update={
+            "body": strip(doc.body, stripped),
+            "content_hash": stripped_hash(doc.content_hash, stripped),
+            "inferred": (*doc.inferred, boilerplate_note(stripped)),
+        }
     )
 
 
