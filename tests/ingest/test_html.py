@@ -404,3 +404,38 @@ def test_a_docbook_faq_table_inside_markdown_is_unwrapped_as_in_an_html_page() -
     assert "#### How do I descale the kettle? {#faq.descale}" in body
     assert "```\nkettle descale --acid citric\n```" in body
     assert body.rstrip().endswith("More questions go to the forum.")
+
+
+SPHINX_ADMONITIONS = """<html><head><title>kettle logging</title></head><body><div class="body" role="main">
+<section id="logging"><h1>kettle logging</h1>
+<p>Kettle logs to standard error.</p>
+<div class="admonition warning">
+<p class="admonition-title">Warning</p>
+<p>Options <code class="docutils literal notranslate"><span class="pre">--quiet</span></code> and
+<code class="docutils literal notranslate"><span class="pre">--silent</span></code> hide the boil alarm.</p>
+<p>Use them only when someone watches the kettle.</p>
+</div>
+<div class="admonition note">
+<p class="admonition-title">Note</p>
+<div class="highlight-console notranslate"><div class="highlight"><pre>$ kettle log --tail</pre></div></div>
+</div>
+</section></div></body></html>
+"""
+
+
+def test_a_sphinx_admonition_label_leads_the_paragraph_it_labels() -> None:
+    body = parse_page(SPHINX_ADMONITIONS).body
+
+    assert "**Warning:** Options `--quiet` and `--silent` hide the boil alarm." in body
+    assert "\nWarning\n" not in f"\n{body}\n"
+    assert "Use them only when someone watches the kettle." in body  # the note's other paragraphs stay
+
+
+def test_an_admonition_label_before_code_stays_with_the_code_it_introduces() -> None:
+    body = parse_page(SPHINX_ADMONITIONS).body
+
+    assert "**Note:**\n\n```" in body and "$ kettle log --tail" in body
+    doc = parse_html(SPHINX_ADMONITIONS, "kettle-logging.html", "sig")
+    chunks = Chunker(30, 5).chunk(doc)
+    holder = next(c for c in chunks if "**Note:**" in c.quotable)
+    assert "kettle log --tail" in holder.quotable  # a label ending in a colon is never left at a chunk's end

@@ -177,7 +177,29 @@ def _prepare(root: Tag, soup: BeautifulSoup) -> None:
     header rows marked (one function, so HTML inside Markdown follows the same rules as an HTML page)."""
     _strip_chrome(root)
     _unwrap_qanda_tables(root, soup)
+    _label_admonitions(root, soup)
     _mark_table_headers(root)
+
+
+def _label_admonitions(root: Tag, soup: BeautifulSoup) -> None:
+    """Sphinx writes a note as `<div class="admonition warning"><p class="admonition-title">Warning</p><p>...`:
+    converted as is, "Warning" was a paragraph of its own and the text it labels, quoted alone, lost it. The label
+    leads the note's first paragraph instead ("**Warning:** Options ..."); before anything else (a list, code) it
+    stays a paragraph of its own, ending in a colon, which keeps it with what it introduces."""
+    for title in root.select("div.admonition > p.admonition-title"):
+        label = " ".join(title.get_text().split()).rstrip(":")
+        if not label:
+            continue
+        strong = soup.new_tag("strong")
+        strong.string = f"{label}:"
+        after = title.find_next_sibling()
+        if after is not None and after.name == "p":
+            after.insert(0, " ")
+            after.insert(0, strong)
+            title.decompose()
+        else:
+            title.clear()
+            title.append(strong)
 
 
 def _soup(html: str) -> BeautifulSoup:
