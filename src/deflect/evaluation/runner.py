@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ from deflect.index.chroma import ChromaIndex
 from deflect.service import DeflectService
 
 Progress = Callable[[int, int], None]
+
+# A kept eval work folder (`deflect eval --work DIR`) carries from run to run only what ingest itself keeps up to date
+# and checks against the KB: the Chroma index, the keyword index and the parse memo. Everything else goes before a
+# run, so each run is a fresh one: the KB copy, the SQLite stores (escalations and asks of earlier runs) and the
+# calibration, which is fitted again (one fitted by other code is stale whatever "materially changed" says).
+WORK_STAMP = ".deflect-eval-work"
+WORK_KEPT = ("chroma", "data/keyword", "data/parse-memo.json", WORK_STAMP)
 
 
 class CaseResult(BaseModel):
@@ -84,9 +92,39 @@ def prepare(
     return EvalSetup(service, cases, label, work)
 
 
-def _copy_kb(source: Path, target: Path) -> Path:
-    import shutil
+def work_folder(work: Path | None, embedder_name: str, prefix: str = "deflect-eval-") -> Path:
+    """The eval's work folder: a new temporary one, or `work` cleared of everything but the ingest's caches.
 
+    The stamp names the embedding model: with another model every vector is embedded again anyway (it is in the
+    ingest signature), and another dimension would not fit the kept Chroma collection, so the caches go too. A
+    non-empty folder without the stamp is refused: it is not ours to clear."""
+    if work is None:
+        return Path(tempfile.mkdtemp(prefix=prefix))
+    stamp = work / WORK_STAMP
+    if work.is_dir() and any(work.iterdir()) and not stamp.is_file():
+        raise ConfigError(f"{work} is not empty and is not an eval work folder: give a new or empty folder")
+    work.mkdir(parents=True, exist_ok=True)
+    same_model = stamp.is_file() and stamp.read_text(encoding="utf-8") == embedder_name
+    _clear(work, work, WORK_KEPT if same_model else ())
+    stamp.write_text(embedder_name, encoding="utf-8")
+    return work
+
+
+def _clear(folder: Path, work: Path, keep: Sequence[str]) -> None:
+    for child in folder.iterdir():
+        rel = child.relative_to(work).as_posix()
+        if rel in keep:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            if any(k.startswith(rel + "/") for k in keep):
+                _clear(child, work, keep)
+            else:
+                shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def _copy_kb(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, dirs_exist_ok=True)
     return target
 
