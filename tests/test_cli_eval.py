@@ -75,3 +75,14 @@ def test_packaged_runs_the_leave_threads_out_protocol_end_to_end(
     # Every question people wrote is asked once, under its thread; the machine variants never are.
     assert len(asked) == 3 + 3
     assert {a.split("-p")[0] for a in asked} == {"aia0000", "aia0001"}
+
+
+def test_a_work_folder_that_is_not_an_eval_one_is_refused_untouched(tmp_path: Path) -> None:
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(json.dumps({"id": "g1", "question": "how do I reset my password"}) + "\n", encoding="utf-8")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me", encoding="utf-8")
+
+    assert_clean_failure(invoke("--golden", str(golden), "--work", str(mine)), "not an eval work folder")
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

@@ -141,6 +141,13 @@ def eval_(
         str | None, typer.Option(help="Comma-separated BM25 weights to compare (default: 0 and the configured one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the overall metrics as JSON.")] = False,
+    work: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the eval's index, keyword index and parse memo in this folder between runs: a re-run embeds "
+            "only what changed (the store and the calibration still start afresh). Default: a temporary folder."
+        ),
+    ] = None,
     manual: Annotated[
         str | None, typer.Option(help="A real manual from eval/manuals/ (its Debian package must be installed).")
     ] = None,
@@ -163,7 +170,7 @@ def eval_(
                 "it does not take --golden, --kb, --dataset, --packaged, --baseline or --calibrate"
             )
             raise typer.Exit(2)
-        _eval_manual(manual, out_dir, fusion_weights, as_json, calibration_file)
+        _eval_manual(manual, out_dir, fusion_weights, as_json, calibration_file, work)
         return
     if packaged is not None:
         if golden or kb or dataset:
@@ -207,6 +214,7 @@ def eval_(
                 baseline=baseline,
                 progress=advance,
                 fusion_weights=weights,
+                keep=work,
             )
     if as_json:
         print(json.dumps(outcome.overall, indent=2))
@@ -246,7 +254,12 @@ def _packaged_dataset(name: str) -> Path:
 
 
 def _eval_manual(
-    name: str, out_dir: Path | None, fusion_weights: str | None, as_json: bool, calibration_file: Path | None
+    name: str,
+    out_dir: Path | None,
+    fusion_weights: str | None,
+    as_json: bool,
+    calibration_file: Path | None,
+    work: Path | None,
 ) -> None:
     from deflect.evaluation.manual import evaluate_manual
     from deflect.wiring import build_embedder
@@ -267,6 +280,7 @@ def _eval_manual(
                 out_dir or (settings.project or Path(".")) / "eval" / "reports" / f"manual-{name}",
                 progress=advance,
                 fusion_weights=weights,
+                keep=work,
             )
     if as_json:
         print(json.dumps(outcome.points, indent=2))

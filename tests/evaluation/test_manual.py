@@ -191,3 +191,89 @@ def test_the_cli_refuses_manual_with_other_data() -> None:
     result = CliRunner().invoke(app, ["eval", "--manual", "borgbackup", "--golden", "eval/golden/kb.jsonl"])
     assert result.exit_code == 2
     assert "--manual builds its own KB" in result.output
+
+
+def answers(out: Path) -> dict[str, list[dict[str, object]]]:
+    """Per-question results of every operating point, latency left out (it is the only thing that may differ)."""
+    rows: dict[str, list[dict[str, object]]] = {}
+    for point in (SELF_CALIBRATED, ANSWER_ALL, AGENT_DRAFTS):
+        lines = (out / f"results-{point}.jsonl").read_text(encoding="utf-8").splitlines()
+        rows[point] = [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in lines]
+        rows[f"questions-{point}"] = [
+            json.loads(line) for line in (out / f"questions-{point}.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+    return rows
+
+
+def comparable(out: Path) -> dict[str, object]:
+    """metrics.json without what differs between identical runs: the git stamp and latencies."""
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    metrics["stamp"].pop("git")
+    calibration = metrics["stamp"]["calibration"]
+    assert "fitted on: self:" in calibration  # deflect's own calibration, fitted by this run
+    metrics["overall"] = {k: v for k, v in metrics["overall"].items() if "latency" not in k}
+    return metrics
+
+
+def test_a_kept_work_folder_embeds_no_chunk_again_and_gives_a_fresh_runs_results(
+    tmp_path: Path, settings: Settings
+) -> None:
+    manuals = write_manual(tmp_path)
+    work = tmp_path / "work"
+    first, second, fresh = HashEmbedder(), HashEmbedder(), HashEmbedder()
+    evaluate_manual(settings, first, "tidyup", tmp_path / "r1", manuals_dir=manuals, keep=work)
+    evaluate_manual(settings, second, "tidyup", tmp_path / "r2", manuals_dir=manuals, keep=work)
+    evaluate_manual(settings, fresh, "tidyup", tmp_path / "r3", manuals_dir=manuals)
+
+    chunks = int(json.loads((tmp_path / "r1" / "metrics.json").read_text())["stamp"]["chunks"])
+    assert chunks > 0
+    # Questions, probes and answers are embedded alike in every run: the only difference is the ingest's chunks.
+    assert first.texts == fresh.texts
+    assert first.texts - second.texts == chunks
+    assert answers(tmp_path / "r2") == answers(tmp_path / "r3") == answers(tmp_path / "r1")
+    assert comparable(tmp_path / "r2") == comparable(tmp_path / "r3")
+    assert work.is_dir() and (work / "chroma").is_dir()  # kept for the next run
+
+
+def test_a_changed_chunker_setting_is_chunked_and_embedded_again(tmp_path: Path, settings: Settings) -> None:
+    manuals = write_manual(tmp_path)
+    work = tmp_path / "work"
+    evaluate_manual(settings, HashEmbedder(), "tidyup", tmp_path / "r1", manuals_dir=manuals, keep=work)
+    smaller = settings.model_copy(update={"chunk_size": 50, "chunk_overlap": 5})
+    kept, fresh = HashEmbedder(), HashEmbedder()
+    evaluate_manual(smaller, kept, "tidyup", tmp_path / "r2", manuals_dir=manuals, keep=work)
+    evaluate_manual(smaller, fresh, "tidyup", tmp_path / "r3", manuals_dir=manuals)
+
+    assert kept.texts == fresh.texts  # every chunk embedded again, as from scratch
+    assert answers(tmp_path / "r2") == answers(tmp_path / "r3")
+    assert comparable(tmp_path / "r2") == comparable(tmp_path / "r3")
+
+
+def test_a_kept_work_folder_starts_with_an_empty_store_and_refits_the_calibration(
+    tmp_path: Path, settings: Settings
+) -> None:
+    import sqlite3
+
+    manuals = write_manual(tmp_path)
+    work = tmp_path / "work"
+
+    def escalations() -> int:
+        with sqlite3.connect(work / "eval.db") as db:
+            return int(db.execute("select count(*) from escalations").fetchone()[0])
+
+    evaluate_manual(settings, HashEmbedder(), "tidyup", tmp_path / "r1", manuals_dir=manuals, keep=work)
+    once = escalations()
+    assert once > 0  # the out-of-scope question at least
+    # A calibration left by other code, which "materially changed" would keep (same model, features, sources).
+    (stored,) = (work / "data" / "calibration").glob("*.json")
+    cal = json.loads(stored.read_text(encoding="utf-8"))
+    fitted_at = cal["notes"]["fitted_at"]
+    stored.write_text(json.dumps(cal | {"threshold": 0.999}), encoding="utf-8")
+
+    evaluate_manual(settings, HashEmbedder(), "tidyup", tmp_path / "r2", manuals_dir=manuals, keep=work)
+
+    assert escalations() == once  # this run's escalations only, none of the first run's
+    refitted = json.loads(stored.read_text(encoding="utf-8"))
+    assert refitted["notes"]["fitted_at"] != fitted_at
+    assert refitted["threshold"] == cal["threshold"]
+    assert answers(tmp_path / "r2") == answers(tmp_path / "r1")

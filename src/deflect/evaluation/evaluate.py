@@ -16,7 +16,7 @@ from deflect.evaluation import candidates
 from deflect.evaluation.baseline import Check, compare, load_baseline
 from deflect.evaluation.fusion import sweep
 from deflect.evaluation.report import markdown, plots, to_html
-from deflect.evaluation.runner import Progress, prepare, run_cases, write_results
+from deflect.evaluation.runner import Progress, prepare, run_cases, work_folder, write_results
 from deflect.evaluation.scoring import aggregate, by_tag, score_case
 from deflect.evaluation.titles import titles_answered
 
@@ -51,12 +51,13 @@ def git_revision() -> str:
 
 
 def file_hash(*paths: Path) -> str:
-    """sha256 over files (folders: every file below, in order)."""
+    """sha256 over files (folders: every file below, in order, named relative to the folder, so the same KB
+    copied into another work folder hashes the same)."""
     digest = hashlib.sha256()
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for f in files:
-            digest.update(f.as_posix().encode())
+            digest.update((f.relative_to(path) if path.is_dir() else f).as_posix().encode())
             digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -72,9 +73,14 @@ def evaluate(
     baseline: Path | None = None,
     progress: Progress | None = None,
     fusion_weights: tuple[float, ...] | None = None,
+    keep: Path | None = None,
 ) -> EvalOutcome:
-    """Run a golden set (or a dataset's generated cases) and write results.jsonl, metrics.json and reports."""
-    setup = prepare(settings, embedder, golden=golden, kb=kb, dataset=dataset, holdout_fraction=holdout_fraction)
+    """Run a golden set (or a dataset's generated cases) and write results.jsonl, metrics.json and reports.
+    `keep`: a work folder kept between runs (see runner.work_folder) instead of a temporary one."""
+    workdir = work_folder(keep, embedder.name) if keep is not None else None
+    setup = prepare(
+        settings, embedder, golden=golden, kb=kb, dataset=dataset, holdout_fraction=holdout_fraction, workdir=workdir
+    )
     results = run_cases(setup.service, setup.cases, progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_results(results, out_dir / "results.jsonl")

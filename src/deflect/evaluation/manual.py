@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -34,7 +33,15 @@ from deflect.evaluation.fusion import sweep
 from deflect.evaluation.golden import GoldenCase, load_labelled
 from deflect.evaluation.metrics import mean, recall_at_k
 from deflect.evaluation.report import markdown, plots, to_html
-from deflect.evaluation.runner import CaseResult, EvalSetup, Progress, prepare, run_cases, write_results
+from deflect.evaluation.runner import (
+    CaseResult,
+    EvalSetup,
+    Progress,
+    prepare,
+    run_cases,
+    work_folder,
+    write_results,
+)
 from deflect.evaluation.scoring import aggregate, by_tag, score_case
 from deflect.service import DeflectService
 
@@ -217,6 +224,7 @@ def evaluate_manual(
     manuals_dir: Path = MANUALS_DIR,
     progress: Progress | None = None,
     fusion_weights: tuple[float, ...] | None = None,
+    keep: Path | None = None,
 ) -> ManualOutcome:
     """Ingest the installed manual into a throwaway index, ask every question at each operating point, report.
 
@@ -225,9 +233,12 @@ def evaluate_manual(
     relevance floor off: every question the policy does not escalate for another reason is answered), so the
     answers' quality is measured even where the threshold would hide it; and `agent-answer-or-draft` (deflect's own
     point asked by an agent: an escalated question counts with the KB draft the agent got, see README
-    "Triggers")."""
+    "Triggers").
+
+    `keep`: a work folder kept between runs (see runner.work_folder), whose index a re-run brings up to date
+    incrementally; without it the work folder is temporary and deleted at the end."""
     manual = load_manual(name, manuals_dir)
-    work = Path(tempfile.mkdtemp(prefix="deflect-manual-"))
+    work = work_folder(keep, embedder.name, prefix="deflect-manual-")
     copy_manual(manual.manifest, work / "manual")
     setup = prepare(settings, embedder, kb=work / "manual", workdir=work)
     cases = [q.case() for q in manual.questions]
@@ -292,7 +303,8 @@ def evaluate_manual(
         + "\n",
         encoding="utf-8",
     )
-    shutil.rmtree(work, ignore_errors=True)
+    if keep is None:
+        shutil.rmtree(work, ignore_errors=True)
     return ManualOutcome(points, out_dir)
 
 

@@ -1,0 +1,43 @@
+"""`deflect eval --golden/--dataset` with a kept work folder: a re-run embeds no chunk and scores as a fresh run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from deflect.config import Settings
+from deflect.evaluation.evaluate import evaluate
+from deflect.index.chroma import ChromaIndex
+from deflect.testing.fakes import HashEmbedder
+
+CASES = [
+    {"id": "g1", "question": "how do I reset my password", "expected_sources": ["doc:articles/reset-password"]},
+    {"id": "g2", "question": "where can I download my invoices", "expected_sources": ["doc:articles/invoices"]},
+    {"id": "g3", "question": "what is the capital of Peru", "should_escalate": True},
+]
+
+
+def results(out: Path) -> list[dict[str, object]]:
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "latency_ms"} for line in lines]
+
+
+def test_a_golden_run_with_a_kept_work_folder_embeds_only_what_changed(tmp_path: Path, settings: Settings) -> None:
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    work = tmp_path / "work"
+    first, second, fresh = HashEmbedder(), HashEmbedder(), HashEmbedder()
+
+    evaluate(settings, first, tmp_path / "r1", golden=golden, keep=work)
+    evaluate(settings, second, tmp_path / "r2", golden=golden, keep=work)
+    evaluate(settings, fresh, tmp_path / "r3", golden=golden)
+
+    chunks = ChromaIndex.embedded(work / "chroma", "eval", settings.chroma_ef_search).count()
+    assert chunks > 0
+    assert first.texts == fresh.texts
+    assert first.texts - second.texts == chunks  # the KB's chunks were not embedded again, all else was
+    assert results(tmp_path / "r2") == results(tmp_path / "r3")
+    overall = [json.loads((tmp_path / r / "metrics.json").read_text())["overall"] for r in ("r2", "r3")]
+    assert [{k: v for k, v in o.items() if "latency" not in k} for o in overall] == [
+        {k: v for k, v in overall[1].items() if "latency" not in k}
+    ] * 2
