@@ -417,6 +417,10 @@ def eval_suite(
     golden: Annotated[Path, typer.Option(help="Golden set over the kb setting's folder.")] = DEFAULT_GOLDEN,
     dataset: Annotated[Path, typer.Option(help="StackFAQ-format file (leave-threads-out).")] = DEFAULT_DATASET,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    work: Annotated[
+        Path | None,
+        typer.Option(help="Keep each set's eval work folder in DIR/<set> between runs (see `deflect eval --work`)."),
+    ] = None,
 ) -> None:
     """Every evaluation set in one run: the kb golden set, StackFAQ and the installed real manuals, each exactly as
     its own `deflect eval` runs it, side by side in one summary with their risk-coverage curves on one plot."""
@@ -440,7 +444,7 @@ def eval_suite(
                 err.print(f"running {name}")
             return advance
 
-        outcome = run_suite(settings, build_embedder(settings), out_dir, sets, starting)
+        outcome = run_suite(settings, build_embedder(settings), out_dir, sets, starting, work)
     if as_json:
         print(json.dumps({"sets": outcome.rows, "skipped": outcome.skipped, "failed": outcome.failed}, indent=2))
     else:

@@ -13,6 +13,7 @@ from deflect.evaluation import suite
 from deflect.evaluation.packaged import PACKAGED
 from deflect.evaluation.suite import SuiteSet, default_sets, headline, run_suite
 from deflect.testing.fakes import HashEmbedder
+from evaluation.test_manual import write_manual
 from evaluation.test_packaged import SPEC, install_fixture
 
 GOLDEN = Path("eval/golden/kb.jsonl")
@@ -54,7 +55,7 @@ def _manual_like(folder: Path) -> None:
 
 
 def _set(name: str, run: Any, missing: str | None = None) -> SuiteSet:
-    return SuiteSet(name, f"data of {name}", lambda: missing, lambda s, e, out, p: run(out))
+    return SuiteSet(name, f"data of {name}", lambda: missing, lambda s, e, out, p, w: run(out))
 
 
 def test_the_summary_puts_each_sets_headline_numbers_side_by_side(tmp_path: Path) -> None:
@@ -146,9 +147,41 @@ def test_a_packaged_set_runs_the_dataset_protocol_from_a_throwaway_copy(
     item = next(s for s in default_sets(GOLDEN, DATASET, manuals_dir=tmp_path) if s.name == SPEC.name)
 
     assert item.missing() is None
-    item.run(Settings(), HashEmbedder(), tmp_path / "report", None)
+    item.run(Settings(), HashEmbedder(), tmp_path / "report", None, None)
 
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["stamp"]["data"] == "fixture-faq.jsonl (holdout 0.25)"
     assert metrics["overall"]["cases"] == 6  # the reformulations people wrote, none of the machine ones
     assert made and not made[0].exists()  # the StackFAQ-shaped copy is gone with its throwaway folder
+
+
+def test_with_a_work_folder_each_set_keeps_its_own(tmp_path: Path) -> None:
+    given: dict[str, Path | None] = {}
+
+    def recording(name: str) -> SuiteSet:
+        def run(s: Settings, e: Any, out: Path, p: Any, work: Path | None) -> None:
+            given[name] = work
+            _golden_like(out)
+
+        return SuiteSet(name, f"data of {name}", lambda: None, run)
+
+    run_suite(
+        Settings(), HashEmbedder(), tmp_path / "out", [recording("kb"), recording("manual-tally")], work=tmp_path / "w"
+    )
+    assert given == {"kb": tmp_path / "w" / "kb", "manual-tally": tmp_path / "w" / "manual-tally"}
+
+    run_suite(Settings(), HashEmbedder(), tmp_path / "out", [recording("kb")])
+    assert given["kb"] is None  # without it, a temporary folder as before
+
+
+def test_a_manual_set_reuses_its_kept_index(tmp_path: Path, settings: Settings) -> None:
+    item = next(
+        s for s in default_sets(GOLDEN, DATASET, manuals_dir=write_manual(tmp_path)) if s.name.startswith("manual-")
+    )
+    first, second = HashEmbedder(), HashEmbedder()
+
+    item.run(settings, first, tmp_path / "r1", None, tmp_path / "w")
+    item.run(settings, second, tmp_path / "r2", None, tmp_path / "w")
+
+    chunks = int(json.loads((tmp_path / "r1" / "metrics.json").read_text(encoding="utf-8"))["stamp"]["chunks"])
+    assert first.texts - second.texts == chunks > 0

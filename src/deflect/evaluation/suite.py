@@ -51,6 +51,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+# settings, embedder, report folder, progress, and the set's kept work folder (`--work`; None: a temporary one).
+Runner = Callable[[Settings, Embedder, Path, Progress | None, Path | None], None]
+
+
 @dataclass(frozen=True)
 class SuiteSet:
     """One evaluation set: whether it can run here, and how to run it into a report folder."""
@@ -58,7 +62,7 @@ class SuiteSet:
     name: str
     describe: str
     missing: Callable[[], str | None]  # None when it can run; else why not and how to make it available
-    run: Callable[[Settings, Embedder, Path, Progress | None], None]
+    run: Runner
 
 
 @dataclass
@@ -81,13 +85,13 @@ def default_sets(
             "kb",
             f"golden set {golden} over the sample kb",
             lambda: None if golden.exists() else f"{golden} not found",
-            lambda s, e, out, p: _golden(s, e, out, p, golden, kb),
+            lambda s, e, out, p, w: _golden(s, e, out, p, w, golden, kb),
         ),
         SuiteSet(
             "stackfaq",
             f"{dataset}, a quarter of the threads left out of the KB",
             lambda: None if dataset.exists() else f"{dataset} not found (it comes with ../shared)",
-            lambda s, e, out, p: _dataset(s, e, out, p, dataset),
+            lambda s, e, out, p, w: _dataset(s, e, out, p, w, dataset),
         ),
     ]
     sets += [
@@ -118,8 +122,10 @@ def run_suite(
     out_dir: Path,
     sets: Sequence[SuiteSet],
     progress: Callable[[str], Progress | None] = lambda name: None,
+    work: Path | None = None,
 ) -> SuiteOutcome:
-    """Run each available set into `out_dir/<set>/`, then write summary.{json,md,html} and the joint plot."""
+    """Run each available set into `out_dir/<set>/`, then write summary.{json,md,html} and the joint plot. With
+    `work`, each set keeps its eval work folder in `work/<set>/` between runs (see runner.work_folder)."""
     outcome = SuiteOutcome(out_dir=out_dir)
     for item in sets:
         why = item.missing()
@@ -128,7 +134,7 @@ def run_suite(
             continue
         folder = out_dir / item.name
         try:
-            item.run(settings, embedder, folder, progress(item.name))
+            item.run(settings, embedder, folder, progress(item.name), work / item.name if work else None)
         except Exception as exc:  # noqa: BLE001 - one broken set must not hide the others' numbers
             outcome.failed[item.name] = f"{type(exc).__name__}: {exc}"
             continue
@@ -210,24 +216,32 @@ def _joint_curve(outcome: SuiteOutcome) -> Path:
 
 
 def _golden(
-    settings: Settings, embedder: Embedder, out: Path, progress: Progress | None, golden: Path, kb: Path | None
+    settings: Settings,
+    embedder: Embedder,
+    out: Path,
+    progress: Progress | None,
+    work: Path | None,
+    golden: Path,
+    kb: Path | None,
 ) -> None:
-    evaluate(settings, embedder, out, golden=golden, kb=kb, progress=progress)
+    evaluate(settings, embedder, out, golden=golden, kb=kb, progress=progress, keep=work)
 
 
-def _dataset(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None, dataset: Path) -> None:
-    evaluate(settings, embedder, out, dataset=dataset, holdout_fraction=0.25, progress=progress)
+def _dataset(
+    settings: Settings, embedder: Embedder, out: Path, progress: Progress | None, work: Path | None, dataset: Path
+) -> None:
+    evaluate(settings, embedder, out, dataset=dataset, holdout_fraction=0.25, progress=progress, keep=work)
 
 
 def _packaged_missing(name: str) -> Callable[[], str | None]:
     return lambda: unavailable(name)
 
 
-def _packaged_runner(name: str) -> Callable[[Settings, Embedder, Path, Progress | None], None]:
-    def run(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None) -> None:
-        with tempfile.TemporaryDirectory(prefix="deflect-packaged-") as work:  # its text never lands in the repo
-            dataset = materialize(name, Path(work))
-            evaluate(settings, embedder, out, dataset=dataset, holdout_fraction=0.25, progress=progress)
+def _packaged_runner(name: str) -> Runner:
+    def run(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None, work: Path | None) -> None:
+        with tempfile.TemporaryDirectory(prefix="deflect-packaged-") as data:  # its text never lands in the repo
+            dataset = materialize(name, Path(data))
+            evaluate(settings, embedder, out, dataset=dataset, holdout_fraction=0.25, progress=progress, keep=work)
 
     return run
 
@@ -241,8 +255,8 @@ def _manual_missing(manifest: ManualManifest) -> Callable[[], str | None]:
     return missing
 
 
-def _manual_runner(name: str, manuals_dir: Path) -> Callable[[Settings, Embedder, Path, Progress | None], None]:
-    def run(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None) -> None:
-        evaluate_manual(settings, embedder, name, out, manuals_dir=manuals_dir, progress=progress)
+def _manual_runner(name: str, manuals_dir: Path) -> Runner:
+    def run(settings: Settings, embedder: Embedder, out: Path, progress: Progress | None, work: Path | None) -> None:
+        evaluate_manual(settings, embedder, name, out, manuals_dir=manuals_dir, progress=progress, keep=work)
 
     return run
