@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deflect.config import Settings
 from deflect.evaluation.evaluate import evaluate
+from deflect.evaluation.runner import EVAL_COLLECTION
 from deflect.index.chroma import ChromaIndex
 from deflect.testing.fakes import HashEmbedder
 
@@ -32,7 +33,7 @@ def test_a_golden_run_with_a_kept_work_folder_embeds_only_what_changed(tmp_path:
     evaluate(settings, second, tmp_path / "r2", golden=golden, keep=work)
     evaluate(settings, fresh, tmp_path / "r3", golden=golden)
 
-    chunks = ChromaIndex.embedded(work / "chroma", "eval", settings.chroma_ef_search).count()
+    chunks = ChromaIndex.embedded(work / "chroma", EVAL_COLLECTION, settings.chroma_ef_search).count()
     assert chunks > 0
     assert first.texts == fresh.texts
     assert first.texts - second.texts == chunks  # the KB's chunks were not embedded again, all else was

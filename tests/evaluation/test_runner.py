@@ -6,15 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from deflect.domain.models import Chunk
 from deflect.errors import ConfigError
-from deflect.evaluation.runner import WORK_STAMP, work_folder
+from deflect.evaluation.runner import EVAL_COLLECTION, WORK_STAMP, work_folder
+from deflect.index.chroma import ChromaIndex
+
+SIGNATURE = "chunker-v7:200:30|hash-256"
+OTHER = "chunker-v7:200:30|minilm"
 
 
-def fill(work: Path) -> None:
-    """The layout a run leaves (the names prepare and the manual eval use)."""
+def fill(work: Path, chroma: bool = True) -> None:
+    """The layout a run leaves (the names prepare and the manual eval use); `chroma`: stand-in index files."""
     for rel in (
-        "chroma/chroma.sqlite3",
-        "chroma/0a1b/data_level0.bin",
+        *(("chroma/chroma.sqlite3", "chroma/0a1b/data_level0.bin") if chroma else ()),
         "data/keyword/deflect.sqlite3",
         "data/parse-memo.json",
         "data/calibration/deflect.json",
@@ -32,17 +36,17 @@ def files(work: Path) -> set[str]:
 
 
 def test_without_a_folder_each_run_gets_a_new_temporary_one() -> None:
-    a, b = work_folder(None, "hash-256"), work_folder(None, "hash-256")
+    a, b = work_folder(None, SIGNATURE), work_folder(None, SIGNATURE)
     assert a != b and a.is_dir() and not any(a.iterdir())
     a.rmdir()
     b.rmdir()
 
 
 def test_a_kept_folder_keeps_only_the_ingest_caches(tmp_path: Path) -> None:
-    work = work_folder(tmp_path / "work", "hash-256")
+    work = work_folder(tmp_path / "work", SIGNATURE)
     fill(work)
 
-    assert work_folder(work, "hash-256") == work
+    assert work_folder(work, SIGNATURE) == work
     assert files(work) == {
         "chroma/chroma.sqlite3",
         "chroma/0a1b/data_level0.bin",
@@ -52,14 +56,24 @@ def test_a_kept_folder_keeps_only_the_ingest_caches(tmp_path: Path) -> None:
     }
 
 
-def test_another_embedding_model_starts_the_folder_afresh(tmp_path: Path) -> None:
-    work = work_folder(tmp_path / "work", "hash-256")
-    fill(work)
+def test_another_ingest_signature_starts_the_folder_afresh(tmp_path: Path) -> None:
+    work = work_folder(tmp_path / "work", SIGNATURE)
+    fill(work, chroma=False)
+    chunk = Chunk(
+        chunk_id="doc:a#0", source_id="doc:a", kind="article", title="a", audience="public", text="a",
+        origin="a.md", source_hash="h", source_chunks=1,
+    )  # fmt: skip
+    ChromaIndex.embedded(work / "chroma", EVAL_COLLECTION, 128).upsert([chunk], [[1.0, 0.0]])
 
-    work_folder(work, "minilm")
+    work_folder(work, OTHER)
 
-    assert files(work) == {WORK_STAMP}
-    assert (work / WORK_STAMP).read_text(encoding="utf-8") == "minilm"
+    assert {f for f in files(work) if not f.startswith("chroma/")} == {WORK_STAMP}
+    assert (work / WORK_STAMP).read_text(encoding="utf-8") == OTHER
+    # The index is emptied through Chroma (this process's client of the folder stays valid) and takes new vectors.
+    index = ChromaIndex.embedded(work / "chroma", EVAL_COLLECTION, 128)
+    assert index.count() == 0
+    index.upsert([chunk], [[1.0, 0.0, 0.0]])
+    assert index.count() == 1
 
 
 def test_a_folder_that_is_not_an_eval_work_folder_is_never_cleared(tmp_path: Path) -> None:
@@ -68,5 +82,5 @@ def test_a_folder_that_is_not_an_eval_work_folder_is_never_cleared(tmp_path: Pat
     (mine / "todo.txt").write_text("keep me", encoding="utf-8")
 
     with pytest.raises(ConfigError, match="not an eval work folder"):
-        work_folder(mine, "hash-256")
+        work_folder(mine, SIGNATURE)
     assert (mine / "todo.txt").read_text(encoding="utf-8") == "keep me"

@@ -16,7 +16,7 @@ from deflect.evaluation import candidates
 from deflect.evaluation.baseline import Check, compare, load_baseline
 from deflect.evaluation.fusion import sweep
 from deflect.evaluation.report import markdown, plots, to_html
-from deflect.evaluation.runner import Progress, prepare, run_cases, work_folder, write_results
+from deflect.evaluation.runner import Progress, ingest_signature, prepare, run_cases, work_folder, write_results
 from deflect.evaluation.scoring import aggregate, by_tag, score_case
 from deflect.evaluation.titles import titles_answered
 
@@ -77,7 +77,7 @@ def evaluate(
 ) -> EvalOutcome:
     """Run a golden set (or a dataset's generated cases) and write results.jsonl, metrics.json and reports.
     `keep`: a work folder kept between runs (see runner.work_folder) instead of a temporary one."""
-    workdir = work_folder(keep, embedder.name) if keep is not None else None
+    workdir = work_folder(keep, ingest_signature(settings, embedder)) if keep is not None else None
     setup = prepare(
         settings, embedder, golden=golden, kb=kb, dataset=dataset, holdout_fraction=holdout_fraction, workdir=workdir
     )

@@ -37,6 +37,7 @@ from deflect.evaluation.runner import (
     CaseResult,
     EvalSetup,
     Progress,
+    ingest_signature,
     prepare,
     run_cases,
     work_folder,
@@ -238,7 +239,7 @@ def evaluate_manual(
     `keep`: a work folder kept between runs (see runner.work_folder), whose index a re-run brings up to date
     incrementally; without it the work folder is temporary and deleted at the end."""
     manual = load_manual(name, manuals_dir)
-    work = work_folder(keep, embedder.name, prefix="deflect-manual-")
+    work = work_folder(keep, ingest_signature(settings, embedder), prefix="deflect-manual-")
     copy_manual(manual.manifest, work / "manual")
     setup = prepare(settings, embedder, kb=work / "manual", workdir=work)
     cases = [q.case() for q in manual.questions]

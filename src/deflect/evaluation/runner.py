@@ -28,6 +28,7 @@ Progress = Callable[[int, int], None]
 # run, so each run is a fresh one: the KB copy, the SQLite stores (escalations and asks of earlier runs) and the
 # calibration, which is fitted again (one fitted by other code is stale whatever "materially changed" says).
 WORK_STAMP = ".deflect-eval-work"
+EVAL_COLLECTION = "eval"
 WORK_KEPT = ("chroma", "data/keyword", "data/parse-memo.json", WORK_STAMP)
 
 
@@ -81,7 +82,7 @@ def prepare(
         label = str(golden)
     if golden is not None:
         cases = load_golden(golden)
-    index = ChromaIndex.embedded(work / "chroma", "eval", settings.chroma_ef_search)
+    index = ChromaIndex.embedded(work / "chroma", EVAL_COLLECTION, settings.chroma_ef_search)
     # A throwaway SQLite store beside the throwaway index: escalations of an eval never touch the user's database.
     from deflect.store.sql import SqlStore
 
@@ -92,21 +93,32 @@ def prepare(
     return EvalSetup(service, cases, label, work)
 
 
-def work_folder(work: Path | None, embedder_name: str, prefix: str = "deflect-eval-") -> Path:
+def ingest_signature(settings: Settings, embedder: Embedder) -> str:
+    """What the ingest folds into every content hash (chunker settings and version, embedding model)."""
+    from deflect.ingest.chunking import Chunker
+
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
+    return f"{chunker.signature}|{embedder.name}"
+
+
+def work_folder(work: Path | None, signature: str, prefix: str = "deflect-eval-") -> Path:
     """The eval's work folder: a new temporary one, or `work` cleared of everything but the ingest's caches.
 
-    The stamp names the embedding model: with another model every vector is embedded again anyway (it is in the
-    ingest signature), and another dimension would not fit the kept Chroma collection, so the caches go too. A
-    non-empty folder without the stamp is refused: it is not ours to clear."""
+    The stamp holds the ingest signature (`ingest_signature`). When it changed, every chunk is embedded again anyway
+    (the signature is in every content hash) and another model's vectors may not even fit the kept Chroma
+    collection, so the caches go too: the index is then built from empty, as a run without a kept folder builds it,
+    rather than rewritten entry by entry. A non-empty folder without the stamp is refused: it is not ours to clear."""
     if work is None:
         return Path(tempfile.mkdtemp(prefix=prefix))
     stamp = work / WORK_STAMP
     if work.is_dir() and any(work.iterdir()) and not stamp.is_file():
         raise ConfigError(f"{work} is not empty and is not an eval work folder: give a new or empty folder")
     work.mkdir(parents=True, exist_ok=True)
-    same_model = stamp.is_file() and stamp.read_text(encoding="utf-8") == embedder_name
-    _clear(work, work, WORK_KEPT if same_model else ())
-    stamp.write_text(embedder_name, encoding="utf-8")
+    same = stamp.is_file() and stamp.read_text(encoding="utf-8") == signature
+    _clear(work, work, WORK_KEPT if same else ("chroma", WORK_STAMP))
+    if not same and (work / "chroma").is_dir():
+        ChromaIndex.drop_embedded(work / "chroma", EVAL_COLLECTION)
+    stamp.write_text(signature, encoding="utf-8")
     return work
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,15 @@ class ChromaIndex:
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
         return cls(client, collection, ef_search)
+
+    @staticmethod
+    def drop_embedded(path: Path, collection: str) -> None:
+        """Delete the collections of `collection` under `path`, through the client Chroma shares per path in this
+        process (removing the folder instead would leave that client writing to deleted files)."""
+        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        for name in collection_names(collection).values():
+            with contextlib.suppress(chromadb.errors.NotFoundError):  # nothing to drop
+                client.delete_collection(name)
 
     @classmethod
     def http(cls, host: str, port: int, collection: str, ef_search: int, timeout_s: float | None = None) -> ChromaIndex:
