@@ -16,7 +16,17 @@ from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
-from deflect.domain.models import AskResult, Audience, Chunk, Citation, Decision, IngestReport, SourceDoc, SourceHit
+from deflect.domain.models import (
+    AskResult,
+    Audience,
+    Chunk,
+    Citation,
+    Decision,
+    IngestReport,
+    SourceDoc,
+    SourceHit,
+    chunk_number,
+)
 from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
 from deflect.domain.text import asks_how, clean_text
 from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
@@ -528,9 +538,8 @@ class DeflectService:
 
 
 def _chunk_position(chunk: Chunk) -> tuple[int, str]:
-    """Chunk ids are `<source id>#<n>`: order by n, not as text (#10 after #9)."""
-    n = chunk.chunk_id.rpartition("#")[2]
-    return (int(n) if n.isdigit() else 0, chunk.chunk_id)
+    """Order by the chunk's number in its source, not its id as text (#10 after #9)."""
+    return (max(chunk_number(chunk.chunk_id), 0), chunk.chunk_id)
 
 
 def source_view_url(source_id: str) -> str:

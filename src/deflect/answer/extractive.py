@@ -25,7 +25,7 @@ import Stemmer
 from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, chunk_sections
 from deflect.answer.units import has_sentence
-from deflect.domain.models import Answer, Citation, SourceHit
+from deflect.domain.models import Answer, Citation, SourceHit, chunk_number
 from deflect.domain.text import asks_how
 from deflect.retrieval.openings import opens_page
 
@@ -192,13 +192,13 @@ def _texts(source: SourceHit) -> list[_Text]:
     texts = [_Text(s.chunk.chunk_id, s.chunk.heading_path, s.chunk.quotable, s.score) for s in source.chunks]
     if source.kind != "article":
         return texts
-    order = sorted(range(len(texts)), key=lambda i: _chunk_number(texts[i].key))
+    order = sorted(range(len(texts)), key=lambda i: chunk_number(texts[i].key))
     runs: list[list[int]] = []
     for i in order:
         prev = runs[-1][-1] if runs else None
         joins = (
             prev is not None
-            and _chunk_number(texts[i].key) == _chunk_number(texts[prev].key) + 1
+            and chunk_number(texts[i].key) == chunk_number(texts[prev].key) + 1
             and texts[i].heading == texts[prev].heading
         )
         if joins:
@@ -228,11 +228,6 @@ def _join(parts: list[str]) -> str:
         seam = next((n for n in range(longest, MIN_OVERLAP - 1, -1) if out.endswith(part[:n])), 0)
         out = out + part[seam:] if seam else f"{out}\n\n{part}"
     return out
-
-
-def _chunk_number(chunk_id: str) -> int:
-    number = chunk_id.rpartition("#")[2]
-    return int(number) if number.isdigit() else -1
 
 
 def _expand(best: _Candidate, candidates: list[_Candidate]) -> _Candidate:

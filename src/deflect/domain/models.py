@@ -48,6 +48,17 @@ class SourceDoc(BaseModel):
     inferred: tuple[str, ...] = ()
 
 
+def chunk_id(source_id: str, n: int) -> str:
+    """The id of a source's n-th chunk (`doc:guides/billing#3`): ingest names chunks so, and readers rely on it."""
+    return f"{source_id}#{n}"
+
+
+def chunk_number(chunk_id: str) -> int:
+    """A chunk's position in its source, read from its id; -1 for an id not of the `<source id>#<n>` form."""
+    n = chunk_id.rpartition("#")[2]
+    return int(n) if n.isdigit() else -1
+
+
 class Chunk(BaseModel):
     """A retrievable piece of a source. `text` is stored and quoted; `embed_text` is what gets embedded."""
 

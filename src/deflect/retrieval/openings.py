@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deflect.domain.models import Chunk, SourceHit
+from deflect.domain.models import Chunk, SourceHit, chunk_id, chunk_number
 from deflect.domain.ports import Index
 
 
 def with_openings(index: Index, sources: Sequence[SourceHit], audiences: frozenset[str]) -> list[SourceHit]:
     """`sources` with each article's opening attached, unless retrieval already returned it or the page has none."""
     wanted = {
-        s.source_id: f"{s.source_id}#0"
+        s.source_id: chunk_id(s.source_id, 0)
         for s in sources
-        if s.kind == "article" and not any(_number(c.chunk) == 0 for c in s.chunks)
+        if s.kind == "article" and not any(chunk_number(c.chunk.chunk_id) == 0 for c in s.chunks)
     }
     found = {c.chunk_id: c for c in index.chunks(audiences=audiences, chunk_ids=set(wanted.values()))} if wanted else {}
     out = []
@@ -35,10 +35,5 @@ def with_openings(index: Index, sources: Sequence[SourceHit], audiences: frozens
 def opens_page(chunk: Chunk) -> bool:
     """An article's first chunk, before any heading (a page that starts with a section has no opening; an
     escalation has no headings at all, and its first chunk is the case, not an opening)."""
-    return chunk.kind == "article" and _number(chunk) == 0 and not chunk.heading_path
+    return chunk.kind == "article" and chunk_number(chunk.chunk_id) == 0 and not chunk.heading_path
 
-
-def _number(chunk: Chunk) -> int:
-    """Chunk ids are `<source id>#<n>`."""
-    n = chunk.chunk_id.rpartition("#")[2]
-    return int(n) if n.isdigit() else -1
