@@ -96,9 +96,10 @@ def prepare(
 def ingest_signature(settings: Settings, embedder: Embedder) -> str:
     """What the ingest folds into every content hash (chunker settings and version, embedding model)."""
     from deflect.ingest.chunking import Chunker
+    from deflect.ingest.pipeline import ingest_signature as signature
 
-    chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
-    return f"{chunker.signature}|{embedder.name}"
+    chunks = Chunker.signature_of(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
+    return signature(chunks, embedder.name)
 
 
 def work_folder(work: Path | None, signature: str, prefix: str = "deflect-eval-") -> Path:

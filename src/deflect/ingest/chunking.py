@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from deflect.domain.models import Chunk, SourceDoc
+from deflect.domain.models import Chunk, SourceDoc, chunk_id
 from deflect.ingest.blocks import Block, Section, sections, split_item
 
 RESOLUTION_MARK = "\n\nResolution: "
@@ -38,14 +38,19 @@ class Chunker:
         self._tokenizer = get_tokenizer()
         self._splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         self._page_lead = page_lead
-        self.signature = f"chunker-v7:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
+        self.signature = self.signature_of(chunk_size, chunk_overlap, page_lead)
+
+    @staticmethod
+    def signature_of(chunk_size: int, chunk_overlap: int, page_lead: bool = False) -> str:
+        """The signature of a chunker of these settings, without building one (no tokenizer is loaded)."""
+        return f"chunker-v7:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
         pieces = self._article_pieces(doc) if doc.kind == "article" else self._escalation_pieces(doc)
         return [
             Chunk(
-                chunk_id=f"{doc.source_id}#{i}",
+                chunk_id=chunk_id(doc.source_id, i),
                 source_id=doc.source_id,
                 kind=doc.kind,
                 title=doc.title,
@@ -139,11 +144,15 @@ class Chunker:
                 first = Block(head, "text", block.continues_list)
                 pieces = [*self._fit(first), *(unit for b in nested for unit in self._fit(b))]
             else:
-                pieces = [Block(part, "text") for part in self._splitter.split_text(block.text)]
+                pieces = self._sentences(block.text)
             # Every piece after the first carries the item's term (a nested item's own term wins): see _headed.
             term = item_term(head)
             return [pieces[0], *(p if p.context or not term else replace(p, context=term) for p in pieces[1:])]
-        return [Block(part, "text") for part in self._splitter.split_text(block.text)]
+        return self._sentences(block.text)
+
+    def _sentences(self, text: str) -> list[Block]:
+        """Prose too large for a chunk, cut at sentences (LlamaIndex's SentenceSplitter, with its overlap)."""
+        return [Block(part, "text") for part in self._splitter.split_text(text)]
 
     def _split_lines(self, block: Block, head: int, tail: int) -> list[Block]:
         lines = block.text.splitlines()
@@ -181,7 +190,8 @@ def _render(blocks: list[tuple[Block, int]]) -> str:
     previous: Block | None = None
     for block, _ in blocks:
         tight = block.continues_list and previous is not None and previous.kind != "heading"
-        text = f"{text}{chr(10) if tight else chr(10) * 2}{block.text}" if text else block.text
+        joiner = "\n" if tight else "\n\n"
+        text = f"{text}{joiner}{block.text}" if text else block.text
         previous = block
     return text
 

@@ -45,6 +45,11 @@ class _Indexed:
     chunks: list[Chunk] = field(default_factory=list)
 
 
+def ingest_signature(chunker_signature: str, embedder_name: str) -> str:
+    """What every content hash folds in: a change of chunking or of model re-chunks and re-embeds every source."""
+    return f"{chunker_signature}|{embedder_name}"
+
+
 class Ingestor:
     """Brings the index in line with a set of knowledge files."""
 
@@ -61,7 +66,7 @@ class Ingestor:
         self._embedder = embedder
         self._chunker = chunker
         self._memo_file = memo_file
-        self.signature = f"{chunker.signature}|{embedder.name}"
+        self.signature = ingest_signature(chunker.signature, embedder.name)
 
     def ingest_paths(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
         """Ingest files/folders; sources are named relative to `root`. Prunes only within the scanned paths."""
