@@ -137,8 +137,10 @@ class ExtractiveGenerator:
             return None
         source = sources[first.source_rank]
         chunk = source.opening or next((c.chunk for c in source.chunks if opens_page(c.chunk)), None)
-        sections = chunk_sections(chunk.quotable, "", self._max_chars) if chunk is not None else []
-        if chunk is None or not sections:
+        if chunk is None:
+            return None
+        sections = chunk_sections(chunk.quotable, "", self._max_chars)
+        if not sections:
             return None
         lead = sections[0]
         passage = lead.whole or next((g.passage for g in lead.groups if g.passage), None)
