@@ -36,7 +36,7 @@ eval: setup
 
 # Every set side by side (kb golden, StackFAQ, each installed real manual), ~15 minutes; not part of `make test`.
 eval-suite: setup
-	$(BIN)/deflect eval-suite --out eval/reports/suite
+	$(BIN)/deflect eval-suite --out eval/reports/suite --work .data/eval-work
 
 calibrate: setup
 	$(BIN)/deflect calibrate
