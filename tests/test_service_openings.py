@@ -114,3 +114,37 @@ def test_only_a_how_to_question_reads_openings(
 
     assert generator.sources[0].source_id == "doc:articles/tracer"
     assert index.reads == reads
+
+
+def wanting(monkeypatch: pytest.MonkeyPatch, ids: set[str]) -> None:
+    """The answer wants these neighbours (deflect.answer.passages.neighbours_wanted decides on the chunks' text;
+    its cases are tested there): the service's part is to read them."""
+    monkeypatch.setattr("deflect.service.neighbours_wanted", lambda sources: set(ids))
+
+
+@pytest.mark.parametrize("question", [QUESTION, "Which call sites does Tracer count for each function of a program?"])
+def test_neighbours_are_read_in_the_one_read_with_the_openings_whatever_the_question(
+    make_service: Callable[..., DeflectService],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    question: str,
+) -> None:
+    wanting(monkeypatch, {"doc:articles/tracer#1"})
+    index = CountingPageReads()
+
+    generator = ask(make_service, settings, index, question)
+
+    top = generator.sources[0]
+    assert index.reads == 1
+    assert [c.chunk_id for c in top.context] == ["doc:articles/tracer#1"]
+    assert "#1" not in {c.chunk.chunk_id[-2:] for c in top.chunks}, "the fixture must not retrieve the neighbour"
+
+
+def test_a_failing_read_leaves_the_answer_without_its_neighbours(
+    make_service: Callable[..., DeflectService], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wanting(monkeypatch, {"doc:articles/tracer#1"})
+
+    generator = ask(make_service, settings, BrokenPageReads())
+
+    assert generator.sources and generator.sources[0].context == []

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from deflect.answer.confidence import Calibration, features
 from deflect.answer.names import unknown_names
+from deflect.answer.passages import neighbours_wanted
 from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
 from deflect.desk import EscalationDesk
@@ -218,8 +219,9 @@ class DeflectService:
         unsure = verdict.unsure_draft and (audience is Audience.AGENT or self._drafts_are_cheap)
         if verdict.decision is Decision.ANSWER or verdict.draft_allowed or unsure:
             sources = hits[: self._max_sources]
-            # Only a how-to answer quotes a page's opening (deflect.answer.extractive): other asks skip the read.
-            sources = self._with_openings(sources, audience) if asks_how(question) else sources
+            # Only a how-to answer quotes a page's opening (deflect.answer.extractive), and only a chunk cut mid-passage
+            # needs a neighbour: other asks skip the read.
+            sources = self._with_openings(sources, audience, asks_how(question))
             generator = self._generator
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
             if on_text is not None and shown and isinstance(generator, StreamingGenerator):
@@ -482,13 +484,17 @@ class DeflectService:
         hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
         return hits, features(question, hits)
 
-    def _with_openings(self, sources: list[SourceHit], audience: Audience) -> list[SourceHit]:
-        """The sources an answer quotes, with their pages' openings (deflect.retrieval.openings); without them when
-        the index fails now, since the answer can do without."""
+    def _with_openings(self, sources: list[SourceHit], audience: Audience, openings: bool) -> list[SourceHit]:
+        """The sources an answer quotes, with their pages' openings when `openings` and the neighbours that complete a
+        passage their chunks cut (deflect.retrieval.openings), in one read; without them when the index fails now,
+        since the answer can do without."""
+        neighbours = neighbours_wanted(sources)
+        if not (openings or neighbours):
+            return sources
         try:
-            return self._index_calls.call(with_openings, self._index, sources, audience.visible())
+            return self._index_calls.call(with_openings, self._index, sources, audience.visible(), neighbours, openings)
         except IndexUnavailable as exc:
-            log.warning("answering without page openings: %s", exc.message)
+            log.warning("answering without page openings or neighbours: %s", exc.message)
             return sources
 
     def source(self, source_id: str, audience: Audience) -> list[Chunk]:

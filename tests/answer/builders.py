@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 
+# One sentence of a manual around two code blocks, "... says: <code> instead of the usual: <code>", which a chunk
+# boundary can cut before "instead".
+LEDGER_SAYS = """Ledger pages are counted only when asked for. After `--pages-as-ledger=yes` is set, the report is \
+mostly unchanged. Its first line now says:
+
+```
+(page ledger) entries, --ledger-fns, etc.
+```"""
+LEDGER_INSTEAD = """instead of the usual:
+
+```
+(entry ledger) entries, --ledger-fns, etc.
+```
+
+The entries listed may be harder to read, but the report now counts every ledger page."""
+
 
 def chunk(source_id: str, n: int, text: str, quote_from: int = 0, kind: str = "article", heading: str = "") -> Chunk:
     """A chunk `<source_id>#<n>` holding `text`, in the section `heading`."""

@@ -12,7 +12,7 @@ from deflect.answer.extractive import ExtractiveGenerator
 from deflect.answer.units import ends_with_colon
 from deflect.domain.models import Answer, SourceHit
 
-from .builders import chunk, source, source_of
+from .builders import LEDGER_INSTEAD, LEDGER_SAYS, chunk, source, source_of
 
 _MARKER = re.compile(r"(?:\s*\[\d+\])+(?=\s|$)")
 _MD = MarkdownIt("commonmark").enable("table")
@@ -601,3 +601,56 @@ def test_an_escalations_first_chunk_is_not_an_opening() -> None:
     answer = generator().generate("How do I count how often my functions are called?", [source_of(later, case)])
 
     assert "tally verify" not in answer.text
+
+
+LEDGER_HEADING = "9.2. Using Ledger > 9.2.8. Counting every ledger page"
+
+
+def ledger_page(retrieved: dict[int, str], context: dict[int, str]) -> SourceHit:
+    """Chunks of one section of a page: those retrieval returned, and neighbours read for context."""
+    made = {
+        n: chunk("doc:ledger", n, text, heading=LEDGER_HEADING).model_copy(update={"source_chunks": 9})
+        for n, text in (retrieved | context).items()
+    }
+    hit = source_of(*(made[n] for n in retrieved))
+    return hit.model_copy(update={"context": [made[n] for n in context]})
+
+
+def test_a_passage_cut_by_the_chunk_boundary_is_quoted_whole_from_its_start_in_the_chunk_read_before() -> None:
+    page = ledger_page({4: LEDGER_INSTEAD}, {3: LEDGER_SAYS})
+
+    answer = generator().generate("How do I count every ledger page?", [page])
+
+    first = answer.sentences[0]
+    assert not first.startswith("instead"), first
+    assert LEDGER_SAYS.split(". ", 1)[1] + "\n\ninstead of the usual:" in first, "the sentence with both its blocks"
+    assert all(p in LEDGER_SAYS + "\n\n" + LEDGER_INSTEAD for p in answer.sentences), "verbatim"
+
+
+def test_without_the_chunk_before_an_answer_never_starts_with_the_fragment_it_opens_with() -> None:
+    answer = generator().generate("How do I count every ledger page?", [ledger_page({4: LEDGER_INSTEAD}, {})])
+
+    assert answer.sentences and all(not p.startswith("instead") for p in answer.sentences)
+    assert "instead of the usual:" not in answer.text
+    assert answer.sentences[0].startswith("The entries listed"), "the next whole unit"
+
+
+def test_a_neighbour_read_for_context_is_never_quoted_on_its_own() -> None:
+    # the neighbour's own paragraph says more of the question's words than anything retrieved: still not quoted
+    neighbour = "Count every ledger page with the page counter, which counts ledger pages.\n\n" + LEDGER_SAYS
+    page = ledger_page({4: LEDGER_INSTEAD}, {3: neighbour})
+
+    answer = generator().generate("How do I count every ledger page?", [page])
+
+    assert answer.sentences and "page counter" not in answer.text
+
+
+def test_an_intro_ending_a_chunk_is_quoted_with_the_code_the_next_chunk_holds() -> None:
+    intro = "Ledgers are verified every night. To verify every ledger entry yourself, run:"
+    code = "```console\n$ tally verify --all\nchecked 42 entries, 0 bad\n```\n\nThe exit status says if any failed."
+
+    without = generator().generate("How do I verify every ledger entry?", [ledger_page({5: intro}, {})])
+    answer = generator().generate("How do I verify every ledger entry?", [ledger_page({5: intro}, {6: code})])
+
+    assert "run:" not in without.text, "without the next chunk the intro is not quoted dangling"
+    assert answer.sentences[0] == intro + "\n\n" + code.split("\n\nThe exit")[0]

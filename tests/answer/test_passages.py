@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from deflect.answer.passages import ATOMIC_LIMIT, Passage, Section, chunk_sections
+import pytest
+
+from deflect.answer.passages import (
+    ATOMIC_LIMIT,
+    Passage,
+    Section,
+    chunk_sections,
+    ends_announcing,
+    neighbours_wanted,
+    opens_mid_sentence,
+    opens_with_fragment,
+)
 from deflect.answer.units import ends_with_colon
+from deflect.domain.models import Chunk, ScoredChunk, SourceHit
+
+from .builders import LEDGER_INSTEAD, LEDGER_SAYS
 
 PROCEDURE = """Restoring a ledger from a backup overwrites the local copy, so check the date first.
 
@@ -165,3 +179,90 @@ def test_every_passage_is_verbatim_text_of_the_chunk() -> None:
     for budget in (150, 400, 1000, 5000):
         for passage in passages(chunk_sections(text, "Sync", budget)):
             assert text[passage.start : passage.end] == passage.text
+
+
+SAYS, INSTEAD = LEDGER_SAYS, LEDGER_INSTEAD
+
+
+def test_a_lower_case_paragraph_after_the_code_its_intro_announced_goes_on_with_that_group() -> None:
+    text = f"{SAYS}\n\n{INSTEAD}"
+
+    [section] = chunk_sections(text, "9.2. Ledger pages", 1000)
+
+    assert section.groups[0].passage is not None
+    assert section.groups[0].passage.text == text.rsplit("\n\n", 1)[0], "the code, the fragment and its code together"
+    assert [g.passage.text for g in section.groups[1:] if g.passage] == [INSTEAD.rsplit("\n\n", 1)[1]]
+
+
+def test_a_lower_case_paragraph_after_code_that_no_intro_announced_starts_a_group_of_its_own() -> None:
+    text = "A sample report:\n\n```\nentries: 4\n```\n\nThe report ends here.\n\n```\ntotal: 4\n```\n\ntally prints it."
+
+    [section] = chunk_sections(text, "", 1000)
+
+    assert section.groups[-1].passage is not None and section.groups[-1].passage.text == "tally prints it."
+
+
+@pytest.mark.parametrize(
+    ("text", "mid", "fragment"),
+    [
+        (INSTEAD, True, True),  # the end of a sentence the previous chunk began
+        ("tally prints the report.\n\nMore.", True, False),  # a command's name, or a continued sentence
+        ("The report ends here.", False, False),
+        ("## Heading\n\ninstead of the usual:\n\n```\nx\n```", False, False),  # a section starts here
+    ],
+)
+def test_where_a_chunk_may_open_inside_a_sentence(text: str, mid: bool, fragment: bool) -> None:
+    assert opens_mid_sentence(text) is mid
+    assert opens_with_fragment(text) is fragment
+
+
+@pytest.mark.parametrize(
+    ("text", "announcing"),
+    [
+        ("To restore a ledger, run:", True),
+        ("Run it.\n\n- first:\n- second:", True),  # a list whose last item announces
+        (SAYS, False),
+        ("```\nunclosed fence\n", False),  # ingestion closes what it splits: an open fence is plain text's `~~~`
+    ],
+)
+def test_whether_a_chunk_ends_on_an_intro_whose_content_the_next_chunk_holds(text: str, announcing: bool) -> None:
+    assert ends_announcing(text) is announcing
+
+
+def _hit(*chunks: tuple[int, str], total: int = 6, kind: str = "article") -> SourceHit:
+    made = [
+        Chunk(
+            chunk_id=f"doc:ledger#{n}",
+            source_id="doc:ledger",
+            kind=kind,  # type: ignore[arg-type]
+            title="Ledger pages",
+            heading_path="9.2. Ledger pages",
+            audience="public",
+            text=text,
+            origin="ledger.html",
+            source_hash="hash",
+            source_chunks=total,
+        )
+        for n, text in chunks
+    ]
+    return SourceHit(
+        source_id="doc:ledger",
+        title="Ledger pages",
+        url="",
+        kind=kind,
+        score=0.7,
+        dense=0.7,
+        chunks=[ScoredChunk(chunk=c, dense=0.7, score=0.7) for c in made],
+    )
+
+
+def test_the_neighbours_wanted_are_the_chunk_before_a_fragment_and_the_chunk_after_an_intro() -> None:
+    sources = [_hit((3, INSTEAD), (4, "Run this to see the report:"), (1, "Nothing cut here."))]
+
+    assert neighbours_wanted(sources) == {"doc:ledger#2", "doc:ledger#5"}
+
+
+def test_no_neighbour_is_wanted_beyond_the_page_already_retrieved_or_for_an_escalation() -> None:
+    assert neighbours_wanted([_hit((0, INSTEAD), (5, "Run this to see the report:"))]) == set(), "no #-1, no #6"
+    assert neighbours_wanted([_hit((2, "Run this to see the report:"), (3, INSTEAD))]) == set(), "both retrieved"
+    assert neighbours_wanted([_hit((3, INSTEAD), kind="escalation")]) == set()

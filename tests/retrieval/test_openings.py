@@ -129,3 +129,36 @@ def test_the_openings_of_all_sources_are_read_by_id_in_one_read() -> None:
 
     assert [s.opening for s in out] == [tracer[0], other[0]]
     assert index.reads == [(None, {"doc:tracer#0", "doc:probe#0"})]
+
+
+def test_neighbours_are_read_with_the_openings_in_the_same_read_and_given_to_their_own_source() -> None:
+    tracer = tracer_page()
+    other = [chunk("doc:probe", 0, "To use it, run `probe --all` first."), chunk("doc:probe", 1, COUNTS, "Counts")]
+    index = CountingIndex()
+    index.upsert(tracer + other, HashEmbedder().embed([c.text for c in tracer + other]))
+
+    out = with_openings(index, [hit(tracer[2]), hit(other[0])], frozenset({"public"}), {"doc:tracer#1", "doc:probe#1"})
+
+    assert index.reads == [(None, {"doc:tracer#0", "doc:tracer#1", "doc:probe#1"})], "one read; probe#0 was retrieved"
+    assert [s.context for s in out] == [[tracer[1]], [other[1]]]
+    assert out[0].opening == tracer[0]
+
+
+def test_neighbours_alone_are_read_without_openings_and_with_the_askers_audience() -> None:
+    page = tracer_page()
+    page[1] = chunk("doc:tracer", 1, "Tracer is a call profiler.", "7.1. Overview", audience="internal")
+    index = CountingIndex()
+    index.upsert(page, HashEmbedder().embed([c.text for c in page]))
+
+    out = with_openings(index, [hit(page[2])], frozenset({"public"}), {"doc:tracer#1"}, openings=False)
+
+    assert index.reads == [(None, {"doc:tracer#1"})]
+    assert out[0].opening is None and out[0].context == [], "an internal neighbour is not given to a customer"
+
+
+def test_nothing_wanted_reads_nothing() -> None:
+    index = CountingIndex()
+
+    out = with_openings(index, [hit(tracer_page()[2])], frozenset({"public"}), (), openings=False)
+
+    assert index.reads == [] and out[0].context == []

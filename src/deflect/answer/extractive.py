@@ -16,15 +16,15 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import Stemmer
 
 from deflect.answer.confidence import content_words
-from deflect.answer.passages import Passage, chunk_sections
-from deflect.answer.units import has_sentence
+from deflect.answer.passages import Passage, Section, chunk_sections, opens_with_fragment
+from deflect.answer.units import has_sentence, split_blocks
 from deflect.domain.models import Answer, Citation, SourceHit, chunk_number
 from deflect.domain.text import asks_how
 from deflect.retrieval.openings import opens_page
@@ -160,15 +160,18 @@ class ExtractiveGenerator:
         out: list[_Candidate] = []
         for s_rank, source in enumerate(sources):
             for c_rank, chunk in enumerate(_texts(source)):
-                for section in chunk_sections(chunk.text, _heading(source, chunk.heading), self._max_chars):
+                sections = chunk_sections(chunk.text, _heading(source, chunk.heading), self._max_chars)
+                quotes = chunk.quotable(sections)
+                for section in sections:
                     heading_words = _stems(section.heading)
-                    above = (section.whole,) if section.whole else ()
+                    above = (section.whole,) if section.whole and quotes(section.whole) else ()
                     ranked: list[tuple[Passage, tuple[Passage, ...]]] = [(p, ()) for p in above]
                     for group in section.groups:
-                        group_above = ((group.passage,) if group.passage else ()) + above
-                        ranked.extend((item, group_above) for item in group.items)
-                        if group.passage:
-                            ranked.append((group.passage, above))
+                        passage = group.passage if group.passage and quotes(group.passage) else None
+                        group_above = ((passage,) if passage else ()) + above
+                        ranked.extend((item, group_above) for item in group.items if quotes(item))
+                        if passage:
+                            ranked.append((passage, above))
                     out.extend(
                         _Candidate(p, s_rank, c_rank, chunk.key, chunk.score, parents, heading_words, _stems(p.text))
                         for p, parents in ranked
@@ -184,52 +187,112 @@ class _Text:
     heading: str
     text: str
     score: float
+    # The ranges of `text` that retrieved chunks hold. A neighbour read for context only completes the groups that
+    # cross into it: nothing else of it is quoted.
+    own: tuple[tuple[int, int], ...]
+    # Where a fragment opens the text (`instead of the usual:`, begun in a chunk that was not read): no passage is
+    # quoted from there; -1 when none.
+    fragment: int = -1
+
+    def quotable(self, sections: list[Section]) -> Callable[[Passage], bool]:
+        """Whether a passage of `sections` (this text's) may be quoted: it touches a retrieved chunk, reaches into a
+        neighbour no further than a group that crosses the seam, and does not start at a fragment."""
+        reach = list(self.own)
+        for section in sections:
+            for group in section.groups:
+                if group.passage and _touches(group.passage, self.own):
+                    reach.append((group.passage.start, group.passage.end))
+        spans = _merged_spans(reach, self.text)
+
+        def quotes(passage: Passage) -> bool:
+            return (
+                passage.start != self.fragment
+                and _touches(passage, self.own)
+                and any(s <= passage.start and passage.end <= e for s, e in spans)
+            )
+
+        return quotes
+
+
+def _touches(passage: Passage, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(passage.start < e and s < passage.end for s, e in spans)
+
+
+def _merged_spans(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """Overlapping spans, and spans with only blank space between them, as one."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and not text[out[-1][1] : start].strip():
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+@dataclass(frozen=True)
+class _Part:
+    key: str
+    heading: str
+    text: str
+    score: float | None  # None for a neighbour read for context
 
 
 def _texts(source: SourceHit) -> list[_Text]:
     """The source's retrieved chunks, best first; an article's consecutive chunks of one section are joined.
 
     Ingestion packs whole blocks into chunks, so a long section's intro and the code or list it introduces can
-    land in neighbouring chunks; when retrieval returned both, they are quoted together again."""
-    texts = [_Text(s.chunk.chunk_id, s.chunk.heading_path, s.chunk.quotable, s.score) for s in source.chunks]
+    land in neighbouring chunks; when retrieval returned both, or one and the neighbour read to complete it
+    (SourceHit.context), they are quoted together again."""
+    parts = [_Part(s.chunk.chunk_id, s.chunk.heading_path, s.chunk.quotable, s.score) for s in source.chunks]
     if source.kind != "article":
-        return texts
-    order = sorted(range(len(texts)), key=lambda i: chunk_number(texts[i].key))
-    runs: list[list[int]] = []
-    for i in order:
+        return [_Text(p.key, p.heading, p.text, p.score or 0.0, ((0, len(p.text)),)) for p in parts]
+    have = {p.key for p in parts}
+    parts += [_Part(c.chunk_id, c.heading_path, c.quotable, None) for c in source.context if c.chunk_id not in have]
+    rank = {p.key: i for i, p in enumerate(parts)}
+    runs: list[list[_Part]] = []
+    for part in sorted(parts, key=lambda p: chunk_number(p.key)):
         prev = runs[-1][-1] if runs else None
-        joins = (
-            prev is not None
-            and chunk_number(texts[i].key) == chunk_number(texts[prev].key) + 1
-            and texts[i].heading == texts[prev].heading
-        )
-        if joins:
-            runs[-1].append(i)
+        if prev is not None and chunk_number(part.key) == chunk_number(prev.key) + 1 and part.heading == prev.heading:
+            runs[-1].append(part)
         else:
-            runs.append([i])
-    merged = [
-        (
-            min(run),
-            _Text(
-                "+".join(texts[i].key for i in run),
-                texts[run[0]].heading,
-                _join([texts[i].text for i in run]),
-                max(texts[i].score for i in run),
-            ),
-        )
-        for run in runs
-    ]
-    return [text for _, text in sorted(merged, key=lambda pair: pair[0])]
+            runs.append([part])
+    texts = [(min(rank[p.key] for p in run if p.score is not None), _merged(run)) for run in runs if _retrieved(run)]
+    return [text for _, text in sorted(texts, key=lambda pair: pair[0])]
 
 
-def _join(parts: list[str]) -> str:
-    """Neighbouring chunks as one text; a long paragraph split with overlap repeats its seam only once."""
+def _retrieved(run: list[_Part]) -> bool:
+    return any(p.score is not None for p in run)
+
+
+def _merged(run: list[_Part]) -> _Text:
+    text, spans = _join([p.text for p in run])
+    own = tuple(span for span, p in zip(spans, run, strict=True) if p.score is not None)
+    fragment = -1
+    if run[0].score is not None and opens_with_fragment(run[0].text):
+        # Its start is in the chunk before, which was not read (or is not of this section): quote from a later unit.
+        fragment = split_blocks(run[0].text)[0].start
+    return _Text(
+        "+".join(p.key for p in run),
+        run[0].heading,
+        text,
+        max(p.score for p in run if p.score is not None),
+        own,
+        fragment,
+    )
+
+
+def _join(parts: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Neighbouring chunks as one text, and where each lies in it; a long paragraph split with overlap repeats its
+    seam only once."""
     out = parts[0]
+    spans = [(0, len(out))]
     for part in parts[1:]:
         longest = min(len(out), len(part), MAX_OVERLAP)
         seam = next((n for n in range(longest, MIN_OVERLAP - 1, -1) if out.endswith(part[:n])), 0)
+        start = len(out) - seam if seam else len(out) + 2
         out = out + part[seam:] if seam else f"{out}\n\n{part}"
-    return out
+        spans.append((start, len(out)))
+    return out, spans
 
 
 def _expand(best: _Candidate, candidates: list[_Candidate]) -> _Candidate:

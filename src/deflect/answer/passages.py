@@ -2,17 +2,24 @@
 
 A group is the smallest piece that stands on its own: a paragraph together with the lists, code blocks and
 tables that follow it (the sentence that introduces a command or a procedure is quoted with it), and any block
-ending in a colon together with the block it announces. A numbered procedure, a code block and a table are never
-cut; a longer passage is trimmed at a sentence or list-item boundary and never ends on a colon whose content was
-dropped.
+ending in a colon together with the block it announces, and a paragraph that goes on in lower case after the code or
+list its intro announced (`... each snapshot says:` code `instead of the usual:` code) together with them. A numbered
+procedure, a code block and a table are never cut; a longer passage is trimmed at a sentence or list-item boundary
+and never ends on a colon whose content was dropped.
+
+A chunk boundary can cut such a group too: a chunk may open inside it (`instead of the usual:`) or end on the intro
+of what the next chunk holds. `neighbours_wanted` names the chunks that would make those groups whole again; the
+answer quotes a group from where it starts, never from a fragment (deflect.answer.extractive).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from deflect.answer.units import Block, BlockKind, ends_with_colon, split_blocks
+from deflect.domain.models import SourceHit, chunk_id, chunk_number
 
 PassageKind = Literal["section", "group", "item"]
 _CONSTRUCTS: frozenset[BlockKind] = frozenset({"list", "code", "table", "quote", "html"})
@@ -100,11 +107,45 @@ def _groups(text: str, blocks: list[Block]) -> list[list[Block]]:
     groups: list[list[Block]] = []
     for block in blocks:
         prev = groups[-1][-1] if groups else None
-        if prev is not None and (block.kind in _CONSTRUCTS or _announces(text, prev)):
+        if prev is not None and (
+            block.kind in _CONSTRUCTS or _announces(text, prev) or _goes_on(text, groups[-1], block)
+        ):
             groups[-1].append(block)
         else:
             groups.append([block])
     return groups
+
+
+def _goes_on(text: str, group: list[Block], block: Block) -> bool:
+    """A paragraph in lower case after the code or list that the group's intro announced continues that sentence."""
+    return _lower_start(text, block) and group[-1].kind in _CONSTRUCTS and any(_announces(text, b) for b in group[:-1])
+
+
+def _lower_start(text: str, block: Block) -> bool:
+    return block.kind == "paragraph" and text[block.start : block.start + 1].islower()
+
+
+def opens_mid_sentence(text: str) -> bool:
+    """Whether a chunk's text opens with a paragraph in lower case: maybe a sentence its previous chunk began
+    (`instead of the usual:`), maybe a command's name (`cg_merge is a simple program`); only the previous chunk
+    tells which."""
+    blocks = split_blocks(text)
+    return bool(blocks) and _lower_start(text, blocks[0])
+
+
+def opens_with_fragment(text: str) -> bool:
+    """Whether a chunk's text opens with a lower-case intro ending in a colon: the end of a sentence its previous
+    chunk began, announcing what follows. Quoted from there, the answer would start mid-sentence."""
+    blocks = split_blocks(text)
+    return bool(blocks) and _lower_start(text, blocks[0]) and _announces(text, blocks[0])
+
+
+def ends_announcing(text: str) -> bool:
+    """Whether a chunk's text ends on an intro (a block ending in a colon): what it introduces is in the next chunk,
+    and without it the intro is not quoted at all. (A fence left open is no such sign: ingestion closes the code
+    blocks it splits, and plain text underlined with `~~~` only looks like a fence.)"""
+    blocks = split_blocks(text)
+    return bool(blocks) and _announces(text, blocks[-1])
 
 
 def _announces(text: str, block: Block) -> bool:
@@ -152,3 +193,22 @@ def _trim(text: str, units: list[_Unit], max_chars: int) -> list[_Unit]:
     while kept and ends_with_colon(text[kept[-1].start : kept[-1].end]):
         kept.pop()
     return kept
+
+
+def neighbours_wanted(sources: Sequence[SourceHit]) -> set[str]:
+    """Ids of the chunks that would make whole a group the retrieved chunks of `sources` cut: the previous chunk of
+    one that opens mid-sentence, the next chunk of one that ends announcing. Retrieved chunks are not asked again.
+    Only articles: an escalation's chunks are not one text read in order."""
+    wanted: set[str] = set()
+    for source in sources:
+        if source.kind != "article":
+            continue
+        for scored in source.chunks:
+            chunk = scored.chunk
+            n = chunk_number(chunk.chunk_id)
+            if n > 0 and opens_mid_sentence(chunk.quotable):
+                wanted.add(chunk_id(source.source_id, n - 1))
+            if 0 <= n < chunk.source_chunks - 1 and ends_announcing(chunk.quotable):
+                wanted.add(chunk_id(source.source_id, n + 1))
+        wanted -= {c.chunk.chunk_id for c in source.chunks}
+    return wanted

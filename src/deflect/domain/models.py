@@ -111,6 +111,10 @@ class SourceHit(BaseModel):
     # The page's opening (its text before the first heading) when retrieval did not return it: given to answers
     # only, never scored (a manual's chapter says there how to start the tool its later sections describe).
     opening: Chunk | None = None
+    # Chunks next to retrieved ones, read when a retrieved chunk opens mid-sentence or ends on an intro whose content
+    # the next chunk holds (deflect.answer.passages.neighbours_wanted): given to answers only, never scored, and
+    # quoted only as part of a passage a retrieved chunk cut.
+    context: list[Chunk] = []
 
 
 class Citation(BaseModel):

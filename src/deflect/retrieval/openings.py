@@ -5,30 +5,51 @@ this tool, you must specify `--tool=massif` on the Valgrind command line."); a q
 section that never repeats it. The answer may add the opening (deflect.answer.extractive), so it is fetched here:
 one read by id (`<source id>#0`, the ingest's naming) of the first chunks of the articles passed on, with the asker's
 audience filter. Reading each whole page instead cost ~20 ms per ask on valgrind's 200-chunk chapters.
+
+The same read brings the neighbours an answer needs to quote a passage whole that a chunk boundary cut
+(deflect.answer.passages.neighbours_wanted): asked by id with the openings, so an ask still reads the index at most
+once more, and only when an opening or a neighbour is wanted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from deflect.domain.models import Chunk, SourceHit, chunk_id, chunk_number
 from deflect.domain.ports import Index
 
 
-def with_openings(index: Index, sources: Sequence[SourceHit], audiences: frozenset[str]) -> list[SourceHit]:
-    """`sources` with each article's opening attached, unless retrieval already returned it or the page has none."""
-    wanted = {
-        s.source_id: chunk_id(s.source_id, 0)
-        for s in sources
-        if s.kind == "article" and not any(chunk_number(c.chunk.chunk_id) == 0 for c in s.chunks)
-    }
-    found = {c.chunk_id: c for c in index.chunks(audiences=audiences, chunk_ids=set(wanted.values()))} if wanted else {}
+def with_openings(
+    index: Index,
+    sources: Sequence[SourceHit],
+    audiences: frozenset[str],
+    neighbours: Collection[str] = (),
+    openings: bool = True,
+) -> list[SourceHit]:
+    """`sources` with each article's opening attached (unless retrieval already returned it, the page has none or
+    `openings` is off) and the chunks named in `neighbours` that belong to it as its `context`; one read, none when
+    nothing is wanted."""
+    wanted = (
+        {
+            s.source_id: chunk_id(s.source_id, 0)
+            for s in sources
+            if s.kind == "article" and not any(chunk_number(c.chunk.chunk_id) == 0 for c in s.chunks)
+        }
+        if openings
+        else {}
+    )
+    ids = set(wanted.values()) | set(neighbours)
+    found = {c.chunk_id: c for c in index.chunks(audiences=audiences, chunk_ids=ids)} if ids else {}
     out = []
     for source in sources:
+        update: dict[str, object] = {}
         first = found.get(wanted.get(source.source_id, ""))
         if first is not None and first.source_id == source.source_id and opens_page(first):
-            source = source.model_copy(update={"opening": first})
-        out.append(source)
+            update["opening"] = first
+        context = [found[i] for i in sorted(neighbours) if i in found and found[i].source_id == source.source_id]
+        if context:
+            update["context"] = context
+        out.append(source.model_copy(update=update) if update else source)
     return out
 
 
@@ -36,4 +57,3 @@ def opens_page(chunk: Chunk) -> bool:
     """An article's first chunk, before any heading (a page that starts with a section has no opening; an
     escalation has no headings at all, and its first chunk is the case, not an opening)."""
     return chunk.kind == "article" and chunk_number(chunk.chunk_id) == 0 and not chunk.heading_path
-
