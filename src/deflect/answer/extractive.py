@@ -161,7 +161,7 @@ class ExtractiveGenerator:
         for s_rank, source in enumerate(sources):
             for c_rank, chunk in enumerate(_texts(source)):
                 sections = chunk_sections(chunk.text, _heading(source, chunk.heading), self._max_chars)
-                quotes = chunk.quotable(sections)
+                quotes = chunk.may_quote(sections)
                 for section in sections:
                     heading_words = _stems(section.heading)
                     above = (section.whole,) if section.whole and quotes(section.whole) else ()
@@ -194,7 +194,7 @@ class _Text:
     # quoted from there; -1 when none.
     fragment: int = -1
 
-    def quotable(self, sections: list[Section]) -> Callable[[Passage], bool]:
+    def may_quote(self, sections: list[Section]) -> Callable[[Passage], bool]:
         """Whether a passage of `sections` (this text's) may be quoted: it touches a retrieved chunk, reaches into a
         neighbour no further than a group that crosses the seam, and does not start at a fragment."""
         reach = list(self.own)
