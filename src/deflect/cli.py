@@ -203,6 +203,9 @@ def _render(result: AskResult) -> None:
     else:
         out.print(f"[yellow]Escalated[/yellow] ({', '.join(result.reasons)})")
         out.print(result.answer, highlight=False, markup=False)
+        for page in result.suggested:
+            where = f"{page.title} > {page.heading}" if page.heading else page.title
+            out.print(f"- {where}  {page.url}", highlight=False, markup=False)
     out.print(f"\nconfidence {result.confidence:.2f} · {result.latency_ms:.0f} ms", style="dim")
     if result.dry_run:
         out.print("dry run: nothing was recorded", style="dim")

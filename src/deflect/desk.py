@@ -57,10 +57,12 @@ class EscalationDesk:
         customer_tier: str | None = None,
         claimed_customer: Mapping[str, str] | None = None,
         record: bool = True,
+        suggested_ids: Sequence[str] = (),
     ) -> tuple[Escalation, str]:
         """Build and store the packet with its audit events in one transaction; return it and the hand-off text.
         `record=False` (a dry run) builds the packet, so priority and hand-off are the real ones, and stores nothing;
-        its id is DRY_RUN_REFERENCE, which no stored escalation has."""
+        its id is DRY_RUN_REFERENCE, which no stored escalation has. `suggested_ids`: the sources the asker is
+        pointed at with the hand-off, marked shown in the packet and introduced by the hand-off text."""
         now = self.clock()
         esc = build_escalation(
             answer_id=answer_id,
@@ -79,9 +81,11 @@ class EscalationDesk:
             customer_tier=customer_tier,
             claimed_customer=claimed_customer,
             escalation_id=None if record else DRY_RUN_REFERENCE,
+            shown_ids=suggested_ids,
         )
+        handoff = customer_message(esc, self.config, now, pages=bool(suggested_ids))
         if not record:
-            return esc, customer_message(esc, self.config, now)
+            return esc, handoff
         events = [
             AuditEvent(
                 at=now, kind="decision", actor="deflect", answer_id=answer_id, escalation_id=esc.id, data=decision_data
@@ -96,7 +100,7 @@ class EscalationDesk:
             ),
         ]
         self.store.create(esc, events)
-        return esc, customer_message(esc, self.config, now)
+        return esc, handoff
 
     def act(
         self,

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from deflect.answer.confidence import Calibration, features
@@ -26,11 +27,13 @@ from deflect.domain.models import (
     IngestReport,
     SourceDoc,
     SourceHit,
+    Suggestion,
     chunk_number,
 )
 from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
 from deflect.domain.text import asks_how, clean_text
 from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
+from deflect.escalations import suggested_pages
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
@@ -47,6 +50,7 @@ from deflect.retrieval.openings import with_openings
 log = logging.getLogger(__name__)
 
 RETRIEVE_K = 10
+Linkable = TypeVar("Linkable", Citation, Suggestion)
 MAX_CONVERSATION = 20
 
 
@@ -233,6 +237,12 @@ class DeflectService:
                 if verdict.decision is Decision.ANSWER:
                     reasons.append(NO_ANSWER_TEXT)
         answer_id = answer_id or new_answer_id()
+        # Pages that may help a customer while they wait; agents have the draft and its citations instead.
+        suggested = (
+            [linked(p) for p in suggested_pages(hits, audience.visible(), rules.relevance_floor)]
+            if verdict.suggest_pages and audience is Audience.CUSTOMER
+            else []
+        )
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
         claimed = dict(claimed_customer or {})
         names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
@@ -255,6 +265,7 @@ class DeflectService:
             "reasons": reasons,
             "sources": [{"source_id": h.source_id, "score": round(h.score, 4)} for h in hits],
             "cited": [c.source_id for c in answer.citations] if answer else [],
+            "suggested": [p.source_id for p in suggested],
             "policy_version": rules.version,
             "threshold": rules.answer_threshold,
             "generator": self._generator.name,
@@ -286,6 +297,7 @@ class DeflectService:
                 customer_tier=customer_tier,
                 claimed_customer=claimed,
                 record=record,
+                suggested_ids=[p.source_id for p in suggested],
             )
             citations, escalation_id, priority = [], esc.id if record else None, esc.priority.value
         result = AskResult(
@@ -306,6 +318,7 @@ class DeflectService:
             # unsure_draft and draft_allowed exclude each other (policy): an unsure draft is never a confident one.
             draft_below_threshold=draft is not None and unsure,
             draft_citations=draft_citations,
+            suggested=suggested,
             dry_run=not record,
         )
         for observe in self.observers if record else ():  # a dry run is no traffic: metrics do not count it
@@ -553,8 +566,9 @@ def source_view_url(source_id: str) -> str:
     return "/sources/" + quote(source_id, safe=":/")
 
 
-def linked(citation: Citation) -> Citation:
-    """A citation whose source has no url links to deflect's source view, so every citation opens something."""
+def linked(citation: Linkable) -> Linkable:
+    """A citation (or suggested page) whose source has no url links to deflect's source view, so every one opens
+    something."""
     return citation if citation.url else citation.model_copy(update={"url": source_view_url(citation.source_id)})
 
 

@@ -36,6 +36,7 @@ RESULT_FIELDS = {
     "draft_answer",
     "draft_below_threshold",
     "draft_citations",
+    "suggested",
     "dry_run",
 }
 CITATION_FIELDS = {"n", "source_id", "title", "url", "snippet"}

@@ -156,6 +156,26 @@ def test_actionable_needs_an_answer_an_expected_citation_and_the_terms() -> None
     assert summary["oos_escalated"] == 1.0
 
 
+def test_suggestions_count_for_escalated_answerable_questions_and_against_out_of_scope_ones() -> None:
+    q = ManualQuestion(id="q", question="?", expected_pages=["usage/trim"], key_terms=["--older-than"], split="tune")
+    oos = ManualQuestion(id="o", question="?", split="report")
+    escalated = result("escalate", [], ["doc:usage/trim"], "")
+    right = escalated.model_copy(update={"suggested": ["doc:index", "doc:usage/trim"]})
+    wrong = right.model_copy(update={"suggested": ["doc:index"]})
+    answered = result("answer", ["doc:usage/trim"], ["doc:usage/trim"], "tidyup trim --older-than 3").model_copy(
+        update={"suggested": ["doc:index"]}  # cannot happen (answers suggest nothing); scored as not applicable
+    )
+    pointed = result("escalate", [], ["doc:index"], "").model_copy(update={"suggested": ["doc:index"]})
+    bare = result("escalate", [], [], "")
+
+    rows = [score_question(q, r) for r in (right, wrong, answered)] + [score_question(oos, r) for r in (pointed, bare)]
+
+    assert [r["suggested_expected"] for r in rows[:3]] == [True, False, None]
+    summary = summarise(rows)
+    assert summary["escalated_suggested_expected"] == pytest.approx(0.5)  # of the two escalated answerable ones
+    assert summary["oos_suggested"] == pytest.approx(0.5)
+
+
 def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     manuals = write_manual(tmp_path)
     out = tmp_path / "report"

@@ -145,6 +145,30 @@ def test_an_unsure_draft_only_when_low_confidence_is_the_only_thing_wrong_with_t
     assert decide(QUESTION, evidence, RULES).unsure_draft is unsure
 
 
+UNSURE = Evidence(confidence=0.2, top_dense=0.7, sources=3)
+
+
+@pytest.mark.parametrize(
+    ("question", "evidence", "suggest"),
+    [
+        (QUESTION, UNSURE, True),  # only low confidence: pages may help while the customer waits
+        ("You charged me twice this month, refund one of them", UNSURE, False),  # a risk topic fired too
+        ("How do I reset my password? I want to talk to a human", UNSURE, False),  # asked for a person
+        (QUESTION, Evidence(confidence=0.2, top_dense=0.05, sources=3), False),  # nothing relevant retrieved
+        (QUESTION, Evidence(confidence=0.2, top_dense=0.7, sources=3, unknown_names=("GitLab",)), False),
+        (QUESTION, Evidence(confidence=0.9, top_dense=0.7, sources=3), False),  # answered, nothing to suggest
+    ],
+    ids=["low-confidence", "risk-topic", "human-requested", "irrelevant", "unknown-name", "confident"],
+)
+def test_pages_are_suggested_only_when_low_confidence_is_the_only_reason(
+    with_triggers: PolicyRules, question: str, evidence: Evidence, suggest: bool
+) -> None:
+    result = decide(question, evidence, with_triggers)
+
+    assert result.suggest_pages is suggest
+    assert result.suggest_pages is (result.reasons == [LOW_CONFIDENCE])
+
+
 def test_every_reason_is_returned_kb_reasons_first(with_triggers: PolicyRules) -> None:
     evidence = Evidence(
         confidence=0.1,

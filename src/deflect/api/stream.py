@@ -1,8 +1,8 @@
 """POST /v1/ask/stream: the same ask as /v1/ask, told as Server-Sent Events.
 
 Events: `meta` (answer id, conversation id) first, at once; `citations` (with each source's audience, and related
-resolved escalations), `decision` (answer or escalate, reasons, confidence, escalation id and hand-off message),
-`delta` (answer text), `done` (the whole AskResult, equal to what /v1/ask returns), or `error`
+resolved escalations), `decision` (answer or escalate, reasons, confidence, escalation id, hand-off message and the
+pages suggested with it), `delta` (answer text), `done` (the whole AskResult, equal to what /v1/ask returns), or `error`
 ({"error": {code, message, details}}) if the ask fails after the stream began. A `: keepalive` comment is sent every
 KEEPALIVE_S seconds while the answer is being worked out.
 
@@ -104,6 +104,7 @@ def result_events(result: AskResult, info: dict[str, dict[str, str]], streamed: 
             "draft_answer": result.draft_answer,
             "draft_below_threshold": result.draft_below_threshold,
             "draft_citations": _with_audience(result.draft_citations, info),
+            "suggested": [p.model_dump() for p in result.suggested],
         },
     )
     rest = result.answer

@@ -135,6 +135,15 @@ class Answer(BaseModel):
     )
 
 
+class Suggestion(BaseModel):
+    """A page offered to an escalated asker while they wait: a pointer, never an answer (it carries no text)."""
+
+    source_id: str
+    title: str
+    url: str
+    heading: str = Field("", description="The heading of the source's best-matching section (empty: its opening).")
+
+
 class AskResult(BaseModel):
     """The response contract of `/v1/ask` and `deflect ask --json`."""
 
@@ -161,6 +170,11 @@ class AskResult(BaseModel):
     )
     draft_citations: list[Citation] = Field(
         default_factory=list, description="The sources the draft's [n] markers point to (agents only)."
+    )
+    suggested: list[Suggestion] = Field(
+        default_factory=list,
+        description="Customers only, when low confidence was the only reason to escalate: up to 3 pages that may "
+        "help while they wait (public, each about the question by the relevance floor). No answer text.",
     )
     dry_run: bool = Field(
         False,

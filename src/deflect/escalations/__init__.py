@@ -6,9 +6,11 @@ from deflect.escalations.lifecycle import Action, allowed_actions, apply
 from deflect.escalations.matrix import breach_tier, classify
 from deflect.escalations.packet import build_escalation, searched_sources
 from deflect.escalations.sla import SlaStatus, start_clock, status
+from deflect.escalations.suggest import SUGGEST_MAX, suggested_pages
 from deflect.escalations.templates import customer_message, engineering_briefing, human_duration
 
 __all__ = [
+    "SUGGEST_MAX",
     "Action",
     "EscalationConfig",
     "SlaStatus",
@@ -25,4 +27,5 @@ __all__ = [
     "searched_sources",
     "start_clock",
     "status",
+    "suggested_pages",
 ]

@@ -229,6 +229,10 @@ class MessageTemplates(_Strict):
     engineering_draft: str = Field(min_length=1)
     # Opening sentence by reason kind (human_requested, risk_topic, frustration, repeat_contact) and `default`.
     openings: dict[str, str] = Field(default_factory=dict)
+    # The customer message's last paragraph when pages are suggested (deflect.escalations.suggest); the pages
+    # themselves travel as the reply's `suggested` list, which each client renders under it (plain text, no
+    # placeholders: it is not a template).
+    suggestions: str = Field("While you wait, these pages may help:", min_length=1)
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> MessageTemplates:

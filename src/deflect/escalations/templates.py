@@ -53,15 +53,17 @@ def opening(reasons: Sequence[str], openings: Mapping[str, str]) -> str:
     return openings.get("default", "")
 
 
-def customer_message(escalation: Escalation, config: EscalationConfig, now: datetime) -> str:
-    """The hand-off message for the asker: what happens next, when to expect a reply, the reference."""
+def customer_message(escalation: Escalation, config: EscalationConfig, now: datetime, pages: bool = False) -> str:
+    """The hand-off message for the asker: what happens next, when to expect a reply, the reference; with `pages`,
+    a last paragraph introducing the pages suggested to read while waiting (listed by the client after it)."""
     sla_status = status(escalation.sla, now, config)
-    return Template(config.messages.customer).substitute(
+    text = Template(config.messages.customer).substitute(
         opening=opening(escalation.reasons, config.messages.openings),
         reference=escalation.id,
         response_time=response_time(sla_status),
         acknowledge_by=format_time(sla_status.acknowledge_deadline),
     )
+    return f"{text}\n\n{config.messages.suggestions}" if pages else text
 
 
 def _indent(text: str) -> str:

@@ -10,6 +10,10 @@ Definitions (per answerable question unless stated):
   text, case-insensitively.
 - answered, not actionable: answered, but the citation or a key term is missing.
 - out-of-scope escalated: share of out-of-scope questions (no expected page) that escalated.
+- escalated, expected page suggested: share of the escalated answerable questions whose suggested pages (what an
+  escalated customer is pointed at while waiting, README "Escalations") include an expected page.
+- out-of-scope with suggestions: share of out-of-scope questions that got any suggested page (pointing someone at
+  a page that cannot help).
 """
 
 from __future__ import annotations
@@ -154,6 +158,7 @@ def score_question(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
     answered = r.decision == "answer"
     cited = bool(set(r.citations) & set(expected))
     terms = has_key_terms(r.answer, q.key_terms) if answered else False
+    suggested = bool(set(r.suggested) & set(expected))
     return {
         "id": q.id,
         "split": q.split,
@@ -164,6 +169,8 @@ def score_question(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
         "cited_expected": cited if answered and q.answerable else None,
         "key_terms": terms if answered and q.answerable else None,
         "actionable": answered and q.answerable and cited and terms,
+        "suggested_expected": suggested if q.answerable and not answered else None,
+        "suggested_any": bool(r.suggested),
     }
 
 
@@ -192,6 +199,9 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
         "answered_not_actionable": sum(r["answered"] and not r["actionable"] for r in answerable) / n if n else None,
         "cited_expected": sum(bool(r["cited_expected"]) for r in answerable) / n if n else None,
         "oos_escalated": sum(not r["answered"] for r in oos) / len(oos) if oos else None,
+        # Shares among the rows they apply to (mean skips None): escalated answerable ones, out-of-scope ones.
+        "escalated_suggested_expected": mean([r["suggested_expected"] for r in answerable]),
+        "oos_suggested": mean([r["suggested_any"] for r in oos]),
     }
 
 

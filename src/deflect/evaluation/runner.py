@@ -46,6 +46,8 @@ class CaseResult(BaseModel):
     # Added in session 5 (old readers ignore them): what an agent asking got as a draft when it was escalated.
     draft: str = ""
     draft_citations: list[str] = Field(default_factory=list)
+    # Added in session 7: the pages an escalated customer was pointed at while waiting (source ids).
+    suggested: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -161,6 +163,7 @@ def run_cases(
                 latency_ms=r.latency_ms,
                 draft=r.draft_answer or "",
                 draft_citations=[c.source_id for c in r.draft_citations],
+                suggested=[p.source_id for p in r.suggested],
             )
         )
         if progress:

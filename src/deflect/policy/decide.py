@@ -52,6 +52,9 @@ class PolicyDecision:
     # The KB has a relevant source but confidence is under the threshold, and nothing else is wrong with the
     # evidence: what the KB says may still help the agent who handles the escalation, marked as unsure.
     unsure_draft: bool = False
+    # Low confidence is the only reason of all (no trigger fired either): the asker may be pointed at the relevant
+    # pages while they wait. A risk topic, a request for a person or frustration is not a moment for reading.
+    suggest_pages: bool = False
 
 
 def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecision:
@@ -78,4 +81,5 @@ def decide(question: str, evidence: Evidence, rules: PolicyRules) -> PolicyDecis
         reasons=reasons,
         draft_allowed=not kb_reasons,
         unsure_draft=kb_reasons == [LOW_CONFIDENCE],
+        suggest_pages=reasons == [LOW_CONFIDENCE],
     )

@@ -18,6 +18,7 @@ const STRINGS = {
     human: "Talk to a person",
     thanks: "Thanks! Glad that helped.",
     sources: "Sources",
+    suggested: "Pages that may help",
     examples: "Examples",
     handoff: "I still need help with this. Please connect me to a person.",
     failed: "Sorry, something went wrong. Please try again.",
@@ -38,6 +39,7 @@ const STRINGS = {
     human: "Mit einer Person sprechen",
     thanks: "Danke! Schön, dass es geholfen hat.",
     sources: "Quellen",
+    suggested: "Seiten, die helfen könnten",
     examples: "Beispiele",
     handoff: "I still need help with this. Please connect me to a person.",
     failed: "Entschuldigung, etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
@@ -185,6 +187,21 @@ export function mount(api, options, base, queue) {
     return list;
   }
 
+  // Pages deflect points an escalated visitor at while they wait (no claim, so titles and headings only). The
+  // hand-off text introduces them; like citations, a link is made only of an http(s) url or deflect's own path.
+  function suggestionList(pages) {
+    const list = h("ul", { class: "sources suggested", "aria-label": t.suggested });
+    for (const page of pages) {
+      const href = citationHref(page.url, base);
+      const label = page.heading ? `${page.title} > ${page.heading}` : page.title;
+      const item = h("li");
+      if (href) item.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: label }));
+      else item.append(label);
+      list.append(item);
+    }
+    return list;
+  }
+
   // An identified visitor's hand-offs, from any device they used: the reference and where each stands.
   async function showRequests() {
     if (!state.token) {
@@ -289,6 +306,7 @@ export function mount(api, options, base, queue) {
       if (result.decision === "answer") followUp(bubble, result);
       else {
         bubble.classList.add("handoff");
+        if (result.suggested && result.suggested.length) bubble.append(suggestionList(result.suggested));
         showRequests();
       }
     } catch (error) {

@@ -1,0 +1,99 @@
+"""suggested_pages(): the pages an escalated asker is pointed at while waiting, and the hand-off sentence that
+introduces them. Pure: hits are built here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from deflect.domain.models import Chunk, ScoredChunk, SourceHit
+from deflect.escalations import SUGGEST_MAX, customer_message, suggested_pages
+
+from .builders import CONFIG, at, config_with, escalation, raw_config
+
+PUBLIC = frozenset({"public"})
+EVERYONE = frozenset({"public", "internal"})
+FLOOR = 0.3
+
+
+def chunk(source_id: str, n: int, heading: str, audience: Literal["public", "internal"]) -> ScoredChunk:
+    return ScoredChunk(
+        chunk=Chunk(
+            chunk_id=f"{source_id}#{n}",
+            source_id=source_id,
+            kind="article",
+            title=f"Title of {source_id}",
+            heading_path=heading,
+            audience=audience,
+            text="text",
+            origin="test",
+            source_hash="h",
+            source_chunks=3,
+        )
+    )
+
+
+def hit(source_id: str, dense: float, audience: Literal["public", "internal"] = "public", url: str = "") -> SourceHit:
+    """A retrieved source whose best chunk is section #2 ('Section 2 of <id>'), then its opening."""
+    return SourceHit(
+        source_id=source_id,
+        title=f"Title of {source_id}",
+        url=url,
+        kind="article",
+        score=dense,
+        dense=dense,
+        chunks=[chunk(source_id, 2, f"Section 2 of {source_id}", audience), chunk(source_id, 0, "", audience)],
+    )
+
+
+def ids(hits: list[SourceHit], visible: frozenset[str] = PUBLIC) -> list[str]:
+    return [p.source_id for p in suggested_pages(hits, visible, FLOOR)]
+
+
+def test_pages_come_in_rank_order_with_the_best_sections_heading_and_no_text() -> None:
+    pages = suggested_pages([hit("b", 0.6, url="https://help.example/b#s2"), hit("a", 0.7)], PUBLIC, FLOOR)
+
+    assert [p.source_id for p in pages] == ["b", "a"]  # the retriever's order, not re-sorted by cosine
+    assert pages[0].heading == "Section 2 of b" and pages[0].url == "https://help.example/b#s2"
+    assert set(pages[0].model_dump()) == {"source_id", "title", "url", "heading"}  # a pointer, never an answer
+
+
+def test_pages_under_the_relevance_floor_are_left_out() -> None:
+    assert ids([hit("a", 0.5), hit("b", FLOOR - 0.01), hit("c", FLOOR)]) == ["a", "c"]
+    assert ids([hit("a", FLOOR - 0.2)]) == []
+
+
+def test_a_customer_is_never_pointed_at_an_internal_page_even_if_retrieval_returned_one() -> None:
+    hits = [hit("runbook", 0.9, "internal"), hit("article", 0.5)]
+
+    assert ids(hits, PUBLIC) == ["article"]
+    assert ids(hits, EVERYONE) == ["runbook", "article"]
+
+
+def test_a_source_with_any_chunk_the_asker_may_not_see_is_left_out() -> None:
+    mixed = hit("mixed", 0.9)
+    mixed = mixed.model_copy(update={"chunks": [mixed.chunks[0], chunk("mixed", 5, "Internal notes", "internal")]})
+
+    assert ids([mixed, hit("article", 0.5)]) == ["article"]
+
+
+def test_at_most_three_pages() -> None:
+    hits = [hit(f"p{i}", 0.9 - i / 100) for i in range(6)]
+
+    assert ids(hits) == [f"p{i}" for i in range(SUGGEST_MAX)] and SUGGEST_MAX == 3
+
+
+def test_the_hand_off_introduces_the_pages_last_only_when_there_are_some() -> None:
+    esc = escalation(reasons=("low_confidence",))
+
+    plain = customer_message(esc, CONFIG, at())
+    with_pages = customer_message(esc, CONFIG, at(), pages=True)
+
+    assert with_pages.startswith(plain)
+    assert with_pages.endswith("\n\nWhile you wait, these pages may help:")
+    assert "may help" not in plain
+
+
+def test_the_sentence_comes_from_the_config() -> None:
+    config = config_with(messages={**raw_config()["messages"], "suggestions": "Meanwhile, try these:"})
+
+    assert customer_message(escalation(config=config), config, at(), pages=True).endswith("\n\nMeanwhile, try these:")
