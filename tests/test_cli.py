@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import CANARY, write_kb
 from deflect.cli import EXIT_ESCALATED, _render, app
-from deflect.domain.models import AskResult, Audience, Citation, Decision
+from deflect.domain.models import AskResult, Audience, Citation, Decision, Suggestion
 
 REPO = Path(__file__).resolve().parents[1]
 CALIBRATION = REPO / "eval" / "calibration.json"
@@ -309,19 +310,18 @@ def test_no_arguments_shows_help() -> None:
     assert "ingest" in result.output and "ask" in result.output
 
 
+def ask_result(**fields: Any) -> AskResult:
+    """An AskResult to render: a customer's answer unless `fields` say otherwise."""
+    base: dict[str, Any] = {"id": "ans_1", "question": "q", "audience": Audience.CUSTOMER, "citations": []}
+    base |= {"decision": Decision.ANSWER, "answer": "", "confidence": 0.5, "reasons": [], "latency_ms": 1.0}
+    return AskResult(**(base | fields))
+
+
 def test_answer_text_with_brackets_is_printed_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
     # Answers quote the knowledge base word for word; "[enter]" there is text, not console markup.
     answer = "Press [enter] to confirm, then close the [/b] dialog. [1]"
-    result = AskResult(
-        id="ans_1",
-        question="q",
-        audience=Audience.CUSTOMER,
-        decision=Decision.ANSWER,
-        answer=answer,
-        citations=[Citation(n=1, source_id="doc:a", title="A [draft]", url="https://x", snippet="s")],
-        confidence=0.9,
-        reasons=[],
-        latency_ms=1.0,
+    result = ask_result(
+        answer=answer, citations=[Citation(n=1, source_id="doc:a", title="A [draft]", url="https://x", snippet="s")]
     )
 
     _render(result)
@@ -329,6 +329,39 @@ def test_answer_text_with_brackets_is_printed_verbatim(capsys: pytest.CaptureFix
     printed = capsys.readouterr().out
     assert answer in printed
     assert "[1] A [draft]  https://x" in printed
+
+
+def test_an_escalation_prints_the_suggested_pages_under_the_hand_off(capsys: pytest.CaptureFixture[str]) -> None:
+    handoff = "I've passed your question to our support team.\n\nWhile you wait, these pages may help:"
+    pages = [
+        Suggestion(source_id="doc:a", title="Pipes [and] redirection", url="https://x/a#pipes", heading="Pipes"),
+        Suggestion(source_id="doc:b", title="Tutorial", url="/sources/doc:b"),
+    ]
+    result = ask_result(
+        decision=Decision.ESCALATE, answer=handoff, reasons=["low_confidence"], escalation_id="esc_1", suggested=pages
+    )
+
+    _render(result)
+
+    printed = capsys.readouterr().out
+    listed = printed.index("- Pipes [and] redirection > Pipes  https://x/a#pipes")
+    assert printed.index("these pages may help:") < listed
+    assert "- Tutorial  /sources/doc:b" in printed
+
+
+def test_ask_of_a_customer_escalated_for_low_confidence_alone_lists_public_pages(
+    world: CliWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFLECT_CONFIDENCE_THRESHOLD", "1.0")  # no answer reaches it: low confidence alone
+
+    result, body = ask_json(PASSWORD_QUESTION)
+
+    assert result.exit_code == 3, result.output
+    assert body["reasons"] == ["low_confidence"]
+    pages = body["suggested"]
+    assert isinstance(pages, list) and pages
+    assert pages[0]["source_id"] == "doc:articles/reset-password"
+    assert not {p["source_id"] for p in pages} & INTERNAL_IDS
 
 
 def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliWorld) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import FAKE_CALIBRATION
+from conftest import CANARY, FAKE_CALIBRATION
 from deflect.api import create_app
 from deflect.config import DEV_ADMIN_KEY, DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
 from deflect.policy.loader import load_policy
@@ -739,6 +739,39 @@ def test_low_confidence_alone_never_shows_the_customer_a_draft_but_keeps_it_for_
     assert not customer["draft_below_threshold"]
     kept = packet(unsure_client, customer["escalation_id"])["draft_answer"]
     assert kept and kept not in customer["answer"]
+
+
+# The internal runbook is an agent's best source for this; a customer's sources are public pages only.
+CREDITS = "How do I apply account credits in the admin tool?"
+
+
+def test_a_customer_escalated_for_low_confidence_alone_is_pointed_at_public_pages_never_internal_ones(
+    unsure_client: TestClient,
+) -> None:
+    agent = ask(unsure_client, CREDITS, headers=AGENT)
+    customer = escalate(unsure_client, CREDITS)
+
+    assert agent["retrieved"][0] == "doc:internal/credits"  # the internal source is in the index and relevant
+    assert customer["reasons"] == ["low_confidence"]
+    assert customer["suggested"], "a public page about the question clears the floor"
+    for page in customer["suggested"]:
+        assert set(page) == {"source_id", "title", "url", "heading"}  # a pointer: no snippet, no answer text
+        assert page["source_id"] in customer["retrieved"] and page["url"]
+        assert not page["source_id"].startswith("doc:internal/") and page["source_id"] != "esc:ESC-2"
+    assert CANARY not in json.dumps(customer)
+    assert customer["answer"].endswith("While you wait, these pages may help:")
+    stored = packet(unsure_client, customer["escalation_id"])
+    assert [s["source_id"] for s in stored["sources"] if s["shown"]] == [p["source_id"] for p in customer["suggested"]]
+    # Agents get none: they have the draft and the sources it cites.
+    assert agent["suggested"] == []
+
+
+def test_no_pages_when_the_customer_asked_for_a_person(unsure_client: TestClient) -> None:
+    body = escalate(unsure_client, ANSWERABLE + " Please let me talk to a human.")
+
+    assert "human_requested" in body["reasons"]
+    assert body["suggested"] == []
+    assert "may help" not in body["answer"]
 
 
 def test_no_draft_when_more_than_confidence_is_wrong_with_the_evidence(unsure_client: TestClient) -> None:

@@ -57,6 +57,21 @@ def test_pages_come_in_rank_order_with_the_best_sections_heading_and_no_text() -
     assert set(pages[0].model_dump()) == {"source_id", "title", "url", "heading"}  # a pointer, never an answer
 
 
+def test_a_resolved_escalation_is_suggested_without_its_record_section_as_heading() -> None:
+    resolved = hit("esc:ESC-1", 0.6)
+    resolved = resolved.model_copy(
+        update={
+            "kind": "escalation",
+            "chunks": [
+                c.model_copy(update={"chunk": c.chunk.model_copy(update={"kind": "escalation"})})
+                for c in resolved.chunks
+            ],
+        }
+    )
+
+    assert [(p.source_id, p.heading) for p in suggested_pages([resolved], PUBLIC, FLOOR)] == [("esc:ESC-1", "")]
+
+
 def test_pages_under_the_relevance_floor_are_left_out() -> None:
     assert ids([hit("a", 0.5), hit("b", FLOOR - 0.01), hit("c", FLOOR)]) == ["a", "c"]
     assert ids([hit("a", FLOOR - 0.2)]) == []

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import CANARY
+from tests.conftest import CANARY, FAKE_CALIBRATION
 
 from deflect.api import create_app
 from deflect.api.stream import ask_stream, pieces
@@ -21,6 +21,9 @@ from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
 from deflect.domain.models import AskResult
 from deflect.errors import IndexUnavailable
 from deflect.service import DeflectService
+from deflect.testing import HashEmbedder, InMemoryIndex
+from deflect.testing.store import InMemoryStore
+from deflect.wiring import assemble
 
 CUSTOMER = {"Authorization": f"Bearer {DEV_CUSTOMER_KEY}"}
 AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}"}
@@ -114,6 +117,25 @@ def test_customer_stream_never_carries_internal_content(client: TestClient) -> N
             text = response.read().decode()
         assert CANARY not in text
         assert '"internal"' not in text
+
+
+def test_the_decision_event_carries_the_pages_suggested_with_the_hand_off(settings: Settings) -> None:
+    # A threshold no answer reaches: the question escalates for low confidence alone, which is when pages are offered.
+    strict = settings.model_copy(update={"confidence_threshold": 0.999})
+    svc = assemble(strict, InMemoryIndex(), HashEmbedder(), calibration=FAKE_CALIBRATION, store=InMemoryStore())
+    svc.ingest([strict.kb_dir], strict.kb_dir)
+    client = TestClient(create_app(strict, svc))
+
+    events = stream(client, CUSTOMER, question="How do I apply account credits in the admin tool?")
+    decision, done = dict(events)["decision"], events[-1][1]
+
+    assert decision["reasons"] == ["low_confidence"]
+    assert decision["suggested"] and decision["suggested"] == done["suggested"]
+    assert decision["handoff"].endswith("While you wait, these pages may help:")
+    assert not any(p["source_id"].startswith("doc:internal/") for p in decision["suggested"])
+    assert CANARY not in json.dumps(events)
+    agent = dict(stream(client, AGENT, question=ANSWERABLE))["decision"]
+    assert agent["reasons"] == ["low_confidence"] and agent["suggested"] == []
 
 
 def test_bad_requests_are_refused_before_the_stream(client: TestClient) -> None:

@@ -5,6 +5,7 @@ visitor identity, and axe-core on the open widget."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -64,6 +65,76 @@ def test_still_need_help_hands_off_to_a_person(page: Any, live: Live) -> None:
     assert "How do I reset my password?" in stored.conversation  # the packet has what came before
     assert "hour" in text or "minute" in text  # the expected response time from the SLA
     shot(page, "widget-handoff-full", full_page=False)
+
+
+# Escalated for low confidence alone with the hash embedder and the fake calibration: pages that may help are offered.
+UNSURE = "How long does the export link last?"
+
+
+def test_pages_that_may_help_are_listed_as_links_under_the_hand_off(page: Any, live: Live) -> None:
+    widget = open_widget(page, f"{live.site}/shop.html")
+    bubble = ask(widget, UNSURE)
+    assert "handoff" in (bubble.get_attribute("class") or "")
+    text = bubble.locator(".answer").inner_text()
+    assert text.rstrip().endswith("While you wait, these pages may help:")
+    reference = "esc_" + text.rsplit("esc_", 1)[1].split()[0].strip(".")
+    stored = live.service.desk.get(reference)
+    assert stored.reasons == ["low_confidence"]
+    shown = [s for s in stored.sources if s.shown]
+    assert shown, "the packet records the pages the customer was shown"
+    links = bubble.get_by_role("list", name="Pages that may help").get_by_role("link")
+    assert links.count() == len(shown)
+    for link, source in zip(links.all(), shown, strict=True):
+        assert link.inner_text().startswith(source.title)
+        # A page with its own url opens there; one without (a resolved escalation) opens deflect's source view.
+        expected = source.url or f"{live.deflect}/sources/{source.source_id}"
+        assert link.get_attribute("href") == expected
+        assert link.get_attribute("rel") == "noopener noreferrer"
+    assert not bubble.get_by_role("button", name="That helped").count()  # a hand-off, not an answer to rate
+    shot(page, "widget-suggested", full_page=False)
+    assert page.js_errors == []
+
+
+def test_hostile_suggested_pages_render_as_text_and_never_as_script_links(page: Any, live: Live) -> None:
+    """deflect's real reply, with its `suggested` list replaced in transit by hostile titles and urls (what a
+    poisoned knowledge source could put there): the widget must show text, and link only http(s) or its own path."""
+    hostile = [
+        {
+            "source_id": "a",
+            "title": '<img src=x onerror="window.__pwned=1">',
+            "url": "javascript:window.__pwned=2",
+            "heading": "<script>window.__pwned=3</script>",
+        },
+        {
+            "source_id": "b",
+            "title": "Data page",
+            "url": "data:text/html,<script>window.__pwned=4</script>",
+            "heading": "",
+        },
+        {"source_id": "c", "title": "Fine page", "url": "https://help.example/fine", "heading": "Intro"},
+    ]
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        blocks = response.text().split("\n\n")
+        for i, block in enumerate(blocks):
+            if block.startswith("event: done\n"):
+                data = json.loads(block.split("data: ", 1)[1])
+                blocks[i] = "event: done\ndata: " + json.dumps(data | {"suggested": hostile})
+        route.fulfill(response=response, body="\n\n".join(blocks))
+
+    page.route("**/widget/v1/*/ask/stream", tamper)
+    widget = open_widget(page, f"{live.site}/shop.html")
+    bubble = ask(widget, UNSURE)
+
+    items = bubble.get_by_role("list", name="Pages that may help").get_by_role("listitem")
+    assert items.count() == 3
+    assert items.nth(0).inner_text() == '<img src=x onerror="window.__pwned=1"> > <script>window.__pwned=3</script>'
+    assert items.nth(0).get_by_role("link").count() == 0 and items.nth(1).get_by_role("link").count() == 0
+    assert items.nth(2).get_by_role("link").get_attribute("href") == "https://help.example/fine"
+    assert bubble.locator(".suggested img, .suggested script").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.js_errors == []
 
 
 def test_widget_only_ever_shows_public_content(page: Any, live: Live) -> None:

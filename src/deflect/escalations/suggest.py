@@ -28,5 +28,7 @@ def suggested_pages(
         if hit.dense < relevance_floor:
             continue
         best = hit.chunks[0].chunk  # retrieval keeps a source's chunks best first
-        pages.append(Suggestion(source_id=hit.source_id, title=hit.title, url=hit.url, heading=best.heading_path))
+        # A resolved escalation's sections (question, resolution) are its record's structure, not a place to read.
+        heading = best.heading_path if best.kind == "article" else ""
+        pages.append(Suggestion(source_id=hit.source_id, title=hit.title, url=hit.url, heading=heading))
     return pages
