@@ -349,6 +349,17 @@ def test_an_escalation_prints_the_suggested_pages_under_the_hand_off(capsys: pyt
     assert "- Tutorial  /sources/doc:b" in printed
 
 
+def test_a_dry_run_lists_the_pages_the_customer_would_be_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    pages = [Suggestion(source_id="doc:a", title="Pipes", url="https://x/a", heading="Redirection")]
+    result = ask_result(decision=Decision.ESCALATE, reasons=["low_confidence"], dry_run=True, suggested=pages)
+
+    _render(result)
+
+    printed = capsys.readouterr().out
+    assert "Would escalate" in printed
+    assert "- Pipes > Redirection  https://x/a" in printed
+
+
 def test_ask_of_a_customer_escalated_for_low_confidence_alone_lists_public_pages(
     world: CliWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:

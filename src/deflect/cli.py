@@ -203,6 +203,8 @@ def _render(result: AskResult) -> None:
     else:
         out.print(f"[yellow]Escalated[/yellow] ({', '.join(result.reasons)})")
         out.print(result.answer, highlight=False, markup=False)
+    if result.decision is not Decision.ANSWER:
+        # A dry run lists them too: what the customer would be offered is part of what it shows.
         for page in result.suggested:
             where = f"{page.title} > {page.heading}" if page.heading else page.title
             out.print(f"- {where}  {page.url}", highlight=False, markup=False)
