@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from deflect.config import Settings
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport
-from deflect.errors import DeflectError
+from deflect.errors import ConfigError, DeflectError
 
 app = typer.Typer(
     add_completion=False,
@@ -148,10 +148,23 @@ def ask(
 ) -> None:
     """Answer with numbered sources (exit 0) or escalate (exit 3)."""
     settings = _settings()
+    from deflect.handoff import ask_via_server, running_server
+
+    server = running_server(settings)
     with _errors():
-        service = _service(settings)
-        service.require_index()
-        result = service.ask(question, audience, record=not dry_run)
+        if server is not None:
+            # A server owns this index (deflect.index.owner): it answers, records and escalates as for any caller.
+            if dry_run:
+                raise ConfigError(
+                    f"a deflect server is running at {server} and owns the index: --dry-run needs the index to itself "
+                    "(stop the server, or ask it without --dry-run)"
+                )
+            err.print(f"a deflect server is running at {server}: it answers", style="dim")
+            result = AskResult.model_validate(ask_via_server(server, settings, question, audience is Audience.AGENT))
+        else:
+            service = _service(settings)
+            service.require_index()
+            result = service.ask(question, audience, record=not dry_run)
     if as_json:
         print(result.model_dump_json(indent=2))
     else:

@@ -11,6 +11,7 @@
     ├── SourceError (422 bad_source): a knowledge file that cannot be parsed
     ├── PayloadTooLarge (413 payload_too_large): a request body over the configured limit
     ├── IndexUnavailable (503 index_unavailable): the index failed or did not answer in time
+    │   └── IndexInUse (503 index_in_use): another process holds the embedded index's folder
     ├── StoreUnavailable (503 store_unavailable): the database failed or did not answer in time; nothing stored
     └── GeneratorUnavailable (503 generator_unavailable)
 
@@ -84,6 +85,12 @@ class PayloadTooLarge(DeflectError):
 
 class IndexUnavailable(DeflectError):
     code, status = "index_unavailable", 503
+
+
+class IndexInUse(IndexUnavailable):
+    """The embedded index's folder is held by another process (deflect.index.owner)."""
+
+    code, status = "index_in_use", 503
 
 
 class StoreUnavailable(DeflectError):

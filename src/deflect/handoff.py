@@ -1,6 +1,7 @@
 """One owner of the index while serving: `deflect serve` leaves a marker (pid and URL) in the data folder, and
 `deflect ingest` hands its work to that server (POST /v1/admin/ingest, then polls GET /v1/jobs) instead of
-writing the index from a second process, which broke every ask on embedded Chroma until a restart."""
+writing the index from a second process, which broke every ask on embedded Chroma until a restart; `deflect ask`
+asks it (POST /v1/ask). The embedded index refuses a second process anyway (deflect.index.owner)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,23 @@ def ingest_via_server(
                     raise DeflectError(f"the server's ingest failed: {job['last_error']}")
                 result: dict[str, Any] = job["last_result"]
                 return result
+
+
+def ask_via_server(url: str, settings: Settings, question: str, agent: bool) -> dict[str, Any]:
+    """Ask the running server, as a customer or an agent (the key's role says which), and return its reply."""
+    keys = settings.agent_api_keys if agent else settings.customer_api_keys
+    if not keys:
+        name = "DEFLECT_AGENT_API_KEYS" if agent else "DEFLECT_CUSTOMER_API_KEYS"
+        raise ConfigError(f"a server is running: asking it needs {name}")
+    headers = {"Authorization": f"Bearer {keys[0]}"}
+    try:
+        reply = httpx.post(f"{url}/v1/ask", json={"question": question}, headers=headers, timeout=60.0)
+    except httpx.HTTPError as exc:
+        raise DeflectError(f"the server at {url} did not answer: {exc}") from exc
+    if reply.status_code != 200:
+        raise DeflectError(f"the server refused the question ({reply.status_code}): {_error(reply)}")
+    result: dict[str, Any] = reply.json()
+    return result
 
 
 def _error(response: httpx.Response) -> str:

@@ -72,3 +72,22 @@ def test_ingest_while_serving_is_done_by_the_server_and_asks_never_fail(deployme
     assert "a deflect server is running" in ingest.stderr  # the server did it, not this second process
     rerun = deployment.cli("ingest", "--json")  # handed over again, and idempotent
     assert rerun.returncode == 0 and json.loads(rerun.stdout)["added"] == 0
+
+
+def test_ask_while_serving_is_answered_by_the_server_and_no_second_process_opens_the_index(
+    deployment: Deployment,
+) -> None:
+    deployment.serve()
+
+    asked = deployment.cli("ask", "How do I reset my password?", "--json")
+    dry = deployment.cli("ask", "How do I reset my password?", "--dry-run")
+    second = deployment.cli("calibrate")  # opens the embedded index itself: refused, not let in to corrupt it
+
+    assert asked.returncode in (0, 3), asked.stderr
+    assert "a deflect server is running" in asked.stderr
+    reply = json.loads(asked.stdout)
+    audit = httpx.get(f"{deployment.url}/v1/audit", params={"answer_id": reply["id"]}, headers=AGENT, timeout=10)
+    assert audit.status_code == 200 and audit.json(), audit.text  # the server recorded the ask
+    assert dry.returncode == 2 and "--dry-run needs the index to itself" in dry.stderr
+    assert second.returncode == 2 and "index_in_use" in second.stderr, second.stderr
+    assert httpx.get(f"{deployment.url}/readyz", timeout=10).status_code == 200

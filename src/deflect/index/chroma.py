@@ -12,6 +12,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from deflect.domain.models import Chunk, ScoredChunk
 from deflect.errors import IndexUnavailable
+from deflect.index.owner import claim
 
 _SCALARS = (
     "source_id",
@@ -98,8 +99,8 @@ class ChromaIndex:
 
     @classmethod
     def embedded(cls, path: Path, collection: str, ef_search: int) -> ChromaIndex:
-        """A PersistentClient under `path`."""
-        path.mkdir(parents=True, exist_ok=True)
+        """A PersistentClient under `path`, which this process then holds (deflect.index.owner)."""
+        claim(path)
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
         return cls(client, collection, ef_search)
 
@@ -107,6 +108,7 @@ class ChromaIndex:
     def drop_embedded(path: Path, collection: str) -> None:
         """Delete the collections of `collection` under `path`, through the client Chroma shares per path in this
         process (removing the folder instead would leave that client writing to deleted files)."""
+        claim(path)
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
         for name in collection_names(collection).values():
             with contextlib.suppress(chromadb.errors.NotFoundError):  # nothing to drop
