@@ -31,7 +31,9 @@ def _desk():  # type: ignore[no-untyped-def]
 @esc_app.command("list")
 def list_(
     state: Annotated[State | None, typer.Option(help="Only this state.")] = None,
-    open_only: Annotated[bool, typer.Option("--open", help="Every state but resolved.")] = False,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Every state but the final ones (resolved, self_served).")
+    ] = False,
     priority: Annotated[Priority | None, typer.Option(help="Only this priority.")] = None,
     tier: Annotated[Tier | None, typer.Option(help="Only this tier.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,

@@ -9,11 +9,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
+from deflect.domain.escalation import FINAL_STATES, AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.models import Audience, SourceHit
 from deflect.domain.ports import Embedder, EscalationStore
-from deflect.errors import Conflict
-from deflect.escalations import apply, breach_tier, build_escalation, customer_message, engineering_briefing, status
+from deflect.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from deflect.escalations import (
+    Action,
+    apply,
+    breach_tier,
+    build_escalation,
+    customer_message,
+    engineering_briefing,
+    self_served_message,
+    status,
+)
 from deflect.escalations.config import EscalationConfig
 
 Clock = Callable[[], datetime]
@@ -25,6 +34,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def action_event(
+    old: Escalation, new: Escalation, action: str, actor: str, at: datetime, data: dict[str, Any]
+) -> AuditEvent:
+    """The audit record of a workflow action: who, when, from which state to which, and what they said."""
+    return AuditEvent(
+        at=at,
+        kind="action",
+        actor=actor,
+        answer_id=new.answer_id,
+        escalation_id=new.id,
+        action=action,
+        data={"from": old.state.value, "to": new.state.value, **data},
+    )
+
+
 class EscalationDesk:
     """Everything that happens to an escalation, persisted through one EscalationStore."""
 
@@ -32,6 +56,8 @@ class EscalationDesk:
         self.store = store
         self.config = config
         self.clock = clock
+        # Told of each escalation a customer withdrew (once, not on a repeat): metrics count them.
+        self.self_served_observers: builtins.list[Callable[[Escalation], None]] = []
 
     def record_answer(self, answer_id: str, actor: str, data: dict[str, Any]) -> None:
         """Audit an answered question (no escalation)."""
@@ -58,11 +84,13 @@ class EscalationDesk:
         claimed_customer: Mapping[str, str] | None = None,
         record: bool = True,
         suggested_ids: Sequence[str] = (),
+        requester: str | None = None,
     ) -> tuple[Escalation, str]:
         """Build and store the packet with its audit events in one transaction; return it and the hand-off text.
         `record=False` (a dry run) builds the packet, so priority and hand-off are the real ones, and stores nothing;
         its id is DRY_RUN_REFERENCE, which no stored escalation has. `suggested_ids`: the sources the asker is
-        pointed at with the hand-off, marked shown in the packet and introduced by the hand-off text."""
+        pointed at with the hand-off, marked shown in the packet and introduced by the hand-off text. `requester`:
+        the customer caller who may later withdraw it (`self_serve`)."""
         now = self.clock()
         esc = build_escalation(
             answer_id=answer_id,
@@ -82,6 +110,7 @@ class EscalationDesk:
             claimed_customer=claimed_customer,
             escalation_id=None if record else DRY_RUN_REFERENCE,
             shown_ids=suggested_ids,
+            requester=requester,
         )
         handoff = customer_message(esc, self.config, now, pages=bool(suggested_ids))
         if not record:
@@ -114,25 +143,52 @@ class EscalationDesk:
         """Apply a workflow action (claim, start, update, wait, resume, bounce, resolve) and audit it; with
         `knowledge_for`, the knowledge record it builds from the new escalation is written in the same transaction.
 
-        Two humans acting at once: the second one's write names a stale version and gets a Conflict (409)."""
+        Two humans acting at once: the second one's write names a stale version and gets a Conflict (409).
+        `self_serve` is not staff's to take: only the customer who raised it may (`self_serve`)."""
+        if action == Action.SELF_SERVE.value:
+            raise Forbidden("only the customer who raised an escalation may withdraw it as self-served")
         stored = self.store.get(escalation_id)
         now = self.clock()
         new = apply(stored.escalation, action, actor, now, **payload)
-        event = AuditEvent(
-            at=now,
-            kind="action",
-            actor=actor,
-            answer_id=new.answer_id,
-            escalation_id=new.id,
-            action=action,
-            data={
-                "from": stored.escalation.state.value,
-                "to": new.state.value,
-                **{k: str(v) for k, v in payload.items()},
-            },
-        )
+        event = action_event(stored.escalation, new, action, actor, now, {k: str(v) for k, v in payload.items()})
         knowledge = knowledge_for(new) if knowledge_for is not None else None
         self.store.update(new, stored.version, [event], knowledge=knowledge)
+        return new
+
+    def self_serve(self, escalation_id: str, requester: str, page: str) -> tuple[Escalation, str]:
+        """The customer who raised the escalation withdraws it: `page` (a suggested source id, or "other") solved
+        it. Audited with `requester` as actor; idempotent (a repeat returns the escalation as it stands). Returns
+        the escalation and the text the customer reads next (messages.self_served).
+
+        Someone else's escalation, or one raised by staff, is NotFound exactly like an unknown id, so nobody can
+        learn which ids exist. One an agent has started is refused (409) with a message fit for the customer."""
+        try:
+            esc = self._self_serve(escalation_id, requester, page)
+        except Conflict:
+            # An agent acted meanwhile (a claim, say): decide again on what is stored now.
+            esc = self._self_serve(escalation_id, requester, page)
+        return esc, self_served_message(esc, self.config)
+
+    def _self_serve(self, escalation_id: str, requester: str, page: str) -> Escalation:
+        stored = self.store.get(escalation_id)
+        esc = stored.escalation
+        if not requester or esc.requester != requester:
+            raise NotFound(f"no escalation {escalation_id}", [{"escalation_id": escalation_id}])
+        if esc.state is State.SELF_SERVED:
+            return esc
+        now = self.clock()
+        try:
+            new = apply(esc, Action.SELF_SERVE, requester, now, page=page)
+        except InvalidTransition:
+            # The staff hint (allowed actions) is not the customer's business; where the request stands is.
+            raise InvalidTransition(
+                "This request is already with a person, who will follow it up with you.",
+                [{"escalation_id": esc.id, "state": esc.state.value}],
+            ) from None
+        event = action_event(esc, new, Action.SELF_SERVE.value, requester, now, {"page": new.self_served_page})
+        self.store.update(new, stored.version, [event])
+        for observe in self.self_served_observers:
+            observe(new)
         return new
 
     def sweep(self) -> dict[str, builtins.list[str]]:
@@ -206,7 +262,7 @@ class EscalationDesk:
         return self.store.list(state=state, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
 
     def open_states(self) -> builtins.list[State]:
-        return [s for s in State if s is not State.RESOLVED]
+        return [s for s in State if s not in FINAL_STATES]
 
     def recent_similar(
         self, customer_id: str, question: str, embedder: Embedder, window_days: float, min_similarity: float

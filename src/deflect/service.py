@@ -171,6 +171,7 @@ class DeflectService:
         record: bool = True,
         answer_id: str | None = None,
         on_text: Callable[[str], None] | None = None,
+        requester: str | None = None,
     ) -> AskResult:
         """Answer with citations, or escalate with reasons and a stored packet. Customers only search public content.
 
@@ -184,7 +185,8 @@ class DeflectService:
         without an escalation id.
         `answer_id` names the answer (a stream announces it before the answer exists; default: a new one).
         `on_text` gets an answer's checked text while a streaming generator writes it, before the decision is
-        stored; only when the policy decided to answer (never a draft or a hand-off)."""
+        stored; only when the policy decided to answer (never a draft or a hand-off).
+        `requester`: the customer caller an escalation is bound to, who alone may withdraw it (desk.self_serve)."""
         started = time.perf_counter()
         question = validate_question(question, self._max_chars)
         history = tuple(conversation)[-MAX_CONVERSATION:]
@@ -298,6 +300,7 @@ class DeflectService:
                 claimed_customer=claimed,
                 record=record,
                 suggested_ids=[p.source_id for p in suggested],
+                requester=requester,
             )
             citations, escalation_id, priority = [], esc.id if record else None, esc.priority.value
         result = AskResult(

@@ -18,6 +18,7 @@ PAYLOAD: dict[Action, dict[str, str]] = {
     Action.UPDATE: {"note": "Asked engineering for logs"},
     Action.BOUNCE: {"reason": "Not an engineering issue"},
     Action.RESOLVE: {"resolution": "Cleared the stuck export job"},
+    Action.SELF_SERVE: {"page": "other"},
 }
 
 # The shortest path of actions from a fresh packet (escalated) to each state.
@@ -28,6 +29,7 @@ PATHS: dict[State, list[Action]] = {
     State.WAITING_ON_CUSTOMER: [Action.CLAIM, Action.START, Action.WAIT],
     State.BOUNCED_BACK: [Action.BOUNCE],
     State.RESOLVED: [Action.CLAIM, Action.START, Action.RESOLVE],
+    State.SELF_SERVED: [Action.SELF_SERVE],
 }
 
 
@@ -88,6 +90,7 @@ EXPECTED_TARGET = {
     Action.RESUME: State.STARTED,
     Action.BOUNCE: State.BOUNCED_BACK,
     Action.RESOLVE: State.RESOLVED,
+    Action.SELF_SERVE: State.SELF_SERVED,
 }
 
 
@@ -130,11 +133,12 @@ def test_resolved_is_final() -> None:
 
 def test_the_state_diagram() -> None:
     assert allowed_actions(State.CREATED) == []
-    assert allowed_actions(State.ESCALATED) == [Action.CLAIM, Action.UPDATE, Action.BOUNCE]
-    assert allowed_actions(State.CLAIMED) == [Action.START, Action.UPDATE, Action.BOUNCE]
+    assert allowed_actions(State.ESCALATED) == [Action.CLAIM, Action.UPDATE, Action.BOUNCE, Action.SELF_SERVE]
+    assert allowed_actions(State.CLAIMED) == [Action.START, Action.UPDATE, Action.BOUNCE, Action.SELF_SERVE]
     assert allowed_actions(State.STARTED) == [Action.UPDATE, Action.WAIT, Action.BOUNCE, Action.RESOLVE]
     assert allowed_actions(State.WAITING_ON_CUSTOMER) == [Action.UPDATE, Action.RESUME, Action.RESOLVE]
-    assert allowed_actions(State.BOUNCED_BACK) == [Action.CLAIM, Action.UPDATE]
+    assert allowed_actions(State.BOUNCED_BACK) == [Action.CLAIM, Action.UPDATE, Action.SELF_SERVE]
+    assert allowed_actions(State.SELF_SERVED) == []
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])

@@ -18,6 +18,8 @@ from deflect.domain.keys import Role
 from deflect.service import DeflectService
 
 PUBLIC, ANY_KEY, STAFF, ADMIN, WIDGET = "public", "any key", "staff", "admin", "widget origin"
+# A customer key only: withdrawing one's own escalation is the customer's, never staff's (they resolve or bounce).
+CUSTOMER = "customer key"
 # No key or a valid one (the key's role sets the audience); a key that is sent but unknown is refused.
 OPEN = "no key or a valid key"
 
@@ -35,6 +37,7 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("post", "/v1/escalations/{escalation_id}/{action}"): STAFF,
     **{("post", f"/v1/escalations/{{escalation_id}}/{action}"): STAFF
        for action in ("claim", "start", "update", "wait", "resume", "bounce")},
+    ("post", "/v1/escalations/{escalation_id}/self_serve"): CUSTOMER,
     ("get", "/v1/escalations/{escalation_id}/audit"): STAFF,
     ("get", "/v1/audit"): STAFF,
     ("get", "/v1/audit/export"): ADMIN,
@@ -55,6 +58,7 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("post", "/widget/v1/{widget_id}/ask/stream"): WIDGET,
     ("post", "/widget/v1/{widget_id}/answers/{answer_id}/feedback"): WIDGET,
     ("get", "/widget/v1/{widget_id}/requests"): WIDGET,
+    ("post", "/widget/v1/{widget_id}/escalations/{escalation_id}/self_serve"): WIDGET,
     ("get", "/sources/{source_id}"): OPEN,
     # Not in the OpenAPI document, but routes all the same.
     ("options", "/widget/v1/{widget_id}/{rest}"): WIDGET,  # the CORS preflight
@@ -81,6 +85,7 @@ def allowed(rule: str, caller: str) -> bool:
         OPEN: caller not in REFUSED,
         ANY_KEY: role in {"customer", "agent", "admin"},
         STAFF: role in {"agent", "admin"},
+        CUSTOMER: role == "customer",
         ADMIN: role == "admin",
     }[rule]
 
@@ -136,6 +141,8 @@ def body_for(path: str) -> dict[str, Any]:
         return {"role": "customer", "label": "roles"} if path.endswith("/keys") else {"label": "roles"}
     if path.endswith("/origins"):
         return {"origins": []}
+    if path.endswith("/self_serve"):
+        return {"page": "other"}
     return {}
 
 
@@ -195,8 +202,8 @@ def test_widget_routes_go_by_origin_not_keys(
             assert status == (204 if widget != "revoked" and origin == SITE else 403), (path, widget, origin, status)
         elif widget == "revoked":
             assert status == 404, (path, origin, status)  # a revoked widget id is an unknown one
-        elif "feedback" in path and origin == SITE:
-            assert status == 404  # allowed through; the dummy answer id does not exist
+        elif ("feedback" in path or "self_serve" in path) and origin == SITE:
+            assert status == 404  # allowed through; the dummy answer or escalation id does not exist
         elif path.endswith("/requests") and origin == SITE:
             assert status == 401  # allowed through; only an identified visitor has requests to see
         else:

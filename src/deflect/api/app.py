@@ -103,6 +103,7 @@ def create_app(settings: Settings, service: DeflectService | None = None) -> Fas
             customer_name=body.customer_name if trusted else None,
             customer_tier=body.customer_tier if trusted else None,
             claimed_customer=None if trusted else {k: v for k, v in claimed.items() if v},
+            requester=None if trusted else who.actor,  # the customer key that may withdraw it (self_serve)
         )
         if result.escalation_id and await request.is_disconnected():
             # The asker left before hearing about the escalation: mark it, so nobody thinks they were told.

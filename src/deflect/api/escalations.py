@@ -1,4 +1,5 @@
-"""Escalation workflow, audit and stats routes (agent or admin keys)."""
+"""Escalation workflow, audit and stats routes (agent or admin keys), and the one customer route: withdrawing
+one's own escalation because a suggested page solved it (`self_serve`)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -7,10 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from deflect.api.auth import Caller, CallerDependency, admin, staff
-from deflect.domain.escalation import AuditEvent, Escalation, Priority, State, Tier
-from deflect.errors import ValidationFailed
-from deflect.escalations.lifecycle import Action
+from deflect.api.auth import Caller, CallerDependency, Role, admin, staff
+from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, Priority, State, Tier
+from deflect.errors import Forbidden, ValidationFailed
+from deflect.escalations.lifecycle import CUSTOMER_ACTIONS, Action
 from deflect.escalations.stats import stats_from_store
 from deflect.service import DeflectService
 
@@ -56,6 +57,32 @@ class ResolveResponse(BaseModel):
     )
 
 
+class SelfServeRequest(BaseModel):
+    """Body of a self-serve: which of the suggested pages solved it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: str = Field(
+        min_length=1,
+        max_length=500,
+        description=f"The source id of a page suggested with the hand-off, or {OTHER_PAGE!r} (something else did).",
+    )
+
+
+class SelfServed(BaseModel):
+    """What the customer may see of their withdrawn escalation (no packet: it holds internal fields)."""
+
+    id: str
+    state: State
+    page: str = Field(description="The page recorded as the one that solved it (the first one named, on a repeat).")
+    message: str = Field(description="The text to show the customer now, in place of the hand-off.")
+
+
+def self_served(esc: Escalation, message: str) -> SelfServed:
+    """The customer's view of a withdrawn escalation."""
+    return SelfServed(id=esc.id, state=esc.state, page=esc.self_served_page or OTHER_PAGE, message=message)
+
+
 def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRouter:
     """Routes over svc.desk; every route requires a staff key, exporting the audit log an admin key."""
     router = APIRouter(prefix="/v1", tags=["escalations"])
@@ -69,11 +96,18 @@ def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRoute
 
     Staff = Annotated[Caller, Depends(staff_caller)]
 
+    def customer_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if who.role is not Role.CUSTOMER:
+            raise Forbidden("only the customer who raised an escalation may withdraw it; staff resolve or bounce it")
+        return who
+
     @router.get("/escalations", response_model=list[Escalation], summary="List escalations, newest first")
     def list_escalations(
         who: Staff,
         state: State | None = None,
-        open_only: Annotated[bool, Query(alias="open", description="Every state but resolved.")] = False,
+        open_only: Annotated[
+            bool, Query(alias="open", description="Every state but the final ones (resolved, self_served).")
+        ] = False,
         priority: Priority | None = None,
         tier: Tier | None = None,
         customer_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -81,7 +115,7 @@ def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRoute
     ) -> list[Escalation]:
         if open_only and state is not None:
             raise ValidationFailed("use either `state` or `open`, not both")
-        states = desk.open_states() if open_only else state
+        states = desk.open_states() if open_only else state  # open: neither resolved nor self_served
         return desk.list(state=states, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
 
     @router.post("/escalations/sweep", summary="Check SLA clocks: raise breached escalations, list warnings (admin)")
@@ -113,13 +147,29 @@ def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRoute
 
     # One route per action (not `/{action}`, which shadowed GET /escalations/{id}/audit for other methods).
     for action in Action:
-        if action is not Action.RESOLVE:
+        if action is not Action.RESOLVE and action not in CUSTOMER_ACTIONS:
             router.post(
                 f"/escalations/{{escalation_id}}/{action.value}",
                 response_model=Escalation,
                 summary=f"{action.value.capitalize()} an escalation",
                 operation_id=f"escalation_{action.value}",
             )(action_route(action))
+
+    @router.post(
+        "/escalations/{escalation_id}/self_serve",
+        response_model=SelfServed,
+        summary="A page solved it: the customer withdraws their own escalation (customer key)",
+        description=(
+            "Only with the customer key that raised the escalation, and only while nobody has started working it "
+            "(escalated, claimed or bounced back). Any other escalation, unknown ids included, is 404; a started "
+            "one is 409. A repeat returns the same result and records nothing."
+        ),
+        operation_id="escalation_self_serve",
+    )
+    def self_serve(
+        escalation_id: EscalationId, body: SelfServeRequest, who: Annotated[Caller, Depends(customer_caller)]
+    ) -> SelfServed:
+        return self_served(*desk.self_serve(escalation_id, who.actor, body.page))
 
     @router.get("/escalations/{escalation_id}/audit", response_model=list[AuditEvent], summary="Audit trail")
     def escalation_audit(escalation_id: EscalationId, who: Staff) -> list[AuditEvent]:

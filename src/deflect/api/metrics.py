@@ -1,6 +1,6 @@
 """GET /metrics in Prometheus' text format (prometheus-client): request latency per route, decisions by reason,
-escalations by priority, retrieval stage times (embedding, dense, keyword), index and keyword-index size, knowledge
-waiting to be indexed.
+escalations by priority, escalations customers withdrew because a page solved them, retrieval stage times
+(embedding, dense, keyword), index and keyword-index size, knowledge waiting to be indexed.
 
 Each app has its own registry (no process-wide globals: tests build many apps). Counts are per process; several
 workers behind one address would each report their own (Prometheus' multiprocess mode is not set up here).
@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deflect.domain.escalation import OTHER_PAGE, Escalation
 from deflect.domain.models import AskResult
 from deflect.service import DeflectService
 
@@ -107,6 +108,13 @@ def install_metrics(app: FastAPI, svc: DeflectService) -> CollectorRegistry:
     escalations = Counter(
         "deflect_escalations_total", "Escalations created by asks, by priority.", ["priority"], registry=registry
     )
+    self_served = Counter(
+        "deflect_self_served_total",
+        "Escalations the customer withdrew because a page solved them (deflected after escalation), by whether "
+        "the page was one deflect suggested.",
+        ["page"],
+        registry=registry,
+    )
     stages = Histogram(
         "deflect_retrieval_stage_seconds",
         "Time of each retrieval stage: question embedding, dense kNN, keyword search.",
@@ -122,7 +130,11 @@ def install_metrics(app: FastAPI, svc: DeflectService) -> CollectorRegistry:
         if result.escalation_id:
             escalations.labels(priority=result.priority or "unknown").inc()
 
+    def withdrawn(escalation: Escalation) -> None:
+        self_served.labels(page="other" if escalation.self_served_page == OTHER_PAGE else "suggested").inc()
+
     svc.observers.append(observe)
+    svc.desk.self_served_observers.append(withdrawn)
     svc.retriever.stage_observers.append(lambda stage, seconds: stages.labels(stage=stage).observe(seconds))
     app.add_middleware(_Timing, histogram=latency)
 

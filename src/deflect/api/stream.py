@@ -201,6 +201,8 @@ def ask_arguments(body: Any, who: Caller) -> dict[str, Any]:
         "customer_name": body.customer_name if trusted else None,
         "customer_tier": body.customer_tier if trusted else None,
         "claimed_customer": None if trusted else {k: v for k, v in claimed.items() if v},
+        # The customer key that asked is the one that may withdraw the escalation (self_serve).
+        "requester": None if trusted else who.actor,
     }
 
 

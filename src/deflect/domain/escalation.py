@@ -33,6 +33,13 @@ class State(StrEnum):
     WAITING_ON_CUSTOMER = "waiting_on_customer"
     RESOLVED = "resolved"
     BOUNCED_BACK = "bounced_back"
+    SELF_SERVED = "self_served"  # the customer withdrew it: a page solved it before anyone worked it
+
+
+# No action leads out of these; the SLA clock has stopped and the escalation is out of every open queue.
+FINAL_STATES = frozenset({State.RESOLVED, State.SELF_SERVED})
+# What a customer who withdraws an escalation names when the page that solved it was none of the suggested ones.
+OTHER_PAGE = "other"
 
 
 class SearchedSource(BaseModel):
@@ -97,6 +104,12 @@ class Escalation(BaseModel):
     bounce_reason: str | None = None
     resolution: str | None = None
     assignee: str | None = None
+    # Who raised it, as the only caller who may withdraw it (`self_serve`): `customer:<key>` for a customer key,
+    # `widget:<id>:user:<sub>` for an identified visitor, `widget:<id>:session:<sha256>` for an anonymous one.
+    # None when staff asked (they close escalations through the workflow, not this way). Opaque, no secret in it.
+    requester: str | None = None
+    # The suggested page (a source id) or OTHER_PAGE that solved it, set with state self_served.
+    self_served_page: str | None = None
     policy_version: str
     created_at: datetime
 
@@ -110,7 +123,7 @@ class AuditEvent(BaseModel):
     actor: str  # "deflect" or the human's id
     answer_id: str | None = None
     escalation_id: str | None = None
-    action: str | None = None  # claim, start, update, wait, resume, bounce, resolve
+    action: str | None = None  # claim, start, update, wait, resume, bounce, resolve, self_serve
     data: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -7,7 +7,7 @@ from deflect.escalations.matrix import breach_tier, classify
 from deflect.escalations.packet import build_escalation, searched_sources
 from deflect.escalations.sla import SlaStatus, start_clock, status
 from deflect.escalations.suggest import SUGGEST_MAX, suggested_pages
-from deflect.escalations.templates import customer_message, engineering_briefing, human_duration
+from deflect.escalations.templates import customer_message, engineering_briefing, human_duration, self_served_message
 
 __all__ = [
     "SUGGEST_MAX",
@@ -25,6 +25,7 @@ __all__ = [
     "human_duration",
     "load_escalation_config",
     "searched_sources",
+    "self_served_message",
     "start_clock",
     "status",
     "suggested_pages",

@@ -233,6 +233,12 @@ class MessageTemplates(_Strict):
     # themselves travel as the reply's `suggested` list, which each client renders under it (plain text, no
     # placeholders: it is not a template).
     suggestions: str = Field("While you wait, these pages may help:", min_length=1)
+    # What the customer reads after withdrawing their escalation because a page solved it; $reference only.
+    self_served: str = Field(
+        "Glad that helped. We have closed request $reference, so nobody will contact you about it. "
+        "If the problem comes back, just ask again.",
+        min_length=1,
+    )
 
     @model_validator(mode="after")
     def _placeholders_known(self) -> MessageTemplates:
@@ -242,6 +248,7 @@ class MessageTemplates(_Strict):
         _template(self.customer, CUSTOMER_PLACEHOLDERS, "messages.customer")
         _template(self.engineering, ENGINEERING_PLACEHOLDERS, "messages.engineering")
         _template(self.engineering_draft, DRAFT_PLACEHOLDERS, "messages.engineering_draft")
+        _template(self.self_served, frozenset({"reference"}), "messages.self_served")
         return self
 
 

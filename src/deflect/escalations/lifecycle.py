@@ -6,12 +6,20 @@
                     │                   │                └──resolve──> resolved <──resolve── (waiting_on_customer)
                     └──────bounce───────┴─────bounce─────┴──> bounced_back ──claim──> claimed ...
 
+    escalated, claimed, bounced_back ──self_serve──> self_served   (the customer: a page solved it)
+
 - `build_escalation` files a packet directly in `escalated` (stamping `created` and `escalated`); no action
   applies to `created`.
 - `bounced_back` is back in the queue: the only ways on are `claim` (by anyone, to `claimed`) and `update`.
   Bouncing clears the assignee and keeps the SLA clock running (the customer is still waiting).
 - `resolve` is allowed from `started` and from `waiting_on_customer` (the customer's reply may settle it); a pause
   in progress ends at resolution. `resolved` is final: every action on it is refused.
+- `self_serve` is the customer withdrawing their own escalation because a page solved it (`page`: a source id
+  the hand-off suggested, or "other"). Allowed while nobody has started working it: in the queue (`escalated`,
+  `bounced_back`) or claimed but not started (a claim is an acknowledgement; `start` is where an agent's work
+  begins, and after it the agent may already have written to the customer, so the agent closes it with them).
+  The SLA clock stops without being acknowledged (no human acknowledged it), the assignee is kept for the
+  record. `self_served` is final, like `resolved`; it carries no resolution, so no knowledge comes of it.
 - `update` adds a note (kept in the audit log by the caller) and changes nothing on the escalation.
 - The actor is recorded as assignee on `claim`; who may act is the caller's (service's) rule, not this module's.
 """
@@ -22,7 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from deflect.domain.escalation import Escalation, State
+from deflect.domain.escalation import OTHER_PAGE, Escalation, State
 from deflect.errors import InvalidTransition, ValidationFailed
 from deflect.escalations import sla
 
@@ -35,6 +43,11 @@ class Action(StrEnum):
     RESUME = "resume"
     BOUNCE = "bounce"
     RESOLVE = "resolve"
+    SELF_SERVE = "self_serve"
+
+
+# The customer's action; every other one is the agents'.
+CUSTOMER_ACTIONS = frozenset({Action.SELF_SERVE})
 
 
 _OPEN_FOR_NOTES = frozenset(
@@ -50,15 +63,33 @@ TRANSITIONS: dict[Action, tuple[frozenset[State], State | None]] = {
     Action.RESUME: (frozenset({State.WAITING_ON_CUSTOMER}), State.STARTED),
     Action.BOUNCE: (frozenset({State.ESCALATED, State.CLAIMED, State.STARTED}), State.BOUNCED_BACK),
     Action.RESOLVE: (frozenset({State.STARTED, State.WAITING_ON_CUSTOMER}), State.RESOLVED),
+    Action.SELF_SERVE: (frozenset({State.ESCALATED, State.CLAIMED, State.BOUNCED_BACK}), State.SELF_SERVED),
 }
 
+
 # The text an action must carry; every action may also carry an optional `note`.
-REQUIRED_TEXT: dict[Action, str] = {Action.UPDATE: "note", Action.BOUNCE: "reason", Action.RESOLVE: "resolution"}
+REQUIRED_TEXT: dict[Action, str] = {
+    Action.UPDATE: "note",
+    Action.BOUNCE: "reason",
+    Action.RESOLVE: "resolution",
+    Action.SELF_SERVE: "page",
+}
 
 
 def allowed_actions(state: State) -> list[Action]:
     """The actions `apply` accepts in this state, in declaration order."""
     return [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+def _self_served_page(escalation: Escalation, page: str) -> str:
+    """The page a self-serve names: one the customer was shown with the hand-off, or OTHER_PAGE."""
+    shown = [s.source_id for s in escalation.sources if s.shown]
+    if page != OTHER_PAGE and page not in shown:
+        raise ValidationFailed(
+            f"page must be one of the pages suggested with this escalation or {OTHER_PAGE!r}",
+            [{"field": "page", "problem": "not_suggested", "allowed": [*shown, OTHER_PAGE]}],
+        )
+    return page
 
 
 def _parse_action(action: Action | str) -> Action:
@@ -124,6 +155,8 @@ def apply(escalation: Escalation, action: Action | str, actor: str, now: datetim
         update = {"bounce_reason": text, "assignee": None}
     elif act is Action.RESOLVE:
         update = {"resolution": text, "sla": sla.resolve(escalation.sla, now)}
+    elif act is Action.SELF_SERVE:
+        update = {"self_served_page": _self_served_page(escalation, text or ""), "sla": sla.stop(escalation.sla, now)}
     if target is not None:
         update["state"] = target
         update["timestamps"] = {**escalation.timestamps, target: now}

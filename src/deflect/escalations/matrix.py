@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from deflect.domain.escalation import Escalation, Priority, State, Tier
+from deflect.domain.escalation import FINAL_STATES, Escalation, Priority, Tier
 from deflect.escalations.config import EscalationConfig, Rule, TierRule
 from deflect.escalations.sla import status
 
@@ -77,6 +77,6 @@ def classify(
 def breach_tier(escalation: Escalation, now: datetime, config: EscalationConfig) -> Tier:
     """The tier an open escalation should be owned by at `now`: raised to `tier.on_sla_breach` once a deadline
     is missed, never lowered."""
-    if escalation.state is State.RESOLVED or not status(escalation.sla, now, config).breached:
+    if escalation.state in FINAL_STATES or not status(escalation.sla, now, config).breached:
         return escalation.tier
     return max(escalation.tier, config.tier.on_sla_breach, key=TIER_RANK.__getitem__)

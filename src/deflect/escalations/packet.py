@@ -48,6 +48,7 @@ def build_escalation(
     customer_tier: str | None = None,
     escalation_id: str | None = None,
     claimed_customer: Mapping[str, str] | None = None,
+    requester: str | None = None,
 ) -> Escalation:
     """A new escalation in state `escalated`: classified, with a running SLA clock and a filled checklist.
 
@@ -75,6 +76,7 @@ def build_escalation(
         customer_name=customer_name,
         customer_tier=tier_name,
         claimed_customer=dict(claimed_customer or {}),
+        requester=requester,
         sources=sources,
         draft_answer=draft,
         reasons=list(dict.fromkeys(reasons)),

@@ -112,6 +112,16 @@ def resolve(clock: SlaClock, at: datetime) -> SlaClock:
     )
 
 
+def stop(clock: SlaClock, at: datetime) -> SlaClock:
+    """Stop the clock without a human: the customer withdrew the escalation. Unlike `resolve`, an unacknowledged
+    clock stays unacknowledged (nobody acknowledged it, and hand-off delay must not count it)."""
+    if clock.resolved_at is not None:
+        raise InvalidTransition("the SLA clock has already stopped")
+    at = _check_time(clock, at)
+    running = resume(clock, at) if clock.paused_at is not None else clock
+    return running.model_copy(update={"resolved_at": at})
+
+
 def paused_seconds(clock: SlaClock, at: datetime) -> float:
     """Seconds paused up to `at` (or up to resolution), the pause in progress included."""
     end = _end(clock, utc(at))
@@ -141,7 +151,8 @@ def status(clock: SlaClock, now: datetime, config: EscalationConfig) -> SlaStatu
     """Remaining time, breaches and warnings of both deadlines at `now`."""
     now = _check_time(clock, now)
     lead = config.sla.warning_lead
-    ack_end = clock.acknowledged_at or now
+    # A clock stopped unacknowledged (withdrawn by the customer) stops its acknowledge window too.
+    ack_end = clock.acknowledged_at or _end(clock, now)
     ack_remaining = clock.acknowledge_within_s - (ack_end - clock.started_at).total_seconds()
     end = _end(clock, now)
     active = (end - clock.started_at).total_seconds() - paused_seconds(clock, now)

@@ -8,8 +8,12 @@ and `deflect stats`. Durations are seconds. A rate with nothing to divide by is 
 - handoff_delay: escalated -> first claim. The first claim is `sla.acknowledged_at`, which a re-claim after a
   bounce does not move (`timestamps[claimed]` does: it keeps the last claim).
 - time_to_resolve: escalated -> resolved, wall clock (time waiting on the customer included), per priority.
-- sla_breach_rate: share of escalations resolved after their resolve deadline, or open past it at `now`; the
-  deadline moves out by the time paused (`sla.resolve_deadline`), and exactly at the deadline is not a breach.
+- sla_breach_rate: share of escalations resolved (or self-served) after their resolve deadline, or open past it
+  at `now`; the deadline moves out by the time paused (`sla.resolve_deadline`), and exactly at the deadline is
+  not a breach.
+- self_served (deflected after escalation): escalations the customer withdrew because a page solved them, their
+  share of all escalations, how many named a page deflect suggested (the rest said "other"), and the time from
+  escalated to withdrawn. They are not resolutions: time_to_resolve leaves them out.
 - bounce_back_rate: share of escalations bounced back at least once.
 - repeat_issue_rate: share of escalations with a customer id whose customer had an earlier escalation (created
   strictly before) about a similar question. Escalations without a customer id are left out of the share.
@@ -31,7 +35,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from deflect.domain.escalation import AuditEvent, Escalation, Priority, State
+from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, Priority, State
 from deflect.domain.ports import EscalationStore
 from deflect.escalations.sla import resolve_deadline, utc
 
@@ -70,6 +74,10 @@ class EscalationStats(BaseModel):
     time_to_resolve: dict[Priority, Distribution]
     sla_breaches: int
     sla_breach_rate: float | None
+    self_served: int
+    self_served_rate: float | None
+    self_served_suggested: int
+    time_to_self_serve: Distribution
     bounce_back_rate: float | None
     repeat_issue_rate: float | None
     similarity: str
@@ -170,9 +178,26 @@ def resolve_times(escalations: Iterable[Escalation]) -> dict[Priority, dict[str,
     return times
 
 
+def self_served_at(escalation: Escalation) -> datetime | None:
+    """When the customer withdrew it (a page solved it), or None if they did not."""
+    if escalation.state is not State.SELF_SERVED:
+        return None
+    return escalation.sla.resolved_at or escalation.timestamps.get(State.SELF_SERVED)
+
+
+def self_serve_times(escalations: Iterable[Escalation]) -> dict[str, float]:
+    """Per self-served escalation id: seconds from escalated to withdrawn."""
+    times = {}
+    for e in escalations:
+        done = self_served_at(e)
+        if done is not None:
+            times[e.id] = (done - escalated_at(e)).total_seconds()
+    return times
+
+
 def sla_breached(escalation: Escalation, now: datetime) -> bool:
-    """Resolved after its resolve deadline, or still open past it at `now`."""
-    done = resolved_at(escalation)
+    """Resolved (or self-served) after its resolve deadline, or still open past it at `now`."""
+    done = resolved_at(escalation) or self_served_at(escalation)
     at = done if done is not None else utc(now, "now")
     return at > resolve_deadline(escalation.sla, at)
 
@@ -225,6 +250,8 @@ def compute_stats(
     """Every metric over the given records at `now`."""
     now = utc(now, "now")
     breaches = sum(sla_breached(e, now) for e in escalations)
+    withdrawn = self_serve_times(escalations)
+    named = {e.id for e in escalations if e.id in withdrawn and e.self_served_page != OTHER_PAGE}
     return EscalationStats(
         now=now,
         decisions=len(decisions(events)),
@@ -235,6 +262,10 @@ def compute_stats(
         time_to_resolve={p: distribution(list(t.values())) for p, t in resolve_times(escalations).items()},
         sla_breaches=breaches,
         sla_breach_rate=rate(breaches, len(escalations)),
+        self_served=len(withdrawn),
+        self_served_rate=rate(len(withdrawn), len(escalations)),
+        self_served_suggested=len(named),
+        time_to_self_serve=distribution(list(withdrawn.values())),
         bounce_back_rate=bounce_back_rate(escalations),
         repeat_issue_rate=repeat_issue_rate(escalations, similar or similar_questions),
         similarity="custom" if similar else f"jaccard(words) >= {SIMILARITY_THRESHOLD}",

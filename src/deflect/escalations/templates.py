@@ -66,6 +66,11 @@ def customer_message(escalation: Escalation, config: EscalationConfig, now: date
     return f"{text}\n\n{config.messages.suggestions}" if pages else text
 
 
+def self_served_message(escalation: Escalation, config: EscalationConfig) -> str:
+    """What the customer reads once they withdrew their escalation (a page solved it): closed, nobody will call."""
+    return Template(config.messages.self_served).substitute(reference=escalation.id)
+
+
 def _indent(text: str) -> str:
     return "\n".join(INDENT + line if line.strip() else line for line in text.splitlines())
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from deflect.domain.escalation import Escalation, State
+from deflect.domain.escalation import OTHER_PAGE, Escalation, State
 from deflect.domain.ports import Embedder, EscalationStore, Index
 from deflect.gaps.find import find_gaps
 from deflect.gaps.models import GapParams, GapQuestion, GapReport, Resolution
@@ -17,12 +17,19 @@ FeedbackSource = Callable[[datetime, datetime], Sequence[GapQuestion]]
 
 
 def escalated_questions(store: EscalationStore, since: datetime, until: datetime) -> list[GapQuestion]:
-    """Escalations created in [since, until] as gap questions."""
+    """Escalations created in [since, until] as gap questions, but for those a suggested page solved: the customer
+    said (self_serve) that the knowledge base already answers them, so they are no missing content. One the
+    customer withdrew naming "other" stays in: something outside the pages deflect found solved it."""
     return [
         GapQuestion(text=e.question, at=e.created_at, origin="escalated", escalation_id=e.id, answer_id=e.answer_id)
         for e in store.list(since=since, limit=None)
-        if e.created_at <= until
+        if e.created_at <= until and not answered_by_a_page(e)
     ]
+
+
+def answered_by_a_page(esc: Escalation) -> bool:
+    """The customer withdrew it naming one of the pages deflect suggested."""
+    return esc.state is State.SELF_SERVED and esc.self_served_page not in (None, OTHER_PAGE)
 
 
 def resolved_at(esc: Escalation) -> datetime | None:

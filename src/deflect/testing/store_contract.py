@@ -129,6 +129,8 @@ def _full_escalation() -> Escalation:
         bounce_reason=None,
         resolution=None,
         assignee="agent-1",
+        requester="customer:5f2c9a01be",
+        self_served_page="billing-invoices",
         policy_version="policy-7",
     )
 
@@ -250,6 +252,7 @@ class EscalationStoreContract:
             ("ESC-2", State.CLAIMED, Priority.HIGH, Tier.TIER1, "cust-a", 10),
             ("ESC-3", State.RESOLVED, Priority.LOW, Tier.TIER2, "cust-b", 20),
             ("ESC-4", State.ESCALATED, Priority.LOW, Tier.TIER1, None, 30),
+            ("ESC-5", State.SELF_SERVED, Priority.LOW, Tier.TIER1, "cust-b", 40),
         ]
         for escalation_id, state, priority, tier, customer, minutes in rows:
             store.create(
@@ -267,17 +270,20 @@ class EscalationStoreContract:
             return [e.id for e in store.list(**filters)]
 
         assert ids(state=State.ESCALATED) == ["ESC-4", "ESC-1"]
+        assert ids(state=State.SELF_SERVED) == ["ESC-5"]
         assert ids(state=[State.ESCALATED, State.CLAIMED]) == ["ESC-4", "ESC-2", "ESC-1"]
         assert ids(state=frozenset()) == []
         assert ids(priority=Priority.HIGH) == ["ESC-2", "ESC-1"]
         assert ids(tier=Tier.TIER2) == ["ESC-3", "ESC-1"]
+        assert ids(customer_id="cust-b") == ["ESC-5", "ESC-3"]
         assert ids(customer_id="cust-a") == ["ESC-2", "ESC-1"]
         assert ids(customer_id="cust-nobody") == []
         # `since` is inclusive.
-        assert ids(since=T0 + timedelta(minutes=10)) == ["ESC-4", "ESC-3", "ESC-2"]
-        assert ids(since=T0 + timedelta(minutes=10, microseconds=1)) == ["ESC-4", "ESC-3"]
+        assert ids(since=T0 + timedelta(minutes=10)) == ["ESC-5", "ESC-4", "ESC-3", "ESC-2"]
+        assert ids(since=T0 + timedelta(minutes=10, microseconds=1)) == ["ESC-5", "ESC-4", "ESC-3"]
         # The same instant in another zone selects the same rows.
         assert ids(since=(T0 + timedelta(minutes=10)).astimezone(timezone(timedelta(hours=-5)))) == [
+            "ESC-5",
             "ESC-4",
             "ESC-3",
             "ESC-2",

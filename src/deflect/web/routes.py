@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from deflect.api.errors import error_body
+from deflect.api.escalations import SelfServeRequest, self_served
 from deflect.api.stream import ask_stream, event_stream, source_info
 from deflect.config import DEV_WIDGET_ID, Settings
 from deflect.domain.models import AskResult, Audience
@@ -173,6 +174,15 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
             request.headers.get("x-deflect-identity"),
         )
 
+    async def admit(request: Request, widget_id: str, model: type[BaseModel]) -> tuple[Visitor, Any] | JSONResponse:
+        """The visitor and the parsed body of a small widget POST, or the 429 if the client IP is over its limit;
+        DeflectError for a bad widget id, origin, session, token or body."""
+        visitor = await anyio.to_thread.run_sync(who, request, widget_id)
+        blocked = await anyio.to_thread.run_sync(limited, None, client_ip(request), visitor.origin)
+        if blocked is not None:
+            return blocked
+        return visitor, await parse(request, model)
+
     @router.post("/widget/v1/{widget_id}/ask/stream", summary="The widget's streamed ask (customer audience)")
     async def widget_ask(widget_id: str, request: Request) -> Response:
         origin = request.headers.get("origin")
@@ -198,6 +208,7 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
             customer_name=visitor.name,
             customer_tier=visitor.tier,
             answer_id=answer_id,
+            requester=visitor.requester,
         )
         meta = {"id": answer_id, "conversation_id": body.conversation_id, "audience": Audience.CUSTOMER.value}
 
@@ -230,15 +241,32 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
         ]
         return JSONResponse(shown, headers=cors(visitor.origin))
 
+    @router.post(
+        "/widget/v1/{widget_id}/escalations/{escalation_id}/self_serve",
+        summary="'This solved it': the visitor withdraws their own escalation (the session or signed user that asked)",
+    )
+    async def widget_self_serve(widget_id: str, escalation_id: str, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        try:
+            admitted = await admit(request, widget_id, SelfServeRequest)
+            if isinstance(admitted, JSONResponse):
+                return admitted
+            visitor, body = admitted
+            esc, message = await anyio.to_thread.run_sync(
+                svc.desk.self_serve, escalation_id, visitor.requester, body.page
+            )
+        except DeflectError as exc:
+            return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
+        return JSONResponse(self_served(esc, message).model_dump(mode="json"), headers=cors(visitor.origin))
+
     @router.post("/widget/v1/{widget_id}/answers/{answer_id}/feedback", summary="The widget's 'that helped' vote")
     async def widget_feedback(widget_id: str, answer_id: str, request: Request) -> Response:
         origin = request.headers.get("origin")
         try:
-            visitor = await anyio.to_thread.run_sync(who, request, widget_id)
-            blocked = await anyio.to_thread.run_sync(limited, None, client_ip(request), visitor.origin)
-            if blocked is not None:
-                return blocked
-            body: WidgetFeedback = await parse(request, WidgetFeedback)
+            admitted = await admit(request, widget_id, WidgetFeedback)
+            if isinstance(admitted, JSONResponse):
+                return admitted
+            visitor, body = admitted
             if svc.feedback is None:
                 raise NotFound("feedback is not enabled")
             desk = svc.feedback
@@ -257,4 +285,3 @@ def install_web(app: FastAPI, settings: Settings, svc: DeflectService) -> None:
     """Add the panel, the widget, the demo page and the source view to the API app."""
     app.include_router(web_router(settings, svc))
     app.include_router(source_router(settings, svc))
-

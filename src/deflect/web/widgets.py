@@ -13,6 +13,7 @@ identity your site signed. No secret ever sits in the page.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -47,6 +48,15 @@ class Visitor:
     def voter(self) -> str:
         """The feedback actor: one per identified user, one for all anonymous visitors of a widget."""
         return f"widget:{self.widget_id}:" + (f"user:{self.sub}" if self.sub else "anonymous")
+
+    @property
+    def requester(self) -> str:
+        """Who raised an escalation, and so the only one who may withdraw it: an identified visitor on any device,
+        an anonymous one in the session that asked. The session id is hashed: agents read packets, and it is the
+        visitor's only credential."""
+        if self.sub:
+            return f"widget:{self.widget_id}:user:{self.sub}"
+        return f"widget:{self.widget_id}:session:{hashlib.sha256(self.session.encode()).hexdigest()[:32]}"
 
     @property
     def rate_key(self) -> str:
