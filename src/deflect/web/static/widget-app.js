@@ -24,8 +24,13 @@ const STRINGS = {
     failed: "Sorry, something went wrong. Please try again.",
     thinking: "Looking for an answer…",
     requests: "Your requests",
+    solvedIt: "This solved it",
+    solvedElsewhere: "Something else solved it",
+    noneHelped: "None of these helped",
+    kept: "OK, your request stays with our team.",
     states: { escalated: "with our team", bounced_back: "with our team", claimed: "being worked on",
-              started: "being worked on", waiting_on_customer: "waiting for your reply", resolved: "resolved" },
+              started: "being worked on", waiting_on_customer: "waiting for your reply", resolved: "resolved",
+              self_served: "solved by you" },
   },
   de: {
     title: "Hilfe",
@@ -45,8 +50,13 @@ const STRINGS = {
     failed: "Entschuldigung, etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
     thinking: "Ich suche eine Antwort…",
     requests: "Ihre Anfragen",
+    solvedIt: "Das hat es gelöst",
+    solvedElsewhere: "Etwas anderes hat es gelöst",
+    noneHelped: "Nichts davon hat geholfen",
+    kept: "Gut, Ihre Anfrage bleibt bei unserem Team.",
     states: { escalated: "bei unserem Team", bounced_back: "bei unserem Team", claimed: "in Bearbeitung",
-              started: "in Bearbeitung", waiting_on_customer: "wartet auf Ihre Antwort", resolved: "gelöst" },
+              started: "in Bearbeitung", waiting_on_customer: "wartet auf Ihre Antwort", resolved: "gelöst",
+              self_served: "von Ihnen gelöst" },
   },
 };
 
@@ -189,17 +199,69 @@ export function mount(api, options, base, queue) {
 
   // Pages deflect points an escalated visitor at while they wait (no claim, so titles and headings only). The
   // hand-off text introduces them; like citations, a link is made only of an http(s) url or deflect's own path.
-  function suggestionList(pages) {
+  // Each page has a "This solved it" button: the visitor withdraws their own escalation (the server checks it is
+  // theirs and that nobody has started on it), and the hand-off text is replaced by the server's message.
+  // "None of these helped" keeps the escalation and only puts the buttons away.
+  function suggestionList(pages, result, answer) {
     const list = h("ul", { class: "sources suggested", "aria-label": t.suggested });
+    const buttons = [];
+    const row = h("div", { class: "choices", role: "group", "aria-label": t.suggested });
+    // Puts the buttons away and moves focus to what replaces them, so a keyboard user hears the outcome.
+    const settle = (note) => {
+      for (const button of buttons) button.remove();
+      note.setAttribute("tabindex", "-1");
+      if (note.isConnected) row.remove();
+      else row.replaceWith(note);
+      note.focus();
+    };
+    const solved = async (page) => {
+      for (const button of buttons) button.disabled = true;
+      try {
+        const done = await postJson(
+          new URL(`widget/v1/${encodeURIComponent(widgetId)}/escalations/` +
+            `${encodeURIComponent(result.escalation_id)}/self_serve`, base).href,
+          { page },
+          headers(),
+        );
+        const message = h("p", { text: done.message });
+        answer.replaceChildren(message); // the hand-off ("a person will reply") is no longer true
+        const bubble = answer.closest(".msg");
+        bubble.classList.add("solved");
+        bubble.dataset.selfServed = done.page;
+        settle(message);
+        showRequests();
+      } catch (error) {
+        const text = error instanceof RequestError && error.message ? error.message : t.failed;
+        settle(h("p", { class: "note", role: "alert", text }));
+      }
+    };
+    const offer = Boolean(result.escalation_id);
     for (const page of pages) {
       const href = citationHref(page.url, base);
       const label = page.heading ? `${page.title} > ${page.heading}` : page.title;
       const item = h("li");
       if (href) item.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: label }));
       else item.append(label);
+      if (offer) {
+        const button = h("button", {
+          type: "button",
+          class: "solved-it",
+          "aria-label": `${t.solvedIt}: ${label}`,
+          text: t.solvedIt,
+          onclick: () => solved(page.source_id),
+        });
+        buttons.push(button);
+        item.append(" ", button);
+      }
       list.append(item);
     }
-    return list;
+    if (!offer) return [list];
+    const elsewhere = h("button", { type: "button", text: t.solvedElsewhere, onclick: () => solved("other") });
+    const keep = () => settle(h("p", { class: "note", text: t.kept }));
+    const none = h("button", { type: "button", text: t.noneHelped, onclick: keep });
+    buttons.push(elsewhere, none);
+    row.append(elsewhere, none);
+    return [list, row];
   }
 
   // An identified visitor's hand-offs, from any device they used: the reference and where each stands.
@@ -306,7 +368,7 @@ export function mount(api, options, base, queue) {
       if (result.decision === "answer") followUp(bubble, result);
       else {
         bubble.classList.add("handoff");
-        if (result.suggested && result.suggested.length) bubble.append(suggestionList(result.suggested));
+        if (result.suggested && result.suggested.length) bubble.append(...suggestionList(result.suggested, result, answer));
         showRequests();
       }
     } catch (error) {
