@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -352,3 +353,21 @@ def test_processes_writing_one_file_store_everything_once(db: Path) -> None:
     assert len(store.list(limit=None)) == processes_n * per_process
     assert len(store.audit(kind="escalation_created")) == processes_n * per_process
     store.close()
+
+
+def test_a_packet_stored_before_self_serve_existed_reads_back_unowned(store: SqlStore, db: Path) -> None:
+    """`requester` and `self_served_page` live in the packet JSON, not in columns, so no migration adds them: a
+    packet written before they existed reads back with both None (nobody may withdraw it), and `self_served` is one
+    more value of the state column."""
+    store.create(make_escalation("ESC-old"))
+    with sqlite3.connect(db) as conn:
+        (packet,) = conn.execute("SELECT packet FROM escalations WHERE id = 'ESC-old'").fetchone()
+        old = {k: v for k, v in json.loads(packet).items() if k not in ("requester", "self_served_page")}
+        conn.execute("UPDATE escalations SET packet = ? WHERE id = 'ESC-old'", (json.dumps(old),))
+    conn.close()
+
+    read = store.get("ESC-old").escalation
+
+    assert (read.requester, read.self_served_page) == (None, None)
+    store.update(read.model_copy(update={"state": State.SELF_SERVED}), 1, [])
+    assert [e.id for e in store.list(state=State.SELF_SERVED)] == ["ESC-old"]
