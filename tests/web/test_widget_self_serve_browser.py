@@ -88,3 +88,24 @@ def test_once_an_agent_started_the_visitor_is_told_and_nothing_changes(page: Any
     assert live.service.desk.get(stored.id).state is State.STARTED
     assert "solved" not in (bubble.get_attribute("class") or "")
     assert page.js_errors == []
+
+
+def test_the_agent_panel_shows_which_page_solved_a_withdrawn_escalation(page: Any, live: Live) -> None:
+    from tests.web.test_panel_browser import open_panel
+
+    from deflect.domain.models import Audience
+
+    result = live.service.ask(UNSURE, Audience.CUSTOMER, requester="customer:panel-test")
+    assert result.escalation_id is not None and result.suggested
+    open_panel(page, live)
+    item = page.locator("#queue > li", has_text=result.escalation_id)
+    item.wait_for()  # the agent's queue, loaded before the customer clicked
+    page_id = result.suggested[0].source_id
+    live.service.desk.self_serve(result.escalation_id, "customer:panel-test", page_id)
+
+    item.get_by_role("button", name=f"Resolve {result.escalation_id}").click()
+
+    packet = page.locator("#packet")
+    packet.get_by_text("Solved by the customer with").wait_for()
+    assert page_id in packet.inner_text() and "self served" in packet.inner_text()
+    assert page.js_errors == []

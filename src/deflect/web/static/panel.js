@@ -344,6 +344,8 @@ function showPacket(view) {
   add("Resolve by", `${when(view.sla.resolve_deadline)}${view.sla.resolve_breached ? " (breached)" : ""}`);
   add("Reasons", esc.reasons.map(reasonText).join(" "));
   if (esc.assignee) add("Assignee", esc.assignee);
+  // Withdrawn by the customer: which page solved it ("other": something deflect did not suggest). Nothing to do.
+  if (esc.state === "self_served") add("Solved by the customer with", esc.self_served_page || "other");
   packet.append(dl);
   const h = document.createElement("h3");
   h.textContent = "Checklist";
