@@ -50,8 +50,10 @@ def test_other_is_accepted_and_a_page_never_suggested_is_refused() -> None:
 def test_allowed_only_while_nobody_has_started_working_it() -> None:
     assert TRANSITIONS[Action.SELF_SERVE][0] == {State.ESCALATED, State.CLAIMED, State.BOUNCED_BACK}
     for state in (State.STARTED, State.WAITING_ON_CUSTOMER, State.RESOLVED):
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition) as info:
             apply(in_state(state), "self_serve", "c", at(minutes=30), page=OTHER_PAGE)
+        assert info.value.details[0]["allowed"] == []  # the agents' actions are not the customer's to take
+        assert ("is final" in info.value.message) is (state is State.RESOLVED)
 
 
 def test_a_claimed_one_keeps_its_assignee_and_first_acknowledgement() -> None:
@@ -112,3 +114,11 @@ def test_stats_count_deflections_after_escalation_apart_from_resolutions() -> No
     assert sum(d.count for d in result.time_to_resolve.values()) == 1  # a withdrawal is not a resolution
     assert result.sla_breaches == 1
     assert result.handoff_delay.count == 2  # the claimed-then-withdrawn one and the resolved one
+
+
+def test_a_refused_staff_action_does_not_offer_the_customers_one() -> None:
+    with pytest.raises(InvalidTransition) as info:
+        apply(escalation(), "start", "ana", at(minutes=1))
+
+    assert info.value.details[0]["allowed"] == ["claim", "update", "bounce"]
+    assert "self_serve" not in info.value.message

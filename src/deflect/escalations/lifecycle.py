@@ -127,8 +127,13 @@ def apply(escalation: Escalation, action: Action | str, actor: str, now: datetim
     sources, target = TRANSITIONS[act]
     state = escalation.state
     if state not in sources:
-        allowed = [a.value for a in allowed_actions(state)]
-        hint = f"allowed: {', '.join(allowed)}" if allowed else f"{state.value} is final"
+        # The hint is for whoever acts here: staff are not offered the customer's action, nor the customer staff's.
+        mine = act in CUSTOMER_ACTIONS
+        allowed = [a.value for a in allowed_actions(state) if (a in CUSTOMER_ACTIONS) is mine]
+        if allowed:
+            hint = f"allowed: {', '.join(allowed)}"
+        else:
+            hint = f"{state.value} is final" if not allowed_actions(state) else "no action of this kind is allowed"
         raise InvalidTransition(
             f"cannot {act.value} escalation {escalation.id}: it is {state.value} ({hint})",
             [{"state": state.value, "action": act.value, "allowed": allowed}],
