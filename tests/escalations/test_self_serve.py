@@ -6,7 +6,7 @@ import pytest
 
 from deflect.domain.escalation import FINAL_STATES, OTHER_PAGE, Escalation, State
 from deflect.errors import InvalidTransition, ValidationFailed
-from deflect.escalations import Action, apply, stats, status
+from deflect.escalations import Action, apply, sla, stats, status
 from deflect.escalations.lifecycle import TRANSITIONS
 
 from .builders import CONFIG, T0, at, escalation, hit
@@ -122,3 +122,14 @@ def test_a_refused_staff_action_does_not_offer_the_customers_one() -> None:
 
     assert info.value.details[0]["allowed"] == ["claim", "update", "bounce"]
     assert "self_serve" not in info.value.message
+
+
+def test_stopping_a_clock_ends_a_pause_and_refuses_a_second_stop() -> None:
+    clock = sla.pause(sla.acknowledge(escalation().sla, at(minutes=5)), at(minutes=10))
+
+    stopped = sla.stop(clock, at(minutes=40))
+
+    assert (stopped.paused_at, stopped.paused_total_s, stopped.resolved_at) == (None, 30 * 60, at(minutes=40))
+    assert stopped.acknowledged_at == at(minutes=5)
+    with pytest.raises(InvalidTransition):
+        sla.stop(stopped, at(minutes=50))

@@ -66,7 +66,6 @@ TRANSITIONS: dict[Action, tuple[frozenset[State], State | None]] = {
     Action.SELF_SERVE: (frozenset({State.ESCALATED, State.CLAIMED, State.BOUNCED_BACK}), State.SELF_SERVED),
 }
 
-
 # The text an action must carry; every action may also carry an optional `note`.
 REQUIRED_TEXT: dict[Action, str] = {
     Action.UPDATE: "note",
