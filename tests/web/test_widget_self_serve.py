@@ -89,9 +89,13 @@ def test_an_identified_visitor_may_withdraw_from_another_device_and_nobody_else_
 
     for stranger in (visitor("sess_phone_00001"), visitor("sess_phone_00001", sub="user-7")):
         assert solved(client, escalation_id, stranger).status_code == 404
-    done = solved(client, escalation_id, visitor("sess_phone_00001", sub="user-42"))
+    phone = visitor("sess_phone_00001", sub="user-42")
+    done = solved(client, escalation_id, phone)
 
     assert done.status_code == 200 and done.json()["state"] == "self_served"
+    # Their requests list says so on every device (the widget shows it as "solved by you").
+    listed = client.get("/widget/v1/wid_shop/requests", headers=phone).json()
+    assert [(r["id"], r["state"]) for r in listed] == [(escalation_id, "self_served")]
 
 
 def test_an_unknown_id_and_a_bad_page_and_another_origin(client: TestClient) -> None:
