@@ -23,6 +23,7 @@ run: ingest
 
 lint: setup
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/lint-imports
 
 test-unit: setup

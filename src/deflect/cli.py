@@ -176,9 +176,7 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
-    workers: Annotated[
-        int, typer.Option(help="Worker processes (more than 1 needs DEFLECT_CHROMA_MODE=http).")
-    ] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes (more than 1 needs DEFLECT_CHROMA_MODE=http).")] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn

@@ -20,9 +20,7 @@ from deflect.keys import Issued, KeyRing
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list, rotate and revoke API keys and widget ids.")
 app.add_typer(keys_app, name="keys")
 
-Actor = Annotated[
-    str | None, typer.Option("--actor", help="Who is acting (audit log); default cli:<your user name>.")
-]
+Actor = Annotated[str | None, typer.Option("--actor", help="Who is acting (audit log); default cli:<your user name>.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Origin = Annotated[
     list[str] | None,

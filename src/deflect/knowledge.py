@@ -81,7 +81,6 @@ class KnowledgeWriter:
                 os.close(fd)
         return docs
 
-
     def append_missing(self, records: Sequence[dict[str, object]], signature: str) -> list[SourceDoc]:
         """As `append`, but only records whose id is not in the file yet are written (a retried or resumed
         resolution must not duplicate its entry); returns all of them parsed."""

@@ -79,7 +79,6 @@ class TestSqliteKeywordIndex(KeywordIndexContract):
         assert any('"use"' in sql for sql in matches)
         assert index.search("nothing matches this", 5, EVERYONE) == []
 
-
     def test_the_rarest_terms_are_searched_within_the_row_budget(
         self, make_index: Callable[[], KeywordIndex], monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -95,8 +95,10 @@ def test_chroma_killed_during_asks_hands_off_and_recovers_without_restart(
     chroma[0] = start_chroma(dep.root, port)
     recovery = wait_until(lambda: answers(dep), 60)
     assert httpx.get(f"{dep.url}/readyz", timeout=10).status_code == 200
-    print(f"\nFAULT chroma-killed: 5 asks -> 200 escalate/index_unavailable in {took:.1f}s, 5 packets stored; "
-          f"answers again {recovery:.1f}s after chroma restart, no deflect restart")
+    print(
+        f"\nFAULT chroma-killed: 5 asks -> 200 escalate/index_unavailable in {took:.1f}s, 5 packets stored; "
+        f"answers again {recovery:.1f}s after chroma restart, no deflect restart"
+    )
 
 
 def test_chroma_paused_hands_off_within_the_deadline_and_recovers(
@@ -118,8 +120,10 @@ def test_chroma_paused_hands_off_within_the_deadline_and_recovers(
     assert took < 3 * 10  # each bounded by DEFLECT_INDEX_TIMEOUT_S=2 (then the breaker), not by the pause
     assert ready.status_code == 503
     recovery = wait_until(lambda: answers(dep), 60)
-    print(f"\nFAULT chroma-paused: 3 asks -> 200 escalate/index_unavailable in {took:.1f}s total; /readyz 503; "
-          f"answers again {recovery:.1f}s after SIGCONT")
+    print(
+        f"\nFAULT chroma-paused: 3 asks -> 200 escalate/index_unavailable in {took:.1f}s total; /readyz 503; "
+        f"answers again {recovery:.1f}s after SIGCONT"
+    )
 
 
 # --- database and process faults -------------------------------------------------------------------------------
@@ -213,8 +217,10 @@ def test_kill_9_during_resolves_loses_nothing_and_knowledge_becomes_searchable(e
                 f"{embedded.url}/v1/escalations/{i}/resolve", json={"resolution": "Done again."}, headers=AGENT
             )
             assert again.status_code == 200
-    print(f"\nFAULT kill-9 during 12 resolves: {len(ok)} answered 200 before the kill, {len(resolved)} committed; "
-          f"all committed ones searchable {recovery:.1f}s after restart (incl. start-up), no manual ingest")
+    print(
+        f"\nFAULT kill-9 during 12 resolves: {len(ok)} answered 200 before the kill, {len(resolved)} committed; "
+        f"all committed ones searchable {recovery:.1f}s after restart (incl. start-up), no manual ingest"
+    )
 
 
 def test_mixed_load_has_no_5xx_and_loses_nothing(embedded: Deployment) -> None:
@@ -251,7 +257,7 @@ def test_mixed_load_has_no_5xx_and_loses_nothing(embedded: Deployment) -> None:
     export = httpx.get(f"{embedded.url}/v1/audit/export", headers=ADMIN, timeout=60).text
     for esc_id in escalated + ids:
         assert esc_id in export  # audit complete
-    print(f"\nFAULT mixed load: {MIXED_ASKS} asks + {len(ids)} resolves, 16 in flight, {took:.1f}s: "
-          f"0 5xx, {len(escalated)} escalations all stored and audited")
-
-
+    print(
+        f"\nFAULT mixed load: {MIXED_ASKS} asks + {len(ids)} resolves, 16 in flight, {took:.1f}s: "
+        f"0 5xx, {len(escalated)} escalations all stored and audited"
+    )

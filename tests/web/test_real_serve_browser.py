@@ -89,7 +89,9 @@ def test_demo_page_widget_on_the_real_stack(page: Any, served: str) -> None:
     bubble.locator(".answer[aria-busy='false']").wait_for(timeout=60_000)
     assert "error" not in (bubble.get_attribute("class") or "")
     if bubble.get_attribute("data-decision") == "answer":
-        assert bubble.locator("ol.sources a").first.get_attribute("href") == "https://help.example/accounts/reset-password"
+        assert (
+            bubble.locator("ol.sources a").first.get_attribute("href") == "https://help.example/accounts/reset-password"
+        )
     else:
         assert "esc_" in bubble.inner_text()  # the hand-off names its reference
     shot(page, "real-serve-demo-widget", full_page=False)

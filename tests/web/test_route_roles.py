@@ -35,8 +35,10 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/v1/escalations/{escalation_id}"): STAFF,
     ("post", "/v1/escalations/{escalation_id}/resolve"): STAFF,
     ("post", "/v1/escalations/{escalation_id}/{action}"): STAFF,
-    **{("post", f"/v1/escalations/{{escalation_id}}/{action}"): STAFF
-       for action in ("claim", "start", "update", "wait", "resume", "bounce")},
+    **{
+        ("post", f"/v1/escalations/{{escalation_id}}/{action}"): STAFF
+        for action in ("claim", "start", "update", "wait", "resume", "bounce")
+    },
     ("post", "/v1/escalations/{escalation_id}/self_serve"): CUSTOMER,
     ("get", "/v1/escalations/{escalation_id}/audit"): STAFF,
     ("get", "/v1/audit"): STAFF,
@@ -68,9 +70,16 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/docs/oauth2-redirect"): PUBLIC,
     ("get", "/redoc"): PUBLIC,
 }
-FILL = {"escalation_id": "esc_missing", "answer_id": "ans_missing", "action": "claim", "name": "panel.js",
-        "widget_id": "wid_roles", "source_id": "doc:articles/reset-password", "key_id": "key_missing",
-        "rest": "ask/stream"}
+FILL = {
+    "escalation_id": "esc_missing",
+    "answer_id": "ans_missing",
+    "action": "claim",
+    "name": "panel.js",
+    "widget_id": "wid_roles",
+    "source_id": "doc:articles/reset-password",
+    "key_id": "key_missing",
+    "rest": "ask/stream",
+}
 SITE = "https://roles.example"
 SETTINGS_KEYS = {"customer": DEV_CUSTOMER_KEY, "agent": DEV_AGENT_KEY, "admin": DEV_ADMIN_KEY}
 # Callers by name; "db ..." keys are made with the KeyRing in the app's own store, as `deflect keys create` does.

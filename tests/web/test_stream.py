@@ -192,8 +192,16 @@ def test_an_asker_who_leaves_before_the_decision_is_reported() -> None:
     from deflect.domain.models import Decision
 
     result = AskResult(
-        id="ans_1", question="q", audience="customer", decision=Decision.ESCALATE, answer="handed off esc_1",
-        citations=[], confidence=0.1, reasons=["low_confidence"], latency_ms=1.0, escalation_id="esc_1",
+        id="ans_1",
+        question="q",
+        audience="customer",
+        decision=Decision.ESCALATE,
+        answer="handed off esc_1",
+        citations=[],
+        confidence=0.1,
+        reasons=["low_confidence"],
+        latency_ms=1.0,
+        escalation_id="esc_1",
     )
     reported: list[str] = []
 

@@ -84,8 +84,11 @@ def test_preflight_only_for_allowed_origins(client: TestClient) -> None:
     def preflight(origin: str, wid: str = "wid_shop") -> Any:
         return client.options(
             f"/widget/v1/{wid}/ask/stream",
-            headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "content-type,x-deflect-session"},
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-deflect-session",
+            },
         )
 
     ok = preflight(SITE)
@@ -203,9 +206,7 @@ def test_static_files_are_whitelisted(client: TestClient) -> None:
 
 
 def test_production_serves_no_development_widget(settings: Settings, service: DeflectService) -> None:
-    prod = settings.model_copy(
-        update={"env": "production", "widgets": {DEV_WIDGET_ID: [SITE], "wid_shop": [SITE]}}
-    )
+    prod = settings.model_copy(update={"env": "production", "widgets": {DEV_WIDGET_ID: [SITE], "wid_shop": [SITE]}})
     client = TestClient(create_app(prod, service))
     assert ask(client, "How do I reset my password?", wid=DEV_WIDGET_ID).status_code == 404
     assert ask(client, "How do I reset my password?", wid="wid_shop").status_code == 200
@@ -226,5 +227,10 @@ def test_identified_visitors_see_their_own_requests_only(client: TestClient) -> 
     ]
     assert set(seen.json()[0]) == {"id", "question", "state", "created_at"}  # nothing internal
     assert requests().status_code == 401  # anonymous visitors have no history to see
-    assert client.get("/widget/v1/wid_shop/requests", headers={**SESSION, "Origin": "https://evil.example",
-                      "X-Deflect-Identity": token(sub="ada")}).status_code == 403
+    assert (
+        client.get(
+            "/widget/v1/wid_shop/requests",
+            headers={**SESSION, "Origin": "https://evil.example", "X-Deflect-Identity": token(sub="ada")},
+        ).status_code
+        == 403
+    )

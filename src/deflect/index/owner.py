@@ -46,4 +46,3 @@ def claim(folder: Path) -> None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         _held[folder] = fd
-

@@ -1,9 +1,9 @@
 """A project folder: one home for a knowledge base, its settings and its local state (`deflect init`).
 
-    DIR/deflect.env          settings (dotenv); relative paths in it resolve against DIR
-    DIR/kb/                  the documents, with one example article and a commented deflect.yaml
-    DIR/config/*.yaml        copies of the default escalation triggers and priority/SLA matrix
-    DIR/data/                all local state (index, database, calibration, keyword index)
+DIR/deflect.env          settings (dotenv); relative paths in it resolve against DIR
+DIR/kb/                  the documents, with one example article and a commented deflect.yaml
+DIR/config/*.yaml        copies of the default escalation triggers and priority/SLA matrix
+DIR/data/                all local state (index, database, calibration, keyword index)
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ class SqlStore(SqlKeys):
         # A SQLite file deleted under a running process still takes writes (into the unlinked inode) that vanish
         # on restart; every write checks the file is still there.
         self._sqlite_file = (
-            Path(url.database) if url.get_backend_name() == "sqlite" and url.database and not url.query.get("uri")
+            Path(url.database)
+            if url.get_backend_name() == "sqlite" and url.database and not url.query.get("uri")
             else None
         )
         if migrate:

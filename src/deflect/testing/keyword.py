@@ -41,9 +41,7 @@ class InMemoryKeywordIndex:
         for chunk, tf, length in self._rows.values():
             if chunk.audience not in audiences or not any(w in tf for w in words):
                 continue
-            score = sum(
-                idf[w] * tf[w] * (K1 + 1) / (tf[w] + K1 * (1 - B + B * length / avg)) for w in words if w in tf
-            )
+            score = sum(idf[w] * tf[w] * (K1 + 1) / (tf[w] + K1 * (1 - B + B * length / avg)) for w in words if w in tf)
             scored.append((chunk, score))
         scored.sort(key=lambda cs: (-cs[1], cs[0].chunk_id))
         return normalised(scored[:k])
