@@ -439,3 +439,47 @@ def test_an_admonition_label_before_code_stays_with_the_code_it_introduces() -> 
     chunks = Chunker(30, 5).chunk(doc)
     holder = next(c for c in chunks if "**Note:**" in c.quotable)
     assert "kettle log --tail" in holder.quotable  # a label ending in a colon is never left at a chunk's end
+
+
+DOCBOOK_TEXT_FILE = """<html><head><title>3. README_BREWERS</title></head><body><div class="chapter">
+<div class="titlepage"><h1 class="title"><a name="readme"></a>3. README_BREWERS</h1></div>
+<div class="literallayout"><p><br>
+Brewing&nbsp;without&nbsp;installing<br>
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~<br>
+Set KETTLE_HOME to the source tree, which must be an absolute<br>
+path, then start the kettle in place. Eg:<br>
+<br>
+&nbsp;&nbsp;KETTLE_HOME=/srv/kettle ./kettle brew --strong<br>
+<br>
+Cleaning up<br>
+~~~~~~~~~~~<br>
+(1) Empty the pot<br>
+&nbsp;&nbsp;&nbsp;&nbsp;into the sink.<br>
+(2) Rinse it.<br>
+<br>
+Old notes<br>
+=========<br>
+Nothing here yet.<br>
+</p></div></div></body></html>"""
+
+
+def test_a_docbook_plain_text_file_keeps_its_headings_code_and_paragraphs() -> None:
+    body = parse_page(DOCBOOK_TEXT_FILE).body
+
+    assert "## Brewing without installing" in body  # an underlined line is a heading, the underline is gone
+    assert "## Cleaning up" in body and "### Old notes" in body  # levels by the order the characters appear
+    assert "~~~" not in body and "===" not in body
+    assert "```\nKETTLE_HOME=/srv/kettle ./kettle brew --strong\n```" in body  # deeper-indented: code, verbatim
+    assert (
+        "Set KETTLE_HOME to the source tree, which must be an absolute path, then start the kettle in place. Eg:"
+        in body
+    )
+    assert "(1) Empty the pot into the sink.\n\n(2) Rinse it." in body  # each item its own paragraph, lines joined
+
+
+def test_a_plain_text_underline_never_opens_a_code_fence_that_swallows_the_page() -> None:
+    chunks = Chunker(200, 30).chunk(parse_html(DOCBOOK_TEXT_FILE, "readme.html", "sig"))
+
+    paths = [c.heading_path for c in chunks]
+    assert any(p.endswith("Cleaning up") for p in paths) and any(p.endswith("Old notes") for p in paths)
+    assert all("```" not in c.text or "KETTLE_HOME=" in c.text for c in chunks)

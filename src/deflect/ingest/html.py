@@ -178,6 +178,7 @@ def _prepare(root: Tag, soup: BeautifulSoup) -> None:
     _strip_chrome(root)
     _unwrap_qanda_tables(root, soup)
     _label_admonitions(root, soup)
+    _literal_layouts(root, soup)
     _mark_table_headers(root)
 
 
@@ -200,6 +201,81 @@ def _label_admonitions(root: Tag, soup: BeautifulSoup) -> None:
         else:
             title.clear()
             title.append(strong)
+
+
+# A plain-text heading's underline: a line of one repeated punctuation character (README and NEWS files).
+_UNDERLINE = re.compile(r"^\s*([~=\-^*#+])\1{2,}\s*$")
+# A line that starts an item of a plain-text list: "- x", "* x", "o x", "(1) x", "1. x", "1) x".
+_ITEM_START = re.compile(r"^\s*(?:[-*o]\s|\(?\d{1,3}[.)]\s)")
+
+
+def _literal_layouts(root: Tag, soup: BeautifulSoup) -> None:
+    """DocBook puts whole plain-text files (README, NEWS, AUTHORS) in a `div.literallayout`, one `<br>` per line.
+    Converted as is, every line was a paragraph line and a heading's underline (`~~~~~~`) was a line of its own,
+    which Markdown reads as a code fence that swallows the rest of the page. Rebuilt the way the text file reads:
+    an underlined line is a heading (levels by the order the underline characters first appear, as in reST), a
+    block of lines indented deeper than the file's prose is code kept verbatim, and prose lines are one paragraph
+    per block (a list item starts its own)."""
+    for layout in root.select("div.literallayout"):
+        for br in layout.find_all("br"):
+            br.replace_with("\x00")  # a line break, whether or not the source also has a newline after the tag
+        text = layout.get_text().replace("\x00\n", "\n").replace("\x00", "\n")
+        lines = [line.replace("\xa0", " ").rstrip() for line in text.split("\n")]
+        holder = soup.new_tag("div")
+        for tag in _layout_tags(lines, soup):
+            holder.append(tag)
+        layout.replace_with(holder)
+
+
+def _layout_tags(lines: list[str], soup: BeautifulSoup) -> list[Tag]:
+    """The headings, paragraphs and code blocks of a plain text's lines (see _literal_layouts)."""
+    prose = [len(line) - len(line.lstrip()) for line in lines if line.strip() and not _UNDERLINE.match(line)]
+    base = min(prose, default=0)
+    levels: dict[str, int] = {}
+    built: list[Tag] = []
+    block: list[str] = []
+
+    def flush() -> None:
+        if not block:
+            return
+        if all(len(line) - len(line.lstrip()) > base for line in block):
+            pre = soup.new_tag("pre")
+            cut = min(len(line) - len(line.lstrip()) for line in block)
+            pre.string = "\n".join(line[cut:] for line in block)
+            built.append(pre)
+        else:
+            for item in _items(block):
+                para = soup.new_tag("p")
+                para.string = " ".join(line.strip() for line in item)
+                built.append(para)
+        block.clear()
+
+    for i, line in enumerate(lines):
+        underline = _UNDERLINE.match(line)
+        following = _UNDERLINE.match(lines[i + 1]) if i + 1 < len(lines) else None
+        if following and line.strip() and not underline:
+            flush()
+            level = levels.setdefault(following.group(1), min(2 + len(levels), 4))
+            heading = soup.new_tag(f"h{level}")
+            heading.string = line.strip()
+            built.append(heading)
+        elif underline or not line.strip():
+            flush()  # an underline (its heading is out already) or a blank line ends the block
+        else:
+            block.append(line)
+    flush()
+    return built
+
+
+def _items(block: list[str]) -> list[list[str]]:
+    """Prose lines grouped into paragraphs: a line that starts a list item starts a new one."""
+    items: list[list[str]] = []
+    for line in block:
+        if not items or _ITEM_START.match(line):
+            items.append([line])
+        else:
+            items[-1].append(line)
+    return items
 
 
 def _soup(html: str) -> BeautifulSoup:
