@@ -104,6 +104,8 @@ class DeflectService:
         self._policy = policy
         self._embedder = embedder
         self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
+        if feedback is not None:
+            desk.self_served_observers.append(self._credit_self_served_page)
         self.keys = keys  # API keys and widget ids kept in the database (None: settings keys only)
         # Called with every ask's result, after it is stored (e.g. /metrics counts decisions); must not raise.
         self.observers: list[Callable[[AskResult], None]] = []
@@ -126,6 +128,17 @@ class DeflectService:
             # Keeps the default gap report (30 days, clusters of 2+) warm, so GET /v1/gaps does not cluster.
             "gaps": Job("gaps", self._refresh_gaps, interval_s=gaps_refresh_s),
         }
+
+    def _credit_self_served_page(self, escalation: Escalation) -> None:
+        """A suggested page that solved a customer's problem counts as their helpful vote for it (for similar
+        questions, through the feedback adjustment). Never raises: the withdrawal is stored already and is what the
+        customer did; a vote that could not be stored is logged and lost, and the self-serve still succeeds."""
+        if self.feedback is None:
+            return
+        try:
+            self.feedback.record_self_served(escalation)
+        except Exception:  # any failure at all: the customer's action must not fail because of it
+            log.exception("self-served escalation %s: its page's vote was not stored", escalation.id)
 
     @property
     def retriever(self) -> HybridRetriever:

@@ -11,17 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
-from deflect.domain.escalation import AuditEvent
+from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, State
 from deflect.domain.feedback import FeedbackRecord, Role
 from deflect.domain.models import SourceHit
 from deflect.domain.ports import Embedder, FeedbackStore
-from deflect.errors import NotFound, ValidationFailed
+from deflect.errors import Conflict, NotFound, ValidationFailed
 from deflect.feedback.adjust import AdjustConfig, SourceAdjustments
 
 MAX_COMMENT = 2000
 MAX_SOURCE_ID = 300
 Clock = Callable[[], datetime]
 Scrub = Callable[[str], str]
+# Namespace of the ids of votes that self-served escalations cast: one id per escalation, so one vote.
+SELF_SERVED_VOTES = uuid.UUID("5f1d3c2e-6a0b-4c7e-9d8f-2b1a0e4c6d57")
 
 
 def utc_now() -> datetime:
@@ -74,6 +76,39 @@ class FeedbackDesk:
         role = _role(caller_role)
         comment = _comment(comment, self._scrub)
         correct_source = _source(correct_source)
+        return self._store(answer_id, helpful, comment, correct_source, role, actor, "fb_" + uuid.uuid4().hex, {})
+
+    def record_self_served(self, escalation: Escalation) -> FeedbackRecord | None:
+        """A customer withdrew their escalation because a suggested page solved it: store that as their helpful vote
+        naming the page (`correct_source`) on the escalation's answer, audited like a vote ("via": "self_serve").
+
+        Once per escalation: the id is derived from the escalation's, so a second call stores nothing and returns
+        None, as does an escalation not self-served or solved by "other" (no page to credit). The vote goes through
+        the same adjustment as any other (its caps, `min_actors`, decay), by the requester's feedback actor."""
+        page = escalation.self_served_page
+        if escalation.state is not State.SELF_SERVED or not escalation.requester or page in (None, OTHER_PAGE):
+            return None
+        record_id = "fb_" + uuid.uuid5(SELF_SERVED_VOTES, escalation.id).hex
+        actor = voter_of(escalation.requester)
+        try:
+            result = self._store(
+                escalation.answer_id, True, None, _source(page), "customer", actor, record_id, {"via": "self_serve"}
+            )
+        except Conflict:
+            return None  # stored already (a retry after a lost reply, or another worker)
+        return result.record
+
+    def _store(
+        self,
+        answer_id: str,
+        helpful: bool,
+        comment: str | None,
+        correct_source: str | None,
+        role: Role,
+        actor: str,
+        record_id: str,
+        audit_data: dict[str, str],
+    ) -> FeedbackResult:
         decisions = self.store.audit(answer_id=answer_id, kind="decision")
         # A customer may only vote on customer answers; saying "not found" rather than "forbidden" leaks nothing.
         if not decisions or (role == "customer" and decisions[-1].data.get("audience") != "customer"):
@@ -85,7 +120,7 @@ class FeedbackDesk:
         shown = data.get("cited", []) if decision == "answer" or data.get("audience") == "agent" else []
         now = self.clock()
         record = FeedbackRecord(
-            id="fb_" + uuid.uuid4().hex,
+            id=record_id,
             answer_id=answer_id,
             at=now,
             helpful=helpful,
@@ -113,6 +148,7 @@ class FeedbackDesk:
                 "correct_source": correct_source,
                 "has_comment": comment is not None,
                 "offer_escalation": offer,
+                **audit_data,
             },
         )
         self.store.add_feedback(record, [event])
@@ -153,6 +189,17 @@ class FeedbackDesk:
     def adjust(self, question_vector: Sequence[float], hits: Sequence[SourceHit]) -> builtins.list[SourceHit]:
         """Hits re-ranked by the feedback on similar questions (the retriever calls this after ranking)."""
         return self.adjustments().adjust(question_vector, hits)
+
+
+def voter_of(requester: str) -> str:
+    """The feedback actor of an escalation's requester. An anonymous widget visitor's requester names their session
+    (`widget:<id>:session:<hash>`), but all anonymous visitors of a widget share one feedback voter
+    (`widget:<id>:anonymous`, deflect.web.widgets.Visitor.voter), so clearing storage cannot multiply votes; any
+    other requester (a customer key's actor, a signed widget user) already is the actor its votes carry."""
+    head, sep, _ = requester.rpartition(":session:")
+    if sep and head.startswith("widget:") and ":user:" not in head:
+        return head + ":anonymous"
+    return requester
 
 
 def _role(value: str) -> Role:

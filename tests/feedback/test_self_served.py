@@ -1,0 +1,184 @@
+"""A suggested page that solved a customer's problem (self_serve) counts as their helpful vote for it: stored once
+per escalation with an audit "feedback" event, by the same actor their votes carry, and so re-ranking similar
+questions through the ordinary adjustment (min_actors, cap). Over the fakes and the tiny kb, on the in-memory store
+and SQLite; the ranking test adds a second copy of the password page, so the two tie and only feedback can part
+them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.web.test_widget_self_serve import SECRET, SITE, escalate, solved, visitor
+
+from conftest import ARTICLE_PASSWORD, FAKE_CALIBRATION
+from deflect.api import create_app
+from deflect.config import Settings
+from deflect.domain.escalation import OTHER_PAGE, Escalation, State
+from deflect.domain.models import Audience
+from deflect.domain.ports import EscalationStore
+from deflect.feedback.desk import voter_of
+from deflect.service import DeflectService
+from deflect.store.sql import SqlStore
+from deflect.testing import HashEmbedder, InMemoryIndex
+from deflect.testing.store import InMemoryStore
+from deflect.web.widgets import Visitor
+from deflect.wiring import assemble
+
+PASSWORD = "How do I reset my password?"
+SIMILAR = "How can I reset my password?"  # a new question near PASSWORD (cosine 0.83 under the hash embedder)
+PAGE = "doc:articles/reset-password"
+COPY = "doc:articles/reset-password-again"  # same text, so it ties with PAGE and loses the tie on its id
+ME = "customer:me"
+
+
+def strict(settings: Settings, **update: Any) -> Settings:
+    """Every customer question escalates for low confidence alone, with its pages suggested."""
+    return settings.model_copy(update={"confidence_threshold": 0.999, **update})
+
+
+def build(settings: Settings, store: EscalationStore) -> DeflectService:
+    service = assemble(settings, InMemoryIndex(), HashEmbedder(), calibration=FAKE_CALIBRATION, store=store)
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    return service
+
+
+@pytest.fixture(params=["memory", "sql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> EscalationStore:
+    return InMemoryStore() if request.param == "memory" else SqlStore(f"sqlite:///{tmp_path / 'votes.db'}")
+
+
+@pytest.fixture
+def svc(settings: Settings, store: EscalationStore) -> DeflectService:
+    return build(strict(settings), store)
+
+
+def escalated(svc: DeflectService, requester: str = ME, question: str = PASSWORD) -> Escalation:
+    result = svc.ask(question, Audience.CUSTOMER, requester=requester)
+    assert result.escalation_id is not None and PAGE in [p.source_id for p in result.suggested]
+    return svc.desk.get(result.escalation_id)
+
+
+def test_a_suggested_page_that_solved_it_is_the_requesters_helpful_vote_for_it_audited(svc: DeflectService) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+
+    svc.desk.self_serve(esc.id, ME, PAGE)
+
+    [vote] = svc.feedback.list()
+    assert vote.answer_id == esc.answer_id and vote.question == PASSWORD
+    assert (vote.helpful, vote.correct_source, vote.actor, vote.role) == (True, PAGE, ME, "customer")
+    assert (vote.decision, vote.source_ids, vote.comment) == ("escalate", [], None)
+    [event] = [e for e in svc.desk.audit(escalation_id=esc.id) if e.action == "feedback"]
+    assert (event.actor, event.answer_id) == (ME, esc.answer_id)
+    assert event.data["feedback_id"] == vote.id and event.data["correct_source"] == PAGE
+    assert event.data["via"] == "self_serve" and event.data["helpful"] is True
+
+
+def test_once_per_escalation_and_other_records_nothing(svc: DeflectService) -> None:
+    assert svc.feedback is not None
+    esc, elsewhere = escalated(svc), escalated(svc)
+
+    svc.desk.self_serve(esc.id, ME, PAGE)
+    svc.desk.self_serve(esc.id, ME, PAGE)  # a second click
+    again = svc.feedback.record_self_served(svc.desk.get(esc.id))  # a retry reaching the desk directly
+    svc.desk.self_serve(elsewhere.id, ME, OTHER_PAGE)
+
+    assert again is None
+    assert [v.answer_id for v in svc.feedback.list()] == [esc.answer_id]
+    assert [e.action for e in svc.desk.audit(escalation_id=elsewhere.id) if e.kind == "action"] == ["self_serve"]
+    assert svc.feedback.record_self_served(escalated(svc)) is None  # not self-served: nothing to credit
+
+
+class BrokenFeedback:
+    """Delegates to a store whose feedback writes fail, as a full disk or a dropped connection would."""
+
+    def __init__(self, inner: EscalationStore) -> None:
+        self._inner = inner
+
+    def add_feedback(self, *args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_vote_that_cannot_be_stored_never_fails_the_self_serve(
+    svc: DeflectService, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+    svc.feedback.store = BrokenFeedback(svc.desk.store)  # type: ignore[assignment]
+
+    with caplog.at_level(logging.ERROR, logger="deflect.service"):
+        done, message = svc.desk.self_serve(esc.id, ME, PAGE)
+
+    assert done.state is State.SELF_SERVED and svc.desk.get(esc.id).state is State.SELF_SERVED
+    assert "nobody will contact you" in message
+    assert svc.feedback.list() == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"self-served escalation {esc.id}: its page's vote was not stored"
+    ]
+
+
+def test_the_actor_is_the_one_the_requesters_votes_carry() -> None:
+    anonymous = [Visitor("wid_shop", SITE, session) for session in ("sess_a_00000001", "sess_b_00000001")]
+    signed = Visitor("wid_shop", SITE, "sess_c_00000001", sub="user:session:42")  # a sub may hold anything
+
+    # Anonymous sessions are distinct requesters but one voter, so clearing storage cannot multiply votes.
+    assert {voter_of(v.requester) for v in anonymous} == {anonymous[0].voter} == {"widget:wid_shop:anonymous"}
+    assert voter_of(signed.requester) == signed.voter == signed.requester
+    assert voter_of(ME) == ME  # a customer key: its votes' actor is the requester
+
+
+def test_through_the_widget_anonymous_sessions_vote_as_the_widgets_one_anonymous_voter(settings: Settings) -> None:
+    widget = strict(settings, widgets={"wid_shop": [SITE]}, widget_identity_secret=SECRET, widget_rate_per_ip=100)
+    svc = build(widget, InMemoryStore())
+    assert svc.feedback is not None
+    client = TestClient(create_app(widget, svc))
+    askers = [visitor("sess_first_00001"), visitor("sess_second_0001"), visitor("sess_third_00001", sub="user-42")]
+
+    for headers in askers:
+        assert solved(client, escalate(client, headers), headers).json()["state"] == "self_served"
+
+    actors = sorted(v.actor for v in svc.feedback.list())
+    assert actors == ["widget:wid_shop:anonymous", "widget:wid_shop:anonymous", "widget:wid_shop:user:user-42"]
+
+
+def with_copy(settings: Settings) -> Settings:
+    """The tiny kb plus a second copy of the password page at another path."""
+    copy = ARTICLE_PASSWORD.replace("accounts/reset-password", "accounts/reset-password-again")
+    (settings.kb_dir / "articles" / "reset-password-again.md").write_text(copy, encoding="utf-8")
+    return strict(settings)
+
+
+def ranked(svc: DeflectService, requester: str) -> list[str]:
+    """The pages suggested for SIMILAR, in rank order (a fresh escalation each time)."""
+    result = svc.ask(SIMILAR, Audience.CUSTOMER, requester=requester)
+    return [p.source_id for p in result.suggested if p.source_id in (PAGE, COPY)]
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_distinct_customers_solving_it_with_one_page_lift_it_for_a_similar_question_on_every_worker(
+    settings: Settings, tmp_path: Path, distinct: bool
+) -> None:
+    settings = with_copy(settings)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    svc = build(settings, SqlStore(url))
+    assert svc.feedback is not None
+    needed = svc.feedback.config.min_actors  # 5
+    assert ranked(svc, "customer:newcomer") == [PAGE, COPY]  # a tie, broken by id
+
+    for n in range(needed):  # self-serves naming the copy: by `needed` customers, or by one customer that often
+        requester = f"customer:{n if distinct else 0}"
+        esc = escalated(svc, requester, PASSWORD)
+        svc.desk.self_serve(esc.id, requester, COPY)  # refused (422) unless the copy was suggested to them
+
+    another_worker = build(settings, SqlStore(url))  # its own feedback desk: it reads the votes from the database
+    expected = [COPY, PAGE] if distinct else [PAGE, COPY]  # one actor has one say: below min_actors, no effect
+    assert len(svc.feedback.list()) == needed
+    assert ranked(svc, "customer:newcomer") == expected
+    assert ranked(another_worker, "customer:newcomer") == expected
