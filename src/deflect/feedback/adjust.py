@@ -5,7 +5,8 @@ A vote says something about a source for one question. For a new question, only 
 source (their newest vote), a source is touched only once `min_actors` distinct actors have voted on it, and the
 shift is `cap * (up - down) / (up + down + prior)`, so it never exceeds `cap` however many votes there are. Votes
 lose half their weight every `half_life_days`. An unhelpful vote counts against the sources the reader was shown;
-a named `correct_source` counts for it; a helpful vote counts for the sources shown.
+a named `correct_source` counts for it; a helpful vote counts for the sources shown. A customer who withdraws an
+escalation because a suggested page solved it has cast such a vote for that page (FeedbackDesk.record_self_served).
 
 Why these numbers: see `deflect.evaluation.feedback_eval` (honest votes lift held-out R@1; a single actor's flood
 changes nothing; a sybil crowd moves a score by at most `cap`).
