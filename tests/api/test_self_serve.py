@@ -77,9 +77,11 @@ def test_the_customer_who_asked_withdraws_it_and_a_repeat_is_the_same_answer(cli
     assert (body["id"], body["state"], body["page"]) == (escalation_id, "self_served", PAGE)
     assert escalation_id in body["message"]
     assert again.status_code == 200 and again.json() == body
-    [event] = audit_actions(client, escalation_id)
+    # The withdrawal, and the customer's vote for the page it cast (tests/feedback/test_self_served.py).
+    event, vote = audit_actions(client, escalation_id)
     assert event["action"] == "self_serve" and event["data"]["page"] == PAGE
     assert event["actor"].startswith("customer:")
+    assert (vote["action"], vote["actor"], vote["data"]["correct_source"]) == ("feedback", event["actor"], PAGE)
     staff_view = client.get(f"/v1/escalations/{escalation_id}", headers=AGENT).json()
     assert staff_view["escalation"]["state"] == "self_served"
     assert staff_view["sla"]["resolved"] is True
