@@ -176,3 +176,22 @@ def test_an_agent_acting_meanwhile_is_decided_on_what_is_stored(svc: DeflectServ
         with pytest.raises(InvalidTransition):
             racing.self_serve(esc.id, ME, PAGE)
         assert agents.get(esc.id).state is State.STARTED
+
+
+def test_a_failing_observer_neither_fails_the_withdrawal_nor_silences_the_next_one(
+    svc: DeflectService, caplog: pytest.LogCaptureFixture
+) -> None:
+    esc = escalated(svc)
+    told: list[Escalation] = []
+
+    def broken(_: Escalation) -> None:
+        raise RuntimeError("metrics backend down")
+
+    svc.desk.self_served_observers[:0] = [broken]
+    svc.desk.self_served_observers.append(told.append)
+
+    done, _ = svc.desk.self_serve(esc.id, ME, PAGE)
+
+    assert done.state is State.SELF_SERVED and svc.desk.get(esc.id).state is State.SELF_SERVED
+    assert [e.id for e in told] == [esc.id]
+    assert f"self-served escalation {esc.id}: an observer failed" in caplog.text

@@ -4,6 +4,7 @@ workflow with optimistic concurrency, and writes every decision and action to th
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,9 @@ def action_event(
         action=action,
         data={"from": old.state.value, "to": new.state.value, **data},
     )
+
+
+log = logging.getLogger(__name__)
 
 
 class EscalationDesk:
@@ -188,7 +192,12 @@ class EscalationDesk:
         event = action_event(esc, new, Action.SELF_SERVE.value, requester, now, {"page": new.self_served_page})
         self.store.update(new, stored.version, [event])
         for observe in self.self_served_observers:
-            observe(new)
+            # The withdrawal is stored: an observer that fails (metrics, the page's vote) must neither turn the
+            # customer's success into an error nor keep the observers after it from hearing of it.
+            try:
+                observe(new)
+            except Exception:
+                log.exception("self-served escalation %s: an observer failed", new.id)
         return new
 
     def sweep(self) -> dict[str, builtins.list[str]]:
