@@ -27,6 +27,7 @@ from deflect.escalations import (
 from deflect.escalations.config import EscalationConfig
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 # The reference a dry run's hand-off text shows: it names no escalation, because none was stored.
 DRY_RUN_REFERENCE = "(dry run: none recorded)"
 
@@ -48,9 +49,6 @@ def action_event(
         action=action,
         data={"from": old.state.value, "to": new.state.value, **data},
     )
-
-
-log = logging.getLogger(__name__)
 
 
 class EscalationDesk:

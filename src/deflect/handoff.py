@@ -63,9 +63,7 @@ def ingest_via_server(
     poll_s: float = 0.5,
 ) -> dict[str, Any]:
     """Have the server ingest `paths` and wait for its report."""
-    if not settings.admin_api_keys:
-        raise ConfigError("a server is running: handing it the ingest needs DEFLECT_ADMIN_API_KEYS")
-    headers = {"Authorization": f"Bearer {settings.admin_api_keys[0]}"}
+    headers = _bearer(settings.admin_api_keys, "DEFLECT_ADMIN_API_KEYS", "handing it the ingest")
     with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
         started = client.post("/v1/admin/ingest", json={"paths": [str(p.resolve()) for p in paths]})
         if started.status_code != 202:
@@ -87,11 +85,12 @@ def ingest_via_server(
 
 def ask_via_server(url: str, settings: Settings, question: str, agent: bool) -> dict[str, Any]:
     """Ask the running server, as a customer or an agent (the key's role says which), and return its reply."""
-    keys = settings.agent_api_keys if agent else settings.customer_api_keys
-    if not keys:
-        name = "DEFLECT_AGENT_API_KEYS" if agent else "DEFLECT_CUSTOMER_API_KEYS"
-        raise ConfigError(f"a server is running: asking it needs {name}")
-    headers = {"Authorization": f"Bearer {keys[0]}"}
+    keys, name = (
+        (settings.agent_api_keys, "DEFLECT_AGENT_API_KEYS")
+        if agent
+        else (settings.customer_api_keys, "DEFLECT_CUSTOMER_API_KEYS")
+    )
+    headers = _bearer(keys, name, "asking it")
     try:
         reply = httpx.post(f"{url}/v1/ask", json={"question": question}, headers=headers, timeout=60.0)
     except httpx.HTTPError as exc:
@@ -100,6 +99,13 @@ def ask_via_server(url: str, settings: Settings, question: str, agent: bool) -> 
         raise DeflectError(f"the server refused the question ({reply.status_code}): {_error(reply)}")
     result: dict[str, Any] = reply.json()
     return result
+
+
+def _bearer(keys: list[str], setting: str, doing: str) -> dict[str, str]:
+    """The headers that call the running server with the first of `keys`, or a clear error naming `setting`."""
+    if not keys:
+        raise ConfigError(f"a server is running: {doing} needs {setting}")
+    return {"Authorization": f"Bearer {keys[0]}"}
 
 
 def _error(response: httpx.Response) -> str:

@@ -229,7 +229,7 @@ def _literal_layouts(root: Tag, soup: BeautifulSoup) -> None:
 
 def _layout_tags(lines: list[str], soup: BeautifulSoup) -> list[Tag]:
     """The headings, paragraphs and code blocks of a plain text's lines (see _literal_layouts)."""
-    prose = [len(line) - len(line.lstrip()) for line in lines if line.strip() and not _UNDERLINE.match(line)]
+    prose = [_indent(line) for line in lines if line.strip() and not _UNDERLINE.match(line)]
     base = min(prose, default=0)
     levels: dict[str, int] = {}
     built: list[Tag] = []
@@ -238,9 +238,9 @@ def _layout_tags(lines: list[str], soup: BeautifulSoup) -> list[Tag]:
     def flush() -> None:
         if not block:
             return
-        if all(len(line) - len(line.lstrip()) > base for line in block):
+        if all(_indent(line) > base for line in block):
             pre = soup.new_tag("pre")
-            cut = min(len(line) - len(line.lstrip()) for line in block)
+            cut = min(_indent(line) for line in block)
             pre.string = "\n".join(line[cut:] for line in block)
             built.append(pre)
         else:
@@ -265,6 +265,10 @@ def _layout_tags(lines: list[str], soup: BeautifulSoup) -> list[Tag]:
             block.append(line)
     flush()
     return built
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _items(block: list[str]) -> list[list[str]]:
