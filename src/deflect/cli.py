@@ -146,7 +146,9 @@ def ask(
         ),
     ] = False,
 ) -> None:
-    """Answer with numbered sources (exit 0) or escalate (exit 3)."""
+    """Answer with numbered sources (exit 0) or escalate (exit 3). While `deflect serve` runs on this data folder,
+    the server answers and records the question (with the first customer or agent key in the settings); --dry-run
+    is then refused, since it needs the index to itself."""
     settings = _settings()
     from deflect.handoff import ask_via_server, running_server
 
