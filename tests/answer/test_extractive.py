@@ -654,3 +654,17 @@ def test_an_intro_ending_a_chunk_is_quoted_with_the_code_the_next_chunk_holds() 
 
     assert "run:" not in without.text, "without the next chunk the intro is not quoted dangling"
     assert answer.sentences[0] == intro + "\n\n" + code.split("\n\nThe exit")[0]
+
+
+def test_a_passage_sharing_only_the_question_frame_word_is_never_added() -> None:
+    proxy = (
+        "Tally can reach the sync service through a proxy server: pass `--proxy host:port` on the command line, or "
+        "set `proxy` in the configuration file."
+    )
+    upgrade = "Before you upgrade Tally, make sure that every device you use has finished its last sync."
+    hit = source("doc:guide", proxy, upgrade, headings=("Using a proxy server", "Upgrading"))
+
+    answer = generator().generate("How do I make Tally use a proxy server?", [hit])
+
+    assert "--proxy host:port" in answer.text
+    assert "make sure" not in answer.text

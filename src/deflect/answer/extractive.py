@@ -48,6 +48,15 @@ SNIPPET_CHARS = 240
 MIN_OVERLAP = 20
 MAX_OVERLAP = 2000  # far above the chunk overlap setting's few hundred characters; bounds the search
 _LOCAL = threading.local()  # a PyStemmer object must not be shared between threads
+# The words that frame a question ("How do I *make* pip use a proxy?", "I *want* to ...") say nothing about which
+# passage answers it, yet a passage that happens to contain one ("we tried to make sure") covered a rare question
+# word and was quoted as a second passage. Stemmed like passage words; not stop words for retrieval or confidence.
+_FRAME_WORDS = frozenset(
+    Stemmer.Stemmer("english").stemWords(
+        ["make", "want", "need", "way", "able", "possible", "know", "tell", "try", "trying", "help", "like"]
+        + ["would", "should", "could"]
+    )
+)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _INDENTED_CODE = re.compile(r"(?:\A|\n\n)(?: {4}|\t)\S")
 _EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
@@ -90,7 +99,7 @@ class ExtractiveGenerator:
         # can be quoted whole, there is no answer, and the service escalates.
         if not any(c.source_rank == 0 for c in candidates):
             return Answer(text="", citations=[])
-        weights = _term_weights(_stems(question), [c.words for c in candidates])
+        weights = _term_weights(_stems(question) - _FRAME_WORDS, [c.words for c in candidates])
         total = sum(weights.values()) or 1.0
         best_chunk = max(c.chunk_score for c in candidates)
         best_chunk = best_chunk if best_chunk > 0 else 1.0  # a cosine can be negative; the ratio must not flip
