@@ -105,7 +105,7 @@ class Escalation(BaseModel):
     resolution: str | None = None
     assignee: str | None = None
     # Who raised it, as the only caller who may withdraw it (`self_serve`): `customer:<key>` for a customer key,
-    # `widget:<id>:user:<sub>` for an identified visitor, `widget:<id>:session:<sha256>` for an anonymous one.
+    # a widget visitor's requester otherwise (deflect.domain.actors: the signed visitor, or the anonymous session).
     # None when staff asked (they close escalations through the workflow, not this way). Opaque, no secret in it.
     requester: str | None = None
     # The suggested page (a source id) or OTHER_PAGE that solved it, set with state self_served.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
+from deflect.domain.actors import voter_of
 from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, State
 from deflect.domain.feedback import FeedbackRecord, Role
 from deflect.domain.models import SourceHit
@@ -189,17 +190,6 @@ class FeedbackDesk:
     def adjust(self, question_vector: Sequence[float], hits: Sequence[SourceHit]) -> builtins.list[SourceHit]:
         """Hits re-ranked by the feedback on similar questions (the retriever calls this after ranking)."""
         return self.adjustments().adjust(question_vector, hits)
-
-
-def voter_of(requester: str) -> str:
-    """The feedback actor of an escalation's requester. An anonymous widget visitor's requester names their session
-    (`widget:<id>:session:<hash>`), but all anonymous visitors of a widget share one feedback voter
-    (`widget:<id>:anonymous`, deflect.web.widgets.Visitor.voter), so clearing storage cannot multiply votes; any
-    other requester (a customer key's actor, a signed widget user) already is the actor its votes carry."""
-    head, sep, _ = requester.rpartition(":session:")
-    if sep and head.startswith("widget:") and ":user:" not in head:
-        return head + ":anonymous"
-    return requester
 
 
 def _role(value: str) -> Role:

@@ -13,13 +13,13 @@ identity your site signed. No secret ever sits in the page.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
 import jwt
 
 from deflect.config import DEV_WIDGET_ID, Settings
+from deflect.domain.actors import widget_requester, widget_voter
 from deflect.domain.keys import KeyKind
 from deflect.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from deflect.keys import KeyRing
@@ -47,16 +47,13 @@ class Visitor:
     @property
     def voter(self) -> str:
         """The feedback actor: one per identified user, one for all anonymous visitors of a widget."""
-        return f"widget:{self.widget_id}:" + (f"user:{self.sub}" if self.sub else "anonymous")
+        return widget_voter(self.widget_id, self.sub)
 
     @property
     def requester(self) -> str:
         """Who raised an escalation, and so the only one who may withdraw it: an identified visitor on any device,
-        an anonymous one in the session that asked. The session id is hashed: agents read packets, and it is the
-        visitor's only credential."""
-        if self.sub:
-            return f"widget:{self.widget_id}:user:{self.sub}"
-        return f"widget:{self.widget_id}:session:{hashlib.sha256(self.session.encode()).hexdigest()[:32]}"
+        an anonymous one in the session that asked (hashed: deflect.domain.actors)."""
+        return widget_requester(self.widget_id, self.session, self.sub)
 
     @property
     def rate_key(self) -> str:
