@@ -195,3 +195,28 @@ def test_a_failing_observer_neither_fails_the_withdrawal_nor_silences_the_next_o
     assert done.state is State.SELF_SERVED and svc.desk.get(esc.id).state is State.SELF_SERVED
     assert [e.id for e in told] == [esc.id]
     assert f"self-served escalation {esc.id}: an observer failed" in caplog.text
+
+
+def test_only_the_requesters_repeat_tells_the_repeat_observers_and_one_failing_fails_nothing(
+    svc: DeflectService, caplog: pytest.LogCaptureFixture
+) -> None:
+    esc = escalated(svc)
+    first: list[Escalation] = []
+    repeats: list[Escalation] = []
+
+    def broken(_: Escalation) -> None:
+        raise RuntimeError("feedback store down")
+
+    svc.desk.self_served_observers.append(first.append)
+    svc.desk.self_serve_repeated_observers[:0] = [broken]
+    svc.desk.self_serve_repeated_observers.append(repeats.append)
+
+    svc.desk.self_serve(esc.id, ME, PAGE)
+    with pytest.raises(NotFound):
+        svc.desk.self_serve(esc.id, SOMEONE_ELSE, PAGE)
+    again, _ = svc.desk.self_serve(esc.id, ME, PAGE)
+
+    assert [e.id for e in first] == [esc.id]  # metrics count the withdrawal once
+    assert [(e.id, e.state, e.self_served_page) for e in repeats] == [(esc.id, State.SELF_SERVED, PAGE)]
+    assert again == svc.desk.get(esc.id)
+    assert f"self-served escalation {esc.id}: an observer failed" in caplog.text

@@ -36,16 +36,18 @@ def list_(
     with _errors():
         items = _votes(answer, limit)
     if as_json:
-        print(json.dumps([f.model_dump(mode="json") for f in items], indent=2))
+        # `via`: "self_serve" for the vote a customer's withdrawal cast for the page that solved it, else "vote".
+        print(json.dumps([{**f.model_dump(mode="json"), "via": f.via} for f in items], indent=2))
         return
     table = Table(title=f"{len(items)} votes")
-    for col in ("at", "answer", "helpful", "role", "actor", "sources", "correct source", "question"):
+    for col in ("at", "answer", "helpful", "via", "role", "actor", "sources", "correct source", "question"):
         table.add_column(col)
     for f in items:
         table.add_row(
             f.at.strftime("%Y-%m-%d %H:%M"),
             f.answer_id,
             "yes" if f.helpful else "no",
+            "self-serve" if f.via == "self_serve" else "vote",
             f.role,
             f.actor,
             ", ".join(f.source_ids),

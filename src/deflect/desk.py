@@ -60,6 +60,9 @@ class EscalationDesk:
         self.clock = clock
         # Told of each escalation a customer withdrew (once, not on a repeat): metrics count them.
         self.self_served_observers: builtins.list[Callable[[Escalation], None]] = []
+        # Told of each repeat withdrawal by its requester: what the first one's observers lost (the page's vote) is
+        # retried there, so it must be idempotent.
+        self.self_serve_repeated_observers: builtins.list[Callable[[Escalation], None]] = []
 
     def record_answer(self, answer_id: str, actor: str, data: dict[str, Any]) -> None:
         """Audit an answered question (no escalation)."""
@@ -177,6 +180,7 @@ class EscalationDesk:
         if not requester or esc.requester != requester:
             raise NotFound(f"no escalation {escalation_id}", [{"escalation_id": escalation_id}])
         if esc.state is State.SELF_SERVED:
+            _tell(self.self_serve_repeated_observers, esc)
             return esc
         now = self.clock()
         try:
@@ -189,13 +193,7 @@ class EscalationDesk:
             ) from None
         event = action_event(esc, new, Action.SELF_SERVE.value, requester, now, {"page": new.self_served_page})
         self.store.update(new, stored.version, [event])
-        for observe in self.self_served_observers:
-            # The withdrawal is stored: an observer that fails (metrics, the page's vote) must neither turn the
-            # customer's success into an error nor keep the observers after it from hearing of it.
-            try:
-                observe(new)
-            except Exception:
-                log.exception("self-served escalation %s: an observer failed", new.id)
+        _tell(self.self_served_observers, new)
         return new
 
     def sweep(self) -> dict[str, builtins.list[str]]:
@@ -288,3 +286,13 @@ class EscalationDesk:
 
     def export_audit(self, out: Path | TextIO) -> int:
         return self.store.export_audit(out)
+
+
+def _tell(observers: Sequence[Callable[[Escalation], None]], escalation: Escalation) -> None:
+    """Tell each observer of a self-served escalation. The withdrawal is stored: an observer that fails (metrics,
+    the page's vote) must neither turn the customer's success into an error nor keep the ones after it from hearing."""
+    for observe in observers:
+        try:
+            observe(escalation)
+        except Exception:
+            log.exception("self-served escalation %s: an observer failed", escalation.id)

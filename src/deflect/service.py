@@ -106,6 +106,7 @@ class DeflectService:
         self.feedback = feedback  # votes on answers; the retriever applies their ranking adjustments
         if feedback is not None:
             desk.self_served_observers.append(self._credit_self_served_page)
+            desk.self_serve_repeated_observers.append(self._credit_self_served_page)  # retries a lost vote
         self.keys = keys  # API keys and widget ids kept in the database (None: settings keys only)
         # Called with every ask's result, after it is stored (e.g. /metrics counts decisions); must not raise.
         self.observers: list[Callable[[AskResult], None]] = []
@@ -132,7 +133,8 @@ class DeflectService:
     def _credit_self_served_page(self, escalation: Escalation) -> None:
         """A suggested page that solved a customer's problem counts as their helpful vote for it (for similar
         questions, through the feedback adjustment). Never raises: the withdrawal is stored already and is what the
-        customer did; a vote that could not be stored is logged and lost, and the self-serve still succeeds."""
+        customer did; a vote that could not be stored is logged, the self-serve still succeeds, and the customer's
+        repeat click (told here too) stores it then, once."""
         if self.feedback is None:
             return
         try:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import deflect.cli_feedback  # noqa: F401  (registers the commands on the app)
 from deflect.cli import app
+from deflect.domain.feedback import self_served_vote_id, vote_id
 from deflect.store.sql import SqlStore
 from deflect.testing.store_contract import T0, answered, make_feedback
 
@@ -72,3 +73,19 @@ def test_an_empty_database_lists_nothing(db_url: str) -> None:
 
 def test_a_bad_limit_is_a_usage_error(db_url: str) -> None:
     assert runner.invoke(app, ["feedback", "list", "--limit", "0"]).exit_code == 2
+
+
+def test_a_self_serves_vote_is_told_from_a_clicked_one(db_url: str) -> None:
+    store = SqlStore(db_url)
+    store.append_audit([answered("ans-1")])
+    store.add_feedback(make_feedback(vote_id(), "ans-1", T0))
+    store.add_feedback(make_feedback(self_served_vote_id("esc_1"), "ans-1", T0 + timedelta(minutes=1), helpful=True))
+    store.close()
+
+    listed = runner.invoke(app, ["feedback", "list", "--json"])
+    table = runner.invoke(app, ["feedback", "list"], env={"COLUMNS": "200"})
+
+    assert listed.exit_code == 0, listed.output
+    assert [v["via"] for v in json.loads(listed.output)] == ["self_serve", "vote"]
+    assert table.exit_code == 0, table.output
+    assert "self-serve" in table.output

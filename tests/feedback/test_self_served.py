@@ -20,6 +20,7 @@ from deflect.config import Settings
 from deflect.domain.escalation import OTHER_PAGE, Escalation, State
 from deflect.domain.models import Audience
 from deflect.domain.ports import EscalationStore
+from deflect.errors import NotFound
 from deflect.feedback.desk import voter_of
 from deflect.service import DeflectService
 from deflect.store.sql import SqlStore
@@ -121,6 +122,96 @@ def test_a_vote_that_cannot_be_stored_never_fails_the_self_serve(
     assert svc.feedback.list() == []
     assert [r.getMessage() for r in caplog.records] == [
         f"self-served escalation {esc.id}: its page's vote was not stored"
+    ]
+
+
+class FlakyFeedback:
+    """Delegates to a store, counting feedback writes; the first `failures` of them fail as a full disk would."""
+
+    def __init__(self, inner: EscalationStore, failures: int = 1) -> None:
+        self._inner = inner
+        self._failures = failures
+        self.writes = 0
+
+    def add_feedback(self, *args: Any, **kwargs: Any) -> None:
+        self.writes += 1
+        if self.writes <= self._failures:
+            raise OSError("disk full")
+        self._inner.add_feedback(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_vote_lost_on_the_withdrawal_is_stored_once_by_the_customers_repeat_click(svc: DeflectService) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+    flaky = FlakyFeedback(svc.desk.store)
+    svc.feedback.store = flaky  # type: ignore[assignment]
+    svc.desk.self_serve(esc.id, ME, PAGE)
+    assert svc.feedback.list() == [] and flaky.writes == 1
+    with pytest.raises(NotFound):
+        svc.desk.self_serve(esc.id, "customer:someone-else", PAGE)  # nobody else's click retries it
+
+    again, _ = svc.desk.self_serve(esc.id, ME, OTHER_PAGE)  # the repeat click, even naming another page
+    svc.desk.self_serve(esc.id, ME, PAGE)  # and one more
+
+    assert again.state is State.SELF_SERVED and again.self_served_page == PAGE
+    [vote] = svc.feedback.list()
+    assert (vote.answer_id, vote.helpful, vote.correct_source, vote.actor) == (esc.answer_id, True, PAGE, ME)
+    assert vote.via == "self_serve"
+    assert flaky.writes == 2  # the lost write and its retry: the last click found the vote and wrote nothing
+    actions = [e for e in svc.desk.audit(escalation_id=esc.id) if e.kind == "action"]
+    assert [(e.action, e.data.get("via")) for e in actions] == [("self_serve", None), ("feedback", "self_serve")]
+    assert svc.desk.store.get(esc.id).version == 2  # the escalation itself was written once
+
+
+def test_repeat_clicks_after_the_vote_was_stored_write_no_second_one(svc: DeflectService) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+    counted = FlakyFeedback(svc.desk.store, failures=0)
+    svc.feedback.store = counted  # type: ignore[assignment]
+
+    for _ in range(3):
+        svc.desk.self_serve(esc.id, ME, PAGE)
+
+    assert counted.writes == 1
+    assert [v.via for v in svc.feedback.list()] == ["self_serve"]
+
+
+def test_a_repeat_click_that_fails_again_is_logged_and_still_succeeds(
+    svc: DeflectService, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+    svc.feedback.store = FlakyFeedback(svc.desk.store, failures=2)  # type: ignore[assignment]
+
+    with caplog.at_level(logging.ERROR, logger="deflect.service"):
+        svc.desk.self_serve(esc.id, ME, PAGE)
+        again, message = svc.desk.self_serve(esc.id, ME, PAGE)
+    svc.desk.self_serve(esc.id, ME, PAGE)
+
+    assert again.state is State.SELF_SERVED and "nobody will contact you" in message
+    assert [r.getMessage() for r in caplog.records] == 2 * [
+        f"self-served escalation {esc.id}: its page's vote was not stored"
+    ]
+    assert [v.correct_source for v in svc.feedback.list()] == [PAGE]  # the third click stored it
+
+
+def test_through_the_widget_a_repeat_click_stores_the_anonymous_visitors_lost_vote(settings: Settings) -> None:
+    widget = strict(settings, widgets={"wid_shop": [SITE]}, widget_identity_secret=SECRET, widget_rate_per_ip=100)
+    svc = build(widget, InMemoryStore())
+    assert svc.feedback is not None
+    client = TestClient(create_app(widget, svc))
+    headers = visitor("sess_first_00001")
+    escalation_id = escalate(client, headers)
+    svc.feedback.store = FlakyFeedback(svc.desk.store)  # type: ignore[assignment]
+
+    first, again = solved(client, escalation_id, headers), solved(client, escalation_id, headers)
+
+    assert (first.status_code, again.status_code) == (200, 200) and first.json() == again.json()
+    assert [(v.actor, v.correct_source, v.via) for v in svc.feedback.list()] == [
+        ("widget:wid_shop:anonymous", PAGE, "self_serve")
     ]
 
 

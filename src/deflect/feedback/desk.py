@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from typing import get_args
 
 from deflect.domain.actors import voter_of
 from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, State
-from deflect.domain.feedback import FeedbackRecord, Role
+from deflect.domain.feedback import FeedbackRecord, Role, self_served_vote_id, vote_id
 from deflect.domain.models import SourceHit
 from deflect.domain.ports import Embedder, FeedbackStore
 from deflect.errors import Conflict, NotFound, ValidationFailed
@@ -23,8 +22,6 @@ MAX_COMMENT = 2000
 MAX_SOURCE_ID = 300
 Clock = Callable[[], datetime]
 Scrub = Callable[[str], str]
-# Namespace of the ids of votes that self-served escalations cast: one id per escalation, so one vote.
-SELF_SERVED_VOTES = uuid.UUID("5f1d3c2e-6a0b-4c7e-9d8f-2b1a0e4c6d57")
 
 
 def utc_now() -> datetime:
@@ -77,26 +74,30 @@ class FeedbackDesk:
         role = _role(caller_role)
         comment = _comment(comment, self._scrub)
         correct_source = _source(correct_source)
-        return self._store(answer_id, helpful, comment, correct_source, role, actor, "fb_" + uuid.uuid4().hex, {})
+        return self._store(answer_id, helpful, comment, correct_source, role, actor, vote_id(), {})
 
     def record_self_served(self, escalation: Escalation) -> FeedbackRecord | None:
         """A customer withdrew their escalation because a suggested page solved it: store that as their helpful vote
         naming the page (`correct_source`) on the escalation's answer, audited like a vote ("via": "self_serve").
 
-        Once per escalation: the id is derived from the escalation's, so a second call stores nothing and returns
-        None, as does an escalation not self-served or solved by "other" (no page to credit). The vote goes through
-        the same adjustment as any other (its caps, `min_actors`, decay), by the requester's feedback actor."""
+        Once per escalation: the id is derived from the escalation's (self_served_vote_id), so a call once it is
+        stored writes nothing and returns None, as does an escalation not self-served or solved by "other" (no page
+        to credit). That makes it the retry too: the customer's repeat click stores the vote a failed write lost.
+        The vote goes through the same adjustment as any other (its caps, `min_actors`, decay), by the requester's
+        feedback actor."""
         page = escalation.self_served_page
         if escalation.state is not State.SELF_SERVED or not escalation.requester or page in (None, OTHER_PAGE):
             return None
-        record_id = "fb_" + uuid.uuid5(SELF_SERVED_VOTES, escalation.id).hex
+        record_id = self_served_vote_id(escalation.id)
+        if any(r.id == record_id for r in self.store.feedback(answer_id=escalation.answer_id, limit=None)):
+            return None  # stored already: a repeat reads, and writes nothing
         actor = voter_of(escalation.requester)
         try:
             result = self._store(
                 escalation.answer_id, True, None, _source(page), "customer", actor, record_id, {"via": "self_serve"}
             )
         except Conflict:
-            return None  # stored already (a retry after a lost reply, or another worker)
+            return None  # stored meanwhile (another worker took the same click)
         return result.record
 
     def _store(
