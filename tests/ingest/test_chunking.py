@@ -418,6 +418,31 @@ def test_a_docbook_chapter_heading_with_no_break_spaces_is_still_recognised_as_t
     assert [c.heading_path for c in chunks] == ["", "9.1. Overview"]
 
 
+@pytest.mark.parametrize(
+    ("title_tag", "h1", "title"),
+    [
+        # The first heading numbers the first section and <title> names the page (SQLite's documentation).
+        ("Kettle Descaling Guide", "1. Overview", "Kettle Descaling Guide"),
+        ("Kettle Descaling Guide", "2.1 Before you start", "Kettle Descaling Guide"),
+        # A numbered chapter that <title> repeats is the page's name (DocBook, Sphinx's tutorial chapters).
+        ("4. Descaling — Kettle 2.1 documentation", "4. Descaling", "4. Descaling"),
+        ("4. Descaling", "4. Descaling", "4. Descaling"),
+        # An unnumbered first heading is the name, whatever <title> adds.
+        ("Descaling | Kettle Help Center", "Descaling", "Descaling"),
+    ],
+)
+def test_a_first_heading_that_numbers_a_section_gives_way_to_the_title_tag(title_tag: str, h1: str, title: str) -> None:
+    page = (
+        f"<html><head><title>{title_tag}</title></head><body><h1>{h1}</h1>"
+        "<p>Descale the kettle every month with a cup of vinegar.</p></body></html>"
+    )
+
+    doc = parse_html(page, "descaling.html", SIG)
+
+    assert doc.title == title
+    assert Chunker(200, 30).chunk(doc)[0].title == title
+
+
 # --- a list item larger than a chunk: its later pieces name the item ----------------------------------------
 
 LONG_OPTION = (

@@ -433,11 +433,20 @@ def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None
     return _article(dict(meta), body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
 
 
+_NUMBERED_SECTION = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
+
+
 def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
     """An HTML page: metadata from `<meta>`, title from `<meta>`/a man page's NAME line/H1/`<title>`, content (not
     chrome) as Markdown."""
     page = parse_page(text)
-    guesses = [(page.name_line, "man page NAME line"), (page.h1, "first heading"), (page.title_tag, "<title>")]
+    named = [(page.h1, "first heading"), (page.title_tag, "<title>")]
+    if _NUMBERED_SECTION.match(page.h1) and page.title_tag and not page.title_tag.startswith(page.h1):
+        # The first heading numbers the page's first section ("1. Overview" on half of SQLite's pages, which would
+        # all be titled alike in answers and suggestions); the page's name is in <title>. A numbered chapter that
+        # <title> repeats ("4. Memcheck", "9. Classes — Python 3.11 documentation") is the page's name and stays.
+        named = [(page.title_tag, "<title> (the first heading numbers a section)"), (page.h1, "first heading")]
+    guesses = [(page.name_line, "man page NAME line"), *named]
     return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), guesses)
 
 
