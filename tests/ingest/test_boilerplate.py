@@ -255,3 +255,43 @@ def test_the_ingest_report_says_which_pages_lost_boilerplate_also_when_unchanged
         assert notes["man/frob-mount.html"] == []  # it has no footer to lose
         for name in ("frob-init", "frob-save", "frob-prune"):
             assert notes[f"man/{name}.html"] == ["boilerplate: 1 block repeated on most pages of its folder left out"]
+
+
+MENU = "<ul><li><a href='index.html'>Home</a></li><li><a href='docs.html'>Docs</a></li><li>Download</li>" + (
+    "<li>Support</li></ul>"
+)
+
+
+def test_a_menu_of_one_word_links_on_every_page_is_taken_out(tmp_path: Path) -> None:
+    # A site's menu outside <nav> (SQLite's pages): each link alone is a label, the whole list repeated is chrome.
+    write_pages(tmp_path, {n: man_page(n, s, extra=MENU) for n, s in SUMMARIES.items()})
+
+    for name, summary in SUMMARIES.items():
+        body = docs(tmp_path)[f"doc:{name}"].body
+        assert not any(word in body for word in ("Home", "Download", "Support"))
+        assert f"`{name}` is how you {summary}" in body
+
+
+def test_a_short_list_on_a_few_pages_or_different_on_each_stays(tmp_path: Path) -> None:
+    pages = {n: man_page(n, s, extra=MENU if n == "frob-save" else "") for n, s in SUMMARIES.items()}
+    pages["frob-mount"] = man_page("frob-mount", SUMMARIES["frob-mount"], extra="<ul><li>FUSE</li><li>NFS</li></ul>")
+    pages["frob-init"] = man_page(
+        "frob-init", SUMMARIES["frob-init"], extra="<ul><li>ext4</li><li>xfs</li><li>btrfs</li></ul>"
+    )
+    write_pages(tmp_path, pages)
+
+    found = docs(tmp_path)
+
+    assert "- Download" in found["doc:frob-save"].body
+    assert "- NFS" in found["doc:frob-mount"].body
+    assert "- btrfs" in found["doc:frob-init"].body
+
+
+def test_two_items_are_not_a_menu_and_a_page_that_is_only_its_menu_keeps_it() -> None:
+    two = "# Links\n\n- Home\n- Support\n"
+    assert page_blocks(two).fingerprints == frozenset()
+
+    menu_only = "- Home\n- Docs\n- Support\n"
+    page = page_blocks(menu_only)
+    assert len(page.fingerprints) == 1 and not page.solid
+    assert applied(page, page.fingerprints) == frozenset()  # all it has: kept, so it is still indexed

@@ -5,9 +5,11 @@ is on at least MIN_PAGES of the folder's article pages and on at least MIN_SHARE
 manuals (docs/retrieval.md): bup's "Part of the bup(1) suite." is on 38 of its 39 man pages; the most repeated
 block of the borg manual ("Note", an admonition label) is on 18 of 46 pages, and the rest repeat on a handful of
 pages that share a section (an include), which is content each of those pages needs. Half the folder separates the
-two with room on either side. Code blocks, tables and definition entries (`- **--verbose**: ...`, a man page's
-option) are never boilerplate: a suite's man pages may all list the same option, and each page's copy is what a
-question about that command needs; dropping it everywhere would drop it from the index.
+two with room on either side. A list of three or more one- or two-word items (a site's menu outside `<nav>`: SQLite's
+pages all open with the same eight links) is counted as one block, though each item alone is a label. Code blocks,
+tables and definition entries (`- **--verbose**: ...`, a man page's option) are never boilerplate: a suite's man
+pages may all list the same option, and each page's copy is what a question about that command needs; dropping it
+everywhere would drop it from the index.
 
 A page keeps everything when the boilerplate is all it has (it would otherwise never be indexed). The folder is
 the page's own directory (by its name under the ingest root), so one manual's footer is not counted against
@@ -34,6 +36,9 @@ MIN_SHARE = 0.5
 # A block of one or two words is a label ("Note", "Warning", "Example:"): what it means is the block after it,
 # which it introduces, so it stays however often it repeats (borg's deployment pages all carry "Note").
 MIN_WORDS = 3
+# A list of this many items or more, each a label, is a menu (menus()): SQLite's pages all open with the same
+# eight-link list, which would otherwise be the first chunk of every page.
+MIN_MENU_ITEMS = 3
 # A definition entry as html.py and text.py write it: `- **TERM**: description`.
 _DEFINITION = re.compile(r"^(?:[-*+]|\d{1,9}[.)])[ \t]+\*\*.+?\*\*")
 NOTHING: frozenset[str] = frozenset()
@@ -60,13 +65,41 @@ def candidate(block: Block) -> bool:
     return block.kind == "text" or (block.kind == "item" and _DEFINITION.match(block.text) is None)
 
 
+def menus(blocks: list[Block]) -> list[list[Block]]:
+    """The lists of `blocks` that are menus: MIN_MENU_ITEMS or more items, each too short to be a candidate itself
+    ("Home", "Download", "Support"). A site's menu is a list of one-word links that every page repeats; each item
+    alone is a label, but the whole list, repeated on most pages of a folder, is chrome."""
+    out: list[list[Block]] = []
+    run: list[Block] = []
+    for block in [*blocks, None]:
+        if block is not None and block.kind == "item" and (run and block.continues_list or not run):
+            run.append(block)
+            continue
+        if len(run) >= MIN_MENU_ITEMS and all(_short_item(b) for b in run):
+            out.append(run)
+        run = [block] if block is not None and block.kind == "item" else []
+    return out
+
+
+def menu_fingerprint(menu: list[Block]) -> str:
+    return fingerprint("\n".join(b.text for b in menu))
+
+
+def _short_item(block: Block) -> bool:
+    return not candidate(block) and _DEFINITION.match(block.text) is None
+
+
 @lru_cache(maxsize=32)
 def page_blocks(body: str) -> PageBlocks:
     """The census entry of an article body (cached: the memo and the census ask for the same body in turn)."""
-    found = [b for s in sections(body) for b in s.blocks]
+    parts = sections(body)
+    found = [b for s in parts for b in s.blocks]
+    listed = [m for s in parts for m in menus(s.blocks)]
+    in_menus = {id(b) for m in listed for b in m}
     return PageBlocks(
-        fingerprints=frozenset(fingerprint(b.text) for b in found if candidate(b)),
-        solid=any(not candidate(b) for b in found),
+        fingerprints=frozenset(fingerprint(b.text) for b in found if candidate(b))
+        | frozenset(menu_fingerprint(m) for m in listed),
+        solid=any(not candidate(b) and id(b) not in in_menus for b in found),
     )
 
 
@@ -113,6 +146,11 @@ def strip(body: str, stripped: frozenset[str]) -> str:
                 start, end = block.lines
                 drop[start] = block.kind == "item"
                 gone.update(range(start, end))
+        for menu in menus(section.blocks):
+            if menu_fingerprint(menu) in stripped:
+                for block in menu:
+                    drop[block.lines[0]] = True
+                    gone.update(range(*block.lines))
     out: list[str] = []
     for i, line in enumerate(lines):
         if i in drop and not drop[i] and out and out[-1].strip():
