@@ -54,7 +54,8 @@ def test_a_customer_escalated_for_low_confidence_alone_gets_pages_and_the_packet
     page = result.suggested[0]
     assert page.title == "Resetting your password" and page.url.startswith("https://help.example/")
     assert page.heading  # the best chunk's section, so the customer knows where on the page to look
-    assert result.answer.rstrip().endswith("While you wait, these pages may help:")
+    # The first page comes quoted (tests below), so the hand-off says what the quotation is and that it stands.
+    assert result.answer.rstrip().endswith(svc.desk.config.messages.suggestions_excerpt)
     assert result.escalation_id is not None
     esc = store.get(result.escalation_id).escalation  # committed before the reply, as every escalation
     shown = [s.source_id for s in esc.sources if s.shown]

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         1000, ge=200, le=8000, description="Longest passage an extractive answer quotes; longer ones are trimmed."
     )
 
+    suggest_excerpt: bool = Field(
+        True,
+        description="Quote the first page suggested to an escalated customer (low confidence only, extractive "
+        "generator): the passages an answer would quote from that page alone, shown under it while the escalation "
+        "stands. Off: suggested pages are pointers only, and no unvetted text reaches customers.",
+    )
+
     generator: Literal["extractive", "ollama"] = Field(
         "extractive", description="`extractive` (grounded, no LLM) or `ollama`."
     )

@@ -89,13 +89,15 @@ class EscalationDesk:
         claimed_customer: Mapping[str, str] | None = None,
         record: bool = True,
         suggested_ids: Sequence[str] = (),
+        excerpts: Mapping[str, str] | None = None,
         requester: str | None = None,
     ) -> tuple[Escalation, str]:
         """Build and store the packet with its audit events in one transaction; return it and the hand-off text.
         `record=False` (a dry run) builds the packet, so priority and hand-off are the real ones, and stores nothing;
         its id is DRY_RUN_REFERENCE, which no stored escalation has. `suggested_ids`: the sources the asker is
-        pointed at with the hand-off, marked shown in the packet and introduced by the hand-off text. `requester`:
-        the customer caller who may later withdraw it (`self_serve`)."""
+        pointed at with the hand-off, marked shown in the packet and introduced by the hand-off text; `excerpts`:
+        what was quoted to the asker from them (by source id), kept in the packet and announced by the hand-off text.
+        `requester`: the customer caller who may later withdraw it (`self_serve`)."""
         now = self.clock()
         esc = build_escalation(
             answer_id=answer_id,
@@ -115,9 +117,10 @@ class EscalationDesk:
             claimed_customer=claimed_customer,
             escalation_id=None if record else DRY_RUN_REFERENCE,
             shown_ids=suggested_ids,
+            excerpts=excerpts,
             requester=requester,
         )
-        handoff = customer_message(esc, self.config, now, pages=bool(suggested_ids))
+        handoff = customer_message(esc, self.config, now, pages=bool(suggested_ids), excerpt=bool(excerpts))
         if not record:
             return esc, handoff
         events = [

@@ -33,7 +33,7 @@ from deflect.domain.models import (
 from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
 from deflect.domain.text import asks_how, clean_text
 from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
-from deflect.escalations import suggested_pages
+from deflect.escalations import page_excerpt, suggested_pages
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
@@ -82,12 +82,15 @@ class DeflectService:
         calibrator: Calibrator | None = None,
         auto_calibrate: bool = True,
         keys: KeyRing | None = None,
+        suggest_excerpt: bool = True,
     ) -> None:
         self._index = index
         self._retriever = retriever
         self._generator = generator
         # A streaming generator is a model call (seconds); the extractive one costs about a millisecond.
         self._drafts_are_cheap = not isinstance(generator, StreamingGenerator)
+        # Quote the first suggested page to an escalated customer (only when drafts are cheap, as above).
+        self._suggest_excerpt = suggest_excerpt
         # Loaded on first ask, so `deflect ingest` works before any calibration has been fitted.
         self._load_calibration = calibration
         self._calibration: Calibration | None = None
@@ -232,6 +235,7 @@ class DeflectService:
         verdict = decide(question, evidence, rules)
         reasons = list(verdict.reasons)
         answer = None
+        quotable: list[SourceHit] = []  # the drafted sources, openings and neighbours read: an excerpt reuses them
         # A risk trigger over a confident KB answer still gets an answer drafted: it goes into the packet for the
         # agent who picks the escalation up, and is shown to the asker only when the asker is an agent. So does a
         # relevant but unsure one (only low confidence escalated it), marked as such: on a manual deflect cannot
@@ -242,7 +246,7 @@ class DeflectService:
             sources = hits[: self._max_sources]
             # Only a how-to answer quotes a page's opening (deflect.answer.extractive), and only a chunk cut mid-passage
             # needs a neighbour: other asks skip the read.
-            sources = self._with_openings(sources, audience, asks_how(question))
+            sources = quotable = self._with_openings(sources, audience, asks_how(question))
             generator = self._generator
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
             if on_text is not None and shown and isinstance(generator, StreamingGenerator):
@@ -260,6 +264,10 @@ class DeflectService:
             if verdict.suggest_pages and audience is Audience.CUSTOMER
             else []
         )
+        if suggested and self._suggest_excerpt and self._drafts_are_cheap:
+            excerpt = self._excerpt(question, suggested[0], hits, quotable, audience)
+            suggested[0] = suggested[0].model_copy(update={"excerpt": excerpt})
+        excerpts = {p.source_id: p.excerpt for p in suggested if p.excerpt}
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
         claimed = dict(claimed_customer or {})
         names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
@@ -283,6 +291,7 @@ class DeflectService:
             "sources": [{"source_id": h.source_id, "score": round(h.score, 4)} for h in hits],
             "cited": [c.source_id for c in answer.citations] if answer else [],
             "suggested": [p.source_id for p in suggested],
+            "excerpt_from": next(iter(excerpts), None),  # the suggested page quoted to the customer, if any
             "policy_version": rules.version,
             "threshold": rules.answer_threshold,
             "generator": self._generator.name,
@@ -315,6 +324,7 @@ class DeflectService:
                 claimed_customer=claimed,
                 record=record,
                 suggested_ids=[p.source_id for p in suggested],
+                excerpts=excerpts,
                 requester=requester,
             )
             citations, escalation_id, priority = [], esc.id if record else None, esc.priority.value
@@ -514,6 +524,16 @@ class DeflectService:
         """Ranked sources the audience may see, and the confidence features computed from them."""
         hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
         return hits, features(question, hits)
+
+    def _excerpt(
+        self, question: str, page: Suggestion, hits: Sequence[SourceHit], read: Sequence[SourceHit], audience: Audience
+    ) -> str:
+        """The first suggested page's excerpt (deflect.escalations.suggest.page_excerpt): from its hit as the draft
+        read it (`read`, with openings and neighbours) or, when the draft did not quote that page, read now."""
+        own = [h for h in read if h.source_id == page.source_id]
+        if not own:
+            own = self._with_openings([h for h in hits if h.source_id == page.source_id], audience, asks_how(question))
+        return page_excerpt(question, page, own, self._generator.generate)
 
     def _with_openings(self, sources: list[SourceHit], audience: Audience, openings: bool) -> list[SourceHit]:
         """The sources an answer quotes, with their pages' openings when `openings` and the neighbours that complete a

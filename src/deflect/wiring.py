@@ -144,6 +144,7 @@ def assemble(
         ],
         max_question_chars=settings.max_question_chars,
         answer_max_sources=settings.answer_max_sources,
+        suggest_excerpt=settings.suggest_excerpt,
         threshold_override=settings.confidence_threshold,
         index_calls=Bounded("index", settings.index_timeout_s, IndexUnavailable, settings.index_retry_after_s),
         store_calls=Bounded("database", settings.database_timeout_s + 1, StoreUnavailable, 0.0, workers=1),

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from deflect.domain.escalation import Priority, State, Tier
+from deflect.domain.escalation import Escalation, Priority, State, Tier
 from deflect.domain.models import Audience
 from deflect.errors import ValidationFailed
 from deflect.escalations import searched_sources
@@ -107,3 +107,19 @@ def test_searched_sources_keep_rank_order_and_shown_flags() -> None:
 
     assert [(s.source_id, s.shown) for s in sources] == [("a", False), ("b", True)]
     assert sources[0].url == "https://help.example/a"
+
+
+def test_the_packet_keeps_what_was_quoted_to_the_asker_and_older_packets_read_without_it() -> None:
+    esc = escalation(hits=[hit("a", 0.9), hit("b", 0.8)], shown_ids=["a", "b"], excerpts={"a": "**A**\n\nQuoted. [1]"})
+
+    assert [(s.source_id, s.shown, s.excerpt) for s in esc.sources] == [
+        ("a", True, "**A**\n\nQuoted. [1]"),
+        ("b", True, ""),
+    ]
+    stored = Escalation.model_validate_json(esc.model_dump_json())
+    assert stored.sources[0].excerpt == "**A**\n\nQuoted. [1]"
+    # A packet stored before excerpts existed (no such key) reads as "nothing quoted": no migration.
+    old = esc.model_dump(mode="json")
+    for source in old["sources"]:
+        del source["excerpt"]
+    assert [s.excerpt for s in Escalation.model_validate(old).sources] == ["", ""]

@@ -3,10 +3,11 @@ introduces them. Pure: hits are built here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
-from deflect.domain.models import Chunk, ScoredChunk, SourceHit
-from deflect.escalations import SUGGEST_MAX, customer_message, suggested_pages
+from deflect.domain.models import Answer, Chunk, Citation, ScoredChunk, SourceHit
+from deflect.escalations import SUGGEST_MAX, customer_message, page_excerpt, suggested_pages
 
 from .builders import CONFIG, at, config_with, escalation, raw_config
 
@@ -54,7 +55,8 @@ def test_pages_come_in_rank_order_with_the_best_sections_heading_and_no_text() -
 
     assert [p.source_id for p in pages] == ["b", "a"]  # the retriever's order, not re-sorted by cosine
     assert pages[0].heading == "Section 2 of b" and pages[0].url == "https://help.example/b#s2"
-    assert set(pages[0].model_dump()) == {"source_id", "title", "url", "heading"}  # a pointer, never an answer
+    # A pointer: the excerpt is quoted by the service (`page_excerpt`), for the first page of a customer only.
+    assert all(p.excerpt == "" for p in pages)
 
 
 def test_a_resolved_escalation_is_suggested_without_its_record_section_as_heading() -> None:
@@ -112,3 +114,54 @@ def test_the_sentence_comes_from_the_config() -> None:
     config = config_with(messages={**raw_config()["messages"], "suggestions": "Meanwhile, try these:"})
 
     assert customer_message(escalation(config=config), config, at(), pages=True).endswith("\n\nMeanwhile, try these:")
+
+
+def test_with_an_excerpt_the_hand_off_says_what_it_is_instead() -> None:
+    esc = escalation(reasons=("low_confidence",))
+
+    pointers = customer_message(esc, CONFIG, at(), pages=True)
+    quoted = customer_message(esc, CONFIG, at(), pages=True, excerpt=True)
+
+    assert quoted == customer_message(esc, CONFIG, at()) + "\n\n" + CONFIG.messages.suggestions_excerpt
+    assert quoted != pointers and customer_message(esc, CONFIG, at(), excerpt=True) == customer_message(
+        esc, CONFIG, at()
+    )
+    sentence = CONFIG.messages.suggestions_excerpt
+    # From the docs, may answer it, a person follows up unless the customer says it solved it.
+    assert "documentation" in sentence and "may" in sentence and "solved it" in sentence and "still reply" in sentence
+
+
+class Recording:
+    """A generator that quotes its first source's first chunk, or returns what it is told to."""
+
+    def __init__(self, answer: Answer | None = None) -> None:
+        self.answer = answer
+        self.asked: list[list[str]] = []
+
+    def __call__(self, question: str, sources: Sequence[SourceHit]) -> Answer:
+        self.asked.append([s.source_id for s in sources])
+        if self.answer is not None:
+            return self.answer
+        top = sources[0]
+        cite = Citation(n=1, source_id=top.source_id, title=top.title, url=top.url, snippet="text")
+        return Answer(text=f"{top.chunks[0].chunk.text} [1]", citations=[cite])
+
+
+def test_an_excerpt_is_generated_from_the_pages_own_hit_alone() -> None:
+    hits = [hit("a", 0.7), hit("b", 0.6)]
+    page = suggested_pages(hits, PUBLIC, FLOOR)[1]
+    generate = Recording()
+
+    assert page_excerpt("q", page, hits, generate) == "text [1]"
+    assert generate.asked == [["b"]]
+
+
+def test_no_excerpt_when_nothing_is_quoted_or_another_page_is_cited() -> None:
+    hits = [hit("a", 0.7)]
+    page = suggested_pages(hits, PUBLIC, FLOOR)[0]
+    other = Citation(n=1, source_id="z", title="Z", url="", snippet="")
+
+    assert page_excerpt("q", page, hits, Recording(Answer(text="", citations=[]))) == ""
+    assert page_excerpt("q", page, hits, Recording(Answer(text="quote [1]", citations=[]))) == ""
+    assert page_excerpt("q", page, hits, Recording(Answer(text="quote [1]", citations=[other]))) == ""
+    assert page_excerpt("q", page, [hit("c", 0.7)], Recording()) == ""  # the page is not among the hits

@@ -173,3 +173,20 @@ def test_an_unknown_opening_key_is_a_config_error() -> None:
             engineering_draft="$draft",
             openings={"nonsense": "x"},
         )
+
+
+def test_the_briefing_says_which_shown_page_was_quoted_to_the_asker() -> None:
+    esc = escalation(
+        hits=[hit("quoted", 0.7), hit("pointer", 0.6), hit("unshown", 0.5)],
+        shown_ids=["quoted", "pointer"],
+        excerpts={"quoted": "Quoted passage. [1]"},
+    )
+
+    lines = engineering_briefing(esc, CONFIG, at()).splitlines()
+
+    def line(source_id: str) -> str:
+        return next(x for x in lines if f"/{source_id}>" in x)
+
+    assert line("quoted").endswith("[shown to asker, with an excerpt]")
+    assert line("pointer").endswith("[shown to asker]")
+    assert "shown to asker" not in line("unshown")

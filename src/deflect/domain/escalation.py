@@ -50,6 +50,9 @@ class SearchedSource(BaseModel):
     url: str = ""
     score: float
     shown: bool = False
+    # The passages the asker was shown quoted from this page with the hand-off (empty: none), verbatim, so the agent
+    # reads what the customer read. Packets from before it was added read as empty.
+    excerpt: str = ""
 
 
 class ChecklistItem(BaseModel):

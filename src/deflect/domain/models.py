@@ -136,12 +136,19 @@ class Answer(BaseModel):
 
 
 class Suggestion(BaseModel):
-    """A page offered to an escalated asker while they wait: a pointer, never an answer (it carries no text)."""
+    """A page offered to an escalated asker while they wait: a pointer, and on the first page at most an excerpt
+    quoted from that page alone (deflect.escalations.suggest.page_excerpt), never an answer deflect vouches for."""
 
     source_id: str
     title: str
     url: str
     heading: str = Field("", description="The heading of the source's best-matching section (empty: its opening).")
+    excerpt: str = Field(
+        "",
+        description="First page only: Markdown passages quoted verbatim from this page alone, under their heading, "
+        "the way an extractive answer quotes them (`[1]` marks this page). Empty: a pointer only (not the first "
+        "page, the setting is off, the generator is a model, or the page had no passage to quote).",
+    )
 
 
 class AskResult(BaseModel):

@@ -6,7 +6,7 @@ from deflect.escalations.lifecycle import Action, allowed_actions, apply
 from deflect.escalations.matrix import breach_tier, classify
 from deflect.escalations.packet import build_escalation, searched_sources
 from deflect.escalations.sla import SlaStatus, start_clock, status
-from deflect.escalations.suggest import SUGGEST_MAX, suggested_pages
+from deflect.escalations.suggest import SUGGEST_MAX, page_excerpt, suggested_pages
 from deflect.escalations.templates import customer_message, engineering_briefing, human_duration, self_served_message
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "engineering_briefing",
     "human_duration",
     "load_escalation_config",
+    "page_excerpt",
     "searched_sources",
     "self_served_message",
     "start_clock",

@@ -233,6 +233,15 @@ class MessageTemplates(_Strict):
     # themselves travel as the reply's `suggested` list, which each client renders under it (plain text, no
     # placeholders: it is not a template).
     suggestions: str = Field("While you wait, these pages may help:", min_length=1)
+    # Instead of `suggestions` when the first page comes with an excerpt quoted from it (Suggestion.excerpt): it
+    # must say the quote is from the docs, may answer the question, and that a person still follows up unless the
+    # customer says it solved it (the escalation stands). Plain text, no placeholders.
+    suggestions_excerpt: str = Field(
+        "While you wait, these pages may help. Under the first one is a passage quoted from our documentation: it "
+        "may already answer your question. If it solves your problem, tell us it solved it and we will close your "
+        "request; otherwise a member of the team will still reply as promised.",
+        min_length=1,
+    )
     # What the customer reads after withdrawing their escalation because a page solved it; $reference only.
     self_served: str = Field(
         "Glad that helped. We have closed request $reference, so nobody will contact you about it. "

@@ -20,11 +20,21 @@ def new_escalation_id() -> str:
     return "esc_" + uuid.uuid4().hex
 
 
-def searched_sources(hits: Sequence[SourceHit], shown_ids: Collection[str] = ()) -> list[SearchedSource]:
-    """The retrieved sources in rank order with their fused scores, flagged when the asker was shown them."""
-    shown = set(shown_ids)
+def searched_sources(
+    hits: Sequence[SourceHit], shown_ids: Collection[str] = (), excerpts: Mapping[str, str] | None = None
+) -> list[SearchedSource]:
+    """The retrieved sources in rank order with their fused scores, flagged when the asker was shown them, with
+    what the asker was shown quoted from them (`excerpts`, by source id)."""
+    shown, quoted = set(shown_ids), excerpts or {}
     return [
-        SearchedSource(source_id=h.source_id, title=h.title, url=h.url, score=h.score, shown=h.source_id in shown)
+        SearchedSource(
+            source_id=h.source_id,
+            title=h.title,
+            url=h.url,
+            score=h.score,
+            shown=h.source_id in shown,
+            excerpt=quoted.get(h.source_id, ""),
+        )
         for h in hits
     ]
 
@@ -40,6 +50,7 @@ def build_escalation(
     config: EscalationConfig,
     now: datetime,
     shown_ids: Collection[str] = (),
+    excerpts: Mapping[str, str] | None = None,
     draft_answer: str | None = None,
     conversation: Sequence[str] = (),
     conversation_id: str | None = None,
@@ -62,7 +73,7 @@ def build_escalation(
     now = utc(now, "now")
     tier_name = customer_tier.strip().lower() if customer_tier and customer_tier.strip() else None
     history = [m for m in conversation if m.strip()]
-    sources = searched_sources(hits, shown_ids)
+    sources = searched_sources(hits, shown_ids, excerpts)
     priority, tier = classify(reasons, question, history, tier_name, config)
     draft = draft_answer.strip() if draft_answer and draft_answer.strip() else None
     return Escalation(

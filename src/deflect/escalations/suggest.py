@@ -1,13 +1,15 @@
 """Pages that may help an escalated asker while they wait: the standard help-desk deflection. Pure.
 
-A suggestion points at a page and says nothing about it (no quoted text): deflect could not vouch for an answer,
-so it names where to read, not what to do. Only sources the asker may see, only those about the question."""
+A suggestion points at a page: deflect could not vouch for an answer, so it names where to read. Only sources the
+asker may see, only those about the question. The first page may also carry an excerpt (`page_excerpt`): the
+passages an extractive answer would quote from that page alone, shown as a quotation from the docs, not as
+deflect's answer (the escalation stands and a person still follows up)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
-from deflect.domain.models import SourceHit, Suggestion
+from deflect.domain.models import Answer, SourceHit, Suggestion
 
 SUGGEST_MAX = 3
 
@@ -32,3 +34,18 @@ def suggested_pages(
         heading = best.heading_path if best.kind == "article" else ""
         pages.append(Suggestion(source_id=hit.source_id, title=hit.title, url=hit.url, heading=heading))
     return pages
+
+
+def page_excerpt(
+    question: str, page: Suggestion, hits: Sequence[SourceHit], generate: Callable[[str, list[SourceHit]], Answer]
+) -> str:
+    """What `generate` (the extractive generator) quotes for the question from the page's own hit ALONE, so it can
+    only quote that page, which `suggested_pages` already checked the asker may see; empty when the page is not
+    among `hits`, nothing was quoted, or the answer cites anything else (it cannot: one source in, one out)."""
+    hit = next((h for h in hits if h.source_id == page.source_id), None)
+    if hit is None:
+        return ""
+    answer = generate(question, [hit])
+    if not answer.text or not answer.citations or any(c.source_id != page.source_id for c in answer.citations):
+        return ""
+    return answer.text

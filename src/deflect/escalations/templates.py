@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from string import Template
 
-from deflect.domain.escalation import Escalation
+from deflect.domain.escalation import Escalation, SearchedSource
 from deflect.escalations.config import OPENING_ORDER, EscalationConfig
 from deflect.escalations.sla import SlaStatus, status, utc
 
@@ -53,9 +53,13 @@ def opening(reasons: Sequence[str], openings: Mapping[str, str]) -> str:
     return openings.get("default", "")
 
 
-def customer_message(escalation: Escalation, config: EscalationConfig, now: datetime, pages: bool = False) -> str:
+def customer_message(
+    escalation: Escalation, config: EscalationConfig, now: datetime, pages: bool = False, excerpt: bool = False
+) -> str:
     """The hand-off message for the asker: what happens next, when to expect a reply, the reference; with `pages`,
-    a last paragraph introducing the pages suggested to read while waiting (listed by the client after it)."""
+    a last paragraph introducing the pages suggested to read while waiting (listed by the client after it), which
+    with `excerpt` also says that the first page comes with a quotation that may answer it, and that a person
+    still follows up unless the asker says it solved it."""
     sla_status = status(escalation.sla, now, config)
     text = Template(config.messages.customer).substitute(
         opening=opening(escalation.reasons, config.messages.openings),
@@ -63,12 +67,20 @@ def customer_message(escalation: Escalation, config: EscalationConfig, now: date
         response_time=response_time(sla_status),
         acknowledge_by=format_time(sla_status.acknowledge_deadline),
     )
-    return f"{text}\n\n{config.messages.suggestions}" if pages else text
+    if not pages:
+        return text
+    return f"{text}\n\n{config.messages.suggestions_excerpt if excerpt else config.messages.suggestions}"
 
 
 def self_served_message(escalation: Escalation, config: EscalationConfig) -> str:
     """What the customer reads once they withdrew their escalation (a page solved it): closed, nobody will call."""
     return Template(config.messages.self_served).substitute(reference=escalation.id)
+
+
+def _shown_tag(source: SearchedSource) -> str:
+    if not source.shown:
+        return ""
+    return "  [shown to asker, with an excerpt]" if source.excerpt else "  [shown to asker]"
 
 
 def _indent(text: str) -> str:
@@ -115,7 +127,7 @@ def engineering_briefing(escalation: Escalation, config: EscalationConfig, now: 
     if escalation.customer_tier:
         customer += f" [{escalation.customer_tier}]"
     evidence = [
-        f"- {s.score:.3f}  {s.title}" + (f"  <{s.url}>" if s.url else "") + ("  [shown to asker]" if s.shown else "")
+        f"- {s.score:.3f}  {s.title}" + (f"  <{s.url}>" if s.url else "") + _shown_tag(s)
         for s in sorted(escalation.sources, key=lambda s: -s.score)
     ]
     checklist = [
