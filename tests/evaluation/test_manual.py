@@ -176,6 +176,35 @@ def test_suggestions_count_for_escalated_answerable_questions_and_against_out_of
     assert summary["oos_suggested"] == pytest.approx(0.5)
 
 
+def test_excerpts_count_when_shown_when_actionable_and_against_out_of_scope_questions() -> None:
+    q = ManualQuestion(id="q", question="?", expected_pages=["usage/trim"], key_terms=["--older-than"], split="tune")
+    oos = ManualQuestion(id="o", question="?", split="report")
+    escalated = result("escalate", [], ["doc:usage/trim"], "")
+    quoted = "**tidyup trim**\n\n```\ntidyup trim --older-than 30 /snapshots\n```\n\n[1]"
+    good = escalated.model_copy(update={"suggested": ["doc:usage/trim", "doc:index"], "excerpt": quoted})
+    # An expected page suggested second does not make the first page's excerpt actionable.
+    other_page = good.model_copy(update={"suggested": ["doc:index", "doc:usage/trim"]})
+    no_terms = good.model_copy(update={"excerpt": "**tidyup trim**\n\nRemove old snapshots. [1]"})
+    pointer = good.model_copy(update={"excerpt": ""})
+    oos_quoted = result("escalate", [], ["doc:index"], "").model_copy(
+        update={"suggested": ["doc:index"], "excerpt": "Tidyup removes old snapshots. [1]"}
+    )
+    oos_pointer = oos_quoted.model_copy(update={"excerpt": ""})
+
+    rows = [score_question(q, r) for r in (good, other_page, no_terms, pointer)]
+    rows += [score_question(oos, r) for r in (oos_quoted, oos_pointer)]
+
+    assert [r["excerpt_shown"] for r in rows[:4]] == [True, True, True, False]
+    assert [r["excerpt_actionable"] for r in rows[:4]] == [True, False, False, False]
+    assert [r["excerpt_shown"] for r in rows[4:]] == [None, None]  # applies to escalated answerable questions
+    summary = summarise(rows)
+    assert summary["escalated_excerpt_shown"] == pytest.approx(0.75)
+    assert summary["escalated_excerpt_actionable"] == pytest.approx(0.25)
+    assert summary["oos_excerpt"] == pytest.approx(0.5)
+    answered = score_question(q, result("answer", ["doc:usage/trim"], ["doc:usage/trim"], "tidyup trim --older-than"))
+    assert answered["excerpt_shown"] is None and answered["excerpt_actionable"] is None
+
+
 def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     manuals = write_manual(tmp_path)
     out = tmp_path / "report"
@@ -197,6 +226,11 @@ def test_evaluate_manual_end_to_end(tmp_path: Path, settings: Settings) -> None:
     report = (out / "report.md").read_text()
     assert "Manual questions by operating point" in report
     assert "| t2 |" in report  # the per-question table of the answer-all point
+    # The excerpt shares are columns of the operating points' table (sorted: next to the suggestion shares).
+    header = next(line for line in report.splitlines() if "oos_suggested" in line)
+    assert "| escalated_excerpt_actionable | escalated_excerpt_shown | escalated_suggested_expected |" in header
+    assert "| oos_excerpt | oos_suggested |" in header
+    assert {"escalated_excerpt_shown", "escalated_excerpt_actionable", "oos_excerpt"} <= set(own)
     own = (out / f"results-{SELF_CALIBRATED}.jsonl").read_text().splitlines()
     retrieved = [json.loads(line)["retrieved"] for line in own]
     assert all("doc:_static/theme" not in r and "doc:search" not in r for r in retrieved)

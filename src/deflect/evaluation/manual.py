@@ -14,6 +14,11 @@ Definitions (per answerable question unless stated):
   escalated customer is pointed at while waiting, README "Escalations") include an expected page.
 - out-of-scope with suggestions: share of out-of-scope questions that got any suggested page (pointing someone at
   a page that cannot help).
+- escalated, excerpt shown: share of the escalated answerable questions whose first suggested page came with an
+  excerpt (Suggestion.excerpt: passages quoted from that page alone).
+- escalated, excerpt actionable: share of the escalated answerable questions whose excerpt would be actionable as an
+  answer: its page (the first suggested) is an expected page and it contains every key term (`actionable` above).
+- out-of-scope with an excerpt: share of out-of-scope questions shown an excerpt (quoting a page that cannot help).
 """
 
 from __future__ import annotations
@@ -159,6 +164,7 @@ def score_question(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
     cited = bool(set(r.citations) & set(expected))
     terms = has_key_terms(r.answer, q.key_terms) if answered else False
     suggested = bool(set(r.suggested) & set(expected))
+    escalated = q.answerable and not answered
     return {
         "id": q.id,
         "split": q.split,
@@ -169,9 +175,20 @@ def score_question(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
         "cited_expected": cited if answered and q.answerable else None,
         "key_terms": terms if answered and q.answerable else None,
         "actionable": answered and q.answerable and cited and terms,
-        "suggested_expected": suggested if q.answerable and not answered else None,
+        "suggested_expected": suggested if escalated else None,
         "suggested_any": bool(r.suggested),
+        "excerpt_shown": bool(r.excerpt) if escalated else None,
+        "excerpt_actionable": excerpt_actionable(q, r) if escalated else None,
+        "excerpt_any": bool(r.excerpt),
     }
+
+
+def excerpt_actionable(q: ManualQuestion, r: CaseResult) -> bool:
+    """The first suggested page's excerpt scored as if it were the answer (it cites that page alone)."""
+    if not r.excerpt:
+        return False
+    quoted = r.model_copy(update={"decision": "answer", "answer": r.excerpt, "citations": r.suggested[:1]})
+    return bool(score_question(q, quoted)["actionable"])
 
 
 def score_assist(q: ManualQuestion, r: CaseResult) -> dict[str, Any]:
@@ -202,6 +219,9 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, float | int | None]:
         # Shares among the rows they apply to (mean skips None): escalated answerable ones, out-of-scope ones.
         "escalated_suggested_expected": mean([r["suggested_expected"] for r in answerable]),
         "oos_suggested": mean([r["suggested_any"] for r in oos]),
+        "escalated_excerpt_shown": mean([r["excerpt_shown"] for r in answerable]),
+        "escalated_excerpt_actionable": mean([r["excerpt_actionable"] for r in answerable]),
+        "oos_excerpt": mean([r["excerpt_any"] for r in oos]),
     }
 
 

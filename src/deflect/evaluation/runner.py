@@ -48,6 +48,8 @@ class CaseResult(BaseModel):
     draft_citations: list[str] = Field(default_factory=list)
     # Added in session 7: the pages an escalated customer was pointed at while waiting (source ids).
     suggested: list[str] = Field(default_factory=list)
+    # Added in session 8: what the first suggested page quoted (it cites `suggested[0]`; empty: a pointer only).
+    excerpt: str = ""
 
 
 @dataclass
@@ -164,6 +166,7 @@ def run_cases(
                 draft=r.draft_answer or "",
                 draft_citations=[c.source_id for c in r.draft_citations],
                 suggested=[p.source_id for p in r.suggested],
+                excerpt=r.suggested[0].excerpt if r.suggested else "",
             )
         )
         if progress:
