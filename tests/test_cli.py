@@ -349,6 +349,26 @@ def test_an_escalation_prints_the_suggested_pages_under_the_hand_off(capsys: pyt
     assert "- Tutorial  /sources/doc:b" in printed
 
 
+def test_the_first_pages_excerpt_is_printed_indented_under_it(capsys: pytest.CaptureFixture[str]) -> None:
+    quoted = "**Pipes > Redirection**\n\nUse `>` to send output to a file. [1]"
+    pages = [
+        Suggestion(source_id="doc:a", title="Pipes", url="https://x/a", heading="Redirection", excerpt=quoted),
+        Suggestion(source_id="doc:b", title="Tutorial", url="https://x/b"),
+    ]
+    result = ask_result(decision=Decision.ESCALATE, reasons=["low_confidence"], escalation_id="esc_1", suggested=pages)
+
+    _render(result)
+
+    lines = capsys.readouterr().out.splitlines()
+    first = lines.index("- Pipes > Redirection  https://x/a")
+    assert lines[first + 1 : first + 4] == [
+        "    **Pipes > Redirection**",
+        "",
+        "    Use `>` to send output to a file. [1]",
+    ]
+    assert lines[first + 4] == "- Tutorial  https://x/b"  # the other page stays a pointer
+
+
 def test_a_dry_run_lists_the_pages_the_customer_would_be_offered(capsys: pytest.CaptureFixture[str]) -> None:
     pages = [Suggestion(source_id="doc:a", title="Pipes", url="https://x/a", heading="Redirection")]
     result = ask_result(decision=Decision.ESCALATE, reasons=["low_confidence"], dry_run=True, suggested=pages)
@@ -373,6 +393,16 @@ def test_ask_of_a_customer_escalated_for_low_confidence_alone_lists_public_pages
     assert isinstance(pages, list) and pages
     assert pages[0]["source_id"] == "doc:articles/reset-password"
     assert not {p["source_id"] for p in pages} & INTERNAL_IDS
+    # The first page comes quoted (the extractive generator is the default); a dry run shows the same.
+    assert "reset link" in pages[0]["excerpt"] and all(not p["excerpt"] for p in pages[1:])
+    dry = invoke("ask", PASSWORD_QUESTION, "--dry-run")
+    assert dry.exit_code == 3
+    quoted = [line for line in dry.stdout.splitlines() if line.startswith("    ")]
+    # The same excerpt, every line indented under its page (not re-wrapped at the terminal's width).
+    assert quoted[0].startswith("    **Resetting your password") and quoted[-1].endswith("[1]")
+    assert "\n".join(line.strip() for line in quoted) == "\n".join(
+        line.strip() for line in pages[0]["excerpt"].splitlines() if line.strip()
+    )
 
 
 def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliWorld) -> None:

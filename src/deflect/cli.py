@@ -223,7 +223,7 @@ def _render(result: AskResult) -> None:
             where = f"{page.title} > {page.heading}" if page.heading else page.title
             out.print(f"- {where}  {page.url}", highlight=False, markup=False)
             if page.excerpt:  # quoted from that page (the hand-off text says so), indented under it
-                out.print(textwrap.indent(page.excerpt, "    "), highlight=False, markup=False)
+                out.print(textwrap.indent(page.excerpt, "    "), highlight=False, markup=False, soft_wrap=True)
     out.print(f"\nconfidence {result.confidence:.2f} · {result.latency_ms:.0f} ms", style="dim")
     if result.dry_run:
         out.print("dry run: nothing was recorded", style="dim")
