@@ -224,7 +224,7 @@ def test_openapi_schema_describes_ask(client: TestClient) -> None:
     assert {"/healthz", "/readyz"} <= set(schema["paths"])
     components = schema["components"]["schemas"]
     assert set(components["AskResult"]["properties"]) == RESULT_FIELDS
-    assert set(components["Suggestion"]["properties"]) == {"source_id", "title", "url", "heading"}
+    assert set(components["Suggestion"]["properties"]) == {"source_id", "title", "url", "heading", "excerpt"}
     ok = schema["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/AskResult"}
     # The request schema offers no audience: it comes from the key alone.

@@ -131,7 +131,13 @@ def test_the_decision_event_carries_the_pages_suggested_with_the_hand_off(settin
 
     assert decision["reasons"] == ["low_confidence"]
     assert decision["suggested"] and decision["suggested"] == done["suggested"]
-    assert decision["handoff"].endswith("While you wait, these pages may help:")
+    # The first page comes quoted, the others do not; the hand-off says what the quotation is.
+    assert decision["suggested"][0]["excerpt"] and all(not p["excerpt"] for p in decision["suggested"][1:])
+    assert decision["handoff"].endswith(svc.desk.config.messages.suggestions_excerpt)
+    asked = client.post(
+        "/v1/ask", headers=CUSTOMER, json={"question": "How do I apply account credits in the admin tool?"}
+    )
+    assert asked.json()["suggested"] == decision["suggested"]  # /v1/ask returns the same pages and excerpt
     assert not any(p["source_id"].startswith("doc:internal/") for p in decision["suggested"])
     assert CANARY not in json.dumps(events)
     agent = dict(stream(client, AGENT, question=ANSWERABLE))["decision"]
