@@ -19,6 +19,7 @@ const STRINGS = {
     thanks: "Thanks! Glad that helped.",
     sources: "Sources",
     suggested: "Pages that may help",
+    excerpt: "Quoted from this page",
     examples: "Examples",
     handoff: "I still need help with this. Please connect me to a person.",
     failed: "Sorry, something went wrong. Please try again.",
@@ -45,6 +46,7 @@ const STRINGS = {
     thanks: "Danke! Schön, dass es geholfen hat.",
     sources: "Quellen",
     suggested: "Seiten, die helfen könnten",
+    excerpt: "Zitat aus dieser Seite",
     examples: "Beispiele",
     handoff: "I still need help with this. Please connect me to a person.",
     failed: "Entschuldigung, etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
@@ -202,6 +204,9 @@ export function mount(api, options, base, queue) {
   // Each page has a "This solved it" button: the visitor withdraws their own escalation (the server checks it is
   // theirs and that nobody has started on it), and the hand-off text is replaced by the server's message.
   // "None of these helped" keeps the escalation and only puts the buttons away.
+  // The first page may carry an excerpt: passages quoted from it alone (the hand-off text says so). It is knowledge-
+  // base text like an answer's, so it goes through the same DOM-building Markdown renderer, never innerHTML; its
+  // [1] markers all mean "this page", which the excerpt sits under, so they are left out.
   function suggestionList(pages, result, answer) {
     const list = h("ul", { class: "sources suggested", "aria-label": t.suggested });
     const buttons = [];
@@ -242,6 +247,10 @@ export function mount(api, options, base, queue) {
       const item = h("li");
       if (href) item.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: label }));
       else item.append(label);
+      if (typeof page.excerpt === "string" && page.excerpt) {
+        const quoted = renderMarkdown(page.excerpt, { cite: () => document.createTextNode("") });
+        item.append(h("blockquote", { class: "excerpt", "aria-label": t.excerpt }, [quoted]));
+      }
       if (offer) {
         const button = h("button", {
           type: "button",

@@ -1,0 +1,84 @@
+"""The excerpt under the first page suggested with a low-confidence hand-off, in the customer widget in Debian's
+headless Chromium on another origin: passages quoted from that page, rendered by the widget's DOM-building Markdown
+renderer (never as HTML: the test kb's export article carries raw HTML and a javascript: link, and a reply tampered
+in transit carries worse), accessible by axe-core's WCAG 2 A/AA rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tests.web.conftest import Live, axe_violations, shot
+from tests.web.test_widget_browser import UNSURE, ask, open_widget
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = (
+    "**Exporting > Links**\n\n"
+    '<img src=x onerror="window.pwned=1"> and <script>window.pwned=2</script> stay text.\n\n'
+    "A [bad link](javascript:window.pwned=3) and a [good one](https://help.example/ok). [1]"
+)
+
+
+def excerpt_of(bubble: Any) -> Any:
+    return bubble.get_by_role("list", name="Pages that may help").locator("li").first.locator("blockquote.excerpt")
+
+
+def test_the_first_page_shows_its_excerpt_as_markdown_and_passes_axe(page: Any, live: Live) -> None:
+    widget = open_widget(page, f"{live.site}/shop.html")
+    bubble = ask(widget, UNSURE)
+    text = bubble.locator(".answer").inner_text()
+    stored = live.service.desk.get("esc_" + text.rsplit("esc_", 1)[1].split()[0].strip("."))
+    quoted = [s for s in stored.sources if s.excerpt]
+    assert len(quoted) == 1 and quoted[0].shown, "the packet keeps what the customer was shown, from one page"
+
+    excerpt = excerpt_of(bubble)
+    assert excerpt.count() == 1 and excerpt.get_attribute("aria-label") == "Quoted from this page"
+    shown = excerpt.inner_text()
+    # The heading label renders bold and the passage as text; the [1] markers (this page) are left out.
+    label = quoted[0].excerpt.split("\n\n", 1)[0].strip("*")
+    assert excerpt.locator("strong").first.inner_text() == label
+    assert "expires after 24 hours" in shown and "[1]" not in shown
+    # The kb's own raw HTML and javascript: link are quoted as what they are, and run nothing.
+    assert excerpt.locator("img, script").count() == 0
+    assert all(
+        (a.get_attribute("href") or "").startswith(("http:", "https:", "mailto:")) for a in excerpt.locator("a").all()
+    )
+    assert bubble.locator("blockquote.excerpt").count() == 1  # the other pages stay pointers
+    assert bubble.get_by_role("button", name="This solved it").count() == len([s for s in stored.sources if s.shown])
+    assert axe_violations(page, "deflect-widget") == []
+    shot(page, "widget-excerpt", full_page=False)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.js_errors == []
+
+
+def test_a_hostile_excerpt_renders_as_text_and_never_runs(page: Any, live: Live) -> None:
+    """deflect's real reply with the first page's excerpt replaced in transit (what a poisoned page could quote)."""
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        blocks = response.text().split("\n\n")
+        for i, block in enumerate(blocks):
+            if block.startswith("event: done\n"):
+                data = json.loads(block.split("data: ", 1)[1])
+                data["suggested"][0]["excerpt"] = HOSTILE
+                blocks[i] = "event: done\ndata: " + json.dumps(data)
+        route.fulfill(response=response, body="\n\n".join(blocks))
+
+    page.route("**/widget/v1/*/ask/stream", tamper)
+    widget = open_widget(page, f"{live.site}/shop.html")
+    bubble = ask(widget, UNSURE)
+
+    excerpt = excerpt_of(bubble)
+    excerpt.wait_for()
+    shown = excerpt.inner_text()
+    assert '<img src=x onerror="window.pwned=1">' in shown and "<script>window.pwned=2</script>" in shown
+    assert excerpt.locator("img, script").count() == 0
+    assert excerpt.locator("strong").inner_text() == "Exporting > Links"
+    links = excerpt.locator("a")
+    assert links.count() == 1 and links.get_attribute("href") == "https://help.example/ok"
+    assert "bad link" in shown  # kept as text, without the link
+    assert page.evaluate("() => window.pwned") is None
+    assert axe_violations(page, "deflect-widget") == []
+    assert page.js_errors == []
