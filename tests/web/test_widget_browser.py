@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -96,6 +97,21 @@ def test_pages_that_may_help_are_listed_as_links_under_the_hand_off(page: Any, l
     assert page.js_errors == []
 
 
+def tamper_done(page: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite the `done` event of every widget ask stream in transit (deflect's real reply, then `change`)."""
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        blocks = response.text().split("\n\n")
+        for i, block in enumerate(blocks):
+            if block.startswith("event: done\n"):
+                data = json.loads(block.split("data: ", 1)[1])
+                blocks[i] = "event: done\ndata: " + json.dumps(change(data))
+        route.fulfill(response=response, body="\n\n".join(blocks))
+
+    page.route("**/widget/v1/*/ask/stream", tamper)
+
+
 def test_hostile_suggested_pages_render_as_text_and_never_as_script_links(page: Any, live: Live) -> None:
     """deflect's real reply, with its `suggested` list replaced in transit by hostile titles and urls (what a
     poisoned knowledge source could put there): the widget must show text, and link only http(s) or its own path."""
@@ -115,16 +131,7 @@ def test_hostile_suggested_pages_render_as_text_and_never_as_script_links(page: 
         {"source_id": "c", "title": "Fine page", "url": "https://help.example/fine", "heading": "Intro"},
     ]
 
-    def tamper(route: Any) -> None:
-        response = route.fetch()
-        blocks = response.text().split("\n\n")
-        for i, block in enumerate(blocks):
-            if block.startswith("event: done\n"):
-                data = json.loads(block.split("data: ", 1)[1])
-                blocks[i] = "event: done\ndata: " + json.dumps(data | {"suggested": hostile})
-        route.fulfill(response=response, body="\n\n".join(blocks))
-
-    page.route("**/widget/v1/*/ask/stream", tamper)
+    tamper_done(page, lambda data: data | {"suggested": hostile})
     widget = open_widget(page, f"{live.site}/shop.html")
     bubble = ask(widget, UNSURE)
 

@@ -5,12 +5,11 @@ in transit carries worse), accessible by axe-core's WCAG 2 A/AA rules."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from tests.web.conftest import Live, axe_violations, shot
-from tests.web.test_widget_browser import UNSURE, ask, open_widget
+from tests.web.test_widget_browser import UNSURE, ask, open_widget, tamper_done
 
 pytestmark = pytest.mark.browser
 
@@ -56,17 +55,11 @@ def test_the_first_page_shows_its_excerpt_as_markdown_and_passes_axe(page: Any, 
 def test_a_hostile_excerpt_renders_as_text_and_never_runs(page: Any, live: Live) -> None:
     """deflect's real reply with the first page's excerpt replaced in transit (what a poisoned page could quote)."""
 
-    def tamper(route: Any) -> None:
-        response = route.fetch()
-        blocks = response.text().split("\n\n")
-        for i, block in enumerate(blocks):
-            if block.startswith("event: done\n"):
-                data = json.loads(block.split("data: ", 1)[1])
-                data["suggested"][0]["excerpt"] = HOSTILE
-                blocks[i] = "event: done\ndata: " + json.dumps(data)
-        route.fulfill(response=response, body="\n\n".join(blocks))
+    def hostile(data: dict[str, Any]) -> dict[str, Any]:
+        data["suggested"][0]["excerpt"] = HOSTILE
+        return data
 
-    page.route("**/widget/v1/*/ask/stream", tamper)
+    tamper_done(page, hostile)
     widget = open_widget(page, f"{live.site}/shop.html")
     bubble = ask(widget, UNSURE)
 
