@@ -134,6 +134,17 @@ def test_already_tried_includes_what_deflect_showed() -> None:
     assert "Report limits" not in tried  # searched but never shown to the asker
 
 
+def test_a_shown_article_quoted_to_the_asker_says_so() -> None:
+    shown = [
+        SearchedSource(source_id="a", title="Exporting reports", score=0.8, shown=True, excerpt="Click Export. [1]"),
+        SearchedSource(source_id="b", title="Report limits", score=0.7, shown=True),
+    ]
+
+    assert values("Export is stuck", sources=shown)["already_tried"] == (
+        "KB articles deflect already showed: Exporting reports, with a quoted excerpt; Report limits"
+    )
+
+
 def test_shown_articles_alone_fill_already_tried() -> None:
     shown = [SearchedSource(source_id="a", title="Exporting reports", score=0.8, shown=True)]
 

@@ -189,7 +189,12 @@ def _environment(text: str) -> str | None:
 
 def _already_tried(sentences: Sequence[str], searched_sources: Sequence[SearchedSource]) -> str | None:
     found = _matching_sentences(sentences, _TRIED)
-    shown = [f"{s.title} ({s.url})" if s.url else s.title for s in searched_sources if s.shown]
+    # A page quoted to the asker (its excerpt is in the packet) says so: the customer has read that passage.
+    shown = [
+        (f"{s.title} ({s.url})" if s.url else s.title) + (", with a quoted excerpt" if s.excerpt else "")
+        for s in searched_sources
+        if s.shown
+    ]
     if shown:
         found.append("KB articles deflect already showed: " + "; ".join(shown))
     return _join(found)
