@@ -181,7 +181,8 @@ class AskResult(BaseModel):
     suggested: list[Suggestion] = Field(
         default_factory=list,
         description="Customers only, when low confidence was the only reason to escalate: up to 3 pages that may "
-        "help while they wait (public, each about the question by the relevance floor). No answer text.",
+        "help while they wait (public, each about the question by the relevance floor). Not an answer: at most the "
+        "first page carries an `excerpt` quoted from it alone, while the escalation stands.",
     )
     dry_run: bool = Field(
         False,
