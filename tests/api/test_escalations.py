@@ -755,13 +755,19 @@ def test_a_customer_escalated_for_low_confidence_alone_is_pointed_at_public_page
     assert customer["reasons"] == ["low_confidence"]
     assert customer["suggested"], "a public page about the question clears the floor"
     for page in customer["suggested"]:
-        assert set(page) == {"source_id", "title", "url", "heading"}  # a pointer: no snippet, no answer text
+        assert set(page) == {"source_id", "title", "url", "heading", "excerpt"}  # no snippet, no answer
         assert page["source_id"] in customer["retrieved"] and page["url"]
         assert not page["source_id"].startswith("doc:internal/") and page["source_id"] != "esc:ESC-2"
+    # Only the first page is quoted (from itself alone: tests/test_service_excerpt.py), and the hand-off says so.
+    first = customer["suggested"][0]
+    assert first["excerpt"] and all(p["excerpt"] == "" for p in customer["suggested"][1:])
     assert CANARY not in json.dumps(customer)
-    assert customer["answer"].endswith("While you wait, these pages may help:")
+    assert customer["answer"].endswith("a member of the team will still reply as promised.")
     stored = packet(unsure_client, customer["escalation_id"])
     assert [s["source_id"] for s in stored["sources"] if s["shown"]] == [p["source_id"] for p in customer["suggested"]]
+    assert {s["source_id"]: s["excerpt"] for s in stored["sources"] if s["excerpt"]} == {
+        first["source_id"]: first["excerpt"]
+    }
     # Agents get none: they have the draft and the sources it cites.
     assert agent["suggested"] == []
 
