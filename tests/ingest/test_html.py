@@ -483,3 +483,25 @@ def test_a_plain_text_underline_never_opens_a_code_fence_that_swallows_the_page(
     paths = [c.heading_path for c in chunks]
     assert any(p.endswith("Cleaning up") for p in paths) and any(p.endswith("Old notes") for p in paths)
     assert all("```" not in c.text or "KETTLE_HOME=" in c.text for c in chunks)
+
+
+def test_a_label_whose_figure_was_dropped_goes_with_it_and_a_label_before_content_stays() -> None:
+    # SQLite's statement pages: one bold label per syntax diagram (an SVG, dropped), then the prose.
+    html = (
+        "<main><h1>1. Overview</h1>"
+        "<p><b><a href='syntax/attach-stmt.html'>attach-stmt:</a></b><button>hide</button></p>"
+        "<div class='imgcontainer'><svg><text>ATTACH</text><text>DATABASE</text></svg>"
+        # The diagrams of a statement's parts sit inside its own diagram's container.
+        "<p><b>expr:</b></p><div><img src='expr.gif'></div></div>"
+        "<p>The ATTACH statement adds another database file to the connection.</p>"
+        "<p><strong>Example:</strong></p><pre>ATTACH 'other.db' AS other;</pre>"
+        "<p><b>Note:</b></p><p>Attached files share the connection's limits.</p>"
+        "<p><b>See also:</b></p></main>"
+    )
+
+    text = body(html)
+
+    assert "attach-stmt" not in text and "expr:" not in text and "See also" not in text
+    assert "The ATTACH statement adds another database file" in text
+    assert "**Example:**\n\n```\nATTACH 'other.db' AS other;\n```" in text
+    assert "**Note:**" in text and "Attached files share" in text

@@ -88,6 +88,8 @@ _JUNK_NAMES = {
     "copybtn",
 }
 # Anchors that only carry a permalink symbol.
+# A label is a few words: "**attach-stmt:**", "**Example:**".
+_LABEL_WORDS = 4
 _PERMALINK = re.compile(r"^[\s¶#§🔗]*$")
 _CONTENT_SELECTORS = ["[role=main]", "main", "article", "div.body", "div.document", "#content", "div.content"]
 _CODE_TAGS = {"code", "tt", "kbd", "samp", "var"}
@@ -176,6 +178,7 @@ def _prepare(root: Tag, soup: BeautifulSoup) -> None:
     """What a page and a fragment both go through before conversion: chrome out, DocBook FAQ tables unwrapped,
     header rows marked (one function, so HTML inside Markdown follows the same rules as an HTML page)."""
     _strip_chrome(root)
+    _drop_orphan_labels(root)
     _unwrap_qanda_tables(root, soup)
     _label_admonitions(root, soup)
     _literal_layouts(root, soup)
@@ -329,6 +332,32 @@ def _strip_chrome(root: Tag) -> None:
     for a in root.find_all("a"):
         if not a.decomposed and _PERMALINK.match(a.get_text()) and str(a.get("href") or "").startswith("#"):
             a.decompose()
+
+
+def _drop_orphan_labels(root: Tag) -> None:
+    """A label paragraph ("**attach-stmt:**") whose figure was dropped as chrome introduces nothing: SQLite's
+    statement pages open with a column of them, one per syntax diagram (an SVG), which diluted the first chunk of
+    each. A label followed by text, code or a list stays: it says what comes next. Last first: a diagram may hold
+    the labels of its parts' diagrams, and is empty only once they are gone."""
+    for p in reversed(root.find_all("p")):
+        if p.decomposed:
+            continue
+        text = p.get_text(" ", strip=True)
+        if not text.endswith(":") or len(text.split()) > _LABEL_WORDS or not _all_emphasis(p):
+            continue
+        after = p.next_sibling
+        while after is not None and not (isinstance(after, Tag) or str(after).strip()):
+            after = after.next_sibling
+        if after is None or (isinstance(after, Tag) and not after.get_text(strip=True)):
+            if isinstance(after, Tag):
+                after.decompose()
+            p.decompose()
+
+
+def _all_emphasis(p: Tag) -> bool:
+    """Whether every piece of the paragraph's text is inside <b>/<strong> (a label, not a sentence)."""
+    pieces = [s for s in p.find_all(string=True) if s.strip()]
+    return bool(pieces) and all(s.find_parent(["b", "strong"]) is not None for s in pieces)
 
 
 def _unwrap_qanda_tables(root: Tag, soup: BeautifulSoup) -> None:
