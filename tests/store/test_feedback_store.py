@@ -1,4 +1,5 @@
-"""The FeedbackStore contract over the in-memory fake and SQLite, and migration 0002 over a database at 0001."""
+"""The FeedbackStore contract over the in-memory fake, SQLite and PostgreSQL (integration), and migration 0002 over
+a database at 0001."""
 
 from __future__ import annotations
 
@@ -34,6 +35,15 @@ class TestSqliteFeedbackStore(FeedbackStoreContract):
     @pytest.fixture
     def make_store(self, sqlite_stores: Callable[[], SqlStore]) -> Callable[[], AuditedFeedbackStore]:
         return sqlite_stores
+
+
+@pytest.mark.integration
+class TestPostgresFeedbackStore(FeedbackStoreContract):
+    """On the session's PostgreSQL, each store in its own schema (tests/store/conftest.py `postgres_stores`)."""
+
+    @pytest.fixture
+    def make_store(self, postgres_stores: Callable[[], SqlStore]) -> Callable[[], AuditedFeedbackStore]:
+        return postgres_stores
 
 
 def tables(db: Path) -> set[str]:

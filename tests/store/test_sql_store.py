@@ -11,21 +11,31 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from deflect.domain.escalation import State
+from deflect.domain.feedback import self_served_vote_id
 from deflect.errors import ConfigError, NotFound
 from deflect.store.engine import make_engine
 from deflect.store.migrate import alembic_config, current_revision, head_revision, migrate
 from deflect.store.schema import metadata
 from deflect.store.sql import SqlStore
-from deflect.testing.store_contract import T0, created, decision, make_escalation, make_event
+from deflect.testing.store_contract import (
+    T0,
+    created,
+    decision,
+    make_escalation,
+    make_event,
+    make_feedback,
+    self_served,
+)
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -371,3 +381,30 @@ def test_a_packet_stored_before_self_serve_existed_reads_back_unowned(store: Sql
     assert (read.requester, read.self_served_page) == (None, None)
     store.update(read.model_copy(update={"state": State.SELF_SERVED}), 1, [])
     assert [e.id for e in store.list(state=State.SELF_SERVED)] == ["ESC-old"]
+
+
+def test_finding_lost_self_serve_votes_reads_once_when_none_is_lost(store: SqlStore) -> None:
+    """The knowledge job asks every run: with every vote stored (the usual case) it costs one SELECT, not one per
+    escalation; the packets are read (a second SELECT) only when some vote is missing."""
+    for i in range(20):
+        esc = self_served(f"ESC-{i:02d}", T0 + timedelta(minutes=i))
+        store.create(esc, [decision(esc.id)])
+        if i != 7:
+            store.add_feedback(make_feedback(self_served_vote_id(esc.id), answer_id=esc.answer_id, helpful=True))
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(store._engine, "before_cursor_execute", seen)
+    try:
+        assert [e.id for e in store.self_served_without_vote(since=T0)] == ["ESC-07"]
+        assert len(statements) == 2
+        store.add_feedback(make_feedback(self_served_vote_id("ESC-07"), answer_id="ans-ESC-07", helpful=True))
+        statements.clear()
+
+        assert store.self_served_without_vote(since=T0) == []
+        assert len(statements) == 1
+    finally:
+        event.remove(store._engine, "before_cursor_execute", seen)

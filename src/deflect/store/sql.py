@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy import JSON, ColumnElement, Connection, Row, Select, cast, insert, select, type_coerce, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
-from deflect.domain.feedback import FeedbackRecord
+from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
+from deflect.domain.feedback import FeedbackRecord, self_served_vote_id
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound, StoreUnavailable
 from deflect.store import records
@@ -291,6 +291,46 @@ class SqlStore(SqlKeys):
                 FeedbackRecord.model_validate({**row._asdict(), "source_ids": json.loads(row.source_ids)})
                 for row in conn.execute(query)
             ]
+
+    def self_served_without_vote(self, *, since: datetime, limit: int | None = 100) -> builtins.list[Escalation]:
+        """Self-served escalations naming a page, created at or after `since`, whose self-serve vote is not stored;
+        oldest first. One query when every vote is there (the retry's usual case), a second for the missing packets."""
+        records.check_limit(limit)
+        page = self._packet_field("self_served_page")
+        # Each candidate with the ids of the votes on its answer (few: its customer's own), through the answer_id
+        # indexes; the vote's id is derived in Python (self_served_vote_id), so the comparison happens here.
+        query = (
+            select(escalations.c.id, escalations.c.created_at, feedback.c.id.label("vote"))
+            .select_from(escalations.outerjoin(feedback, feedback.c.answer_id == escalations.c.answer_id))
+            .where(
+                escalations.c.state == State.SELF_SERVED.value,
+                escalations.c.created_at >= records.aware_utc(since, "since"),
+                page.is_not(None),
+                page != OTHER_PAGE,
+            )
+        )
+        with self._read() as conn:
+            votes: dict[str, tuple[datetime, set[str]]] = {}
+            for row in conn.execute(query):
+                votes.setdefault(row.id, (row.created_at, set()))[1].add(row.vote)
+            missing = sorted(
+                (created_at, escalation_id)
+                for escalation_id, (created_at, ids) in votes.items()
+                if self_served_vote_id(escalation_id) not in ids
+            )[:limit]
+            if not missing:
+                return []
+            wanted = [escalation_id for _, escalation_id in missing]
+            packets = conn.execute(select(escalations.c.packet).where(escalations.c.id.in_(wanted))).scalars()
+            found = [Escalation.model_validate_json(packet) for packet in packets]
+        return sorted(found, key=lambda e: (e.created_at, e.id))
+
+    def _packet_field(self, name: str) -> ColumnElement[str]:
+        """A top-level text field of the packet (JSON text), read by the database: SQLite's JSON functions take
+        the text as it is; PostgreSQL's need it cast to json first."""
+        packet = escalations.c.packet
+        as_json = type_coerce(packet, JSON) if self.dialect == "sqlite" else cast(packet, JSON)
+        return as_json[name].as_string()
 
     # --- internals -----------------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
-from deflect.domain.feedback import FeedbackRecord
+from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
+from deflect.domain.feedback import FeedbackRecord, self_served_vote_id
 from deflect.domain.keys import KeyRecord
 from deflect.domain.ports import StoredEscalation
 from deflect.errors import Conflict, NotFound
@@ -188,6 +188,25 @@ class InMemoryStore:
             if (answer_id is None or f.answer_id == answer_id) and (after is None or f.at >= after)
         ]
         found.sort(key=lambda f: (f.at, f.id), reverse=True)
+        return found if limit is None else found[:limit]
+
+    def self_served_without_vote(self, *, since: datetime, limit: int | None = 100) -> builtins.list[Escalation]:
+        """Self-served escalations naming a page, created at or after `since`, whose self-serve vote is not stored;
+        oldest first."""
+        records.check_limit(limit)
+        after = records.aware_utc(since, "since")
+        with self._lock:
+            packets = [packet for _, packet in self._escalations.values()]
+            votes = set(self._feedback)
+        found = [
+            e
+            for e in map(Escalation.model_validate_json, packets)
+            if e.state is State.SELF_SERVED
+            and e.self_served_page not in (None, OTHER_PAGE)
+            and e.created_at >= after
+            and self_served_vote_id(e.id) not in votes
+        ]
+        found.sort(key=lambda e: (e.created_at, e.id))
         return found if limit is None else found[:limit]
 
     # --- keys ------------------------------------------------------------------------------------------------

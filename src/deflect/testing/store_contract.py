@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import pytest
 
 from deflect.domain.escalation import (
+    OTHER_PAGE,
     AuditEvent,
     ChecklistItem,
     Escalation,
@@ -34,7 +35,7 @@ from deflect.domain.escalation import (
     State,
     Tier,
 )
-from deflect.domain.feedback import FeedbackRecord
+from deflect.domain.feedback import FeedbackRecord, self_served_vote_id
 from deflect.domain.models import Audience
 from deflect.domain.ports import EscalationStore, FeedbackStore
 from deflect.errors import Conflict, NotFound, ValidationFailed
@@ -593,10 +594,26 @@ def feedback_event(record: FeedbackRecord) -> AuditEvent:
     return make_event("action", record.at, actor=record.actor, answer_id=record.answer_id, action="feedback")
 
 
+def self_served(escalation_id: str, created_at: datetime = T0, page: str = "doc:a") -> Escalation:
+    """`make_escalation(escalation_id, created_at)` withdrawn by its customer a minute later, naming `page`."""
+    at = created_at + timedelta(minutes=1)
+    return make_escalation(
+        escalation_id,
+        created_at,
+        state=State.SELF_SERVED,
+        timestamps={State.CREATED: created_at, State.ESCALATED: created_at, State.SELF_SERVED: at},
+        requester="customer:c1",
+        self_served_page=page,
+    )
+
+
 class AuditedFeedbackStore(FeedbackStore, Protocol):
-    """A FeedbackStore that can also append audit events (how the tests record the answers being voted on)."""
+    """A FeedbackStore that can also append audit events (how the tests record the answers being voted on) and
+    create escalations (whose self-serve votes it stores)."""
 
     def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
+
+    def create(self, escalation: Escalation, events: Sequence[AuditEvent] = ()) -> None: ...
 
 
 class FeedbackStoreContract:
@@ -747,3 +764,48 @@ class FeedbackStoreContract:
         assert errors == []
         assert len(store.feedback(limit=None)) == THREADS * PER_THREAD
         assert len(store.audit(kind="action")) == THREADS * PER_THREAD
+
+    def test_self_served_without_vote_finds_exactly_the_self_serves_whose_vote_is_missing(
+        self, store: AuditedFeedbackStore
+    ) -> None:
+        later = T0 + timedelta(hours=2)
+        for esc in (
+            self_served("ESC-lost-late", later, page='doc:«é» "quoted"'),
+            self_served("ESC-lost", T0, page="doc:articles/other"),  # a page whose name holds "other" is a page
+            self_served("ESC-clicked", T0),
+            self_served("ESC-voted", T0),
+            self_served("ESC-other", T0, page=OTHER_PAGE),
+            self_served("ESC-before", T0 - timedelta(seconds=1)),
+            make_escalation("ESC-open", T0),
+            make_escalation("ESC-resolved", T0, state=State.RESOLVED, self_served_page="doc:a"),
+        ):
+            store.create(esc, [decision(esc.id)])
+        store.add_feedback(make_feedback(self_served_vote_id("ESC-voted"), answer_id="ans-ESC-voted", helpful=True))
+        # A vote its customer clicked on the same answer is not the one the withdrawal casts.
+        store.add_feedback(make_feedback("fb-click", answer_id="ans-ESC-clicked"))
+        store.add_feedback(make_feedback("fb-click-2", answer_id="ans-ESC-clicked"))
+
+        found = store.self_served_without_vote(since=T0)
+
+        assert [e.id for e in found] == ["ESC-clicked", "ESC-lost", "ESC-lost-late"]  # oldest first, then by id
+        assert found[2] == self_served("ESC-lost-late", later, page='doc:«é» "quoted"')  # the packet as stored
+        assert [e.id for e in store.self_served_without_vote(since=T0, limit=1)] == ["ESC-clicked"]
+        assert [e.id for e in store.self_served_without_vote(since=later)] == ["ESC-lost-late"]
+        assert len(store.self_served_without_vote(since=T0 - timedelta(days=1), limit=None)) == 4
+
+    def test_self_served_without_vote_is_empty_once_every_vote_is_stored(self, store: AuditedFeedbackStore) -> None:
+        for i in range(3):
+            esc = self_served(f"ESC-{i}", T0 + timedelta(minutes=i))
+            store.create(esc, [decision(esc.id)])
+            store.add_feedback(make_feedback(self_served_vote_id(esc.id), answer_id=esc.answer_id, helpful=True))
+
+        assert store.self_served_without_vote(since=T0, limit=None) == []
+        assert store.self_served_without_vote(since=T0, limit=0) == []
+
+    def test_self_served_without_vote_refuses_a_naive_since_and_a_negative_limit(
+        self, store: AuditedFeedbackStore
+    ) -> None:
+        with pytest.raises(ValidationFailed):
+            store.self_served_without_vote(since=T0.replace(tzinfo=None))
+        with pytest.raises(ValidationFailed):
+            store.self_served_without_vote(since=T0, limit=-1)
