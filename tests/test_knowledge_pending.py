@@ -76,7 +76,11 @@ def test_an_index_outage_during_resolve_leaves_pending_knowledge_that_the_job_in
     assert svc.index_pending_knowledge() == {"indexed": 0, "pending": 1}  # still down: stays pending
 
     index.mode = "ok"
-    assert svc.jobs["knowledge"].run_once() == {"indexed": 1, "pending": 0}
+    assert svc.jobs["knowledge"].run_once() == {
+        "indexed": 1,
+        "pending": 0,
+        "self_served_votes": {"stored": 0, "failed": 0},
+    }
 
     assert searchable(svc, esc_id)
     assert svc.desk.knowledge_state(esc_id)["state"] == "searchable"  # type: ignore[index]

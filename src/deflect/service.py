@@ -125,7 +125,8 @@ class DeflectService:
         self._index_write_lock = threading.Lock()
         self._ingest_request: tuple[list[Path], Path] | None = None
         self.jobs = {
-            "knowledge": Job("knowledge", self.index_pending_knowledge, knowledge_retry_s),
+            # What committed actions left undone: resolutions' pending knowledge, and self-serve votes a write lost.
+            "knowledge": Job("knowledge", self._follow_up, knowledge_retry_s),
             # On demand (POST /v1/admin/ingest, or `deflect ingest` while a server runs): the serving process owns
             # its index, so ingestion happens here while asks keep being answered.
             "ingest": Job("ingest", self._run_requested_ingest, interval_s=0.0),
@@ -136,8 +137,8 @@ class DeflectService:
     def _credit_self_served_page(self, escalation: Escalation) -> None:
         """A suggested page that solved a customer's problem counts as their helpful vote for it (for similar
         questions, through the feedback adjustment). Never raises: the withdrawal is stored already and is what the
-        customer did; a vote that could not be stored is logged, the self-serve still succeeds, and the customer's
-        repeat click (told here too) stores it then, once."""
+        customer did; a vote that could not be stored is logged, the self-serve still succeeds, and the knowledge job
+        (store_lost_self_served_votes) or the customer's repeat click (told here too) stores it then, once."""
         if self.feedback is None:
             return
         try:
@@ -412,6 +413,24 @@ class DeflectService:
         if pending.indexed_at is None:
             return source_ids, None
         return source_ids, round((pending.indexed_at - pending.created_at).total_seconds() * 1000, 2)
+
+    def _follow_up(self) -> dict[str, object]:
+        """The knowledge job's work. The votes go first (one read when none is lost) and never raise, so a failure
+        there cannot keep pending knowledge from being indexed, nor an indexing failure the votes from being stored."""
+        votes = self.store_lost_self_served_votes()
+        return {**self.index_pending_knowledge(), "self_served_votes": votes}
+
+    def store_lost_self_served_votes(self) -> dict[str, object]:
+        """Store the helpful votes that self-served escalations' failed writes lost (FeedbackDesk.
+        store_lost_self_served_votes): counts stored and failed. Never raises: a failure is logged and reported, and
+        the next run tries again (the widget never repeats the click that would otherwise retry it)."""
+        if self.feedback is None:
+            return {"stored": 0, "failed": 0}
+        try:
+            return dict(self.feedback.store_lost_self_served_votes())
+        except Exception as exc:  # the database down, say: the job runs again after its interval
+            log.exception("self-serve votes: the retry failed; the knowledge job's next run tries again")
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     def index_pending_knowledge(self) -> dict[str, int]:
         """The knowledge job's work: index every pending resolution; counts of indexed and still pending."""

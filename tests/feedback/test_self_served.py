@@ -1,12 +1,15 @@
 """A suggested page that solved a customer's problem (self_serve) counts as their helpful vote for it: stored once
 per escalation with an audit "feedback" event, by the same actor their votes carry, and so re-ranking similar
-questions through the ordinary adjustment (min_actors, cap). Over the fakes and the tiny kb, on the in-memory store
-and SQLite; the ranking test adds a second copy of the password page, so the two tie and only feedback can part
-them."""
+questions through the ordinary adjustment (min_actors, cap). A vote a failed write lost is stored by the service's
+knowledge job (never for "other" or outside the votes' window; a retry that raises does not stop the job). Over the
+fakes and the tiny kb, on the in-memory store and SQLite; the ranking test adds a second copy of the password page,
+so the two tie and only feedback can part them."""
 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from deflect.domain.escalation import OTHER_PAGE, Escalation, State
 from deflect.domain.models import Audience
 from deflect.domain.ports import EscalationStore
 from deflect.errors import NotFound
-from deflect.feedback.desk import voter_of
+from deflect.feedback.desk import utc_now, voter_of
 from deflect.service import DeflectService
 from deflect.store.sql import SqlStore
 from deflect.testing import HashEmbedder, InMemoryIndex
@@ -273,3 +276,139 @@ def test_distinct_customers_solving_it_with_one_page_lift_it_for_a_similar_quest
     assert len(svc.feedback.list()) == needed
     assert ranked(svc, "customer:newcomer") == expected
     assert ranked(another_worker, "customer:newcomer") == expected
+
+
+# --- the knowledge job stores the votes failed writes lost (the widget never repeats the click) ---------------
+
+LOST = "self-served escalation {}: its page's vote was not stored"
+
+
+def feedback_actions(svc: DeflectService, escalation_id: str) -> list[Any]:
+    return [e for e in svc.desk.audit(escalation_id=escalation_id) if e.action == "feedback"]
+
+
+def test_the_knowledge_job_stores_a_vote_lost_at_the_withdrawal_exactly_once(
+    svc: DeflectService, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+    flaky = FlakyFeedback(svc.desk.store, failures=2)  # the withdrawal's write, then the first retry's, fail
+    svc.feedback.store = flaky  # type: ignore[assignment]
+    with caplog.at_level(logging.ERROR):
+        withdrawn, _ = svc.desk.self_serve(esc.id, ME, PAGE)
+        first = svc.jobs["knowledge"].run_once()
+    assert svc.feedback.list() == [] and flaky.writes == 2
+    assert first == {"indexed": 0, "pending": 0, "self_served_votes": {"stored": 0, "failed": 1}}
+    assert [r.getMessage() for r in caplog.records] == [
+        LOST.format(esc.id),
+        LOST.format(esc.id) + " on retry",
+    ]
+
+    second = svc.jobs["knowledge"].run_once()
+    third = svc.jobs["knowledge"].run_once()
+
+    assert second["self_served_votes"] == {"stored": 1, "failed": 0}
+    assert third["self_served_votes"] == {"stored": 0, "failed": 0}  # found stored: nothing written
+    assert flaky.writes == 3
+    [vote] = svc.feedback.list()
+    assert (vote.answer_id, vote.helpful, vote.correct_source, vote.actor, vote.via) == (
+        esc.answer_id,
+        True,
+        PAGE,
+        ME,
+        "self_serve",
+    )
+    assert vote.at == withdrawn.timestamps[State.SELF_SERVED]  # cast at the withdrawal, whenever it was stored
+    [event] = feedback_actions(svc, esc.id)
+    assert event.data["feedback_id"] == vote.id and event.data["via"] == "self_serve"
+    assert svc.desk.store.get(esc.id).version == 2  # the retry never writes the escalation itself
+
+
+def test_other_a_vote_already_stored_and_an_escalation_outside_the_window_are_not_touched(
+    svc: DeflectService,
+) -> None:
+    assert svc.feedback is not None
+    lost, other, voted, still_open = escalated(svc), escalated(svc), escalated(svc), escalated(svc)
+    svc.desk.self_serve(voted.id, ME, PAGE)  # its vote is stored at once
+    flaky = FlakyFeedback(svc.desk.store, failures=1)
+    svc.feedback.store = flaky  # type: ignore[assignment]
+    svc.desk.self_serve(lost.id, ME, PAGE)  # its vote is lost
+    svc.desk.self_serve(other.id, ME, OTHER_PAGE)  # "other" credits no page: no vote to lose
+    assert flaky.writes == 1 and [v.answer_id for v in svc.feedback.list()] == [voted.answer_id]
+
+    # A year and a day on, the lost one was raised before the votes' window (config.max_age_days) began.
+    svc.feedback.clock = lambda: utc_now() + timedelta(days=svc.feedback.config.max_age_days + 1)  # type: ignore[union-attr]
+    assert svc.store_lost_self_served_votes() == {"stored": 0, "failed": 0}
+    assert flaky.writes == 1
+
+    svc.feedback.clock = utc_now  # back inside the window: the same lost vote is found, and nothing else
+    assert svc.store_lost_self_served_votes() == {"stored": 1, "failed": 0}
+    assert flaky.writes == 2
+    assert sorted(v.answer_id for v in svc.feedback.list()) == sorted([voted.answer_id, lost.answer_id])
+    assert feedback_actions(svc, other.id) == [] and feedback_actions(svc, still_open.id) == []
+    assert svc.desk.get(still_open.id).state is State.ESCALATED
+
+
+class LookupFails:
+    """Delegates to a store whose search for lost votes raises its first `failures` times, as a dropped database
+    connection would."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self._inner = inner
+        self._failures = failures
+        self.lookups = 0
+
+    def self_served_without_vote(self, **kwargs: Any) -> Any:
+        self.lookups += 1
+        if self.lookups <= self._failures:
+            raise RuntimeError("server closed the connection unexpectedly")
+        return self._inner.self_served_without_vote(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_retry_that_raises_is_logged_and_reported_and_pending_knowledge_is_still_indexed(
+    svc: DeflectService, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert svc.feedback is not None
+    svc.feedback.store = LookupFails(svc.desk.store, failures=1)  # type: ignore[assignment]
+    job = svc.jobs["knowledge"]
+    indexed: list[str] = []
+    svc.index_pending_knowledge = lambda: indexed.append("ran") or {"indexed": 0, "pending": 0}  # type: ignore[method-assign]
+
+    with caplog.at_level(logging.ERROR, logger="deflect.service"):
+        result = job.run_once()
+
+    assert result == {
+        "indexed": 0,
+        "pending": 0,
+        "self_served_votes": {"error": "RuntimeError: server closed the connection unexpectedly"},
+    }
+    assert indexed == ["ran"] and job.last_error is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "self-serve votes: the retry failed; the knowledge job's next run tries again"
+    ]
+
+
+def test_the_job_loop_survives_retries_that_raise_and_stores_the_vote_once_they_stop(svc: DeflectService) -> None:
+    assert svc.feedback is not None
+    esc = escalated(svc)
+    svc.feedback.store = FlakyFeedback(svc.desk.store, failures=1)  # type: ignore[assignment]
+    svc.desk.self_serve(esc.id, ME, PAGE)
+    lookups = LookupFails(svc.desk.store, failures=3)
+    svc.feedback.store = lookups  # type: ignore[assignment]
+    job = svc.jobs["knowledge"]
+    job.interval_s = 0.01  # the server's loop, many runs a second
+
+    job.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not svc.feedback.list() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        alive = job.status()["running"]
+    finally:
+        job.stop()
+
+    assert alive and lookups.lookups > 3 and job.runs > 3
+    assert [(v.answer_id, v.correct_source) for v in svc.feedback.list()] == [(esc.answer_id, PAGE)]

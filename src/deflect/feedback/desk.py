@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,9 @@ from deflect.domain.ports import Embedder, FeedbackStore
 from deflect.errors import Conflict, NotFound, ValidationFailed
 from deflect.feedback.adjust import AdjustConfig, SourceAdjustments
 
+log = logging.getLogger(__name__)
 MAX_COMMENT = 2000
+RETRY_BATCH = 100  # lost votes stored per retry run: a backlog drains over runs, each run stays short
 MAX_SOURCE_ID = 300
 Clock = Callable[[], datetime]
 Scrub = Callable[[str], str]
@@ -82,9 +85,10 @@ class FeedbackDesk:
 
         Once per escalation: the id is derived from the escalation's (self_served_vote_id), so a call once it is
         stored writes nothing and returns None, as does an escalation not self-served or solved by "other" (no page
-        to credit). That makes it the retry too: the customer's repeat click stores the vote a failed write lost.
-        The vote goes through the same adjustment as any other (its caps, `min_actors`, decay), by the requester's
-        feedback actor."""
+        to credit). That makes it the retry too: the customer's repeat click, or `store_lost_self_served_votes`,
+        stores the vote a failed write lost. The vote goes through the same adjustment as any other (its caps,
+        `min_actors`, decay), by the requester's feedback actor, dated when the customer withdrew (a retried vote
+        decays from then, not from the retry)."""
         page = escalation.self_served_page
         if escalation.state is not State.SELF_SERVED or not escalation.requester or page in (None, OTHER_PAGE):
             return None
@@ -94,11 +98,35 @@ class FeedbackDesk:
         actor = voter_of(escalation.requester)
         try:
             result = self._store(
-                escalation.answer_id, True, None, _source(page), "customer", actor, record_id, {"via": "self_serve"}
+                escalation.answer_id,
+                True,
+                None,
+                _source(page),
+                "customer",
+                actor,
+                record_id,
+                {"via": "self_serve"},
+                cast_at=escalation.timestamps.get(State.SELF_SERVED),
             )
         except Conflict:
             return None  # stored meanwhile (another worker took the same click)
         return result.record
+
+    def store_lost_self_served_votes(self, limit: int = RETRY_BATCH) -> dict[str, int]:
+        """Store the votes that failed writes lost (record_self_served on each, so at most once): of self-served
+        escalations created within the votes' window (`config.max_age_days`; a vote older than that is never
+        loaded, and a self-serve comes before anyone starts the escalation, usually hours after it was raised).
+        One read when nothing is lost. Counts stored and failed again; a failure is logged and the rest still
+        tried, so one bad escalation cannot hold up the others."""
+        since = self.clock() - timedelta(days=self.config.max_age_days)
+        stored = failed = 0
+        for escalation in self.store.self_served_without_vote(since=since, limit=limit):
+            try:
+                stored += self.record_self_served(escalation) is not None
+            except Exception:  # whatever it was, the next escalation's vote may still be stored
+                failed += 1
+                log.exception("self-served escalation %s: its page's vote was not stored on retry", escalation.id)
+        return {"stored": stored, "failed": failed}
 
     def _store(
         self,
@@ -110,6 +138,7 @@ class FeedbackDesk:
         actor: str,
         record_id: str,
         audit_data: dict[str, str],
+        cast_at: datetime | None = None,
     ) -> FeedbackResult:
         decisions = self.store.audit(answer_id=answer_id, kind="decision")
         # A customer may only vote on customer answers; saying "not found" rather than "forbidden" leaks nothing.
@@ -124,7 +153,7 @@ class FeedbackDesk:
         record = FeedbackRecord(
             id=record_id,
             answer_id=answer_id,
-            at=now,
+            at=cast_at or now,  # when the reader voted; the audit event says when it was stored
             helpful=helpful,
             comment=comment,
             correct_source=correct_source,
