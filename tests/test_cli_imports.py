@@ -56,6 +56,7 @@ def loaded_after(args: list[str], cwd: Path) -> list[str]:
         ["escalations", "list"],
         ["audit", "show"],
         ["feedback", "list"],
+        ["feedback", "sweep"],
         ["stats"],
         ["keys", "list"],
         ["gaps", "--help"],

@@ -1,4 +1,4 @@
-"""`deflect feedback list`: votes on answers from a terminal."""
+"""`deflect feedback list|sweep`: votes on answers from a terminal."""
 
 from __future__ import annotations
 
@@ -55,3 +55,26 @@ def list_(
             f.question[:60],
         )
     out.print(table)
+
+
+@fb_app.command()
+def sweep(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Store the helpful votes of self-served escalations that a failed write lost (each once; the server's knowledge
+    job does the same every DEFLECT_KNOWLEDGE_RETRY_S). Exit 1 if some still could not be stored (see the log)."""
+    from deflect.feedback import FeedbackDesk
+    from deflect.store.sql import SqlStore
+
+    with _errors():
+        settings = _settings()
+        store = SqlStore(settings.database_url, busy_timeout_s=settings.database_timeout_s)
+        try:
+            # No embedder: storing votes needs no model, and re-ranking is the server's business.
+            report = FeedbackDesk(store, None).store_lost_self_served_votes(limit=None)
+        finally:
+            store.close()
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        out.print(f"stored {report['stored']} lost self-serve votes; {report['failed']} failed", markup=False)
+    if report["failed"]:
+        raise typer.Exit(1)

@@ -1,10 +1,10 @@
-"""`deflect feedback list` in process, over a SQLite file."""
+"""`deflect feedback list` and `deflect feedback sweep` in process, over a SQLite file."""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 import deflect.cli_feedback  # noqa: F401  (registers the commands on the app)
 from deflect.cli import app
+from deflect.domain.escalation import OTHER_PAGE, State
 from deflect.domain.feedback import self_served_vote_id, vote_id
 from deflect.store.sql import SqlStore
-from deflect.testing.store_contract import T0, answered, make_feedback
+from deflect.testing.store_contract import T0, answered, make_event, make_feedback, self_served
 
 runner = CliRunner()
 
@@ -89,3 +90,46 @@ def test_a_self_serves_vote_is_told_from_a_clicked_one(db_url: str) -> None:
     assert [v["via"] for v in json.loads(listed.output)] == ["self_serve", "vote"]
     assert table.exit_code == 0, table.output
     assert "self-serve" in table.output
+
+
+def withdrawn(store: SqlStore, escalation_id: str, page: str, audience: str = "customer") -> datetime:
+    """A self-served escalation raised yesterday, with the decision its vote is cast on; when it was withdrawn."""
+    esc = self_served(escalation_id, datetime.now(UTC) - timedelta(days=1), page=page)
+    data = {"decision": "escalate", "audience": audience, "question": f"Question of {escalation_id}"}
+    store.create(esc, [make_event("decision", esc.created_at, answer_id=esc.answer_id, data=data)])
+    return esc.timestamps[State.SELF_SERVED]
+
+
+def test_sweep_stores_each_lost_self_serve_vote_once(db_url: str) -> None:
+    store = SqlStore(db_url)
+    at = withdrawn(store, "esc_lost", "doc:a")
+    withdrawn(store, "esc_other", OTHER_PAGE)
+
+    first = runner.invoke(app, ["feedback", "sweep", "--json"])
+    again = runner.invoke(app, ["feedback", "sweep"], env={"COLUMNS": "200"})
+
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output) == {"stored": 1, "failed": 0}
+    assert again.exit_code == 0 and "stored 0 lost self-serve votes; 0 failed" in again.output
+    [vote] = store.feedback()
+    assert (vote.id, vote.answer_id, vote.correct_source, vote.helpful) == (
+        self_served_vote_id("esc_lost"),
+        "ans-esc_lost",
+        "doc:a",
+        True,
+    )
+    assert (vote.actor, vote.at) == ("customer:c1", at)
+    store.close()
+
+
+def test_sweep_exits_1_when_a_vote_still_cannot_be_stored_and_stores_the_others(db_url: str) -> None:
+    store = SqlStore(db_url)
+    withdrawn(store, "esc_broken", "doc:a", audience="agent")  # a customer cannot vote on it: NotFound on retry
+    withdrawn(store, "esc_lost", "doc:a")
+
+    result = runner.invoke(app, ["feedback", "sweep", "--json"])
+
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.output) == {"stored": 1, "failed": 1}
+    assert [v.answer_id for v in store.feedback()] == ["ans-esc_lost"]
+    store.close()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deflect.domain.models import Audience, Decision
-from deflect.errors import NotFound, ValidationFailed
+from deflect.errors import ConfigError, NotFound, ValidationFailed
 from deflect.feedback import AdjustConfig, FeedbackDesk
 from deflect.service import DeflectService
 from deflect.testing import HashEmbedder
@@ -193,3 +193,16 @@ def test_unhelpful_lists_each_unhelpful_answer_once_within_the_window(
     found = desk.unhelpful(AT, AT + timedelta(days=1))
 
     assert [(r.answer_id, r.actor) for r in found] == [(first.id, "b")]
+
+
+def test_a_desk_without_an_embedder_stores_votes_and_refuses_to_re_rank(
+    svc: DeflectService, store: InMemoryStore
+) -> None:
+    votes_only = FeedbackDesk(store, None, clock=lambda: AT)  # what `deflect feedback sweep` builds: no model
+    answer = svc.ask(ANSWERABLE, Audience.CUSTOMER)
+
+    votes_only.record(answer.id, True, caller_role="customer", actor="cust-7")
+
+    assert [r.answer_id for r in votes_only.list()] == [answer.id]
+    with pytest.raises(ConfigError, match="cannot re-rank"):
+        votes_only.adjustments()

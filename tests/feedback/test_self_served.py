@@ -301,7 +301,7 @@ def test_the_knowledge_job_stores_a_vote_lost_at_the_withdrawal_exactly_once(
     assert first == {"indexed": 0, "pending": 0, "self_served_votes": {"stored": 0, "failed": 1}}
     assert [r.getMessage() for r in caplog.records] == [
         LOST.format(esc.id),
-        LOST.format(esc.id) + " on retry",
+        LOST.format(esc.id) + " on retry (OSError)",
     ]
 
     second = svc.jobs["knowledge"].run_once()

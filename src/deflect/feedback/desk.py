@@ -16,7 +16,7 @@ from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, State
 from deflect.domain.feedback import FeedbackRecord, Role, self_served_vote_id, vote_id
 from deflect.domain.models import SourceHit
 from deflect.domain.ports import Embedder, FeedbackStore
-from deflect.errors import Conflict, NotFound, ValidationFailed
+from deflect.errors import ConfigError, Conflict, DeflectError, NotFound, ValidationFailed
 from deflect.feedback.adjust import AdjustConfig, SourceAdjustments
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,13 @@ class FeedbackResult:
 
 
 class FeedbackDesk:
-    """Votes on answers, persisted through one FeedbackStore, and the ranking adjustments they add up to."""
+    """Votes on answers, persisted through one FeedbackStore, and the ranking adjustments they add up to. Without an
+    embedder it stores votes but cannot re-rank (a command that loads no model: `deflect feedback sweep`)."""
 
     def __init__(
         self,
         store: FeedbackStore,
-        embedder: Embedder,
+        embedder: Embedder | None,
         config: AdjustConfig | None = None,
         clock: Clock = utc_now,
         scrub: Scrub | None = None,
@@ -112,7 +113,7 @@ class FeedbackDesk:
             return None  # stored meanwhile (another worker took the same click)
         return result.record
 
-    def store_lost_self_served_votes(self, limit: int = RETRY_BATCH) -> dict[str, int]:
+    def store_lost_self_served_votes(self, limit: int | None = RETRY_BATCH) -> dict[str, int]:
         """Store the votes that failed writes lost (record_self_served on each, so at most once): of self-served
         escalations created within the votes' window (`config.max_age_days`; a vote older than that is never
         loaded, and a self-serve comes before anyone starts the escalation, usually hours after it was raised).
@@ -122,10 +123,16 @@ class FeedbackDesk:
         stored = failed = 0
         for escalation in self.store.self_served_without_vote(since=since, limit=limit):
             try:
-                stored += self.record_self_served(escalation) is not None
-            except Exception:  # whatever it was, the next escalation's vote may still be stored
+                if self.record_self_served(escalation) is not None:
+                    stored += 1
+            except Exception as exc:  # whatever it was, the next escalation's vote may still be stored
                 failed += 1
-                log.exception("self-served escalation %s: its page's vote was not stored on retry", escalation.id)
+                log.error(  # our own errors say enough in their message; anything else keeps its traceback
+                    "self-served escalation %s: its page's vote was not stored on retry (%s)",
+                    escalation.id,
+                    exc.message if isinstance(exc, DeflectError) else type(exc).__name__,
+                    exc_info=not isinstance(exc, DeflectError),
+                )
         return {"stored": stored, "failed": failed}
 
     def _store(
@@ -203,6 +210,8 @@ class FeedbackDesk:
 
     def adjustments(self) -> SourceAdjustments:
         """The current adjustments: rebuilt after a vote here, or when older than `refresh_s` (other processes)."""
+        if self._embedder is None:
+            raise ConfigError("this feedback desk has no embedder: it stores votes but cannot re-rank")
         with self._lock:
             if self._cached is not None and time.monotonic() - self._loaded_at < self._refresh_s:
                 return self._cached
