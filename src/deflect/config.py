@@ -171,7 +171,10 @@ class Settings(BaseSettings):
         300.0, ge=0, description="The server recomputes the gap report this often; GET /v1/gaps serves one this fresh."
     )
     knowledge_retry_s: float = Field(
-        30.0, gt=0, description="Seconds between runs of the job that indexes resolutions still pending as knowledge."
+        30.0,
+        gt=0,
+        description="Seconds between runs of the job that indexes resolutions still pending as knowledge (and stores "
+        "self-serve votes a failed write lost).",
     )
     database_timeout_s: float = Field(
         5.0, gt=0, description="Seconds a database read or write waits (SQLite lock, PostgreSQL connect) before a 503."
