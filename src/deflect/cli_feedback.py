@@ -59,8 +59,9 @@ def list_(
 
 @fb_app.command()
 def sweep(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Store the helpful votes of self-served escalations that a failed write lost (each once; the server's knowledge
-    job does the same every DEFLECT_KNOWLEDGE_RETRY_S). Exit 1 if some still could not be stored (see the log)."""
+    """Store the helpful votes of self-served escalations that a failed write lost, each once, over the votes' whole
+    window (a year; the server's knowledge job does the last week every DEFLECT_KNOWLEDGE_RETRY_S). Exit 1 if some
+    still could not be stored (see the log)."""
     from deflect.feedback import FeedbackDesk
     from deflect.store.sql import SqlStore
 

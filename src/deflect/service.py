@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -50,6 +51,12 @@ from deflect.retrieval.openings import with_openings
 log = logging.getLogger(__name__)
 
 RETRIEVE_K = 10
+# How far back the knowledge job looks for self-serve votes a failed write lost. The write fails just after the
+# withdrawal committed to the same database, and the job retries from its next run on (start-up, then every
+# DEFLECT_KNOWLEDGE_RETRY_S): a week outlasts any outage a running server rides out unattended, and keeps each run's
+# read to a week of self-serves, not a year's (benchmarks/self_serve_votes.py). `deflect feedback sweep` looks back
+# over the votes' whole window, for an operator after a longer outage.
+LOST_VOTES_WITHIN = timedelta(days=7)
 Linkable = TypeVar("Linkable", Citation, Suggestion)
 MAX_CONVERSATION = 20
 
@@ -421,13 +428,14 @@ class DeflectService:
         return {**self.index_pending_knowledge(), "self_served_votes": votes}
 
     def store_lost_self_served_votes(self) -> dict[str, object]:
-        """Store the helpful votes that self-served escalations' failed writes lost (FeedbackDesk.
-        store_lost_self_served_votes): counts stored and failed. Never raises: a failure is logged and reported, and
-        the next run tries again (the widget never repeats the click that would otherwise retry it)."""
+        """Store the helpful votes that failed writes lost, of self-served escalations raised in the last
+        LOST_VOTES_WITHIN (FeedbackDesk.store_lost_self_served_votes): counts stored and failed. Never raises: a
+        failure is logged and reported, and the next run tries again (the widget never repeats the click that would
+        otherwise retry it)."""
         if self.feedback is None:
             return {"stored": 0, "failed": 0}
         try:
-            return dict(self.feedback.store_lost_self_served_votes())
+            return dict(self.feedback.store_lost_self_served_votes(within=LOST_VOTES_WITHIN))
         except Exception as exc:  # the database down, say: the job runs again after its interval
             log.exception("self-serve votes: the retry failed; the knowledge job's next run tries again")
             return {"error": f"{type(exc).__name__}: {exc}"}

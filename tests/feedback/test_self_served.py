@@ -25,7 +25,7 @@ from deflect.domain.models import Audience
 from deflect.domain.ports import EscalationStore
 from deflect.errors import NotFound
 from deflect.feedback.desk import utc_now, voter_of
-from deflect.service import DeflectService
+from deflect.service import LOST_VOTES_WITHIN, DeflectService
 from deflect.store.sql import SqlStore
 from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.testing.store import InMemoryStore
@@ -324,7 +324,7 @@ def test_the_knowledge_job_stores_a_vote_lost_at_the_withdrawal_exactly_once(
     assert svc.desk.store.get(esc.id).version == 2  # the retry never writes the escalation itself
 
 
-def test_other_a_vote_already_stored_and_an_escalation_outside_the_window_are_not_touched(
+def test_other_a_vote_already_stored_and_an_escalation_outside_the_windows_are_not_touched(
     svc: DeflectService,
 ) -> None:
     assert svc.feedback is not None
@@ -336,13 +336,19 @@ def test_other_a_vote_already_stored_and_an_escalation_outside_the_window_are_no
     svc.desk.self_serve(other.id, ME, OTHER_PAGE)  # "other" credits no page: no vote to lose
     assert flaky.writes == 1 and [v.answer_id for v in svc.feedback.list()] == [voted.answer_id]
 
-    # A year and a day on, the lost one was raised before the votes' window (config.max_age_days) began.
-    svc.feedback.clock = lambda: utc_now() + timedelta(days=svc.feedback.config.max_age_days + 1)  # type: ignore[union-attr]
+    year = svc.feedback.config.max_age_days
+
+    def later(days: float) -> None:
+        svc.feedback.clock = lambda: utc_now() + timedelta(days=days)  # type: ignore[union-attr]
+
+    later(LOST_VOTES_WITHIN.days + 1)  # the job looks back a week: the lost one was raised before that
     assert svc.store_lost_self_served_votes() == {"stored": 0, "failed": 0}
+    later(year + 1)  # the sweep looks back over the votes' window: still too old for it a year and a day on
+    assert svc.feedback.store_lost_self_served_votes() == {"stored": 0, "failed": 0}
     assert flaky.writes == 1
 
-    svc.feedback.clock = utc_now  # back inside the window: the same lost vote is found, and nothing else
-    assert svc.store_lost_self_served_votes() == {"stored": 1, "failed": 0}
+    later(LOST_VOTES_WITHIN.days + 1)  # inside the votes' window: the sweep finds the same lost vote, nothing else
+    assert svc.feedback.store_lost_self_served_votes(limit=None) == {"stored": 1, "failed": 0}
     assert flaky.writes == 2
     assert sorted(v.answer_id for v in svc.feedback.list()) == sorted([voted.answer_id, lost.answer_id])
     assert feedback_actions(svc, other.id) == [] and feedback_actions(svc, still_open.id) == []

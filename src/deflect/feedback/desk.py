@@ -113,13 +113,15 @@ class FeedbackDesk:
             return None  # stored meanwhile (another worker took the same click)
         return result.record
 
-    def store_lost_self_served_votes(self, limit: int | None = RETRY_BATCH) -> dict[str, int]:
+    def store_lost_self_served_votes(
+        self, limit: int | None = RETRY_BATCH, within: timedelta | None = None
+    ) -> dict[str, int]:
         """Store the votes that failed writes lost (record_self_served on each, so at most once): of self-served
-        escalations created within the votes' window (`config.max_age_days`; a vote older than that is never
-        loaded, and a self-serve comes before anyone starts the escalation, usually hours after it was raised).
+        escalations raised `within` (default: the votes' window, `config.max_age_days`, since a vote older than that
+        is never loaded; a self-serve comes before anyone starts the escalation, usually hours after it was raised).
         One read when nothing is lost. Counts stored and failed again; a failure is logged and the rest still
         tried, so one bad escalation cannot hold up the others."""
-        since = self.clock() - timedelta(days=self.config.max_age_days)
+        since = self.clock() - (within or timedelta(days=self.config.max_age_days))
         stored = failed = 0
         for escalation in self.store.self_served_without_vote(since=since, limit=limit):
             try:
