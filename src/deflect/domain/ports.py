@@ -193,7 +193,7 @@ class FeedbackStore(Protocol):
     def self_served_without_vote(self, *, since: datetime, limit: int | None = 100) -> builtins.list[Escalation]:
         """Escalations in state self_served naming a page (not OTHER_PAGE), created at or after `since`, whose
         self-serve vote (id `self_served_vote_id(escalation.id)`) is not stored: the votes failed writes lost.
-        Oldest first; limit None is all. One read however many escalations it looks at."""
+        Oldest first; limit None is all. Cheap when none is lost: one read, not one per escalation."""
         ...
 
     def audit(

@@ -121,7 +121,7 @@ class FeedbackDesk:
         is never loaded; a self-serve comes before anyone starts the escalation, usually hours after it was raised).
         One read when nothing is lost. Counts stored and failed again; a failure is logged and the rest still
         tried, so one bad escalation cannot hold up the others."""
-        since = self.clock() - (within or timedelta(days=self.config.max_age_days))
+        since = self.clock() - (timedelta(days=self.config.max_age_days) if within is None else within)
         stored = failed = 0
         for escalation in self.store.self_served_without_vote(since=since, limit=limit):
             try:
