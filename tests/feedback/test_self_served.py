@@ -1,9 +1,9 @@
 """A suggested page that solved a customer's problem (self_serve) counts as their helpful vote for it: stored once
 per escalation with an audit "feedback" event, by the same actor their votes carry, and so re-ranking similar
 questions through the ordinary adjustment (min_actors, cap). A vote a failed write lost is stored by the service's
-knowledge job (never for "other" or outside the votes' window; a retry that raises does not stop the job). Over the
-fakes and the tiny kb, on the in-memory store and SQLite; the ranking test adds a second copy of the password page,
-so the two tie and only feedback can part them."""
+knowledge job, also through the widget, which never repeats the click (never for "other" or outside the window; a
+retry that raises does not stop the job). Over the fakes and the tiny kb, on the in-memory store and SQLite; the
+ranking test adds a second copy of the password page, so the two tie and only feedback can part them."""
 
 from __future__ import annotations
 
@@ -418,3 +418,31 @@ def test_the_job_loop_survives_retries_that_raise_and_stores_the_vote_once_they_
 
     assert alive and lookups.lookups > 3 and job.runs > 3
     assert [(v.answer_id, v.correct_source) for v in svc.feedback.list()] == [(esc.answer_id, PAGE)]
+
+
+def test_through_the_widget_one_click_whose_vote_is_lost_gets_it_stored_by_the_running_servers_job(
+    settings: Settings,
+) -> None:
+    widget = strict(
+        settings,
+        widgets={"wid_shop": [SITE]},
+        widget_identity_secret=SECRET,
+        widget_rate_per_ip=100,
+        knowledge_retry_s=0.05,
+    )
+    svc = build(widget, InMemoryStore())
+    assert svc.feedback is not None
+    with TestClient(create_app(widget, svc)) as client:  # its lifespan starts the jobs, as `deflect serve` does
+        headers = visitor("sess_first_00001")
+        escalation_id = escalate(client, headers)
+        svc.feedback.store = FlakyFeedback(svc.desk.store)  # type: ignore[assignment]
+
+        clicked = solved(client, escalation_id, headers)  # the only click: the widget removes its buttons
+        deadline = time.monotonic() + 30
+        while not svc.feedback.list() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    assert clicked.status_code == 200 and clicked.json()["state"] == "self_served"
+    assert [(v.actor, v.correct_source, v.via) for v in svc.feedback.list()] == [
+        ("widget:wid_shop:anonymous", PAGE, "self_serve")
+    ]
