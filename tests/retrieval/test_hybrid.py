@@ -83,6 +83,12 @@ def titled(hit: ScoredChunk, title: str, heading_path: str = "") -> ScoredChunk:
         ("3. OLDER NEWS", ""),
         ("Kettle", "Release notes > 3.1"),
         ("Kettle", "Version 3.1.0"),
+        ("Release History Of Kettle", ""),
+        ("History Of Kettle Releases", ""),
+        ("Recent Kettle News", ""),
+        ("Kettle", "2018-09-15 (3.25.0)"),
+        ("CHANGES", "[1.0.0] - 2017-06-20"),
+        ("Kettle", "v2.1.0"),
     ],
 )
 def test_a_release_notes_chunk_ranks_below_the_page_it_changed_at_like_relevance(title: str, heading_path: str) -> None:
@@ -104,6 +110,10 @@ def test_a_release_notes_chunk_ranks_below_the_page_it_changed_at_like_relevance
         ("Newsletter settings", "Unsubscribe"),
         ("News feed is empty", "Refresh the feed"),  # a product's news feature
         ("Kettle", "Versioning your recipes"),
+        ("History of the kettle", "Early days"),
+        ("Kettle", "1. Installing"),
+        ("Backing up your history", "Exporting 2.1 files"),
+        ("Kettle", "Newsletter sign-up"),
     ],
 )
 def test_a_numbered_section_or_a_page_about_versions_is_not_release_notes(title: str, heading_path: str) -> None:

@@ -22,9 +22,13 @@ CHUNKS_PER_SOURCE = 3
 # someone upgrading; a how-to question is answered by the pages they changed. Their chunks are scored this much lower:
 # on the borg manual's tuning questions any value from 0.02 to 0.1 gave the same ranking (docs/retrieval.md).
 RELEASE_NOTES_PENALTY = 0.05
+_VERSION = r"\[?v?\d+(?:\.\d+)+\]?"
+_DATE = r"\(?\d{4}-\d{2}-\d{2}\)?"
 _RELEASE_NOTES = re.compile(
-    r"\b(change ?logs?|release notes|what'?s new)\b|^\s*(\d+\.\s*)?(older\s+)?news\s*$"
-    r"|^\s*(version|release)\s+v?\d+(\.\d+)+",
+    r"\b(change ?logs?|release (notes|history|log)|what'?s new)\b|\bhistory of\b.*\breleases\b|\bnews\s*$"
+    r"|^\s*(version|release)\s+v?\d+(\.\d+)+"
+    # A heading that is only a version and/or a date: "[1.0.0] - 2017-06-20" (Keep a Changelog), "2018-09-15 (3.25.0)".
+    rf"|^\s*({_VERSION}(\s*[-–]?\s*{_DATE})?|{_DATE}(\s*[-–]?\s*\(?{_VERSION}\)?)?)\s*$",
     re.IGNORECASE,
 )
 # Told how long each stage of a retrieval took, in seconds: "embed", "dense" or "keyword" (/metrics listens).
