@@ -443,10 +443,14 @@ def _language(el: Tag) -> str:
                 match = _LANG.match(str(cls))
                 if match and match.group(1) not in {"default", "none", "text"}:
                     return match.group(1)
+    # docutils writes `.. code:: bash` as <pre class="code bash literal-block">.
+    classes = [str(c) for c in el.get("class") or []]
+    if classes[:1] == ["code"] and "literal-block" in classes:
+        return next((c for c in classes[1:] if c != "literal-block"), "")
     return ""
 
 
-def _code_span(text: str) -> str:
+def code_span(text: str) -> str:
     text = " ".join(text.split())
     if not text:
         return ""
@@ -509,7 +513,7 @@ class _Converter(MarkdownConverter):
     def convert_code(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         if "pre" in parent_tags or "_noformat" in parent_tags:
             return text
-        return _code_span(el.get_text())
+        return code_span(el.get_text())
 
     convert_kbd = convert_code
     convert_samp = convert_code
@@ -518,7 +522,7 @@ class _Converter(MarkdownConverter):
     def convert_span(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         # Sphinx marks literal words `<span class="pre">`; outside <code> they are still code.
         if "pre" in (el.get("class") or []) and not (parent_tags & (_CODE_TAGS | {"pre", "_noformat", "dt"})):
-            return _code_span(el.get_text())
+            return code_span(el.get_text())
         return text
 
     def process_tag(self, node: Tag, parent_tags: set[str] | None = None) -> str:
@@ -553,8 +557,10 @@ class _Converter(MarkdownConverter):
                 a.decompose()
         for strong in dt.find_all(["strong", "b"]):
             strong.unwrap()  # the term is bold already
+        for colon in dt.select("span.colon"):
+            colon.decompose()  # docutils ends a field list's name with one; the item adds its own
         if _is_code_term(dt):
-            return _code_span(dt.get_text())
+            return code_span(dt.get_text())
         return " ".join(self.process_tag(dt, parent_tags=parent_tags | {"_inline", "dt"}).split())
 
     def convert_dt(self, el: Tag, text: str, parent_tags: set[str]) -> str:

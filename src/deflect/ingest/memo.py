@@ -43,6 +43,7 @@ FORMAT = 2
 # The libraries that turn bytes into sources: a new version may parse the same bytes differently.
 PARSER_DISTRIBUTIONS = (
     "beautifulsoup4",
+    "docutils",
     "lxml",
     "markdownify",
     "markdown-it-py",

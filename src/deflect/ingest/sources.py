@@ -1,4 +1,5 @@
-"""Parse knowledge files into SourceDocs: Markdown, HTML, plain text and PDF articles; resolved-escalation JSONL.
+"""Parse knowledge files into SourceDocs: Markdown, HTML, reStructuredText, plain text and PDF articles;
+resolved-escalation JSONL.
 
 Every file found is accounted for: parsed into sources, skipped (with the reason) or failed (with path, line and
 reason); parsing carries on with the rest. What a file does not state is inferred (rules.py) and recorded on the
@@ -27,6 +28,7 @@ from deflect.errors import SourceError
 from deflect.ingest.blocks import normalise, sections, split_anchor
 from deflect.ingest.boilerplate import NOTHING, PageBlocks, applied, folder, page_blocks, repeated, strip, stripped_hash
 from deflect.ingest.html import fragment_to_markdown, parse_page
+from deflect.ingest.myst import myst_to_markdown
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
 
@@ -35,9 +37,10 @@ if TYPE_CHECKING:
 
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
-TEXT_SUFFIXES = {".txt", ".text", ".rst", ".adoc", ".asciidoc"}
+TEXT_SUFFIXES = {".txt", ".text", ".adoc", ".asciidoc"}
+RST_SUFFIXES = {".rst", ".rest"}
 PDF_SUFFIXES = {".pdf"}
-ARTICLE_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | PDF_SUFFIXES
+ARTICLE_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | RST_SUFFIXES | PDF_SUFFIXES
 ESCALATION_SUFFIXES = {".jsonl"}
 ESCALATION_KEYS = ("id", "subject", "question", "resolution")
 AUDIENCES = ("public", "internal")
@@ -290,6 +293,8 @@ def parse_bytes(
         return [parse_html(text, origin, signature, rules)], []
     if suffix in TEXT_SUFFIXES:
         return [parse_text(text, origin, signature, rules)], []
+    if suffix in RST_SUFFIXES:
+        return [parse_rst(text, origin, signature, rules)], []
     if suffix in MARKDOWN_SUFFIXES:
         return [parse_markdown(text, origin, signature, rules)], []
     raise SourceError(origin, f"unsupported file type {path.suffix!r}")
@@ -354,9 +359,11 @@ def _article(
     signature: str,
     rules: KbRules,
     title_guesses: Iterable[tuple[str, str]] = (),
+    notes: Iterable[str] = (),
 ) -> SourceDoc:
-    """An article from stated metadata, inferring what is missing; `title_guesses` are (title, how) in order."""
-    inferred: list[str] = []
+    """An article from stated metadata, inferring what is missing; `title_guesses` are (title, how) in order;
+    `notes` say how the body was read when it was not the usual way."""
+    inferred: list[str] = list(notes)
     title = " ".join(str(meta.get("title") or "").split())
     if not title:
         title, how = next(((t, h) for t, h in title_guesses if t.strip()), (title_from_name(origin), "file name"))
@@ -421,7 +428,7 @@ def _first_h1(markdown: str) -> str:
 
 
 def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
-    """A Markdown article, with or without YAML front matter."""
+    """A Markdown article, with or without YAML front matter; MyST's roles and directives read as Markdown."""
     try:
         post = frontmatter.loads(text)
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a YAML date that does not exist (2026-13-45)
@@ -429,11 +436,21 @@ def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None
         line = mark.line + 1 if mark is not None else 1
         raise SourceError(origin, f"bad front matter: {getattr(exc, 'problem', exc)}", line) from None
     meta = post.metadata if isinstance(post.metadata, dict) else {}
-    body = normalise(post.content, html_block=fragment_to_markdown)
+    body = normalise(myst_to_markdown(post.content, rst=_rst_markdown), html_block=fragment_to_markdown)
     return _article(dict(meta), body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
 
 
 _NUMBERED_SECTION = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
+
+
+def _rst_markdown(text: str) -> str:
+    """reStructuredText inside a MyST file (`{eval-rst}`) as Markdown; text docutils cannot parse is dropped."""
+    from deflect.ingest.rst import RstError, rst_to_html
+
+    try:
+        return parse_page(rst_to_html(text)).body
+    except RstError:
+        return ""
 
 
 def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
@@ -450,10 +467,25 @@ def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = N
     return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), guesses)
 
 
-def parse_text(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
-    """A plain-text (or reStructuredText / AsciiDoc) document as Markdown."""
+def parse_text(
+    text: str, origin: str, signature: str, rules: KbRules | None = None, notes: Iterable[str] = ()
+) -> SourceDoc:
+    """A plain-text (or AsciiDoc) document as Markdown."""
     body = text_to_markdown(text)
-    return _article({}, body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
+    return _article({}, body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")], notes)
+
+
+def parse_rst(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
+    """A reStructuredText document (Sphinx sources included) parsed by docutils, its HTML converted like a page's;
+    metadata from its leading field list. Text docutils cannot parse at all is read as plain text, and the source
+    says so."""
+    from deflect.ingest.rst import RstError, rst_to_html  # imported here: only rst ingestion pays for docutils
+
+    try:
+        page = parse_page(rst_to_html(text))
+    except RstError as exc:
+        return parse_text(text, origin, signature, rules, [f"body: read as plain text (docutils failed: {exc})"])
+    return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), [(page.h1, "first heading")])
 
 
 def parse_pdf(raw: bytes, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:

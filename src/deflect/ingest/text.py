@@ -1,5 +1,7 @@
 """Plain text (and the plain-text conventions of reStructuredText and AsciiDoc) and PDF pages to Markdown.
 
+(`.rst` files are parsed by docutils, rst.py; this reading is their fallback when docutils cannot parse them.)
+
 Plain text keeps its paragraphs and line breaks; what the common text conventions mark as structure becomes
 Markdown structure:
 - a line underlined (and optionally overlined) with = - ~ ^ * + # " ' ` : . _ becomes a heading, levels in
