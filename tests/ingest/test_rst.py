@@ -256,6 +256,10 @@ Care
 
       brewctl.exe init
 
+.. tab:: Linux
+
+   .. pip-command-usage:: pour "brewctl"
+
 .. only:: html
 
    Kept from an only block.
@@ -296,6 +300,7 @@ def test_wrappers_and_unknown_directives_keep_their_content() -> None:
 
     assert "**Windows:**\n\n```powershell\nbrewctl.exe init\n```" in body
     assert "Kept from an only block." in body
+    assert "Linux" not in body  # a tab with nothing in it leaves no label over nothing
     assert "Content of an unknown directive stays." in body
     assert "```\n$ brewctl pour --cups 2\n[...]\n```" in body  # a shell session stays verbatim
     assert "some-arg" not in body and "weird-option" not in body and "\n.. " not in body

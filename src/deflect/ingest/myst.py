@@ -141,7 +141,7 @@ def _directive(name: str, args: str, content: str, labels: dict[str, str], rst: 
         return f"*{label}:* {text}" if text else f"*{label}.*"
     if kind == "object":
         return _definition(args, inner)
-    if kind == "wrapper" and args and local in sphinx.TITLED_WRAPPERS:
+    if kind == "wrapper" and args and inner and local in sphinx.TITLED_WRAPPERS:
         return _labelled(args, inner)
     return inner
 

@@ -152,7 +152,7 @@ class _Wrapper(_Content):
 
     def run(self) -> list[nodes.Node]:
         content = super().run()
-        if self.arguments and sphinx.local_name(self.name) in sphinx.TITLED_WRAPPERS:
+        if content and self.arguments and sphinx.local_name(self.name) in sphinx.TITLED_WRAPPERS:
             title = " ".join(self.arguments[0].split())
             label = nodes.paragraph("", "", nodes.strong(title, f"{title}:"))
             return [label, *content]
