@@ -201,6 +201,23 @@ def test_a_changed_parser_parses_everything_again(
     assert set(parsed) == EVERY_FILE
 
 
+@pytest.mark.parametrize("library", ["docutils", "markdown-it-py"])
+def test_the_parser_fingerprint_changes_with_the_rst_and_markdown_parsers_versions(
+    library: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memo_module.parser_fingerprint.cache_clear()
+    before = memo_module.parser_fingerprint()
+    real = memo_module.metadata.version
+    monkeypatch.setattr(memo_module.metadata, "version", lambda name: "99.0" if name == library else real(name))
+    memo_module.parser_fingerprint.cache_clear()
+
+    try:
+        assert memo_module.parser_fingerprint() != before  # .rst (or MyST) files parse again, once
+    finally:
+        monkeypatch.undo()
+        memo_module.parser_fingerprint.cache_clear()
+
+
 @pytest.mark.parametrize(
     "damage",
     [b"", b"{not json", b"\xff\xfe\x00", b"[]", b'{"format": 1, "files": []}', b'{"format": 1, "files": {"x": 3}}'],
