@@ -338,7 +338,10 @@ def test_include_and_literalinclude_read_no_file(tmp_path: Path) -> None:
 
 
 def test_a_leading_field_list_is_the_articles_metadata() -> None:
-    text = ":audience: internal\n:product: brewctl\n:orphan:\n\nRunbook\n=======\n\nRestart the pump.\n"
+    text = (
+        ".. A comment first.\n\n.. meta::\n   :keywords: pump\n\n:audience: internal\n:product: brewctl\n:orphan:\n\n"
+        "Runbook\n=======\n\nRestart the pump.\n"
+    )
 
     doc = parse_rst(text, "ops/runbook.rst", SIG)
 

@@ -307,7 +307,8 @@ class _Unmarked(Transform):
             (
                 child
                 for child in self.document.children
-                if not isinstance(child, nodes.comment | nodes.target | nodes.substitution_definition)
+                # What precedes the text without being text: comments, targets, `.. meta::`, docutils' notes.
+                if not isinstance(child, nodes.Invisible | nodes.meta | nodes.decoration | nodes.system_message)
             ),
             None,
         )
