@@ -194,6 +194,20 @@ def test_a_sphinx_option_keeps_its_term_with_its_description() -> None:
     assert "- **`-q`, `--quiet`**: Say nothing while brewing." in text
 
 
+def test_a_field_list_name_keeps_one_colon() -> None:
+    # Sphinx and docutils end a field name with <span class="colon">:</span>; the item adds its own.
+    html = (
+        '<main><dl class="field-list simple"><dt class="field-odd">Default<span class="colon">:</span></dt>'
+        '<dd class="field-odd"><p>medium</p></dd></dl></main>'
+    )
+
+    assert "- **Default**: medium" in lines(html)
+
+
+def test_a_docutils_code_block_keeps_its_language() -> None:
+    assert "```bash\nbrew --now\n```" in body('<main><pre class="code bash literal-block">brew --now</pre></main>')
+
+
 def test_texinfo_and_man_page_options_keep_term_and_description() -> None:
     assert "- **`-t minutes`, `--timer=minutes`**: Switch off after minutes." in lines(TEXINFO_PAGE)
     assert "- **`--dry`**: Heat without water (not recommended)." in lines(TEXINFO_PAGE)
