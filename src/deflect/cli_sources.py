@@ -45,19 +45,30 @@ def print_files(report: IngestReport) -> None:
         if f.status == "skipped":
             by_reason[f.reason].append(f.path)
     for reason, paths in sorted(by_reason.items()):
-        shown = ", ".join(paths[:_EXAMPLES]) + (f", ... (+{len(paths) - _EXAMPLES})" if len(paths) > _EXAMPLES else "")
-        out.print(f"[yellow]skipped[/yellow] {len(paths)} ({escape(reason)}): {escape(shown)}")
+        out.print(f"[yellow]skipped[/yellow] {len(paths)} ({escape(reason)}): {escape(_examples(paths))}")
     from deflect.ingest.sources import BOILERPLATE_NOTE as BOILERPLATE
+    from deflect.ingest.sources import PLAIN_TEXT_NOTE as PLAIN_TEXT
 
-    inferred = sum(1 for f in report.files if any(not n.startswith(BOILERPLATE) for n in f.inferred))
+    inferred = sum(1 for f in report.files if any(not n.startswith((BOILERPLATE, PLAIN_TEXT)) for n in f.inferred))
     if inferred:
         out.print(f"{inferred} files had fields inferred (title, url or audience); see `deflect ingest --json`.")
+    plain = [f.path for f in report.files if any(n.startswith(PLAIN_TEXT) for n in f.inferred)]
+    if plain:
+        out.print(
+            f"{len(plain)} reStructuredText files docutils could not parse were read as plain text: "
+            f"{escape(_examples(plain))}; see `deflect ingest --json`."
+        )
     stripped = sum(1 for f in report.files if any(n.startswith(BOILERPLATE) for n in f.inferred))
     if stripped:
         out.print(
             f"{stripped} pages had text their folder repeats on most pages (a footer, a notice) left out as "
             "boilerplate; see `deflect ingest --json`."
         )
+
+
+def _examples(paths: list[str]) -> str:
+    """The first few paths, and how many more."""
+    return ", ".join(paths[:_EXAMPLES]) + (f", ... (+{len(paths) - _EXAMPLES})" if len(paths) > _EXAMPLES else "")
 
 
 @sources_app.command("show")

@@ -112,3 +112,19 @@ def test_the_file_table_says_how_many_pages_lost_boilerplate_apart_from_inferred
     out = " ".join(capsys.readouterr().out.split())
     assert "1 files had fields inferred" in out
     assert "2 pages had text their folder repeats on most pages (a footer, a notice) left out as boilerplate" in out
+
+
+def test_the_file_table_names_rst_files_read_as_plain_text_apart_from_inferred_fields(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    note = "body: read as plain text (docutils failed: RecursionError: maximum recursion depth exceeded)"
+    files = [
+        FileReport(path="deep.rst", status="ingested", sources=["doc:deep"], inferred=[note]),
+        FileReport(path="fine.rst", status="ingested", sources=["doc:fine"], inferred=["title: file name"]),
+    ]
+
+    print_files(IngestReport(files=files))
+
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 files had fields inferred" in out
+    assert "1 reStructuredText files docutils could not parse were read as plain text: deep.rst" in out

@@ -475,6 +475,10 @@ def parse_text(
     return _article({}, body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")], notes)
 
 
+# What the ingest report says of an .rst file docutils could not parse at all.
+PLAIN_TEXT_NOTE = "body: read as plain text"
+
+
 def parse_rst(text: str, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
     """A reStructuredText document (Sphinx sources included) parsed by docutils, its HTML converted like a page's;
     metadata from its leading field list. Text docutils cannot parse at all is read as plain text, and the source
@@ -484,7 +488,7 @@ def parse_rst(text: str, origin: str, signature: str, rules: KbRules | None = No
     try:
         page = parse_page(rst_to_html(text))
     except RstError as exc:
-        return parse_text(text, origin, signature, rules, [f"body: read as plain text (docutils failed: {exc})"])
+        return parse_text(text, origin, signature, rules, [f"{PLAIN_TEXT_NOTE} (docutils failed: {exc})"])
     return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), [(page.h1, "first heading")])
 
 
