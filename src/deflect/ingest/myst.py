@@ -75,7 +75,10 @@ def _rewrite(markdown: str, labels: dict[str, str], rst: Callable[[str], str] | 
     while i < len(lines):
         if i in replaced:
             end, new = replaced[i]
-            out.extend([("", False), *((line, True) for line in new), ("", False)])
+            # A blank line on each side, so the block stands alone, unless the text has one there already.
+            before = [("", False)] if out and out[-1][0].strip() else []
+            after = [("", False)] if end < len(lines) and lines[end].strip() else []
+            out.extend([*before, *((line, True) for line in new), *after])
             i = end
             continue
         if verbatim[i]:
