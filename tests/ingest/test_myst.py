@@ -170,6 +170,13 @@ Term
 : looks like a definition, but this file has no MyST syntax.
 
 (not a target)= but text.
+
+Code that looks like a role stays code: `&{number}` (e.g. `&1.0`).
+
+```markdown
+(in-a-fence)=
+```{note}
+```
 """
 
 

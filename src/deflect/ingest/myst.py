@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from deflect.ingest import sphinx
 from deflect.ingest.blocks import fence
@@ -28,7 +29,6 @@ _ROLE = re.compile(r"(?<![`\\]){(?P<name>[A-Za-z][\w:+.-]*)}(?P<ticks>`+)(?!`)(?
 # A role, or an inline code span (which is skipped whole, so a role written inside code stays as written).
 _ROLE_OR_CODE = re.compile(_ROLE.pattern + r"|(?P<code>(?P<code_ticks>`+)(?!`).+?(?<!`)(?P=code_ticks)(?!`))")
 _DIRECTIVE_INFO = re.compile(r"^\{(?P<name>[A-Za-z][\w:+.-]*)\}\s*(?P<args>.*)$")
-_DIRECTIVE_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\{[A-Za-z][\w:+.-]*\}", re.M)
 _TARGET = re.compile(r"^\s*\((?P<label>[^()\s]+)\)=\s*$")
 _OPTION = re.compile(r"^:[\w-]+:")
 _HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
@@ -38,12 +38,32 @@ _BLOCK_START = re.compile(r"^(```|~~~|[-*+] |\d+[.)] |\||#|>)")
 
 
 def has_myst(markdown: str) -> bool:
-    """A role, a directive fence or a `(label)=` target line: syntax CommonMark would show as text."""
-    return bool(
-        _ROLE.search(markdown)
-        or _DIRECTIVE_FENCE.search(markdown)
-        or any(_TARGET.match(line) for line in markdown.splitlines())
-    )
+    """A role, a directive fence or a `(label)=` target line outside code: syntax CommonMark would show as text."""
+    if "{" not in markdown and ")=" not in markdown:
+        return False  # no role, fence or target can be there: spares the parse
+    lines = markdown.splitlines()
+    verbatim, fences = _code(markdown, len(lines))
+    if any(_DIRECTIVE_INFO.match(token.info.strip()) for token in fences):
+        return True
+    return any(not verbatim[i] and (_TARGET.match(line) or _has_role(line)) for i, line in enumerate(lines))
+
+
+def _has_role(line: str) -> bool:
+    return any(match.group("code") is None for match in _ROLE_OR_CODE.finditer(line))
+
+
+def _code(markdown: str, count: int) -> tuple[list[bool], list[Token]]:
+    """Which of the text's lines are code (fenced or indented), and its fenced code blocks."""
+    verbatim = [False] * count
+    fences: list[Token] = []
+    for token in _MD.parse(markdown):
+        if token.map is None or token.type not in {"fence", "code_block"}:
+            continue
+        start, end = token.map
+        verbatim[start:end] = [True] * (end - start)
+        if token.type == "fence":
+            fences.append(token)
+    return verbatim, fences
 
 
 def myst_to_markdown(markdown: str, rst: Callable[[str], str] | None = None) -> str:
@@ -56,14 +76,12 @@ def myst_to_markdown(markdown: str, rst: Callable[[str], str] | None = None) -> 
 
 def _rewrite(markdown: str, labels: dict[str, str], rst: Callable[[str], str] | None) -> str:
     lines = markdown.splitlines()
-    verbatim = [False] * len(lines)
+    verbatim, fences = _code(markdown, len(lines))
     replacements: list[tuple[int, int, list[str]]] = []
-    for token in _MD.parse(markdown):
-        if token.map is None or token.type not in {"fence", "code_block"}:
-            continue
+    for token in fences:
+        assert token.map is not None
         start, end = token.map
-        verbatim[start:end] = [True] * (end - start)
-        info = _DIRECTIVE_INFO.match(token.info.strip()) if token.type == "fence" else None
+        info = _DIRECTIVE_INFO.match(token.info.strip())
         indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
         if info is None or indent.strip():
             continue
