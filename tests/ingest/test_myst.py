@@ -143,6 +143,33 @@ def test_definition_lists_become_term_items() -> None:
     assert "- **User**:\n  * On Linux: `~/.brew`\n  * On Windows: `%APPDATA%\\brew`" in out
 
 
+COLON = """\
+# Brew guide
+
+::::{tab-set}
+:::{tab-item} Linux
+```bash
+brewctl pour
+```
+:::
+:::{note}
+Colon fences hold **Markdown**, with {option}`--cups`.
+:::
+::::
+
+After the tabs.
+"""
+
+
+def test_colon_fences_are_read_like_backtick_fences_nested_ones_included() -> None:
+    out = myst_to_markdown(COLON)
+
+    assert "**Linux:**\n\n```bash\nbrewctl pour\n```" in out
+    assert "**Note:** Colon fences hold **Markdown**, with `--cups`." in out
+    assert ":::" not in out and "tab-set" not in out
+    assert out.rstrip().endswith("After the tabs.")
+
+
 def test_code_keeps_myst_syntax_as_written() -> None:
     out = myst_to_markdown(MYST)
 

@@ -4,10 +4,11 @@ CommonMark reads MyST's extensions as text, so a customer would be quoted "{ref}
 ```` ```{note} ```` block as code. Rewritten here, with the meanings sphinx.py gives rst:
 - a role `{name}`text`` is its text, code for the roles that name something typed (`{option}`, `{file}`...);
   `{ref}` to a `(label)=` target of the same file reads as the heading under it;
-- a directive fence ```` ```{name} args ```` loses its `:option:` lines: `{code-block} LANG` is a code block in LANG,
-  an admonition is its content led by its label ("**Note:** ..."), a version note a short paragraph, an object
-  description a definition, a wrapper its content (a tab's title as a label), `{toctree}`-like ones nothing,
-  `{eval-rst}` is read as reStructuredText, and any other its content (a shell session kept verbatim);
+- a directive fence ```` ```{name} args ```` (or a colon fence, `:::{name} args`) loses its `:option:` lines:
+  `{code-block} LANG` is a code block in LANG, an admonition is its content led by its label ("**Note:** ..."), a
+  version note a short paragraph, an object description a definition, a wrapper its content (a tab's title as a
+  label), `{toctree}`-like ones nothing, `{eval-rst}` is read as reStructuredText, and any other its content (a
+  shell session kept verbatim);
 - `(label)=` target lines go; a definition list (`Term` then `: definition`) becomes `- **Term**: definition`.
 Only text with MyST syntax is touched (a role, a directive fence or a target line): plain Markdown comes back as is.
 """
@@ -29,6 +30,9 @@ _ROLE = re.compile(r"(?<![`\\]){(?P<name>[A-Za-z][\w:+.-]*)}(?P<ticks>`+)(?!`)(?
 # A role, or an inline code span (which is skipped whole, so a role written inside code stays as written).
 _ROLE_OR_CODE = re.compile(_ROLE.pattern + r"|(?P<code>(?P<code_ticks>`+)(?!`).+?(?<!`)(?P=code_ticks)(?!`))")
 _DIRECTIVE_INFO = re.compile(r"^\{(?P<name>[A-Za-z][\w:+.-]*)\}\s*(?P<args>.*)$")
+# MyST's colon fences (`:::{note}` ... `:::`), whose content is Markdown.
+_COLON_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<colons>:{3,})\{(?P<name>[A-Za-z][\w:+.-]*)\}(?P<args>.*)$")
+_COLON_CLOSE = re.compile(r"^[ \t]*(?P<colons>:{3,})[ \t]*$")
 _TARGET = re.compile(r"^\s*\((?P<label>[^()\s]+)\)=\s*$")
 _OPTION = re.compile(r"^:[\w-]+:")
 _HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
@@ -45,7 +49,10 @@ def has_myst(markdown: str) -> bool:
     verbatim, fences = _code(markdown, len(lines))
     if any(_DIRECTIVE_INFO.match(token.info.strip()) for token in fences):
         return True
-    return any(not verbatim[i] and (_TARGET.match(line) or _has_role(line)) for i, line in enumerate(lines))
+    return any(
+        not verbatim[i] and (_TARGET.match(line) or _COLON_OPEN.match(line) or _has_role(line))
+        for i, line in enumerate(lines)
+    )
 
 
 def _has_role(line: str) -> bool:
@@ -71,7 +78,31 @@ def myst_to_markdown(markdown: str, rst: Callable[[str], str] | None = None) -> 
     into Markdown (without it, the block is dropped). Text without MyST syntax is returned unchanged."""
     if not has_myst(markdown):
         return markdown
-    return _rewrite(markdown, _labels(markdown), rst)
+    return _rewrite(_colon_fences(markdown), _labels(markdown), rst)
+
+
+def _colon_fences(markdown: str) -> str:
+    """Colon fences as backtick fences of the same directive, so one reading serves both: longer than any
+    backtick run in the text, and an outer fence (more colons) longer than the fences inside it."""
+    lines = markdown.splitlines()
+    verbatim, _ = _code(markdown, len(lines))
+    base = max(3, max((len(run) for run in re.findall(r"`+", markdown)), default=0) + 1)
+    out: list[str] = []
+    open_fences: list[tuple[int, str]] = []  # (colons, indent) of each fence still open, innermost last
+    for i, line in enumerate(lines):
+        opening = None if verbatim[i] else _COLON_OPEN.match(line)
+        closing = None if verbatim[i] or opening else _COLON_CLOSE.match(line)
+        if opening:
+            colons = len(opening.group("colons"))
+            open_fences.append((colons, opening.group("indent")))
+            ticks = "`" * (base + colons - 3)
+            out.append(f"{opening.group('indent')}{ticks}{{{opening.group('name')}}}{opening.group('args')}")
+        elif closing and open_fences and len(closing.group("colons")) >= open_fences[-1][0]:
+            colons, indent = open_fences.pop()
+            out.append(indent + "`" * (base + colons - 3))
+        else:
+            out.append(line)
+    return "\n".join(out) + ("\n" if markdown.endswith("\n") else "")
 
 
 def _rewrite(markdown: str, labels: dict[str, str], rst: Callable[[str], str] | None) -> str:
