@@ -306,6 +306,28 @@ def test_wrappers_and_unknown_directives_keep_their_content() -> None:
     assert "some-arg" not in body and "weird-option" not in body and "\n.. " not in body
 
 
+def test_content_written_right_under_an_unknown_directive_is_kept() -> None:
+    # No blank line between the directive and its text: docutils reads the lines as the directive's argument.
+    text = (
+        "Grammar\n=======\n\n.. productionlist::\n   pot: small | large\n\n"
+        ".. deprecated-removed:: 3.4 3.6\n   Use pour instead.\n"
+    )
+
+    body = body_of(text)
+
+    assert "pot: small | large" in body
+    assert "Use pour instead." in body and "3.6" not in body
+
+
+def test_footnotes_and_citations_are_their_text_led_by_their_label() -> None:
+    text = "Notes\n=====\n\nSee [1]_ and [CIT2002]_.\n\n.. [1] First footnote.\n.. [CIT2002] A citation.\n"
+
+    body = body_of(text)
+
+    assert "See [1] and [CIT2002]." in body
+    assert "[1] First footnote." in body and "[CIT2002] A citation." in body
+
+
 def test_object_descriptions_are_definitions_with_the_signature_as_the_term() -> None:
     body = body_of(NOTES)
 

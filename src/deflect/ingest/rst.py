@@ -52,6 +52,7 @@ SETTINGS: dict[str, Any] = {
     "sectsubtitle_xform": False,
     "initial_header_level": 1,
     "syntax_highlight": "none",  # the code's text, without Pygments' markup
+    "math_output": "LaTeX",  # formulas as their LaTeX source: MathML's markup would be dropped, its letters kept
     "smart_quotes": False,  # quotes stay as written: they may be inside commands
     "output_encoding": "unicode",
     "input_encoding": "unicode",
@@ -137,14 +138,24 @@ class _Content(Directive):
     option_spec = _AnyOption()
 
     def run(self) -> list[nodes.Node]:
-        if not self.content:
+        lines = self._lines()
+        if not lines:
             return []
-        if sphinx.is_session(list(self.content)):
-            code = "\n".join(self.content)
+        if sphinx.is_session(list(lines)):
+            code = "\n".join(lines)
             return [nodes.literal_block(code, code)]
         holder = nodes.container()
-        self.state.nested_parse(self.content, self.content_offset, holder)
+        self.state.nested_parse(lines, self.content_offset, holder)
         return list(holder.children)
+
+    def _lines(self) -> StringList:
+        """The content, after the lines written under the directive's first line without a blank line between
+        (docutils reads those as its argument; `.. productionlist::` and many others are written so)."""
+        written = self.arguments[0].split("\n") if self.arguments else []
+        on_directive_line = self.block_text.split("\n", 1)[0].partition("::")[2].strip()
+        lines = StringList(written[1:] if on_directive_line else written, source="")
+        lines.extend(self.content)
+        return lines
 
 
 class _Wrapper(_Content):
@@ -153,7 +164,7 @@ class _Wrapper(_Content):
     def run(self) -> list[nodes.Node]:
         content = super().run()
         if content and self.arguments and sphinx.local_name(self.name) in sphinx.TITLED_WRAPPERS:
-            title = " ".join(self.arguments[0].split())
+            title = " ".join(self.arguments[0].split("\n")[0].split())
             label = nodes.paragraph("", "", nodes.strong(title, f"{title}:"))
             return [label, *content]
         return content
@@ -277,7 +288,19 @@ class _Unmarked(Transform):
                 self._titled(reference)
         for message in list(self.document.findall(nodes.system_message)):
             self._kept_table(message)
+        for note in list(self.document.findall(lambda n: isinstance(n, nodes.footnote | nodes.citation))):
+            self._inline_label(note)
         self._metadata()
+
+    def _inline_label(self, note: nodes.Element) -> None:
+        """A footnote or citation as its text led by its label ("[1] First footnote."), not a label alone."""
+        children = list(note.children)
+        label = children.pop(0).astext() if children and isinstance(children[0], nodes.label) else ""
+        if label and children and isinstance(children[0], nodes.paragraph):
+            children[0].insert(0, nodes.Text(f"[{label}] "))
+        elif label:
+            children.insert(0, nodes.paragraph("", f"[{label}]"))
+        note.parent.replace(note, [child.deepcopy() for child in children])
 
     def _titled(self, reference: nodes.reference) -> None:
         """`:ref:`label`` to a section of this file: the section's title, as Sphinx shows it."""
