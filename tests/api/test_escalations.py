@@ -772,6 +772,25 @@ def test_a_customer_escalated_for_low_confidence_alone_is_pointed_at_public_page
     assert agent["suggested"] == []
 
 
+def test_the_panels_escalation_view_carries_the_excerpt_the_customer_was_shown_and_only_then(
+    unsure_client: TestClient,
+) -> None:
+    """The agent panel reads GET /v1/escalations/{id} (staff keys only) and shows `sources[].excerpt` (web/panel.js)."""
+    quoted = escalate(unsure_client, CREDITS)
+    unquoted = escalate(unsure_client, ANSWERABLE + " Please let me talk to a human.")  # no pages, no excerpt
+
+    for headers in (AGENT, ADMIN):
+        response = unsure_client.get(f"/v1/escalations/{quoted['escalation_id']}", headers=headers)
+        assert response.status_code == 200, response.text
+        sources = response.json()["escalation"]["sources"]
+        first = quoted["suggested"][0]
+        shown = [(s["source_id"], s["excerpt"]) for s in sources if s["excerpt"]]
+        assert shown == [(first["source_id"], first["excerpt"])]
+    assert all(s["excerpt"] == "" for s in packet(unsure_client, unquoted["escalation_id"])["sources"])
+    refused = unsure_client.get(f"/v1/escalations/{quoted['escalation_id']}", headers=CUSTOMER)
+    assert refused.status_code == 403 and set(refused.json()) == {"error"}
+
+
 def test_no_pages_when_the_customer_asked_for_a_person(unsure_client: TestClient) -> None:
     body = escalate(unsure_client, ANSWERABLE + " Please let me talk to a human.")
 

@@ -137,6 +137,8 @@ def test_escalate_shows_the_packet_with_checklist_priority_and_sla(page: Any, li
         assert label in text
     assert packet.locator(".checklist li.missing").count() >= 1
     assert "missing, ask the customer" in text
+    # An agent's hand-off quoted nothing to a customer: no passage "Shown to the customer" (test_panel_excerpt_browser).
+    assert packet.locator("figure.shown-excerpt, blockquote").count() == 0 and "Shown to the customer" not in text
     stored = live.service.desk.get(reference)
     assert "human_requested" in stored.reasons and stored.priority.value in text
     page.locator("#queue > li", has_text=reference).wait_for()  # the queue shows it at once

@@ -24,6 +24,31 @@ def excerpt_of(bubble: Any) -> Any:
     return bubble.get_by_role("list", name="Pages that may help").locator("li").first.locator("blockquote.excerpt")
 
 
+def assert_quoted_as_markdown(excerpt: Any, text: str) -> None:
+    """The export article's excerpt as rendered (also by the agent panel: test_panel_excerpt_browser.py)."""
+    shown = excerpt.inner_text()
+    # The heading label renders bold and the passage as text; the [1] markers (this page) are left out.
+    label = text.split("\n\n", 1)[0].strip("*")
+    assert excerpt.locator("strong").first.inner_text() == label
+    assert "expires after 24 hours" in shown and "[1]" not in shown
+    # The kb's own raw HTML and javascript: link are quoted as what they are, and run nothing.
+    assert excerpt.locator("img, script").count() == 0
+    assert all(
+        (a.get_attribute("href") or "").startswith(("http:", "https:", "mailto:")) for a in excerpt.locator("a").all()
+    )
+
+
+def assert_hostile_as_text(excerpt: Any) -> None:
+    """HOSTILE as rendered: its markup as characters, its javascript: link as text, its https link kept."""
+    shown = excerpt.inner_text()
+    assert '<img src=x onerror="window.pwned=1">' in shown and "<script>window.pwned=2</script>" in shown
+    assert excerpt.locator("img, script").count() == 0
+    assert excerpt.locator("strong").inner_text() == "Exporting > Links"
+    links = excerpt.locator("a")
+    assert links.count() == 1 and links.get_attribute("href") == "https://help.example/ok"
+    assert "bad link" in shown  # kept as text, without the link
+
+
 def test_the_first_page_shows_its_excerpt_as_markdown_and_passes_axe(page: Any, live: Live) -> None:
     widget = open_widget(page, f"{live.site}/shop.html")
     bubble = ask(widget, UNSURE)
@@ -34,16 +59,7 @@ def test_the_first_page_shows_its_excerpt_as_markdown_and_passes_axe(page: Any, 
 
     excerpt = excerpt_of(bubble)
     assert excerpt.count() == 1 and excerpt.get_attribute("aria-label") == "Quoted from this page"
-    shown = excerpt.inner_text()
-    # The heading label renders bold and the passage as text; the [1] markers (this page) are left out.
-    label = quoted[0].excerpt.split("\n\n", 1)[0].strip("*")
-    assert excerpt.locator("strong").first.inner_text() == label
-    assert "expires after 24 hours" in shown and "[1]" not in shown
-    # The kb's own raw HTML and javascript: link are quoted as what they are, and run nothing.
-    assert excerpt.locator("img, script").count() == 0
-    assert all(
-        (a.get_attribute("href") or "").startswith(("http:", "https:", "mailto:")) for a in excerpt.locator("a").all()
-    )
+    assert_quoted_as_markdown(excerpt, quoted[0].excerpt)
     assert bubble.locator("blockquote.excerpt").count() == 1  # the other pages stay pointers
     assert bubble.get_by_role("button", name="This solved it").count() == len([s for s in stored.sources if s.shown])
     assert axe_violations(page, "deflect-widget") == []
@@ -65,13 +81,7 @@ def test_a_hostile_excerpt_renders_as_text_and_never_runs(page: Any, live: Live)
 
     excerpt = excerpt_of(bubble)
     excerpt.wait_for()
-    shown = excerpt.inner_text()
-    assert '<img src=x onerror="window.pwned=1">' in shown and "<script>window.pwned=2</script>" in shown
-    assert excerpt.locator("img, script").count() == 0
-    assert excerpt.locator("strong").inner_text() == "Exporting > Links"
-    links = excerpt.locator("a")
-    assert links.count() == 1 and links.get_attribute("href") == "https://help.example/ok"
-    assert "bad link" in shown  # kept as text, without the link
+    assert_hostile_as_text(excerpt)
     assert page.evaluate("() => window.pwned") is None
     assert axe_violations(page, "deflect-widget") == []
     assert page.js_errors == []

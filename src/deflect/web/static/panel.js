@@ -108,6 +108,19 @@ function citationLink(citations) {
   };
 }
 
+/** A source's title as text: a link opening in a new tab when its url is safe to follow, plain otherwise. */
+function pageTitle(source) {
+  const href = citationHref(source.url, location.href); // the panel is served by deflect itself
+  const title = document.createElement(href ? "a" : "span");
+  title.textContent = source.title || source.source_id;
+  if (href) {
+    title.href = href;
+    title.target = "_blank";
+    title.rel = "noopener noreferrer";
+  }
+  return title;
+}
+
 function renderAnswer(target, text, citations) {
   target.replaceChildren(renderMarkdown(text, { cite: citationLink(citations) }));
 }
@@ -119,15 +132,7 @@ function showCitations(citations, related) {
     const li = document.createElement("li");
     li.id = `cite-${c.n}`;
     li.value = c.n;
-    const href = citationHref(c.url, location.href); // the panel is served by deflect itself
-    const title = document.createElement(href ? "a" : "span");
-    title.textContent = c.title || c.source_id;
-    if (href) {
-      title.href = href;
-      title.target = "_blank";
-      title.rel = "noopener noreferrer";
-    }
-    li.append(title);
+    li.append(pageTitle(c));
     if (c.audience === "internal") {
       li.classList.add("internal");
       const badge = document.createElement("span");
@@ -359,8 +364,30 @@ function showPacket(view) {
     li.append(label, ": ", item.value == null ? "missing, ask the customer" : item.value);
     ul.append(li);
   }
-  packet.append(h, ul);
+  packet.append(h, ul, ...shownToCustomer(esc.sources || []));
   $("escalation").hidden = false;
+}
+
+// What the customer read quoted from a suggested page with the hand-off (the checklist only says "with a quoted
+// excerpt"), so the agent does not repeat it. Knowledge-base text like an answer's: the same DOM-building Markdown
+// renderer, never innerHTML. Its [n] markers all mean the page named above it, so they are left out (as in the widget).
+function shownToCustomer(sources) {
+  const quoted = sources.filter((s) => typeof s.excerpt === "string" && s.excerpt);
+  if (!quoted.length) return [];
+  const h = document.createElement("h3");
+  h.textContent = "Shown to the customer";
+  const figures = quoted.map((s) => {
+    const figure = document.createElement("figure");
+    figure.className = "shown-excerpt";
+    const caption = document.createElement("figcaption");
+    caption.append("Quoted from ", pageTitle(s));
+    const quote = document.createElement("blockquote");
+    quote.className = "excerpt";
+    quote.append(renderMarkdown(s.excerpt, { cite: () => document.createTextNode("") }));
+    figure.append(caption, quote);
+    return figure;
+  });
+  return [h, ...figures];
 }
 
 async function openEscalation(id) {
