@@ -47,6 +47,8 @@ def test_the_packet_shows_the_excerpt_under_its_page_as_markdown_and_passes_axe(
     assert caption.locator("a").get_attribute("href") == quoted[0].url
     assert_quoted_as_markdown(figure.locator("blockquote.excerpt"), quoted[0].excerpt)  # as the widget renders it
     shot(page, "panel-excerpt")
+    page.set_viewport_size({"width": 360, "height": 800})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360  # no sideways scrolling in a sidebar
     assert axe_violations(page) == []
     assert page.evaluate("() => window.__pwned") is None
     assert page.js_errors == []
