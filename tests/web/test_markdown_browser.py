@@ -71,6 +71,14 @@ def test_markdown_structures(blank: Any) -> None:
     assert link.get_attribute("href") == "https://help.example/x" and link.get_attribute("rel") == "noopener noreferrer"
 
 
+def test_underscores_inside_a_word_are_text_not_emphasis(blank: Any) -> None:
+    # CommonMark: `__` inside a word opens no emphasis (snake_case names, `window.__pwned` in a quoted page).
+    box = render(blank, "Set snake__case__name or window.__pwned=1 and window.__pwned=2; __bold__ stays bold.")
+
+    assert box.locator("strong").all_inner_texts() == ["bold"]
+    assert "snake__case__name" in box.inner_text() and "window.__pwned=1 and window.__pwned=2" in box.inner_text()
+
+
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_text_is_shown_never_run(blank: Any, text: str) -> None:
     box = render(blank, text)

@@ -13,7 +13,7 @@ const ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
 const QUOTE = /^\s{0,3}>\s?(.*)$/;
 const TABLE_RULE = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/;
 const INLINE =
-  /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\[(\d{1,2})\](?!\()|\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*([^*\n]+?)\*\*|__([^_\n]+?)__|\*([^*\s][^*\n]*?)\*|(?<![\w])_([^_\s][^_\n]*?)_(?![\w])/g;
+  /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\[(\d{1,2})\](?!\()|\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*([^*\n]+?)\*\*|(?<![\w])__([^_\n]+?)__(?![\w])|\*([^*\s][^*\n]*?)\*|(?<![\w])_([^_\s][^_\n]*?)_(?![\w])/g;
 
 /** A safe href, or null: relative links and anything but http(s)/mailto are dropped. */
 export function safeHref(href) {
@@ -190,6 +190,6 @@ export function renderMarkdown(text, options = {}) {
 export function plainText(text) {
   return String(text ?? "")
     .replace(/\*\*([^*\n]+)\*\*/g, "$1")
-    .replace(/__([^_\n]+)__/g, "$1")
+    .replace(/(?<![\w])__([^_\n]+)__(?![\w])/g, "$1")
     .trim();
 }
