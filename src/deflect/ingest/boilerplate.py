@@ -69,19 +69,18 @@ def menus(blocks: list[Block]) -> list[list[Block]]:
     """The lists of `blocks` that are menus: MIN_MENU_ITEMS or more items, each too short to be a candidate itself
     ("Home", "Download", "Support"). A site's menu is a list of one-word links that every page repeats; each item
     alone is a label, but the whole list, repeated on most pages of a folder, is chrome."""
-    out: list[list[Block]] = []
-    run: list[Block] = []
-    for block in [*blocks, None]:
-        if block is not None and block.kind == "item" and (run and block.continues_list or not run):
-            run.append(block)
+    lists: list[list[Block]] = []
+    for block in blocks:
+        if block.kind != "item":
             continue
-        if len(run) >= MIN_MENU_ITEMS and all(_short_item(b) for b in run):
-            out.append(run)
-        run = [block] if block is not None and block.kind == "item" else []
-    return out
+        if block.continues_list and lists:  # the item right after the last one, of the same list
+            lists[-1].append(block)
+        else:
+            lists.append([block])
+    return [items for items in lists if len(items) >= MIN_MENU_ITEMS and all(map(_short_item, items))]
 
 
-def menu_fingerprint(menu: list[Block]) -> str:
+def _menu_fingerprint(menu: list[Block]) -> str:
     return fingerprint("\n".join(b.text for b in menu))
 
 
@@ -98,7 +97,7 @@ def page_blocks(body: str) -> PageBlocks:
     in_menus = {id(b) for m in listed for b in m}
     return PageBlocks(
         fingerprints=frozenset(fingerprint(b.text) for b in found if candidate(b))
-        | frozenset(menu_fingerprint(m) for m in listed),
+        | frozenset(_menu_fingerprint(m) for m in listed),
         solid=any(not candidate(b) and id(b) not in in_menus for b in found),
     )
 
@@ -147,7 +146,7 @@ def strip(body: str, stripped: frozenset[str]) -> str:
                 drop[start] = block.kind == "item"
                 gone.update(range(start, end))
         for menu in menus(section.blocks):
-            if menu_fingerprint(menu) in stripped:
+            if _menu_fingerprint(menu) in stripped:
                 for block in menu:
                     drop[block.lines[0]] = True
                     gone.update(range(*block.lines))
