@@ -79,6 +79,47 @@ def test_a_block_repeated_on_two_pages_only_stays(tmp_path: Path) -> None:
     assert "Snapshots are kept until frob-prune removes them." in found["doc:man/frob-prune"].body
 
 
+def test_a_footer_stamped_with_each_pages_own_date_is_taken_out(tmp_path: Path) -> None:
+    stamps = ["2020-09-25 17:27:11", "2022-01-03 09:05:59", "2019-11-30 23:00:00", "2021-06-01 12:30:00"]
+    pages = {
+        n: man_page(n, s, footer=f"<p><small><i>This page last modified on {stamp} UTC</i></small></p>")
+        for (n, s), stamp in zip(SUMMARIES.items(), stamps, strict=True)
+    }
+    write_pages(tmp_path / "man", pages)
+
+    found = docs(tmp_path)
+
+    for name, summary in SUMMARIES.items():
+        body = found[f"doc:man/{name}"].body
+        assert "last modified" not in body
+        assert f"`{name}` is how you {summary}" in body
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Last updated: Nov 30, 2026.", "Last updated: March 2, 2025."),
+        ("Generated on 30 November 2026 at 18:13.", "Generated on 2 Feb 2025 at 07:45."),
+        ("Built 2026-11-30T18:13:07 from the sources.", "Built 2025-02-02T07:45:00 from the sources."),
+    ],
+)
+def test_blocks_that_differ_only_in_a_date_share_a_fingerprint(first: str, second: str) -> None:
+    assert fingerprint(first) == fingerprint(second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("This option was added in version 3.8.0.", "This option was added in version 3.9.2."),
+        ("It keeps 7 daily and 4 weekly archives.", "It keeps 14 daily and 8 weekly archives."),
+        ("Maybe 1 2020 is not a date.", "Maybe 2 2021 is not a date."),
+    ],
+)
+def test_versions_and_other_numbers_still_tell_blocks_apart(first: str, second: str) -> None:
+    # "Added in version 3.8" on each page of a reference is content; only dates and times are masked.
+    assert fingerprint(first) != fingerprint(second)
+
+
 def test_code_tables_definitions_and_labels_on_every_page_stay(tmp_path: Path) -> None:
     # Each page's copy of an option or an example is what a question about that page's command needs.
     extra = """<h1 id="options">OPTIONS</h1>

@@ -1,15 +1,16 @@
 """Blocks a folder's pages all repeat (a man-page suite's footer, a site's notice), kept out of chunks.
 
-A block (blocks.py: a paragraph or one list item) is boilerplate in a folder when its text, whitespace collapsed,
-is on at least MIN_PAGES of the folder's article pages and on at least MIN_SHARE of them. Measured on three real
-manuals (docs/retrieval.md): bup's "Part of the bup(1) suite." is on 38 of its 39 man pages; the most repeated
-block of the borg manual ("Note", an admonition label) is on 18 of 46 pages, and the rest repeat on a handful of
-pages that share a section (an include), which is content each of those pages needs. Half the folder separates the
-two with room on either side. A list of three or more one- or two-word items (a site's menu outside `<nav>`: SQLite's
-pages all open with the same eight links) is counted as one block, though each item alone is a label. Code blocks,
-tables and definition entries (`- **--verbose**: ...`, a man page's option) are never boilerplate: a suite's man
-pages may all list the same option, and each page's copy is what a question about that command needs; dropping it
-everywhere would drop it from the index.
+A block (blocks.py: a paragraph or one list item) is boilerplate in a folder when its text, whitespace collapsed and
+dates and times masked (a footer stamped with each page's own date is one block), is on at least MIN_PAGES of the
+folder's article pages and on at least MIN_SHARE of them. Measured on three real manuals (docs/retrieval.md): bup's
+"Part of the bup(1) suite." is on 38 of its 39 man pages; the most repeated block of the borg manual ("Note", an
+admonition label) is on 18 of 46 pages, and the rest repeat on a handful of pages that share a section (an include),
+which is content each of those pages needs. Half the folder separates the two with room on either side. A list of
+three or more one- or two-word items (a site's menu outside `<nav>`: SQLite's pages all open with the same eight
+links) is counted as one block, though each item alone is a label. Code blocks, tables and definition entries
+(`- **--verbose**: ...`, a man page's option) are never boilerplate: a suite's man pages may all list the same
+option, and each page's copy is what a question about that command needs; dropping it everywhere would drop it from
+the index.
 
 A page keeps everything when the boilerplate is all it has (it would otherwise never be indexed). The folder is
 the page's own directory (by its name under the ingest root), so one manual's footer is not counted against
@@ -42,6 +43,20 @@ MIN_MENU_ITEMS = 3
 # A definition entry as html.py and text.py write it: `- **TERM**: description`.
 _DEFINITION = re.compile(r"^(?:[-*+]|\d{1,9}[.)])[ \t]+\*\*.+?\*\*")
 NOTHING: frozenset[str] = frozenset()
+# Dates and times, masked before a block is fingerprinted: a footer that stamps each page with its own date ("This
+# page last modified on 2020-09-25 17:27:11 UTC", on 202 of SQLite's 214 top-level pages; "Last updated: Nov 30,
+# 2026") is the same block on every page. Version numbers are not masked: "Added in version 3.8" is content.
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?"
+)
+_DATES = re.compile(
+    r"\b\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\b"  # 2020-09-25, 2020-09-25 17:27:11
+    r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"  # 17:27, 17:27:11
+    rf"|\b{_MONTH} \d{{1,2}},? \d{{4}}\b"  # Nov 30, 2026
+    rf"|\b\d{{1,2}} {_MONTH},? \d{{4}}\b",  # 30 November 2026
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +69,9 @@ class PageBlocks:
 
 
 def fingerprint(text: str) -> str:
-    """A block's text with whitespace collapsed, hashed (16 hex digits: the memo stores one per block)."""
-    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()[:16]
+    """A block's text with whitespace collapsed and dates and times masked, hashed (16 hex digits: the memo stores
+    one per block)."""
+    return hashlib.sha256(_DATES.sub("#", " ".join(text.split())).encode("utf-8")).hexdigest()[:16]
 
 
 def candidate(block: Block) -> bool:
