@@ -128,6 +128,29 @@ def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_othe
     assert left_out["doc:sso"] == 0
 
 
+def test_a_probe_answered_by_another_page_that_poses_it_in_its_title_and_headings_is_right() -> None:
+    embedder = HashEmbedder()
+    chunks = [
+        # an API page's section on URI filenames says little about them; the page of that title says it all
+        _article("doc:open", "Opening a new connection", "Call open with a name; see the page on names.").model_copy(
+            update={"heading_path": "URI filenames"}
+        ),
+        _article("doc:uri", "Naming database files with URI filenames and query strings", "URI filenames " * 5),
+        _article("doc:pricing", "Plans and prices for teams", "Business costs 24 dollars per member."),
+        _article("doc:sso", "Configuring single sign-on with SAML", "Upload the metadata XML from your provider."),
+    ]
+    index = InMemoryIndex()
+    index.upsert(chunks, embedder.embed([f"{c.title}\n\n{c.text}" for c in chunks]))
+    retriever = HybridRetriever(index, embedder, None, 0.0, 40)
+
+    samples, counts = collect_samples(index.chunks(), retriever, embedder, 10)
+
+    heading = next(s for s in samples if s.group == "doc:open" and s.kind == "heading")
+    assert heading.label == 1  # doc:uri ranks first, and it poses the question as much as doc:open does
+    assert counts["posed_elsewhere"] == 1
+    assert counts["right_posed_elsewhere"] == 1
+
+
 def test_the_same_text_counts_when_the_other_source_ranks_another_of_its_chunks_first() -> None:
     repeated = "Borg stores ACLs, extended attributes and BSD flags of every file it backs up."
     left_out = _left_out_labels(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deflect.calibrate.probes import out_of_domain, probes_from_chunks, sample
+from deflect.calibrate.probes import carried_by, out_of_domain, probes_from_chunks, sample, signposts
 from deflect.domain.models import Chunk
 
 
@@ -66,6 +66,36 @@ def test_a_heading_two_pages_share_is_one_probe_that_both_pages_answer() -> None
 
     assert {probe.source_id, *probe.also} == {"doc:usage/general", "doc:man_intro"}
     assert probe.source_id not in probe.also
+
+
+def test_a_page_whose_title_and_heading_path_hold_every_word_of_a_probe_poses_it_too() -> None:
+    chunks = [
+        chunk("doc:open", 0, "Opening a new database connection", "URI filenames"),
+        chunk("doc:uri", 0, "URI filenames in the library", "Query string"),
+        chunk("doc:uri", 1, "URI filenames in the library", "See also"),
+        # both words, but under two different paths of one long page: not a page about URI filenames
+        chunk("doc:storage", 0, "Storage", "URI parameters"),
+        chunk("doc:storage", 1, "Storage", "Temporary filenames"),
+        chunk("doc:tcl", 0, "Tcl interface", "Methods > The uri method"),
+    ]
+
+    posed = carried_by(["URI filenames", "Opening a connection to a database"], signposts(chunks))
+
+    assert posed["URI filenames"] == {"doc:open", "doc:uri"}
+    assert posed["Opening a connection to a database"] == {"doc:open"}
+
+
+def test_posing_compares_stems_and_ignores_stop_words_and_heading_separators() -> None:
+    posts = signposts([chunk("doc:reset", 0, "Reset your password", "Account > Locked out")])
+
+    posed = carried_by(["Resetting passwords", "Locked account", "How do I?", "Password for billing"], posts)
+
+    assert posed == {
+        "Resetting passwords": {"doc:reset"},
+        "Locked account": {"doc:reset"},
+        "How do I?": set(),  # no content word: says nothing about which page
+        "Password for billing": set(),
+    }
 
 
 def test_sample_takes_one_probe_per_source_before_a_second_and_is_stable() -> None:

@@ -8,7 +8,7 @@ a question). Generic headings ("Overview", "Examples") say nothing about which p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 
@@ -57,6 +57,44 @@ def probes_from_chunks(chunks: Iterable[Chunk]) -> list[Probe]:
                 add(chunk.heading_path.split(" > ")[-1], chunk, "heading")
     probes = (replace(p, also=frozenset(posers[key] - {p.source_id})) for key, p in out.items())
     return sorted(probes, key=lambda p: (p.source_id, p.kind, p.text))
+
+
+# The content words of one title and heading path a source files text under ("URI Filenames In SQLite > See Also").
+Signpost = frozenset[str]
+
+
+def signposts(chunks: Iterable[Chunk]) -> dict[str, set[Signpost]]:
+    """source id -> the content words of each title + heading path its chunks sit under."""
+    out: dict[str, set[Signpost]] = {}
+    for chunk in chunks:
+        path = chunk.heading_path.replace(" > ", " ")
+        out.setdefault(chunk.source_id, set()).add(frozenset(content_words(f"{chunk.title} {path}")))
+    return out
+
+
+def carried_by(texts: Iterable[str], posts: Mapping[str, Iterable[Signpost]]) -> dict[str, set[str]]:
+    """For each text, the sources whose title and one heading path together hold every one of its content words.
+
+    Such a source poses the probe as much as its own source does: a customer asking "URI Filenames" is served by an
+    API page's section of that name and by the page titled "URI Filenames In SQLite" alike, so either answering it
+    in the index is right. Comparing what the two would quote (`selfcal.SAME_ANSWER_COSINE`) misses this: the
+    section and the page say it in other words. Decided from the KB's own headings, one path at a time (words
+    scattered over a long page's headings do not count)."""
+    owner: list[str] = []
+    postings: dict[str, set[int]] = {}
+    for source, paths in posts.items():
+        for path in paths:
+            for word in path:
+                postings.setdefault(word, set()).add(len(owner))
+            owner.append(source)
+    out: dict[str, set[str]] = {}
+    for text in texts:
+        words = sorted(content_words(text), key=lambda w: len(postings.get(w, ())))
+        ids = set(postings.get(words[0], ())) if words else set()
+        for word in words[1:]:
+            ids &= postings.get(word, set())
+        out[text] = {owner[i] for i in ids}
+    return out
 
 
 def sample(probes: Sequence[Probe], limit: int, salt: str = "deflect-probes") -> list[Probe]:

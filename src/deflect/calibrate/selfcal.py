@@ -2,14 +2,16 @@
 
 The calibration set is made from the KB (see `probes`), each probe asked twice against the live index:
 - **in the index**: right when the top source is the probe's source or a near-duplicate of it (a source with a
-  title, heading or question that says the same as the probe, cosine >= DUPLICATE_COSINE), or any source that
-  would quote nearly the same text (see below) — an article and the resolved escalation that repeats it, or a
-  manual's overview page repeating a section, are all right answers;
+  title, heading or question that says the same as the probe, cosine >= DUPLICATE_COSINE), a source whose own
+  title and heading path hold every content word of the probe (it poses the same question: `probes.carried_by`),
+  or any source that would quote nearly the same text (see below) — an article and the resolved escalation that
+  repeats it, or a manual's overview page repeating a section, are all right answers;
 - **left out**: the probe's source and its near-duplicates are removed from the candidates, as if the KB did not
   cover the question; an answer from another source is then right only when what it would quote is nearly the
   same text as the left-out source's quote (SAME_ANSWER_COSINE between the two extractive answers), wrong when the
   two quotes are unrelated, and undecidable (not used) in between — pessimistic when another page answers
-  in other words, so it errs towards escalating;
+  in other words, so it errs towards escalating (the sources that pose the probe too stay in: removing them as
+  well was measured and moved two sets the wrong way, docs/confidence.md session 9);
 plus out-of-domain questions shipped with deflect (always wrong to answer). Leaving out is done on the retrieved
 candidates (dense and keyword lists, BM25 renormalised), which equals re-querying an index without those
 sources, without re-indexing anything.
@@ -29,7 +31,7 @@ import numpy as np
 from deflect.answer.confidence import Calibration, features
 from deflect.answer.extractive import ExtractiveGenerator
 from deflect.calibrate.fit import Sample, choose_threshold, fit_logistic, fold_of, risk_coverage
-from deflect.calibrate.probes import Probe, out_of_domain, probes_from_chunks, sample
+from deflect.calibrate.probes import Probe, carried_by, out_of_domain, probes_from_chunks, sample, signposts
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder
 from deflect.ingest.chunking import QUESTION_HEADING
@@ -90,6 +92,8 @@ def collect_samples(
     pool = probes_from_chunks(chunks)
     picked = sample(pool, max_probes)
     duplicates = _duplicates(picked, pool, embedder)
+    posed = carried_by([p.text for p in picked], signposts(chunks))
+    carried = right_carried = 0
     ood = out_of_domain()
     samples: list[Sample] = []
     total = len(picked) + len(ood)
@@ -97,6 +101,9 @@ def collect_samples(
         audiences = frozenset({"public", "internal"}) if probe.audience == "internal" else frozenset({"public"})
         dense, keyword = retriever.candidates(probe.text, audiences)
         answers = {probe.source_id} | probe.also | duplicates[probe.text]
+        # Sources whose own title and heading path pose the probe answer it as well (docs/confidence.md, session 9).
+        also_posed = posed[probe.text] - answers
+        carried += bool(also_posed)
         # The probe is literally the text of its escalation's question-only chunk (cosine ~1), which no real
         # customer's wording reaches; it must be found through the source's other chunks, as a paraphrase is.
         literal = {h.chunk.chunk_id for h in dense if h.chunk.source_id == probe.source_id and _is_literal(h.chunk)}
@@ -110,8 +117,10 @@ def collect_samples(
         # repeats a section on an overview page; an article and the escalation that repeats it).
         own = _quote(probe.text, next((h for h in hits if h.source_id == probe.source_id), None))
         right = bool(hits) and (
-            hits[0].source_id in answers or _same_answer(probe.text, own, hits, embedder) >= SAME_ANSWER_COSINE
+            hits[0].source_id in answers | also_posed
+            or _same_answer(probe.text, own, hits, embedder) >= SAME_ANSWER_COSINE
         )
+        right_carried += bool(hits) and hits[0].source_id in also_posed
         samples.append(Sample(probe.source_id, features(probe.text, hits), int(right), probe.kind))
         left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
         same = _same_answer(probe.text, own, left_out, embedder)
@@ -130,6 +139,9 @@ def collect_samples(
     counts |= {f"probes_{k}": sum(1 for p in picked if p.kind == k) for k in ("escalation", "title", "heading")}
     counts["out_of_domain"] = len(ood)
     counts["in_index_right"] = sum(s.label for s in samples)
+    # How many probes another source's title and heading path pose too, and how many in-index answers that made right.
+    counts["posed_elsewhere"] = carried
+    counts["right_posed_elsewhere"] = right_carried
     return samples, counts
 
 
