@@ -419,6 +419,9 @@ def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliW
     assert report["embedder"].startswith("minilm")
     for key in ("fit_risk", "fit_coverage", "check_risk", "check_coverage", "kb_hash"):
         assert key in report
+    # how many probes another source poses too in its title and headings (an in-index answer from it is right)
+    assert 0 <= report["probe_right_posed_elsewhere"] <= report["probe_posed_elsewhere"] <= report["probe_probes"]
+    assert "posed by another source's title and headings too" in report["fitted_on"][0]
 
 
 def test_eval_suite_refuses_an_unknown_set_and_names_the_known_ones(tmp_path: Path) -> None:
