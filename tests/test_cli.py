@@ -421,6 +421,7 @@ def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliW
         assert key in report
     # how many probes another source poses too in its title and headings (an in-index answer from it is right)
     assert 0 <= report["probe_right_posed_elsewhere"] <= report["probe_posed_elsewhere"] <= report["probe_probes"]
+    assert 0 <= report["probe_left_out_posed_elsewhere"] <= report["probe_posed_elsewhere"]
     assert "posed by another source's title and headings too" in report["fitted_on"][0]
 
 

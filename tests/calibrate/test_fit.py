@@ -74,6 +74,24 @@ def test_undecidable_left_out_probes_neither_fit_nor_set_the_threshold() -> None
     assert with_related.notes["undecidable_left_out"] == 40
 
 
+def test_a_left_out_probe_answered_by_a_source_that_poses_it_too_is_undecidable() -> None:
+    samples = separable(200, 0.1)
+    # left out, a page whose own title holds the probe's words answers it: other words, unrelated quote (cosine 0.3)
+    posed = [
+        Sample(
+            f"p{i}", {"top_dense": 0.8, "top_score": 0.8, "_same_answer": 0.3, "_posed_elsewhere": 1.0}, 0, "left_out"
+        )
+        for i in range(30)
+    ]
+
+    plain = fit(samples, "hash", 0.05, ("top_dense",))
+    with_posed = fit([*samples, *posed], "hash", 0.05, ("top_dense",))
+
+    assert with_posed.threshold == plain.threshold
+    assert with_posed.weights == plain.weights
+    assert with_posed.notes["undecidable_left_out"] == 30
+
+
 def separable(n: int, noise: float, seed: int = 0) -> list[Sample]:
     rng = random.Random(seed)
     out = []

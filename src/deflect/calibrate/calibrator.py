@@ -89,7 +89,8 @@ class Calibrator:
             f"({counts['probes_escalation']} escalation questions, {counts['probes_title']} titles, "
             f"{counts['probes_heading']} headings), each asked in the index and left out; "
             f"{counts['out_of_domain']} out-of-domain questions; {counts['posed_elsewhere']} probes posed by another "
-            f"source's title and headings too ({counts['right_posed_elsewhere']} answered by it in the index: right)",
+            f"source's title and headings too ({counts['right_posed_elsewhere']} answered by it in the index: right; "
+            f"{counts['left_out_posed_elsewhere']} left out: undecidable)",
         ]
         if extra:
             described.append(f"{extra_label or 'labelled cases'}: {len(extra)} cases")

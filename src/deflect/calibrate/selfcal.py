@@ -10,8 +10,9 @@ The calibration set is made from the KB (see `probes`), each probe asked twice a
   cover the question; an answer from another source is then right only when what it would quote is nearly the
   same text as the left-out source's quote (SAME_ANSWER_COSINE between the two extractive answers), wrong when the
   two quotes are unrelated, and undecidable (not used) in between — pessimistic when another page answers
-  in other words, so it errs towards escalating (the sources that pose the probe too stay in: removing them as
-  well was measured and moved two sets the wrong way, docs/confidence.md session 9);
+  in other words, so it errs towards escalating; undecidable too when the new top source is one that poses the
+  probe as well (it stays in the candidates: removing it was measured and moved two sets the wrong way,
+  docs/confidence.md session 9);
 plus out-of-domain questions shipped with deflect (always wrong to answer). Leaving out is done on the retrieved
 candidates (dense and keyword lists, BM25 renormalised), which equals re-querying an index without those
 sources, without re-indexing anything.
@@ -93,7 +94,7 @@ def collect_samples(
     picked = sample(pool, max_probes)
     duplicates = _duplicates(picked, pool, embedder)
     posed = carried_by([p.text for p in picked], signposts(chunks))
-    carried = right_carried = 0
+    carried = right_carried = left_carried = 0
     ood = out_of_domain()
     samples: list[Sample] = []
     total = len(picked) + len(ood)
@@ -125,6 +126,10 @@ def collect_samples(
         left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
         same = _same_answer(probe.text, own, left_out, embedder)
         feats = features(probe.text, left_out) | {"_same_answer": same}
+        if left_out and left_out[0].source_id in also_posed and same < SAME_ANSWER_COSINE:
+            # It poses the very words asked: whether it covers what the left-out source said, words cannot tell.
+            feats["_posed_elsewhere"] = 1.0
+            left_carried += 1
         samples.append(Sample(probe.source_id, feats, int(same >= SAME_ANSWER_COSINE), "left_out"))
         if progress:
             progress(i, total)
@@ -142,6 +147,7 @@ def collect_samples(
     # How many probes another source's title and heading path pose too, and how many in-index answers that made right.
     counts["posed_elsewhere"] = carried
     counts["right_posed_elsewhere"] = right_carried
+    counts["left_out_posed_elsewhere"] = left_carried
     return samples, counts
 
 
@@ -210,8 +216,8 @@ def fit(
     then measured on that mix (uncovered probes, i.e. left-out and out-of-domain ones, weigh this share in all)
     instead of the calibration set's accidental one, where they are over half the cases. None: as sampled.
 
-    Left-out probes whose new top source is related but not the same text (undecidable) are left out of both the
-    fit and the threshold: no label can be given to them without reading both pages."""
+    Left-out probes whose new top source is related but not the same text, or poses the probe too (undecidable),
+    are left out of both the fit and the threshold: no label can be given to them without reading both pages."""
     undecidable = [s for s in samples if _undecidable(s)]
     samples = [s for s in samples if not _undecidable(s)]
     if len(samples) < MIN_SAMPLES or len({s.label for s in samples}) < 2:
@@ -272,9 +278,13 @@ def fit(
 
 
 def _undecidable(sample: Sample) -> bool:
-    """A left-out probe answered by a source that quotes related text: it may answer in other words, or not."""
+    """A left-out probe answered by a source that quotes related text, or that poses the probe in its own title and
+    headings: it may answer in other words, or not."""
+    if sample.kind != "left_out":
+        return False
     same = sample.features.get("_same_answer")
-    return sample.kind == "left_out" and same is not None and UNDECIDABLE_COSINE <= same < SAME_ANSWER_COSINE
+    related = same is not None and UNDECIDABLE_COSINE <= same < SAME_ANSWER_COSINE
+    return related or bool(sample.features.get("_posed_elsewhere"))
 
 
 UNCOVERED_KINDS = ("left_out", "out_of_domain")
