@@ -77,9 +77,10 @@ def carried_by(texts: Iterable[str], posts: Mapping[str, Iterable[Signpost]]) ->
 
     Such a source poses the probe as much as its own source does: a customer asking "URI Filenames" is served by an
     API page's section of that name and by the page titled "URI Filenames In SQLite" alike, so either answering it
-    in the index is right. Comparing what the two would quote (`selfcal.SAME_ANSWER_COSINE`) misses this: the
-    section and the page say it in other words. Decided from the KB's own headings, one path at a time (words
-    scattered over a long page's headings do not count)."""
+    in the index is right (and, the probe's own source left out, the other answering is undecidable). Comparing
+    what the two would quote (`selfcal.SAME_ANSWER_COSINE`) misses this: the section and the page say it in other
+    words. Decided from the KB's own headings, one path at a time (words scattered over a long page's headings do
+    not count)."""
     owner: list[str] = []
     postings: dict[str, set[int]] = {}
     for source, paths in posts.items():
