@@ -29,6 +29,7 @@ from deflect.ingest.blocks import normalise, sections, split_anchor
 from deflect.ingest.boilerplate import NOTHING, PageBlocks, applied, folder, page_blocks, repeated, strip, stripped_hash
 from deflect.ingest.html import fragment_to_markdown, parse_page
 from deflect.ingest.myst import myst_to_markdown
+from deflect.ingest.redirects import HEAD_BYTES, redirect_target
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
 from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
 
@@ -242,7 +243,27 @@ def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
     if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
         shown = path.suffix.lower() if suffix == "" and path.suffix else suffix
         return f"unsupported type {shown!r}" if shown else "unsupported type (no file extension)"
+    if _redirect(path, suffix):
+        # One reason for all, not one per target: the ingest report groups skipped files by reason.
+        return "a redirect: only sends its reader to another page"
     return ""
+
+
+def _redirect(path: Path, suffix: str) -> str:
+    """Where a page that only sends its reader elsewhere points (redirects.py), from its first bytes; "" for any
+    other file, and for one that cannot be read (its parse says why)."""
+    if suffix not in HTML_SUFFIXES | RST_SUFFIXES | MARKDOWN_SUFFIXES:
+        return ""
+    try:
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path) as f:
+                head = f.read(HEAD_BYTES)
+        else:
+            with path.open("rb") as f:
+                head = f.read(HEAD_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return ""
+    return redirect_target(head.decode("utf-8", "replace"), suffix, path.name.removesuffix(".gz"))
 
 
 def _sphinx_source_copy(path: Path) -> bool:
