@@ -260,6 +260,81 @@ def test_navigation_headers_footers_and_permalinks_are_stripped(page: str, chrom
     assert [c for c in chrome if re.search(re.escape(c), text)] == []
 
 
+# Texinfo 6's split HTML (texi2any): a navigation table above every section and a menu table of the chapter's
+# sections; our text.
+TEXINFO6_PAGE = """<html><head><title>4 Care (Kettle Manual)</title></head><body lang="en">
+<div class="chapter" id="Care">
+<table class="header" cellpadding="1" cellspacing="1" border="0"><tr>
+<td valign="middle" align="left">[<a href="Pouring.html#Pouring" title="Beginning of this chapter"> &lt;&lt; </a>]</td>
+<td valign="middle" align="left">[<a href="Pouring.html#Spills" title="Previous section"> &lt; </a>]</td>
+<td valign="middle" align="left">[<a href="index.html" title="Up section"> Up </a>]</td>
+<td valign="middle" align="left"> &nbsp; </td>
+<td valign="middle" align="left">[<a href="index.html" title="Cover (top) of document">Top</a>]</td>
+<td valign="middle" align="left">[<a href="kettle_toc.html#SEC_Contents" title="Table of contents">Contents</a>]</td>
+<td valign="middle" align="left">[<a href="kettle_abt.html#SEC_About" title="About (help)"> ? </a>]</td>
+</tr></table>
+<h1 class="chapter">4 Care</h1>
+<table class="menu" border="0" cellspacing="0">
+<tr><td align="left" valign="top"><a href="#Descaling">4.1 Descaling</a></td><td>&nbsp;&nbsp;</td><td></td></tr>
+<tr><td align="left" valign="top"><a href="#Storing">4.2 Storing</a></td><td>&nbsp;&nbsp;</td><td></td></tr>
+<tr><th colspan="3" align="left" valign="top"><pre class="menu-comment">Other</pre></th></tr>
+<tr><td align="left" valign="top"><a href="#Recycling">4.3 Recycling the old kettle</a></td><td></td><td></td></tr>
+</table>
+<div class="section" id="Descaling"><h2 class="section">4.1 Descaling</h2>
+<p>Run <code>kettle descale</code> once a month.</p></div></div></body></html>
+"""
+# Yodl's chapter pages (an FAQ): the same three links above and below each chapter; our text.
+YODL_PAGE = """<html><head><title> Kettle Frequently-Asked Questions </title></head><body>
+<hr><ul>
+    <li> <a href="FAQ.html">Table of Contents</a>
+    <li> <a href="FAQ02.html">Previous Chapter</a>
+    <li> <a href="FAQ04.html">Next Chapter</a>
+</ul><hr>
+<h1>Chapter 3: Getting things to work</h1>
+<h2>3.1: Why does the kettle click twice?</h2><p>The thermostat settles; see <a href="FAQ02.html">2.1</a>.</p>
+<hr><ul><li> <a href="FAQ.html">Table of Contents</a><li> <a href="FAQ02.html">Previous Chapter</a></ul>
+</body></html>
+"""
+
+
+@pytest.mark.parametrize(
+    ("page", "chrome"),
+    [
+        (TEXINFO6_PAGE, ["<<", "[", "Up", "Top", "Contents", "4.2 Storing", "Recycling", "Other"]),
+        (YODL_PAGE, ["Table of Contents", "Previous Chapter", "Next Chapter"]),
+    ],
+    ids=["texinfo-6", "yodl"],
+)
+def test_link_bars_and_menu_tables_are_stripped_and_the_content_stays(page: str, chrome: list[str]) -> None:
+    text = body(page)
+
+    assert [c for c in chrome if c in text] == []
+    assert "`kettle descale` once a month" in text or "thermostat settles; see 2.1" in text
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # Links to topics (plugins, monitor commands) are content, whatever else the list holds.
+        '<main><p>Plugin managers:</p><ul><li><a href="a">Brewer</a></li><li><a href="b">Steeper</a></li></ul></main>',
+        # A bar with a link to a topic is not only navigation.
+        '<main><ul><li><a href="a">Previous</a></li><li><a href="b">Descaling the kettle</a></li></ul></main>',
+        # Text outside the links: a sentence, not a bar.
+        '<main><p>x</p><ul><li>Go <a href="a">up</a> and <a href="b">back</a> when done</li></ul></main>',
+        # A table named like chrome that holds prose, and a menu whose entries are described.
+        '<main><table class="header"><tr><td><a href="a">Index</a></td><td>lists every term</td></tr></table></main>',
+        '<main><table class="menu"><tr><td><a href="#d">Descaling</a></td><td>Removing the white crust '
+        'from the element, monthly</td></tr><tr><td><a href="#s">Storing</a></td><td>Keeping it dry</td></tr>'
+        "</table></main>",
+    ],
+    ids=["topic-links", "mixed-bar", "sentence", "named-table-with-prose", "described-menu"],
+)
+def test_lists_and_tables_of_links_that_say_something_stay(html: str) -> None:
+    link_texts = re.findall(r">([^<>]+)</a>", html)
+
+    assert all(t in body(html) for t in link_texts)
+
+
 def test_stripping_chrome_keeps_every_heading_of_the_content() -> None:
     headings = [line for line in lines(SPHINX_PAGE) if line.startswith("#")]
 

@@ -91,6 +91,12 @@ _JUNK_NAMES = {
 # A label is a few words: "**attach-stmt:**", "**Example:**".
 _LABEL_WORDS = 4
 _PERMALINK = re.compile(r"^[\s¶#§🔗]*$")
+_WORD = re.compile(r"\w+")
+# Words of a link that moves through a document rather than naming a topic (_link_bar).
+_MOVE_WORDS = {"previous", "prev", "next", "up", "top", "home", "contents", "index", "back", "forward", "first", "last"}
+_MOVE_FILLERS = {"table", "of", "the", "chapter", "section", "page", "go", "to"}
+# A menu table is links with at most a few group labels between them ("— Indices —").
+_MENU_LINK_SHARE = 0.8
 _CONTENT_SELECTORS = ["[role=main]", "main", "article", "div.body", "div.document", "#content", "div.content"]
 _CODE_TAGS = {"code", "tt", "kbd", "samp", "var"}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -329,9 +335,49 @@ def _strip_chrome(root: Tag) -> None:
         # DocBook's previous/up/next bar is a table on every page, marked only by its summary.
         if not table.decomposed and str(table.get("summary") or "").lower().startswith("navigation"):
             table.decompose()
+    for el in root.find_all(["table", "ul", "ol"]):
+        if not el.decomposed and (_link_bar(el) or _menu_table(el)):
+            el.decompose()
     for a in root.find_all("a"):
         if not a.decomposed and _PERMALINK.match(a.get_text()) and str(a.get("href") or "").startswith("#"):
             a.decompose()
+
+
+def _link_bar(el: Tag) -> bool:
+    """A table or list of nothing but links that move through the document: texinfo's `[ << ] [ < ] [ Up ] [ > ]
+    [Top] [Contents] [Index] [ ? ]` table above every section (361 on zsh's manual, one chunk in eight), yodl's
+    "Table of Contents / Previous Chapter / Next Chapter" list. Judged by the links' words, not by a class name,
+    since each generator names (or does not name) its bar its own way; a list of links to topics is content."""
+    links = el.find_all("a")
+    if len(links) < 2 or _WORD.search(_text_outside_links(el)):
+        return False
+    return all(_moves(a.get_text(" ")) for a in links)
+
+
+def _moves(text: str) -> bool:
+    """A link text that says where in the document it goes ("Next Chapter", "<<", "Up"), not what it is about."""
+    words = _WORD.findall(text.lower())
+    return all(w in _MOVE_WORDS or w in _MOVE_FILLERS for w in words) and (
+        not words or any(w in _MOVE_WORDS for w in words)
+    )
+
+
+def _menu_table(el: Tag) -> bool:
+    """A table named as page chrome or a menu whose text is nearly all links: texinfo's menu of a chapter's
+    sections (`<table class="menu">`), which repeats the headings below it. A table named so that holds prose is
+    still content (a class name alone never drops a table)."""
+    if el.name != "table":
+        return False
+    names = {str(c).lower() for c in (el.get("class") or [])} | {str(el.get("id") or "").lower()}
+    if not names & (_JUNK_NAMES | {"menu"}):
+        return False
+    total = len("".join(el.get_text().split()))
+    linked = sum(len("".join(a.get_text().split())) for a in el.find_all("a"))
+    return total > 0 and linked >= _MENU_LINK_SHARE * total
+
+
+def _text_outside_links(el: Tag) -> str:
+    return " ".join(s for s in el.find_all(string=True) if s.find_parent("a") is None)
 
 
 def _drop_orphan_labels(root: Tag) -> None:
