@@ -147,6 +147,13 @@ def lines(html: str) -> list[str]:
 # --- code ---------------------------------------------------------------------------------------------------
 
 
+def test_blank_lines_around_a_code_block_go_and_its_indented_lines_stay() -> None:
+    # Yodl pads each example with blank lines, the last one of spaces (zsh's FAQ); our text.
+    html = "<body><p>In <code>.kettlerc</code>:</p><pre>\n\n    brew() {\n\n\tkettle on\n    }\n  \n</pre></body>"
+
+    assert "```\n    brew() {\n\n\tkettle on\n    }\n```" in body(html)
+
+
 def test_a_shell_session_stays_a_fenced_block_with_its_exact_lines() -> None:
     text = body(SPHINX_PAGE)
 

@@ -105,6 +105,10 @@ _ANCHOR_ID = re.compile(r"^[A-Za-z][\w.:-]*$")
 # `bup-midx - create a ...`, `git-add, git-stage - add ...` (the names, then " - " or an en/em dash).
 _NAME_LINE = re.compile(r"^[\w.+-]+(?:, ?[\w.+-]+)* +[-\u2013\u2014] +\S")
 _LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
+# Blank lines at either end of a <pre>, spaces and tabs included: yodl pads every example with "\n\n" before and
+# "\n  \n" after it (zsh's FAQ), which quoted as a line of spaces at the end of each code block. Lines with text
+# keep their indentation.
+_edge_blank_lines = re.compile(r"\A(?:[ \t]*\n)+|(?:\n[ \t]*)+\Z")
 
 
 @dataclass(frozen=True)
@@ -551,7 +555,7 @@ class _Converter(MarkdownConverter):
         return text
 
     def convert_pre(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        code = el.get_text().strip("\n")
+        code = _edge_blank_lines.sub("", el.get_text())
         if not code.strip():
             return ""
         return f"\n\n{fence(code, _language(el))}\n\n"
