@@ -29,7 +29,7 @@ from deflect.errors import SourceError
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.memo import ParseMemo
 from deflect.ingest.rules import load_rules
-from deflect.ingest.sources import KnownSource, ParsedSources, parse_file, parse_paths, without
+from deflect.ingest.sources import KnownSource, NotAnArticle, ParsedSources, parse_file, parse_paths, without
 
 Progress = Callable[[int, int], None]
 # Chunks embedded in one call at ingest (see _embedded); the embedder still runs the model in its own batch size.
@@ -86,6 +86,8 @@ class Ingestor:
                     docs, found = parse_file(known.path, known.origin, self.signature, rules)
                 except SourceError as exc:
                     docs, found = [], [exc]
+                except NotAnArticle:
+                    docs, found = [], []  # it changed into an index since the scan: the next run skips it
                 parsed_now[known.origin] = docs
                 errors.extend(found)
             doc = next((d for d in parsed_now[known.origin] if d.source_id == known.source_id), None)

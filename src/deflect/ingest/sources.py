@@ -49,6 +49,14 @@ _ATX_H1 = re.compile(r"^# +(.+?)\s*#*\s*$", re.M)
 _SETEXT_H1 = re.compile(r"^(\S.*)\n=+\s*$", re.M)
 
 
+class NotAnArticle(Exception):  # noqa: N818 (not an error: the file is skipped, with its reason)
+    """A file that parses but holds no article to index (an index of links to other pages): skipped, with why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class Skipped:
     path: str
@@ -124,7 +132,6 @@ def parse_paths(
         if reason:
             out.skipped.append(Skipped(origin + ("/" if path.is_dir() else ""), reason))
             continue
-        out.origins.add(origin)
         known: list[KnownSource] = []
         try:
             if memo is None:
@@ -133,6 +140,10 @@ def parse_paths(
                 docs, known, errors = memo.parse(path, origin, signature, rules)
         except SourceError as exc:
             docs, errors = [], [exc]
+        except NotAnArticle as skip:
+            out.skipped.append(Skipped(origin, skip.reason))
+            continue
+        out.origins.add(origin)
         found: list[SourceDoc | KnownSource] = [*docs, *known]
         for doc in found:
             if doc.source_id in seen_ids:
@@ -178,7 +189,7 @@ def _siblings(
                     docs = parse_file(path, origin, signature, rules)[0]
                 else:
                     docs, known, _ = memo.parse(path, origin, signature, rules)
-            except SourceError:
+            except (SourceError, NotAnArticle):
                 continue  # a page that does not parse is not one of the folder's pages, as in a folder ingest
             out.update(_census(docs, known))
     return out
@@ -207,6 +218,7 @@ def _strip_boilerplate(out: ParsedSources, census: dict[str, PageBlocks]) -> Non
 
 
 BOILERPLATE_NOTE = "boilerplate:"
+LINK_INDEX = "an index: nearly all of its text links to other pages"
 
 
 def boilerplate_note(stripped: frozenset[str]) -> str:
@@ -478,6 +490,8 @@ def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = N
     """An HTML page: metadata from `<meta>`, title from `<meta>`/a man page's NAME line/H1/`<title>`, content (not
     chrome) as Markdown."""
     page = parse_page(text)
+    if page.link_index:
+        raise NotAnArticle(LINK_INDEX)
     named = [(page.h1, "first heading"), (page.title_tag, "<title>")]
     if _NUMBERED_SECTION.match(page.h1) and page.title_tag and not page.title_tag.startswith(page.h1):
         # The first heading numbers the page's first section ("1. Overview" on half of SQLite's pages, which would

@@ -1,7 +1,9 @@
-"""Moved pages' stubs (a refresh to another page) are skipped, with a reason; pages read where they are stay.
+"""Files that are pages but hold no article are skipped, with a reason: moved pages' stubs (a refresh to another
+page) and indexes of links (a term index, a site map); pages read where they are, and pages with many links among
+their prose, stay.
 
-The stubs imitate texinfo's per-node redirection files, SQLite's renamed page and a reST page that has moved
-(Sphinx sites); their text is ours.
+The stubs imitate texinfo's per-node redirection files, SQLite's renamed page and a reST page that has moved (Sphinx
+sites); the indexes texinfo's and Sphinx's; their text is ours.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deflect.ingest.redirects import redirect_target
-from deflect.ingest.sources import parse_paths
+from deflect.ingest.sources import LINK_INDEX, NotAnArticle, parse_html, parse_paths
 
 TEXINFO_STUB = """<!DOCTYPE html><html><!-- This file redirects to the location of a node or anchor -->
 <head><title>Descaling (kettle)</title><meta name="description" content="Descaling (kettle)">
@@ -79,3 +81,64 @@ def test_an_ingest_skips_moved_pages_with_one_reason_and_keeps_the_page_they_poi
     assert sorted(s.path for s in parsed.skipped) == ["Descaling.html", "installing.rst", "old.html"]
     assert len({s.reason for s in parsed.skipped}) == 1  # the report groups them
     assert "redirect" in parsed.skipped[0].reason
+
+
+def texinfo_index(entries: int) -> str:
+    rows = "".join(
+        f'<tr><td></td><td valign="top"><a href="Care.html#index-term{i}"><code>TERM_{i}</code></a></td>'
+        f'<td>&nbsp;</td><td valign="top"><a href="Care.html#Descaling">4.{i % 7} Descaling</a></td></tr>'
+        for i in range(entries)
+    )
+    return f"""<html><head><title>Options Index (kettle)</title></head><body><div class="unnumbered" id="Options-Index">
+<h1 class="unnumbered">Options Index</h1>
+<table class="index-vr" border="0"><tr><td></td><th align="left">Index Entry</th><td>&nbsp;</td>
+<th align="left"> Section</th></tr>{rows}</table></div></body></html>"""
+
+
+SPHINX_GENINDEX = (
+    """<html><head><title>Index &#8212; Kettle 2.1 documentation</title></head><body>
+<div class="body" role="main"><h1 id="index">Index</h1>
+<div class="genindex-jumpbox"><a href="#A"><strong>A</strong></a> | <a href="#B"><strong>B</strong></a></div>
+<h2 id="A">A</h2><table style="width: 100%" class="indextable genindextable"><tr><td style="width: 33%">
+<ul>"""
+    + "".join(
+        f'<li><a href="cmds/brew.html#opt-{i}">--option-{i}</a>, <a href="cmds/pour.html#opt-{i}">[1]</a></li>'
+        for i in range(60)
+    )
+    + "</ul></td></tr></table></div></body></html>"
+)
+
+# An API page: every name links to its own page, but the prose around them is most of the text.
+API_PAGE = (
+    """<html><head><title>Kettle handle</title></head><body><main><h1>Kettle handle</h1>"""
+    + "".join(
+        f'<p>Call <a href="f{i}.html">kettle_op_{i}</a> to change setting {i} of the handle; it returns an error code '
+        f"when the kettle is busy, and the previous value otherwise.</p>"
+        for i in range(60)
+    )
+    + "</main></body></html>"
+)
+
+
+@pytest.mark.parametrize("page", [texinfo_index(120), SPHINX_GENINDEX], ids=["texinfo-index", "sphinx-genindex"])
+def test_an_index_of_links_is_not_an_article(page: str) -> None:
+    with pytest.raises(NotAnArticle) as skipped:
+        parse_html(page, "Options-Index.html", "sig")
+
+    assert skipped.value.reason == LINK_INDEX
+
+
+@pytest.mark.parametrize("page", [API_PAGE, texinfo_index(15), PAGE], ids=["api-page", "short-index", "plain-page"])
+def test_pages_with_links_among_their_text_or_few_links_stay_articles(page: str) -> None:
+    assert parse_html(page, "page.html", "sig").body
+
+
+def test_an_ingest_skips_an_index_with_its_reason_and_indexes_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "Care.html").write_text(PAGE, encoding="utf-8")
+    (tmp_path / "Options-Index.html").write_text(texinfo_index(120), encoding="utf-8")
+    parsed = parse_paths([tmp_path], tmp_path, "sig")
+
+    assert [d.origin for d in parsed.docs] == ["Care.html"]
+    assert [(s.path, s.reason) for s in parsed.skipped] == [("Options-Index.html", LINK_INDEX)]
+    assert not parsed.errors
+    assert parsed.origins == {"Care.html"}
