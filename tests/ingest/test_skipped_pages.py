@@ -45,10 +45,11 @@ PAGE = """<html><head><title>Care</title></head><body><h1>Care</h1>
         (TEXINFO_STUB, ".html", "Descaling.html", "Care.html#Descaling"),
         (BARE_URL_STUB, ".html", "old.html", "./pour.html"),
         ('<head><meta content="5;URL=\'next.html\'" http-equiv="REFRESH"></head>', ".html", "a.html", "next.html"),
+        ('<HTML><HEAD><META HTTP-EQUIV="Refresh" CONTENT="0; URL=new.htm"></HEAD><BODY>', ".htm", "a.htm", "new.htm"),
         (REST_STUB, ".rst", "installing.rst", "../getting-started/"),
         (MYST_STUB, ".md", "old.md", "brew.html"),
     ],
-    ids=["texinfo", "bare-url", "single-quoted", "rest-meta", "myst-meta"],
+    ids=["texinfo", "bare-url", "single-quoted", "upper-case", "rest-meta", "myst-meta"],
 )
 def test_a_refresh_to_another_page_is_a_redirect(text: str, suffix: str, name: str, target: str) -> None:
     assert redirect_target(text, suffix, name) == target
@@ -64,7 +65,14 @@ def test_a_refresh_to_another_page_is_a_redirect(text: str, suffix: str, name: s
         ("To move a page::\n\n    .. meta::\n       :http-equiv=refresh: 0; url=new.html\n", ".rst", "howto.rst"),
         ("Quote a field:\n\n    :http-equiv=refresh: 0; url=new.html\n", ".rst", "howto.rst"),
     ],
-    ids=["plain-page", "reload", "reload-self-anchor", "quoted-in-body", "rest-example-in-code", "rest-field-alone"],
+    ids=[
+        "plain-page",
+        "reload",
+        "reload-self-anchor",
+        "quoted-in-body",
+        "rest-example-in-code",
+        "rest-field-alone",
+    ],
 )
 def test_a_page_read_where_it_is_is_not_a_redirect(text: str, suffix: str, name: str) -> None:
     assert redirect_target(text, suffix, name) == ""

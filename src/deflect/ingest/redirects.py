@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 # The head of an HTML page, or the top of a reST/MyST file, is where a refresh is declared.
 HEAD_BYTES = 65_536
 _META = re.compile(r"<meta\b[^>]*>", re.I)
+_HEAD_END = re.compile(r"</head\s*>", re.I)
 _HTTP_EQUIV = re.compile(r"""http-equiv\s*=\s*["']?refresh\b""", re.I)
 _CONTENT = re.compile(r"""\bcontent\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 # reST's `.. meta::` directive (its fields indented under it) and MyST's fenced `{meta}` (fields up to the closing
@@ -34,7 +35,7 @@ def redirect_target(head: str, suffix: str, name: str) -> str:
     file name) sends its reader, or "" when it is read where it is. A refresh to the page itself (a reload) is not
     a redirect."""
     if suffix in {".html", ".htm", ".xhtml"}:
-        head = head.split("</head>", 1)[0] if "</head>" in head else head
+        head = _HEAD_END.split(head, 1)[0]
         values = [
             c.group(1) if c.group(1) is not None else c.group(2)
             for tag in _META.findall(head)
