@@ -357,6 +357,36 @@ def test_stripping_chrome_keeps_every_heading_of_the_content() -> None:
     assert "## 2 Invoking kettle {#Invoking-kettle}" in lines(TEXINFO_PAGE)
 
 
+@pytest.mark.parametrize(
+    ("html", "heading"),
+    [
+        # DocBook: the anchor opens the heading.
+        (
+            '<body><div class="titlepage"><h2 class="title"><a name="care.descale"></a>4.1. Descaling</h2></div>'
+            "<p>Monthly.</p></body>",
+            "## 4.1. Descaling {#care.descale}",
+        ),
+        # SQLite: the anchor just before the heading.
+        (
+            '<body><p>x</p><hr /><a name="descale"></a>\n<h2>Descaling</h2><p>Monthly.</p></body>',
+            "## Descaling {#descale}",
+        ),
+        # yodl: the anchor alone in an unclosed paragraph before the heading.
+        (
+            '<body><h1>Care</h1>\n<p>\n<a name="l19"></a>\n<h2 >4.1: Why descale?</h2><p>Scale.</p></body>',
+            "## 4.1: Why descale? {#l19}",
+        ),
+        # man2html: a named anchor holding a no-break space.
+        ('<BODY><A NAME="lbAB">&nbsp;</A><H2>OPTIONS</H2><P>None.</P></BODY>', "## OPTIONS {#lbAB}"),
+        # Text before the heading is not its anchor, whatever it holds.
+        ('<body><p>See <a name="fig1">figure 1</a>.</p><h2>Descaling</h2><p>Monthly.</p></body>', "## Descaling"),
+    ],
+    ids=["docbook-inside", "sqlite-before", "yodl-paragraph", "man2html-nbsp", "text-before"],
+)
+def test_a_heading_takes_the_named_anchor_that_opens_it(html: str, heading: str) -> None:
+    assert heading in lines(html)
+
+
 def test_titles_come_from_the_first_heading_and_the_title_tag() -> None:
     page = parse_page(SPHINX_PAGE)
 

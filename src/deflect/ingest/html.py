@@ -658,14 +658,29 @@ class _Converter(MarkdownConverter):
 
 
 def _anchor_of(heading: Tag) -> str:
-    """The id a link to this heading uses: its own, else that of the section it opens (Sphinx)."""
+    """The id a link to this heading uses: its own, else that of the section it opens (Sphinx), else an empty named
+    anchor at its start (DocBook: `<h2><a name="manual-core.whatdoes"></a>2.1. What ...</h2>`) or just before it
+    (SQLite, yodl, man2html: `<a name="syntax"></a><h2>`, an anchor alone in the paragraph before the heading)."""
     ident = str(heading.get("id") or "")
     parent = heading.parent
     if not ident and isinstance(parent, Tag) and parent.name in {"section", "div"}:
         first = parent.find(_HEADINGS)
         if first is heading:
             ident = str(parent.get("id") or "")
+    if not ident:
+        ident = _named_anchor(heading.find(True), last=False) or _named_anchor(heading.find_previous_sibling(True))
     return ident if _ANCHOR_ID.match(ident) else ""
+
+
+def _named_anchor(el: Tag | None, last: bool = True) -> str:
+    """The name or id of an anchor with no text that `el` is or holds (the last one, or the first), else ""."""
+    if el is None or el.get_text().strip():
+        return ""
+    found = [a for a in [el, *el.find_all(["a", "span"])] if a.name in {"a", "span"} and (a.get("name") or a.get("id"))]
+    if not found:
+        return ""
+    anchor = found[-1] if last else found[0]
+    return str(anchor.get("id") or anchor.get("name") or "")
 
 
 def _cell(el: Tag, text: str) -> str:
