@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from deflect.domain.models import IngestReport
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.pipeline import Ingestor
 from deflect.ingest.redirects import redirect_target
 from deflect.ingest.sources import LINK_INDEX, NotAnArticle, parse_html, parse_paths
+from deflect.testing import HashEmbedder, InMemoryIndex
 
 TEXINFO_STUB = """<!DOCTYPE html><html><!-- This file redirects to the location of a node or anchor -->
 <head><title>Descaling (kettle)</title><meta name="description" content="Descaling (kettle)">
@@ -150,3 +154,29 @@ def test_an_ingest_skips_an_index_with_its_reason_and_indexes_the_rest(tmp_path:
     assert [(s.path, s.reason) for s in parsed.skipped] == [("Options-Index.html", LINK_INDEX)]
     assert not parsed.errors
     assert parsed.origins == {"Care.html"}
+
+
+@pytest.mark.parametrize("memo", [False, True], ids=["no memo", "memo"])
+@pytest.mark.parametrize("becomes", ["redirect", "index"])
+def test_a_page_that_becomes_a_redirect_or_an_index_leaves_the_index_at_the_next_ingest(
+    tmp_path: Path, memo: bool, becomes: str
+) -> None:
+    # A page indexed once and later replaced by a stub or an index of links must not keep answering from its old text.
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "Care.html").write_text(PAGE, encoding="utf-8")
+    (kb / "Descaling.html").write_text(PAGE.replace("Care", "Descaling"), encoding="utf-8")
+    index = InMemoryIndex()
+    memo_file = tmp_path / "data" / "parse-memo.json" if memo else None
+
+    def ingest() -> IngestReport:
+        return Ingestor(index, HashEmbedder(), Chunker(200, 30), memo_file=memo_file).ingest_paths([kb], kb)
+
+    ingest()
+    assert {c.source_id for c in index.chunks()} == {"doc:Care", "doc:Descaling"}
+
+    (kb / "Descaling.html").write_text(TEXINFO_STUB if becomes == "redirect" else texinfo_index(120), encoding="utf-8")
+    report = ingest()
+
+    assert {c.source_id for c in index.chunks()} == {"doc:Care"}
+    assert report.deleted >= 1
