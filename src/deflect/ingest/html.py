@@ -111,7 +111,7 @@ _LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
 # Blank lines at either end of a <pre>, spaces and tabs included: yodl pads every example with "\n\n" before and
 # "\n  \n" after it (zsh's FAQ), which quoted as a line of spaces at the end of each code block. Lines with text
 # keep their indentation.
-_edge_blank_lines = re.compile(r"\A(?:[ \t]*\n)+|(?:\n[ \t]*)+\Z")
+_EDGE_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+|(?:\n[ \t]*)+\Z")
 
 
 @dataclass(frozen=True)
@@ -159,11 +159,14 @@ def is_link_index(root: Tag) -> bool:
     indexes: 373 chunks, cited in place of the Options chapter). Measured on seven manuals' pages (docs/retrieval.md,
     session 9): indexes have 0.92-1.00 of their text in links, content pages at most 0.82."""
     links = root.find_all("a", href=True)
-    if len(links) < _INDEX_MIN_LINKS:
-        return False
-    total = len("".join(root.get_text().split()))
+    return len(links) >= _INDEX_MIN_LINKS and _mostly_links(root, links, _INDEX_LINK_SHARE)
+
+
+def _mostly_links(el: Tag, links: list[Tag], share: float) -> bool:
+    """Whether the text of `links` is at least `share` of `el`'s text (whitespace aside); never for no text."""
+    total = len("".join(el.get_text().split()))
     linked = sum(len("".join(a.get_text().split())) for a in links)
-    return total > 0 and linked >= _INDEX_LINK_SHARE * total
+    return total > 0 and linked >= share * total
 
 
 def _name_line(root: Tag, keep: bool) -> str:
@@ -396,9 +399,7 @@ def _menu_table(el: Tag) -> bool:
     names = {str(c).lower() for c in (el.get("class") or [])} | {str(el.get("id") or "").lower()}
     if not names & (_JUNK_NAMES | {"menu"}):
         return False
-    total = len("".join(el.get_text().split()))
-    linked = sum(len("".join(a.get_text().split())) for a in el.find_all("a"))
-    return total > 0 and linked >= _MENU_LINK_SHARE * total
+    return _mostly_links(el, el.find_all("a"), _MENU_LINK_SHARE)
 
 
 def _text_outside_links(el: Tag) -> str:
@@ -576,7 +577,7 @@ class _Converter(MarkdownConverter):
         return text
 
     def convert_pre(self, el: Tag, text: str, parent_tags: set[str]) -> str:
-        code = _edge_blank_lines.sub("", el.get_text())
+        code = _EDGE_BLANK_LINES.sub("", el.get_text())
         if not code.strip():
             return ""
         return f"\n\n{fence(code, _language(el))}\n\n"
