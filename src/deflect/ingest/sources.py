@@ -50,7 +50,8 @@ _SETEXT_H1 = re.compile(r"^(\S.*)\n=+\s*$", re.M)
 
 
 class NotAnArticle(Exception):  # noqa: N818 (not an error: the file is skipped, with its reason)
-    """A file that parses but holds no article to index (an index of links to other pages): skipped, with why."""
+    """A file that parses but holds no article to index (an index of links to other pages, a moved page's stub):
+    skipped, with why."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -219,6 +220,8 @@ def _strip_boilerplate(out: ParsedSources, census: dict[str, PageBlocks]) -> Non
 
 BOILERPLATE_NOTE = "boilerplate:"
 LINK_INDEX = "an index: nearly all of its text links to other pages"
+# One reason for all, not one per target: the ingest report groups skipped files by reason.
+REDIRECT = "a redirect: only sends its reader to another page"
 
 
 def boilerplate_note(stripped: frozenset[str]) -> str:
@@ -255,27 +258,7 @@ def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
     if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
         shown = path.suffix.lower() if suffix == "" and path.suffix else suffix
         return f"unsupported type {shown!r}" if shown else "unsupported type (no file extension)"
-    if _redirect(path, suffix):
-        # One reason for all, not one per target: the ingest report groups skipped files by reason.
-        return "a redirect: only sends its reader to another page"
     return ""
-
-
-def _redirect(path: Path, suffix: str) -> str:
-    """Where a page that only sends its reader elsewhere points (redirects.py), from its first bytes; "" for any
-    other file, and for one that cannot be read (its parse says why)."""
-    if suffix not in HTML_SUFFIXES | RST_SUFFIXES | MARKDOWN_SUFFIXES:
-        return ""
-    try:
-        if path.suffix.lower() == ".gz":
-            with gzip.open(path) as f:
-                head = f.read(HEAD_BYTES)
-        else:
-            with path.open("rb") as f:
-                head = f.read(HEAD_BYTES)
-    except (OSError, EOFError, zlib.error):
-        return ""
-    return redirect_target(head.decode("utf-8", "replace"), suffix, path.name.removesuffix(".gz"))
 
 
 def _sphinx_source_copy(path: Path) -> bool:
@@ -317,6 +300,11 @@ def parse_bytes(
             raise SourceError(origin, f"not a readable gzip file ({exc})") from None
         if not raw.strip():
             raise SourceError(origin, "empty file")
+    if suffix in HTML_SUFFIXES | RST_SUFFIXES | MARKDOWN_SUFFIXES and redirect_target(
+        raw[:HEAD_BYTES].decode("utf-8", "replace"), suffix, path.name.removesuffix(".gz")
+    ):
+        # Checked on the bytes already read for the parse (and the memo's hash), before any of them is parsed.
+        raise NotAnArticle(REDIRECT)
     if suffix in PDF_SUFFIXES:
         return [parse_pdf(raw, origin, signature, rules)], []
     text = _decode(raw, origin)
