@@ -11,6 +11,7 @@ import pytest
 
 from deflect.config import Settings
 from deflect.domain.models import Answer, Audience, Chunk, SourceHit
+from deflect.retrieval.openings import FOLLOWING
 from deflect.service import DeflectService
 from deflect.testing import InMemoryIndex
 from deflect.testing.fakes import ScriptedGenerator
@@ -148,3 +149,47 @@ def test_a_failing_read_leaves_the_answer_without_its_neighbours(
     generator = ask(make_service, settings, BrokenPageReads())
 
     assert generator.sources and generator.sources[0].context == []
+
+
+QUESTION_NOT_HOW = "Which call sites does Tracer count for each function of a program?"
+_LATER = " ".join(f"Report {i} of a traced run lists its functions by their call counts." for i in range(20))
+TRACER_LONG = (
+    TRACER
+    + f"""
+## Reading the report
+
+Tracer writes one report per run. {_LATER}
+
+To print the report sorted by call count:
+
+```
+tracer-report --sort=calls tracer.out.1234
+```
+
+## Limits
+
+Tracer slows a program down by a factor of ten. {_SLOW}
+"""
+)
+
+
+@pytest.mark.parametrize(("question", "read"), [(QUESTION, True), (QUESTION_NOT_HOW, False)])
+def test_a_how_to_answer_gets_the_chunks_after_its_top_sources_retrieved_ones_in_the_same_read(
+    make_service: Callable[..., DeflectService], settings: Settings, question: str, read: bool
+) -> None:
+    Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER_LONG, encoding="utf-8")
+    generator = RecordingGenerator()
+    index = CountingPageReads()
+    service = make_service(index=index, generator=generator)
+
+    service.ask(question, Audience.CUSTOMER, record=False)
+
+    top = generator.sources[0]
+    retrieved = {c.chunk.chunk_id for c in top.chunks}
+    numbers = sorted(int(i.rpartition("#")[2]) for i in retrieved)
+    after = {f"doc:articles/tracer#{n + k}" for n in numbers for k in range(1, FOLLOWING + 1)} - retrieved
+    after = {i for i in after if int(i.rpartition("#")[2]) < top.chunks[0].chunk.source_chunks}
+    assert top.source_id == "doc:articles/tracer"
+    assert after, "the fixture must leave chunks after the retrieved ones"
+    assert index.reads == (1 if read else 0)
+    assert {c.chunk_id for c in top.following} == (after if read else set())

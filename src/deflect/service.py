@@ -46,7 +46,7 @@ from deflect.policy.decide import NO_ANSWER_TEXT
 from deflect.policy.rules import PolicyConfig
 from deflect.policy.semantic import PrototypeScorer
 from deflect.retrieval.hybrid import HybridRetriever
-from deflect.retrieval.openings import with_openings
+from deflect.retrieval.openings import FOLLOWING, with_openings
 
 log = logging.getLogger(__name__)
 
@@ -570,7 +570,10 @@ class DeflectService:
         if not (openings or neighbours):
             return sources
         try:
-            return self._index_calls.call(with_openings, self._index, sources, audience.visible(), neighbours, openings)
+            following = FOLLOWING if openings else 0  # a section's example, for a how-to answer (openings' docstring)
+            return self._index_calls.call(
+                with_openings, self._index, sources, audience.visible(), neighbours, openings, following
+            )
         except IndexUnavailable as exc:
             log.warning("answering without page openings or neighbours: %s", exc.message)
             return sources

@@ -668,3 +668,72 @@ def test_a_passage_sharing_only_the_question_frame_word_is_never_added() -> None
 
     assert "--proxy host:port" in answer.text
     assert "make sure" not in answer.text
+
+
+MERGING = (
+    "Merging folds the entries of one ledger into another. Entries keep their signatures, and an entry present in "
+    "both ledgers is kept once."
+)
+MERGE_EXAMPLE = "To merge the archive ledger into the main one:\n\n```\n$ tally merge main archive\n```"
+
+
+def merging_page(*following: tuple[str, str], prose: str = MERGING) -> SourceHit:
+    """A manual page whose section on merging was retrieved; `following` are the chunks read after it."""
+    hit = source_of(chunk("doc:tally-guide", 4, prose, heading="3. Merging ledgers"))
+    later = [chunk("doc:tally-guide", 5 + i, text, heading=heading) for i, (heading, text) in enumerate(following)]
+    return hit.model_copy(update={"following": later})
+
+
+def test_a_how_to_answered_by_prose_gets_the_example_further_into_the_same_section() -> None:
+    page = merging_page(
+        ("3. Merging ledgers", "Merging takes a lock on both ledgers until it is done."),
+        ("3. Merging ledgers > 3.1. Merge examples", MERGE_EXAMPLE),
+    )
+
+    answer = generator().generate("How do I merge two ledgers?", [page])
+
+    assert answer.sentences == [MERGING, MERGE_EXAMPLE]
+    assert answer.text.endswith("```\n$ tally merge main archive\n```\n\n[1]"), "the code block comes whole, cited"
+
+
+def test_an_example_of_another_section_is_not_quoted() -> None:
+    page = merging_page(("4. Deleting ledgers", "To delete the archive ledger:\n\n```\n$ tally rm merge archive\n```"))
+
+    answer = generator().generate("How do I merge two ledgers?", [page])
+
+    assert answer.sentences == [MERGING]
+
+
+@pytest.mark.parametrize(
+    "question", ["Does merging keep an entry present in both ledgers?", "How does merging treat duplicate entries?"]
+)
+def test_a_question_that_is_not_a_how_to_gets_no_following_example(question: str) -> None:
+    answer = generator().generate(question, [merging_page(("3. Merging ledgers", MERGE_EXAMPLE))])
+
+    assert MERGE_EXAMPLE not in answer.text
+
+
+def test_no_following_example_when_the_answer_already_shows_code() -> None:
+    prose = MERGING + " Run `tally merge --check` first to see what would change."
+
+    answer = generator().generate(
+        "How do I merge two ledgers?", [merging_page(("3. Merging ledgers", MERGE_EXAMPLE), prose=prose)]
+    )
+
+    assert MERGE_EXAMPLE not in answer.text
+
+
+def test_a_following_example_about_something_else_is_not_quoted() -> None:
+    unrelated = "To print the store's version:\n\n```\n$ tally version\n```"
+
+    answer = generator().generate("How do I merge two ledgers?", [merging_page(("3. Merging ledgers", unrelated))])
+
+    assert answer.sentences == [MERGING]
+
+
+def test_a_following_chunk_that_opens_mid_sentence_is_quoted_from_its_next_whole_unit_only() -> None:
+    cut = "only when both are closed:\n\n```\n$ tally close main\n```\n\n" + MERGE_EXAMPLE
+
+    answer = generator().generate("How do I merge two ledgers?", [merging_page(("3. Merging ledgers", cut))])
+
+    assert answer.sentences == [MERGING, MERGE_EXAMPLE]

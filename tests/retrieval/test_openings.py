@@ -162,3 +162,38 @@ def test_nothing_wanted_reads_nothing() -> None:
     out = with_openings(index, [hit(tracer_page()[2])], frozenset({"public"}), (), openings=False)
 
     assert index.reads == [] and out[0].context == []
+
+
+def test_the_chunks_after_the_first_sources_retrieved_ones_are_read_in_the_same_read() -> None:
+    page = [*tracer_page(), chunk("doc:tracer", 3, "To count calls, run `tally --tool=tracer prog`.", "7.2. Using")]
+    page = [c.model_copy(update={"source_chunks": 4}) for c in page]
+    other = [chunk("doc:probe", 0, "To use it, run `probe --all` first."), chunk("doc:probe", 1, COUNTS, "Counts")]
+    index = CountingIndex()
+    index.upsert(page + other, HashEmbedder().embed([c.text for c in page + other]))
+
+    out = with_openings(index, [hit(page[1]), hit(other[0])], frozenset({"public"}), following=2)
+
+    assert index.reads == [(None, {"doc:tracer#0", "doc:tracer#2", "doc:tracer#3"})], "one read, first source only"
+    assert out[0].following == [page[2], page[3]], "in page order"
+    assert out[1].following == []
+
+
+def test_following_chunks_stop_at_the_pages_end_and_skip_retrieved_ones() -> None:
+    page = tracer_page()
+    index = CountingIndex()
+    index.upsert(page, HashEmbedder().embed([c.text for c in page]))
+
+    out = with_openings(index, [hit(page[1], page[2])], frozenset({"public"}), openings=False, following=3)
+
+    assert index.reads == [], "#2 was retrieved and the page has three chunks: nothing to read"
+    assert out[0].following == []
+
+
+def test_an_internal_following_chunk_is_not_given_to_a_customer() -> None:
+    page = tracer_page()
+    page[2] = chunk("doc:tracer", 2, COUNTS, "7.1. Overview", audience="internal")
+    index = indexed(*page)
+
+    out = with_openings(index, [hit(page[1])], frozenset({"public"}), openings=False, following=1)
+
+    assert out[0].following == []

@@ -3,7 +3,9 @@
 An answer is the passage that best answers the question (a section, a paragraph with the procedure, code or table
 it introduces, or one option of a definition list), plus at most a second passage when it covers part of the
 question the first does not, from the same source or from a second one that retrieval ranked close to the first.
-Nothing is paraphrased: every passage is, verbatim, text of the source it cites.
+A how-to answer that would show no code at all takes as its second passage the example further into the first
+passage's section, read after retrieval (SourceHit.following). Nothing is paraphrased: every passage is, verbatim,
+text of the source it cites.
 
 Passages are scored without a model: retrieval already scored their chunks, and what separates the passages of
 a few relevant chunks is which of the question's words they (and their headings) contain, weighted by how rare
@@ -23,7 +25,7 @@ from functools import lru_cache
 import Stemmer
 
 from deflect.answer.confidence import content_words
-from deflect.answer.passages import Passage, Section, chunk_sections, opens_with_fragment
+from deflect.answer.passages import Passage, Section, chunk_sections, opens_mid_sentence, opens_with_fragment
 from deflect.answer.units import has_sentence, split_blocks
 from deflect.domain.models import Answer, Citation, SourceHit, chunk_number
 from deflect.domain.text import asks_how
@@ -133,9 +135,53 @@ class ExtractiveGenerator:
             # option of its own (inline code in its prose) is worth more. A block of program output is not: on
             # valgrind's DHAT chapter it kept `--tool=dhat` out of "How do I find short-lived allocations?".
             second = second if second is not None and _CODE_SPAN.search(second.passage.text) else opening
+        if asks_how(question) and not any(_has_code(c.passage.text) for c in (first, second) if c is not None):
+            # Nothing quoted shows what to type: the example a few chunks further into the first passage's section
+            # (`WITH RECURSIVE ...` in the examples subsection after the prose defining recursive queries) is what
+            # the customer needs.
+            example = self._following_example(first, chosen, weights)
+            # A second passage of prose stays: replacing one that covered more of the question lost answers (session 4).
+            if example is not None and second is None:
+                second = example
         if second is not None:
             picked.append(second)
         return _compose(picked, chosen)
+
+    def _following_example(
+        self, first: _Candidate, sources: list[SourceHit], weights: dict[str, float]
+    ) -> _Candidate | None:
+        """The passage with code about the question in the chunks read after the first passage's chunk, within its
+        section (SourceHit.following); the nearest of those covering the question best."""
+        source = sources[first.source_rank]
+        numbers = [chunk_number(key) for key in first.chunk_id.split("+")]
+        own = next((c.chunk for c in source.chunks if c.chunk.chunk_id == first.chunk_id.split("+")[0]), None)
+        if own is None:
+            return None
+        total = sum(weights.values()) or 1.0
+        best: tuple[float, int, _Candidate] | None = None
+        for chunk in source.following:
+            distance = chunk_number(chunk.chunk_id) - max(numbers)
+            if distance <= 0 or not _within(chunk.heading_path, own.heading_path):
+                continue
+            fragment = split_blocks(chunk.quotable)[0].start if opens_mid_sentence(chunk.quotable) else -1
+            for section in chunk_sections(chunk.quotable, _heading(source, chunk.heading_path), self._max_chars):
+                heading_words = _stems(section.heading)
+                for group in section.groups:
+                    p = group.passage
+                    if p is None or p.start == fragment or not (_has_code(p.text) and has_sentence(p.text)):
+                        continue
+                    cand = _Candidate(p, first.source_rank, -1, chunk.chunk_id, 0.0, (), heading_words, _stems(p.text))
+                    found = sum(weights.get(w, 0.0) for w in cand.words) + sum(
+                        weights.get(w, 0.0) for w in heading_words
+                    )
+                    cand.coverage = found / (2 * total)
+                    # The section's heading says every passage under it is on topic; the example's own words must.
+                    if not any(weights.get(w, 0.0) for w in cand.text_words) or _overlaps(first, cand):
+                        continue
+                    key = (cand.coverage, -distance, cand)
+                    if best is None or key[:2] > best[:2]:
+                        best = key
+        return best[2] if best is not None else None
 
     def _opening(
         self, question: str, first: _Candidate, second: _Candidate | None, sources: list[SourceHit]
@@ -352,6 +398,11 @@ def _example(first: _Candidate, candidates: list[_Candidate]) -> _Candidate | No
     ]
     # A manual's "Examples" section shows the command in use; its synopsis only states the grammar.
     return max(found, key=lambda c: (bool(_EXAMPLES.search(c.passage.heading)), c.score), default=None)
+
+
+def _within(heading_path: str, section: str) -> bool:
+    """Whether a chunk under `heading_path` is in `section` or one of its subsections."""
+    return heading_path == section or heading_path.startswith(section + " > ")
 
 
 def _has_code(text: str) -> bool:

@@ -115,6 +115,10 @@ class SourceHit(BaseModel):
     # the next chunk holds (deflect.answer.passages.neighbours_wanted): given to answers only, never scored, and
     # quoted only as part of a passage a retrieved chunk cut.
     context: list[Chunk] = []
+    # The chunks after a retrieved chunk within its section, read for a how-to question: where a section's prose
+    # is retrieved, its example (the code a customer types) often sits a chunk or two on. Given to answers only, never
+    # scored, and quoted only as an example when the answer would show no code (deflect.answer.extractive).
+    following: list[Chunk] = []
 
 
 class Citation(BaseModel):

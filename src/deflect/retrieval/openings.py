@@ -6,6 +6,9 @@ section that never repeats it. The answer may add the opening (deflect.answer.ex
 one read by id (`<source id>#0`, the ingest's naming) of the first chunks of the articles passed on, with the asker's
 audience filter. Reading each whole page instead cost ~20 ms per ask on valgrind's 200-chunk chapters.
 
+For a how-to question it also brings the chunks right after the first source's retrieved ones: a section's
+example (the code a customer types) often sits a chunk or two after the prose that retrieval matched.
+
 The same read brings the neighbours an answer needs to quote a passage whole that a chunk boundary cut
 (deflect.answer.passages.neighbours_wanted): asked by id with the openings, so an ask still reads the index at most
 once more, and only when an opening or a neighbour is wanted.
@@ -18,6 +21,12 @@ from collections.abc import Collection, Sequence
 from deflect.domain.models import Chunk, SourceHit, chunk_id, chunk_number
 from deflect.domain.ports import Index
 
+# How many chunks after each of the first source's retrieved chunks a how-to answer reads for its section's example.
+# Chosen on the tune questions (odd ids) of SQLite and valgrind, replaying the answer step: 2, 3 or 5 changed no
+# answer; at 8 SQLite's "recursive query" answer reaches the `WITH RECURSIVE` example of its subsection, seven chunks
+# after the prose retrieval found (docs/retrieval.md, session 10). By id, so a few more ids cost little.
+FOLLOWING = 8
+
 
 def with_openings(
     index: Index,
@@ -25,10 +34,12 @@ def with_openings(
     audiences: frozenset[str],
     neighbours: Collection[str] = (),
     openings: bool = True,
+    following: int = 0,
 ) -> list[SourceHit]:
     """`sources` with each article's opening attached (unless retrieval already returned it, the page has none or
-    `openings` is off) and the chunks named in `neighbours` that belong to it as its `context`; one read, none when
-    nothing is wanted."""
+    `openings` is off), the chunks named in `neighbours` that belong to it as its `context`, and for the first source
+    the `following` chunks after each of its retrieved ones as its `following`; one read, none when nothing is
+    wanted."""
     wanted = (
         {
             s.source_id: chunk_id(s.source_id, 0)
@@ -38,7 +49,8 @@ def with_openings(
         if openings
         else {}
     )
-    ids = set(wanted.values()) | set(neighbours)
+    after = _following(sources[0], following) if sources and following else set()
+    ids = set(wanted.values()) | set(neighbours) | after
     found = {c.chunk_id: c for c in index.chunks(audiences=audiences, chunk_ids=ids)} if ids else {}
     out = []
     for source in sources:
@@ -49,6 +61,10 @@ def with_openings(
         context = [found[i] for i in sorted(neighbours) if i in found and found[i].source_id == source.source_id]
         if context:
             update["context"] = context
+        mine = [i for i in sorted(after, key=chunk_number) if i in found and found[i].source_id == source.source_id]
+        later = [found[i] for i in mine]
+        if later:
+            update["following"] = later
         out.append(source.model_copy(update=update) if update else source)
     return out
 
@@ -57,3 +73,18 @@ def opens_page(chunk: Chunk) -> bool:
     """An article's first chunk, before any heading (a page that starts with a section has no opening; an
     escalation has no headings at all, and its first chunk is the case, not an opening)."""
     return chunk.kind == "article" and chunk_number(chunk.chunk_id) == 0 and not chunk.heading_path
+
+
+def _following(source: SourceHit, count: int) -> set[str]:
+    """Ids of the `count` chunks after each retrieved chunk of an article, not retrieved themselves; whether they are
+    still in that chunk's section only their headings tell, once read (deflect.answer.extractive)."""
+    if source.kind != "article":
+        return set()
+    have = {c.chunk.chunk_id for c in source.chunks}
+    return {
+        chunk_id(source.source_id, n + k)
+        for c in source.chunks
+        for n in (chunk_number(c.chunk.chunk_id),)
+        for k in range(1, count + 1)
+        if n >= 0 and n + k < c.chunk.source_chunks
+    } - have
