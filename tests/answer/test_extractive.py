@@ -737,3 +737,19 @@ def test_a_following_chunk_that_opens_mid_sentence_is_quoted_from_its_next_whole
     answer = generator().generate("How do I merge two ledgers?", [merging_page(("3. Merging ledgers", cut))])
 
     assert answer.sentences == [MERGING, MERGE_EXAMPLE]
+
+
+def test_a_code_block_inside_a_quote_ends_the_quote_before_the_citation_marker() -> None:
+    # SQLite's pages set their examples in a quote; a marker on the closing fence's line would not close the fence
+    # and would be shown as part of the code
+    quoted = (
+        "The following query counts the ledgers of each owner:\n\n"
+        "> ```\n> SELECT owner, count(*)\n>   FROM ledger GROUP BY owner;\n> ```"
+    )
+    hit = source("doc:ledger-queries", quoted, headings=("Counting ledgers",))
+
+    answer = generator().generate("How do I count the ledgers of each owner?", [hit])
+
+    (fence,) = [t for t in _MD.parse(answer.text) if t.type == "fence"]
+    assert fence.content == "SELECT owner, count(*)\n  FROM ledger GROUP BY owner;\n"
+    assert answer.text.endswith("> ```\n\n[1]")

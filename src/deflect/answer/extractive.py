@@ -62,7 +62,7 @@ _FRAME_WORDS = frozenset(
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _INDENTED_CODE = re.compile(r"(?:\A|\n\n)(?: {4}|\t)\S")
 _EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
-_OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<))")
+_OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<|>))")
 
 
 @dataclass
@@ -488,7 +488,8 @@ def _compose(picked: list[_Candidate], sources: list[SourceHit]) -> Answer:
             )
         marker = f"[{numbers[cand.source_rank]}]"
         # A marker ending the last line of prose or of a list item reads naturally; after a code fence, a table
-        # row or indented code it needs a paragraph of its own, or it would break or join the block.
+        # row, indented code or a quote (whose last line may close a fence) it needs a paragraph of its own, or it
+        # would break or join the block.
         last_line = passage.text.rsplit("\n", 1)[-1]
         body = f"{passage.text}\n\n{marker}" if _OWN_LINE.match(last_line) else f"{passage.text} {marker}"
         # A second passage from the same section is not headed again.
