@@ -753,3 +753,16 @@ def test_a_code_block_inside_a_quote_ends_the_quote_before_the_citation_marker()
     (fence,) = [t for t in _MD.parse(answer.text) if t.type == "fence"]
     assert fence.content == "SELECT owner, count(*)\n  FROM ledger GROUP BY owner;\n"
     assert answer.text.endswith("> ```\n\n[1]")
+
+
+def test_the_following_example_is_found_after_a_passage_joined_with_the_neighbour_read_before_it() -> None:
+    # the retrieved chunk opens mid-sentence; the chunk before it was read to complete it (SourceHit.context)
+    before = chunk("doc:tally-guide", 3, "Merging folds the entries of one ledger", heading="3. Merging ledgers")
+    rest = "into another, keeping their signatures. An entry present in both ledgers is kept once."
+    hit = source_of(chunk("doc:tally-guide", 4, rest, heading="3. Merging ledgers"))
+    example = chunk("doc:tally-guide", 5, MERGE_EXAMPLE, heading="3. Merging ledgers > 3.1. Merge examples")
+    hit = hit.model_copy(update={"context": [before], "following": [example]})
+
+    answer = generator().generate("How do I merge two ledgers?", [hit])
+
+    assert answer.sentences[-1] == MERGE_EXAMPLE

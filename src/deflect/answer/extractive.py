@@ -153,14 +153,16 @@ class ExtractiveGenerator:
         """The passage with code about the question in the chunks read after the first passage's chunk, within its
         section (SourceHit.following); the nearest of those covering the question best."""
         source = sources[first.source_rank]
-        numbers = [chunk_number(key) for key in first.chunk_id.split("+")]
-        own = next((c.chunk for c in source.chunks if c.chunk.chunk_id == first.chunk_id.split("+")[0]), None)
+        keys = first.chunk_id.split("+")  # chunks of one section joined again (_texts), neighbours included
+        known = {c.chunk.chunk_id: c.chunk for c in source.chunks} | {c.chunk_id: c for c in source.context}
+        own = next((known[key] for key in keys if key in known), None)
         if own is None:
             return None
+        last = max(chunk_number(key) for key in keys)
         total = sum(weights.values()) or 1.0
         best: tuple[float, int, _Candidate] | None = None
         for chunk in source.following:
-            distance = chunk_number(chunk.chunk_id) - max(numbers)
+            distance = chunk_number(chunk.chunk_id) - last
             if distance <= 0 or not _within(chunk.heading_path, own.heading_path):
                 continue
             fragment = split_blocks(chunk.quotable)[0].start if opens_mid_sentence(chunk.quotable) else -1
