@@ -121,6 +121,9 @@ def test_key_terms_need_every_entry_and_any_alternative() -> None:
     assert not has_key_terms("Run `borg prune --keep-daily 7`", ["--keep-daily", "--keep-weekly"])
     assert has_key_terms("export BORG_PASSCOMMAND='pass show borg'", [["BORG_PASSPHRASE", "BORG_PASSCOMMAND"]])
     assert not has_key_terms("", ["x"])
+    # Matched as a reader sees the answer: `Alt`+`S` reads "Alt+S".
+    assert has_key_terms("Just press `Alt`+`S`.", [["alt+", "history-token-search"]])
+    assert not has_key_terms("Just press `Alt` then `S`.", [["alt+", "history-token-search"]])
 
 
 def test_an_agent_is_helped_by_an_actionable_draft_of_an_escalated_question() -> None:

@@ -7,7 +7,15 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from deflect.evaluation.metrics import mean, ndcg_at_k, percentile, recall_at_k, reciprocal_rank
+from deflect.evaluation.metrics import (
+    fact_recall,
+    mean,
+    ndcg_at_k,
+    percentile,
+    recall_at_k,
+    reciprocal_rank,
+    visible_text,
+)
 
 Metric = Callable[[Sequence[str], Sequence[str], int], float | None]
 METRICS: list[Metric] = [recall_at_k, reciprocal_rank, ndcg_at_k]
@@ -110,3 +118,25 @@ def test_percentile_of_one_value_is_that_value() -> None:
 
 def test_percentile_of_nothing_is_none() -> None:
     assert percentile([], 50) is None
+
+
+def test_a_fact_split_by_emphasis_is_found_as_a_reader_sees_it() -> None:
+    answer = "Export the board as **CSV** or **JSON** from the menu. [1]"
+    assert fact_recall(answer, ["CSV or JSON", "from the  menu"]) == 1.0
+    assert fact_recall(answer, ["CSV or XML"]) == 0.0
+
+
+def test_visible_text_drops_markup_and_keeps_code_as_written() -> None:
+    text = visible_text(
+        "**Heading > Part**\n\nPress `Alt`+`S`, see [the guide](https://example.test/g) or \\*not\\* "
+        "_this_.\n\n```\nborg  prune --keep-daily=7\n```\n\n| key | value |\n|---|---|\n| a | `b` |"
+    )
+    folded = " ".join(text.split())
+    assert "Heading > Part" in folded and "Alt+S" in folded and "the guide" in folded
+    assert "https://example.test/g" not in folded and "*not*" in folded and "_this_" not in folded
+    assert "borg  prune --keep-daily=7" in text  # code keeps its own spacing
+    assert "key value a b" in folded  # a table's cells, in reading order
+
+
+def test_two_blocks_stay_apart_in_the_visible_text() -> None:
+    assert visible_text("First paragraph.\n\nSecond.").split() == ["First", "paragraph.", "Second."]

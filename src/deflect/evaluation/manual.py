@@ -40,7 +40,7 @@ from deflect.errors import ConfigError, SourceError
 from deflect.evaluation.evaluate import SECRET_FIELDS, describe_calibration, file_hash, git_revision
 from deflect.evaluation.fusion import sweep
 from deflect.evaluation.golden import GoldenCase, load_labelled
-from deflect.evaluation.metrics import mean, recall_at_k
+from deflect.evaluation.metrics import mean, recall_at_k, visible_text
 from deflect.evaluation.report import markdown, plots, to_html
 from deflect.evaluation.runner import (
     CaseResult,
@@ -148,8 +148,9 @@ def copy_manual(manifest: ManualManifest, target: Path) -> list[Path]:
 
 
 def has_key_terms(answer: str, key_terms: Sequence[str | list[str]]) -> bool:
-    """Every key term (a string, or a list of alternatives any one of which will do) occurs in the answer."""
-    text = answer.lower()
+    """Every key term (a string, or a list of alternatives any one of which will do) occurs in the answer as a reader
+    sees it (visible_text: `Alt`+`S` reads "Alt+S")."""
+    text = visible_text(answer).lower()
     for term in key_terms:
         options = [term] if isinstance(term, str) else term
         if not any(o.lower() in text for o in options):

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+# Tokens whose `content` a reader sees as it is: prose, inline code, code blocks and raw HTML (the panel and the
+# widget show an answer's HTML as text, never run it).
+_SHOWN = frozenset({"text", "code_inline", "code_block", "fence", "html_inline", "html_block"})
 
 
 def recall_at_k(retrieved: Sequence[str], expected: Sequence[str], k: int) -> float | None:
@@ -75,11 +83,37 @@ def citation_recall(cited: Sequence[str], expected: Sequence[str]) -> float | No
 
 
 def fact_recall(answer: str, facts: Sequence[str]) -> float | None:
-    """Share of must-include facts found verbatim (case-insensitive, whitespace-folded) in the answer."""
+    """Share of must-include facts found verbatim (case-insensitive, whitespace-folded) in the answer as a reader
+    sees it (visible_text): "**CSV** or **JSON**" states the fact "CSV or JSON"."""
     if not facts:
         return None
-    folded = " ".join(answer.lower().split())
+    folded = " ".join(visible_text(answer).lower().split())
     return sum(1 for f in facts if " ".join(f.lower().split()) in folded) / len(facts)
+
+
+def visible_text(markdown: str) -> str:
+    """The text a reader sees when an answer's Markdown is rendered: emphasis, code-span backticks, link targets and
+    escapes gone, code and raw HTML kept as written, blocks and line breaks as spaces. Facts and key terms are matched
+    against this, not the Markdown source, where a bold word or an `Alt`+`S` splits the phrase being looked for."""
+    out: list[str] = []
+    _walk(_markdown().parse(markdown), out)
+    return "".join(out)
+
+
+def _walk(tokens: Sequence[Token], out: list[str]) -> None:
+    for token in tokens:
+        if token.children:
+            _walk(token.children, out)
+        elif token.type in _SHOWN:
+            out.append(token.content)
+        if token.type in ("softbreak", "hardbreak") or (token.block and token.nesting <= 0):
+            out.append(" ")
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    """CommonMark plus the tables and strikethrough answers use (GFM); built once."""
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def auroc(scores: Sequence[float], labels: Sequence[int]) -> float | None:
