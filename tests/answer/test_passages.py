@@ -202,6 +202,34 @@ def test_a_lower_case_paragraph_after_code_that_no_intro_announced_starts_a_grou
     assert section.groups[-1].passage is not None and section.groups[-1].passage.text == "tally prints it."
 
 
+WAYS = """You can give the passphrase directly:
+
+```bash
+export TALLY_PASSPHRASE='correct horse'
+```
+
+Or ask a program for it:
+
+```bash
+export TALLY_PASSCOMMAND='pass show tally'
+```"""
+
+
+def test_a_paragraph_that_goes_on_from_the_one_before_is_quoted_with_it() -> None:
+    text = f"{WAYS}\n\nAlso, the daemon reads the passphrase only once at start.\n\nOrder matters when both are set."
+
+    assert groups(text) == [text.rsplit("\n\n", 1)[0], "Order matters when both are set."], (
+        "the second way and the addition stay with the first way; 'Order' is not 'Or'"
+    )
+
+
+@pytest.mark.parametrize("opening", ["This option", "It", "Alsoran is a tool", "Or-ing two flags"])
+def test_a_paragraph_opening_otherwise_starts_a_group_of_its_own(opening: str) -> None:
+    text = f"Run `tally sync` to copy entries.\n\n{opening} is described below."
+
+    assert groups(text) == ["Run `tally sync` to copy entries.", f"{opening} is described below."]
+
+
 @pytest.mark.parametrize(
     ("text", "mid", "fragment"),
     [

@@ -3,7 +3,9 @@
 A group is the smallest piece that stands on its own: a paragraph together with the lists, code blocks and
 tables that follow it (the sentence that introduces a command or a procedure is quoted with it), and any block
 ending in a colon together with the block it announces, and a paragraph that goes on in lower case after the code or
-list its intro announced (`... each snapshot says:` code `instead of the usual:` code) together with them. A numbered
+list its intro announced (`... each snapshot says:` code `instead of the usual:` code) together with them, and a
+paragraph that opens by continuing the one before (`Or ask an external program ...`, `Also, ...`) together with it. A
+numbered
 procedure, a code block and a table are never cut; a longer passage is trimmed at a sentence or list-item boundary
 and never ends on a colon whose content was dropped.
 
@@ -14,6 +16,7 @@ answer quotes a group from where it starts, never from a fragment (deflect.answe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +28,15 @@ PassageKind = Literal["section", "group", "item"]
 _CONSTRUCTS: frozenset[BlockKind] = frozenset({"list", "code", "table", "quote", "html"})
 # A block that is never cut may take this many budgets; beyond that it is not quoted at all.
 ATOMIC_LIMIT = 2
+# A paragraph opening with one of these goes on from the one before it (another way, an addition, a contrast): quoted
+# alone it reads as a fragment ("Or you can use fish_config from the commandline:", borg's third way to give a
+# passphrase without the first two). Sentence-initial and capitalised, so "Order" or "Also-ran" do not match;
+# demonstratives ("This", "It") were measured too and left out: they changed more answers and none for the better
+# (docs/retrieval.md, session 10).
+_CONTINUES = re.compile(
+    r"(?:Or|Alternatively|Also|Otherwise|However|But|Instead|Similarly|Likewise|Additionally|Furthermore|Moreover"
+    r"|In addition|In that case|In this case)\b(?!-)"
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +120,10 @@ def _groups(text: str, blocks: list[Block]) -> list[list[Block]]:
     for block in blocks:
         prev = groups[-1][-1] if groups else None
         if prev is not None and (
-            block.kind in _CONSTRUCTS or _announces(text, prev) or _goes_on(text, groups[-1], block)
+            block.kind in _CONSTRUCTS
+            or _announces(text, prev)
+            or _goes_on(text, groups[-1], block)
+            or (block.kind == "paragraph" and _CONTINUES.match(text, block.start) is not None)
         ):
             groups[-1].append(block)
         else:
