@@ -11,8 +11,8 @@ from deflect.errors import ConfigError
 from deflect.evaluation.runner import EVAL_COLLECTION, WORK_STAMP, work_folder
 from deflect.index.chroma import ChromaIndex
 
-SIGNATURE = "chunker-v7:200:30|hash-256"
-OTHER = "chunker-v7:200:30|minilm"
+SIGNATURE = "chunker-v8:200:30|hash-256"
+OTHER = "chunker-v8:200:30|minilm"
 
 
 def fill(work: Path, chroma: bool = True) -> None:

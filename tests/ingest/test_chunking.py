@@ -374,7 +374,7 @@ def test_a_hash_line_inside_a_code_block_is_not_a_heading() -> None:
 
 
 def test_the_signature_changes_with_the_block_chunker() -> None:
-    assert Chunker(200, 30).signature.startswith("chunker-v7:")
+    assert Chunker(200, 30).signature.startswith("chunker-v8:")
 
 
 def test_a_heading_anchor_leaves_the_heading_text_and_points_the_chunk_url_at_the_heading() -> None:

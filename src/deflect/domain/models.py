@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from typing import Literal
 
@@ -22,6 +23,21 @@ class Audience(StrEnum):
 class Decision(StrEnum):
     ANSWER = "answer"
     ESCALATE = "escalate"
+
+
+class Link(BaseModel):
+    """A link in an article to another page of the KB, read at parse time (deflect.ingest.links): what the linking
+    page says about the page it links to, which retrieval uses as that page's anchor text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # The linked page's source id (`doc:c3ref/busy_timeout`), or its url when linked by url (a Markdown KB whose
+    # articles state their `url:`): chunks are matched on either.
+    target: str
+    fragment: str = ""
+    text: str
+    # The sentence of the paragraph, list item, cell or term that holds the link text.
+    sentence: str
 
 
 class SourceDoc(BaseModel):
@@ -46,6 +62,10 @@ class SourceDoc(BaseModel):
     content_hash: str
     # Fields the file did not state and ingestion filled in, with how: ("title: first heading", ...).
     inferred: tuple[str, ...] = ()
+    # Articles: links to other pages of the KB (navigation left out), and each HTML id of the page with the id of
+    # the heading whose section holds it ("" for the page's opening), so a link's fragment finds its section.
+    links: tuple[Link, ...] = ()
+    fragments: tuple[tuple[str, str], ...] = ()
 
 
 def chunk_id(source_id: str, n: int) -> str:
@@ -82,11 +102,43 @@ class Chunk(BaseModel):
     source_hash: str
     # How many chunks the source has; lets ingestion detect a source half-written by a crash.
     source_chunks: int
+    # The link fragments that land on this chunk's section: its heading's id, the other ids inside the section, and
+    # "" on the page's first section (where a link without a fragment lands). Matched against anchors at question
+    # time (deflect.retrieval.anchors).
+    fragments: tuple[str, ...] = ()
 
     @property
     def quotable(self) -> str:
         """The part of the text an answer may quote."""
         return self.text[self.quote_from :]
+
+
+class Anchor(BaseModel):
+    """One link sentence of a page about another page, stored with its vector (AnchorIndex) and keyed by the
+    linking page: replaced when that page is ingested again, deleted with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source_id: str  # the linking page
+    source_hash: str  # its content hash when the anchor was written
+    audience: Literal["public", "internal"]  # the linking page's: who may have this anchor reorder their results
+    target: str
+    fragment: str = ""
+    text: str
+    sentence: str
+
+    @property
+    def anchor_id(self) -> str:
+        """Stable id: one record per (linking source, target, fragment, sentence)."""
+        key = "\x1f".join((self.source_id, self.target, self.fragment, self.sentence))
+        return f"{self.source_id}@" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+class ScoredAnchor(BaseModel):
+    """An anchor near a question, with its cosine to the question's vector."""
+
+    anchor: Anchor
+    cosine: float
 
 
 class ScoredChunk(BaseModel):

@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.keys import KeyRecord
-from deflect.domain.models import Answer, Chunk, ScoredChunk, SourceHit
+from deflect.domain.models import Anchor, Answer, Chunk, ScoredAnchor, ScoredChunk, SourceHit
 
 
 class Embedder(Protocol):
@@ -70,6 +70,32 @@ class KeywordIndex(Protocol):
 
     def count(self) -> int:
         """Number of stored chunks."""
+        ...
+
+
+class AnchorIndex(Protocol):
+    """Anchors (what a page says where it links to another page), one vector each, kept per linking source. Audience
+    filtering happens inside `nearest`, never after it: a caller only ever sees anchors of pages it may see."""
+
+    def replace(self, source_id: str, anchors: Sequence[Anchor], embeddings: Sequence[Sequence[float]]) -> None:
+        """Make `anchors` (all of `source_id`'s) the linking source's records: new ones are written first, then the
+        source's others are deleted (none given: all of them)."""
+        ...
+
+    def delete_sources(self, source_ids: Iterable[str]) -> None:
+        """Remove every anchor of these linking sources; unknown ones are ignored."""
+        ...
+
+    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredAnchor]:
+        """At most k anchors of linking pages the audiences may see, nearest first, with their cosine."""
+        ...
+
+    def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, frozenset[str]]:
+        """Linking source id -> the source hashes its stored anchors carry (optionally of some sources only)."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored anchors."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ def _to_metadata(chunk: Chunk) -> dict[str, Any]:
     meta["tags"] = ",".join(chunk.tags)
     meta["quote_from"] = chunk.quote_from
     meta["source_chunks"] = chunk.source_chunks
+    if chunk.fragments:  # a list in JSON: ids may hold any character, and Chroma takes no empty lists
+        meta["fragments"] = json.dumps(chunk.fragments)
     return meta
 
 
@@ -46,8 +49,52 @@ def _from_record(chunk_id: str, document: str, meta: dict[str, Any]) -> Chunk:
         tags=tags,
         quote_from=int(meta.get("quote_from", 0)),
         source_chunks=int(meta.get("source_chunks", 0)),
+        fragments=tuple(json.loads(meta.get("fragments") or "[]")),
         **fields,
     )
+
+
+def embedded_client(path: Path) -> Any:
+    """Chroma's PersistentClient under `path`, which this process then holds (deflect.index.owner); Chroma shares
+    one per path in a process, so the chunks' and the anchors' collections use the same."""
+    claim(path)
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def http_client(host: str, port: int, timeout_s: float | None = None) -> Any:
+    """A client of a `chroma run` server; with `timeout_s`, every HTTP call gives up after that long."""
+    try:
+        client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as exc:
+        raise IndexUnavailable(f"cannot reach Chroma at {host}:{port}: {exc}") from exc
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if timeout_s is not None and session is not None:
+        # chromadb builds its httpx client with timeout=None: a paused server would hold a thread forever.
+        import httpx
+
+        session.timeout = httpx.Timeout(timeout_s)
+    return client
+
+
+def open_collections(client: Any, names: dict[str, str], ef_search: int) -> dict[str, Any]:
+    """Each audience's collection (created if absent) with cosine HNSW and no embedding function of Chroma's."""
+    return {
+        audience: client.get_or_create_collection(
+            name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "ef_search": ef_search, "ef_construction": 200}},
+        )
+        for audience, name in names.items()
+    }
+
+
+def drop_collections(path: Path, names: Iterable[str]) -> None:
+    """Delete collections under the embedded folder `path` through the client Chroma shares per path in this
+    process (removing the folder instead would leave that client writing to deleted files)."""
+    client = embedded_client(path)
+    for name in names:
+        with contextlib.suppress(chromadb.errors.NotFoundError):  # nothing to drop
+            client.delete_collection(name)
 
 
 # Chunks live in one collection per audience, so a caller's audiences pick collections and each kNN runs unfiltered:
@@ -69,18 +116,16 @@ class ChromaIndex:
     def __init__(self, client: Any, collection: str, ef_search: int) -> None:
         self._client = client
         try:
-            self._cols = {
-                audience: client.get_or_create_collection(
-                    name,
-                    embedding_function=None,
-                    configuration={"hnsw": {"space": "cosine", "ef_search": ef_search, "ef_construction": 200}},
-                )
-                for audience, name in collection_names(collection).items()
-            }
+            self._cols = open_collections(client, collection_names(collection), ef_search)
             self._move_internal_out_of_public()
             self._step = max(1, min(1000, int(client.get_max_batch_size())))
         except Exception as exc:  # chromadb raises many types for an unreachable server
             raise IndexUnavailable(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client (embedded or server) the collections were opened with: the anchors' use it too."""
+        return self._client
 
     def _move_internal_out_of_public(self) -> None:
         """An index written before the split holds internal chunks in the public collection: move them, vectors and
@@ -100,34 +145,18 @@ class ChromaIndex:
     @classmethod
     def embedded(cls, path: Path, collection: str, ef_search: int) -> ChromaIndex:
         """A PersistentClient under `path`, which this process then holds (deflect.index.owner)."""
-        claim(path)
-        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-        return cls(client, collection, ef_search)
+        return cls(embedded_client(path), collection, ef_search)
 
     @staticmethod
     def drop_embedded(path: Path, collection: str) -> None:
         """Delete the collections of `collection` under `path`, through the client Chroma shares per path in this
         process (removing the folder instead would leave that client writing to deleted files)."""
-        claim(path)
-        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-        for name in collection_names(collection).values():
-            with contextlib.suppress(chromadb.errors.NotFoundError):  # nothing to drop
-                client.delete_collection(name)
+        drop_collections(path, collection_names(collection).values())
 
     @classmethod
     def http(cls, host: str, port: int, collection: str, ef_search: int, timeout_s: float | None = None) -> ChromaIndex:
         """A client of a `chroma run` server; with `timeout_s`, every HTTP call gives up after that long."""
-        try:
-            client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
-        except Exception as exc:
-            raise IndexUnavailable(f"cannot reach Chroma at {host}:{port}: {exc}") from exc
-        session = getattr(getattr(client, "_server", None), "_session", None)
-        if timeout_s is not None and session is not None:
-            # chromadb builds its httpx client with timeout=None: a paused server would hold a thread forever.
-            import httpx
-
-            session.timeout = httpx.Timeout(timeout_s)
-        return cls(client, collection, ef_search)
+        return cls(http_client(host, port, timeout_s), collection, ef_search)
 
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
         """Insert or replace chunks, each in its audience's collection, in batches the server accepts."""

@@ -66,6 +66,9 @@ class PageBlocks:
 
     fingerprints: frozenset[str]
     solid: bool
+    # Its links' (target, text) pairs, hashed (deflect.ingest.links.link_keys): the navigation census, kept here so
+    # that the memo and a single-file ingest's siblings carry it the way they carry the blocks.
+    links: frozenset[str] = frozenset()
 
 
 def fingerprint(text: str) -> str:
@@ -125,16 +128,22 @@ def folder(origin: str) -> str:
 
 def repeated(pages: Mapping[str, PageBlocks]) -> dict[str, frozenset[str]]:
     """Per folder, the fingerprints that are boilerplate there; `pages` maps each page's origin to its blocks."""
-    by_folder: dict[str, list[PageBlocks]] = defaultdict(list)
-    for origin, page in pages.items():
-        by_folder[folder(origin)].append(page)
+    return on_most_pages({origin: page.fingerprints for origin, page in pages.items()})
+
+
+def on_most_pages(pages: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+    """Per folder, the keys found on at least MIN_PAGES of its pages and on at least MIN_SHARE of them; `pages` maps
+    each page's origin to its keys (block fingerprints here, link pairs in links.py)."""
+    by_folder: dict[str, list[frozenset[str]]] = defaultdict(list)
+    for origin, keys in pages.items():
+        by_folder[folder(origin)].append(keys)
     out: dict[str, frozenset[str]] = {}
     for name, members in by_folder.items():
         need = max(MIN_PAGES, math.ceil(MIN_SHARE * len(members)))
         if len(members) < need:
             continue
-        counts = Counter(fp for page in members for fp in page.fingerprints)
-        found = frozenset(fp for fp, n in counts.items() if n >= need)
+        counts = Counter(key for keys in members for key in keys)
+        found = frozenset(key for key, n in counts.items() if n >= need)
         if found:
             out[name] = found
     return out

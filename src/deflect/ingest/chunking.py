@@ -22,6 +22,8 @@ RESOLUTION_MARK = "\n\nResolution: "
 # The heading of an escalation's question-only chunk (what self-calibration must not match literally).
 QUESTION_HEADING = "Problem"
 _PAGE = re.compile(r"^Page (\d+)$")
+# A chunk before it is built: heading path, text, embedded text, quote offset, section anchor, landing fragments.
+_Piece = tuple[str, str, str, int, str, tuple[str, ...]]
 
 
 class Chunker:
@@ -43,7 +45,8 @@ class Chunker:
     @staticmethod
     def signature_of(chunk_size: int, chunk_overlap: int, page_lead: bool = False) -> str:
         """The signature of a chunker of these settings, without building one (no tokenizer is loaded)."""
-        return f"chunker-v7:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
+        # v8: chunks carry the link fragments that land on their section (Chunk.fragments).
+        return f"chunker-v8:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
@@ -66,13 +69,15 @@ class Chunker:
                 origin=doc.origin,
                 source_hash=doc.content_hash,
                 source_chunks=len(pieces),
+                fragments=fragments,
             )
-            for i, (heading, text, embed, quote_from, anchor) in enumerate(pieces)
+            for i, (heading, text, embed, quote_from, anchor, fragments) in enumerate(pieces)
         ]
 
-    def _article_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int, str]]:
-        pieces: list[tuple[str, str, str, int, str]] = []
+    def _article_pieces(self, doc: SourceDoc) -> list[_Piece]:
+        pieces: list[_Piece] = []
         found = sections(doc.body)
+        landing = _landing(doc, found)
         # A long manual page's later chunks (an options table, an example) no longer say what the page is about;
         # its opening sentence does (docs/retrieval.md: helped the borg manual, not bup's man pages or short articles).
         lead = page_lead(found) if self._page_lead else ""
@@ -89,7 +94,7 @@ class Chunker:
                 prefix = f"{heading}\n\n" if heading else ""
                 label = f"{doc.title}: {lead}" if lead and lead[:60] not in " ".join(part.split()) else doc.title
                 embed = f"{label}\n{path}\n\n{part}" if path else f"{label}\n\n{part}"
-                pieces.append((path, prefix + part, embed, len(prefix), section.anchor))
+                pieces.append((path, prefix + part, embed, len(prefix), section.anchor, landing.get(id(section), ())))
         return pieces
 
     def _pack(self, section: list[Block], path: str) -> list[str]:
@@ -173,15 +178,36 @@ class Chunker:
     def _tokens(self, text: str) -> int:
         return len(self._tokenizer(text))
 
-    def _escalation_pieces(self, doc: SourceDoc) -> list[tuple[str, str, str, int, str]]:
+    def _escalation_pieces(self, doc: SourceDoc) -> list[_Piece]:
         head = f"{doc.title}\n\n{doc.body}"
         full = head + RESOLUTION_MARK + doc.resolution
         quote_from = len(head) + len(RESOLUTION_MARK)
-        pieces = [(QUESTION_HEADING, full, head, quote_from, "")]
+        pieces: list[_Piece] = [(QUESTION_HEADING, full, head, quote_from, "", ())]
         for part in self._splitter.split_text(doc.resolution):
             text = head + RESOLUTION_MARK + part
-            pieces.append(("Resolution", text, text, quote_from, ""))
+            pieces.append(("Resolution", text, text, quote_from, "", ()))
         return pieces
+
+
+def _landing(doc: SourceDoc, found: list[Section]) -> dict[int, tuple[str, ...]]:
+    """Per section (by identity), the link fragments that land on it: its heading's id and the ids the page maps to
+    it (SourceDoc.fragments); the first section that has text also takes "" (a link without a fragment) and the ids
+    of the page's opening. A section whose heading has no id takes no ids but its own."""
+    by_heading: dict[str, list[str]] = {}
+    for ident, heading in doc.fragments:
+        by_heading.setdefault(heading, []).append(ident)
+    first = next((s for s in found if s.blocks), None)
+    out: dict[int, tuple[str, ...]] = {}
+    for section in found:
+        if not section.blocks:
+            continue
+        lands = [section.anchor] if section.anchor else []
+        if section.anchor:
+            lands += by_heading.get(section.anchor, [])
+        if section is first:
+            lands = ["", *lands, *by_heading.get("", [])]
+        out[id(section)] = tuple(dict.fromkeys(lands))
+    return out
 
 
 def _render(blocks: list[tuple[Block, int]]) -> str:

@@ -18,7 +18,8 @@ import sys
 import warnings
 from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
+from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
+from bs4.element import PreformattedString
 from markdownify import MarkdownConverter
 
 from deflect.ingest.blocks import fence, tidy
@@ -114,6 +115,22 @@ _LANG = re.compile(r"(?:highlight|language|lang)-([\w+#.-]+)")
 _EDGE_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+|(?:\n[ \t]*)+\Z")
 
 
+# What holds a link's sentence (see _sentence_of): the paragraph, list item, cell or term around it.
+_LINK_BLOCKS = {"p", "li", "dd", "dt", "td", "th", "blockquote", "pre", "caption", *_HEADINGS}
+# A sentence ends at . ! or ? before a space and a capital, a backtick, a bracket or a quote.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
+_SENTENCE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """A link of a page's content (chrome already out) as written: its href, its text and the sentence around it."""
+
+    href: str
+    text: str
+    sentence: str
+
+
 @dataclass(frozen=True)
 class HtmlPage:
     """What an HTML page gives an article: its `<meta>` fields, candidate titles and a Markdown body."""
@@ -127,6 +144,9 @@ class HtmlPage:
     name_line: str = ""
     # Nearly all of the page's text is links to other places (a term index, a site map): see is_link_index.
     link_index: bool = False
+    # Every link of the content with text, and every id with the id of its section's heading (see page_fragments).
+    links: tuple[PageLink, ...] = ()
+    fragments: tuple[tuple[str, str], ...] = ()
 
 
 def parse_page(html: str) -> HtmlPage:
@@ -141,6 +161,9 @@ def parse_page(html: str) -> HtmlPage:
     h1 = root.find("h1") or soup.find("h1")
     name_line = _name_line(root, keep="title" in meta)
     link_index = is_link_index(root)
+    # Read before the conversion, which edits terms in place; reading changes nothing the body is made of.
+    links = page_links(root)
+    fragments = page_fragments(root)
     body = _convert(root)
     return HtmlPage(
         meta=meta,
@@ -149,7 +172,63 @@ def parse_page(html: str) -> HtmlPage:
         body=tidy(body.splitlines()),
         name_line=name_line,
         link_index=link_index,
+        links=links,
+        fragments=fragments,
     )
+
+
+def page_links(root: Tag) -> tuple[PageLink, ...]:
+    """The links of a page's content (chrome, permalinks and navigation bars already out) that have text, with the
+    sentence around each: what the page says about the page it links to (deflect.ingest.links keeps those to other
+    pages of the KB)."""
+    out = []
+    for a in root.find_all("a", href=True):
+        href = str(a["href"]).strip()
+        text = _one_line(a.get_text(" "))
+        if href and text and not _PERMALINK.match(text):
+            out.append(PageLink(href, text, _sentence_of(a, text)))
+    return tuple(out)
+
+
+def _sentence_of(a: Tag, text: str) -> str:
+    """The sentence holding the link text in the enclosing paragraph, list item, cell or term (its first
+    _SENTENCE_CHARS characters when no one sentence holds it; the link text alone outside any such block)."""
+    block: Tag | None = a
+    while block is not None and block.name not in _LINK_BLOCKS:
+        block = block.parent
+    if block is None:
+        return text
+    whole = _one_line(block.get_text(" "))
+    return next((s for s in _SENTENCE_END.split(whole) if text in s), whole[:_SENTENCE_CHARS])
+
+
+def page_fragments(root: Tag) -> tuple[tuple[str, str], ...]:
+    """Every id of a page's content (`id`, or `name` of an `<a>`) with the id its section's heading gets in the body
+    (`{#id}`, see _anchor_of), "" before the first heading. An id belongs to the section of the first text after it,
+    so an empty anchor just before a heading (`<a name="x"></a><h2>`, a Sphinx `<section id>`) is that heading's.
+    Ids in a section whose heading has no id are left out: no chunk could say it holds them."""
+    out: dict[str, str] = {}
+    pending: list[str] = []
+    current: str | None = ""
+
+    def settle() -> None:
+        if current is not None:
+            for ident in pending:
+                out.setdefault(ident, current)
+        pending.clear()
+
+    for node in root.descendants:
+        if isinstance(node, Tag):
+            if node.name in _HEADINGS and node.get_text(strip=True):
+                current = _anchor_of(node) or None
+                settle()
+            ident = node.get("id") or (node.get("name") if node.name == "a" else None)
+            if ident and str(ident).strip():
+                pending.append(str(ident).strip())
+        elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString) and node.strip():
+            settle()
+    settle()
+    return tuple(out.items())
 
 
 def is_link_index(root: Tag) -> bool:

@@ -32,14 +32,15 @@ from typing import Any
 
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
-from deflect.ingest.boilerplate import PageBlocks, page_blocks
+from deflect.ingest.boilerplate import PageBlocks
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules
-from deflect.ingest.sources import KnownSource, content_hash, parse_bytes, read_bytes
+from deflect.ingest.sources import KnownSource, census_entry, content_hash, parse_bytes, read_bytes
 
 log = logging.getLogger(__name__)
 
 # 2: each article also stores its census entry (boilerplate.py), so an unchanged page counts without a parse.
-FORMAT = 2
+# 3: the census entry holds the page's link pairs too (links.py: the navigation census).
+FORMAT = 3
 # The libraries that turn bytes into sources: a new version may parse the same bytes differently.
 PARSER_DISTRIBUTIONS = (
     "beautifulsoup4",
@@ -116,13 +117,15 @@ def _source_entry(doc: SourceDoc) -> dict[str, Any]:
     """What a source parsed into, before any boilerplate is taken out (that depends on the folder, not the file)."""
     entry: dict[str, Any] = {"id": doc.source_id, "hash": doc.content_hash, "inferred": list(doc.inferred)}
     if doc.kind == "article":
-        page = page_blocks(doc.body)
-        entry["blocks"] = {"fingerprints": sorted(page.fingerprints), "solid": page.solid}
+        page = census_entry(doc)
+        entry["blocks"] = {"fingerprints": sorted(page.fingerprints), "solid": page.solid, "links": sorted(page.links)}
     return entry
 
 
 def _blocks(stored: Any) -> PageBlocks | None:
-    return None if stored is None else PageBlocks(frozenset(stored["fingerprints"]), bool(stored["solid"]))
+    if stored is None:
+        return None
+    return PageBlocks(frozenset(stored["fingerprints"]), bool(stored["solid"]), frozenset(stored.get("links", ())))
 
 
 def _valid(entry: Any) -> bool:
@@ -148,6 +151,8 @@ def _valid_blocks(blocks: Any) -> bool:
         and isinstance(blocks.get("solid"), bool)
         and isinstance(blocks.get("fingerprints"), list)
         and all(isinstance(f, str) for f in blocks["fingerprints"])
+        and isinstance(blocks.get("links", []), list)
+        and all(isinstance(k, str) for k in blocks.get("links", []))
     )
 
 

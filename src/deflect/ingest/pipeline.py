@@ -12,6 +12,12 @@ whole with that hash is parsed from its file then, so the memo saves parsing, ne
 The keyword index is written in the same step, right after the vector index, chunk by chunk. The vector index
 stays the manifest: each run puts back in the keyword index what it lacks of the vector index's chunks (a crash
 between the two writes, a keyword index that was deleted) and removes what the vector index no longer has.
+
+Anchors (an article's links to other pages, deflect.ingest.links) are written after all chunks, per linking source:
+a source written now gets its anchors replaced; an unchanged one keeps its own, unless the anchor index does not
+hold them at the source's hash (a crash between the two writes, an index from before anchors), when they are
+written from its file without embedding its chunks again. A source deleted loses its anchors, as does any linking
+source the vector index no longer holds.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from deflect.domain.models import Chunk, FileReport, IngestReport, SourceDoc
-from deflect.domain.ports import Embedder, Index, KeywordIndex
+from deflect.domain.models import Anchor, Chunk, FileReport, IngestReport, SourceDoc
+from deflect.domain.ports import AnchorIndex, Embedder, Index, KeywordIndex
 from deflect.errors import SourceError
 from deflect.ingest.chunking import Chunker
+from deflect.ingest.links import without_navigation
 from deflect.ingest.memo import ParseMemo
 from deflect.ingest.rules import load_rules
 from deflect.ingest.sources import KnownSource, NotAnArticle, ParsedSources, parse_file, parse_paths, without
@@ -60,9 +67,11 @@ class Ingestor:
         chunker: Chunker,
         keyword: KeywordIndex | None = None,
         memo_file: Path | None = None,
+        anchors: AnchorIndex | None = None,
     ) -> None:
         self._index = index
         self._keyword = keyword
+        self._anchors = anchors
         self._embedder = embedder
         self._chunker = chunker
         self._memo_file = memo_file
@@ -92,7 +101,8 @@ class Ingestor:
                 errors.extend(found)
             doc = next((d for d in parsed_now[known.origin] if d.source_id == known.source_id), None)
             if doc is not None:
-                doc = without(doc, known.stripped)  # the folder's boilerplate, as the scan found it
+                # The folder's boilerplate and navigation links, as the scan found them.
+                doc = without_navigation(without(doc, known.stripped), known.navigation)
             if doc is None and not any(e.path == known.origin for e in errors):
                 # The file changed between the scan and now (an edit during the ingest): the next run sees it.
                 errors.append(SourceError(known.origin, f"{known.source_id} changed while being ingested"))
@@ -131,8 +141,10 @@ class Ingestor:
         scope = None if prune_anything else {d.source_id for d in docs}
         indexed = self._indexed(scope)
         in_keyword = self._keyword.manifest(scope) if self._keyword else {}
+        anchored = self._anchors.manifest(scope) if self._anchors else {}
         report = IngestReport()
         todo: list[tuple[SourceDoc, list[Chunk]]] = []
+        relink: list[SourceDoc] = []  # unchanged sources whose anchors are missing or stale
         for doc in docs:
             have = indexed.get(doc.source_id)
             # A moved source (an escalation line now in another file) is rewritten so its origin stays true.
@@ -145,6 +157,10 @@ class Ingestor:
                 report.unchanged += 1
                 if self._keyword and any(in_keyword.get(c.chunk_id) != c.source_hash for c in have.chunks):
                     self._keyword.upsert(have.chunks)  # as stored in the vector index: nothing to embed
+                if self._anchors and _links_to_write(doc, anchored.get(doc.source_id, frozenset())):
+                    whole = doc if isinstance(doc, SourceDoc) else load(doc) if load else None
+                    if whole is not None:
+                        relink.append(whole)
                 continue
             full = doc if isinstance(doc, SourceDoc) else load(doc) if load else None
             if full is not None:
@@ -164,11 +180,19 @@ class Ingestor:
             done += len(chunks)
             if progress:
                 progress(done, total)
+        if self._anchors:
+            self._write_anchors([*(doc for doc, _ in todo), *relink], anchored)
         wanted = {d.source_id for d in docs}
         for source_id, have in indexed.items():
             if source_id not in wanted and prune is not None and prune(have.origin):
                 self._delete(have.chunk_ids)
+                if self._anchors:
+                    self._anchors.delete_sources([source_id])
                 report.deleted += 1
+        if self._anchors:
+            # Anchors of a source the vector index does not hold (a crash between the deletes): its page is gone.
+            held = set(indexed) | {doc.source_id for doc, _ in todo}
+            self._anchors.delete_sources(set(anchored) - held)
         if self._keyword:
             # Chunks only the keyword index holds (a crash between the two deletes): they would be found by keyword
             # and cited from a source that is gone.
@@ -177,6 +201,20 @@ class Ingestor:
             self._keyword.delete_chunks(set(in_keyword) - known - written)
         report.chunks = self._index.count()
         return report, {doc.source_id for doc, _ in todo}
+
+    def _write_anchors(self, docs: Sequence[SourceDoc], anchored: dict[str, frozenset[str]]) -> None:
+        """Each source's anchors in place of the ones stored; sentences embedded EMBED_GROUP at a time, each
+        distinct sentence once."""
+        assert self._anchors is not None
+        rows = [(doc, anchors_of(doc)) for doc in docs]
+        rows = [(doc, found) for doc, found in rows if found or doc.source_id in anchored]
+        sentences = list(dict.fromkeys(a.sentence for _, found in rows for a in found))
+        vectors: dict[str, list[float]] = {}
+        for start in range(0, len(sentences), EMBED_GROUP):
+            part = sentences[start : start + EMBED_GROUP]
+            vectors.update(zip(part, self._embedder.embed(part), strict=True))
+        for doc, found in rows:
+            self._anchors.replace(doc.source_id, found, [vectors[a.sentence] for a in found])
 
     def _delete(self, chunk_ids: set[str]) -> None:
         self._index.delete_chunks(chunk_ids)
@@ -195,6 +233,35 @@ class Ingestor:
             entry.origin = chunk.origin
             entry.chunks.append(chunk)
         return dict(out)
+
+
+def anchors_of(doc: SourceDoc) -> list[Anchor]:
+    """An article's anchor records: one per distinct (target, fragment, sentence), with the page's audience and hash."""
+    out: dict[tuple[str, str, str], Anchor] = {}
+    for link in doc.links:
+        out.setdefault(
+            (link.target, link.fragment, link.sentence),
+            Anchor(
+                source_id=doc.source_id,
+                source_hash=doc.content_hash,
+                audience=doc.audience,
+                target=link.target,
+                fragment=link.fragment,
+                text=link.text,
+                sentence=link.sentence,
+            ),
+        )
+    return list(out.values())
+
+
+def _links_to_write(doc: SourceDoc | KnownSource, stored: frozenset[str]) -> bool:
+    """Whether an unchanged source's anchors must be written: it has links (a known source: its census says so,
+    navigation aside) and the anchor index holds none at its hash, or it holds some of another hash."""
+    if isinstance(doc, SourceDoc):
+        has_links = bool(doc.links)
+    else:
+        has_links = doc.blocks is not None and bool(doc.blocks.links - doc.navigation)
+    return stored != ({doc.content_hash} if has_links else frozenset())
 
 
 def _embedded(

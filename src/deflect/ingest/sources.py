@@ -27,7 +27,8 @@ from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
 from deflect.ingest.blocks import normalise, sections, split_anchor
 from deflect.ingest.boilerplate import NOTHING, PageBlocks, applied, folder, page_blocks, repeated, strip, stripped_hash
-from deflect.ingest.html import fragment_to_markdown, parse_page
+from deflect.ingest.html import PageLink, fragment_to_markdown, parse_page
+from deflect.ingest.links import link_keys, markdown_links, navigation, navigation_hash, resolve, without_navigation
 from deflect.ingest.myst import myst_to_markdown
 from deflect.ingest.redirects import HEAD_BYTES, redirect_target
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
@@ -78,6 +79,8 @@ class KnownSource:
     blocks: PageBlocks | None = None
     # The boilerplate taken out of its body; `content_hash` covers it.
     stripped: frozenset[str] = NOTHING
+    # The navigation links (their link_keys) taken out of its links; `content_hash` covers them.
+    navigation: frozenset[str] = NOTHING
 
 
 @dataclass
@@ -164,9 +167,14 @@ def parse_paths(
     return out
 
 
+def census_entry(doc: SourceDoc) -> PageBlocks:
+    """An article's census entry: its blocks (boilerplate) and its links' pairs (navigation)."""
+    return replace(page_blocks(doc.body), links=link_keys(doc.links))
+
+
 def _census(docs: Iterable[SourceDoc], known: Iterable[KnownSource]) -> dict[str, PageBlocks]:
     """Each article page's census entry, by origin."""
-    out = {d.origin: page_blocks(d.body) for d in docs if d.kind == "article"}
+    out = {d.origin: census_entry(d) for d in docs if d.kind == "article"}
     out.update({k.origin: k.blocks for k in known if k.blocks is not None})
     return out
 
@@ -197,25 +205,37 @@ def _siblings(
 
 
 def _strip_boilerplate(out: ParsedSources, census: dict[str, PageBlocks]) -> None:
-    """Take each folder's boilerplate out of its articles; a known source only gets the hash it will have."""
+    """Take each folder's boilerplate and navigation links out of its articles; a known source only gets the hash
+    it will have."""
     boilerplate = repeated(census)
+    links = navigation({origin: page.links for origin, page in census.items()})
 
     def taken(origin: str) -> frozenset[str]:
         page = census.get(origin)
         return applied(page, boilerplate.get(folder(origin), NOTHING)) if page else NOTHING
 
-    out.docs = [without(d, taken(d.origin)) if d.kind == "article" else d for d in out.docs]
-    out.known = [
-        replace(
-            k,
-            content_hash=stripped_hash(k.content_hash, gone),
-            stripped=gone,
-            inferred=(*k.inferred, boilerplate_note(gone)),
-        )
-        if (gone := taken(k.origin))
-        else k
-        for k in out.known
+    def menu(origin: str) -> frozenset[str]:
+        page = census.get(origin)
+        return page.links & links.get(folder(origin), NOTHING) if page else NOTHING
+
+    out.docs = [
+        without_navigation(without(d, taken(d.origin)), menu(d.origin)) if d.kind == "article" else d for d in out.docs
     ]
+    out.known = [_known_without(k, taken(k.origin), menu(k.origin)) for k in out.known]
+
+
+def _known_without(known: KnownSource, stripped: frozenset[str], menu: frozenset[str]) -> KnownSource:
+    """A known source with the hash it will have once its boilerplate and navigation links are out."""
+    if stripped:
+        known = replace(
+            known,
+            content_hash=stripped_hash(known.content_hash, stripped),
+            stripped=stripped,
+            inferred=(*known.inferred, boilerplate_note(stripped)),
+        )
+    if menu:
+        known = replace(known, content_hash=navigation_hash(known.content_hash, menu), navigation=menu)
+    return known
 
 
 BOILERPLATE_NOTE = "boilerplate:"
@@ -381,9 +401,12 @@ def _article(
     rules: KbRules,
     title_guesses: Iterable[tuple[str, str]] = (),
     notes: Iterable[str] = (),
+    found_links: Iterable[PageLink] = (),
+    fragments: tuple[tuple[str, str], ...] = (),
 ) -> SourceDoc:
     """An article from stated metadata, inferring what is missing; `title_guesses` are (title, how) in order;
-    `notes` say how the body was read when it was not the usual way."""
+    `notes` say how the body was read when it was not the usual way; `found_links` are the links of its body as
+    written (those to other pages of the KB are kept) and `fragments` its ids with their sections' (html.py)."""
     inferred: list[str] = list(notes)
     title = " ".join(str(meta.get("title") or "").split())
     if not title:
@@ -421,14 +444,25 @@ def _article(
         "updated": str(meta.get("updated") or ""),
         "body": body.strip(),
     }
+    links = resolve(found_links, origin, url, _article_id)
+    # Links and ids shape the chunks (their fragments) and the anchors, not the body: the hash covers them when
+    # there are any, so a page whose links changed is written again.
+    linked = [[k.target, k.fragment, k.text, k.sentence] for k in links], [list(f) for f in fragments]
     return SourceDoc(
         source_id=_doc_id(origin),
         kind="article",
         origin=origin,
-        content_hash=content_hash(signature, fields),
+        content_hash=content_hash(signature, fields, *linked) if any(linked) else content_hash(signature, fields),
         inferred=tuple(inferred),
+        links=links,
+        fragments=fragments,
         **fields,
     )
+
+
+def _article_id(origin: str) -> str | None:
+    """The source id of the article a file under the ingest root would be, None for a file that is no article."""
+    return _doc_id(origin) if parser_suffix(Path(origin)) in ARTICLE_SUFFIXES else None
 
 
 def _first_h1(markdown: str) -> str:
@@ -458,7 +492,15 @@ def parse_markdown(text: str, origin: str, signature: str, rules: KbRules | None
         raise SourceError(origin, f"bad front matter: {getattr(exc, 'problem', exc)}", line) from None
     meta = post.metadata if isinstance(post.metadata, dict) else {}
     body = normalise(myst_to_markdown(post.content, rst=_rst_markdown), html_block=fragment_to_markdown)
-    return _article(dict(meta), body, origin, signature, rules or KbRules(), [(_first_h1(body), "first heading")])
+    return _article(
+        dict(meta),
+        body,
+        origin,
+        signature,
+        rules or KbRules(),
+        [(_first_h1(body), "first heading")],
+        found_links=markdown_links(body),
+    )
 
 
 _NUMBERED_SECTION = re.compile(r"^\d+(?:\.\d+)*\.?\s+\S")
@@ -487,7 +529,16 @@ def parse_html(text: str, origin: str, signature: str, rules: KbRules | None = N
         # <title> repeats ("4. Memcheck", "9. Classes — Python 3.11 documentation") is the page's name and stays.
         named = [(page.title_tag, "<title> (the first heading numbers a section)"), (page.h1, "first heading")]
     guesses = [(page.name_line, "man page NAME line"), *named]
-    return _article(dict(page.meta), page.body, origin, signature, rules or KbRules(), guesses)
+    return _article(
+        dict(page.meta),
+        page.body,
+        origin,
+        signature,
+        rules or KbRules(),
+        guesses,
+        found_links=page.links,
+        fragments=page.fragments,
+    )
 
 
 def parse_text(

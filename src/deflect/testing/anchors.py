@@ -1,0 +1,46 @@
+"""InMemoryAnchorIndex: the first-party AnchorIndex fake, exact cosine over a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+
+from deflect.domain.models import Anchor, ScoredAnchor
+
+
+class InMemoryAnchorIndex:
+    """Anchors and their vectors in this object; same contract as ChromaAnchorIndex."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Anchor, list[float]]] = {}
+
+    def replace(self, source_id: str, anchors: Sequence[Anchor], embeddings: Sequence[Sequence[float]]) -> None:
+        new = {a.anchor_id: (a, list(e)) for a, e in zip(anchors, embeddings, strict=True)}
+        if any(a.source_id != source_id for a, _ in new.values()):
+            raise ValueError(f"every anchor given must be of {source_id}")
+        self._rows.update(new)
+        for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id == source_id and i not in new]:
+            del self._rows[anchor_id]
+
+    def delete_sources(self, source_ids: Iterable[str]) -> None:
+        gone = set(source_ids)
+        for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id in gone]:
+            del self._rows[anchor_id]
+
+    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredAnchor]:
+        scored = [
+            ScoredAnchor(anchor=a, cosine=float(sum(x * y for x, y in zip(embedding, e, strict=True))))
+            for a, e in self._rows.values()
+            if a.audience in audiences
+        ]
+        scored.sort(key=lambda s: (-s.cosine, s.anchor.anchor_id))
+        return scored[:k]
+
+    def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, frozenset[str]]:
+        out: dict[str, set[str]] = {}
+        for a, _ in self._rows.values():
+            if source_ids is None or a.source_id in source_ids:
+                out.setdefault(a.source_id, set()).add(a.source_hash)
+        return {sid: frozenset(hashes) for sid, hashes in out.items()}
+
+    def count(self) -> int:
+        return len(self._rows)

@@ -1,0 +1,143 @@
+"""Anchors at ingest: written per linking source, replaced when it is ingested again, deleted with it, kept while it
+is unchanged, and put back when the anchor index lacks them. Run on the fake and on embedded Chroma (both stores),
+with and without the parse memo. The kb is a made-up `frob` manual of three HTML pages and one internal page."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from deflect.domain.ports import AnchorIndex, Index
+from deflect.index.anchors import ChromaAnchorIndex
+from deflect.ingest.chunking import Chunker
+from deflect.ingest.pipeline import Ingestor
+from deflect.testing import HashEmbedder
+from deflect.testing.anchors import InMemoryAnchorIndex
+
+EVERYONE = frozenset({"public", "internal"})
+
+
+def page(title: str, body: str, audience: str = "public") -> str:
+    return (
+        f"<html><head><title>{title}</title><meta name='audience' content='{audience}'></head>"
+        f"<body><main><h1>{title}</h1>{body}</main></body></html>"
+    )
+
+
+LOCKING = page(
+    "Locking",
+    "<p>Frob waits for a lock. You can change how long with <a href='timeouts.html#set'>frob_set_timeout()</a>.</p>"
+    "<p>Retries are described in <a href='timeouts.html'>Timeouts</a>.</p>",
+)
+TIMEOUTS = page("Timeouts", "<h2 id='set'>Setting it</h2><p>Call frob_set_timeout with milliseconds.</p>")
+INSTALL = page("Install", "<p>Install frob from the archive.</p>")
+RUNBOOK = page(
+    "Runbook", "<p>When a customer's lock hangs, raise <a href='timeouts.html'>the timeout</a> first.</p>", "internal"
+)
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    root = tmp_path / "kb"
+    root.mkdir()
+    for name, html in {"locking": LOCKING, "timeouts": TIMEOUTS, "install": INSTALL, "runbook": RUNBOOK}.items():
+        (root / f"{name}.html").write_text(html, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(params=["memory", "chroma"])
+def anchors(request: pytest.FixtureRequest, tmp_path: Path) -> AnchorIndex:
+    if request.param == "memory":
+        return InMemoryAnchorIndex()
+    return ChromaAnchorIndex.embedded(tmp_path / "chroma", f"ingest-{uuid.uuid4().hex}", 64)
+
+
+@pytest.fixture(params=["no memo", "memo"])
+def memo_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
+    return tmp_path / "data" / "parse-memo.json" if request.param == "memo" else None
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def ingestor(index: Index, anchors: AnchorIndex, embedder: HashEmbedder, memo_file: Path | None) -> Ingestor:
+    return Ingestor(index, embedder, Chunker(200, 30), memo_file=memo_file, anchors=anchors)
+
+
+def sentences(anchors: AnchorIndex, source_id: str | None = None) -> set[str]:
+    return {
+        s.anchor.sentence
+        for s in anchors.nearest([1.0] + [0.0] * 255, 100, EVERYONE)
+        if source_id is None or s.anchor.source_id == source_id
+    }
+
+
+def test_each_linking_page_gets_one_record_per_distinct_sentence(
+    ingestor: Ingestor, anchors: AnchorIndex, kb: Path
+) -> None:
+    ingestor.ingest_paths([kb], kb)
+    assert anchors.count() == 3
+    assert set(anchors.manifest()) == {"doc:locking", "doc:runbook"}
+    found = {s.anchor.sentence: s.anchor for s in anchors.nearest([1.0] + [0.0] * 255, 100, EVERYONE)}
+    linked = found["You can change how long with frob_set_timeout() ."]
+    assert (linked.target, linked.fragment, linked.audience) == ("doc:timeouts", "set", "public")
+    assert found["When a customer's lock hangs, raise the timeout first."].audience == "internal"
+
+
+def test_a_rerun_of_an_unchanged_kb_embeds_and_writes_no_anchor(
+    ingestor: Ingestor, anchors: AnchorIndex, embedder: HashEmbedder, kb: Path
+) -> None:
+    ingestor.ingest_paths([kb], kb)
+    before, texts = anchors.manifest(), embedder.texts
+    report = ingestor.ingest_paths([kb], kb)
+    assert report.unchanged == 4 and embedder.texts == texts
+    assert anchors.manifest() == before
+
+
+def test_an_edited_linking_page_has_its_anchors_replaced(ingestor: Ingestor, anchors: AnchorIndex, kb: Path) -> None:
+    ingestor.ingest_paths([kb], kb)
+    edited = LOCKING.replace("Retries are described in", "Waiting is tuned in")
+    (kb / "locking.html").write_text(edited, encoding="utf-8")
+    ingestor.ingest_paths([kb], kb)
+    assert "Waiting is tuned in Timeouts ." in sentences(anchors, "doc:locking")
+    assert "Retries are described in Timeouts ." not in sentences(anchors)
+    assert len(sentences(anchors, "doc:runbook")) == 1  # another page's anchors are untouched
+
+
+def test_a_page_whose_links_go_loses_its_anchors(ingestor: Ingestor, anchors: AnchorIndex, kb: Path) -> None:
+    ingestor.ingest_paths([kb], kb)
+    (kb / "locking.html").write_text(page("Locking", "<p>Frob waits for a lock.</p>"), encoding="utf-8")
+    ingestor.ingest_paths([kb], kb)
+    assert "doc:locking" not in anchors.manifest()
+
+
+def test_a_deleted_linking_page_takes_its_anchors_with_it(ingestor: Ingestor, anchors: AnchorIndex, kb: Path) -> None:
+    ingestor.ingest_paths([kb], kb)
+    (kb / "runbook.html").unlink()
+    ingestor.ingest_paths([kb], kb)
+    assert set(anchors.manifest()) == {"doc:locking"}
+
+
+def test_missing_anchors_are_written_without_embedding_chunks_again(
+    index: Index, embedder: HashEmbedder, kb: Path, memo_file: Path | None
+) -> None:
+    # An index built with anchor text off (or an anchor index lost): the next ingest with it on fills it in.
+    Ingestor(index, embedder, Chunker(200, 30), memo_file=memo_file).ingest_paths([kb], kb)
+    chunks, texts = index.count(), embedder.texts
+    anchors = InMemoryAnchorIndex()
+    report = Ingestor(index, embedder, Chunker(200, 30), memo_file=memo_file, anchors=anchors).ingest_paths([kb], kb)
+    assert report.unchanged == 4 and index.count() == chunks
+    assert anchors.count() == 3 and embedder.texts == texts + 3  # the three sentences, no chunk
+
+
+def test_a_moved_audience_moves_the_anchors(ingestor: Ingestor, anchors: AnchorIndex, kb: Path) -> None:
+    ingestor.ingest_paths([kb], kb)
+    (kb / "runbook.html").write_text(RUNBOOK.replace("'internal'", "'public'"), encoding="utf-8")
+    ingestor.ingest_paths([kb], kb)
+    public = anchors.nearest([1.0] + [0.0] * 255, 100, frozenset({"public"}))
+    assert "doc:runbook" in {s.anchor.source_id for s in public}
