@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     fusion_bm25_weight: float = Field(
         0.05, ge=0.0, le=1.0, description="Weight of normalised BM25 added to the dense cosine (measured)."
     )
+    anchor_weight: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Anchor text: a page's sections that other pages' link sentences near the question land on rank "
+        "its source higher by this x (cosine - floor); order only, never its score (docs/retrieval.md). 0: off "
+        "(no anchors stored, none searched).",
+    )
+    anchor_floor: float = Field(
+        0.3, ge=-1.0, le=1.0, description="Cosine a link sentence must pass to move its target page (measured)."
+    )
     answer_max_sources: int = Field(2, ge=1, le=5, description="Most sources an extractive answer cites.")
     answer_max_chars: int = Field(
         1000, ge=200, le=8000, description="Longest passage an extractive answer quotes; longer ones are trimmed."

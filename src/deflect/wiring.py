@@ -10,7 +10,7 @@ from deflect.bounded import Bounded
 from deflect.calibrate.store import CalibrationStore
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
-from deflect.domain.ports import Embedder, Generator, Index, KeywordIndex, Store
+from deflect.domain.ports import AnchorIndex, Embedder, Generator, Index, KeywordIndex, Store
 from deflect.errors import IndexUnavailable, StoreUnavailable
 from deflect.escalations.config import load_escalation_config
 from deflect.ingest.chunking import Chunker
@@ -56,6 +56,17 @@ def build_index(settings: Settings) -> Index:
             timeout_s=settings.index_timeout_s,
         )
     return ChromaIndex.embedded(settings.chroma_path, settings.chroma_collection, settings.chroma_ef_search)
+
+
+def build_anchor_index(settings: Settings, index: Index) -> AnchorIndex | None:
+    """The anchors' Chroma collections beside `index`'s chunks, through its client; None when anchor text is off
+    (DEFLECT_ANCHOR_WEIGHT=0) or the index is not Chroma."""
+    from deflect.index.anchors import ChromaAnchorIndex
+    from deflect.index.chroma import ChromaIndex
+
+    if settings.anchor_weight <= 0 or not isinstance(index, ChromaIndex):
+        return None
+    return ChromaAnchorIndex(index.client, settings.chroma_collection, settings.chroma_ef_search)
 
 
 def build_keyword_index(settings: Settings, store: Store | None = None) -> KeywordIndex:
@@ -106,8 +117,10 @@ def assemble(
     store: Store | None = None,
     scrub: Scrubber | None = None,
     keyword_index: KeywordIndex | None = None,
+    anchors: AnchorIndex | None = None,
 ) -> DeflectService:
-    """Build the service from given parts; tests pass fakes here, production passes real clients."""
+    """Build the service from given parts; tests pass fakes here, production passes real clients. Anchor text is
+    used only with an anchor index given and DEFLECT_ANCHOR_WEIGHT above 0."""
     from deflect.feedback import FeedbackDesk
     from deflect.gaps import GapQuestion
     from deflect.service import DeflectService
@@ -117,11 +130,20 @@ def assemble(
     keyword = KeywordSearch(keyword_index, index)
     scrubber = scrub or build_scrubber()
     feedback = FeedbackDesk(store, embedder, scrub=lambda text: scrubber(text, ()))
+    anchors = anchors if settings.anchor_weight > 0 else None
     retriever = HybridRetriever(
-        index, embedder, keyword, settings.fusion_bm25_weight, settings.retrieval_candidates, adjust=feedback.adjust
+        index,
+        embedder,
+        keyword,
+        settings.fusion_bm25_weight,
+        settings.retrieval_candidates,
+        adjust=feedback.adjust,
+        anchors=anchors,
+        anchor_weight=settings.anchor_weight,
+        anchor_floor=settings.anchor_floor,
     )
     chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
-    ingestor = Ingestor(index, embedder, chunker, keyword_index, settings.parse_memo_path)
+    ingestor = Ingestor(index, embedder, chunker, keyword_index, settings.parse_memo_path, anchors=anchors)
     calibrator = build_calibrator(settings, index, retriever, embedder)
     return DeflectService(
         index=index,
@@ -202,4 +224,5 @@ def build_service(settings: Settings) -> DeflectService:
         from deflect.logs import use_json_logs
 
         use_json_logs()
-    return assemble(settings, build_index(settings), build_embedder(settings))
+    index = build_index(settings)
+    return assemble(settings, index, build_embedder(settings), anchors=build_anchor_index(settings, index))

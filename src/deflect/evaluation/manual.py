@@ -351,4 +351,5 @@ def _answer_all(settings: Settings, setup: EvalSetup, embedder: Embedder) -> Def
     update = {"kb_dir": setup.workdir / "kb", "data_dir": setup.workdir / "data", "confidence_threshold": None}
     open_settings = settings.model_copy(update=update)
     store = SqlStore(f"sqlite:///{setup.workdir / 'eval-answer-all.db'}")
-    return assemble(open_settings, setup.service.index, embedder, calibration=everything, store=store)
+    anchors = setup.service.retriever.anchors
+    return assemble(open_settings, setup.service.index, embedder, calibration=everything, store=store, anchors=anchors)

@@ -18,6 +18,7 @@ from deflect.errors import ConfigError
 from deflect.evaluation.calibration import RISK_TAGS, Sample, fit_calibration
 from deflect.evaluation.datasets import ADAPTERS, load_dataset, write_escalations
 from deflect.evaluation.golden import GoldenCase, load_golden
+from deflect.index.anchors import ChromaAnchorIndex
 from deflect.index.chroma import ChromaIndex
 from deflect.service import DeflectService
 
@@ -92,7 +93,13 @@ def prepare(
 
     # The eval's own data folder: the calibration deflect fits on this KB at ingest lands there, never in the user's.
     eval_settings = settings.model_copy(update={"kb_dir": kb, "data_dir": work / "data"})
-    service = assemble(eval_settings, index, embedder, store=SqlStore(f"sqlite:///{work / 'eval.db'}"))
+    anchors = (
+        ChromaAnchorIndex.embedded(work / "chroma", EVAL_COLLECTION, settings.chroma_ef_search)
+        if settings.anchor_weight > 0
+        else None
+    )
+    store = SqlStore(f"sqlite:///{work / 'eval.db'}")
+    service = assemble(eval_settings, index, embedder, store=store, anchors=anchors)
     service.ingest([kb], kb)
     return EvalSetup(service, cases, label, work)
 
@@ -123,6 +130,7 @@ def work_folder(work: Path | None, signature: str, prefix: str = "deflect-eval-"
     _clear(work, work, WORK_KEPT if same else ("chroma", WORK_STAMP))
     if not same and (work / "chroma").is_dir():
         ChromaIndex.drop_embedded(work / "chroma", EVAL_COLLECTION)
+        ChromaAnchorIndex.drop_embedded(work / "chroma", EVAL_COLLECTION)
     stamp.write_text(signature, encoding="utf-8")
     return work
 

@@ -1,0 +1,62 @@
+"""Anchor text at question time: the link sentences nearest the question move the pages they land on up.
+
+Measured in session 9 (docs/retrieval.md, "anchor text"): a candidate chunk of a section that an anchor lands on
+(the section of the link's fragment; a link without one: the page's first section) adds weight x max(0, cosine -
+floor) of its best such anchor, and that bonus only ORDERS sources. Each source keeps its own chunks, in their own
+order, and its own unboosted score, so confidence, the answer's passages and the self-calibration never see it:
+letting confidence see it answered an out-of-scope question on the sample kb.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deflect.domain.models import Chunk, ScoredAnchor, ScoredChunk, SourceHit
+from deflect.ingest.links import page_url
+
+# Anchors read per question. The bonus counts only anchors past the floor that land on one of the ~40-80 candidate
+# chunks; the best anchor of a section is among the nearest ones whenever any of its anchors is.
+ANCHORS_PER_QUESTION = 200
+
+
+def anchor_bonus(
+    chunks: Sequence[ScoredChunk], near: Sequence[ScoredAnchor], weight: float, floor: float
+) -> dict[str, float]:
+    """Chunk id -> its bonus: weight x (cosine - floor) of the best anchor landing on its section (positive only)."""
+    best: dict[tuple[str, str], float] = {}
+    for hit in near:
+        if hit.cosine <= floor:
+            continue
+        key = (hit.anchor.target, hit.anchor.fragment)
+        best[key] = max(best.get(key, hit.cosine), hit.cosine)
+    if not best:
+        return {}
+    out: dict[str, float] = {}
+    for scored in chunks:
+        cosine = max((best.get(key, floor) for key in _landing_keys(scored.chunk)), default=floor)
+        if cosine > floor:
+            out[scored.chunk.chunk_id] = weight * (cosine - floor)
+    return out
+
+
+def _landing_keys(chunk: Chunk) -> list[tuple[str, str]]:
+    """The (target, fragment) pairs an anchor landing on this chunk's section has: by source id, and by page url."""
+    targets = [chunk.source_id]
+    if chunk.url:
+        targets.append(page_url(chunk.url))
+    return [(target, fragment) for target in targets for fragment in chunk.fragments]
+
+
+def ordered_by_anchors(
+    ranked: list[SourceHit], bonus: dict[str, float], fused: Sequence[ScoredChunk]
+) -> list[SourceHit]:
+    """`ranked` (every source of `fused`, as rank_sources gives them) reordered by each source's best chunk score
+    plus its bonus; the hits themselves (chunks, scores) unchanged."""
+    if not bonus:
+        return ranked
+    key: dict[str, float] = {}
+    for scored in fused:
+        value = scored.score + bonus.get(scored.chunk.chunk_id, 0.0)
+        sid = scored.chunk.source_id
+        key[sid] = max(key.get(sid, value), value)
+    return sorted(ranked, key=lambda h: (-key.get(h.source_id, h.score), h.source_id))

@@ -1,0 +1,141 @@
+"""Anchor text at question time: link sentences near the question move the pages they land on, order only.
+
+A made-up `frob` manual: the page that answers ("Timeouts") says little in the asker's words; another page links
+to it with a sentence that does. The vectors are the hash embedder's, so every cosine here is computed, not set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from deflect.domain.models import Anchor, Chunk, ScoredAnchor, ScoredChunk
+from deflect.retrieval.anchors import anchor_bonus
+from deflect.retrieval.hybrid import HybridRetriever
+from deflect.testing.anchors import InMemoryAnchorIndex
+from deflect.testing.fakes import HashEmbedder, InMemoryIndex
+
+QUESTION = "how long does frob wait when the database is busy"
+PUBLIC = frozenset({"public"})
+EVERYONE = frozenset({"public", "internal"})
+
+
+def chunk(chunk_id: str, text: str, fragments: tuple[str, ...] = ("",), audience: str = "public") -> Chunk:
+    source_id = chunk_id.split("#")[0]
+    return Chunk(
+        chunk_id=chunk_id,
+        source_id=source_id,
+        kind="article",
+        title=source_id,
+        url=f"https://frob.example/{source_id.removeprefix('doc:')}",
+        audience=audience,  # type: ignore[arg-type]
+        text=text,
+        origin=source_id.removeprefix("doc:") + ".html",
+        source_hash="h",
+        source_chunks=2,
+        fragments=fragments,
+    )
+
+
+# The page that wins on its own words, and the one other pages link to about the question.
+OVERVIEW = chunk("doc:overview#0", "frob overview: the database file, when frob is busy it will wait")
+TIMEOUTS = [
+    chunk("doc:timeouts#0", "Set the timeout in milliseconds with frob_set_timeout", ("", "intro")),
+    chunk("doc:timeouts#1", "Retries happen after a lock is released by the database", ("retry",)),
+]
+LINK = "You can change how long frob will wait when the database is busy with frob_set_timeout"
+
+
+def anchor(sentence: str = LINK, audience: str = "public", fragment: str = "", target: str = "doc:timeouts") -> Anchor:
+    return Anchor(
+        source_id="doc:locking",
+        source_hash="h",
+        audience=audience,  # type: ignore[arg-type]
+        target=target,
+        fragment=fragment,
+        text="frob_set_timeout",
+        sentence=sentence,
+    )
+
+
+class CountingAnchors(InMemoryAnchorIndex):
+    def __init__(self) -> None:
+        super().__init__()
+        self.searches = 0
+
+    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredAnchor]:
+        self.searches += 1
+        return super().nearest(embedding, k, audiences)
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+def retriever(
+    embedder: HashEmbedder, anchors: list[Anchor], weight: float = 1.0, store: CountingAnchors | None = None
+) -> HybridRetriever:
+    index = InMemoryIndex()
+    chunks = [OVERVIEW, *TIMEOUTS]
+    index.upsert(chunks, embedder.embed([c.text for c in chunks]))
+    store = store if store is not None else CountingAnchors()
+    if anchors:
+        store.replace("doc:locking", anchors, embedder.embed([a.sentence for a in anchors]))
+    return HybridRetriever(index, embedder, None, 0.0, 10, anchors=store, anchor_weight=weight, anchor_floor=0.0)
+
+
+def test_the_scene_without_anchors_puts_the_overview_first(embedder: HashEmbedder) -> None:
+    hits = retriever(embedder, [], weight=0.0).retrieve(QUESTION, PUBLIC)
+    assert [h.source_id for h in hits] == ["doc:overview", "doc:timeouts"]
+
+
+def test_an_anchor_reorders_sources_but_changes_no_score_or_chunk(embedder: HashEmbedder) -> None:
+    plain = retriever(embedder, [], weight=0.0).retrieve(QUESTION, PUBLIC)
+    moved = retriever(embedder, [anchor()]).retrieve(QUESTION, PUBLIC)
+    assert [h.source_id for h in moved] == ["doc:timeouts", "doc:overview"]
+    # Order only: each source keeps its own score (what confidence reads) and its own chunks in their order.
+    before = {h.source_id: h for h in plain}
+    for hit in moved:
+        assert hit.score == before[hit.source_id].score
+        assert hit.dense == before[hit.source_id].dense
+        assert [c.chunk.chunk_id for c in hit.chunks] == [c.chunk.chunk_id for c in before[hit.source_id].chunks]
+        assert [c.score for c in hit.chunks] == [c.score for c in before[hit.source_id].chunks]
+
+
+def test_weight_zero_gives_identical_results_and_searches_no_anchor(embedder: HashEmbedder) -> None:
+    store = CountingAnchors()
+    off = retriever(embedder, [anchor()], weight=0.0, store=store).retrieve(QUESTION, PUBLIC)
+    plain = retriever(embedder, [], weight=0.0).retrieve(QUESTION, PUBLIC)
+    assert off == plain
+    assert store.searches == 0
+
+
+def test_an_internal_pages_anchor_never_reorders_a_customers_results(embedder: HashEmbedder) -> None:
+    found = retriever(embedder, [anchor(audience="internal")])
+    assert [h.source_id for h in found.retrieve(QUESTION, PUBLIC)] == ["doc:overview", "doc:timeouts"]
+    assert [h.source_id for h in found.retrieve(QUESTION, EVERYONE)] == ["doc:timeouts", "doc:overview"]
+
+
+def test_an_anchor_far_from_the_question_moves_nothing(embedder: HashEmbedder) -> None:
+    hits = retriever(embedder, [anchor("Install the package from the archive")]).retrieve(QUESTION, PUBLIC)
+    assert [h.source_id for h in hits] == ["doc:overview", "doc:timeouts"]
+
+
+def test_a_fragment_lands_on_its_section_and_no_fragment_on_the_first() -> None:
+    candidates = [ScoredChunk(chunk=c, dense=0.5, score=0.5) for c in [OVERVIEW, *TIMEOUTS]]
+    near = [ScoredAnchor(anchor=anchor(fragment="retry"), cosine=0.8)]
+    assert anchor_bonus(candidates, near, 0.2, 0.3) == {"doc:timeouts#1": pytest.approx(0.2 * 0.5)}
+    near = [ScoredAnchor(anchor=anchor(), cosine=0.8)]
+    assert set(anchor_bonus(candidates, near, 0.2, 0.3)) == {"doc:timeouts#0"}
+    # The best anchor of a section counts, once; one under the floor adds nothing.
+    near = [ScoredAnchor(anchor=anchor(), cosine=0.6), ScoredAnchor(anchor=anchor("Other."), cosine=0.7)]
+    assert anchor_bonus(candidates, near, 0.2, 0.3) == {"doc:timeouts#0": pytest.approx(0.2 * 0.4)}
+    assert anchor_bonus(candidates, [ScoredAnchor(anchor=anchor(), cosine=0.29)], 0.2, 0.3) == {}
+
+
+def test_a_markdown_link_by_url_lands_on_the_page_with_that_url() -> None:
+    candidates = [ScoredChunk(chunk=c, dense=0.5, score=0.5) for c in TIMEOUTS]
+    near = [ScoredAnchor(anchor=anchor(target="https://frob.example/timeouts"), cosine=0.8)]
+    assert set(anchor_bonus(candidates, near, 0.2, 0.3)) == {"doc:timeouts#0"}
