@@ -16,8 +16,6 @@ from deflect.ingest.pipeline import Ingestor
 from deflect.testing import HashEmbedder
 from deflect.testing.anchors import InMemoryAnchorIndex
 
-EVERYONE = frozenset({"public", "internal"})
-
 
 def page(title: str, body: str, audience: str = "public") -> str:
     return (
@@ -69,12 +67,8 @@ def ingestor(index: Index, anchors: AnchorIndex, embedder: HashEmbedder, memo_fi
     return Ingestor(index, embedder, Chunker(200, 30), memo_file=memo_file, anchors=anchors)
 
 
-def sentences(anchors: AnchorIndex, source_id: str | None = None) -> set[str]:
-    return {
-        s.anchor.sentence
-        for s in anchors.nearest([1.0] + [0.0] * 255, 100, EVERYONE)
-        if source_id is None or s.anchor.source_id == source_id
-    }
+def sentences(anchors: AnchorIndex, *source_ids: str) -> set[str]:
+    return {a.sentence for sid in source_ids or ("doc:locking", "doc:runbook") for a in anchors.of_source(sid)}
 
 
 def test_each_linking_page_gets_one_record_per_distinct_sentence(
@@ -83,7 +77,7 @@ def test_each_linking_page_gets_one_record_per_distinct_sentence(
     ingestor.ingest_paths([kb], kb)
     assert anchors.count() == 3
     assert set(anchors.manifest()) == {"doc:locking", "doc:runbook"}
-    found = {s.anchor.sentence: s.anchor for s in anchors.nearest([1.0] + [0.0] * 255, 100, EVERYONE)}
+    found = {a.sentence: a for sid in ("doc:locking", "doc:runbook") for a in anchors.of_source(sid)}
     linked = found["You can change how long with frob_set_timeout() ."]
     assert (linked.target, linked.fragment, linked.audience) == ("doc:timeouts", "set", "public")
     assert found["When a customer's lock hangs, raise the timeout first."].audience == "internal"
@@ -139,5 +133,5 @@ def test_a_moved_audience_moves_the_anchors(ingestor: Ingestor, anchors: AnchorI
     ingestor.ingest_paths([kb], kb)
     (kb / "runbook.html").write_text(RUNBOOK.replace("'internal'", "'public'"), encoding="utf-8")
     ingestor.ingest_paths([kb], kb)
-    public = anchors.nearest([1.0] + [0.0] * 255, 100, frozenset({"public"}))
-    assert "doc:runbook" in {s.anchor.source_id for s in public}
+    assert [a.audience for a in anchors.of_source("doc:runbook")] == ["public"]
+    assert len(anchors.nearest([1.0] + [0.0] * 255, 100, frozenset({"public"}))) == 3

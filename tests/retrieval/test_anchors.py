@@ -6,11 +6,11 @@ to it with a sentence that does. The vectors are the hash embedder's, so every c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pytest
 
-from deflect.domain.models import Anchor, Chunk, ScoredAnchor, ScoredChunk
+from deflect.domain.models import Anchor, AnchorHit, Chunk, ScoredChunk
 from deflect.retrieval.anchors import anchor_bonus
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.testing.anchors import InMemoryAnchorIndex
@@ -59,14 +59,24 @@ def anchor(sentence: str = LINK, audience: str = "public", fragment: str = "", t
     )
 
 
+def hit(sentence: str = LINK, fragment: str = "", target: str = "doc:timeouts", cosine: float = 0.5) -> AnchorHit:
+    return AnchorHit.from_id(anchor(sentence, fragment=fragment, target=target).anchor_id, cosine)
+
+
 class CountingAnchors(InMemoryAnchorIndex):
     def __init__(self) -> None:
         super().__init__()
         self.searches = 0
 
-    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredAnchor]:
+    def nearest(
+        self,
+        embedding: Sequence[float],
+        k: int,
+        audiences: frozenset[str],
+        targets: Collection[str] | None = None,
+    ) -> list[AnchorHit]:
         self.searches += 1
-        return super().nearest(embedding, k, audiences)
+        return super().nearest(embedding, k, audiences, targets)
 
 
 @pytest.fixture
@@ -125,17 +135,17 @@ def test_an_anchor_far_from_the_question_moves_nothing(embedder: HashEmbedder) -
 
 def test_a_fragment_lands_on_its_section_and_no_fragment_on_the_first() -> None:
     candidates = [ScoredChunk(chunk=c, dense=0.5, score=0.5) for c in [OVERVIEW, *TIMEOUTS]]
-    near = [ScoredAnchor(anchor=anchor(fragment="retry"), cosine=0.8)]
+    near = [hit(fragment="retry", cosine=0.8)]
     assert anchor_bonus(candidates, near, 0.2, 0.3) == {"doc:timeouts#1": pytest.approx(0.2 * 0.5)}
-    near = [ScoredAnchor(anchor=anchor(), cosine=0.8)]
+    near = [hit(cosine=0.8)]
     assert set(anchor_bonus(candidates, near, 0.2, 0.3)) == {"doc:timeouts#0"}
     # The best anchor of a section counts, once; one under the floor adds nothing.
-    near = [ScoredAnchor(anchor=anchor(), cosine=0.6), ScoredAnchor(anchor=anchor("Other."), cosine=0.7)]
+    near = [hit(cosine=0.6), hit("Other.", cosine=0.7)]
     assert anchor_bonus(candidates, near, 0.2, 0.3) == {"doc:timeouts#0": pytest.approx(0.2 * 0.4)}
-    assert anchor_bonus(candidates, [ScoredAnchor(anchor=anchor(), cosine=0.29)], 0.2, 0.3) == {}
+    assert anchor_bonus(candidates, [hit(cosine=0.29)], 0.2, 0.3) == {}
 
 
 def test_a_markdown_link_by_url_lands_on_the_page_with_that_url() -> None:
     candidates = [ScoredChunk(chunk=c, dense=0.5, score=0.5) for c in TIMEOUTS]
-    near = [ScoredAnchor(anchor=anchor(target="https://frob.example/timeouts"), cosine=0.8)]
+    near = [hit(target="https://frob.example/timeouts", cosine=0.8)]
     assert set(anchor_bonus(candidates, near, 0.2, 0.3)) == {"doc:timeouts#0"}

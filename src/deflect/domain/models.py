@@ -129,16 +129,29 @@ class Anchor(BaseModel):
 
     @property
     def anchor_id(self) -> str:
-        """Stable id: one record per (linking source, target, fragment, sentence)."""
-        key = "\x1f".join((self.source_id, self.target, self.fragment, self.sentence))
-        return f"{self.source_id}@" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+        """Stable id, one per (linking source, target, fragment, sentence). It starts with where the anchor lands
+        (ANCHOR_ID_SEPARATOR between the parts), so a nearest-neighbour search returns that without reading any
+        record (see AnchorHit.from_id)."""
+        digest = hashlib.sha256(self.sentence.encode("utf-8")).hexdigest()[:20]
+        return ANCHOR_ID_SEPARATOR.join((self.target, self.fragment, self.source_id, digest))
 
 
-class ScoredAnchor(BaseModel):
-    """An anchor near a question, with its cosine to the question's vector."""
+# Separates an anchor id's parts: a control character no url, source id or HTML id holds.
+ANCHOR_ID_SEPARATOR = "\x1f"
 
-    anchor: Anchor
+
+class AnchorHit(BaseModel):
+    """An anchor near a question: where it lands and its cosine to the question's vector (all retrieval needs)."""
+
+    target: str
+    fragment: str
     cosine: float
+
+    @classmethod
+    def from_id(cls, anchor_id: str, cosine: float) -> AnchorHit:
+        """The hit of a stored anchor, read off its id (Anchor.anchor_id)."""
+        target, fragment, _ = anchor_id.split(ANCHOR_ID_SEPARATOR, 2)
+        return cls(target=target, fragment=fragment, cosine=cosine)
 
 
 class ScoredChunk(BaseModel):

@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.keys import KeyRecord
-from deflect.domain.models import Anchor, Answer, Chunk, ScoredAnchor, ScoredChunk, SourceHit
+from deflect.domain.models import Anchor, AnchorHit, Answer, Chunk, ScoredChunk, SourceHit
 
 
 class Embedder(Protocol):
@@ -86,8 +86,19 @@ class AnchorIndex(Protocol):
         """Remove every anchor of these linking sources; unknown ones are ignored."""
         ...
 
-    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredAnchor]:
-        """At most k anchors of linking pages the audiences may see, nearest first, with their cosine."""
+    def nearest(
+        self,
+        embedding: Sequence[float],
+        k: int,
+        audiences: frozenset[str],
+        targets: Collection[str] | None = None,
+    ) -> list[AnchorHit]:
+        """Where the k anchors nearest the question land, of linking pages the audiences may see (and, given
+        `targets`, linking to one of them), nearest first, with their cosine."""
+        ...
+
+    def of_source(self, source_id: str) -> list[Anchor]:
+        """The stored anchors of one linking source, every field as written."""
         ...
 
     def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, frozenset[str]]:

@@ -9,25 +9,26 @@ letting confidence see it answered an out-of-scope question on the sample kb.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from deflect.domain.models import Chunk, ScoredAnchor, ScoredChunk, SourceHit
+from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit
 from deflect.ingest.links import page_url
 
-# Anchors read per question. The bonus counts only anchors past the floor that land on one of the ~40-80 candidate
-# chunks; the best anchor of a section is among the nearest ones whenever any of its anchors is.
-ANCHORS_PER_QUESTION = 200
+# Anchors read per question, among those linking to a candidate's page: each candidate section's best anchor is among
+# them unless this many anchors to the candidates' pages are nearer the question. SQLite's manual, whose pages link in
+# sentences, has up to 632 anchors past the floor into one question's candidate pages (docs/retrieval.md).
+ANCHORS_PER_QUESTION = 1000
 
 
 def anchor_bonus(
-    chunks: Sequence[ScoredChunk], near: Sequence[ScoredAnchor], weight: float, floor: float
+    chunks: Sequence[ScoredChunk], near: Sequence[AnchorHit], weight: float, floor: float
 ) -> dict[str, float]:
     """Chunk id -> its bonus: weight x (cosine - floor) of the best anchor landing on its section (positive only)."""
     best: dict[tuple[str, str], float] = {}
     for hit in near:
         if hit.cosine <= floor:
             continue
-        key = (hit.anchor.target, hit.anchor.fragment)
+        key = (hit.target, hit.fragment)
         best[key] = max(best.get(key, hit.cosine), hit.cosine)
     if not best:
         return {}
@@ -39,12 +40,19 @@ def anchor_bonus(
     return out
 
 
-def _landing_keys(chunk: Chunk) -> list[tuple[str, str]]:
+def landing_targets(chunks: Iterable[Chunk]) -> set[str]:
+    """Every target an anchor landing on one of `chunks` may name: their source ids and page urls."""
+    return {target for chunk in chunks for target, _ in _landing_keys(chunk, ("",))}
+
+
+def _landing_keys(chunk: Chunk, fragments: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """The (target, fragment) pairs an anchor landing on this chunk's section has: by source id, and by page url."""
     targets = [chunk.source_id]
     if chunk.url:
         targets.append(page_url(chunk.url))
-    return [(target, fragment) for target in targets for fragment in chunk.fragments]
+    return [
+        (target, fragment) for target in targets for fragment in (chunk.fragments if fragments is None else fragments)
+    ]
 
 
 def ordered_by_anchors(

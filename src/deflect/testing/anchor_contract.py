@@ -38,18 +38,36 @@ class AnchorIndexContract:
     def anchors(self, make_anchors: Callable[[], AnchorIndex]) -> AnchorIndex:
         return make_anchors()
 
-    def test_nearest_comes_back_with_every_field_and_its_cosine(self, anchors: AnchorIndex) -> None:
-        a = make_anchor("doc:guide", "You can change how long with frob_set_timeout().")
+    def test_an_anchor_comes_back_with_every_field(self, anchors: AnchorIndex) -> None:
+        a = make_anchor("doc:guide", "You can change how long with frob_set_timeout().", audience="internal")
+        b = make_anchor("doc:guide", "Or by url.", target="https://help.example/api/timeout", fragment="")
+        anchors.replace("doc:guide", [a, b], [unit(1, 0), unit(0, 1)])
+        assert anchors.of_source("doc:guide") == sorted([a, b], key=lambda x: x.anchor_id)
+        assert anchors.of_source("doc:other") == []
+
+    def test_nearest_says_where_each_lands_and_its_cosine(self, anchors: AnchorIndex) -> None:
+        a = make_anchor("doc:guide", "You can change how long with frob_set_timeout().", fragment="set#1 a/b")
         anchors.replace("doc:guide", [a], [unit(1, 0)])
         found = anchors.nearest(unit(1, 1), 5, PUBLIC)
-        assert [f.anchor for f in found] == [a]
+        assert [(f.target, f.fragment) for f in found] == [("doc:api/timeout", "set#1 a/b")]
         assert found[0].cosine == pytest.approx(cosine(unit(1, 0), unit(1, 1)), abs=1e-4)
 
     def test_nearest_is_ordered_and_cut_at_k(self, anchors: AnchorIndex) -> None:
         rows = [make_anchor("doc:guide", f"Sentence {i}.") for i in range(3)]
         anchors.replace("doc:guide", rows, [unit(1, 0), unit(1, 1), unit(0, 1)])
         found = anchors.nearest(unit(1, 0), 2, PUBLIC)
-        assert [f.anchor.sentence for f in found] == ["Sentence 0.", "Sentence 1."]
+        assert [f.cosine for f in found] == pytest.approx([1.0, cosine(unit(1, 0), unit(1, 1))], abs=1e-4)
+
+    def test_nearest_given_targets_sees_only_anchors_to_them(self, anchors: AnchorIndex) -> None:
+        rows = [
+            make_anchor("doc:guide", "Near, to the API page."),
+            make_anchor("doc:guide", "Nearer, elsewhere.", target="doc:install"),
+            make_anchor("doc:guide", "Far, by url.", target="https://help.example/api"),
+        ]
+        anchors.replace("doc:guide", rows, [unit(1, 1), unit(1, 0), unit(0, 1)])
+        found = anchors.nearest(unit(1, 0), 10, PUBLIC, targets={"doc:api/timeout", "https://help.example/api"})
+        assert [f.target for f in found] == ["doc:api/timeout", "https://help.example/api"]
+        assert anchors.nearest(unit(1, 0), 10, PUBLIC, targets=set()) == []
 
     def test_replace_swaps_a_sources_anchors_and_leaves_others(self, anchors: AnchorIndex) -> None:
         old = [make_anchor("doc:guide", "Old one."), make_anchor("doc:guide", "Kept.")]
@@ -58,7 +76,8 @@ class AnchorIndexContract:
         anchors.replace("doc:faq", [other], [unit(1, 1)])
         anchors.replace("doc:guide", [old[1]], [unit(0, 1)])
         assert anchors.count() == 2
-        assert {f.anchor.sentence for f in anchors.nearest(unit(1, 0), 10, EVERYONE)} == {"Kept.", "From the FAQ."}
+        assert [a.sentence for a in anchors.of_source("doc:guide")] == ["Kept."]
+        assert [a.sentence for a in anchors.of_source("doc:faq")] == ["From the FAQ."]
 
     def test_replace_with_nothing_deletes_the_sources_anchors(self, anchors: AnchorIndex) -> None:
         anchors.replace("doc:guide", [make_anchor("doc:guide", "Gone soon.")], [unit(1, 0)])
@@ -75,12 +94,13 @@ class AnchorIndexContract:
         anchors.replace("doc:faq", [make_anchor("doc:faq", "B.", audience="internal")], [unit(1, 0)])
         anchors.replace("doc:intro", [make_anchor("doc:intro", "C.")], [unit(1, 0)])
         anchors.delete_sources(["doc:guide", "doc:faq", "doc:unknown"])
-        assert [f.anchor.source_id for f in anchors.nearest(unit(1, 0), 10, EVERYONE)] == ["doc:intro"]
+        assert anchors.count() == 1 and set(anchors.manifest()) == {"doc:intro"}
 
     def test_a_customer_never_sees_an_internal_pages_anchor(self, anchors: AnchorIndex) -> None:
-        anchors.replace("doc:runbook", [make_anchor("doc:runbook", "Internal.", audience="internal")], [unit(1, 0)])
+        internal = make_anchor("doc:runbook", "Internal.", audience="internal", target="doc:secret")
+        anchors.replace("doc:runbook", [internal], [unit(1, 0)])
         anchors.replace("doc:guide", [make_anchor("doc:guide", "Public.")], [unit(0, 1)])
-        assert [f.anchor.sentence for f in anchors.nearest(unit(1, 0), 10, PUBLIC)] == ["Public."]
+        assert [f.target for f in anchors.nearest(unit(1, 0), 10, PUBLIC)] == ["doc:api/timeout"]
         assert len(anchors.nearest(unit(1, 0), 10, EVERYONE)) == 2
         assert anchors.nearest(unit(1, 0), 10, frozenset()) == []
 
@@ -89,7 +109,7 @@ class AnchorIndexContract:
         anchors.replace("doc:guide", [a], [unit(1, 0)])
         anchors.replace("doc:guide", [a.model_copy(update={"audience": "public"})], [unit(1, 0)])
         assert anchors.count() == 1
-        assert [f.anchor.audience for f in anchors.nearest(unit(1, 0), 10, PUBLIC)] == ["public"]
+        assert len(anchors.nearest(unit(1, 0), 10, PUBLIC)) == 1
 
     def test_the_manifest_names_each_linking_sources_hashes(self, anchors: AnchorIndex) -> None:
         anchors.replace("doc:guide", [make_anchor("doc:guide", "A.")], [unit(1, 0)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
-from deflect.domain.models import Anchor, ScoredAnchor
+from deflect.domain.models import Anchor, AnchorHit
 
 
 class InMemoryAnchorIndex:
@@ -26,14 +26,23 @@ class InMemoryAnchorIndex:
         for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id in gone]:
             del self._rows[anchor_id]
 
-    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredAnchor]:
+    def nearest(
+        self,
+        embedding: Sequence[float],
+        k: int,
+        audiences: frozenset[str],
+        targets: Collection[str] | None = None,
+    ) -> list[AnchorHit]:
         scored = [
-            ScoredAnchor(anchor=a, cosine=float(sum(x * y for x, y in zip(embedding, e, strict=True))))
-            for a, e in self._rows.values()
-            if a.audience in audiences
+            (float(sum(x * y for x, y in zip(embedding, e, strict=True))), anchor_id)
+            for anchor_id, (a, e) in self._rows.items()
+            if a.audience in audiences and (targets is None or a.target in targets)
         ]
-        scored.sort(key=lambda s: (-s.cosine, s.anchor.anchor_id))
-        return scored[:k]
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [AnchorHit.from_id(anchor_id, cosine) for cosine, anchor_id in scored[:k]]
+
+    def of_source(self, source_id: str) -> list[Anchor]:
+        return sorted((a for a, _ in self._rows.values() if a.source_id == source_id), key=lambda a: a.anchor_id)
 
     def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, frozenset[str]]:
         out: dict[str, set[str]] = {}
