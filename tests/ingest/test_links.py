@@ -58,8 +58,29 @@ def test_every_id_maps_to_the_heading_id_of_its_section() -> None:
     # An empty named anchor just before a heading is that heading's; an id in its section lands there too.
     assert fragments["retry"] == "retry"
     assert fragments["p-retry"] == "retry"
-    # A section whose heading has no id cannot be named by a chunk: its ids are left out.
-    assert "in-notes" not in fragments
+    # A section whose heading has no id is named by its words.
+    assert fragments["in-notes"] == "\x00notes"
+
+
+def test_an_anchor_swallowed_by_the_paragraph_before_an_unnamed_heading_is_that_headings() -> None:
+    # lxml keeps an unclosed <p> open over `<a name>`, so the heading has no id in the body (SQLite's result codes).
+    html = page(
+        "<h1 id='codes'>Result codes</h1><p>Each code in turn.\n<a name='busy'></a><h3>(5) FROB_BUSY</h3>"
+        "<p>The database is busy.</p><h3 id='_odd'>(6) FROB_LOCKED</h3><p id='locked-text'>Locked.</p>",
+        menu="",
+    )
+    doc = parse_html(html, "codes.html", "sig")
+    chunks = Chunker(200, 0).chunk(doc)
+    by_heading = {c.heading_path: c.fragments for c in chunks}
+    assert "busy" in by_heading["(5) FROB_BUSY"]
+    # An id the body's headings do not take (`_odd`) still names its section, by the heading's words.
+    assert set(by_heading["(6) FROB_LOCKED"]) == {"_odd", "locked-text"}
+
+
+def test_a_link_to_a_heading_with_no_text_of_its_own_lands_on_the_section_after_it() -> None:
+    html = page("<h1 id='guide'>Guide</h1><h2 id='start'>Start</h2><p>Run frob.</p>", menu="")
+    chunks = Chunker(200, 0).chunk(parse_html(html, "guide.html", "sig"))
+    assert {"", "guide", "start"} <= set(chunks[0].fragments)
 
 
 def test_a_sphinx_section_id_and_a_label_before_it_belong_to_its_heading() -> None:
@@ -82,7 +103,7 @@ def test_chunks_say_which_fragments_land_on_their_section() -> None:
     first = chunks[0]
     assert "" in first.fragments  # a link without a fragment lands on the page's first section
     assert set(by_heading["Retrying"]) == {"retry", "p-retry"}
-    assert by_heading["Notes"] == ()
+    assert by_heading["Notes"] == ("in-notes",)
     assert all("" not in c.fragments for c in chunks[1:] if c.heading_path != first.heading_path)
 
 

@@ -100,6 +100,17 @@ def split_anchor(heading: str) -> tuple[str, str]:
     return " ".join(heading[: match.start()].split()), match.group(1)
 
 
+_HEADING_WORD = re.compile(r"\w+")
+# Marks a section named by its heading's words rather than an id (html.page_fragments, chunking._landing).
+HEADING_KEY = "\x00"
+
+
+def heading_key(text: str) -> str:
+    """A heading without an id, named by its words (lower case): the same for its HTML text and its Markdown
+    (`(5) SQLITE_BUSY`, "3.  Platform Configuration" / "3. Platform Configuration", code spans and emphasis aside)."""
+    return HEADING_KEY + " ".join(_HEADING_WORD.findall(text.lower()))
+
+
 def blocks(markdown: str) -> list[Block]:
     """The blocks of a heading-free piece of Markdown (a list item's content, say)."""
     return [b for s in sections(markdown) for b in ([Block(s.heading, "text")] if s.heading else []) + s.blocks]

@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 
 from deflect.domain.models import Chunk, SourceDoc, chunk_id
-from deflect.ingest.blocks import Block, Section, sections, split_item
+from deflect.ingest.blocks import Block, Section, heading_key, sections, split_item
 
 RESOLUTION_MARK = "\n\nResolution: "
 # The heading of an escalation's question-only chunk (what self-calibration must not match literally).
@@ -191,19 +191,22 @@ class Chunker:
 
 def _landing(doc: SourceDoc, found: list[Section]) -> dict[int, tuple[str, ...]]:
     """Per section (by identity), the link fragments that land on it: its heading's id and the ids the page maps to
-    it (SourceDoc.fragments); the first section that has text also takes "" (a link without a fragment) and the ids
-    of the page's opening. A section whose heading has no id takes no ids but its own."""
+    it (SourceDoc.fragments: by the heading's id, or by its words when it has none); the first section that has text
+    also takes "" (a link without a fragment) and the ids of the page's opening."""
     by_heading: dict[str, list[str]] = {}
     for ident, heading in doc.fragments:
         by_heading.setdefault(heading, []).append(ident)
     first = next((s for s in found if s.blocks), None)
     out: dict[int, tuple[str, ...]] = {}
+    carried: list[str] = []  # a heading directly followed by a sub-heading: its links land on what follows
     for section in found:
+        lands = [*carried, section.anchor, *by_heading.get(section.anchor, [])] if section.anchor else [*carried]
+        if section.heading and not section.anchor:
+            lands += by_heading.get(heading_key(section.heading), [])
         if not section.blocks:
+            carried = lands
             continue
-        lands = [section.anchor] if section.anchor else []
-        if section.anchor:
-            lands += by_heading.get(section.anchor, [])
+        carried = []
         if section is first:
             lands = ["", *lands, *by_heading.get("", [])]
         out[id(section)] = tuple(dict.fromkeys(lands))
