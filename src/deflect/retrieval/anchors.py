@@ -9,14 +9,15 @@ letting confidence see it answered an out-of-scope question on the sample kb.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit
 from deflect.ingest.links import page_url
 
-# Anchors read per question, among those linking to a candidate's page: each candidate section's best anchor is among
-# them unless this many anchors to the candidates' pages are nearer the question. SQLite's manual, whose pages link in
-# sentences, has up to 632 anchors past the floor into one question's candidate pages (docs/retrieval.md).
+# Anchors read per question (ids and distances only), searched beside the dense kNN. Measured on SQLite's manual, whose
+# pages link in sentences (16,806 anchors; up to 632 past the floor into one question's candidate pages): the nearest
+# 1,000 of all anchors give the same first six pages on all 42 questions as every anchor into the candidates' pages,
+# in 6 ms instead of 23 (a filtered search); the other manuals have fewer than 1,000 anchors in all.
 ANCHORS_PER_QUESTION = 1000
 
 
@@ -40,19 +41,12 @@ def anchor_bonus(
     return out
 
 
-def landing_targets(chunks: Iterable[Chunk]) -> set[str]:
-    """Every target an anchor landing on one of `chunks` may name: their source ids and page urls."""
-    return {target for chunk in chunks for target, _ in _landing_keys(chunk, ("",))}
-
-
-def _landing_keys(chunk: Chunk, fragments: Sequence[str] | None = None) -> list[tuple[str, str]]:
+def _landing_keys(chunk: Chunk) -> list[tuple[str, str]]:
     """The (target, fragment) pairs an anchor landing on this chunk's section has: by source id, and by page url."""
     targets = [chunk.source_id]
     if chunk.url:
         targets.append(page_url(chunk.url))
-    return [
-        (target, fragment) for target in targets for fragment in (chunk.fragments if fragments is None else fragments)
-    ]
+    return [(target, fragment) for target in targets for fragment in chunk.fragments]
 
 
 def ordered_by_anchors(

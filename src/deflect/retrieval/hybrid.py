@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from deflect.domain.models import Chunk, ScoredChunk, SourceHit
+from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit
 from deflect.domain.ports import AnchorIndex, Embedder, Index, KeywordIndex
-from deflect.retrieval.anchors import ANCHORS_PER_QUESTION, anchor_bonus, landing_targets, ordered_by_anchors
+from deflect.retrieval.anchors import ANCHORS_PER_QUESTION, anchor_bonus, ordered_by_anchors
 from deflect.retrieval.keyword import KeywordSearch
 
 _T = TypeVar("_T")
@@ -68,8 +68,11 @@ class HybridRetriever:
         # The keyword search needs only the question's words, not its vector: it runs on this pool while the
         # question is embedded (torch and SQLite both release the GIL; the machine has two cores), so its cost
         # hides behind the embedding. Threads start on demand, one per concurrent retrieval up to 8 (the server
-        # runs at most 4 asks' retrievals at once: the index calls' Bounded pool).
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword") if keyword else None
+        # runs at most 4 asks' retrievals at once: the index calls' Bounded pool). The anchor search runs there too,
+        # beside the dense one, once the question's vector is known.
+        self._pool = (
+            ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword") if keyword or self._anchors else None
+        )
 
     @property
     def keyword(self) -> KeywordIndex | None:
@@ -89,52 +92,48 @@ class HybridRetriever:
     def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
         """Top-k sources the audience may see, best first (anchor text moving pages, not their scores), adjusted by
         feedback on similar questions."""
-        dense, keyword, vector = self._gather(question, audiences, with_keyword=self._w > 0)
+        dense, keyword, vector, near = self._gather(question, audiences, with_keyword=self._w > 0, anchors=True)
         fused = fuse(dense, keyword, self._w)
-        bonus = self._anchor_bonus(fused, vector, audiences) if self._anchors else {}
+        bonus = anchor_bonus(fused, near, self._anchor_weight, self._anchor_floor) if near else {}
         if bonus:
             hits = ordered_by_anchors(rank_sources(fused, len(fused)), bonus, fused)[:k]
         else:
             hits = rank_sources(fused, k)
         return self._adjust(vector, hits) if self._adjust else hits
 
-    def _anchor_bonus(
-        self, fused: Sequence[ScoredChunk], vector: Sequence[float], audiences: frozenset[str]
-    ) -> dict[str, float]:
-        """The anchor bonus of the candidates: the anchors nearest the question among those linking to a candidate's
-        page, searched once the candidates are known (each section's best anchor must be seen, and a KB whose pages
-        link in sentences has thousands of anchors near any question: SQLite's, 409 past the floor for the median
-        question, docs/retrieval.md)."""
-        assert self._anchors is not None
-        targets = landing_targets(c.chunk for c in fused)
-        near = self._timed("anchors", self._anchors.nearest, vector, ANCHORS_PER_QUESTION, audiences, targets)
-        return anchor_bonus(fused, near, self._anchor_weight, self._anchor_floor)
-
     def candidates(
         self, question: str, audiences: frozenset[str], with_keyword: bool = True
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """Dense and keyword candidates before fusion (the eval sweeps fusion weights over these)."""
-        dense, keyword, _ = self._gather(question, audiences, with_keyword)
+        dense, keyword, _, _ = self._gather(question, audiences, with_keyword, anchors=False)
         return dense, keyword
 
     def _gather(
-        self, question: str, audiences: frozenset[str], with_keyword: bool
-    ) -> tuple[list[ScoredChunk], list[ScoredChunk], Sequence[float]]:
-        """Dense and keyword candidates and the question's vector; the keyword search runs while the question is
-        embedded and searched densely, and its errors are raised here as if it had run in line."""
+        self, question: str, audiences: frozenset[str], with_keyword: bool, anchors: bool
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk], Sequence[float], list[AnchorHit]]:
+        """Dense and keyword candidates, the question's vector and (with `anchors`, when anchor text is on) the
+        anchors nearest it; the keyword search runs while the question is embedded and searched densely, the anchor
+        search beside the dense one, and their errors are raised here as if they had run in line."""
         pending: Future[list[ScoredChunk]] | None = None
+        linked: Future[list[AnchorHit]] | None = None
         if self._keyword and with_keyword and self._pool:
             pending = self._pool.submit(
                 self._timed, "keyword", self._keyword.search, question, self._candidates, audiences
             )
         try:
             vector = self._timed("embed", self._embedder.embed, [question])[0]
+            if anchors and self._anchors and self._pool:
+                linked = self._pool.submit(
+                    self._timed, "anchors", self._anchors.nearest, vector, ANCHORS_PER_QUESTION, audiences
+                )
             dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
         except BaseException:
-            if pending is not None:
-                pending.cancel()
+            for waiting in (pending, linked):
+                if waiting is not None:
+                    waiting.cancel()
             raise
-        return dense, pending.result() if pending is not None else [], vector
+        keyword = pending.result() if pending is not None else []
+        return dense, keyword, vector, linked.result() if linked is not None else []
 
     def _timed(self, stage: str, call: Callable[..., _T], *args: Any) -> _T:
         started = time.perf_counter()
