@@ -10,9 +10,9 @@ from collections.abc import Collection, Sequence
 
 import pytest
 
-from deflect.domain.models import Anchor, AnchorHit, Chunk, ScoredChunk
+from deflect.domain.models import Anchor, AnchorHit, Chunk, ScoredChunk, SourceHit
 from deflect.retrieval.anchors import anchor_bonus
-from deflect.retrieval.hybrid import HybridRetriever
+from deflect.retrieval.hybrid import Adjust, HybridRetriever
 from deflect.testing.anchors import InMemoryAnchorIndex
 from deflect.testing.fakes import HashEmbedder, InMemoryIndex
 
@@ -85,7 +85,11 @@ def embedder() -> HashEmbedder:
 
 
 def retriever(
-    embedder: HashEmbedder, anchors: list[Anchor], weight: float = 1.0, store: CountingAnchors | None = None
+    embedder: HashEmbedder,
+    anchors: list[Anchor],
+    weight: float = 1.0,
+    store: CountingAnchors | None = None,
+    adjust: Adjust | None = None,
 ) -> HybridRetriever:
     index = InMemoryIndex()
     chunks = [OVERVIEW, *TIMEOUTS]
@@ -93,7 +97,9 @@ def retriever(
     store = store if store is not None else CountingAnchors()
     if anchors:
         store.replace("doc:locking", anchors, embedder.embed([a.sentence for a in anchors]))
-    return HybridRetriever(index, embedder, None, 0.0, 10, anchors=store, anchor_weight=weight, anchor_floor=0.0)
+    return HybridRetriever(
+        index, embedder, None, 0.0, 10, adjust=adjust, anchors=store, anchor_weight=weight, anchor_floor=0.0
+    )
 
 
 def test_the_scene_without_anchors_puts_the_overview_first(embedder: HashEmbedder) -> None:
@@ -112,6 +118,27 @@ def test_an_anchor_reorders_sources_but_changes_no_score_or_chunk(embedder: Hash
         assert hit.dense == before[hit.source_id].dense
         assert [c.chunk.chunk_id for c in hit.chunks] == [c.chunk.chunk_id for c in before[hit.source_id].chunks]
         assert [c.score for c in hit.chunks] == [c.score for c in before[hit.source_id].chunks]
+
+
+def shift(source_id: str, by: float) -> Adjust:
+    """Feedback as the retriever sees it: a score shift for one source, then a re-sort by score."""
+
+    def adjust(vector: Sequence[float], hits: list[SourceHit]) -> list[SourceHit]:
+        out = [h.model_copy(update={"score": h.score + by}) if h.source_id == source_id else h for h in hits]
+        return sorted(out, key=lambda h: (-h.score, h.source_id))
+
+    return adjust
+
+
+def test_feedback_shifts_add_to_the_anchors_order_instead_of_undoing_it(embedder: HashEmbedder) -> None:
+    plain = {h.source_id: h.score for h in retriever(embedder, [], weight=0.0).retrieve(QUESTION, PUBLIC)}
+    # A vote that nudges the overview up by less than the anchors lift the timeouts page: the anchors' order holds.
+    nudged = retriever(embedder, [anchor()], adjust=shift("doc:overview", 0.001)).retrieve(QUESTION, PUBLIC)
+    assert [h.source_id for h in nudged] == ["doc:timeouts", "doc:overview"]
+    assert nudged[1].score == pytest.approx(plain["doc:overview"] + 0.001), "feedback's shift is in the score"
+    # A vote against the timeouts page larger than any lift moves it back down.
+    sunk = retriever(embedder, [anchor()], adjust=shift("doc:timeouts", -5.0)).retrieve(QUESTION, PUBLIC)
+    assert [h.source_id for h in sunk] == ["doc:overview", "doc:timeouts"]
 
 
 def test_weight_zero_gives_identical_results_and_searches_no_anchor(embedder: HashEmbedder) -> None:

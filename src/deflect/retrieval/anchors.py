@@ -52,13 +52,17 @@ def _landing_keys(chunk: Chunk) -> list[tuple[str, str]]:
 def ordered_by_anchors(
     ranked: list[SourceHit], bonus: dict[str, float], fused: Sequence[ScoredChunk]
 ) -> list[SourceHit]:
-    """`ranked` (every source of `fused`, as rank_sources gives them) reordered by each source's best chunk score
-    plus its bonus; the hits themselves (chunks, scores) unchanged."""
+    """`ranked` (every source of `fused`, as rank_sources gives them, maybe with feedback shifts in their scores)
+    reordered by each source's score plus what its anchors add: how much its best chunk score with the bonus exceeds
+    its best chunk score without it. The hits themselves (chunks, scores) unchanged."""
     if not bonus:
         return ranked
-    key: dict[str, float] = {}
+    with_bonus: dict[str, float] = {}
+    without: dict[str, float] = {}
     for scored in fused:
-        value = scored.score + bonus.get(scored.chunk.chunk_id, 0.0)
         sid = scored.chunk.source_id
-        key[sid] = max(key.get(sid, value), value)
-    return sorted(ranked, key=lambda h: (-key.get(h.source_id, h.score), h.source_id))
+        value = scored.score + bonus.get(scored.chunk.chunk_id, 0.0)
+        with_bonus[sid] = max(with_bonus.get(sid, value), value)
+        without[sid] = max(without.get(sid, scored.score), scored.score)
+    lift = {sid: with_bonus[sid] - without[sid] for sid in with_bonus}
+    return sorted(ranked, key=lambda h: (-(h.score + lift.get(h.source_id, 0.0)), h.source_id))

@@ -95,11 +95,15 @@ class HybridRetriever:
         dense, keyword, vector, near = self._gather(question, audiences, with_keyword=self._w > 0, anchors=True)
         fused = fuse(dense, keyword, self._w)
         bonus = anchor_bonus(fused, near, self._anchor_weight, self._anchor_floor) if near else {}
-        if bonus:
-            hits = ordered_by_anchors(rank_sources(fused, len(fused)), bonus, fused)[:k]
-        else:
+        if not bonus:
             hits = rank_sources(fused, k)
-        return self._adjust(vector, hits) if self._adjust else hits
+            return self._adjust(vector, hits) if self._adjust else hits
+        # Feedback shifts scores and re-sorts by them; the anchors' lift is added after it, so a question with votes
+        # on similar ones keeps both (feedback alone would undo the anchors' order).
+        ranked = rank_sources(fused, len(fused))
+        if self._adjust:
+            ranked = self._adjust(vector, ranked)
+        return ordered_by_anchors(ranked, bonus, fused)[:k]
 
     def candidates(
         self, question: str, audiences: frozenset[str], with_keyword: bool = True
