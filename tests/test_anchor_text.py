@@ -92,3 +92,14 @@ def test_weight_zero_stores_and_searches_no_anchor(tmp_path: Path, kb: Path) -> 
     for audience in Audience:
         a, b = off.ask(QUESTION, audience, record=False), plain.ask(QUESTION, audience, record=False)
         assert (a.retrieved, a.confidence, a.answer, a.decision) == (b.retrieved, b.confidence, b.answer, b.decision)
+
+
+def test_a_page_the_anchors_move_up_is_judged_with_the_confidence_it_has_without_them(tmp_path: Path, kb: Path) -> None:
+    # The agent's anchors put the timeouts page above the overview, which scores higher. Confidence is computed on the
+    # sources in score order, as the self-calibration's probes were: moving a page changes which page the answer
+    # quotes, never how sure deflect is (a negative margin to the overview would have escalated it, however right).
+    plain, linked = service(tmp_path, kb, 1.0, None), service(tmp_path, kb, 1.0, InMemoryAnchorIndex())
+    assert order(plain, Audience.AGENT) == ["doc:overview", "doc:timeouts"]
+    assert order(linked, Audience.AGENT) == ["doc:timeouts", "doc:overview"]
+    moved, before = (svc.ask(QUESTION, Audience.AGENT, record=False) for svc in (linked, plain))
+    assert moved.confidence == before.confidence

@@ -548,9 +548,12 @@ class DeflectService:
         return {"questions": report.questions, "clusters": len(report.clusters)}
 
     def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:
-        """Ranked sources the audience may see, and the confidence features computed from them."""
+        """Ranked sources the audience may see, and the confidence features computed from them in the order of their
+        scores: anchor text reorders sources without changing a score (deflect.retrieval.anchors), and a page it
+        moves above a higher-scoring one would show confidence a negative margin no self-calibration probe ever had
+        (probes are ranked without anchors), escalating the page however right it is."""
         hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
-        return hits, features(question, hits)
+        return hits, features(question, sorted(hits, key=lambda h: (-h.score, h.source_id)))
 
     def _excerpt(
         self, question: str, page: Suggestion, hits: Sequence[SourceHit], read: Sequence[SourceHit], audience: Audience
