@@ -56,7 +56,7 @@ def resolve(
     KB: a relative link to a file that `source_of` names a source (None: not an article), or an absolute link to a
     page of the article's own site. Distinct by (target, fragment, text, sentence), in page order."""
     own_id = source_of(origin)
-    own_url = _page_url(url)
+    own_url = page_url(url)
     site = urlsplit(url) if url else None
     out: dict[tuple[str, str, str, str], Link] = {}
     for link in found:
@@ -64,7 +64,7 @@ def resolve(
         if parts.scheme or parts.netloc:
             if site is None or parts.scheme not in _WEB or parts.netloc.lower() != site.netloc.lower():
                 continue  # another site, mail, or a KB whose pages have no url to tell its own links by
-            target = _page_url(link.href)
+            target = page_url(link.href)
             if target == own_url:
                 continue
         else:
@@ -80,14 +80,10 @@ def resolve(
     return tuple(out.values())
 
 
-def _page_url(url: str) -> str:
-    """A page's url without its fragment or trailing slash: how a link and a chunk's url name the same page."""
+def page_url(url: str) -> str:
+    """A page's url without its fragment or trailing slash: how a link and a chunk's url (its section's fragment
+    left out) name the same page."""
     return url.split("#", 1)[0].rstrip("/")
-
-
-def page_url(chunk_url: str) -> str:
-    """The page a chunk's url opens (its section's fragment left out)."""
-    return _page_url(chunk_url)
 
 
 def link_keys(links: Iterable[Link]) -> frozenset[str]:
