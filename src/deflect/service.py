@@ -29,6 +29,7 @@ from deflect.domain.models import (
     SourceDoc,
     SourceHit,
     Suggestion,
+    by_score,
     chunk_number,
 )
 from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
@@ -553,7 +554,7 @@ class DeflectService:
         moves above a higher-scoring one would show confidence a negative margin no self-calibration probe ever had
         (probes are ranked without anchors), escalating the page however right it is."""
         hits = self._retriever.retrieve(question, audience.visible(), k=RETRIEVE_K)
-        return hits, features(question, sorted(hits, key=lambda h: (-h.score, h.source_id)))
+        return hits, features(question, sorted(hits, key=by_score))
 
     def _excerpt(
         self, question: str, page: Suggestion, hits: Sequence[SourceHit], read: Sequence[SourceHit], audience: Audience

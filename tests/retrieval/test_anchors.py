@@ -6,7 +6,7 @@ to it with a sentence that does. The vectors are the hash embedder's, so every c
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -73,10 +73,9 @@ class CountingAnchors(InMemoryAnchorIndex):
         embedding: Sequence[float],
         k: int,
         audiences: frozenset[str],
-        targets: Collection[str] | None = None,
     ) -> list[AnchorHit]:
         self.searches += 1
-        return super().nearest(embedding, k, audiences, targets)
+        return super().nearest(embedding, k, audiences)
 
 
 @pytest.fixture

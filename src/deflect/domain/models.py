@@ -186,6 +186,12 @@ class SourceHit(BaseModel):
     following: list[Chunk] = []
 
 
+def by_score(hit: SourceHit) -> tuple[float, str]:
+    """Sort key of sources by score, best first, ties by id: one order for ranking, feedback and confidence, so
+    the three never drift apart (anchor text alone may put a page above a higher-scoring one)."""
+    return (-hit.score, hit.source_id)
+
+
 class Citation(BaseModel):
     n: int
     source_id: str

@@ -91,10 +91,9 @@ class AnchorIndex(Protocol):
         embedding: Sequence[float],
         k: int,
         audiences: frozenset[str],
-        targets: Collection[str] | None = None,
     ) -> list[AnchorHit]:
-        """Where the k anchors nearest the question land, of linking pages the audiences may see (and, given
-        `targets`, linking to one of them), nearest first, with their cosine."""
+        """Where the k anchors nearest the question land, of linking pages the audiences may see, nearest first,
+        with their cosine."""
         ...
 
     def of_source(self, source_id: str) -> list[Anchor]:

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deflect.domain.feedback import FeedbackRecord
-from deflect.domain.models import SourceHit
+from deflect.domain.models import SourceHit, by_score
 
 DOWN, UP = -1, 1
 
@@ -143,5 +143,5 @@ class SourceAdjustments:
         out = [
             h.model_copy(update={"score": h.score + shifts[h.source_id]}) if h.source_id in shifts else h for h in hits
         ]
-        out.sort(key=lambda h: (-h.score, h.source_id))
+        out.sort(key=by_score)
         return out

@@ -90,19 +90,13 @@ class ChromaAnchorIndex:
         embedding: Sequence[float],
         k: int,
         audiences: frozenset[str],
-        targets: Collection[str] | None = None,
     ) -> list[AnchorHit]:
-        """Nearest anchors among those the audiences may see: only their collections are searched, filtered by
-        target when `targets` is given. Ids and distances only: where an anchor lands is in its id, and reading
-        each record's metadata cost ~0.05 ms an anchor (12 ms for 200), the search itself a few."""
-        if targets is not None and not targets:
-            return []
-        where = {"target": {"$in": sorted(targets)}} if targets is not None else None
+        """Nearest anchors among those the audiences may see: only their collections are searched, unfiltered.
+        Ids and distances only: where an anchor lands is in its id, and reading each record's metadata cost
+        ~0.05 ms an anchor (12 ms for 200), the search itself a few."""
         out = []
         for audience in sorted(audiences & set(AUDIENCES)):
-            res = self._cols[audience].query(
-                query_embeddings=[list(embedding)], n_results=k, where=where, include=["distances"]
-            )
+            res = self._cols[audience].query(query_embeddings=[list(embedding)], n_results=k, include=["distances"])
             for anchor_id, dist in zip(res["ids"][0], res["distances"][0], strict=True):
                 out.append(AnchorHit.from_id(anchor_id, min(1.0, max(-1.0, 1.0 - float(dist)))))
         out.sort(key=lambda h: -h.cosine)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit
+from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit, by_score
 from deflect.domain.ports import AnchorIndex, Embedder, Index, KeywordIndex
 from deflect.retrieval.anchors import ANCHORS_PER_QUESTION, anchor_bonus, ordered_by_anchors
 from deflect.retrieval.keyword import KeywordSearch
@@ -202,5 +202,5 @@ def rank_sources(chunks: Sequence[ScoredChunk], k: int) -> list[SourceHit]:
         )
         for sid, group in by_source.items()
     ]
-    hits.sort(key=lambda h: (-h.score, h.source_id))
+    hits.sort(key=by_score)
     return hits[:k]

@@ -58,17 +58,6 @@ class AnchorIndexContract:
         found = anchors.nearest(unit(1, 0), 2, PUBLIC)
         assert [f.cosine for f in found] == pytest.approx([1.0, cosine(unit(1, 0), unit(1, 1))], abs=1e-4)
 
-    def test_nearest_given_targets_sees_only_anchors_to_them(self, anchors: AnchorIndex) -> None:
-        rows = [
-            make_anchor("doc:guide", "Near, to the API page."),
-            make_anchor("doc:guide", "Nearer, elsewhere.", target="doc:install"),
-            make_anchor("doc:guide", "Far, by url.", target="https://help.example/api"),
-        ]
-        anchors.replace("doc:guide", rows, [unit(1, 1), unit(1, 0), unit(0, 1)])
-        found = anchors.nearest(unit(1, 0), 10, PUBLIC, targets={"doc:api/timeout", "https://help.example/api"})
-        assert [f.target for f in found] == ["doc:api/timeout", "https://help.example/api"]
-        assert anchors.nearest(unit(1, 0), 10, PUBLIC, targets=set()) == []
-
     def test_replace_swaps_a_sources_anchors_and_leaves_others(self, anchors: AnchorIndex) -> None:
         old = [make_anchor("doc:guide", "Old one."), make_anchor("doc:guide", "Kept.")]
         anchors.replace("doc:guide", old, [unit(1, 0), unit(0, 1)])

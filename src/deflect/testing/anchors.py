@@ -31,12 +31,11 @@ class InMemoryAnchorIndex:
         embedding: Sequence[float],
         k: int,
         audiences: frozenset[str],
-        targets: Collection[str] | None = None,
     ) -> list[AnchorHit]:
         scored = [
             (float(sum(x * y for x, y in zip(embedding, e, strict=True))), anchor_id)
             for anchor_id, (a, e) in self._rows.items()
-            if a.audience in audiences and (targets is None or a.target in targets)
+            if a.audience in audiences
         ]
         scored.sort(key=lambda s: (-s[0], s[1]))
         return [AnchorHit.from_id(anchor_id, cosine) for cosine, anchor_id in scored[:k]]
