@@ -397,6 +397,25 @@ def test_no_quotable_passage_in_the_top_source_gives_an_empty_answer_not_another
     assert (answer.text, answer.citations) == ("", [])
 
 
+def test_an_entry_of_a_numbered_list_of_titled_entries_too_long_to_quote_whole_is_quoted_on_its_own() -> None:
+    # A limits page numbers its sections as one long ordered list (`14. **Maximum ledger size**` and paragraphs
+    # indented under it). Kept whole like a procedure, it was over budget and nothing of the page was quoted.
+    filler = " ".join(f"Rule {i} of the importer is checked when a ledger is opened." for i in range(9))
+    entries = "\n\n".join(
+        f"{n}. **{title}**\n\n    {body} {filler}"
+        for n, title, body in [
+            (12, "Maximum number of accounts", "A ledger may hold up to 4,000 accounts."),
+            (13, "Maximum entry length", "One entry may carry at most 64 kB of notes."),
+            (14, "Maximum ledger size", "The largest ledger file tally can open is 2 TB."),
+        ]
+    )
+
+    answer = generator().generate("What is the maximum size of a ledger file?", [source("doc:limits", entries)])
+
+    assert "14. **Maximum ledger size**" in answer.text and "2 TB" in answer.text
+    assert "12. **Maximum number of accounts**" not in answer.text
+
+
 def test_a_second_passage_of_the_same_section_is_not_headed_twice() -> None:
     hit = source_of(
         chunk("doc:kb", 1, LIMITS, heading="Plans"),

@@ -117,6 +117,23 @@ def test_bold_lead_ins_or_plain_items_are_not_a_definition_list(items: str) -> N
     assert block.kind == "list" and not block.definitions
 
 
+def test_numbered_entries_each_titled_on_a_line_of_their_own_stand_alone_like_definitions() -> None:
+    text = (
+        "1. **Largest ledger**\n\n    A ledger holds at most 2 million entries.\n\n"
+        "2. **Longest entry name**\n\n    An entry name is at most 200 characters long."
+    )
+    (block,) = split_blocks(text)
+
+    assert block.ordered and block.definitions
+    assert texts(text, block)[1] == "2. **Longest entry name**\n\n    An entry name is at most 200 characters long."
+
+
+def test_numbered_steps_that_open_in_bold_and_go_on_are_still_a_procedure() -> None:
+    (block,) = split_blocks("1. **Stop** the daemon first.\n2. **Run** `tally sync`.")
+
+    assert block.ordered and not block.definitions
+
+
 def test_a_table_is_one_block_with_its_header_row() -> None:
     table = split_blocks(MANUAL)[5]
 

@@ -34,6 +34,10 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 # A definition-list item as the parser writes it, `- **TERM**: description` (also `**TERM:**` or `TERM` in
 # backticks); a bold lead-in without the colon (`- **Collapse columns** you are not using`) is a plain item.
 _DEFINITION = re.compile(r"^\s*[-*+]\s+(?:\*\*[^*\n]+:\*\*|(?:\*\*[^*\n]+\*\*|`[^`\n]+`)(?:\s+\*[^*\n]+\*)?\s*:)")
+# A titled entry: an item whose first line is only its bold title, its text in the paragraphs under it (SQLite's
+# limits page numbers its sections this way: `14. **Maximum Database Size**`). Each entry stands alone, as a
+# definition does; a numbered procedure's steps say what to do on their first line and do not match.
+_TITLED_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+\*\*[^*\n]+\*\*\s*$")
 _FENCE_CLOSE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*$")
 
 _PARSER = MarkdownIt("commonmark").enable("table")
@@ -49,7 +53,7 @@ class Block:
     # Where the block may be cut: sentences of a paragraph, items of a list; one part for a block kept whole.
     parts: tuple[tuple[int, int], ...]
     ordered: bool = False  # a numbered list: a procedure, kept whole
-    definitions: bool = False  # a list of `TERM: description` items, each self-contained
+    definitions: bool = False  # a list of `TERM: description` items or titled entries, each self-contained
     closed: bool = True  # False for a code fence the chunk boundary cut off
     title: str = ""  # heading text, for heading blocks
 
@@ -81,7 +85,10 @@ def split_blocks(text: str) -> tuple[Block, ...]:
             ]
             items = [(s, e) for s, e in items if s < e] or [(start, end)]
             lines = [text[s:e] for s, e in items]
-            definitions = sum(bool(_DEFINITION.match(line)) for line in lines) * 2 >= len(lines)
+            firsts = [line.split("\n", 1)[0] for line in lines]
+            definitions = sum(bool(_DEFINITION.match(line)) for line in lines) * 2 >= len(lines) or (
+                sum(bool(_TITLED_ITEM.match(first)) for first in firsts) * 2 >= len(lines)
+            )
             blocks.append(
                 Block(kind, start, end, tuple(items), ordered=tok.type == "ordered_list_open", definitions=definitions)
             )
