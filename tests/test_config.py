@@ -238,3 +238,44 @@ def test_panel_origins_are_origins_not_csp_text(origin: str) -> None:
 def test_panel_origins_accept_hosts_ports_and_subdomain_wildcards() -> None:
     origins = ["https://acme.zendesk.com", "http://localhost:3000", "https://*.zendesk.com"]
     assert Settings(panel_origins=origins, _env_file=None).panel_origins == origins  # type: ignore[call-arg]
+
+
+def test_the_product_name_is_the_setting_when_set(tmp_path: Path) -> None:
+    assert load(product_name="  Acme   Cloud ", kb_dir=tmp_path / "fish" / "html").product == "Acme Cloud"
+
+
+def test_a_project_names_its_product_after_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "lanterns").mkdir()
+    (tmp_path / "lanterns" / "deflect.env").write_text("DEFLECT_KB_DIR=kb\n", encoding="utf-8")
+    assert Settings.load(tmp_path / "lanterns").product == "lanterns"
+
+
+@pytest.mark.parametrize(
+    ("kb_dir", "product"),
+    [
+        ("/usr/share/doc/fish/html", "fish"),  # a tool's HTML manual: the folder names the format, its parent the tool
+        ("/srv/docs/borg/docs/_build/html", "borg"),
+        ("/srv/acme-help", "acme-help"),
+        ("/kb", "kb"),  # nothing but generic names: the KB folder's own
+    ],
+)
+def test_outside_a_project_the_product_is_named_after_the_kb_folder(kb_dir: str, product: str) -> None:
+    assert load(kb_dir=Path(kb_dir)).product == product
+
+
+def test_a_relative_kb_folder_named_kb_takes_the_working_directory_s_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "quarry").mkdir()
+    monkeypatch.chdir(tmp_path / "quarry")
+    assert load().product == "quarry"
+
+
+def test_the_product_name_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_PRODUCT_NAME", "Quiverly")
+    assert Settings(_env_file=None).product == "Quiverly"  # type: ignore[call-arg]
+
+
+def test_an_overlong_product_name_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        load(product_name="x" * 101)

@@ -22,6 +22,11 @@ PANEL_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
 # A project folder's settings file (`deflect init` writes it). Dotenv, the format pydantic-settings reads natively
 # (`_env_file`): the same DEFLECT_* names and parsing as the environment, which overrides it.
 PROJECT_FILE = "deflect.env"
+# Folder names that say what a folder holds, not which product: DEFLECT_KB_DIR=/usr/share/doc/fish/html is fish's.
+GENERIC_FOLDERS = frozenset(
+    "kb docs doc documentation html manual man help articles content site public build _build out dist en "  # noqa: SIM905
+    "latest share usr".split()
+)
 
 
 def _split_csv(value: object) -> object:
@@ -46,6 +51,12 @@ class Settings(BaseSettings):
         "(paths relative to the working directory).",
     )
     kb_dir: Path = Field(Path("kb"), description="Knowledge base folder that `deflect ingest` reads by default.")
+    product_name: str = Field(
+        "",
+        max_length=100,
+        description="The product the knowledge base documents, as the /demo help page names it. Empty: the project "
+        "folder's name, else the KB folder's (its parent's when that is a generic name such as kb, docs or html).",
+    )
     data_dir: Path = Field(
         Path(".data"),
         description="All local state: embedded Chroma, the SQLite database (unless database_url says otherwise), "
@@ -264,6 +275,18 @@ class Settings(BaseSettings):
             # A typo must not quietly start a second, empty project (new data dir, new database).
             raise ConfigError(f"{root} is not a deflect project (no {PROJECT_FILE}); create one with `deflect init`")
         return cls(_env_file=root / PROJECT_FILE, project=root.resolve())  # type: ignore[call-arg]
+
+    @property
+    def product(self) -> str:
+        """The product's name for pages: product_name, else one derived from where the KB lives (product_name's
+        description); a folder named for its format or role (`kb`, `html`) names no product, so its parent does."""
+        named = " ".join(self.product_name.split())
+        if named:
+            return named
+        if self.project is not None and self.project.name:
+            return self.project.name
+        kb = self.kb_dir.expanduser().absolute()
+        return next((p.name for p in (kb, *kb.parents) if p.name and p.name.lower() not in GENERIC_FOLDERS), kb.name)
 
     @property
     def self_calibration_path(self) -> Path:
