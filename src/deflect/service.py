@@ -36,6 +36,7 @@ from deflect.domain.ports import Embedder, Generator, Index, StreamingGenerator
 from deflect.domain.text import asks_how, clean_text
 from deflect.errors import DeflectError, IndexUnavailable, NotFound, StoreUnavailable, ValidationFailed
 from deflect.escalations import page_excerpt, suggested_pages
+from deflect.examples import EXAMPLES, ExampleQuestions
 from deflect.feedback import FeedbackDesk
 from deflect.gaps import FeedbackSource, GapFinder, GapReport
 from deflect.ingest.pipeline import Ingestor, Progress
@@ -127,6 +128,9 @@ class DeflectService:
         self._index_calls = index_calls or Bounded("index", 5.0, IndexUnavailable)
         # The database bounds its own waits (busy timeout); this also bounds a hung connection for readiness.
         self._store_calls = store_calls or Bounded("database", 6.0, StoreUnavailable, retry_after_s=0.0, workers=1)
+        # The demo page's examples read the whole index, bounded on their own (one at a time, no breaker for asks).
+        scan = Bounded("index scan", 60.0, IndexUnavailable, retry_after_s=0.0, workers=1)
+        self._examples = ExampleQuestions(index, self._index_calls, scan)
         # Indexing a resolution: one at a time, bounded; what fails stays pending for the knowledge job.
         self._knowledge_calls = knowledge_calls or Bounded("knowledge", 30.0, IndexUnavailable, 0.0, workers=1)
         # The one writer of the index in this process: ingestion and resolutions' knowledge take turns.
@@ -590,12 +594,18 @@ class DeflectService:
             raise NotFound("no such source", [{"source_id": source_id}])
         return sorted(found, key=_chunk_position)
 
+    def example_questions(self, n: int = EXAMPLES) -> list[str]:
+        """A few public article titles of the index, for a help page to offer as questions (deflect.examples); []
+        when nothing public is indexed, IndexUnavailable when the index cannot be read now."""
+        return self._examples.get(n)
+
     def ingest(self, paths: Sequence[Path], root: Path, progress: Progress | None = None) -> IngestReport:
         """Bring the index in line with the given knowledge files. One writer at a time in this process (an
         ingest and the knowledge job must not prune each other's sources)."""
         with self._index_write_lock:
             report = self._ingestor.ingest_paths(paths, root, progress)
         self._retriever.invalidate()
+        self._examples.invalidate()
         if self.calibrator is not None and self._auto_calibrate:
             report.calibration = self.calibrator.refresh_if_stale()
         return report
