@@ -8,6 +8,7 @@ RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorc
  && pip install --no-cache-dir .
 COPY kb ./kb
 COPY eval/calibration.json ./eval/calibration.json
-ENV HF_HUB_OFFLINE=1 DEFLECT_HOST=0.0.0.0
+# The image serves the sample kb (kb/): its product's name for the demo page.
+ENV HF_HUB_OFFLINE=1 DEFLECT_HOST=0.0.0.0 DEFLECT_PRODUCT_NAME=Quiverly
 EXPOSE 8080
 CMD ["sh", "-c", "deflect ingest && deflect serve"]

@@ -18,8 +18,12 @@ $(VENV)/.installed: pyproject.toml
 ingest: setup
 	$(BIN)/deflect ingest
 
+# The sample kb documents Quiverly, a product we made up: the demo page (/demo) names it from this setting, as it
+# names any project's product from its own. DEFLECT_PRODUCT_NAME in the environment names another.
+SAMPLE_PRODUCT := Quiverly
+
 run: ingest
-	$(BIN)/deflect serve
+	DEFLECT_PRODUCT_NAME="$${DEFLECT_PRODUCT_NAME:-$(SAMPLE_PRODUCT)}" $(BIN)/deflect serve
 
 lint: setup
 	$(BIN)/ruff check src tests

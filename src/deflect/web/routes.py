@@ -6,6 +6,8 @@ DeflectService as /v1: no route here touches the store or the index directly.
 # No `from __future__ import annotations`: FastAPI resolves route annotations at definition time.
 
 import html
+import logging
+import re
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,11 +29,13 @@ from deflect.web.ratelimit import RateLimiter
 from deflect.web.sources import source_router
 from deflect.web.widgets import Visitor, WidgetGate
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 WIDGET_HEADERS = "Content-Type, X-Deflect-Session, X-Deflect-Identity"
 REQUESTS_SHOWN = 10
+SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 
 class WidgetAsk(BaseModel):
@@ -69,11 +73,40 @@ def panel_csp(settings: Settings) -> str:
     )
 
 
-def _page(name: str, values: dict[str, str]) -> str:
-    text = (HERE / "pages" / name).read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", html.escape(value, quote=True))
-    return text
+def _page(name: str, values: dict[str, str], markup: dict[str, str] | None = None) -> str:
+    """A page with each {{slot}} filled from `values`, escaped, or `markup`, HTML its caller escaped. One pass, so a
+    value holding "{{slot}}" (a KB title can) stays text and fills nothing."""
+    markup = markup or {}
+
+    def fill(slot: re.Match[str]) -> str:
+        key = slot.group(1)
+        if key in values:
+            return html.escape(values[key], quote=True)
+        return markup.get(key, slot.group(0))
+
+    return SLOT.sub(fill, (HERE / "pages" / name).read_text(encoding="utf-8"))
+
+
+def demo_page(product: str, examples: list[str] | None, widget_src: str, widget_id: str) -> str:
+    """The demo help page of `product`, offering `examples` (None: the index could not be read, [] nothing public
+    is indexed) on the page and in its widget."""
+    if examples:
+        items = "".join(f"<li>{html.escape(e)}</li>" for e in examples)
+        listing = f'<ul id="examples">{items}</ul>'
+    elif examples is None:
+        listing = '<p id="examples">The knowledge base cannot be read right now; the widget still takes questions.</p>'
+    else:
+        listing = (
+            '<p id="examples">Nothing is indexed yet: run <code>deflect ingest</code> on your knowledge base, then '
+            "reload this page.</p>"
+        )
+    values = {
+        "product": product,
+        "widget_src": widget_src,
+        "widget_id": widget_id,
+        "examples": "|".join(examples or []),
+    }
+    return _page("demo.html", values, {"examples_list": listing})
 
 
 def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
@@ -95,7 +128,12 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
     def demo(request: Request) -> HTMLResponse:
         widget_id = DEV_WIDGET_ID if DEV_WIDGET_ID in settings.widgets else next(iter(settings.widgets), "")
         base = str(request.base_url).rstrip("/")
-        return HTMLResponse(_page("demo.html", {"widget_src": f"{base}/widget.js", "widget_id": widget_id}))
+        try:
+            examples: list[str] | None = svc.example_questions()
+        except DeflectError as exc:  # the page is still served, saying the examples are unavailable
+            log.warning("demo page without examples: %s", exc.message)
+            examples = None
+        return HTMLResponse(demo_page(settings.product, examples, f"{base}/widget.js", widget_id))
 
     def static(name: str) -> Response:
         path = static_files.get(name)
