@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,10 +100,29 @@ class _Pages(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+@contextmanager
+def serving(app: Any, sock: socket.socket) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on the bound socket `sock` until the block ends: its http://127.0.0.1:PORT."""
     import uvicorn
 
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("deflect did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from deflect.api import create_app
     from deflect.store.sql import SqlStore
     from deflect.testing import HashEmbedder, InMemoryIndex
@@ -137,30 +157,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         settings, InMemoryIndex(), HashEmbedder(), calibration=FAKE_CALIBRATION, store=SqlStore(settings.database_url)
     )
     service.ingest([kb], kb)
-    app = create_app(settings, service)
-
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deflect = f"http://127.0.0.1:{port}"
-    _Pages.deflect = deflect
-    page_thread = threading.Thread(target=pages.serve_forever, daemon=True)
-    page_thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("deflect did not start")
-        time.sleep(0.05)
-    try:
-        yield Live(deflect, site, f"http://localhost:{site_port}", service, settings)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        pages.shutdown()
-        pages.server_close()
-        sock.close()
+    with serving(create_app(settings, service), free_socket()) as deflect:
+        _Pages.deflect = deflect
+        page_thread = threading.Thread(target=pages.serve_forever, daemon=True)
+        page_thread.start()
+        try:
+            yield Live(deflect, site, f"http://localhost:{site_port}", service, settings)
+        finally:
+            pages.shutdown()
+            pages.server_close()
 
 
 @pytest.fixture(scope="session")
