@@ -2,9 +2,9 @@
 article titles (section headings when it has too few titles), so a team serving its own manual sees questions its
 KB can answer, never a sample product's.
 
-Public articles only: a chunk whose audience a customer may not see is dropped before anything is read from it, so
-an internal runbook's title can never reach a customer page. A resolved escalation's subject is a customer's words,
-not a topic to offer, so escalations are left out whatever their audience.
+Public articles only: a chunk whose audience a customer may not see is skipped before its title or headings are
+looked at, so an internal runbook's title can never reach a customer page. A resolved escalation's subject is a
+customer's words, not a topic to offer, so escalations are left out whatever their audience.
 
 The pick is deterministic: candidates ranked by a hash of their text, so every load of one index shows the same
 examples, spread over the KB rather than its first pages alphabetically, and a new page displaces an example only
@@ -63,7 +63,8 @@ def _ranked(found: dict[str, str]) -> list[str]:
 class ExampleQuestions:
     """The served index's example questions, kept until the index changes. Finding them reads every chunk (1.7 s
     for an 8,749-chunk manual), so the pick is cached under the index's chunk count (a cheap, bounded read on every
-    call; another process's ingest changes it) and dropped by `invalidate` after this process's own ingest."""
+    call) and dropped by `invalidate` after this process's own ingest. Another process's ingest shows once it adds
+    or removes chunks; one that only rewrites pages in place shows after a restart."""
 
     def __init__(self, index: Index, calls: Bounded, scan: Bounded) -> None:
         self._index = index
