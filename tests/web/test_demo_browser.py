@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import FAKE_CALIBRATION, ROOT
-from tests.web.conftest import free_socket, serving, shot
+from tests.web.conftest import axe_violations, free_socket, serving, shot
 
 from deflect.config import DEV_WIDGET_ID, Settings
 
@@ -105,4 +105,5 @@ def test_the_demo_page_is_the_served_manual_s(page: Any, ropewalk: str) -> None:
         assert "esc_" in bubble.inner_text()  # the hand-off names its reference
     assert "SISAL-9921" not in widget.inner_text()
     shot(page, "demo-own-manual", full_page=False)
+    assert axe_violations(page) == []  # the page and the open widget with its answer
     assert page.js_errors == []
