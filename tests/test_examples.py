@@ -68,6 +68,20 @@ def test_titles_a_visitor_would_not_type_are_left_out() -> None:
     assert sorted(example_questions(chunks, n=10)) == ["Fuel safety rules", "Why?"]
 
 
+def test_a_manual_s_chapter_numbers_are_not_part_of_the_question() -> None:
+    chunks = [
+        chunk("doc:a", "4. Memcheck: a memory error detector"),
+        chunk("doc:b", "2.3.1 Tuning the cache size"),
+        chunk("doc:c", "1984 Olympic lantern relay"),  # a number that is the title's own word, not a section's
+    ]
+
+    assert sorted(example_questions(chunks, n=10)) == [
+        "1984 Olympic lantern relay",
+        "Memcheck: a memory error detector",
+        "Tuning the cache size",
+    ]
+
+
 def test_headings_top_up_a_kb_with_too_few_titles() -> None:
     chunks = [
         chunk("doc:manual", "The lantern manual", "Lighting > Lighting the wick safely"),

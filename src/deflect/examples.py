@@ -14,6 +14,7 @@ when its own hash ranks higher.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable
 
@@ -26,6 +27,9 @@ EXAMPLES = 3
 # A title longer than this is a sentence of a page, not something a visitor would type as a question.
 MAX_CHARS = 80
 MIN_CONTENT_WORDS = 2
+# A manual's chapter number ("4. Memcheck: a memory error detector", "2.3 Options"): the page's place, not words a
+# visitor would type.
+SECTION_NUMBER = re.compile(r"^\d+(\.\d+)*\.\s+|^\d+(\.\d+)+\s+")  # a dot in it: "1984 Olympics" keeps its year
 
 
 def example_questions(chunks: Iterable[Chunk], n: int = EXAMPLES) -> list[str]:
@@ -46,7 +50,7 @@ def example_questions(chunks: Iterable[Chunk], n: int = EXAMPLES) -> list[str]:
 
 
 def _add(found: dict[str, str], text: str) -> None:
-    text = " ".join(text.split())
+    text = SECTION_NUMBER.sub("", " ".join(text.split()))
     # "|" separates the widget's examples (its data-examples attribute): such a title would be cut in two.
     if not text or len(text) > MAX_CHARS or "|" in text:
         return
