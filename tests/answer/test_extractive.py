@@ -785,3 +785,35 @@ def test_the_following_example_is_found_after_a_passage_joined_with_the_neighbou
     answer = generator().generate("How do I merge two ledgers?", [hit])
 
     assert answer.sentences[-1] == MERGE_EXAMPLE
+
+
+RETRY_INTRO = (
+    "If your remote is down, tally does not give up at once. This article explains what counts as a failed sync, "
+    "how long tally keeps retrying it, and how to turn retries off."
+)
+RETRY_SCHEDULE = "A failed sync is retried up to 6 times over about 12 hours, with longer waits between later attempts."
+
+
+def test_an_introduction_listing_the_pages_topics_loses_to_the_section_that_answers() -> None:
+    # the introduction's table of contents names every word of the question; the section says the answer
+    hit = source("doc:retries", RETRY_INTRO, RETRY_SCHEDULE, headings=("", "Sync retry schedule"))
+
+    answer = generator().generate("How long does tally keep retrying a sync that fails?", [hit])
+
+    assert answer.sentences[0] == RETRY_SCHEDULE
+
+
+def test_an_introduction_that_answers_is_quoted_without_its_table_of_contents() -> None:
+    intro = (
+        "Every new tally workspace starts with a free 30-day trial, and no card is needed to start it. "
+        "This article explains how to start the trial and what happens when it ends."
+    )
+    hit = source("doc:trial", intro)
+
+    answer = generator().generate("Is there a free trial, and do I need a card?", [hit])
+
+    assert answer.sentences == [
+        "Every new tally workspace starts with a free 30-day trial, and no card is needed to start it."
+    ]
+    assert "This article explains" not in answer.text
+    assert answer.citations[0].snippet.startswith("Every new tally workspace")

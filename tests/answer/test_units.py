@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from deflect.answer.units import Block, ends_with_colon, has_sentence, split_blocks
+from deflect.answer.units import (
+    Block,
+    closing_contents,
+    contents_sentences,
+    ends_with_colon,
+    has_sentence,
+    split_blocks,
+    without_contents,
+)
 
 # Shaped like a tool manual after structure-preserving parsing (our own words).
 MANUAL = """Use `tally sync` to copy a ledger to a remote. A full stop inside code, as in `a.cfg. Done`, ends nothing.
@@ -179,3 +187,57 @@ def test_ends_with_colon(text: str, expected: bool) -> None:
 )
 def test_a_sentence_is_prose_outside_code_and_tables(text: str, expected: bool) -> None:
     assert has_sentence(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("This article explains what counts as a failed sync, how retries are spaced and who to call.", True),
+        ("This guide is for members who cannot change billing: it explains what you can still do.", True),
+        ("The following section describes every option of `tally sync`.", True),
+        ("In this chapter, the ledger format is taken apart field by field.", True),
+        ("This explains why a locked ledger cannot be synced.", False),  # says why, names no page
+        ("The article count on the dashboard shows how many ledgers you have.", False),
+        ("This page loads slowly when a ledger has thousands of entries.", False),
+    ],
+)
+def test_a_sentence_saying_what_the_page_goes_on_to_tell_is_a_table_of_contents(sentence: str, expected: bool) -> None:
+    text = f"Ledgers sync every hour. {sentence}"
+
+    assert bool(contents_sentences(text)) is expected
+
+
+def test_without_contents_drops_only_the_table_of_contents_and_keeps_the_rest_verbatim() -> None:
+    text = (
+        "Ledgers sync every hour. This article explains how retries are spaced and who to call.\n\n"
+        "- A failed sync is retried 5 times."
+    )
+
+    kept = without_contents(text)
+
+    assert "retries are spaced" not in kept
+    assert kept.startswith("Ledgers sync every hour. ")
+    assert kept.endswith("- A failed sync is retried 5 times.")
+    assert without_contents("Ledgers sync every hour.") == "Ledgers sync every hour."
+
+
+def test_a_closing_table_of_contents_is_found_after_an_introduction_that_says_something() -> None:
+    text = "Every ledger syncs every hour, free of charge. This article explains how retries are spaced."
+
+    cut = closing_contents(text)
+
+    assert cut is not None
+    assert text[:cut].rstrip() == "Every ledger syncs every hour, free of charge."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This article explains how retries are spaced and who to call.",  # nothing would be left
+        "This article explains how retries are spaced. Every ledger syncs every hour, free of charge.",  # not last
+        "Every ledger syncs every hour, free of charge. This article explains:\n\n- retries\n- who to call",
+        "Every ledger syncs every hour, free of charge. Retries are spaced out over a day.",  # no contents at all
+    ],
+)
+def test_no_closing_table_of_contents_unless_it_ends_a_passage_that_says_something_before_it(text: str) -> None:
+    assert closing_contents(text) is None

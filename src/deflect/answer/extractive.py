@@ -26,7 +26,7 @@ import Stemmer
 
 from deflect.answer.confidence import content_words
 from deflect.answer.passages import Passage, Section, chunk_sections, opens_mid_sentence, opens_with_fragment
-from deflect.answer.units import has_sentence, split_blocks
+from deflect.answer.units import closing_contents, has_sentence, split_blocks, without_contents
 from deflect.domain.models import Answer, Citation, SourceHit, chunk_number
 from deflect.domain.text import asks_how
 from deflect.retrieval.openings import opens_page
@@ -145,7 +145,7 @@ class ExtractiveGenerator:
                 second = example
         if second is not None:
             picked.append(second)
-        return _compose(picked, chosen)
+        return _compose([_without_closing_contents(c) for c in picked], chosen)
 
     def _following_example(
         self, first: _Candidate, sources: list[SourceHit], weights: dict[str, float]
@@ -230,7 +230,7 @@ class ExtractiveGenerator:
                         if passage:
                             ranked.append((passage, above))
                     out.extend(
-                        _Candidate(p, s_rank, c_rank, chunk.key, chunk.score, parents, heading_words, _stems(p.text))
+                        _Candidate(p, s_rank, c_rank, chunk.key, chunk.score, parents, heading_words, _said(p.text))
                         for p, parents in ranked
                     )
         return out
@@ -364,7 +364,24 @@ def _expand(best: _Candidate, candidates: list[_Candidate]) -> _Candidate:
     if not best.parents:
         return best
     largest = best.parents[-1]
-    return replace(best, passage=largest, parents=(), text_words=_stems(largest.text))
+    return replace(best, passage=largest, parents=(), text_words=_said(largest.text))
+
+
+def _said(text: str) -> frozenset[str]:
+    """The words a passage says about its subject. An introduction's table of contents ("This article explains what
+    counts as a failure, how retries are scheduled, ...") names the topics of every section after it, so with its
+    words counted the introduction covered any question on the page better than the section answering it."""
+    return _stems(without_contents(text))
+
+
+def _without_closing_contents(cand: _Candidate) -> _Candidate:
+    """The quoted passage without a closing table of contents: "This article explains ..." tells a customer what
+    the page would say, not the answer; the citation links the page. A verbatim prefix of the passage."""
+    cut = closing_contents(cand.passage.text)
+    if cut is None:
+        return cand
+    text = cand.passage.text[:cut].rstrip()
+    return replace(cand, passage=replace(cand.passage, text=text, end=cand.passage.start + len(text)))
 
 
 def _second(first: _Candidate, candidates: list[_Candidate], weights: dict[str, float]) -> _Candidate | None:

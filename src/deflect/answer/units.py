@@ -121,6 +121,50 @@ def has_sentence(text: str) -> bool:
     return False
 
 
+# A sentence saying what a page or section goes on to tell ("This article explains what counts as a failure, how
+# retries are scheduled, and how to ...") is its table of contents: it names every topic the sections after it
+# answer, and answers none of them.
+_CONTENTS = re.compile(
+    r"\b(?:This|The following) (?:article|page|guide|section|chapter|document|tutorial|topic|FAQ|manual)\b"
+    r"[^.!?]{0,120}?\b(?:explains?|describes?|covers?|shows?|summari[sz]es|lists?|walks|tells|introduces?"
+    r"|discusses|gives|goes through|outlines?)\b"
+    r"|\bIn this (?:article|page|guide|section|chapter|document|tutorial)\b"
+)
+
+
+def contents_sentences(text: str) -> list[tuple[int, int]]:
+    """The ranges of `text`'s prose sentences that are a table of contents (`_CONTENTS`)."""
+    return [
+        (start, end)
+        for block in split_blocks(text)
+        if block.kind == "paragraph"
+        for start, end in block.parts
+        if _CONTENTS.search(text, start, end)
+    ]
+
+
+def without_contents(text: str) -> str:
+    """`text` less its table-of-contents sentences: the words a passage itself says about its subject."""
+    out: list[str] = []
+    pos = 0
+    for start, end in contents_sentences(text):
+        out.append(text[pos:start])
+        pos = end
+    return "".join(out) + text[pos:] if out else text
+
+
+def closing_contents(text: str) -> int | None:
+    """Where a table-of-contents sentence that ends `text` starts, when the sentences before it in its paragraph
+    still say something (an introduction that answers, then lists the article's topics); None otherwise."""
+    blocks = split_blocks(text)
+    if not blocks or blocks[-1].kind != "paragraph" or len(blocks[-1].parts) < 2:
+        return None
+    start, end = blocks[-1].parts[-1]
+    if not _CONTENTS.search(text, start, end) or not has_sentence(text[:start]):
+        return None
+    return start
+
+
 def ends_with_colon(text: str) -> bool:
     """Whether text introduces what follows it (`Do this:`), ignoring closing emphasis."""
     return text.rstrip().rstrip("*_").rstrip().endswith(":")
