@@ -817,3 +817,27 @@ def test_an_introduction_that_answers_is_quoted_without_its_table_of_contents() 
     ]
     assert "This article explains" not in answer.text
     assert answer.citations[0].snippet.startswith("Every new tally workspace")
+
+
+RESTORE_ABOUT = "Restoring a ledger from a backup replaces the local ledger with the backup copy, entry by entry."
+RESTORE_STEPS = """To put a ledger backup back:
+
+1. Stop the tally daemon.
+2. Copy the backup over the ledger folder.
+3. Start the tally daemon again."""
+
+
+def _restore_sources() -> list[SourceHit]:
+    return [source("doc:restore", RESTORE_ABOUT, RESTORE_STEPS, headings=("About restoring", "Restore steps"))]
+
+
+def test_a_how_to_question_gets_the_procedure_rather_than_a_description_of_the_same_thing() -> None:
+    answer = generator().generate("How do I restore a ledger from a backup?", _restore_sources())
+
+    assert answer.sentences[0] == RESTORE_STEPS
+
+
+def test_a_question_that_is_not_a_how_to_keeps_the_shorter_description() -> None:
+    answer = generator().generate("What happens when a ledger is restored from a backup?", _restore_sources())
+
+    assert answer.sentences[0] == RESTORE_ABOUT

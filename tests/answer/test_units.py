@@ -10,6 +10,7 @@ from deflect.answer.units import (
     contents_sentences,
     ends_with_colon,
     has_sentence,
+    shows_steps,
     split_blocks,
     without_contents,
 )
@@ -241,3 +242,21 @@ def test_a_closing_table_of_contents_is_found_after_an_introduction_that_says_so
 )
 def test_no_closing_table_of_contents_unless_it_ends_a_passage_that_says_something_before_it(text: str) -> None:
     assert closing_contents(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("To restore a ledger:\n\n1. Stop the daemon.\n2. Run the restore.\n3. Start the daemon again.", True),
+        ("To check every entry, run this from the ledger folder:\n\n```\ntally verify --all\n```", True),
+        # the tail of a numbered list whose first step is elsewhere, not a procedure
+        ("2. Switch syncing off while you edit the ledger by hand.\n3. Switch it on again when you are done.", False),
+        ("```\nchecked 42 entries, 0 bad\n```", False),  # code without a sentence saying what it is for
+        ("Ledgers can be restored:\n\n- from a backup folder\n- from a remote copy", False),  # a bullet list
+        ("Run `tally restore` to restore a ledger from its latest backup.", False),  # inline code is a mention
+    ],
+)
+def test_shows_steps_is_a_procedure_from_its_first_step_or_a_code_block_with_a_sentence(
+    text: str, expected: bool
+) -> None:
+    assert shows_steps(text) is expected

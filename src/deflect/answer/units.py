@@ -130,6 +130,9 @@ _CONTENTS = re.compile(
     r"|discusses|gives|goes through|outlines?)\b"
     r"|\bIn this (?:article|page|guide|section|chapter|document|tutorial)\b"
 )
+# A numbered list that starts at its first step is a procedure; one starting further on is the tail of a list
+# whose start is elsewhere (a chunk boundary cut it, or it numbers alternatives an option describes).
+_FIRST_STEP = re.compile(r"\s*1[.)]\s")
 
 
 def contents_sentences(text: str) -> list[tuple[int, int]]:
@@ -163,6 +166,16 @@ def closing_contents(text: str) -> int | None:
     if not _CONTENTS.search(text, start, end) or not has_sentence(text[:start]):
         return None
     return start
+
+
+def shows_steps(text: str) -> bool:
+    """Whether `text` shows what to do: a numbered procedure from its first step or a code block, with a sentence
+    saying what it is for (a bare block of program output or a release note set as code has none)."""
+    steps = any(
+        block.kind == "code" or (block.kind == "list" and block.ordered and _FIRST_STEP.match(block.text(text)))
+        for block in split_blocks(text)
+    )
+    return steps and has_sentence(text)
 
 
 def ends_with_colon(text: str) -> bool:
