@@ -10,7 +10,10 @@ text of the source it cites.
 Passages are scored without a model: retrieval already scored their chunks, and what separates the passages of
 a few relevant chunks is which of the question's words they (and their headings) contain, weighted by how rare
 each word is among those chunks. Embedding the three best candidates as well was measured on the kb golden set
-(+0.02 fact recall over all answerable cases, ~100 ms more per answer) and left out.
+(+0.02 fact recall over all answerable cases, ~100 ms more per answer) and left out. An introduction's table of
+contents ("This article explains ...") names topics it does not answer, so its words do not count, and it is not
+quoted at the end of a passage; a how-to question prefers, among passages covering it about equally, one that shows
+the steps or the command.
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ LENGTH_WEIGHT = 0.05
 FRAGMENT_PENALTY = 0.5
 # Added to a passage that shows what to do (a numbered procedure from its first step, or a code block, with the
 # sentence that introduces it) when the question asks how to do something: between passages covering the question
-# about equally it is the answer, not a description of the same thing. Chosen on the tune split (session 11: 0.1 and
-# 0.15 gave the same answers; 0.05 lost one, 0.2 lost two kb facts).
+# about equally it is the answer, not a description of the same thing. The smallest weight reaching the tune split's
+# best (session 11, docs/retrieval.md: 0.1, 0.15 and 0.2 alike there; 0.05 won one answer fewer).
 STEPS_BONUS = 0.1
 SNIPPET_CHARS = 240
 # Shorter common text at a chunk seam is a coincidence, not the overlap of a split paragraph.
