@@ -31,7 +31,14 @@ import numpy as np
 
 from deflect.answer.confidence import Calibration, features
 from deflect.answer.extractive import ExtractiveGenerator
-from deflect.calibrate.fit import Sample, choose_threshold, fit_logistic, fold_of, risk_coverage
+from deflect.calibrate.fit import (
+    Sample,
+    bootstrap_thresholds,
+    fit_logistic,
+    fold_of,
+    modelled_risk_threshold,
+    risk_coverage,
+)
 from deflect.calibrate.probes import Probe, carried_by, out_of_domain, probes_from_chunks, sample, signposts
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder
@@ -51,6 +58,8 @@ RETRIEVE_K = 10
 # The features shipped; chosen by measurement (docs/confidence.md), not per KB.
 SHIPPED_FEATURES = ("top_dense", "top_score", "margin_distinct", "overlap")
 MIN_SAMPLES = 20
+# Resamples of the probes behind the reported spread of the threshold (5th, 50th, 95th percentile): ~0.3 s.
+SPREAD_RESAMPLES = 100
 Progress = Callable[[int, int], None]
 
 
@@ -255,11 +264,23 @@ def fit(
     labels = [s.label for s in samples]
     check_conf = list(map(float, oof)) if cross_checked else fitted_conf
     weights = mix_weights(samples, uncovered_share)
-    risk_threshold = choose_threshold(check_conf, labels, target_risk, weights)
-    uncovered = [c for c, s in zip(check_conf, samples, strict=True) if s.kind == "left_out" and not s.label]
-    # The second stated target: questions the KB does not cover escalate at least this often.
-    cover_threshold = _quantile_threshold(uncovered, min_escalated) if uncovered else 0.0
+
+    def threshold_of(cases: Sequence[int]) -> tuple[float, float]:
+        """(risk threshold, cover threshold) on the cases at these indices."""
+        picked = [samples[i] for i in cases]
+        conf = [check_conf[i] for i in cases]
+        risk = modelled_risk_threshold(
+            conf, [s.label for s in picked], target_risk, mix_weights(picked, uncovered_share)
+        )
+        uncovered = [c for c, s in zip(conf, picked, strict=True) if s.kind == "left_out" and not s.label]
+        # The second stated target: questions the KB does not cover escalate at least this often.
+        return risk, _quantile_threshold(uncovered, min_escalated) if uncovered else 0.0
+
+    risk_threshold, cover_threshold = threshold_of(range(len(samples)))
     cal.threshold = round(max(risk_threshold, cover_threshold), 4)
+    # How far the threshold would move on other draws of the same KB's probes (by source): the report's warning
+    # that a threshold read off a few probes is uncertain, not a correction of it.
+    spread = bootstrap_thresholds([s.group for s in samples], lambda idx: max(threshold_of(idx)), SPREAD_RESAMPLES)
     f_risk, f_cov, _ = risk_coverage(fitted_conf, labels, cal.threshold, weights)
     c_risk, c_cov, _ = risk_coverage(check_conf, labels, cal.threshold, weights)
     cal.notes = {
@@ -269,7 +290,11 @@ def fit(
         "fit_coverage": round(f_cov, 4),
         "check_risk": round(c_risk, 4),
         "check_coverage": round(c_cov, 4),
+        "risk_threshold": round(risk_threshold, 4),
+        "cover_threshold": round(cover_threshold, 4),
     }
+    # The spread of the threshold over resamples of the probes: its 5th, 50th and 95th percentile.
+    cal.notes |= {f"threshold_p{q:02d}": round(float(np.percentile(spread, q)), 4) for q in (5, 50, 95)}
     if uncovered_share is not None:
         cal.notes["uncovered_share"] = uncovered_share
     if undecidable:
