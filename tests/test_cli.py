@@ -423,6 +423,9 @@ def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliW
     assert 0 <= report["probe_right_posed_elsewhere"] <= report["probe_posed_elsewhere"] <= report["probe_probes"]
     assert 0 <= report["probe_left_out_posed_elsewhere"] <= report["probe_posed_elsewhere"]
     assert "posed by another source's title and headings too" in report["fitted_on"][0]
+    # the threshold is the larger of its two parts, and how far it moves over resampled probes
+    assert report["threshold"] == pytest.approx(max(report["risk_threshold"], report["cover_threshold"]), abs=1e-4)
+    assert report["threshold_p05"] <= report["threshold_p50"] <= report["threshold_p95"]
 
 
 def test_eval_suite_refuses_an_unknown_set_and_names_the_known_ones(tmp_path: Path) -> None:

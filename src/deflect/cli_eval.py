@@ -101,6 +101,11 @@ def calibrate(
         f"cross-checked (2 folds by source): risk {cal.notes['check_risk']:.3f}, "
         f"coverage {cal.notes['check_coverage']:.3f}"
     )
+    if "threshold_p05" in cal.notes:  # calibrations fitted before session 11 lack it
+        out.print(
+            f"threshold over resampled probes: {cal.notes['threshold_p05']:.3f}-{cal.notes['threshold_p95']:.3f} "
+            f"(5-95%); risk threshold {cal.notes['risk_threshold']:.3f}, cover {cal.notes['cover_threshold']:.3f}"
+        )
     warning = timid_warning(cal)
     if warning:
         err.print(f"[yellow]{escape(warning.lstrip('; '))}[/yellow]")
