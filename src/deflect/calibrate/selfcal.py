@@ -58,7 +58,7 @@ RETRIEVE_K = 10
 # The features shipped; chosen by measurement (docs/confidence.md), not per KB.
 SHIPPED_FEATURES = ("top_dense", "top_score", "margin_distinct", "overlap")
 MIN_SAMPLES = 20
-# Resamples of the probes behind the reported spread of the threshold (5th, 50th, 95th percentile): ~0.3 s.
+# Resamples of the probes behind the reported spread of the threshold (5th, 50th, 95th percentile): < 0.1 s.
 SPREAD_RESAMPLES = 100
 Progress = Callable[[int, int], None]
 
