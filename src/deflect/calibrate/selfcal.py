@@ -280,7 +280,9 @@ def fit(
     cal.threshold = round(max(risk_threshold, cover_threshold), 4)
     # How far the threshold would move on other draws of the same KB's probes (by source): the report's warning
     # that a threshold read off a few probes is uncertain, not a correction of it.
-    spread = bootstrap_thresholds([s.group for s in samples], lambda idx: max(threshold_of(idx)), SPREAD_RESAMPLES)
+    spread = bootstrap_thresholds(
+        [s.group for s in samples], lambda idx: max(threshold_of(idx.tolist())), SPREAD_RESAMPLES
+    )
     f_risk, f_cov, _ = risk_coverage(fitted_conf, labels, cal.threshold, weights)
     c_risk, c_cov, _ = risk_coverage(check_conf, labels, cal.threshold, weights)
     cal.notes = {
