@@ -190,17 +190,6 @@ def test_a_pdf_with_no_text_is_refused_with_a_reason() -> None:
         parse_pdf(bytes(pdf.output()), "scanned.pdf", SIG)
 
 
-def test_pdf_ligatures_become_letters_and_markdown_lookalikes_stay_text() -> None:
-    from deflect.ingest.text import pages_to_markdown
-
-    body = pages_to_markdown(["The conﬁg ﬁle\n# not a heading\n---", "", "Last page"])
-
-    assert "The config file" in body
-    assert "\\# not a heading" in body and "\\---" in body
-    assert body.startswith("## Page 1\n\n") and "## Page 3\n\nLast page" in body
-    assert "## Page 2" not in body  # a page without text makes no section
-
-
 def test_gzipped_text_is_read_as_the_text_inside(tmp_path: Path) -> None:
     import gzip
 

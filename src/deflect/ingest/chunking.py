@@ -22,6 +22,7 @@ RESOLUTION_MARK = "\n\nResolution: "
 # The heading of an escalation's question-only chunk (what self-calibration must not match literally).
 QUESTION_HEADING = "Problem"
 _PAGE = re.compile(r"^Page (\d+)$")
+_PAGE_ANCHOR = re.compile(r"^page-(\d+)$")  # a PDF heading's page (ingest/pdf.py)
 # A chunk before it is built: heading path, text, embedded text, quote offset, section anchor, landing fragments.
 _Piece = tuple[str, str, str, int, str, tuple[str, ...]]
 
@@ -275,7 +276,7 @@ def _url(doc: SourceDoc, heading_path: str, anchor: str) -> str:
     an HTML section at its heading's id; the page itself when the url already names a fragment."""
     if not doc.url or "#" in doc.url:
         return doc.url
-    match = _PAGE.match(heading_path)
+    match = _PAGE.match(heading_path) or _PAGE_ANCHOR.match(anchor)
     if match and doc.origin.lower().endswith(".pdf"):
         return f"{doc.url}#page={match.group(1)}"
     return f"{doc.url}#{anchor}" if anchor else doc.url

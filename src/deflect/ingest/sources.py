@@ -30,9 +30,10 @@ from deflect.ingest.boilerplate import NOTHING, PageBlocks, applied, folder, pag
 from deflect.ingest.html import PageLink, fragment_to_markdown, parse_page
 from deflect.ingest.links import link_keys, markdown_links, navigation, navigation_hash, resolve, without_navigation
 from deflect.ingest.myst import myst_to_markdown
+from deflect.ingest.pdf import pdf_to_markdown, read_pdf
 from deflect.ingest.redirects import HEAD_BYTES, redirect_target
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
-from deflect.ingest.text import pages_to_markdown, pdf_pages, text_to_markdown
+from deflect.ingest.text import text_to_markdown
 
 if TYPE_CHECKING:
     from deflect.ingest.memo import ParseMemo
@@ -567,17 +568,18 @@ def parse_rst(text: str, origin: str, signature: str, rules: KbRules | None = No
 
 
 def parse_pdf(raw: bytes, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
-    """A text PDF: one `Page N` section per page, so chunks (and citations) know their page."""
+    """A text PDF with its structure (pdf.py): outline headings, paragraphs, definitions, code; every heading names
+    its page (`Page N` sections when there is no outline), so chunks (and citations) know their page."""
     if not raw.startswith(b"%PDF"):
         raise SourceError(origin, "not a PDF file (no %PDF header)")
     try:
-        title, pages = pdf_pages(raw)
+        pdf = read_pdf(raw)
     except Exception as exc:  # pypdf raises many types for damaged files; each is "this PDF cannot be read"
         raise SourceError(origin, f"unreadable PDF ({type(exc).__name__}: {exc})") from None
-    body = pages_to_markdown(pages)
+    body = pdf_to_markdown(pdf)
     if not body.strip():
-        raise SourceError(origin, f"no extractable text in {len(pages)} pages (a scanned PDF needs OCR first)")
-    return _article({}, body, origin, signature, rules or KbRules(), [(title, "PDF metadata")])
+        raise SourceError(origin, f"no extractable text in {len(pdf.pages)} pages (a scanned PDF needs OCR first)")
+    return _article({}, body, origin, signature, rules or KbRules(), [(pdf.title, "PDF metadata")])
 
 
 def parse_escalations(text: str, origin: str, signature: str) -> tuple[list[SourceDoc], list[SourceError]]:

@@ -1,4 +1,4 @@
-"""Plain text (and the plain-text conventions of reStructuredText and AsciiDoc) and PDF pages to Markdown.
+"""Plain text (and the plain-text conventions of reStructuredText and AsciiDoc) to Markdown.
 
 (`.rst` files are parsed by docutils, rst.py; this reading is their fallback when docutils cannot parse them.)
 
@@ -11,12 +11,11 @@ Markdown structure:
 - reStructuredText directive and comment lines (`.. note::`, `.. _label:`) are dropped, their content kept;
 - an AsciiDoc labeled list entry (`term::` with its description on the line or indented below) becomes
   `- **term**: description`, an option-like term in backticks.
-PDF: one `## Page N` section per page (so a chunk's heading path names its page), text as pypdf extracts it.
+(PDFs: pdf.py.)
 """
 
 from __future__ import annotations
 
-import io
 import re
 
 from deflect.ingest.blocks import fence, tidy
@@ -25,7 +24,6 @@ _UNDERLINE = re.compile(r"^([=\-~^*+#\"'`:._])\1{2,}\s*$")
 _ASCIIDOC_HEADING = re.compile(r"^(={1,6}) (\S.*)$")
 _DELIMITER = re.compile(r"^(-{4,}|\.{4,})\s*$")
 _DIRECTIVE = re.compile(r"^\.\. (?:[\w:-]+::.*|_[^:]+:.*|\|[^|]+\|.*|\[[^\]]+\].*|\S.*)?$")
-_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _LABEL = re.compile(r"^(\S(?:.*?\S)?)(?:::|;;)(?:\s+(.*))?$")
 _INDENTED = re.compile(r"^(?: {2,}|\t)\S")
 
@@ -95,30 +93,6 @@ def _is_code_context(out: list[str]) -> bool:
     """An indented block is code unless it continues a list item (whose text it then belongs to)."""
     previous = next((line for line in reversed(out) if line.strip()), "")
     return not re.match(r"^\s*([-*+]|\d+[.)])\s", previous)
-
-
-def pdf_pages(raw: bytes) -> tuple[str, list[str]]:
-    """A PDF's title (from its metadata, "" when none) and the text of each page, in order."""
-    from pypdf import PdfReader  # imported here: only PDF ingestion pays for it
-
-    reader = PdfReader(io.BytesIO(raw))
-    title = ""
-    if reader.metadata is not None and reader.metadata.title:
-        title = " ".join(str(reader.metadata.title).split())
-    return title, [page.extract_text() or "" for page in reader.pages]
-
-
-def pages_to_markdown(pages: list[str]) -> str:
-    """One `## Page N` section per page that has text; the text keeps its lines."""
-    parts: list[str] = []
-    for n, page in enumerate(pages, start=1):
-        page = page.replace("\r", "").translate(_LIGATURES)  # "ﬁle" is "file" to readers and to keyword search
-        text = "\n".join(line.rstrip() for line in page.splitlines()).strip()
-        if text:
-            # A line that Markdown would read as a heading or a thematic break stays text.
-            text = re.sub(r"^(#{1,6}\s|[-*_]{3,}\s*$)", r"\\\1", text, flags=re.M)
-            parts.append(f"## Page {n}\n\n{text}")
-    return "\n\n".join(parts) + "\n" if parts else ""
 
 
 def _labeled_entry(lines: list[str], i: int) -> tuple[str, int] | None:
