@@ -26,8 +26,11 @@ SANS, MONO = "Helvetica", "Courier"
 Page = list[tuple[float, list[tuple[str, str]]] | None]
 
 
-def manual(pages: list[Page], outline: list[tuple[str, int, int]] = (), header: str = "Kettle Handbook") -> bytes:  # type: ignore[assignment]
-    """A PDF laid out like a typeset manual: `outline` holds (title, level, 1-based page) bookmarks."""
+def manual(
+    pages: list[Page], outline: list[tuple[str, int, int]] = (), header: str | list[str] = "Kettle Handbook"
+) -> bytes:  # type: ignore[assignment]
+    """A PDF laid out like a typeset manual: `outline` holds (title, level, 1-based page) bookmarks; `header` is
+    the running header of every page, or of each page."""
     pdf = FPDF(unit="pt", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_title("Kettle Handbook")
@@ -37,7 +40,7 @@ def manual(pages: list[Page], outline: list[tuple[str, int, int]] = (), header: 
             if page == n:
                 pdf.start_section(title, level=level)
         pdf.set_font(SANS, size=10)
-        pdf.text(300, 40, header)
+        pdf.text(300, 40, header if isinstance(header, str) else header[n - 1])
         y = 80.0
         for line in lines:
             if line is None:
@@ -137,6 +140,21 @@ def test_running_headers_and_page_numbers_are_dropped() -> None:
 
     assert "Kettle Handbook" not in body
     assert not re.search(r"^\d+$", body, flags=re.M)
+
+
+def test_a_running_header_that_changes_with_each_short_chapter_is_dropped_too() -> None:
+    headers = ["Chapter 1: Filling 1", "Chapter 2: Options 2", "Chapter 3: Frost 3"]  # none repeated three times
+    body = pdf_to_markdown(read_pdf(manual(PAGES, OUTLINE, header=headers)))
+
+    assert "Chapter" not in body
+    assert "The kettle heats water" in body and "Pour slowly" in body  # the first line of text stays
+
+
+def test_a_numbered_line_under_an_outline_section_is_its_subsection() -> None:
+    pages: list[Page] = [[prose("2. Options"), None, prose("2.1 Water options"), None, prose("Set these once.")]]
+    body = pdf_to_markdown(read_pdf(manual(pages, [("2. Options", 0, 1)])))
+
+    assert "# 2. Options {#page-1}\n\n## 2.1 Water options {#page-1}\n\nSet these once." in body
 
 
 def test_paragraphs_end_at_gaps_and_short_lines() -> None:

@@ -43,7 +43,8 @@ _WORD = re.compile(r"[A-Za-z]+")
 _COMPOUND = re.compile(r"[A-Za-z]+-[A-Za-z]+")
 _LEADING_WORD = re.compile(r"^([a-z]+)")
 _BLOCK_START = re.compile(r"^(#{1,6}\s|>|[-+*]\s|[-=_*]{3,}\s*$|\||`{3,}|~{3,})")
-_SENTENCE_END = re.compile(r"[.:!?)]$")
+_SENTENCE_END = re.compile(r"[.:!?]$")
+_NUMBER = re.compile(r"^(\d+(?:\.\d+)*\.?)\s+\S")  # a section number and its title
 # A description starts at least this far (in points) right of its term; less is a ragged left edge.
 _INDENT = 6.0
 
@@ -181,30 +182,53 @@ def pdf_to_markdown(pdf: PdfContent) -> str:
 
 
 def drop_running_lines(pages: list[list[Line]], outline: list[OutlineEntry]) -> list[list[Line]]:
-    """Pages without their running headers and footers: a first or last line that, digits aside, is the first
-    (last) line of at least three pages, a bare page number there, or a chapter's title printed atop a page of the
-    chapter other than its first; and without table-of-contents leader lines."""
+    """Pages without their running headers and footers, and without table-of-contents leader lines.
+
+    A first (last) line is a running header (footer) when it is a bare page number; or, digits aside, the first
+    (last) line of at least three pages; or a chapter's title printed atop a page other than the chapter's first;
+    or it sits where most pages have their first (last) line, set apart from the text by a wider gap than any
+    paragraph's (a header of a chapter too short to repeat it three times)."""
     tops = Counter(_shape(p[0].text) for p in pages if p)
     bottoms = Counter(_shape(p[-1].text) for p in pages if p)
     titles = {_shape(_unnumbered(e.title)): e.page for e in outline}
+    spacing = _Layout([line for page in pages for line in page]).spacing
+    top_band = _band([p[0] for p in pages if len(p) > 1 and _apart(p[0], p[1], spacing)], len(pages))
+    bottom_band = _band([p[-1] for p in pages if len(p) > 1 and _apart(p[-2], p[-1], spacing)], len(pages))
 
-    def running(line: Line, counts: Counter[str], page: int) -> bool:
+    def running(line: Line, other: Line | None, counts: Counter[str], band: float | None, page: int) -> bool:
         shape = _shape(line.text)
         if _PAGE_NUMBER.match(line.text):
             return True
         if counts[shape] >= 3 and sum(c.isalpha() for c in shape) >= 3:
             return True
-        return shape in titles and titles[shape] != page
+        if shape in titles and titles[shape] != page:
+            return True
+        apart = other is not None and _apart(*sorted((line, other), key=lambda x: -x.y), spacing)
+        return band is not None and abs(line.y - band) <= 2 and apart and len(line.text.split()) <= 12
 
     kept: list[list[Line]] = []
     for n, page in enumerate(pages):
         lines = list(page)
-        if lines and running(lines[0], tops, n):
+        if lines and running(lines[0], lines[1] if len(lines) > 1 else None, tops, top_band, n):
             lines.pop(0)
-        if lines and running(lines[-1], bottoms, n):
+        if lines and running(lines[-1], lines[-2] if len(lines) > 1 else None, bottoms, bottom_band, n):
             lines.pop()
         kept.append([line for line in lines if not _TOC_LEADER.search(line.text)])
     return kept
+
+
+def _apart(upper: Line, lower: Line, spacing: float) -> bool:
+    """Further apart than lines and paragraphs are: a header or footer's margin."""
+    return upper.page == lower.page and upper.y - lower.y > 2.5 * spacing * max(upper.size, lower.size, 1.0)
+
+
+def _band(lines: list[Line], pages: int) -> float | None:
+    """The height at which at least half the pages (three at least) have such a set-apart line, if any."""
+    heights = Counter(round(line.y) for line in lines)
+    if not heights:
+        return None
+    y, count = heights.most_common(1)[0]
+    return float(y) if count >= max(3, pages / 2) else None
 
 
 def _shape(text: str) -> str:
@@ -212,7 +236,7 @@ def _shape(text: str) -> str:
 
 
 def _unnumbered(title: str) -> str:
-    return re.sub(r"^(?:chapter\s+)?[\dA-Z]+(?:\.\d+)*\.?\s+", "", title, flags=re.I) if " " in title else title
+    return re.sub(r"^(?:[Cc]hapter\s+)?(?:\d+|[A-Z])(?:\.\d+)*\.?\s+", "", title)
 
 
 @dataclass
@@ -228,6 +252,7 @@ def _with_headings(pages: list[list[Line]], outline: list[OutlineEntry]) -> Iter
     by_page: dict[int, list[OutlineEntry]] = {}
     for entry in outline:
         by_page.setdefault(entry.page, []).append(entry)
+    numbered = _Numbering()
     for n, lines in enumerate(pages):
         at: dict[int, list[tuple[_Heading, int]]] = {}
         cursor = 0
@@ -243,12 +268,41 @@ def _with_headings(pages: list[list[Line]], outline: list[OutlineEntry]) -> Iter
         skip = 0
         for i, line in enumerate(lines):
             for heading, count in at.get(i, []):
+                numbered.push(heading)
                 yield heading
                 skip = max(skip, i + count)
             if i >= skip:
-                yield line
+                yield numbered.subsection(line) or line
         for heading, _ in at.get(len(lines), []):
+            numbered.push(heading)
             yield heading
+
+
+class _Numbering:
+    """The numbered headings open so far, so that a line numbered under one of them (`16.2.1 Changing
+    Directories` under the outline's `16.2 Description of Options`) is read as the subsection the outline left out."""
+
+    def __init__(self) -> None:
+        self._open: list[tuple[int, str]] = []  # (heading level, number), outermost first
+
+    def push(self, heading: _Heading) -> None:
+        match = _NUMBER.match(heading.title)
+        self._open = [o for o in self._open if o[0] < heading.level]
+        if match:
+            self._open.append((heading.level, match.group(1).rstrip(".")))
+
+    def subsection(self, line: Line) -> _Heading | None:
+        match = _NUMBER.match(line.text)
+        number = match.group(1).rstrip(".") if match else ""
+        if "." not in number or len(line.text) > 80 or _SENTENCE_END.search(line.text):
+            return None  # a numbered list item ("2. Run make") is not a subsection
+        parent = number.rsplit(".", 1)[0]
+        for level, number in reversed(self._open):
+            if number == parent and level < 6:
+                heading = _Heading(level + 1, line.text, line.page)
+                self.push(heading)
+                return heading
+        return None
 
 
 def _find_title(lines: list[Line], start: int, title: str) -> tuple[int, int] | None:
