@@ -1,9 +1,10 @@
-"""pypdf (what deflect uses) against pdfminer.six on real PDFs whose HTML edition is also installed.
+"""deflect's PDF reading (pypdf with its line positions, ingest/pdf.py) against pdfminer.six on real PDFs whose
+HTML edition is also installed.
 
     .venv/bin/python benchmarks/pdf_extractors.py /usr/share/doc/bash/bash.pdf:/usr/share/doc/bash/bash.html ...
 
 Score: the share of extracted words (3+ letters) that the same manual's HTML also contains; words broken by
-extraction ("e xecuting") fall out of it. pdfminer.six is measured only when importable. Nothing is written.
+extraction ("e xecuting") or by hyphenation at a line end ("dynam- ically") fall out of it. pdfminer.six is measured only when importable. Nothing is written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from deflect.ingest.html import parse_page
-from deflect.ingest.text import pdf_pages
+from deflect.ingest.pdf import pdf_to_markdown, read_pdf
 
 WORD = re.compile(r"[A-Za-z]{3,}")
 LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"})
@@ -25,8 +26,9 @@ def main(pairs: list[str]) -> None:
         pdf, html = pair.split(":", 1)
         vocab = {w.lower() for w in WORD.findall(parse_page(Path(html).read_text(encoding="utf-8")).body)}
         t0 = time.perf_counter()
-        _, pages = pdf_pages(Path(pdf).read_bytes())
-        results = [("pypdf", "\n".join(pages), time.perf_counter() - t0)]
+        content = read_pdf(Path(pdf).read_bytes())
+        pages = content.pages
+        results = [("deflect", pdf_to_markdown(content), time.perf_counter() - t0)]
         try:
             from pdfminer.high_level import extract_text
 

@@ -216,13 +216,26 @@ def test_hyphenated_words_lose_the_hyphen_only_when_the_document_writes_them_who
 
 
 def test_a_term_with_its_description_on_the_same_line_is_split_at_the_gap() -> None:
+    # "LINES <S>" in 10 pt Courier ends near x=126; its description starts a clear gap later, where the
+    # description's next line starts too.
     term = Line(
-        [Run("LINES <S>", True, 72), Run("   The number of lines of the terminal, used", False, 130)], 72, 700, 10, 0
+        [Run("LINES <S>", True, 72), Run("   The number of lines of the terminal, used", False, 140)], 72, 700, 10, 0
     )
-    lines = [term, line("for select lists and the line editor.", 688, x=130), line("x" * 80, 640)]
+    lines = [term, line("for select lists and the line editor.", 688, x=140), line("x" * 80, 640)]
     body = pdf_to_markdown(PdfContent("", [lines]))
 
     assert "- **`LINES <S>`**: The number of lines of the terminal, used for select lists and the line editor." in body
+
+
+def test_words_a_space_apart_are_not_split_as_a_term() -> None:
+    # A paragraph's first line whose second word happens to start where an indented block below starts.
+    first = Line(
+        [Run("The", False, 72), Run(" NULL constant starts a variable, for example:", True, 90)], 72, 700, 10, 0
+    )
+    lines = [first, line("x = NULL;", 688, x=90, mono=True), line("x" * 80, 640)]
+    body = pdf_to_markdown(PdfContent("", [lines]))
+
+    assert "**The**" not in body
 
 
 def test_markdown_lookalikes_stay_text() -> None:
