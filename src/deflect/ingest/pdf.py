@@ -531,8 +531,8 @@ def _joined_terms(terms: list[str]) -> list[str]:
 
 def _split_term(line: Line, nxt: _Heading | _Block | None, x0: float) -> tuple[str, Line] | None:
     """`NAME <S>      The number of lines...`: the term, and the rest of the line as the description's first
-    line, when a run starts where the next lines start (well right of the term) after a gap."""
-    if not isinstance(nxt, _Block) or nxt.lines[0].x < x0 + 3 * _INDENT:
+    line, when a run starts where the next lines (prose, not code) start, well right of the term, after a gap."""
+    if not isinstance(nxt, _Block) or nxt.lines[0].x < x0 + 3 * _INDENT or _is_code(nxt):
         return None
     x1 = nxt.lines[0].x
     for k, run in enumerate(line.runs[1:], start=1):
