@@ -538,9 +538,10 @@ def _split_term(line: Line, nxt: _Heading | _Block | None, x0: float) -> tuple[s
     for k, run in enumerate(line.runs[1:], start=1):
         before = line.runs[k - 1]
         # Where the run before would end, set in its font (a monospaced glyph is 0.6 em, a proportional one about
-        # half an em on average): a term stands clear of its description by half an em or more, words a space apart.
+        # half an em on average): a space at least before the description's column (TeX sets `HISTFILE` just a
+        # space short of it), not a word running into the column's position.
         end = before.x + len(before.text.rstrip()) * line.size * (0.6 if before.mono else 0.5)
-        gap = run.x - end > line.size / 2 and (run.text[:1].isspace() or before.text[-1:].isspace())
+        gap = run.x - end > line.size / 5 and (run.text[:1].isspace() or before.text[-1:].isspace())
         if gap and abs(run.x - x1) <= _INDENT / 2 and "".join(r.text for r in line.runs[:k]).strip():
             term = " ".join("".join(r.text for r in line.runs[:k]).split())
             runs = [Run(run.text.lstrip(), run.mono, run.x), *line.runs[k + 1 :]]
