@@ -9,6 +9,7 @@ extracted lines directly, shaped like what pypdf reports for such manuals. The t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,8 @@ Page = list[tuple[float, list[tuple[str, str]]] | None]
 
 
 def manual(
-    pages: list[Page], outline: list[tuple[str, int, int]] = (), header: str | list[str] = "Kettle Handbook"
-) -> bytes:  # type: ignore[assignment]
+    pages: list[Page], outline: Sequence[tuple[str, int, int]] = (), header: str | list[str] = "Kettle Handbook"
+) -> bytes:
     """A PDF laid out like a typeset manual: `outline` holds (title, level, 1-based page) bookmarks; `header` is
     the running header of every page, or of each page."""
     pdf = FPDF(unit="pt", format="A4")

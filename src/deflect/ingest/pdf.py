@@ -203,7 +203,10 @@ def drop_running_lines(pages: list[list[Line]], outline: list[OutlineEntry]) -> 
             return True
         if shape in titles and titles[shape] != page:
             return True
-        apart = other is not None and _apart(*sorted((line, other), key=lambda x: -x.y), spacing)
+        if other is None:
+            return False
+        upper, lower = (line, other) if line.y >= other.y else (other, line)
+        apart = _apart(upper, lower, spacing)
         return band is not None and abs(line.y - band) <= 2 and apart and len(line.text.split()) <= 12
 
     kept: list[list[Line]] = []
