@@ -158,6 +158,18 @@ def test_a_numbered_line_under_an_outline_section_is_its_subsection() -> None:
     assert "# 2. Options {#page-1}\n\n## 2.1 Water options {#page-1}\n\nSet these once." in body
 
 
+def test_an_outline_title_printed_with_its_number_is_found_and_heads_its_numbered_subsections() -> None:
+    pages: list[Page] = [
+        [prose("Some words before the section begins on this page."), None, prose("2.1 Water options")]
+        + [None, prose("Set these once."), None, prose("2.1.1 Hard water"), None, prose("Descale monthly.")]
+    ]
+    body = pdf_to_markdown(read_pdf(manual(pages, [("Water options", 0, 1)])))
+
+    assert body.index("Some words before") < body.index("# 2.1 Water options {#page-1}")
+    assert "## 2.1.1 Hard water {#page-1}" in body
+    assert body.count("Water options") == 1
+
+
 def test_paragraphs_end_at_gaps_and_short_lines() -> None:
     body = pdf_to_markdown(read_pdf(manual(PAGES, OUTLINE)))
 

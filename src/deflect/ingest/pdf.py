@@ -260,13 +260,12 @@ def _with_headings(pages: list[list[Line]], outline: list[OutlineEntry]) -> Iter
         at: dict[int, list[tuple[_Heading, int]]] = {}
         cursor = 0
         for entry in by_page.get(n, []):
-            heading = _Heading(min(6, entry.level + 1), entry.title, n)
             found = _find_title(lines, cursor, entry.title)
             if found is None:
-                at.setdefault(cursor, []).append((heading, 0))
+                at.setdefault(cursor, []).append((_Heading(min(6, entry.level + 1), entry.title, n), 0))
             else:
-                start, count = found
-                at.setdefault(start, []).append((heading, count))
+                start, count, text = found
+                at.setdefault(start, []).append((_Heading(min(6, entry.level + 1), text, n), count))
                 cursor = start + count
         skip = 0
         for i, line in enumerate(lines):
@@ -308,16 +307,20 @@ class _Numbering:
         return None
 
 
-def _find_title(lines: list[Line], start: int, title: str) -> tuple[int, int] | None:
-    """Where a title is printed on its page, from `start`: (first line, number of lines), the number optional."""
-    wanted = _key(title)
-    bare = _key(_unnumbered(title))
+def _find_title(lines: list[Line], start: int, title: str) -> tuple[int, int, str] | None:
+    """Where a title is printed on its page, from `start`: (first line, number of lines, the heading's text). The
+    section number may be printed and not in the outline (`14.1 History Expansion` for "History Expansion") or the
+    other way round; the heading then reads as printed, so numbered lines under it are known as its subsections."""
+    wanted = {_key(title), _key(_unnumbered(title))}
     for i in range(start, len(lines)):
-        text = _key(lines[i].text)
-        if text in (wanted, bare):
-            return i, 1
-        if i + 1 < len(lines) and _key(lines[i].text + " " + lines[i + 1].text) in (wanted, bare):
-            return i, 2
+        for count in (1, 2):
+            if i + count > len(lines):
+                break
+            printed = " ".join(line.text for line in lines[i : i + count])
+            if _key(printed) in wanted:
+                return i, count, title
+            if _key(_unnumbered(printed)) in wanted:
+                return i, count, printed
     return None
 
 
