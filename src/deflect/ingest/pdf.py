@@ -312,14 +312,12 @@ def _find_title(lines: list[Line], start: int, title: str) -> tuple[int, int, st
     section number may be printed and not in the outline (`14.1 History Expansion` for "History Expansion") or the
     other way round; the heading then reads as printed, so numbered lines under it are known as its subsections."""
     wanted = {_key(title), _key(_unnumbered(title))}
-    for i in range(start, len(lines)):
-        for count in (1, 2):
-            if i + count > len(lines):
-                break
+    for count in (1, 2):  # a title on one line anywhere on the page before one wrapped over two
+        for i in range(start, len(lines) - count + 1):
             printed = " ".join(line.text for line in lines[i : i + count])
             if _key(printed) in wanted:
                 return i, count, title
-            if _key(_unnumbered(printed)) in wanted:
+            if _NUMBER.match(printed) and _key(_unnumbered(printed)) in wanted:
                 return i, count, printed
     return None
 
