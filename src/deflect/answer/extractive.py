@@ -110,13 +110,17 @@ class ExtractiveGenerator:
         if not any(c.source_rank == 0 for c in candidates):
             return Answer(text="", citations=[])
         weights = _term_weights(_stems(question) - _FRAME_WORDS, [c.words for c in candidates])
-        total = sum(weights.values()) or 1.0
+        # Sums over sets of words run in an order that depends on the process's string hashing; fsum is exact in any
+        # order, so two processes (or two workers) never break a tie between passages differently.
+        total = math.fsum(weights.values()) or 1.0
         best_chunk = max(c.chunk_score for c in candidates)
         best_chunk = best_chunk if best_chunk > 0 else 1.0  # a cosine can be negative; the ratio must not flip
         how = asks_how(question)
         for cand in candidates:
             # A question word in the heading counts twice: the heading says what the whole passage is about.
-            found = sum(weights.get(w, 0.0) for w in cand.words) + sum(weights.get(w, 0.0) for w in cand.heading_words)
+            found = math.fsum(weights.get(w, 0.0) for w in cand.words) + math.fsum(
+                weights.get(w, 0.0) for w in cand.heading_words
+            )
             cand.coverage = found / (2 * total)
             cand.score = (
                 cand.coverage
@@ -124,7 +128,7 @@ class ExtractiveGenerator:
                 - LENGTH_WEIGHT * len(cand.passage.text) / self._max_chars
                 # Under a heading that already says every question word (an FAQ's question), all its paragraphs cover
                 # the question alike: the one whose own text says them is the answer, not the shortest remark.
-                + LENGTH_WEIGHT * sum(weights.get(w, 0.0) for w in cand.text_words) / total
+                + LENGTH_WEIGHT * math.fsum(weights.get(w, 0.0) for w in cand.text_words) / total
                 - (0.0 if has_sentence(cand.passage.text) else FRAGMENT_PENALTY)
                 + (STEPS_BONUS if how and shows_steps(cand.passage.text) else 0.0)
             )
@@ -169,7 +173,7 @@ class ExtractiveGenerator:
         if own is None:
             return None
         last = max(chunk_number(key) for key in keys)
-        total = sum(weights.values()) or 1.0
+        total = math.fsum(weights.values()) or 1.0
         best: tuple[float, int, _Candidate] | None = None
         for chunk in source.following:
             distance = chunk_number(chunk.chunk_id) - last
@@ -183,7 +187,7 @@ class ExtractiveGenerator:
                     if p is None or p.start == fragment or not (_has_code(p.text) and has_sentence(p.text)):
                         continue
                     cand = _Candidate(p, first.source_rank, -1, chunk.chunk_id, 0.0, (), heading_words, _stems(p.text))
-                    found = sum(weights.get(w, 0.0) for w in cand.words) + sum(
+                    found = math.fsum(weights.get(w, 0.0) for w in cand.words) + math.fsum(
                         weights.get(w, 0.0) for w in heading_words
                     )
                     cand.coverage = found / (2 * total)
@@ -399,15 +403,15 @@ def _second(first: _Candidate, candidates: list[_Candidate], weights: dict[str, 
 
     Shares are of the question words some candidate contains: words no passage has (`how much`) cannot be added."""
     found = frozenset().union(*(c.words for c in candidates))
-    total = sum(v for w, v in weights.items() if w in found) or 1.0
+    total = math.fsum(v for w, v in weights.items() if w in found) or 1.0
     covered = first.words
-    first_coverage = sum(weights.get(w, 0.0) for w in covered) / total
+    first_coverage = math.fsum(weights.get(w, 0.0) for w in covered) / total
     best: _Candidate | None = None
     for cand in candidates:
         if cand is first or _overlaps(first, cand):
             continue
-        new = sum(weights.get(w, 0.0) for w in cand.words - covered) / total
-        own = sum(weights.get(w, 0.0) for w in cand.words) / total
+        new = math.fsum(weights.get(w, 0.0) for w in cand.words - covered) / total
+        own = math.fsum(weights.get(w, 0.0) for w in cand.words) / total
         adds = new >= SECOND_NEW_COVERAGE and own >= SECOND_ON_TOPIC * first_coverage
         if adds and (best is None or cand.score > best.score):
             best = cand
