@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deflect.ingest.blocks import fence
+from deflect.ingest.html import code_span
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _MONO_FONT = re.compile(r"courier|mono|cmtt|sftt|typewriter|consol|menlo|code|inconsolata", re.I)
@@ -384,9 +385,7 @@ class _Definition(_Block):
 def _term(term: str) -> str:
     """An option-like or code term (`-x`, `--depth <depth>`, `NAME <S>`) is code; `<S>` must not read as a tag."""
     if term.startswith("-") or "<" in term or "*" in term or "_" in term:
-        ticks = "``" if "`" in term else "`"
-        pad = " " if ticks == "``" else ""
-        return f"{ticks}{pad}{term}{pad}{ticks}"
+        return code_span(term)
     return term
 
 
@@ -596,14 +595,12 @@ def _glue(before: str, after: str, mono: bool, layout: _Layout) -> str:
 
 
 def _code_span(text: str) -> str:
-    inner = " ".join(text.split())
-    if not inner:
+    """A monospaced run as inline code, keeping the space around it that separates it from the prose."""
+    if not text.strip():
         return text
     lead = " " if text[:1].isspace() else ""
     trail = " " if text[-1:].isspace() else ""
-    ticks = "`" * (max((len(m) for m in re.findall(r"`+", inner)), default=0) + 1)
-    pad = " " if inner.startswith("`") or inner.endswith("`") else ""
-    return f"{lead}{ticks}{pad}{inner}{pad}{ticks}{trail}"
+    return f"{lead}{code_span(text)}{trail}"
 
 
 def _escape(text: str) -> str:
