@@ -43,3 +43,13 @@ def test_an_index_from_before_the_split_has_its_internal_chunks_moved_out_at_ope
     secret = [h for h in index.query(unit(1.0), k=10, audiences=EVERYONE) if h.chunk.chunk_id == "secret#1"]
     assert secret and abs(secret[0].dense - 1.0 / (1 + 0.4**2) ** 0.5) < 1e-4  # moved with its own vector
     assert sorted(legacy.get()["ids"]) == ["pub#0", "pub#1", "pub#2"]
+
+
+def test_the_configured_ef_search_applies_to_a_collection_made_under_another(tmp_path: Path) -> None:
+    ChromaIndex.embedded(tmp_path, "kbase", 64).upsert([make_chunk("pub#0")], [unit(1.0)])
+
+    ChromaIndex.embedded(tmp_path, "kbase", 200)
+
+    client = chromadb.PersistentClient(path=str(tmp_path), settings=ChromaSettings(anonymized_telemetry=False))
+    for name in collection_names("kbase").values():
+        assert client.get_collection(name).configuration["hnsw"]["ef_search"] == 200

@@ -77,8 +77,9 @@ def http_client(host: str, port: int, timeout_s: float | None = None) -> Any:
 
 
 def open_collections(client: Any, names: dict[str, str], ef_search: int) -> dict[str, Any]:
-    """Each audience's collection (created if absent) with cosine HNSW and no embedding function of Chroma's."""
-    return {
+    """Each audience's collection (created if absent) with cosine HNSW and no embedding function of Chroma's, searched
+    with `ef_search`."""
+    cols = {
         audience: client.get_or_create_collection(
             name,
             embedding_function=None,
@@ -86,6 +87,18 @@ def open_collections(client: Any, names: dict[str, str], ef_search: int) -> dict
         )
         for audience, name in names.items()
     }
+    for col in cols.values():
+        _search_with(col, ef_search)
+    return cols
+
+
+def _search_with(col: Any, ef_search: int) -> None:
+    """Chroma applies a configuration only when it creates the collection: an index built under another
+    `ef_search` would keep it, and the setting would silently do nothing. ef_search is one of the HNSW parameters
+    Chroma lets an existing collection change (it is stored with the collection, so this writes only on change)."""
+    hnsw = (col.configuration or {}).get("hnsw") or {}
+    if hnsw.get("ef_search") != ef_search:
+        col.modify(configuration={"hnsw": {"ef_search": ef_search}})
 
 
 def drop_collections(path: Path, names: Iterable[str]) -> None:
