@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from deflect.errors import SourceError
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.html import parse_page
 from deflect.ingest.sources import parse_html, parse_markdown
@@ -497,6 +498,50 @@ def test_a_pandoc_title_block_keeps_its_title_but_not_its_author_and_date() -> N
     assert "Ada Example" not in doc.body and "2025-01-01" not in doc.body
     # What is left of the title block is the H1 that repeats the title: no chunk of its own, no heading path.
     assert [c.heading_path for c in Chunker(200, 30).chunk(doc)] == ["SUMMARY", "SYNOPSIS"]
+
+
+DOCBOOK_BOOK_PAGE = """<!DOCTYPE html>
+<html><head><meta name="generator" content="DocBook XSL Stylesheets"><title>Kettle Guide</title></head>
+<body><div class="book"><div class="titlepage"><div>
+<div><h1 class="title"><a name="guide"></a>Kettle Guide</h1></div>
+<div><h2 class="subtitle">Brewing with a kettle</h2></div>
+<div><div class="author"><h3 class="author">Ada Example</h3></div></div>
+<div><p class="releaseinfo">Release 2.1 01 Jan 2025</p></div>
+<div><p class="copyright">Copyright &#169; 2020-2025
+<a class="ulink" href="https://example.org">Kettle makers</a></p></div>
+<div><div class="legalnotice"><a name="guide-legal"></a>
+<p>Email: <a href="mailto:ada@example.org">ada@example.org</a></p></div></div>
+<div><div class="abstract"><p>This guide shows how to brew a pot with <code>kettle brew</code>.</p></div></div>
+</div><hr></div>
+<div class="chapter"><div class="titlepage"><div><div><h2 class="title"><a name="guide.start"></a>1. Starting</h2>
+</div></div></div>
+<p>Fill the kettle first.</p></div>
+</div></body></html>"""
+
+
+def test_a_docbook_title_page_keeps_its_title_and_abstract_but_not_its_release_copyright_and_authors() -> None:
+    doc = parse_html(DOCBOOK_BOOK_PAGE, "guide.html", "sig")
+
+    assert doc.title == "Kettle Guide"
+    for metadata in ("Release 2.1", "Copyright", "Kettle makers", "ada@example.org", "Ada Example"):
+        assert metadata not in doc.body
+    assert "Brewing with a kettle" in doc.body  # a subtitle says what the book is about
+    assert "how to brew a pot with `kettle brew`" in doc.body
+    assert "1. Starting" in doc.body and "Fill the kettle first." in doc.body
+
+
+def test_a_docbook_cover_page_of_nothing_but_title_page_metadata_has_no_text_to_index() -> None:
+    # A book's cover page: its title page and a table of contents (chrome). Its metadata was one chunk that embedded
+    # as the book's title and matched any question naming the program.
+    cover = re.sub(
+        r'<div><div class="abstract">.*?</div></div>|<div class="chapter">.*?</div></div></div>\n<p>.*?</p></div>',
+        "",
+        DOCBOOK_BOOK_PAGE,
+        flags=re.S,
+    )
+
+    with pytest.raises(SourceError, match="no text besides headings"):
+        parse_html(cover, "guide.html", "sig")
 
 
 def test_a_man_page_is_titled_by_its_name_line_which_then_has_no_chunk_of_its_own() -> None:

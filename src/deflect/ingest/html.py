@@ -46,6 +46,26 @@ _JUNK_TAGS = [
     "select",
     "textarea",
 ]
+# A DocBook title page's metadata (docbook-xsl writes each as a classed element inside `div.titlepage`): the release,
+# copyright, legal notice, authors and revision history. Alone on a book's or FAQ's first page it became a chunk of
+# its own that embeds as little more than the book's title, and so matched any question naming the program: valgrind's
+# "Release 3.19.0 11 Apr 2022 / Copyright ... / Email: ..." led four of its 34 questions (docs/retrieval.md, session
+# 12). The title and an abstract stay.
+_TITLEPAGE_METADATA = ", ".join(
+    f"div.titlepage .{name}"
+    for name in (
+        "releaseinfo",
+        "pubdate",
+        "copyright",
+        "legalnotice",
+        "author",
+        "authorgroup",
+        "editor",
+        "othercredit",
+        "corpauthor",
+        "revhistory",
+    )
+)
 _JUNK_ROLES = {"navigation", "search", "banner", "contentinfo", "complementary", "menu", "menubar", "toolbar"}
 # Class or id tokens that name page chrome in the generators we measured (Sphinx, mdBook, texinfo, DocBook,
 # help centres). Matched as whole tokens, so `navigation` does not hit `navigation-guide` prose containers.
@@ -439,6 +459,9 @@ def _strip_chrome(root: Tag) -> None:
             el.decompose()
     for el in root.select("header#title-block-header p.author, header#title-block-header p.date"):
         el.decompose()  # pandoc's title block: who wrote the page and when is not knowledge a customer asks for
+    for el in root.select(_TITLEPAGE_METADATA):
+        if not el.decomposed:
+            el.decompose()
     for table in root.find_all("table"):
         # DocBook's previous/up/next bar is a table on every page, marked only by its summary.
         if not table.decomposed and str(table.get("summary") or "").lower().startswith("navigation"):
