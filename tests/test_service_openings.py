@@ -11,7 +11,7 @@ import pytest
 
 from deflect.config import Settings
 from deflect.domain.models import Answer, Audience, Chunk, SourceHit
-from deflect.retrieval.openings import FOLLOWING
+from deflect.retrieval.openings import FOLLOWING, NEARBY
 from deflect.service import DeflectService
 from deflect.testing import InMemoryIndex
 from deflect.testing.fakes import ScriptedGenerator
@@ -103,18 +103,20 @@ class CountingPageReads(InMemoryIndex):
 
 
 @pytest.mark.parametrize(
-    ("question", "reads"),
-    [(QUESTION, 1), ("Which call sites does Tracer count for each function of a program?", 0)],
+    ("question", "opening"),
+    [(QUESTION, True), ("Which call sites does Tracer count for each function of a program?", False)],
 )
 def test_only_a_how_to_question_reads_openings(
-    make_service: Callable[..., DeflectService], settings: Settings, question: str, reads: int
+    make_service: Callable[..., DeflectService], settings: Settings, question: str, opening: bool
 ) -> None:
-    # Only a how-to answer quotes an opening (deflect.answer.extractive), so other answers skip the index read.
+    # Only a how-to answer quotes an opening (deflect.answer.extractive); every answer reads the chunks next to its
+    # first source's retrieved ones, in the same one read.
     index = CountingPageReads()
     generator = ask(make_service, settings, index, question)
 
     assert generator.sources[0].source_id == "doc:articles/tracer"
-    assert index.reads == reads
+    assert (generator.sources[0].opening is not None) == opening
+    assert index.reads == 1
 
 
 def wanting(monkeypatch: pytest.MonkeyPatch, ids: set[str]) -> None:
@@ -173,16 +175,23 @@ Tracer slows a program down by a factor of ten. {_SLOW}
 )
 
 
-@pytest.mark.parametrize(("question", "read"), [(QUESTION, True), (QUESTION_NOT_HOW, False)])
-def test_a_how_to_answer_gets_the_chunks_after_its_top_sources_retrieved_ones_in_the_same_read(
-    make_service: Callable[..., DeflectService], settings: Settings, question: str, read: bool
-) -> None:
+def ask_long(
+    make_service: Callable[..., DeflectService], settings: Settings, question: str
+) -> tuple[RecordingGenerator, CountingPageReads]:
+    """Ask about the longer tracer page; the generator has the sources it was given, the index counts reads by id."""
     Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER_LONG, encoding="utf-8")
     generator = RecordingGenerator()
     index = CountingPageReads()
     service = make_service(index=index, generator=generator)
-
     service.ask(question, Audience.CUSTOMER, record=False)
+    return generator, index
+
+
+@pytest.mark.parametrize(("question", "read"), [(QUESTION, True), (QUESTION_NOT_HOW, False)])
+def test_a_how_to_answer_gets_the_chunks_after_its_top_sources_retrieved_ones_in_the_same_read(
+    make_service: Callable[..., DeflectService], settings: Settings, question: str, read: bool
+) -> None:
+    generator, index = ask_long(make_service, settings, question)
 
     top = generator.sources[0]
     retrieved = {c.chunk.chunk_id for c in top.chunks}
@@ -191,5 +200,21 @@ def test_a_how_to_answer_gets_the_chunks_after_its_top_sources_retrieved_ones_in
     after = {i for i in after if int(i.rpartition("#")[2]) < top.chunks[0].chunk.source_chunks}
     assert top.source_id == "doc:articles/tracer"
     assert after, "the fixture must leave chunks after the retrieved ones"
-    assert index.reads == (1 if read else 0)
+    assert index.reads == 1, "the chunks next to the retrieved ones are read for any question"
     assert {c.chunk_id for c in top.following} == (after if read else set())
+
+
+def test_every_answer_gets_the_chunks_next_to_its_first_sources_retrieved_ones(
+    make_service: Callable[..., DeflectService], settings: Settings
+) -> None:
+    generator, index = ask_long(make_service, settings, QUESTION_NOT_HOW)
+
+    top = generator.sources[0]
+    retrieved = {c.chunk.chunk_id for c in top.chunks}
+    numbers = {int(i.rpartition("#")[2]) for i in retrieved}
+    size = top.chunks[0].chunk.source_chunks
+    near = {f"doc:articles/tracer#{n + k}" for n in numbers for k in range(-NEARBY, NEARBY + 1) if 0 <= n + k < size}
+    assert near - retrieved, "the fixture must leave chunks next to the retrieved ones"
+    assert index.reads == 1
+    assert {c.chunk_id for c in top.nearby} == near - retrieved
+    assert all(s.nearby == [] for s in generator.sources[1:]), "the first source's only"

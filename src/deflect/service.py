@@ -48,7 +48,7 @@ from deflect.policy.decide import NO_ANSWER_TEXT
 from deflect.policy.rules import PolicyConfig
 from deflect.policy.semantic import PrototypeScorer
 from deflect.retrieval.hybrid import HybridRetriever
-from deflect.retrieval.openings import FOLLOWING, with_openings
+from deflect.retrieval.openings import FOLLOWING, NEARBY, with_openings
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +257,8 @@ class DeflectService:
         unsure = verdict.unsure_draft and (audience is Audience.AGENT or self._drafts_are_cheap)
         if verdict.decision is Decision.ANSWER or verdict.draft_allowed or unsure:
             sources = hits[: self._max_sources]
-            # Only a how-to answer quotes a page's opening (deflect.answer.extractive), and only a chunk cut mid-passage
-            # needs a neighbour: other asks skip the read.
+            # Only a how-to answer quotes a page's opening (deflect.answer.extractive); the chunks next to the first
+            # source's retrieved ones are candidates of every answer, read in the same one read.
             sources = quotable = self._with_openings(sources, audience, asks_how(question))
             generator = self._generator
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
@@ -571,16 +571,18 @@ class DeflectService:
         return page_excerpt(question, page, own, self._generator.generate)
 
     def _with_openings(self, sources: list[SourceHit], audience: Audience, openings: bool) -> list[SourceHit]:
-        """The sources an answer quotes, with their pages' openings when `openings` and the neighbours that complete a
-        passage their chunks cut (deflect.retrieval.openings), in one read; without them when the index fails now,
-        since the answer can do without."""
+        """The sources an answer quotes, with their pages' openings when `openings`, the neighbours that complete a
+        passage their chunks cut and the chunks next to an article's retrieved ones when it is the first source
+        (deflect.retrieval.openings), in one read; without them when the index fails now, since the answer can do
+        without."""
         neighbours = neighbours_wanted(sources)
-        if not (openings or neighbours):
+        nearby = NEARBY if sources and sources[0].kind == "article" else 0
+        if not (openings or neighbours or nearby):
             return sources
         try:
             following = FOLLOWING if openings else 0  # a section's example, for a how-to answer (openings' docstring)
             return self._index_calls.call(
-                with_openings, self._index, sources, audience.visible(), neighbours, openings, following
+                with_openings, self._index, sources, audience.visible(), neighbours, openings, following, nearby
             )
         except IndexUnavailable as exc:
             log.warning("answering without page openings or neighbours: %s", exc.message)

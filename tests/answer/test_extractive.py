@@ -841,3 +841,62 @@ def test_a_question_that_is_not_a_how_to_keeps_the_shorter_description() -> None
     answer = generator().generate("What happens when a ledger is restored from a backup?", _restore_sources())
 
     assert answer.sentences[0] == RESTORE_ABOUT
+
+
+LOCKED_ABOUT = (
+    "If you see the banner `Ledger is locked: renewal past due`, the workspace's renewal failed and every ledger is "
+    "read-only until it is paid."
+)
+LOCKED_WHAT_WORKS = "You can still open ledgers, read entries and export them; nothing can be added or changed."
+LOCKED_CONTACT = """Only the workspace owner can pay the renewal. To get the ledgers unlocked:
+
+1. Find the owner under **Settings > Members**.
+2. Ask them to update the card in **Settings > Billing**."""
+
+
+def locked_page(*retrieved: int, score: float = 0.8) -> SourceHit:
+    """An article of short sections, one chunk each; the chunks not retrieved are its `nearby` ones."""
+    texts = [LOCKED_ABOUT, LOCKED_WHAT_WORKS, LOCKED_CONTACT]
+    headings = ["", "What still works", "Who can unlock the ledgers"]
+    chunks = [chunk("doc:locked", n, t, heading=h) for n, (t, h) in enumerate(zip(texts, headings, strict=True))]
+    hit = source_of(*(chunks[n] for n in retrieved), score=score)
+    return hit.model_copy(update={"nearby": [c for n, c in enumerate(chunks) if n not in retrieved]})
+
+
+def test_a_sibling_section_next_to_the_retrieved_ones_answers_what_they_do_not() -> None:
+    # retrieval returned the introduction and the section after it; the steps are one section further on
+    answer = generator().generate("The ledger is locked, who can unlock it and what do I do?", [locked_page(0, 1)])
+
+    assert LOCKED_CONTACT in answer.sentences
+    assert [c.source_id for c in answer.citations] == ["doc:locked"]
+
+
+def test_a_retrieved_passage_leads_a_nearby_one_that_covers_the_question_as_well() -> None:
+    # both sections say what still works in a locked ledger; the one retrieval returned comes first
+    hit = locked_page(1)
+    same = chunk("doc:locked", 2, "In a locked ledger you can still open and read entries.", heading="Read access")
+    hit = hit.model_copy(update={"nearby": [same]})
+
+    answer = generator().generate("What can I still do in a locked ledger?", [hit])
+
+    assert answer.sentences[0] == LOCKED_WHAT_WORKS
+
+
+def test_nearby_chunks_alone_make_no_answer() -> None:
+    # the first source must have a retrieved chunk to quote; nearby ones are read next to retrieved ones only
+    hit = locked_page(0).model_copy(update={"chunks": []})
+
+    answer = generator().generate("Who can unlock the ledgers?", [hit])
+
+    assert answer.text == ""
+
+
+def test_a_nearby_chunk_of_a_retrieved_chunks_own_section_is_not_quoted() -> None:
+    # more of a section retrieval already returned part of is not read as a candidate (it changed many manual answers)
+    hit = locked_page(1)
+    more = chunk("doc:locked", 2, "Only the workspace owner can unlock a ledger.", heading="What still works")
+    hit = hit.model_copy(update={"nearby": [more]})
+
+    answer = generator().generate("Who can unlock a ledger?", [hit])
+
+    assert "Only the workspace owner" not in answer.text

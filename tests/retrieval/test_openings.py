@@ -197,3 +197,50 @@ def test_an_internal_following_chunk_is_not_given_to_a_customer() -> None:
     out = with_openings(index, [hit(page[1])], frozenset({"public"}), openings=False, following=1)
 
     assert out[0].following == []
+
+
+def sections_page(audience: str = "public") -> list[Chunk]:
+    """A help article of short sections, one chunk each."""
+    texts = ["Webhooks tell your server what happened.", "1. Open Settings.\n2. Click Add.", "| Event |\n|---|\n| a |"]
+    texts += ["Answer within 10 seconds.", "Failed deliveries are retried."]
+    headings = ["", "How to create a webhook", "Available webhook events", "Endpoint requirements", "Failures"]
+    return [
+        chunk("doc:hooks", n, text, heading, audience).model_copy(update={"source_chunks": len(texts)})
+        for n, (text, heading) in enumerate(zip(texts, headings, strict=True))
+    ]
+
+
+def test_the_chunks_next_to_the_first_sources_retrieved_ones_are_read_in_the_same_read() -> None:
+    page = sections_page()
+    other = [chunk("doc:probe", 0, "To use it, run `probe --all` first."), chunk("doc:probe", 1, COUNTS, "Counts")]
+    index = CountingIndex()
+    index.upsert(page + other, HashEmbedder().embed([c.text for c in page + other]))
+
+    out = with_openings(index, [hit(page[3], page[1]), hit(other[1])], frozenset({"public"}), openings=False, nearby=1)
+
+    assert index.reads == [(None, {"doc:hooks#0", "doc:hooks#2", "doc:hooks#4"})], "one read, first source only"
+    assert out[0].nearby == [page[0], page[2], page[4]], "in page order, the retrieved ones not again"
+    assert out[1].nearby == []
+
+
+def test_nearby_chunks_stop_at_the_pages_ends() -> None:
+    page = sections_page()
+    index = CountingIndex()
+    index.upsert(page, HashEmbedder().embed([c.text for c in page]))
+
+    out = with_openings(index, [hit(page[0])], frozenset({"public"}), openings=False, nearby=2)
+
+    assert out[0].nearby == [page[1], page[2]], "nothing before the first chunk"
+
+
+def test_an_internal_nearby_chunk_is_not_given_to_a_customer_and_escalations_get_none() -> None:
+    page = sections_page()
+    page[2] = page[2].model_copy(update={"audience": "internal"})
+    case = [chunk("esc:7", n, f"Part {n} of the case.", kind="escalation") for n in range(3)]
+    index = indexed(*page, *case)
+
+    out = with_openings(index, [hit(page[1])], frozenset({"public"}), openings=False, nearby=1)
+    escalation = with_openings(index, [hit(case[1])], frozenset({"public"}), openings=False, nearby=1)
+
+    assert out[0].nearby == [page[0]]
+    assert escalation[0].nearby == []

@@ -53,6 +53,10 @@ FRAGMENT_PENALTY = 0.5
 # about equally it is the answer, not a description of the same thing. The smallest weight reaching the tune split's
 # best (session 11, docs/retrieval.md: 0.1, 0.15 and 0.2 alike there; 0.05 won one answer fewer).
 STEPS_BONUS = 0.1
+# A chunk of a sibling section next to the first source's retrieved ones (SourceHit.nearby) scores this share of the
+# source's lowest retrieved chunk score: below every retrieved passage that covers the question as well. On the kb's
+# tune half 0.8, 0.9 and 1.0 gave the same answers (docs/retrieval.md, session 12).
+NEARBY_SCORE = 0.9
 SNIPPET_CHARS = 240
 # Shorter common text at a chunk seam is a coincidence, not the overlap of a split paragraph.
 MIN_OVERLAP = 20
@@ -168,7 +172,9 @@ class ExtractiveGenerator:
         section (SourceHit.following); the nearest of those covering the question best."""
         source = sources[first.source_rank]
         keys = first.chunk_id.split("+")  # chunks of one section joined again (_texts), neighbours included
-        known = {c.chunk.chunk_id: c.chunk for c in source.chunks} | {c.chunk_id: c for c in source.context}
+        known = {c.chunk.chunk_id: c.chunk for c in source.chunks} | {
+            c.chunk_id: c for c in [*source.context, *source.nearby]
+        }
         own = next((known[key] for key in keys if key in known), None)
         if own is None:
             return None
@@ -318,6 +324,20 @@ def _texts(source: SourceHit) -> list[_Text]:
     if source.kind != "article":
         return [_Text(p.key, p.heading, p.text, p.score or 0.0, ((0, len(p.text)),)) for p in parts]
     have = {p.key for p in parts}
+    if parts and source.nearby:
+        # The section next to a retrieved one often answers where retrieval's top three did not (the steps under "Who
+        # to contact" beside the page's introduction); it scores a little below the lowest retrieved chunk, so it is
+        # quoted when it covers the question better. A chunk of a retrieved chunk's own section is not: more of the
+        # same section changed many manual answers and won none (session 12; sessions 5 and 7 found the same).
+        lowest = min(p.score or 0.0 for p in parts)
+        near = lowest - (1 - NEARBY_SCORE) * abs(lowest)  # below it, even for a negative score
+        sections = {p.heading for p in parts}
+        parts += [
+            _Part(c.chunk_id, c.heading_path, c.quotable, near)
+            for c in source.nearby
+            if c.chunk_id not in have and c.heading_path not in sections
+        ]
+        have = {p.key for p in parts}
     parts += [_Part(c.chunk_id, c.heading_path, c.quotable, None) for c in source.context if c.chunk_id not in have]
     rank = {p.key: i for i, p in enumerate(parts)}
     runs: list[list[_Part]] = []

@@ -184,6 +184,11 @@ class SourceHit(BaseModel):
     # is retrieved, its example (the code a customer types) often sits a chunk or two on. Given to answers only, never
     # scored, and quoted only as an example when the answer would show no code (deflect.answer.extractive).
     following: list[Chunk] = []
+    # The chunks right before and after the first source's retrieved ones, read for every question: on a page of short
+    # sections the one that answers often sits beside those retrieval ranked first. Given to answers only, never scored
+    # by retrieval; the answer quotes those of other sections than the retrieved ones', scored a little below them
+    # (deflect.answer.extractive).
+    nearby: list[Chunk] = []
 
 
 def by_score(hit: SourceHit) -> tuple[float, str]:

@@ -9,9 +9,13 @@ audience filter. Reading each whole page instead cost ~20 ms per ask on valgrind
 For a how-to question it also brings the chunks right after the first source's retrieved ones: a section's
 example (the code a customer types) often sits a chunk or two after the prose that retrieval matched.
 
+For every question it brings the chunks right before and after the first source's retrieved ones: on a help article
+of short sections, the section that answers often sits next to the ones retrieval ranked first ("Who to contact"
+beside the introduction of a "Workspace is read-only" page).
+
 The same read brings the neighbours an answer needs to quote a passage whole that a chunk boundary cut
 (deflect.answer.passages.neighbours_wanted): asked by id with the openings, so an ask still reads the index at most
-once more, and only when an opening or a neighbour is wanted.
+once more (a Chroma `get` by a few ids).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from deflect.domain.ports import Index
 # answer; at 8 SQLite's "recursive query" answer reaches the `WITH RECURSIVE` example of its subsection, seven chunks
 # after the prose retrieval found (docs/retrieval.md, session 10). By id, so a few more ids cost little.
 FOLLOWING = 8
+# How many chunks before and after each of the first source's retrieved ones every answer reads as candidates. 1 and
+# 2 gave the kb's tune half the same facts (docs/retrieval.md, session 12); each more id is one more key to look up.
+NEARBY = 1
 
 
 def with_openings(
@@ -35,11 +42,12 @@ def with_openings(
     neighbours: Collection[str] = (),
     openings: bool = True,
     following: int = 0,
+    nearby: int = 0,
 ) -> list[SourceHit]:
     """`sources` with each article's opening attached (unless retrieval already returned it, the page has none or
     `openings` is off), the chunks named in `neighbours` that belong to it as its `context`, and for the first source
-    the `following` chunks after each of its retrieved ones as its `following`; one read, none when nothing is
-    wanted."""
+    the `following` chunks after each of its retrieved ones as its `following` and the `nearby` chunks before or after
+    them as its `nearby`; one read, none when nothing is wanted."""
     wanted = (
         {
             s.source_id: chunk_id(s.source_id, 0)
@@ -49,8 +57,9 @@ def with_openings(
         if openings
         else {}
     )
-    after = _following(sources[0], following) if sources and following else set()
-    ids = set(wanted.values()) | set(neighbours) | after
+    after = _around(sources[0], 1, following) if sources and following else set()
+    near = _around(sources[0], -nearby, nearby) if sources and nearby else set()
+    ids = set(wanted.values()) | set(neighbours) | after | near
     found = {c.chunk_id: c for c in index.chunks(audiences=audiences, chunk_ids=ids)} if ids else {}
     out = []
     for source in sources:
@@ -58,13 +67,11 @@ def with_openings(
         first = found.get(wanted.get(source.source_id, ""))
         if first is not None and first.source_id == source.source_id and opens_page(first):
             update["opening"] = first
-        context = [found[i] for i in sorted(neighbours) if i in found and found[i].source_id == source.source_id]
-        if context:
-            update["context"] = context
-        mine = [i for i in sorted(after, key=chunk_number) if i in found and found[i].source_id == source.source_id]
-        later = [found[i] for i in mine]
-        if later:
-            update["following"] = later
+        for field, asked in (("context", neighbours), ("following", after), ("nearby", near)):
+            mine = [found[i] for i in sorted(asked, key=chunk_number) if i in found]
+            mine = [c for c in mine if c.source_id == source.source_id]
+            if mine:
+                update[field] = mine
         out.append(source.model_copy(update=update) if update else source)
     return out
 
@@ -75,9 +82,10 @@ def opens_page(chunk: Chunk) -> bool:
     return chunk.kind == "article" and chunk_number(chunk.chunk_id) == 0 and not chunk.heading_path
 
 
-def _following(source: SourceHit, count: int) -> set[str]:
-    """Ids of the `count` chunks after each retrieved chunk of an article, not retrieved themselves; whether they are
-    still in that chunk's section only their headings tell, once read (deflect.answer.extractive)."""
+def _around(source: SourceHit, first: int, last: int) -> set[str]:
+    """Ids of the chunks `first` to `last` places from each retrieved chunk of an article (within the page), not
+    retrieved themselves; whether they are in that chunk's section only their headings tell, once read
+    (deflect.answer.extractive)."""
     if source.kind != "article":
         return set()
     have = {c.chunk.chunk_id for c in source.chunks}
@@ -85,6 +93,6 @@ def _following(source: SourceHit, count: int) -> set[str]:
         chunk_id(source.source_id, n + k)
         for c in source.chunks
         for n in (chunk_number(c.chunk.chunk_id),)
-        for k in range(1, count + 1)
-        if n >= 0 and n + k < c.chunk.source_chunks
+        for k in range(first, last + 1)
+        if n >= 0 and 0 <= n + k < c.chunk.source_chunks
     } - have
