@@ -900,3 +900,41 @@ def test_a_nearby_chunk_of_a_retrieved_chunks_own_section_is_not_quoted() -> Non
     answer = generator().generate("Who can unlock a ledger?", [hit])
 
     assert "Only the workspace owner" not in answer.text
+
+
+LEDGER_SUBCOMMANDS = """- **purge**: Removes entries from the ledger. Entries older than the date given with \
+`--before` are removed; without it every entry is.
+- **list**: Prints the ledger's entries, newest first."""
+LEDGER_EXAMPLES = """```
+ledger list --limit 10
+ledger purge --before 2024-01-01
+```"""
+
+
+def man_page(examples: str = LEDGER_EXAMPLES) -> SourceHit:
+    """A command's man page: its subcommands as a definition list, and an Examples section of bare code."""
+    return source("doc:ledger.1", LEDGER_SUBCOMMANDS, examples, headings=("ledger > Subcommands", "ledger > Examples"))
+
+
+def test_a_subcommands_description_gets_the_pages_example_that_uses_the_one_asked_for() -> None:
+    answer = generator().generate("How do I purge old entries from my ledger?", [man_page()])
+
+    assert answer.sentences[0].startswith("- **purge**: Removes entries")
+    assert answer.sentences[-1] == LEDGER_EXAMPLES
+    (fence,) = [t for t in _MD.parse(answer.text) if t.type == "fence"]
+    assert fence.content.endswith("ledger purge --before 2024-01-01\n"), "the code block comes whole"
+
+
+def test_an_example_that_does_not_use_the_subcommand_asked_for_is_not_added() -> None:
+    answer = generator().generate(
+        "How do I purge old entries from my ledger?", [man_page("```\nledger list --limit 10\n```")]
+    )
+
+    assert answer.sentences[0].startswith("- **purge**: Removes entries")
+    assert "```" not in answer.text
+
+
+def test_a_question_that_is_not_a_how_to_gets_no_subcommand_example() -> None:
+    answer = generator().generate("What does purging a ledger remove?", [man_page()])
+
+    assert LEDGER_EXAMPLES not in answer.sentences

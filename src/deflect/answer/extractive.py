@@ -147,6 +147,10 @@ class ExtractiveGenerator:
             # A "how do I" answered by a description alone leaves the customer to find the command: the example
             # of the same page is worth more than a second passage of prose.
             second = _example(first, candidates) or second
+        if second is None and how and not _has_block(first.passage.text):
+            # An option or subcommand's description ("delete: Deletes history items ...") says what it does, not the
+            # command line to type: the page's example using the one the question names does.
+            second = _item_example(first, candidates, _stems(question) - _FRAME_WORDS)
         opening = self._opening(question, first, second, chosen)
         if opening is not None:
             # The page's opening names the command the whole page is about; a second passage naming a command or
@@ -453,9 +457,44 @@ def _example(first: _Candidate, candidates: list[_Candidate]) -> _Candidate | No
     return max(found, key=lambda c: (bool(_EXAMPLES.search(c.passage.heading)), c.score), default=None)
 
 
+# The name of a definition list's item: `- **delete**: ...`, `- **--stats**: ...` or `` - `--stats`: ... ``.
+_ITEM_NAME = re.compile(r"^\s*[-*+]\s+(?:\*\*([^*\n]+?):?\*\*|`([^`\n]+)`)", re.MULTILINE)
+
+
+def _item_example(first: _Candidate, candidates: list[_Candidate], question: frozenset[str]) -> _Candidate | None:
+    """For options or subcommands quoted by their descriptions, the passage of their page whose code block uses one
+    the question names (`history delete ...` for the `delete` item, asked "how do I delete ...")."""
+    names = []
+    for m in _ITEM_NAME.finditer(first.passage.text):
+        name = re.split(r"[=\s\[<]", (m.group(1) or m.group(2)).strip().rstrip(":"), maxsplit=1)[0]
+        if name and _stems(name) & question:
+            names.append(re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])"))
+    if not names:
+        return None
+    found = [
+        c
+        for c in candidates
+        if c.source_rank == first.source_rank
+        and c is not first
+        and not _overlaps(first, c)
+        and any(
+            word.search(b.text(c.passage.text))
+            for b in split_blocks(c.passage.text)
+            if b.kind == "code"
+            for word in names
+        )
+    ]
+    return max(found, key=lambda c: c.score, default=None)
+
+
 def _within(heading_path: str, section: str) -> bool:
     """Whether a chunk under `heading_path` is in `section` or one of its subsections."""
     return heading_path == section or heading_path.startswith(section + " > ")
+
+
+def _has_block(text: str) -> bool:
+    """A code block, not only inline code: what a customer can copy as it stands."""
+    return any(b.kind == "code" for b in split_blocks(text))
 
 
 def _has_code(text: str) -> bool:
