@@ -1,4 +1,4 @@
-"""PDF manuals keep the structure a reader sees (ingest/pdf.py).
+"""PDF manuals keep the structure a reader sees (ingest/pdf/).
 
 End-to-end cases are real PDFs written at test time by fpdf2, each line placed where a manual's typesetter puts
 it (left margin, indented descriptions, a monospaced font for options and code, a running header and a page

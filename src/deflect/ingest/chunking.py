@@ -22,7 +22,7 @@ RESOLUTION_MARK = "\n\nResolution: "
 # The heading of an escalation's question-only chunk (what self-calibration must not match literally).
 QUESTION_HEADING = "Problem"
 _PAGE = re.compile(r"^Page (\d+)$")
-_PAGE_ANCHOR = re.compile(r"^page-(\d+)$")  # a PDF heading's page (ingest/pdf.py)
+_PAGE_ANCHOR = re.compile(r"^page-(\d+)$")  # a PDF heading's page (ingest/pdf/)
 # A chunk before it is built: heading path, text, embedded text, quote offset, section anchor, landing fragments.
 _Piece = tuple[str, str, str, int, str, tuple[str, ...]]
 

@@ -174,7 +174,7 @@ def parser_fingerprint() -> str:
     package = Path(__file__).resolve().parents[1]
     code = [
         hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted([*package.joinpath("ingest").glob("*.py"), package / "domain" / "models.py"])
+        for p in sorted([*package.joinpath("ingest").rglob("*.py"), package / "domain" / "models.py"])
     ]
     versions = []
     for name in PARSER_DISTRIBUTIONS:

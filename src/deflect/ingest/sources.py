@@ -568,7 +568,7 @@ def parse_rst(text: str, origin: str, signature: str, rules: KbRules | None = No
 
 
 def parse_pdf(raw: bytes, origin: str, signature: str, rules: KbRules | None = None) -> SourceDoc:
-    """A text PDF with its structure (pdf.py): outline headings, paragraphs, definitions, code; every heading names
+    """A text PDF with its structure (ingest/pdf/): outline headings, paragraphs, definitions, code; every heading names
     its page (`Page N` sections when there is no outline), so chunks (and citations) know their page."""
     if not raw.startswith(b"%PDF"):
         raise SourceError(origin, "not a PDF file (no %PDF header)")

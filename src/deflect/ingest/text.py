@@ -11,7 +11,7 @@ Markdown structure:
 - reStructuredText directive and comment lines (`.. note::`, `.. _label:`) are dropped, their content kept;
 - an AsciiDoc labeled list entry (`term::` with its description on the line or indented below) becomes
   `- **term**: description`, an option-like term in backticks.
-(PDFs: pdf.py.)
+(PDFs: the pdf package.)
 """
 
 from __future__ import annotations
