@@ -201,7 +201,7 @@ def test_monospaced_lines_after_an_announcement_are_a_code_block() -> None:
     assert "To check the sensor, run this:\n\n```\n$ kettle check --sensor\n  sensor: ok\n```" in body
 
 
-def test_a_pdf_without_an_outline_keeps_one_section_per_page() -> None:
+def test_a_pdf_without_an_outline_whose_titles_look_like_its_text_keeps_one_section_per_page() -> None:
     doc = parse_pdf(manual(PAGES), "manuals/kettle.pdf", SIG, KbRules(base_url="https://docs.example/"))
     chunks = Chunker(200, 30).chunk(doc)
 

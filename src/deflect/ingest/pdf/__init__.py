@@ -3,11 +3,14 @@
 pypdf extracts each page's text in reading order; its visitor also reports where each run of text starts, its size
 and its font, which is what a reader goes by:
 - the outline (bookmarks) gives the chapters and sections: each title becomes a heading, nested entries deeper
-  headings, placed at the line on its destination page that reads the same (at the page's start when none does);
+  headings, placed at the line on its destination page that reads the same (at the page's start when none does)
+  (headings.py);
+- a PDF without an outline, or with one too sparse to carry its structure, gets its headings from the type: lines
+  set larger than the text, or bold at its size, that read like titles, nested by size and by section number
+  (typography.py); text before the first heading, or all of it when the type marks none, is a `## Page N` section;
 - every heading carries its page as an anchor (`{#page-N}`), and a section that runs onto another page has its
   heading repeated there with that page's anchor, so every chunk's citation opens at the page the chunk starts on
-  (a block running across a page break stays whole, on the page it starts on). Without an outline each page is a
-  `## Page N` section, as before;
+  (a block running across a page break stays whole, on the page it starts on);
 - a line repeated at the top or bottom of many pages (a running header or footer) and a bare page number there are
   dropped, and so are table-of-contents leader lines (`Title . . . . 12`);
 - paragraphs end at a vertical gap wider than the line spacing, at a change of indentation or font kind, or at a
@@ -29,14 +32,18 @@ from deflect.ingest.pdf.headings import Heading, with_headings
 from deflect.ingest.pdf.inline import escape
 from deflect.ingest.pdf.lines import Layout, Line, OutlineEntry, PdfContent, Run, read_pdf
 from deflect.ingest.pdf.running import drop_running_lines
+from deflect.ingest.pdf.typography import sparse, typeset_headings
 
 __all__ = ["Line", "OutlineEntry", "PdfContent", "Run", "drop_running_lines", "pdf_to_markdown", "read_pdf"]
 
 
 def pdf_to_markdown(pdf: PdfContent) -> str:
-    """The PDF as Markdown (package docstring): outline headings with page anchors, or `## Page N` sections."""
+    """The PDF as Markdown (package docstring): outline or typeset headings with page anchors, or `## Page N`."""
     pages = drop_running_lines(pdf.pages, pdf.outline)
-    stream = list(with_headings(pages, pdf.outline))
+    if sparse(pdf.outline, len(pages)):
+        stream = list(typeset_headings(pages))
+    else:
+        stream = list(with_headings(pages, pdf.outline))
     lines = [item for item in stream if isinstance(item, Line)]
     layout = Layout(lines)
     out: list[str] = []

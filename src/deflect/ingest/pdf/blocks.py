@@ -210,7 +210,7 @@ def _split_term(line: Line, nxt: Heading | Block | None, x0: float) -> tuple[str
         gap = run.x - end > line.size / 5 and (run.text[:1].isspace() or before.text[-1:].isspace())
         if gap and abs(run.x - x1) <= _INDENT / 2 and "".join(r.text for r in line.runs[:k]).strip():
             term = " ".join("".join(r.text for r in line.runs[:k]).split())
-            runs = [Run(run.text.lstrip(), run.mono, run.x), *line.runs[k + 1 :]]
+            runs = [Run(run.text.lstrip(), run.mono, run.x, run.bold), *line.runs[k + 1 :]]
             rest = Line(runs, x1, line.y, line.size, line.page)
             return (term, rest) if rest.text else None
     return None

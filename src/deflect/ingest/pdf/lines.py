@@ -10,6 +10,9 @@ from typing import Any
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 _MONO_FONT = re.compile(r"courier|mono|cmtt|sftt|typewriter|consol|menlo|code|inconsolata", re.I)
+# A bold face by its name (after the subset tag, `ABCDEF+`): `Times-Bold`, `NimbusSanL-Bold`, `Arial,Bold`, TeX's
+# `CMBX12` / `CMB10` / `CMSSBX10`, the EC fonts' `SFBX1200`, `Roboto-Black`, `SourceSansPro-Semibold`.
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|^cmb|^cmssbx|^sfbx|^ecbx|-bd$", re.I)
 _WORD = re.compile(r"[A-Za-z]+")
 _COMPOUND = re.compile(r"[A-Za-z]+-[A-Za-z]+")
 SENTENCE_END = re.compile(r"[.:!?]$")
@@ -22,6 +25,7 @@ class Run:
     text: str
     mono: bool
     x: float
+    bold: bool = False
 
 
 @dataclass
@@ -41,6 +45,12 @@ class Line:
         """Set wholly in a monospaced font (spaces aside)."""
         chars = [(c, r.mono) for r in self.runs for c in r.text if not c.isspace()]
         return bool(chars) and all(m for _, m in chars)
+
+    @property
+    def bold(self) -> bool:
+        """Its letters and digits set wholly in a bold face (TeX may set a heading's `<`, `>` or `=` in a math font)."""
+        chars = [(c, r.bold) for r in self.runs for c in r.text if c.isalnum()]
+        return bool(chars) and all(b for _, b in chars)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ def _page_lines(page: Any, number: int) -> list[Line]:
         x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         name = str((font or {}).get("/BaseFont", "")) if hasattr(font, "get") else ""
+        mono, bold = bool(_MONO_FONT.search(name)), bool(_BOLD_FONT.search(name.lstrip("/").split("+")[-1]))
         scale = abs(cm[3] or 1.0) * abs(tm[3] or 1.0)
         for i, piece in enumerate(text.translate(_LIGATURES).replace("\r", "\n").split("\n")):
             if i:
@@ -92,7 +103,7 @@ def _page_lines(page: Any, number: int) -> list[Line]:
                 if not where and piece.strip():
                     where.extend([x, y, size * scale])
                 if where:
-                    current.append(Run(piece, bool(_MONO_FONT.search(name)), x))
+                    current.append(Run(piece, mono, x, bold))
 
     page.extract_text(visitor_text=visit)
     close()
