@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,7 +135,7 @@ def _outline(reader: Any) -> list[OutlineEntry]:
 
 
 class Layout:
-    """What the document's own lines say is normal: line spacing, line length, vocabulary."""
+    """What the document's own lines say is normal: line spacing, text size, line length, vocabulary."""
 
     def __init__(self, lines: list[Line]) -> None:
         # Line spacing as a multiple of the font size: a low quantile of the gaps between lines, which in running
@@ -145,6 +146,11 @@ class Layout:
             if a.page == b.page and 0 < a.y - b.y < 3 * max(a.size, 1.0)
         )
         self.spacing = gaps[len(gaps) // 5] if gaps else 1.2
+        sizes: Counter[float] = Counter()  # the size most of the prose is set in, to the half point
+        for line in lines:
+            if not line.mono:
+                sizes[round(line.size * 2) / 2] += len(line.text)
+        self.size = sizes.most_common(1)[0][0] if sizes else 10.0
         lengths = sorted(len(line.text) for line in lines if not line.mono)
         self.width = lengths[int(len(lengths) * 0.9)] if lengths else 80
         text = "\n".join(line.text for line in lines).lower()

@@ -46,7 +46,7 @@ def typeset_headings(pages: list[list[Line]]) -> Iterator[Line | Heading]:
     if not lines:
         return
     layout = Layout(lines)
-    body = _body_size(lines)
+    body = layout.size
     margins = {n: min((line.x for line in page if not line.mono), default=0.0) for n, page in enumerate(pages)}
     marks = [_headlike(line, body) for line in lines]
     groups: list[tuple[int, int]] = []  # [start, end) of each heading's lines
@@ -84,15 +84,6 @@ def typeset_headings(pages: list[list[Line]]) -> Iterator[Line | Heading]:
         else:
             yield lines[i]
             i += 1
-
-
-def _body_size(lines: list[Line]) -> float:
-    """The size most of the prose is set in (to the half point)."""
-    sizes: Counter[float] = Counter()
-    for line in lines:
-        if not line.mono:
-            sizes[round(line.size * 2) / 2] += len(line.text)
-    return sizes.most_common(1)[0][0] if sizes else 10.0
 
 
 def _headlike(line: Line, body: float) -> bool:
