@@ -13,7 +13,7 @@ import pytest
 
 from deflect.errors import IndexInUse, IndexUnavailable
 from deflect.index.chroma import ChromaIndex
-from deflect.index.owner import LOCK_FILE, claim
+from deflect.index.owner import LOCK_FILE, claim, release
 
 HOLDER = """
 import sys, time
@@ -78,3 +78,21 @@ def test_a_killed_holder_leaves_no_stale_lock(held_elsewhere: tuple[Path, subpro
     claim(folder)  # the kernel dropped the dead process's lock
 
     assert (folder / LOCK_FILE).read_text().strip() == str(os.getpid())
+
+
+def test_a_released_folder_can_be_claimed_by_another_process(tmp_path: Path) -> None:
+    folder = tmp_path / "chroma"
+    claim(folder)
+    release(folder)
+    release(folder)  # not held any more: nothing to do
+
+    other = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "held"
+        with pytest.raises(IndexInUse):
+            claim(folder)  # now the other process holds it
+    finally:
+        other.kill()
+        other.wait()
+        if other.stdout is not None:
+            other.stdout.close()

@@ -46,3 +46,13 @@ def claim(folder: Path) -> None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         _held[folder] = fd
+
+
+def release(folder: Path) -> None:
+    """Give up this process's hold on `folder`, once its Chroma client is closed, so another process may claim it
+    (a benchmark hands its folder to the `deflect serve` it starts); nothing when this process does not hold it."""
+    folder = folder.resolve()
+    with _guard:
+        fd = _held.pop(folder, None)
+    if fd is not None:
+        os.close(fd)  # the flock goes with the last descriptor of the open file
