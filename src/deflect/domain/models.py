@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -140,8 +141,11 @@ class Anchor(BaseModel):
 ANCHOR_ID_SEPARATOR = "\x1f"
 
 
-class AnchorHit(BaseModel):
-    """An anchor near a question: where it lands and its cosine to the question's vector (all retrieval needs)."""
+@dataclass(frozen=True, slots=True)
+class AnchorHit:
+    """An anchor near a question: where it lands and its cosine to the question's vector (all retrieval needs).
+    A dataclass, not a pydantic model: a question reads 1,000 of them, and validating each cost ~3 us (3 ms an ask
+    on the 2-core reference machine, beside the dense kNN); they are made here from a stored id, never from input."""
 
     target: str
     fragment: str

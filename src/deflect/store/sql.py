@@ -26,6 +26,7 @@ from deflect.store.schema import audit_events, escalations, feedback, pending_kn
 
 EXPORT_BATCH = 1000
 _INSERT_ESCALATION = insert(escalations)
+_INSERT_EVENTS = insert(audit_events)  # one constant statement too: every ask appends its decision
 
 
 class SqlStore(SqlKeys):
@@ -362,7 +363,7 @@ class SqlStore(SqlKeys):
     def _insert_events(self, conn: Connection, rows: builtins.list[dict[str, Any]]) -> None:
         # Append-only: this INSERT is the only statement in deflect that touches audit_events.
         if rows:
-            conn.execute(insert(audit_events), rows)
+            conn.execute(_INSERT_EVENTS, rows)
 
     @staticmethod
     def _audit_query(
