@@ -556,14 +556,23 @@ class Server:
     def sequential(self, questions: Sequence[tuple[str, bool]]) -> dict[str, Any]:
         by: dict[str, list[float]] = defaultdict(list)
         server_ms: dict[str, list[float]] = defaultdict(list)
+        cpu = self.cpu_s()
         for question, _ in questions:
             t = time.perf_counter()
             body = self.ask(question, CUSTOMER)
             by[body["decision"]].append((time.perf_counter() - t) * 1000)
             server_ms[body["decision"]].append(float(body.get("latency_ms", 0)))
+        # The server's CPU per ask (all its threads): what an ask costs, which other processes' load does not change
+        # the way it changes latency on a shared machine.
+        cpu_ms = round((self.cpu_s() - cpu) * 1000 / len(questions), 2)
         return {d: {"http": pct(v), "service": pct(server_ms[d])} for d, v in by.items()} | {
-            "all": {"http": pct([x for v in by.values() for x in v])}
+            "all": {"http": pct([x for v in by.values() for x in v]), "server_cpu_ms_per_ask": cpu_ms}
         }
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (user + system, every thread)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def concurrent(self, questions: Sequence[tuple[str, bool]], clients: int) -> dict[str, Any]:
         times: list[float] = []
