@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable
 
@@ -237,3 +238,15 @@ def test_docs_are_served(client: TestClient) -> None:
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
     assert "/openapi.json" in response.text
+
+
+def test_starting_the_app_freezes_what_start_up_built_out_of_full_collections(
+    settings: Settings, service: DeflectService
+) -> None:
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings, service)) as client:  # its lifespan runs, as under `deflect serve`
+            assert gc.get_freeze_count() > 0
+            assert client.get("/healthz").status_code == 200
+    finally:
+        gc.unfreeze()  # other tests' objects stay collectable
