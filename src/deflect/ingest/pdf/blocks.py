@@ -9,10 +9,7 @@ from dataclasses import dataclass, field
 from deflect.ingest.blocks import fence
 from deflect.ingest.pdf.headings import Heading
 from deflect.ingest.pdf.inline import option_fragment, paragraph, render_term
-from deflect.ingest.pdf.lines import SENTENCE_END, Layout, Line, Run
-
-# A description starts at least this far (in points) right of its term; less is a ragged left edge.
-_INDENT = 6.0
+from deflect.ingest.pdf.lines import INDENT, SENTENCE_END, Layout, Line, Run
 
 
 @dataclass
@@ -91,9 +88,9 @@ def blocks(stream: list[Line | Heading], layout: Layout) -> Iterator[Heading | B
 
 def _breaks(a: Line, b: Line, layout: Layout, length: int) -> bool:
     """Whether line b starts a new block after line a."""
-    if abs(a.x - b.x) > _INDENT / 2:
+    if abs(a.x - b.x) > INDENT / 2:
         return True
-    if _gap(a, b, layout):
+    if layout.gap(a, b):
         return True
     if a.page == b.page and a.y - b.y < 0:
         return True  # a new column or a float: reading order jumped up the page
@@ -107,11 +104,6 @@ def _breaks(a: Line, b: Line, layout: Layout, length: int) -> bool:
         return True  # justified text runs to the margin: a line well short of it ends its paragraph (or is a title)
     # Across a page break there is no gap to go by: a finished sentence ends the paragraph.
     return a.page != b.page and not a.mono and bool(SENTENCE_END.search(a.text))
-
-
-def _gap(a: Line, b: Line, layout: Layout) -> bool:
-    """More space between the two lines than between the lines of a paragraph."""
-    return a.page == b.page and a.y - b.y > 1.35 * layout.spacing * max(a.size, b.size, 1.0)
 
 
 def _is_code(block: Block) -> bool:
@@ -130,7 +122,7 @@ def _definition(groups: list[Heading | Block], i: int, layout: Layout) -> tuple[
     k = i
     while True:
         current = groups[k]
-        if not isinstance(current, Block) or abs(current.lines[0].x - x0) > _INDENT / 2:
+        if not isinstance(current, Block) or abs(current.lines[0].x - x0) > INDENT / 2:
             return None
         if len(term_lines) + len(current.lines) > 6 or not all(_termlike(line, layout) for line in current.lines[:-1]):
             return None
@@ -142,12 +134,12 @@ def _definition(groups: list[Heading | Block], i: int, layout: Layout) -> tuple[
         if not _termlike(current.lines[-1], layout):
             return None
         term_lines.extend(current.lines)
-        if isinstance(nxt, Block) and nxt.lines[0].x >= x0 + _INDENT and not _is_code(nxt):
+        if isinstance(nxt, Block) and nxt.lines[0].x >= x0 + INDENT and not _is_code(nxt):
             break
         if (
             not isinstance(nxt, Block)
-            or abs(nxt.lines[0].x - x0) > _INDENT / 2
-            or _gap(current.lines[-1], nxt.lines[0], layout)
+            or abs(nxt.lines[0].x - x0) > INDENT / 2
+            or layout.gap(current.lines[-1], nxt.lines[0])
         ):
             return None
         k += 1  # another term of the same description, on the very next line (`PROMPT`, `PROMPT2`, ...)
@@ -157,7 +149,7 @@ def _definition(groups: list[Heading | Block], i: int, layout: Layout) -> tuple[
         term, rest = inline
         terms.append(term)
         # The description's first line joins the block that follows at its indentation, if any.
-        if isinstance(nxt, Block) and not _is_code(nxt) and abs(nxt.lines[0].x - rest.x) <= _INDENT / 2:
+        if isinstance(nxt, Block) and not _is_code(nxt) and abs(nxt.lines[0].x - rest.x) <= INDENT / 2:
             body.append(Block(rest.page, [rest, *nxt.lines]))
             j = k + 2
         else:
@@ -170,7 +162,7 @@ def _definition(groups: list[Heading | Block], i: int, layout: Layout) -> tuple[
         j = k + 1
     while j < len(groups):
         following = groups[j]
-        if not isinstance(following, Block) or min(line.x for line in following.lines) < x1 - _INDENT / 2:
+        if not isinstance(following, Block) or min(line.x for line in following.lines) < x1 - INDENT / 2:
             break
         body.append(_Code(following.page, following.lines) if _is_code(following) else following)
         j += 1
@@ -198,7 +190,7 @@ def _joined_terms(terms: list[str]) -> list[str]:
 def _split_term(line: Line, nxt: Heading | Block | None, x0: float) -> tuple[str, Line] | None:
     """`NAME <S>      The number of lines...`: the term, and the rest of the line as the description's first
     line, when a run starts where the next lines (prose, not code) start, well right of the term, after a gap."""
-    if not isinstance(nxt, Block) or nxt.lines[0].x < x0 + 3 * _INDENT or _is_code(nxt):
+    if not isinstance(nxt, Block) or nxt.lines[0].x < x0 + 3 * INDENT or _is_code(nxt):
         return None
     x1 = nxt.lines[0].x
     for k, run in enumerate(line.runs[1:], start=1):
@@ -208,7 +200,7 @@ def _split_term(line: Line, nxt: Heading | Block | None, x0: float) -> tuple[str
         # space short of it), not a word running into the column's position.
         end = before.x + len(before.text.rstrip()) * line.size * (0.6 if before.mono else 0.5)
         gap = run.x - end > line.size / 5 and (run.text[:1].isspace() or before.text[-1:].isspace())
-        if gap and abs(run.x - x1) <= _INDENT / 2 and "".join(r.text for r in line.runs[:k]).strip():
+        if gap and abs(run.x - x1) <= INDENT / 2 and "".join(r.text for r in line.runs[:k]).strip():
             term = " ".join("".join(r.text for r in line.runs[:k]).split())
             runs = [Run(run.text.lstrip(), run.mono, run.x, run.bold), *line.runs[k + 1 :]]
             rest = Line(runs, x1, line.y, line.size, line.page)

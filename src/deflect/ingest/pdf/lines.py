@@ -17,6 +17,9 @@ _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|^cmb|^cmssbx|^sfbx|^ecb
 _WORD = re.compile(r"[A-Za-z]+")
 _COMPOUND = re.compile(r"[A-Za-z]+-[A-Za-z]+")
 SENTENCE_END = re.compile(r"[.:!?]$")
+# Points between two left edges that mean another indentation (a description right of its term, a new block); less
+# is a ragged left edge.
+INDENT = 6.0
 
 
 @dataclass
@@ -155,3 +158,7 @@ class Layout:
         self.width = lengths[int(len(lengths) * 0.9)] if lengths else 80
         text = "\n".join(line.text for line in lines).lower()
         self.words = set(_WORD.findall(text)) | set(_COMPOUND.findall(text))
+
+    def gap(self, upper: Line, lower: Line) -> bool:
+        """More space between two lines of one page (`upper` above `lower`) than between the lines of a paragraph."""
+        return upper.page == lower.page and upper.y - lower.y > 1.35 * self.spacing * max(upper.size, lower.size, 1.0)

@@ -15,14 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from deflect.ingest.pdf.headings import NUMBER, Heading
-from deflect.ingest.pdf.lines import Layout, Line, OutlineEntry
+from deflect.ingest.pdf.lines import INDENT, Layout, Line, OutlineEntry
 
 _MAX_CHARS = 90
 _MAX_WORDS = 14
 _MAX_LINES = 3  # a title wrapped over more lines than this is a paragraph set large (a cover's blurb)
 _ENDS_SENTENCE = re.compile(r"[.,;:]$")  # a question ("Why does it crash?") may head a FAQ entry
 _NUMBER_ONLY = re.compile(r"^[\divxlcdm.]+$", re.I)
-_INDENT = 6.0  # points: less is a ragged edge, as in blocks.py
 
 
 def sparse(outline: list[OutlineEntry], pages: int) -> bool:
@@ -101,7 +100,7 @@ def _headlike(line: Line, body: float) -> bool:
 
 def _gap(a: Line, b: Line, layout: Layout) -> bool:
     """More space between two lines (a above b) than between the lines of a paragraph, or a page break between."""
-    return a.page != b.page or a.y - b.y > 1.35 * layout.spacing * max(a.size, b.size, 1.0) or a.y < b.y
+    return a.page != b.page or layout.gap(a, b) or a.y < b.y
 
 
 def _starts_block(lines: list[Line], i: int, layout: Layout) -> bool:
@@ -121,7 +120,7 @@ def _ends_block(lines: list[Line], end: int, layout: Layout) -> bool:
 
 def _apart(a: Line, b: Line, layout: Layout) -> bool:
     """Two lines (a above b) of different blocks: a gap between them, another style, or another indentation."""
-    return _gap(a, b, layout) or _style(a) != _style(b) or abs(a.x - b.x) > _INDENT / 2
+    return _gap(a, b, layout) or _style(a) != _style(b) or abs(a.x - b.x) > INDENT / 2
 
 
 def _wrapped(a: Line, b: Line, layout: Layout) -> bool:
@@ -143,7 +142,7 @@ def _wrapped_further(lines: list[Line], end: int, layout: Layout) -> bool:
         end < len(lines)
         and not _depth(lines[end].text)
         and _wrapped(lines[end - 1], lines[end], layout)
-        and abs(lines[end].x - lines[end - 1].x) <= _INDENT / 2
+        and abs(lines[end].x - lines[end - 1].x) <= INDENT / 2
     )
 
 
@@ -171,9 +170,9 @@ def _depth(title: str) -> int:
 def _term(lines: list[Line], start: int, end: int, margins: dict[int, float]) -> bool:
     """A bold line at the body's size, indented from its page's margin, above text indented further: a term."""
     first = lines[start]
-    if end >= len(lines) or lines[end].page != first.page or first.x <= margins[first.page] + _INDENT / 2:
+    if end >= len(lines) or lines[end].page != first.page or first.x <= margins[first.page] + INDENT / 2:
         return False
-    return lines[end].x >= first.x + _INDENT
+    return lines[end].x >= first.x + INDENT
 
 
 def _levels(styles: list[_Style]) -> list[int]:
