@@ -10,10 +10,9 @@ import re
 
 import pytest
 
-from deflect.errors import SourceError
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.html import parse_page
-from deflect.ingest.sources import parse_html, parse_markdown
+from deflect.ingest.sources import NotAnArticle, parse_html, parse_markdown
 
 SPHINX_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kettle brew &#8212; Kettle 2.1 documentation</title>
@@ -540,7 +539,7 @@ def test_a_docbook_cover_page_of_nothing_but_title_page_metadata_has_no_text_to_
         flags=re.S,
     )
 
-    with pytest.raises(SourceError, match="no text besides headings"):
+    with pytest.raises(NotAnArticle, match="no text besides headings"):
         parse_html(cover, "guide.html", "sig")
 
 

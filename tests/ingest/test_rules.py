@@ -175,7 +175,7 @@ def test_ignoring_a_file_that_was_ingested_removes_it_from_the_index(tmp_path: P
     assert not {c.source_id for c in index.chunks()} & {"doc:runbooks/restart", "doc:runbooks/public-faq"}
 
 
-def test_a_page_of_headings_only_fails_with_a_reason_and_a_rerun_still_embeds_nothing(tmp_path: Path) -> None:
+def test_a_page_of_headings_only_is_skipped_with_a_reason_and_a_rerun_still_embeds_nothing(tmp_path: Path) -> None:
     kb = write(tmp_path / "kb", {"contents.md": "# Contents\n\n## Part one\n", "a.md": "# A\n\nText.\n"})
     embedder = HashEmbedder()
     ingestor = Ingestor(InMemoryIndex(), embedder, Chunker(200, 30))
@@ -184,9 +184,42 @@ def test_a_page_of_headings_only_fails_with_a_reason_and_a_rerun_still_embeds_no
     calls = embedder.calls
     second = ingestor.ingest_paths([kb], kb)
 
-    assert by_path(first.files)["contents.md"].status == "failed"
-    assert by_path(first.files)["contents.md"].reason == "article has no text besides headings"
+    assert by_path(first.files)["contents.md"].status == "skipped"
+    assert by_path(first.files)["contents.md"].reason == "no text besides headings"
+    assert not first.errors
     assert (second.added, second.updated, embedder.calls) == (0, 0, calls)
+
+
+@pytest.mark.parametrize("emptied", ["# Billing\n\n## Invoices\n", "---\ntitle: Billing\n---\n"])
+def test_a_page_emptied_since_the_last_ingest_leaves_the_index(tmp_path: Path, emptied: str) -> None:
+    # Its file parses, to nothing: what it said before is no longer true, so it must not stay citable. (A file that
+    # fails to read or parse keeps its chunks instead: a damaged file must not erase knowledge.)
+    kb = write(tmp_path / "kb", {"billing.md": "# Billing\n\n## Invoices\n\nInvoices are emailed monthly.\n"})
+    index = InMemoryIndex()
+    ingestor = Ingestor(index, HashEmbedder(), Chunker(200, 30))
+    ingestor.ingest_paths([kb], kb)
+    assert {c.source_id for c in index.chunks()} == {"doc:billing"}
+
+    (kb / "billing.md").write_text(emptied, encoding="utf-8")
+    report = ingestor.ingest_paths([kb], kb)
+
+    assert report.deleted == 1
+    assert not index.chunks()
+    assert by_path(report.files)["billing.md"].status == "skipped"
+
+
+def test_a_page_that_fails_to_read_keeps_what_it_had(tmp_path: Path) -> None:
+    kb = write(tmp_path / "kb", {"billing.md": "# Billing\n\nInvoices are emailed monthly.\n"})
+    index = InMemoryIndex()
+    ingestor = Ingestor(index, HashEmbedder(), Chunker(200, 30))
+    ingestor.ingest_paths([kb], kb)
+
+    (kb / "billing.md").write_bytes(b"\xff\xfe not utf-8 \x80")
+    report = ingestor.ingest_paths([kb], kb)
+
+    assert report.deleted == 0
+    assert {c.source_id for c in index.chunks()} == {"doc:billing"}
+    assert by_path(report.files)["billing.md"].status == "failed"
 
 
 def test_folders_outside_the_root_name_their_files_by_folder_so_same_names_do_not_collide(tmp_path: Path) -> None:

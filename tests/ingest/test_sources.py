@@ -199,9 +199,7 @@ BAD_FILES = [
         "bad front matter",
     ),
     bad("bad audience", "articles/everyone.md", b"---\ntitle: T\naudience: all\n---\nBody.\n", "'all'"),
-    bad("no body", "articles/hollow.md", b"---\ntitle: T\n---\n\n", "no body"),
     bad("tags neither list nor text", "articles/tags.md", b"---\ntitle: T\ntags: {a: 1}\n---\nB.\n", "tags"),
-    bad("HTML without any text", "articles/anon.html", b"<html><body><nav>Home</nav></body></html>", "no body"),
     bad("not a PDF", "articles/fake.pdf", b"<html>not a pdf</html>", "not a PDF"),
     bad("PDF cut short", "articles/cut.pdf", b"%PDF-1.7\n1 0 obj\n<<", "PDF"),
     bad("binary junk", "articles/logo.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "binary"),
@@ -209,6 +207,27 @@ BAD_FILES = [
     bad("empty file", "articles/empty.md", b"", "empty"),
     bad("whitespace only", "escalations/blank.jsonl", b"\n  \n\t\n", "empty"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("origin", "content"),
+    [
+        ("articles/hollow.md", b"---\ntitle: T\n---\n\n"),
+        ("articles/anon.html", b"<html><body><nav>Home</nav></body></html>"),
+        ("articles/contents.md", b"# Contents\n\n## Part one\n"),
+    ],
+)
+def test_a_file_that_parses_to_no_text_is_skipped_not_failed(kb: Path, origin: str, content: bytes) -> None:
+    # Not a fault to fix: there is nothing in it to index. (pipeline: its old chunks leave the index, as a failed
+    # file's would not.)
+    (kb / origin).write_bytes(content)
+
+    parsed = parse_kb(kb)
+
+    assert parsed.errors == []
+    assert origin not in parsed.damaged_origins
+    assert [(s.path, s.reason) for s in parsed.skipped] == [(origin, "no text besides headings")]
+    assert {d.source_id for d in parsed.docs} == KB_SOURCES
 
 
 @pytest.mark.parametrize(("origin", "content", "message", "line"), BAD_FILES)

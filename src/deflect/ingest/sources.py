@@ -243,6 +243,7 @@ BOILERPLATE_NOTE = "boilerplate:"
 LINK_INDEX = "an index: nearly all of its text links to other pages"
 # One reason for all, not one per target: the ingest report groups skipped files by reason.
 REDIRECT = "a redirect: only sends its reader to another page"
+NO_TEXT = "no text besides headings"
 
 
 def boilerplate_note(stripped: frozenset[str]) -> str:
@@ -426,12 +427,11 @@ def _article(
         url = rules.url_for(origin)
         if url:
             inferred.append("url: base_url + path")
-    if not body.strip():
-        raise SourceError(origin, "article has no body")
-    if not any(section.blocks for section in sections(body)):
-        # Nothing to chunk (a contents page whose links were navigation): it would never be indexed, and a rerun
-        # would find it "new" again.
-        raise SourceError(origin, "article has no text besides headings")
+    if not body.strip() or not any(section.blocks for section in sections(body)):
+        # Nothing to chunk (a contents page whose links were navigation, a page emptied by its author or by a
+        # parser that now drops its cover matter). Skipped, not failed: a failed file keeps what it had in the index
+        # (a damaged file must not erase knowledge), and this one said what it says now, which is nothing.
+        raise NotAnArticle(NO_TEXT)
     try:
         tags = _tags(meta.get("tags"))
     except ValueError as exc:
