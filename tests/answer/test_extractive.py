@@ -938,3 +938,48 @@ def test_a_question_that_is_not_a_how_to_gets_no_subcommand_example() -> None:
     answer = generator().generate("What does purging a ledger remove?", [man_page()])
 
     assert LEDGER_EXAMPLES not in answer.sentences
+
+
+# A command page whose best chunk is its list of related pages: it names the question's words and answers nothing.
+ARCHIVE_SEE_ALSO = """1. Archiving old ledgers.
+2. Restoring an archived ledger from its archive.
+3. The archive file format."""
+ARCHIVE_DESCRIPTION = """`tally archive` moves closed ledgers out of the working folder. An archived ledger is kept \
+read-only in `~/.tally/archive` until it is restored."""
+
+
+def archive_page(see_also: str = "tally archive > See also") -> SourceHit:
+    return source(
+        "doc:archive", ARCHIVE_SEE_ALSO, ARCHIVE_DESCRIPTION, headings=(see_also, "tally archive > Description")
+    )
+
+
+def test_a_see_also_list_is_not_quoted_even_from_the_best_chunk() -> None:
+    answer = generator().generate("How do I archive old ledgers?", [archive_page()])
+
+    assert answer.sentences == [ARCHIVE_DESCRIPTION]
+
+
+@pytest.mark.parametrize("heading", ["SEE ALSO", "See more", "Related pages"])
+def test_a_list_of_other_pages_is_known_by_its_heading_in_any_case(heading: str) -> None:
+    answer = generator().generate("How do I archive old ledgers?", [archive_page(f"tally archive > {heading}")])
+
+    assert answer.sentences == [ARCHIVE_DESCRIPTION]
+
+
+def test_a_section_whose_heading_only_begins_like_a_pointer_is_quoted() -> None:
+    answer = generator().generate("How do I archive old ledgers?", [archive_page("See also: archiving old ledgers")])
+
+    assert answer.sentences[0] == ARCHIVE_SEE_ALSO
+
+
+def test_a_see_also_list_is_not_added_as_a_second_passage() -> None:
+    man = source(
+        "doc:tally-archive.1",
+        f"DESCRIPTION\n\n{ARCHIVE_DESCRIPTION}\n\n# SEE ALSO\n\n`tally-restore`(1), `tally-prune`(1), `tally-old`(1)",
+        headings=("tally-archive",),
+    )
+
+    answer = generator().generate("How do I archive old ledgers, and restore or prune them?", [man])
+
+    assert all("tally-prune" not in s for s in answer.sentences)

@@ -74,6 +74,12 @@ _FRAME_WORDS = frozenset(
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _INDENTED_CODE = re.compile(r"(?:\A|\n\n)(?: {4}|\t)\S")
 _EXAMPLES = re.compile(r"\bexamples?\b", re.IGNORECASE)
+# A section that lists other pages ("See also", a man page's "SEE ALSO", fish's "See more") names them and answers
+# nothing; under the page's best chunk it was quoted first (fish's alias page: "1. The function command this builds
+# on. 2. Functions. ...") or as a second passage that added only the names.
+_POINTERS = re.compile(
+    r"(?:see also|see more|related (?:articles|pages|topics|links|commands)|further reading)\W*", re.IGNORECASE
+)
 _OWN_LINE = re.compile(r"^(?:\s{4}|\s{0,3}(?:```|~~~|\||<|>))")
 
 
@@ -191,6 +197,8 @@ class ExtractiveGenerator:
                 continue
             fragment = split_blocks(chunk.quotable)[0].start if opens_mid_sentence(chunk.quotable) else -1
             for section in chunk_sections(chunk.quotable, _heading(source, chunk.heading_path), self._max_chars):
+                if _points_elsewhere(section.heading):
+                    continue
                 heading_words = _stems(section.heading)
                 for group in section.groups:
                     p = group.passage
@@ -244,6 +252,8 @@ class ExtractiveGenerator:
                 sections = chunk_sections(chunk.text, _heading(source, chunk.heading), self._max_chars)
                 quotes = chunk.may_quote(sections)
                 for section in sections:
+                    if _points_elsewhere(section.heading):
+                        continue
                     heading_words = _stems(section.heading)
                     above = (section.whole,) if section.whole and quotes(section.whole) else ()
                     ranked: list[tuple[Passage, tuple[Passage, ...]]] = [(p, ()) for p in above]
@@ -485,6 +495,11 @@ def _item_example(first: _Candidate, candidates: list[_Candidate], question: fro
         )
     ]
     return max(found, key=lambda c: c.score, default=None)
+
+
+def _points_elsewhere(heading: str) -> bool:
+    """Whether a section under `heading` (its path) only lists other pages: its own heading is "See also" or alike."""
+    return _POINTERS.fullmatch(heading.rsplit(" > ", 1)[-1].strip()) is not None
 
 
 def _within(heading_path: str, section: str) -> bool:
