@@ -10,8 +10,10 @@ import pytest
 
 from deflect.domain.ports import AnchorIndex
 from deflect.index.anchors import ChromaAnchorIndex
-from deflect.testing.anchor_contract import AnchorIndexContract
+from deflect.index.chroma import embedded_client, http_client
+from deflect.testing.anchor_contract import AnchorIndexContract, make_anchor
 from deflect.testing.anchors import InMemoryAnchorIndex
+from deflect.testing.contracts import PUBLIC, unit
 
 from .test_index_contract import EF_SEARCH, chroma_server  # noqa: F401 (the server fixture, shared)
 
@@ -26,15 +28,57 @@ class TestInMemoryAnchorIndex(AnchorIndexContract):
         return InMemoryAnchorIndex
 
 
-class TestChromaEmbeddedAnchors(AnchorIndexContract):
+# Two ChromaAnchorIndex objects on the same collections, as two server workers (or a worker and `deflect ingest`)
+# have them: each holds the anchors it read (deflect.index.anchors), which must follow the other's writes.
+Pair = Callable[[], tuple[ChromaAnchorIndex, ChromaAnchorIndex]]
+
+
+class SharedCollections:
+    @pytest.fixture
+    def make_pair(self) -> Pair:
+        raise NotImplementedError("override make_pair")
+
+    def test_what_one_object_holds_follows_anothers_writes(self, make_pair: Pair) -> None:
+        reader, writer = make_pair()
+        key = ("doc:api/timeout", "set")
+        reader.replace("doc:guide", [make_anchor("doc:guide", "First.")], [unit(1, 0)])
+        assert reader.landing(unit(1, 0), [key], PUBLIC) == {key: pytest.approx(1.0, abs=1e-4)}
+        writer.replace("doc:guide", [make_anchor("doc:guide", "Second.")], [unit(0, 1)])
+        assert reader.landing(unit(1, 0), [key], PUBLIC) == {key: pytest.approx(0.0, abs=1e-4)}
+        reader.replace("doc:faq", [make_anchor("doc:faq", "Third.")], [unit(1, 1)])  # its own write, after the other's
+        assert writer.landing(unit(0, 1), [key], PUBLIC) == {key: pytest.approx(1.0, abs=1e-4)}
+        writer.delete_sources(["doc:guide", "doc:faq"])
+        assert reader.landing(unit(1, 0), [key], PUBLIC) == {}
+
+
+class TestChromaEmbeddedAnchors(AnchorIndexContract, SharedCollections):
     @pytest.fixture
     def make_anchors(self, tmp_path: Path) -> Callable[[], AnchorIndex]:
         return lambda: ChromaAnchorIndex.embedded(tmp_path / "chroma", collection_name(), EF_SEARCH)
 
+    @pytest.fixture
+    def make_pair(self, tmp_path: Path) -> Pair:
+        def pair() -> tuple[ChromaAnchorIndex, ChromaAnchorIndex]:
+            name = collection_name()
+            path = tmp_path / "chroma"
+            return tuple(ChromaAnchorIndex(embedded_client(path), name, EF_SEARCH, recheck_s=0) for _ in range(2))
+
+        return pair
+
 
 @pytest.mark.integration
-class TestChromaServerAnchors(AnchorIndexContract):
+class TestChromaServerAnchors(AnchorIndexContract, SharedCollections):
     @pytest.fixture
     def make_anchors(self, chroma_server: tuple[str, int]) -> Callable[[], AnchorIndex]:  # noqa: F811
         host, port = chroma_server
         return lambda: ChromaAnchorIndex.http(host, port, collection_name(), EF_SEARCH)
+
+    @pytest.fixture
+    def make_pair(self, chroma_server: tuple[str, int]) -> Pair:  # noqa: F811
+        host, port = chroma_server
+
+        def pair() -> tuple[ChromaAnchorIndex, ChromaAnchorIndex]:
+            name = collection_name()
+            return tuple(ChromaAnchorIndex(http_client(host, port), name, EF_SEARCH, recheck_s=0) for _ in range(2))
+
+        return pair

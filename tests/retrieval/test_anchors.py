@@ -6,12 +6,12 @@ to it with a sentence that does. The vectors are the hash embedder's, so every c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pytest
 
-from deflect.domain.models import Anchor, AnchorHit, Chunk, ScoredChunk, SourceHit
-from deflect.retrieval.anchors import anchor_bonus
+from deflect.domain.models import Anchor, Chunk, Landing, ScoredChunk, SourceHit
+from deflect.retrieval.anchors import anchor_bonus, landing_keys
 from deflect.retrieval.hybrid import Adjust, HybridRetriever
 from deflect.testing.anchors import InMemoryAnchorIndex
 from deflect.testing.fakes import HashEmbedder, InMemoryIndex
@@ -59,23 +59,16 @@ def anchor(sentence: str = LINK, audience: str = "public", fragment: str = "", t
     )
 
 
-def hit(sentence: str = LINK, fragment: str = "", target: str = "doc:timeouts", cosine: float = 0.5) -> AnchorHit:
-    return AnchorHit.from_id(anchor(sentence, fragment=fragment, target=target).anchor_id, cosine)
-
-
 class CountingAnchors(InMemoryAnchorIndex):
     def __init__(self) -> None:
         super().__init__()
         self.searches = 0
 
-    def nearest(
-        self,
-        embedding: Sequence[float],
-        k: int,
-        audiences: frozenset[str],
-    ) -> list[AnchorHit]:
+    def landing(
+        self, embedding: Sequence[float], keys: Collection[Landing], audiences: frozenset[str]
+    ) -> dict[Landing, float]:
         self.searches += 1
-        return super().nearest(embedding, k, audiences)
+        return super().landing(embedding, keys, audiences)
 
 
 @pytest.fixture
@@ -154,6 +147,16 @@ def test_an_internal_pages_anchor_never_reorders_a_customers_results(embedder: H
     assert [h.source_id for h in found.retrieve(QUESTION, EVERYONE)] == ["doc:timeouts", "doc:overview"]
 
 
+def test_an_anchor_counts_however_many_others_are_nearer_the_question(embedder: HashEmbedder) -> None:
+    # 1,200 anchors closer to the question than the link, landing on a page that is no candidate: a search for the
+    # nearest 1,000 of all anchors (session 10) would not have read the link, which the exact read still finds.
+    crowd = [anchor(f"{QUESTION} {i}", target="doc:elsewhere") for i in range(1200)]
+    store = CountingAnchors()
+    found = retriever(embedder, [*crowd, anchor()], store=store).retrieve(QUESTION, PUBLIC)
+    assert [h.source_id for h in found] == ["doc:timeouts", "doc:overview"]
+    assert store.searches == 1
+
+
 def test_an_anchor_far_from_the_question_moves_nothing(embedder: HashEmbedder) -> None:
     hits = retriever(embedder, [anchor("Install the package from the archive")]).retrieve(QUESTION, PUBLIC)
     assert [h.source_id for h in hits] == ["doc:overview", "doc:timeouts"]
@@ -161,17 +164,17 @@ def test_an_anchor_far_from_the_question_moves_nothing(embedder: HashEmbedder) -
 
 def test_a_fragment_lands_on_its_section_and_no_fragment_on_the_first() -> None:
     candidates = [ScoredChunk(chunk=c, dense=0.5, score=0.5) for c in [OVERVIEW, *TIMEOUTS]]
-    near = [hit(fragment="retry", cosine=0.8)]
-    assert anchor_bonus(candidates, near, 0.2, 0.3) == {"doc:timeouts#1": pytest.approx(0.2 * 0.5)}
-    near = [hit(cosine=0.8)]
-    assert set(anchor_bonus(candidates, near, 0.2, 0.3)) == {"doc:timeouts#0"}
-    # The best anchor of a section counts, once; one under the floor adds nothing.
-    near = [hit(cosine=0.6), hit("Other.", cosine=0.7)]
-    assert anchor_bonus(candidates, near, 0.2, 0.3) == {"doc:timeouts#0": pytest.approx(0.2 * 0.4)}
-    assert anchor_bonus(candidates, [hit(cosine=0.29)], 0.2, 0.3) == {}
+    best = {("doc:timeouts", "retry"): 0.8}
+    assert anchor_bonus(candidates, best, 0.2, 0.3) == {"doc:timeouts#1": pytest.approx(0.2 * 0.5)}
+    assert set(anchor_bonus(candidates, {("doc:timeouts", ""): 0.8}, 0.2, 0.3)) == {"doc:timeouts#0"}
+    # A section's best cosine counts, once, however many keys of the chunk's section it has; under the floor: nothing.
+    best = {("doc:timeouts", ""): 0.6, ("doc:timeouts", "intro"): 0.7}
+    assert anchor_bonus(candidates, best, 0.2, 0.3) == {"doc:timeouts#0": pytest.approx(0.2 * 0.4)}
+    assert anchor_bonus(candidates, {("doc:timeouts", ""): 0.29}, 0.2, 0.3) == {}
 
 
 def test_a_markdown_link_by_url_lands_on_the_page_with_that_url() -> None:
     candidates = [ScoredChunk(chunk=c, dense=0.5, score=0.5) for c in TIMEOUTS]
-    near = [hit(target="https://frob.example/timeouts", cosine=0.8)]
-    assert set(anchor_bonus(candidates, near, 0.2, 0.3)) == {"doc:timeouts#0"}
+    assert landing_keys(candidates) >= {("https://frob.example/timeouts", ""), ("doc:timeouts", "")}
+    best = {("https://frob.example/timeouts", ""): 0.8}
+    assert set(anchor_bonus(candidates, best, 0.2, 0.3)) == {"doc:timeouts#0"}

@@ -117,7 +117,7 @@ def install_metrics(app: FastAPI, svc: DeflectService) -> CollectorRegistry:
     )
     stages = Histogram(
         "deflect_retrieval_stage_seconds",
-        "Time of each retrieval stage: question embedding, dense kNN, keyword search, anchor kNN.",
+        "Time of each retrieval stage: question embedding, dense kNN, keyword search, anchors of the candidates.",
         ["stage"],
         buckets=BUCKETS,
         registry=registry,

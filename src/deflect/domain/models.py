@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -129,10 +128,14 @@ class Anchor(BaseModel):
     sentence: str
 
     @property
+    def landing(self) -> Landing:
+        """Where it lands: (target, fragment)."""
+        return (self.target, self.fragment)
+
+    @property
     def anchor_id(self) -> str:
         """Stable id, one per (linking source, target, fragment, sentence). It starts with where the anchor lands
-        (ANCHOR_ID_SEPARATOR between the parts), so a nearest-neighbour search returns that without reading any
-        record (see AnchorHit.from_id)."""
+        (ANCHOR_ID_SEPARATOR between the parts), so the id alone says where it lands (landing_of)."""
         digest = hashlib.sha256(self.sentence.encode("utf-8")).hexdigest()[:20]
         return ANCHOR_ID_SEPARATOR.join((self.target, self.fragment, self.source_id, digest))
 
@@ -141,21 +144,15 @@ class Anchor(BaseModel):
 ANCHOR_ID_SEPARATOR = "\x1f"
 
 
-@dataclass(frozen=True, slots=True)
-class AnchorHit:
-    """An anchor near a question: where it lands and its cosine to the question's vector (all retrieval needs).
-    A dataclass, not a pydantic model: a question reads 1,000 of them, and validating each cost ~3 us (3 ms an ask
-    on the 2-core reference machine, beside the dense kNN); they are made here from a stored id, never from input."""
+# Where an anchor lands: (target, fragment), the section of the target that the link's fragment names ("" for a
+# link without one: the target's first section).
+Landing = tuple[str, str]
 
-    target: str
-    fragment: str
-    cosine: float
 
-    @classmethod
-    def from_id(cls, anchor_id: str, cosine: float) -> AnchorHit:
-        """The hit of a stored anchor, read off its id (Anchor.anchor_id)."""
-        target, fragment, _ = anchor_id.split(ANCHOR_ID_SEPARATOR, 2)
-        return cls(target=target, fragment=fragment, cosine=cosine)
+def landing_of(anchor_id: str) -> tuple[Landing, str]:
+    """Where a stored anchor lands and its linking source, read off its id (Anchor.anchor_id)."""
+    target, fragment, source_id, _ = anchor_id.split(ANCHOR_ID_SEPARATOR, 3)
+    return (target, fragment), source_id
 
 
 class ScoredChunk(BaseModel):

@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol, TextIO, runtime_checkable
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.keys import KeyRecord
-from deflect.domain.models import Anchor, AnchorHit, Answer, Chunk, ScoredChunk, SourceHit
+from deflect.domain.models import Anchor, Answer, Chunk, Landing, ScoredChunk, SourceHit
 
 
 class Embedder(Protocol):
@@ -75,7 +75,7 @@ class KeywordIndex(Protocol):
 
 class AnchorIndex(Protocol):
     """Anchors (what a page says where it links to another page), one vector each, kept per linking source. Audience
-    filtering happens inside `nearest`, never after it: a caller only ever sees anchors of pages it may see."""
+    filtering happens inside `landing`, never after it: a caller only ever sees anchors of pages it may see."""
 
     def replace(self, source_id: str, anchors: Sequence[Anchor], embeddings: Sequence[Sequence[float]]) -> None:
         """Make `anchors` (all of `source_id`'s) the linking source's records: new ones are written first, then the
@@ -86,14 +86,12 @@ class AnchorIndex(Protocol):
         """Remove every anchor of these linking sources; unknown ones are ignored."""
         ...
 
-    def nearest(
-        self,
-        embedding: Sequence[float],
-        k: int,
-        audiences: frozenset[str],
-    ) -> list[AnchorHit]:
-        """Where the k anchors nearest the question land, of linking pages the audiences may see, nearest first,
-        with their cosine."""
+    def landing(
+        self, embedding: Sequence[float], keys: Collection[Landing], audiences: frozenset[str]
+    ) -> dict[Landing, float]:
+        """For each of `keys` ((target, fragment) pairs) that anchors of linking pages the audiences may see land
+        on, the best cosine of those anchors to `embedding`: every such anchor, none missed. Keys no anchor lands on
+        are absent."""
         ...
 
     def of_source(self, source_id: str) -> list[Anchor]:

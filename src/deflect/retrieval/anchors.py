@@ -9,30 +9,23 @@ letting confidence see it answered an out-of-scope question on the sample kb.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit
+from deflect.domain.models import Chunk, Landing, ScoredChunk, SourceHit
 from deflect.ingest.links import page_url
 
-# Anchors read per question (ids and distances only), searched beside the dense kNN. Measured on SQLite's manual, whose
-# pages link in sentences (16,806 anchors; up to 632 past the floor into one question's candidate pages): the nearest
-# 1,000 of all anchors give the same first six pages on all 42 questions as every anchor into the candidates' pages,
-# in 6 ms instead of 23 (a filtered search); the other manuals have fewer than 1,000 anchors in all.
-ANCHORS_PER_QUESTION = 1000
+
+def landing_keys(chunks: Sequence[ScoredChunk]) -> set[Landing]:
+    """Every (target, fragment) an anchor landing on one of these chunks' sections has: the only anchors that can
+    move them (AnchorIndex.landing reads those, every one; session 10 read the 1,000 nearest of all anchors)."""
+    return {key for scored in chunks for key in _landing_keys(scored.chunk)}
 
 
 def anchor_bonus(
-    chunks: Sequence[ScoredChunk], near: Sequence[AnchorHit], weight: float, floor: float
+    chunks: Sequence[ScoredChunk], best: Mapping[Landing, float], weight: float, floor: float
 ) -> dict[str, float]:
-    """Chunk id -> its bonus: weight x (cosine - floor) of the best anchor landing on its section (positive only)."""
-    best: dict[tuple[str, str], float] = {}
-    for hit in near:
-        if hit.cosine <= floor:
-            continue
-        key = (hit.target, hit.fragment)
-        best[key] = max(best.get(key, hit.cosine), hit.cosine)
-    if not best:
-        return {}
+    """Chunk id -> its bonus: weight x (cosine - floor) of the best anchor landing on its section (positive only);
+    `best` is that cosine per (target, fragment), as AnchorIndex.landing gives it."""
     out: dict[str, float] = {}
     for scored in chunks:
         cosine = max((best.get(key, floor) for key in _landing_keys(scored.chunk)), default=floor)
@@ -41,7 +34,7 @@ def anchor_bonus(
     return out
 
 
-def _landing_keys(chunk: Chunk) -> list[tuple[str, str]]:
+def _landing_keys(chunk: Chunk) -> list[Landing]:
     """The (target, fragment) pairs an anchor landing on this chunk's section has: by source id, and by page url."""
     targets = [chunk.source_id]
     if chunk.url:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from deflect.domain.models import AnchorHit, Chunk, ScoredChunk, SourceHit, by_score
+from deflect.domain.models import Chunk, ScoredChunk, SourceHit, by_score
 from deflect.domain.ports import AnchorIndex, Embedder, Index, KeywordIndex
-from deflect.retrieval.anchors import ANCHORS_PER_QUESTION, anchor_bonus, ordered_by_anchors
+from deflect.retrieval.anchors import anchor_bonus, landing_keys, ordered_by_anchors
 from deflect.retrieval.keyword import KeywordSearch
 
 _T = TypeVar("_T")
@@ -68,11 +68,8 @@ class HybridRetriever:
         # The keyword search needs only the question's words, not its vector: it runs on this pool while the
         # question is embedded (torch and SQLite both release the GIL; the machine has two cores), so its cost
         # hides behind the embedding. Threads start on demand, one per concurrent retrieval up to 8 (the server
-        # runs at most 4 asks' retrievals at once: the index calls' Bounded pool). The anchor search runs there too,
-        # beside the dense one, once the question's vector is known.
-        self._pool = (
-            ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword") if keyword or self._anchors else None
-        )
+        # runs at most 4 asks' retrievals at once: the index calls' Bounded pool).
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword") if keyword else None
 
     @property
     def keyword(self) -> KeywordIndex | None:
@@ -92,9 +89,13 @@ class HybridRetriever:
     def retrieve(self, question: str, audiences: frozenset[str], k: int = 10) -> list[SourceHit]:
         """Top-k sources the audience may see, best first (anchor text moving pages, not their scores), adjusted by
         feedback on similar questions."""
-        dense, keyword, vector, near = self._gather(question, audiences, with_keyword=self._w > 0, anchors=True)
+        dense, keyword, vector = self._gather(question, audiences, with_keyword=self._w > 0)
         fused = fuse(dense, keyword, self._w)
-        bonus = anchor_bonus(fused, near, self._anchor_weight, self._anchor_floor) if near else {}
+        bonus: dict[str, float] = {}
+        if self._anchors and fused:
+            # Every anchor landing on a candidate's section, and no other: the only ones that can move a candidate.
+            best = self._timed("anchors", self._anchors.landing, vector, landing_keys(fused), audiences)
+            bonus = anchor_bonus(fused, best, self._anchor_weight, self._anchor_floor) if best else {}
         if not bonus:
             hits = rank_sources(fused, k)
             return self._adjust(vector, hits) if self._adjust else hits
@@ -109,35 +110,28 @@ class HybridRetriever:
         self, question: str, audiences: frozenset[str], with_keyword: bool = True
     ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
         """Dense and keyword candidates before fusion (the eval sweeps fusion weights over these)."""
-        dense, keyword, _, _ = self._gather(question, audiences, with_keyword, anchors=False)
+        dense, keyword, _ = self._gather(question, audiences, with_keyword)
         return dense, keyword
 
     def _gather(
-        self, question: str, audiences: frozenset[str], with_keyword: bool, anchors: bool
-    ) -> tuple[list[ScoredChunk], list[ScoredChunk], Sequence[float], list[AnchorHit]]:
-        """Dense and keyword candidates, the question's vector and (with `anchors`, when anchor text is on) the
-        anchors nearest it; the keyword search runs while the question is embedded and searched densely, the anchor
-        search beside the dense one, and their errors are raised here as if they had run in line."""
+        self, question: str, audiences: frozenset[str], with_keyword: bool
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk], Sequence[float]]:
+        """Dense and keyword candidates and the question's vector; the keyword search runs while the question is
+        embedded and searched densely, and its errors are raised here as if it had run in line."""
         pending: Future[list[ScoredChunk]] | None = None
-        linked: Future[list[AnchorHit]] | None = None
         if self._keyword and with_keyword and self._pool:
             pending = self._pool.submit(
                 self._timed, "keyword", self._keyword.search, question, self._candidates, audiences
             )
         try:
             vector = self._timed("embed", self._embedder.embed, [question])[0]
-            if anchors and self._anchors and self._pool:
-                linked = self._pool.submit(
-                    self._timed, "anchors", self._anchors.nearest, vector, ANCHORS_PER_QUESTION, audiences
-                )
             dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
         except BaseException:
-            for waiting in (pending, linked):
-                if waiting is not None:
-                    waiting.cancel()
+            if pending is not None:
+                pending.cancel()
             raise
         keyword = pending.result() if pending is not None else []
-        return dense, keyword, vector, linked.result() if linked is not None else []
+        return dense, keyword, vector
 
     def _timed(self, stage: str, call: Callable[..., _T], *args: Any) -> _T:
         started = time.perf_counter()

@@ -45,18 +45,39 @@ class AnchorIndexContract:
         assert anchors.of_source("doc:guide") == sorted([a, b], key=lambda x: x.anchor_id)
         assert anchors.of_source("doc:other") == []
 
-    def test_nearest_says_where_each_lands_and_its_cosine(self, anchors: AnchorIndex) -> None:
+    def test_landing_gives_each_keys_best_cosine(self, anchors: AnchorIndex) -> None:
         a = make_anchor("doc:guide", "You can change how long with frob_set_timeout().", fragment="set#1 a/b")
-        anchors.replace("doc:guide", [a], [unit(1, 0)])
-        found = anchors.nearest(unit(1, 1), 5, PUBLIC)
-        assert [(f.target, f.fragment) for f in found] == [("doc:api/timeout", "set#1 a/b")]
-        assert found[0].cosine == pytest.approx(cosine(unit(1, 0), unit(1, 1)), abs=1e-4)
+        b = make_anchor("doc:guide", "Or call frob_set_timeout().", fragment="set#1 a/b")
+        c = make_anchor("doc:guide", "The overview.", target="https://help.example/api", fragment="")
+        anchors.replace("doc:guide", [a, b, c], [unit(1, 0), unit(0, 1), unit(1, 1)])
+        question = unit(1, 0.25)
+        keys = [("doc:api/timeout", "set#1 a/b"), ("https://help.example/api", ""), ("doc:api/timeout", "")]
+        found = anchors.landing(question, keys, PUBLIC)
+        assert set(found) == set(keys[:2]), "a key no anchor lands on is absent"
+        assert found[keys[0]] == pytest.approx(cosine(unit(1, 0), question), abs=1e-4)
+        assert found[keys[1]] == pytest.approx(cosine(unit(1, 1), question), abs=1e-4)
+        assert anchors.landing(question, keys[1:], PUBLIC) == {keys[1]: pytest.approx(found[keys[1]])}
+        assert anchors.landing(question, [], PUBLIC) == {}
 
-    def test_nearest_is_ordered_and_cut_at_k(self, anchors: AnchorIndex) -> None:
-        rows = [make_anchor("doc:guide", f"Sentence {i}.") for i in range(3)]
-        anchors.replace("doc:guide", rows, [unit(1, 0), unit(1, 1), unit(0, 1)])
-        found = anchors.nearest(unit(1, 0), 2, PUBLIC)
-        assert [f.cosine for f in found] == pytest.approx([1.0, cosine(unit(1, 0), unit(1, 1))], abs=1e-4)
+    def test_landing_reads_every_anchor_of_a_key_however_many_are_nearer(self, anchors: AnchorIndex) -> None:
+        crowd = [make_anchor("doc:faq", f"Near {i}.", target="doc:elsewhere") for i in range(60)]
+        anchors.replace("doc:faq", crowd, [unit(1, 0.01 * i) for i in range(60)])
+        anchors.replace("doc:guide", [make_anchor("doc:guide", "Far.")], [unit(0.1, 1)])
+        found = anchors.landing(unit(1, 0), [("doc:api/timeout", "set")], PUBLIC)
+        assert found == {("doc:api/timeout", "set"): pytest.approx(cosine(unit(0.1, 1), unit(1, 0)), abs=1e-4)}
+
+    def test_landing_follows_each_write(self, anchors: AnchorIndex) -> None:
+        key = ("doc:api/timeout", "set")
+        anchors.replace("doc:guide", [make_anchor("doc:guide", "First.")], [unit(1, 0)])
+        assert anchors.landing(unit(1, 0), [key], PUBLIC) == {key: pytest.approx(1.0, abs=1e-4)}
+        anchors.replace("doc:guide", [make_anchor("doc:guide", "Second.")], [unit(0, 1)])
+        assert anchors.landing(unit(1, 0), [key], PUBLIC) == {key: pytest.approx(0.0, abs=1e-4)}
+        anchors.replace("doc:faq", [make_anchor("doc:faq", "Third.")], [unit(1, 1)])
+        assert anchors.landing(unit(1, 0), [key], PUBLIC) == {
+            key: pytest.approx(cosine(unit(1, 1), unit(1, 0)), abs=1e-4)
+        }
+        anchors.delete_sources(["doc:faq", "doc:guide"])
+        assert anchors.landing(unit(1, 0), [key], PUBLIC) == {}
 
     def test_replace_swaps_a_sources_anchors_and_leaves_others(self, anchors: AnchorIndex) -> None:
         old = [make_anchor("doc:guide", "Old one."), make_anchor("doc:guide", "Kept.")]
@@ -89,16 +110,17 @@ class AnchorIndexContract:
         internal = make_anchor("doc:runbook", "Internal.", audience="internal", target="doc:secret")
         anchors.replace("doc:runbook", [internal], [unit(1, 0)])
         anchors.replace("doc:guide", [make_anchor("doc:guide", "Public.")], [unit(0, 1)])
-        assert [f.target for f in anchors.nearest(unit(1, 0), 10, PUBLIC)] == ["doc:api/timeout"]
-        assert len(anchors.nearest(unit(1, 0), 10, EVERYONE)) == 2
-        assert anchors.nearest(unit(1, 0), 10, frozenset()) == []
+        keys = [("doc:secret", "set"), ("doc:api/timeout", "set")]
+        assert list(anchors.landing(unit(1, 0), keys, PUBLIC)) == [("doc:api/timeout", "set")]
+        assert set(anchors.landing(unit(1, 0), keys, EVERYONE)) == set(keys)
+        assert anchors.landing(unit(1, 0), keys, frozenset()) == {}
 
     def test_an_audience_change_moves_the_anchor(self, anchors: AnchorIndex) -> None:
         a = make_anchor("doc:guide", "Same sentence.", audience="internal")
         anchors.replace("doc:guide", [a], [unit(1, 0)])
         anchors.replace("doc:guide", [a.model_copy(update={"audience": "public"})], [unit(1, 0)])
         assert anchors.count() == 1
-        assert len(anchors.nearest(unit(1, 0), 10, PUBLIC)) == 1
+        assert set(anchors.landing(unit(1, 0), [a.landing], PUBLIC)) == {a.landing}
 
     def test_the_manifest_names_each_linking_sources_hashes(self, anchors: AnchorIndex) -> None:
         anchors.replace("doc:guide", [make_anchor("doc:guide", "A.")], [unit(1, 0)])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Sequence
 
-from deflect.domain.models import Anchor, AnchorHit
+from deflect.domain.models import Anchor, Landing
 
 
 class InMemoryAnchorIndex:
@@ -26,19 +27,16 @@ class InMemoryAnchorIndex:
         for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id in gone]:
             del self._rows[anchor_id]
 
-    def nearest(
-        self,
-        embedding: Sequence[float],
-        k: int,
-        audiences: frozenset[str],
-    ) -> list[AnchorHit]:
-        scored = [
-            (float(sum(x * y for x, y in zip(embedding, e, strict=True))), anchor_id)
-            for anchor_id, (a, e) in self._rows.items()
-            if a.audience in audiences
-        ]
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        return [AnchorHit.from_id(anchor_id, cosine) for cosine, anchor_id in scored[:k]]
+    def landing(
+        self, embedding: Sequence[float], keys: Collection[Landing], audiences: frozenset[str]
+    ) -> dict[Landing, float]:
+        wanted = set(keys)
+        out: dict[Landing, float] = {}
+        for a, e in self._rows.values():
+            if a.audience in audiences and a.landing in wanted:
+                value = _cosine(embedding, e)
+                out[a.landing] = max(out.get(a.landing, value), value)
+        return out
 
     def of_source(self, source_id: str) -> list[Anchor]:
         return sorted((a for a, _ in self._rows.values() if a.source_id == source_id), key=lambda a: a.anchor_id)
@@ -52,3 +50,8 @@ class InMemoryAnchorIndex:
 
     def count(self) -> int:
         return len(self._rows)
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / norm if norm else 0.0
