@@ -4,7 +4,8 @@ HTML edition is also installed.
     .venv/bin/python benchmarks/pdf_extractors.py /usr/share/doc/bash/bash.pdf:/usr/share/doc/bash/bash.html ...
 
 Score: the share of extracted words (3+ letters) that the same manual's HTML also contains; words broken by
-extraction ("e xecuting") or by hyphenation at a line end ("dynam- ically") fall out of it. pdfminer.six is measured only when importable. Nothing is written.
+extraction ("e xecuting") or by hyphenation at a line end ("dynam- ically") fall out of it. pdfminer.six is measured
+only when importable. Nothing is written.
 """
 
 from __future__ import annotations
