@@ -313,14 +313,15 @@ def eval_policy(
     """Precision, recall and F1 of every escalation trigger on labelled sets, patterns vs prototypes vs both."""
     from deflect.evaluation.policy_eval import evaluate_policy, load_trigger_cases
     from deflect.policy.loader import load_policy
-    from deflect.wiring import build_embedder
+    from deflect.wiring import build_trigger_embedder
 
     settings = _settings()
     files = cases or [Path("eval/policy/triggers.jsonl"), Path("eval/policy/triggers-holdout.jsonl")]
     with _errors():
         _exists(*files)
         rules = load_policy(settings.policy_file).triggers
-        embedder = None if patterns_only else build_embedder(settings)
+        # The model the prototypes' thresholds were tuned with, whatever DEFLECT_EMBEDDING_MODEL retrieves with.
+        embedder = None if patterns_only else build_trigger_embedder(settings)
         for path in files:
             result = evaluate_policy(load_trigger_cases(path), rules, embedder)
             out.print(result.markdown(path.name), markup=False, highlight=False)

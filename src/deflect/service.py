@@ -92,6 +92,7 @@ class DeflectService:
         auto_calibrate: bool = True,
         keys: KeyRing | None = None,
         suggest_excerpt: bool = True,
+        trigger_embedder: Embedder | None = None,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -123,7 +124,11 @@ class DeflectService:
         # Called with every ask's result, after it is stored (e.g. /metrics counts decisions); must not raise.
         self.observers: list[Callable[[AskResult], None]] = []
         self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback, max_age_s=gaps_refresh_s)
-        self._scorer = PrototypeScorer.from_triggers(embedder, policy.triggers) if policy.triggers.semantic else None
+        # The triggers' own model when retrieval runs another (deflect.wiring.build_trigger_embedder).
+        triggers = policy.triggers
+        self._scorer = (
+            PrototypeScorer.from_triggers(trigger_embedder or embedder, triggers) if triggers.semantic else None
+        )
         # Every read of the index while serving goes through this: a deadline, and a breaker while it is down.
         self._index_calls = index_calls or Bounded("index", 5.0, IndexUnavailable)
         # The database bounds its own waits (busy timeout); this also bounds a hung connection for readiness.

@@ -11,7 +11,7 @@ from deflect.calibrate.store import CalibrationStore
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
 from deflect.domain.ports import AnchorIndex, Embedder, Generator, Index, KeywordIndex, Store
-from deflect.errors import IndexUnavailable, StoreUnavailable
+from deflect.errors import ConfigError, IndexUnavailable, StoreUnavailable
 from deflect.escalations.config import load_escalation_config
 from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import Ingestor
@@ -98,6 +98,39 @@ def build_embedder(settings: Settings) -> Embedder:
     return CachedEmbedder(model)
 
 
+def build_trigger_embedder(settings: Settings, retrieval: Embedder | None = None) -> Embedder | None:
+    """The embedder the semantic escalation triggers score with: `retrieval` itself when the policy's thresholds were
+    tuned for it (the question is then embedded once for both), else the model they were tuned for, loaded beside it.
+
+    A prototype cosine from another model is on another scale, so with DEFLECT_EMBEDDING_MODEL=mpnet (or a model of
+    the team's own) the triggers would otherwise fall back to their patterns alone, and a frustrated customer or a
+    request for a human that only the prototypes catch would be answered instead of handed over. The second model
+    costs its memory (~90 MB for the packaged MiniLM) and one more question encoding per ask (~8 ms here); only a
+    `semantic_model` deflect cannot load leaves the patterns alone, with the scorer's warning.
+    None: the policy has no semantic rules."""
+    from deflect.index.embedder import CachedEmbedder, SentenceTransformerEmbedder
+    from deflect.policy.semantic import tuned_for
+
+    triggers = load_policy(settings.policy_file).triggers
+    if not triggers.semantic:
+        return None
+    if retrieval is not None and tuned_for(retrieval.name, triggers.semantic_model):
+        return retrieval
+    if retrieval is not None and not tuned_for(retrieval.name, settings.embedding_model):
+        # Not the configured model (a test's fake embedder): the scorer's own fallback applies, as before.
+        return retrieval
+    try:
+        model = SentenceTransformerEmbedder(
+            triggers.semantic_model, settings.embedding_threads, cache_dir=settings.data_dir / "models"
+        )
+    except ConfigError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("semantic triggers cannot load their model: %s", exc)
+        return retrieval
+    return CachedEmbedder(model)
+
+
 def build_generator(settings: Settings, embedder: Embedder) -> Generator:
     """Extractive by default; Ollama when configured, falling back to extractive sentence by sentence."""
     extractive = ExtractiveGenerator(settings.answer_max_sources, settings.answer_max_chars)
@@ -118,9 +151,11 @@ def assemble(
     scrub: Scrubber | None = None,
     keyword_index: KeywordIndex | None = None,
     anchors: AnchorIndex | None = None,
+    trigger_embedder: Embedder | None = None,
 ) -> DeflectService:
     """Build the service from given parts; tests pass fakes here, production passes real clients. Anchor text is
-    used only with an anchor index given and DEFLECT_ANCHOR_WEIGHT above 0."""
+    used only with an anchor index given and DEFLECT_ANCHOR_WEIGHT above 0. `trigger_embedder` scores the semantic
+    triggers (`build_trigger_embedder`); None: `embedder`."""
     from deflect.feedback import FeedbackDesk
     from deflect.gaps import GapQuestion
     from deflect.service import DeflectService
@@ -156,6 +191,7 @@ def assemble(
         desk=EscalationDesk(store, load_escalation_config(settings.escalation_file)),
         policy=load_policy(settings.policy_file),
         embedder=embedder,
+        trigger_embedder=trigger_embedder,
         knowledge=KnowledgeWriter(settings.kb_dir),
         scrub=scrubber,
         feedback=feedback,
@@ -225,4 +261,11 @@ def build_service(settings: Settings) -> DeflectService:
 
         use_json_logs()
     index = build_index(settings)
-    return assemble(settings, index, build_embedder(settings), anchors=build_anchor_index(settings, index))
+    embedder = build_embedder(settings)
+    return assemble(
+        settings,
+        index,
+        embedder,
+        anchors=build_anchor_index(settings, index),
+        trigger_embedder=build_trigger_embedder(settings, embedder),
+    )

@@ -71,7 +71,7 @@ def prepare(
     workdir: Path | None = None,
 ) -> EvalSetup:
     """A fresh temporary index holding `kb` (or the dataset's threads) and the cases to ask."""
-    from deflect.wiring import assemble
+    from deflect.wiring import assemble, build_trigger_embedder
 
     work = workdir or Path(tempfile.mkdtemp(prefix="deflect-eval-"))
     if dataset is not None:
@@ -99,7 +99,9 @@ def prepare(
         else None
     )
     store = SqlStore(f"sqlite:///{work / 'eval.db'}")
-    service = assemble(eval_settings, index, embedder, store=store, anchors=anchors)
+    # The triggers score with their own model when the eval runs another one, as the service does.
+    triggers = build_trigger_embedder(settings, embedder)
+    service = assemble(eval_settings, index, embedder, store=store, anchors=anchors, trigger_embedder=triggers)
     service.ingest([kb], kb)
     return EvalSetup(service, cases, label, work)
 
