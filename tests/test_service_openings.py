@@ -3,7 +3,7 @@ from the index; when that read fails, the question is still answered, without it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +11,13 @@ import pytest
 
 from deflect.config import Settings
 from deflect.domain.models import Answer, Audience, Chunk, SourceHit
+from deflect.errors import IndexUnavailable
+from deflect.index.keyword import SqliteKeywordIndex
 from deflect.retrieval.openings import FOLLOWING, NEARBY
 from deflect.service import DeflectService
 from deflect.testing import InMemoryIndex
 from deflect.testing.fakes import ScriptedGenerator
+from deflect.testing.keyword import InMemoryKeywordIndex
 
 _SLOW = " ".join(f"Run {i} of a traced program is about ten times slower than an untraced run." for i in range(20))
 _SITES = " ".join(f"Site {i} of a function is listed with the callers that reached it through it." for i in range(20))
@@ -61,14 +64,36 @@ class BrokenPageReads(InMemoryIndex):
         return super().chunks(*args, **kwargs)
 
 
+class PageReads(InMemoryKeywordIndex):
+    """The keyword index, counting its reads by id (how openings are read); they fail once `fail` is set."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.failing = fail  # from the ask on: ingestion writes it first
+        self.fail = False
+        self.reads = 0
+
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        self.reads += 1
+        if self.fail:
+            raise IndexUnavailable("the keyword index failed while reading: database is locked")
+        return super().chunks(chunk_ids, audiences)
+
+
 def ask(
-    make_service: Callable[..., DeflectService], settings: Settings, index: InMemoryIndex, question: str = QUESTION
+    make_service: Callable[..., DeflectService],
+    settings: Settings,
+    index: InMemoryIndex,
+    question: str = QUESTION,
+    keyword: InMemoryKeywordIndex | None = None,
 ) -> RecordingGenerator:
     Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER, encoding="utf-8")
     generator = RecordingGenerator()
-    service = make_service(index=index, generator=generator)
+    service = make_service(index=index, generator=generator, keyword_index=keyword or InMemoryKeywordIndex())
     if isinstance(index, BrokenPageReads):
         index.fail = True
+    if isinstance(keyword, PageReads):
+        keyword.fail = keyword.failing
     service.ask(question, Audience.CUSTOMER, record=False)
     return generator
 
@@ -87,9 +112,20 @@ def test_the_generator_gets_the_opening_of_a_page_answered_from_a_later_section(
 def test_a_failing_page_read_leaves_the_answer_without_the_opening(
     make_service: Callable[..., DeflectService], settings: Settings
 ) -> None:
-    generator = ask(make_service, settings, BrokenPageReads())
+    generator = ask(make_service, settings, BrokenPageReads(), keyword=PageReads(fail=True))
 
     assert generator.sources and generator.sources[0].opening is None
+
+
+def test_a_failing_keyword_read_is_made_from_the_vector_index(
+    make_service: Callable[..., DeflectService], settings: Settings
+) -> None:
+    index, keyword = CountingPageReads(), PageReads(fail=True)
+
+    generator = ask(make_service, settings, index, keyword=keyword)
+
+    assert keyword.reads == 1 and index.reads == 1
+    assert generator.sources[0].opening is not None and "`--tool=tracer`" in generator.sources[0].opening.text
 
 
 class CountingPageReads(InMemoryIndex):
@@ -111,12 +147,13 @@ def test_only_a_how_to_question_reads_openings(
 ) -> None:
     # Only a how-to answer quotes an opening (deflect.answer.extractive); every answer reads the chunks next to its
     # first source's retrieved ones, in the same one read.
-    index = CountingPageReads()
-    generator = ask(make_service, settings, index, question)
+    index, keyword = CountingPageReads(), PageReads()
+    generator = ask(make_service, settings, index, question, keyword)
 
     assert generator.sources[0].source_id == "doc:articles/tracer"
     assert (generator.sources[0].opening is not None) == opening
-    assert index.reads == 1
+    assert keyword.reads == 1, "one read, from the keyword index"
+    assert index.reads == 0, "it holds every chunk at the version retrieved: nothing is read from the vector index"
 
 
 def wanting(monkeypatch: pytest.MonkeyPatch, ids: set[str]) -> None:
@@ -133,12 +170,12 @@ def test_neighbours_are_read_in_the_one_read_with_the_openings_whatever_the_ques
     question: str,
 ) -> None:
     wanting(monkeypatch, {"doc:articles/tracer#1"})
-    index = CountingPageReads()
+    index, keyword = CountingPageReads(), PageReads()
 
-    generator = ask(make_service, settings, index, question)
+    generator = ask(make_service, settings, index, question, keyword)
 
     top = generator.sources[0]
-    assert index.reads == 1
+    assert keyword.reads == 1 and index.reads == 0
     assert [c.chunk_id for c in top.context] == ["doc:articles/tracer#1"]
     assert "#1" not in {c.chunk.chunk_id[-2:] for c in top.chunks}, "the fixture must not retrieve the neighbour"
 
@@ -148,7 +185,7 @@ def test_a_failing_read_leaves_the_answer_without_its_neighbours(
 ) -> None:
     wanting(monkeypatch, {"doc:articles/tracer#1"})
 
-    generator = ask(make_service, settings, BrokenPageReads())
+    generator = ask(make_service, settings, BrokenPageReads(), keyword=PageReads(fail=True))
 
     assert generator.sources and generator.sources[0].context == []
 
@@ -177,14 +214,16 @@ Tracer slows a program down by a factor of ten. {_SLOW}
 
 def ask_long(
     make_service: Callable[..., DeflectService], settings: Settings, question: str
-) -> tuple[RecordingGenerator, CountingPageReads]:
-    """Ask about the longer tracer page; the generator has the sources it was given, the index counts reads by id."""
+) -> tuple[RecordingGenerator, PageReads]:
+    """Ask about the longer tracer page; the generator has the sources it was given, the keyword index counts reads
+    by id (the vector index is read by id only for what the keyword index lacks: nothing here)."""
     Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER_LONG, encoding="utf-8")
     generator = RecordingGenerator()
-    index = CountingPageReads()
-    service = make_service(index=index, generator=generator)
+    index, keyword = CountingPageReads(), PageReads()
+    service = make_service(index=index, generator=generator, keyword_index=keyword)
     service.ask(question, Audience.CUSTOMER, record=False)
-    return generator, index
+    assert index.reads == 0
+    return generator, keyword
 
 
 @pytest.mark.parametrize(("question", "read"), [(QUESTION, True), (QUESTION_NOT_HOW, False)])
@@ -218,3 +257,28 @@ def test_every_answer_gets_the_chunks_next_to_its_first_sources_retrieved_ones(
     assert index.reads == 1
     assert {c.chunk_id for c in top.nearby} == near - retrieved
     assert all(s.nearby == [] for s in generator.sources[1:]), "the first source's only"
+
+
+class ForgetfulPageReads(SqliteKeywordIndex):
+    """The embedded keyword index, holding nothing by id: every opening is read from the vector index, as before
+    the keyword index served those reads."""
+
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        return []
+
+
+@pytest.mark.parametrize("audience", [Audience.CUSTOMER, Audience.AGENT])
+def test_an_answer_quoting_its_pages_opening_is_the_same_whichever_index_the_opening_is_read_from(
+    make_service: Callable[..., DeflectService], settings: Settings, audience: Audience, tmp_path: Path
+) -> None:
+    Path(settings.kb_dir, "articles", "tracer.md").write_text(TRACER_LONG, encoding="utf-8")
+    results = []
+    for keyword in (SqliteKeywordIndex(tmp_path / "served.sqlite3"), ForgetfulPageReads(tmp_path / "former.sqlite3")):
+        index = CountingPageReads()
+        service = make_service(index=index, keyword_index=keyword)  # the extractive generator
+        results.append((service.ask(QUESTION, audience, record=False), index.reads))
+
+    (served, vector_reads_served), (former, vector_reads_former) = results
+    assert (vector_reads_served, vector_reads_former) == (0, 1)
+    assert "`--tool=tracer`" in (served.answer or served.draft_answer or ""), "the answer quotes the opening"
+    assert served.model_dump(exclude={"id", "latency_ms"}) == former.model_dump(exclude={"id", "latency_ms"})

@@ -587,7 +587,15 @@ class DeflectService:
         try:
             following = FOLLOWING if openings else 0  # a section's example, for a how-to answer (openings' docstring)
             return self._index_calls.call(
-                with_openings, self._index, sources, audience.visible(), neighbours, openings, following, nearby
+                with_openings,
+                self._index,
+                sources,
+                audience.visible(),
+                neighbours,
+                openings,
+                following,
+                nearby,
+                self._retriever.keyword,
             )
         except IndexUnavailable as exc:
             log.warning("answering without page openings or neighbours: %s", exc.message)

@@ -3,11 +3,15 @@ the index, read with the asker's audience filter, unless retrieval already retur
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
+from deflect.errors import IndexUnavailable
 from deflect.retrieval.openings import opens_page, with_openings
 from deflect.testing import HashEmbedder, InMemoryIndex
+from deflect.testing.contracts import PUBLIC
+from deflect.testing.keyword import InMemoryKeywordIndex
 
 OPENING = "To use this tool, you must specify `--tool=tracer` on the command line."
 COUNTS = "Tracer counts every call made by each function and writes the counts to `tracer.out.<pid>`."
@@ -244,3 +248,89 @@ def test_an_internal_nearby_chunk_is_not_given_to_a_customer_and_escalations_get
 
     assert out[0].nearby == [page[0]]
     assert escalation[0].nearby == []
+
+
+class CountingKeyword(InMemoryKeywordIndex):
+    """A keyword index that records the ids of every read by id (or fails them, when `fail`)."""
+
+    def __init__(self, *chunks: Chunk, fail: bool = False) -> None:
+        super().__init__()
+        self.upsert(list(chunks))
+        self.reads: list[set[str]] = []
+        self.fail = fail
+
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        self.reads.append(set(chunk_ids))
+        if self.fail:
+            raise IndexUnavailable("the keyword index failed while reading: database is locked")
+        return super().chunks(chunk_ids, audiences)
+
+
+def both(*chunks: Chunk) -> tuple[CountingIndex, CountingKeyword]:
+    index = CountingIndex()
+    index.upsert(list(chunks), HashEmbedder().embed([c.text for c in chunks]))
+    return index, CountingKeyword(*chunks)
+
+
+def test_with_a_keyword_index_the_one_read_goes_there_and_gives_what_the_vector_index_gives() -> None:
+    page = [*sections_page(), *tracer_page()]
+    index, keyword = both(*page)
+    sources = [hit(page[3]), hit(page[7])]
+    wanted = {"doc:hooks#2", "doc:tracer#1"}
+
+    out = with_openings(index, sources, PUBLIC, wanted, following=2, nearby=1, keyword=keyword)
+    before = with_openings(index, sources, PUBLIC, wanted, following=2, nearby=1)
+
+    ids = {"doc:hooks#0", "doc:hooks#2", "doc:hooks#4", "doc:tracer#0", "doc:tracer#1"}
+    assert keyword.reads == [ids]
+    assert index.reads == [(None, ids)], "only the read made without the keyword index"
+    assert out == before
+    assert out[0].nearby and out[0].following and out[1].opening and out[1].context
+
+
+def test_ids_the_keyword_index_lacks_are_read_from_the_vector_index() -> None:
+    # An index from before the keyword index (not yet backfilled), or a crash between the two writes.
+    page = tracer_page()
+    index, _ = both(*page)
+    keyword = CountingKeyword(page[1])
+
+    out = with_openings(index, [hit(page[2])], PUBLIC, {"doc:tracer#1"}, keyword=keyword)
+
+    assert keyword.reads == [{"doc:tracer#0", "doc:tracer#1"}]
+    assert index.reads == [(None, {"doc:tracer#0"})], "the vector index is asked only for what the other lacks"
+    assert out[0].opening == page[0] and out[0].context == [page[1]]
+
+
+def test_a_chunk_the_keyword_index_holds_at_another_version_of_its_page_is_read_from_the_vector_index() -> None:
+    # A page being ingested again: the vector index is written first, so for a moment the keyword index lags.
+    page = tracer_page()
+    index, _ = both(*page)
+    stale = page[0].model_copy(update={"text": "To use this tool, type `tracer`.", "source_hash": "older"})
+    keyword = CountingKeyword(stale, page[1])
+
+    out = with_openings(index, [hit(page[2])], PUBLIC, keyword=keyword)
+
+    assert index.reads == [(None, {"doc:tracer#0"})]
+    assert out[0].opening == page[0]
+
+
+def test_a_failing_keyword_index_leaves_the_whole_read_to_the_vector_index() -> None:
+    page = tracer_page()
+    index, _ = both(*page)
+    keyword = CountingKeyword(*page, fail=True)
+
+    out = with_openings(index, [hit(page[2])], PUBLIC, {"doc:tracer#1"}, keyword=keyword)
+
+    assert index.reads == [(None, {"doc:tracer#0", "doc:tracer#1"})]
+    assert out[0].opening == page[0] and out[0].context == [page[1]]
+
+
+def test_the_keyword_index_is_read_with_the_askers_audience() -> None:
+    page = tracer_page()
+    page[0] = chunk("doc:tracer", 0, OPENING, audience="internal")
+    index, keyword = both(*page)
+
+    out = with_openings(index, [hit(page[2])], PUBLIC, keyword=keyword)
+
+    assert out[0].opening is None
+    assert index.reads == [(None, {"doc:tracer#0"})], "absent for this audience: the vector index is asked too"

@@ -64,6 +64,11 @@ class KeywordIndex(Protocol):
         `keyword` in (0, 1] relative to the best (1.0)."""
         ...
 
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        """The stored chunks with these ids that the audiences may see, every field as written but `embed_text`
+        (an answer's page openings and neighbours, read by id); ids not stored, or not visible, are absent."""
+        ...
+
     def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, str]:
         """Chunk id -> source hash of the stored chunks (optionally of some sources), to find what is missing."""
         ...

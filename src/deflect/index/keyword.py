@@ -157,6 +157,27 @@ class SqliteKeywordIndex:
         )
         return [(data[i], score) for score, _, i in kept]
 
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        """The stored chunks with these ids that the audiences may see (a lookup by the unique chunk_id)."""
+        if not audiences:
+            return []
+        ids = sorted(chunk_ids)
+        marks = ",".join("?" * len(audiences))
+        out: list[Chunk] = []
+        with _errors("read"):
+            conn = self._conn()
+            for start in range(0, len(ids), BATCH):
+                part = ids[start : start + BATCH]
+                out += [
+                    _load(data)
+                    for (data,) in conn.execute(
+                        f"SELECT data FROM chunk WHERE chunk_id IN ({','.join('?' * len(part))}) "
+                        f"AND audience IN ({marks})",
+                        (*part, *sorted(audiences)),
+                    )
+                ]
+        return out
+
     def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, str]:
         """Chunk id -> source hash of the stored chunks, optionally of some sources only."""
         conn = self._conn()

@@ -227,6 +227,22 @@ class PostgresKeywordIndex:
             ).all()
         return normalised([(Chunk.model_validate(json.loads(data)), float(score)) for data, score in rows])
 
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        """The stored chunks with these ids that the audiences may see (a lookup by the primary key)."""
+        ids = sorted(chunk_ids)
+        if not ids or not audiences:
+            return []
+        out: list[Chunk] = []
+        sql = (
+            "SELECT data FROM keyword_chunks WHERE collection = :c AND chunk_id = ANY(:ids) "
+            "AND audience = ANY(:audiences)"
+        )
+        with self._begin("read") as conn:
+            for start in range(0, len(ids), BATCH):
+                params = {"c": self.collection, "ids": ids[start : start + BATCH], "audiences": sorted(audiences)}
+                out += [Chunk.model_validate_json(data) for (data,) in conn.execute(text(sql), params)]
+        return out
+
     def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, str]:
         """Chunk id -> source hash of the stored chunks, optionally of some sources only."""
         sql = "SELECT chunk_id, source_hash FROM keyword_chunks WHERE collection = :c"

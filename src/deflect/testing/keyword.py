@@ -46,6 +46,10 @@ class InMemoryKeywordIndex:
         scored.sort(key=lambda cs: (-cs[1], cs[0].chunk_id))
         return normalised(scored[:k])
 
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        found = (self._rows.get(cid) for cid in set(chunk_ids))
+        return [row[0].model_copy(update={"embed_text": ""}) for row in found if row and row[0].audience in audiences]
+
     def manifest(self, source_ids: Collection[str] | None = None) -> dict[str, str]:
         return {
             cid: chunk.source_hash

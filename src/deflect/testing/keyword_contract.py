@@ -96,9 +96,11 @@ class KeywordIndexContract:
 
         index.upsert([make_chunk("a#0", text="rotate the API key")])
         assert [h.chunk.chunk_id for h in other.search("rotating keys", k=5, audiences=PUBLIC)] == ["a#0"]
+        assert [c.chunk_id for c in other.chunks(["a#0"], PUBLIC)] == ["a#0"]
 
         other.delete_chunks(["a#0"])
         assert index.search("rotating keys", k=5, audiences=PUBLIC) == []
+        assert index.chunks(["a#0"], PUBLIC) == []
 
     # --- searching -----------------------------------------------------------------------------------------
 
@@ -232,3 +234,52 @@ class KeywordIndexContract:
 
         assert hit.chunk.model_dump(exclude={"embed_text"}) == full.model_dump(exclude={"embed_text"})
         assert hit.dense == 0.0
+
+    def test_chunks_by_id_carry_every_stored_field(self, index: KeywordIndex) -> None:
+        full = make_chunk(
+            "doc:guide#0",
+            text="Opening — café.\n\nBefore the first heading.",
+            heading_path="",
+            tags=("a,b", "c"),  # a comma inside a tag: stored as written
+            quote_from=3,
+            source_chunks=4,
+            fragments=("", "setup", "a#b"),
+        )
+        index.upsert([full, make_chunk("doc:guide#1"), make_chunk("doc:guide#2")])
+
+        got = index.chunks(["doc:guide#0"], EVERYONE)
+
+        assert [c.model_dump(exclude={"embed_text"}) for c in got] == [full.model_dump(exclude={"embed_text"})]
+
+    def test_chunks_by_id_returns_only_the_ids_asked_that_are_stored(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk(f"p#{n}", text=f"part {n}") for n in range(5)] + [make_chunk("q#0")])
+
+        got = index.chunks({"p#1", "p#3", "q#0", "missing#0", "p#9"}, PUBLIC)
+
+        assert sorted(c.chunk_id for c in got) == ["p#1", "p#3", "q#0"]
+        assert {c.chunk_id: c.text for c in got}["p#3"] == "part 3"
+        assert index.chunks([], PUBLIC) == []
+        assert index.chunks(set(), EVERYONE) == []
+
+    def test_chunks_by_id_are_the_latest_written_and_deleted_ones_are_gone(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("p#0", text="old"), make_chunk("p#1")])
+        index.upsert([make_chunk("p#0", text="new", source_hash="hash-2")])
+        index.delete_chunks(["p#1"])
+
+        got = index.chunks(["p#0", "p#1"], PUBLIC)
+
+        assert [(c.chunk_id, c.text, c.source_hash) for c in got] == [("p#0", "new", "hash-2")]
+
+    def test_chunks_by_id_never_returns_a_chunk_the_audiences_may_not_see(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk("secret#0", "internal"), make_chunk("pub#0")])
+
+        assert [c.chunk_id for c in index.chunks(["secret#0", "pub#0"], PUBLIC)] == ["pub#0"]
+        assert sorted(c.chunk_id for c in index.chunks(["secret#0", "pub#0"], EVERYONE)) == ["pub#0", "secret#0"]
+        assert index.chunks(["secret#0", "pub#0"], frozenset()) == []
+
+    def test_chunks_by_id_reads_many_ids_at_once(self, index: KeywordIndex) -> None:
+        index.upsert([make_chunk(f"m#{i}", text=f"chunk {i}") for i in range(1200)])
+
+        got = index.chunks([f"m#{i}" for i in range(0, 1200, 2)] + ["m#5000"], PUBLIC)
+
+        assert sorted(int(c.chunk_id[2:]) for c in got) == list(range(0, 1200, 2))
