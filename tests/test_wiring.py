@@ -12,6 +12,7 @@ from conftest import FAKE_CALIBRATION
 from deflect.config import Settings
 from deflect.domain.models import Audience, Decision
 from deflect.domain.ports import Embedder
+from deflect.offline import offline_environment
 from deflect.policy.loader import load_policy
 from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.testing.store import InMemoryStore
@@ -64,6 +65,9 @@ def test_no_semantic_rules_need_no_model(policy_settings: Settings, tmp_path: Pa
 
 def test_another_retrieval_model_gets_the_triggers_model_beside_it(policy_settings: Settings, kb: Path) -> None:
     retrieval = retrieval_model("mpnet")
+    # As every entry point does before loading a model: the hub library reads these once, when first imported, and
+    # a model loaded here first would leave progress bars on for the CLI tests that follow (tests/index/test_embedder).
+    offline_environment()
     triggers = build_trigger_embedder(policy_settings, retrieval)
     assert triggers is not None and triggers.name.startswith("minilm:")
 
