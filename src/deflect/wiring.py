@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from deflect.answer.confidence import Calibration
@@ -26,12 +27,12 @@ if TYPE_CHECKING:  # numpy comes with these: imported in the builders, so build_
     from deflect.calibrate.calibrator import Calibrator
     from deflect.service import DeflectService
 
+log = logging.getLogger(__name__)
+
 
 def install_log_scrubbing() -> None:
     """Scrub personal data from every log record: the filter sits on the root handlers (a logger's own filter
     would miss records propagated from child loggers); a handler is created if there is none yet."""
-    import logging
-
     from deflect.pii import PiiLogFilter
 
     root = logging.getLogger()
@@ -86,16 +87,22 @@ def build_keyword_index(settings: Settings, store: Store | None = None) -> Keywo
 def build_embedder(settings: Settings) -> Embedder:
     """The sentence-transformers model named in settings, loaded from a local path, behind a cache of recent
     embeddings (one ask needs its question's vector in four places)."""
+    return _sentence_embedder(settings, settings.embedding_model)
+
+
+def _sentence_embedder(settings: Settings, model: str) -> Embedder:
+    """`model` (a packaged alias or a local path) with the settings' threads and batch, behind the cache."""
     from deflect.index.embedder import CachedEmbedder, SentenceTransformerEmbedder
 
-    model = SentenceTransformerEmbedder(
-        settings.embedding_model,
-        settings.embedding_threads,
-        settings.embedding_batch_size,
-        cache_dir=settings.data_dir / "models",
-        batch_threads=settings.embedding_ingest_threads,
+    return CachedEmbedder(
+        SentenceTransformerEmbedder(
+            model,
+            settings.embedding_threads,
+            settings.embedding_batch_size,
+            cache_dir=settings.data_dir / "models",
+            batch_threads=settings.embedding_ingest_threads,
+        )
     )
-    return CachedEmbedder(model)
 
 
 def build_trigger_embedder(settings: Settings, retrieval: Embedder | None = None) -> Embedder | None:
@@ -108,7 +115,6 @@ def build_trigger_embedder(settings: Settings, retrieval: Embedder | None = None
     costs its memory (~90 MB for the packaged MiniLM) and one more question encoding per ask (~8 ms here); only a
     `semantic_model` deflect cannot load leaves the patterns alone, with the scorer's warning.
     None: the policy has no semantic rules."""
-    from deflect.index.embedder import CachedEmbedder, SentenceTransformerEmbedder
     from deflect.policy.semantic import tuned_for
 
     triggers = load_policy(settings.policy_file).triggers
@@ -120,15 +126,10 @@ def build_trigger_embedder(settings: Settings, retrieval: Embedder | None = None
         # Not the configured model (a test's fake embedder): the scorer's own fallback applies, as before.
         return retrieval
     try:
-        model = SentenceTransformerEmbedder(
-            triggers.semantic_model, settings.embedding_threads, cache_dir=settings.data_dir / "models"
-        )
+        return _sentence_embedder(settings, triggers.semantic_model)
     except ConfigError as exc:
-        import logging
-
-        logging.getLogger(__name__).warning("semantic triggers cannot load their model: %s", exc)
+        log.warning("semantic triggers cannot load their model: %s", exc)
         return retrieval
-    return CachedEmbedder(model)
 
 
 def build_generator(settings: Settings, embedder: Embedder) -> Generator:
