@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pytest import MonkeyPatch
+
 from deflect.config import Settings
 from deflect.evaluation.candidates import CANDIDATES, compare
 from deflect.evaluation.golden import GoldenCase
@@ -39,3 +41,17 @@ def test_own_titles_are_asked_as_a_customer(settings: Settings) -> None:
     assert result["titles_asked"] == len(public_articles) > 0
     share = result["titles_answered_own"]
     assert share is not None and 0.0 <= share <= 1.0
+
+
+def test_each_case_is_asked_cleaned_as_ask_cleans_it(settings: Settings, monkeypatch: MonkeyPatch) -> None:
+    service = assemble(settings, InMemoryIndex(), HashEmbedder(), store=InMemoryStore())
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    assert service.calibrator is not None
+    asked: list[str] = []
+    evidence = service.evidence
+    monkeypatch.setattr(service, "evidence", lambda q, a: (asked.append(q), evidence(q, a))[1])
+    decomposed = "Cafe\u0301 invoice\u200b  download?"  # e + combining accent, a zero-width space, two spaces
+
+    compare(service, [GoldenCase(id="a", question=decomposed)], service.calibrator.last_samples, 0.05)
+
+    assert asked == ["Caf\u00e9 invoice download?"]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from deflect.answer.confidence import FEATURES
 from deflect.calibrate.fit import Sample, risk_coverage
 from deflect.calibrate.selfcal import fit
+from deflect.domain.text import clean_text
 from deflect.evaluation.calibration import RISK_TAGS
 from deflect.evaluation.golden import GoldenCase
 from deflect.evaluation.metrics import auroc, coverage_at_risk, risk_coverage_curve
@@ -32,7 +33,8 @@ def compare(
     scored = [c for c in cases if not RISK_TAGS & set(c.tags)]
     rows = []
     for case in scored:
-        hits, feats = service.evidence(case.question, case.audience)
+        # Cleaned as `ask` cleans it (NFC, no invisible characters), so the table scores the question `ask` sees.
+        hits, feats = service.evidence(clean_text(case.question), case.audience)
         right = (not case.should_escalate) and bool(hits) and hits[0].source_id in set(case.expected_sources)
         rows.append((feats, int(right), case.should_escalate))
     answerable = sum(1 for _, _, esc in rows if not esc) or 1
