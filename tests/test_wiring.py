@@ -16,7 +16,7 @@ from deflect.offline import offline_environment
 from deflect.policy.loader import load_policy
 from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.testing.store import InMemoryStore
-from deflect.wiring import assemble, build_trigger_embedder
+from deflect.wiring import assemble, build_embedder, build_trigger_embedder
 
 # A trigger only the prototype can catch: no pattern, a phrase no pattern in config/policy.yaml matches.
 POLICY = """
@@ -89,3 +89,12 @@ def test_another_retrieval_model_gets_the_triggers_model_beside_it(policy_settin
     assert decision is Decision.ESCALATE and "human_requested" in reasons
     # Without it (as before this change) the rule is off for this model and the request goes unseen.
     assert "human_requested" not in ask(None)[1]
+
+
+def test_the_e5_alias_builds_the_e5_embedder_and_the_triggers_keep_minilm(policy_settings: Settings) -> None:
+    settings = policy_settings.model_copy(update={"embedding_model": "e5"})
+    offline_environment()
+    retrieval = build_embedder(settings)
+    assert retrieval.name.startswith("e5:")
+    triggers = build_trigger_embedder(settings, retrieval)
+    assert triggers is not None and triggers.name.startswith("minilm:")

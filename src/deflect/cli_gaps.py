@@ -14,13 +14,18 @@ if TYPE_CHECKING:  # deflect.gaps brings numpy: imported when `gaps` runs, not f
 
 
 def _finder() -> GapFinder:
+    from deflect.calibrate.store import CalibrationStore
     from deflect.desk import utc_now
     from deflect.gaps import GapFinder
     from deflect.wiring import build_embedder, build_index, build_store, offline_environment
 
     offline_environment()
     settings = _settings()
-    return GapFinder(build_store(settings), build_embedder(settings), build_index(settings), clock=utc_now)
+    # The calibration says how the embedder spreads its cosines (the gap thresholds are MiniLM's).
+    scale = CalibrationStore(settings.self_calibration_path, settings.calibration_file).load().cosine_scale
+    return GapFinder(
+        build_store(settings), build_embedder(settings), build_index(settings), clock=utc_now, scale=lambda: scale
+    )
 
 
 @app.command()

@@ -83,7 +83,9 @@ class Settings(BaseSettings):
 
     embedding_model: str = Field(
         "minilm",
-        description="`minilm` (packaged all-MiniLM-L6-v2) or any sentence-transformers local path.",
+        description="`minilm` (packaged all-MiniLM-L6-v2), `mpnet` (all-mpnet-base-v2, extra `[mpnet]`), `e5` "
+        "(multilingual-e5-small, 4-bit, extra `[multilingual]`: for KBs not in English), or any sentence-transformers "
+        "local path.",
     )
     embedding_threads: int = Field(
         1, ge=1, description="torch threads; 1 is robust when the other core is busy (measured)."

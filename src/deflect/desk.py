@@ -280,7 +280,7 @@ class EscalationDesk:
         earlier = [e.question for e in self.store.list(customer_id=customer_id, since=since, limit=50)]
         if not earlier:
             return 0
-        vectors = embedder.embed([question, *earlier])
+        vectors = embedder.embed_questions([question, *earlier])
         q = vectors[0]
         return sum(1 for v in vectors[1:] if sum(a * b for a, b in zip(q, v, strict=True)) >= min_similarity)
 

@@ -123,7 +123,15 @@ class DeflectService:
         self.keys = keys  # API keys and widget ids kept in the database (None: settings keys only)
         # Called with every ask's result, after it is stored (e.g. /metrics counts decisions); must not raise.
         self.observers: list[Callable[[AskResult], None]] = []
-        self._gaps = GapFinder(desk.store, embedder, index, desk.clock, feedback=gap_feedback, max_age_s=gaps_refresh_s)
+        self._gaps = GapFinder(
+            desk.store,
+            embedder,
+            index,
+            desk.clock,
+            feedback=gap_feedback,
+            max_age_s=gaps_refresh_s,
+            scale=lambda: self.calibration.cosine_scale,
+        )
         # The triggers' own model when retrieval runs another (deflect.wiring.build_trigger_embedder).
         triggers = policy.triggers
         self._scorer = (
@@ -235,8 +243,11 @@ class DeflectService:
         confidence = self.calibration.confidence(feats) if index_available else 0.0
         rules = self.rules
         repeat = rules.triggers.repeat_contact
+        # The policy's similarity is MiniLM's; another model's cosines are read on its own scale (e5 puts unrelated
+        # questions at 0.78: at a raw 0.8 any two questions of one customer would be one problem asked twice).
+        similar = self.calibration.cosine_scale.from_reference(repeat.min_similarity)
         recent = (
-            self.desk.recent_similar(customer_id, question, self._embedder, repeat.window_days, repeat.min_similarity)
+            self.desk.recent_similar(customer_id, question, self._embedder, repeat.window_days, similar)
             if customer_id
             else 0
         )
@@ -644,7 +655,7 @@ class DeflectService:
     def _probe_index(self) -> int:
         chunks = self._index.count()
         if chunks:
-            self._index.query(self._embedder.embed(["readiness probe"])[0], 1, Audience.CUSTOMER.visible())
+            self._index.query(self._embedder.embed_questions(["readiness probe"])[0], 1, Audience.CUSTOMER.visible())
         return chunks
 
     def require_index(self) -> None:

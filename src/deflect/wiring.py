@@ -85,15 +85,27 @@ def build_keyword_index(settings: Settings, store: Store | None = None) -> Keywo
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The sentence-transformers model named in settings, loaded from a local path, behind a cache of recent
-    embeddings (one ask needs its question's vector in four places)."""
+    """The model named in settings, loaded from a local path or a package, behind a cache of recent embeddings (one
+    ask needs its question's vector in four places)."""
     return _sentence_embedder(settings, settings.embedding_model)
 
 
 def _sentence_embedder(settings: Settings, model: str) -> Embedder:
     """`model` (a packaged alias or a local path) with the settings' threads and batch, behind the cache."""
+    from deflect.index.e5 import E5_MODELS
     from deflect.index.embedder import CachedEmbedder, SentenceTransformerEmbedder
 
+    if model in E5_MODELS:
+        from deflect.index.e5 import E5Embedder
+
+        return CachedEmbedder(
+            E5Embedder(
+                model,
+                settings.embedding_threads,
+                settings.embedding_batch_size,
+                batch_threads=settings.embedding_ingest_threads,
+            )
+        )
     return CachedEmbedder(
         SentenceTransformerEmbedder(
             model,
@@ -181,12 +193,14 @@ def assemble(
     chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
     ingestor = Ingestor(index, embedder, chunker, keyword_index, settings.parse_memo_path, anchors=anchors)
     calibrator = build_calibrator(settings, index, retriever, embedder)
+    # A calibration passed in (tests) is fixed; otherwise the KB's own, fitted and refitted by the calibrator.
+    current = (lambda: calibration) if calibration else calibrator.current
+    feedback.scale = lambda: current().cosine_scale
     return DeflectService(
         index=index,
         retriever=retriever,
         generator=generator or build_generator(settings, embedder),
-        # A calibration passed in (tests) is fixed; otherwise the KB's own, fitted and refitted by the calibrator.
-        calibration=(lambda: calibration) if calibration else calibrator.current,
+        calibration=current,
         calibrator=None if calibration else calibrator,
         ingestor=ingestor,
         desk=EscalationDesk(store, load_escalation_config(settings.escalation_file)),

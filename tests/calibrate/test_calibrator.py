@@ -3,14 +3,21 @@ holds, refits when it changed materially, never overrides an explicit file; leav
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
+from pytest import MonkeyPatch
 from tests.retrieval.test_hybrid import dense, keyword
 
 from conftest import FAKE_CALIBRATION
+from deflect.calibrate import selfcal
+from deflect.calibrate.fit import Sample
 from deflect.calibrate.selfcal import _rank, collect_samples, kb_fingerprint, kb_hash
 from deflect.config import Settings
+from deflect.domain.cosine import CosineScale
 from deflect.domain.models import Audience, Chunk
+from deflect.domain.ports import Embedder
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.service import DeflectService
 from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
@@ -102,14 +109,17 @@ def _article(source_id: str, title: str, text: str) -> Chunk:
     )
 
 
-def _left_out_labels(chunks: list[Chunk]) -> dict[str, int]:
+def _left_out_labels(chunks: list[Chunk], embedder: Embedder | None = None) -> dict[str, int]:
     """Each source's left-out probe label, self-calibrating on an in-memory index of `chunks`."""
-    embedder = HashEmbedder()
+    return {s.group: s.label for s in _samples(chunks, embedder or HashEmbedder()) if s.kind == "left_out"}
+
+
+def _samples(chunks: list[Chunk], embedder: Embedder) -> list[Sample]:
     index = InMemoryIndex()
     index.upsert(chunks, embedder.embed([f"{c.title}\n\n{c.text}" for c in chunks]))
     retriever = HybridRetriever(index, embedder, None, 0.0, 40)
     samples, _ = collect_samples(index.chunks(), retriever, embedder, 10)
-    return {s.group: s.label for s in samples if s.kind == "left_out"}
+    return samples
 
 
 def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_otherwise_wrong() -> None:
@@ -126,6 +136,37 @@ def test_a_left_out_probe_answered_by_a_source_saying_the_same_is_right_and_othe
     # leaving out the export article, the FAQ that quotes the same sentence still answers; not so for SSO
     assert left_out["doc:export"] == 1
     assert left_out["doc:sso"] == 0
+
+
+class Crowded(HashEmbedder):
+    """The hash embedder with every cosine squeezed towards 1 (cos' = 0.2 cos + 0.8), as e5 crowds its cosines: one
+    shared extra dimension carries most of every vector."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[math.sqrt(0.2) * x for x in v] + [math.sqrt(0.8)] for v in super().embed(texts)]
+
+
+EXPORT_CASE = [
+    _article("doc:export", "Exporting boards to CSV files", "Open the board menu and choose Export as CSV."),
+    _article("doc:csv-faq", "Spreadsheet downloads for managers", "Open the board menu and choose Export as CSV."),
+    _article("doc:sso", "Configuring single sign-on with SAML", "Upload the metadata XML from your provider."),
+    _article("doc:pricing", "Plans and prices for teams", "Business costs 24 dollars per member."),
+    _article("doc:invoices", "Downloading invoices as PDF", "Billing lists every invoice with a PDF link."),
+]
+
+
+def test_a_model_that_crowds_its_cosines_gets_the_labels_the_hash_model_gets(monkeypatch: MonkeyPatch) -> None:
+    plain = _left_out_labels(EXPORT_CASE)
+    crowded = _samples(EXPORT_CASE, Crowded())
+
+    assert {s.group: s.label for s in crowded if s.kind == "left_out"} == plain
+    assert all(s.features["top_dense"] > 0 for s in crowded if s.kind == "left_out")  # other sources stayed
+    # Read on the raw cosines, any two quotes "say the same": every left-out probe would count as answered by
+    # whatever source is left, and the threshold fitted on that answers what the KB does not cover.
+    monkeypatch.setattr(selfcal, "measure_scale", lambda embedder, texts: CosineScale())
+    unscaled = _samples(EXPORT_CASE, Crowded())
+    assert plain["doc:sso"] == 0
+    assert all(s.label == 1 for s in unscaled if s.kind == "left_out")
 
 
 def test_a_probe_answered_by_another_page_that_poses_it_in_its_title_and_headings_is_right() -> None:

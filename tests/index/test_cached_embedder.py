@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 
@@ -57,3 +58,24 @@ def test_threads_sharing_the_cache_get_the_right_vectors() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+class _Prefixing(HashEmbedder):
+    """An asymmetric embedder, as e5 is: a question is embedded with a prefix a passage does not get."""
+
+    def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed([f"query {t}" for t in texts])
+
+
+def test_a_question_and_a_passage_with_the_same_words_are_cached_apart() -> None:
+    inner = _Prefixing()
+    cached = CachedEmbedder(inner)
+    passage = cached.embed(["reset my password"])[0]
+    question = cached.embed_questions(["reset my password"])[0]
+    assert question == pytest.approx(inner.embed_questions(["reset my password"])[0], abs=1e-6)
+    assert passage == pytest.approx(inner.embed(["reset my password"])[0], abs=1e-6)
+    assert question != pytest.approx(passage, abs=1e-3)
+    before = inner.texts
+    cached.embed_questions(["reset my password"])
+    cached.embed(["reset my password"])
+    assert inner.texts == before  # each kind was kept

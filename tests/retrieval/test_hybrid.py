@@ -262,6 +262,9 @@ class _Handshake:
         self.overlapped = self.started.wait(timeout=5)
         return self._embedder.embed(texts)
 
+    def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
     def search(self, query: str, k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
         self.started.set()
         return self._inner.search(query, k, audiences)

@@ -15,6 +15,7 @@ from pathlib import Path
 import Stemmer
 from pydantic import BaseModel, Field
 
+from deflect.domain.cosine import REFERENCE_UNRELATED, CosineScale
 from deflect.domain.models import SourceHit
 from deflect.errors import ConfigError
 
@@ -106,12 +107,22 @@ class Calibration(BaseModel):
     bias: float
     threshold: float = Field(ge=0.0, le=1.0, description="Answer when confidence >= threshold.")
     relevance_floor: float = Field(description="Below this top cosine nothing retrieved is about the question.")
+    unrelated_cosine: float = Field(
+        REFERENCE_UNRELATED,
+        description="The embedder's median cosine between unrelated questions, measured when self-calibrating "
+        "(deflect.domain.cosine); MiniLM's in files written before it was measured.",
+    )
     target_risk: float | None = None
     fitted_on: list[str] = Field(default_factory=list)
     notes: dict[str, float | int | str] = Field(default_factory=dict)
     # Self-calibration stamps: what the KB was when this was fitted (see deflect.calibrate).
     kb_hash: str = ""
     sources: dict[str, str] = Field(default_factory=dict, description="source id -> content hash at fit time.")
+
+    @property
+    def cosine_scale(self) -> CosineScale:
+        """How this calibration's embedder spreads its cosines: the policy's fixed cosines are set on MiniLM's."""
+        return CosineScale(self.unrelated_cosine)
 
     def confidence(self, feats: dict[str, float]) -> float:
         """P(the answer is right), in [0, 1]."""

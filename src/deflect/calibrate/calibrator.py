@@ -90,7 +90,8 @@ class Calibrator:
             f"{counts['probes_heading']} headings), each asked in the index and left out; "
             f"{counts['out_of_domain']} out-of-domain questions; {counts['posed_elsewhere']} probes posed by another "
             f"source's title and headings too ({counts['right_posed_elsewhere']} answered by it in the index: right; "
-            f"{counts['left_out_posed_elsewhere']} left out: undecidable)",
+            f"{counts['left_out_posed_elsewhere']} left out: undecidable); unrelated questions at cosine "
+            f"{counts['unrelated_cosine_permille'] / 1000:.3f} (MiniLM 0.073: other models' cosines read on its scale)",
         ]
         if extra:
             described.append(f"{extra_label or 'labelled cases'}: {len(extra)} cases")
@@ -104,6 +105,7 @@ class Calibrator:
         )
         cal.kb_hash = kb_hash(sources)
         cal.sources = sources
+        cal.unrelated_cosine = counts["unrelated_cosine_permille"] / 1000
         cal.notes |= {f"probe_{k}": v for k, v in counts.items()} | {"fitted_at": datetime.now(UTC).isoformat()}
         self.store.save(cal)
         with self._lock:

@@ -40,6 +40,8 @@ from deflect.calibrate.fit import (
     risk_coverage,
 )
 from deflect.calibrate.probes import Probe, carried_by, out_of_domain, probes_from_chunks, sample, signposts
+from deflect.calibrate.scale import measure as measure_scale
+from deflect.domain.cosine import CosineScale
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder
 from deflect.ingest.chunking import QUESTION_HEADING
@@ -101,10 +103,12 @@ def collect_samples(
     """Ask every sampled probe of the indexed `chunks` in the index and left out, plus the out-of-domain questions."""
     pool = probes_from_chunks(chunks)
     picked = sample(pool, max_probes)
-    duplicates = _duplicates(picked, pool, embedder)
+    ood = out_of_domain()
+    # The fixed cosines below are MiniLM's; another model's are read on its scale (deflect.calibrate.scale).
+    scale = measure_scale(embedder, [p.text for p in ood])
+    duplicates = _duplicates(picked, pool, embedder, scale)
     posed = carried_by([p.text for p in picked], signposts(chunks))
     carried = right_carried = left_carried = 0
-    ood = out_of_domain()
     samples: list[Sample] = []
     total = len(picked) + len(ood)
     for i, probe in enumerate(picked, start=1):
@@ -128,12 +132,12 @@ def collect_samples(
         own = _quote(probe.text, next((h for h in hits if h.source_id == probe.source_id), None))
         right = bool(hits) and (
             hits[0].source_id in answers | also_posed
-            or _same_answer(probe.text, own, hits, embedder) >= SAME_ANSWER_COSINE
+            or _same_answer(probe.text, own, hits, embedder, scale) >= SAME_ANSWER_COSINE
         )
         right_carried += bool(hits) and hits[0].source_id in also_posed
         samples.append(Sample(probe.source_id, features(probe.text, hits), int(right), probe.kind))
         left_out = _rank(dense, keyword, retriever.bm25_weight, answers)
-        same = _same_answer(probe.text, own, left_out, embedder)
+        same = _same_answer(probe.text, own, left_out, embedder, scale)
         feats = features(probe.text, left_out) | {"_same_answer": same}
         if left_out and left_out[0].source_id in also_posed and same < SAME_ANSWER_COSINE:
             # It poses the very words asked: whether it covers what the left-out source said, words cannot tell.
@@ -152,6 +156,7 @@ def collect_samples(
     counts = {"sources": len({c.source_id for c in chunks}), "probe_pool": len(pool), "probes": len(picked)}
     counts |= {f"probes_{k}": sum(1 for p in picked if p.kind == k) for k in ("escalation", "title", "heading")}
     counts["out_of_domain"] = len(ood)
+    counts["unrelated_cosine_permille"] = round(scale.unrelated * 1000)
     counts["in_index_right"] = sum(s.label for s in samples)
     # How many probes another source's title and heading path pose too, and how many in-index answers that made right.
     counts["posed_elsewhere"] = carried
@@ -165,8 +170,9 @@ def _quote(question: str, source: SourceHit | None) -> str:
     return "\n\n".join(_QUOTER.generate(question, [source]).sentences) if source is not None else ""
 
 
-def _same_answer(question: str, own: str, ranked: Sequence[SourceHit], embedder: Embedder) -> float:
-    """Cosine between `own`, what the probe's own source would quote for it, and what the top of `ranked` would.
+def _same_answer(question: str, own: str, ranked: Sequence[SourceHit], embedder: Embedder, scale: CosineScale) -> float:
+    """Cosine between `own`, what the probe's own source would quote for it, and what the top of `ranked` would, on
+    MiniLM's scale.
 
     The quotes, not the chunks: a page that only repeats another's one-line summary (a man-page index listing each
     command) shares a chunk with it but does not give the same answer."""
@@ -174,22 +180,24 @@ def _same_answer(question: str, own: str, ranked: Sequence[SourceHit], embedder:
     if not own or not theirs:
         return 0.0
     a, b = (np.asarray(v, dtype=np.float32) for v in embedder.embed([own, theirs]))
-    return float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
+    return scale.to_reference(float(a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0)))
 
 
 def _is_literal(chunk: Chunk) -> bool:
     return chunk.kind == "escalation" and chunk.heading_path == QUESTION_HEADING
 
 
-def _duplicates(picked: Sequence[Probe], pool: Sequence[Probe], embedder: Embedder) -> dict[str, set[str]]:
+def _duplicates(
+    picked: Sequence[Probe], pool: Sequence[Probe], embedder: Embedder, scale: CosineScale
+) -> dict[str, set[str]]:
     """For each picked probe, the other sources with a title/heading/question that says the same."""
     if not picked:
         return {}
-    vectors = np.asarray(embedder.embed([p.text for p in pool]), dtype=np.float32)
+    vectors = np.asarray(embedder.embed_questions([p.text for p in pool]), dtype=np.float32)
     by_text = {p.text: i for i, p in enumerate(pool)}
     out: dict[str, set[str]] = {}
     for probe in picked:
-        sims = vectors @ vectors[by_text[probe.text]]
+        sims = scale.to_reference(vectors @ vectors[by_text[probe.text]])
         out[probe.text] = {
             pool[int(j)].source_id
             for j in np.flatnonzero(sims >= DUPLICATE_COSINE)

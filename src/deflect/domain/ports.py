@@ -15,11 +15,21 @@ from deflect.domain.models import Anchor, Answer, Chunk, Landing, ScoredChunk, S
 
 
 class Embedder(Protocol):
-    """Turns text into unit-length vectors."""
+    """Turns text into unit-length vectors.
+
+    Two kinds of text: what the KB says (chunks, answers' sentences, link text) and what people ask (questions, and
+    titles or headings asked as questions). Symmetric models (MiniLM, mpnet) embed both alike; asymmetric ones (e5)
+    were trained with a different prefix for each, and a question embedded as a passage ranks worse."""
 
     name: str
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """What the KB says."""
+        ...
+
+    def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+        """What people ask."""
+        ...
 
 
 class Index(Protocol):

@@ -316,7 +316,7 @@ def snapshots(
     else:
         setup = prepare(settings, embedder, golden=golden, kb=kb or settings.kb_dir)
     cases: list[GoldenCase] = [c for c in setup.cases if c.expected_sources and not c.should_escalate]
-    vectors = embedder.embed([c.question for c in cases])
+    vectors = embedder.embed_questions([c.question for c in cases])
     out = []
     for case, vector in zip(cases, vectors, strict=True):
         hits, _ = setup.service.evidence(case.question, case.audience)

@@ -7,11 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 from deflect.domain.actors import voter_of
+from deflect.domain.cosine import CosineScale
 from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, State
 from deflect.domain.feedback import FeedbackRecord, Role, self_served_vote_id, vote_id
 from deflect.domain.models import SourceHit
@@ -54,6 +55,9 @@ class FeedbackDesk:
     ) -> None:
         self.store = store
         self.config = config or AdjustConfig()
+        # The embedder's cosine scale (the calibration's, once there is a service): `config.min_similarity` is
+        # MiniLM's, and e5 puts unrelated questions at 0.78, above it, so every vote would count for every question.
+        self.scale: Callable[[], CosineScale] = CosineScale
         self.clock = clock
         self._embedder = embedder
         self._scrub = scrub
@@ -221,10 +225,9 @@ class FeedbackDesk:
             records = self.store.feedback(since=now - timedelta(days=self.config.max_age_days), limit=None)
             new = sorted({r.question for r in records} - self._vectors.keys())
             if new:
-                self._vectors.update(zip(new, self._embedder.embed(new), strict=True))
-            self._cached = SourceAdjustments.build(
-                records, [self._vectors[r.question] for r in records], now, self.config
-            )
+                self._vectors.update(zip(new, self._embedder.embed_questions(new), strict=True))
+            config = replace(self.config, min_similarity=self.scale().from_reference(self.config.min_similarity))
+            self._cached = SourceAdjustments.build(records, [self._vectors[r.question] for r in records], now, config)
             self._loaded_at = time.monotonic()
             return self._cached
 

@@ -73,10 +73,12 @@ def find_gaps(
     )
     if not picked:
         return report
-    vectors = np.asarray(embedder.embed([q.text for q in picked]), dtype=np.float64)
+    vectors = np.asarray(embedder.embed_questions([q.text for q in picked]), dtype=np.float64)
     groups = [g for g in cluster([q.text for q in picked], vectors, params.cluster_threshold) if len(g) >= min_size]
     known = [r for r in resolved if r.resolved_at <= now]
-    known_vectors = np.asarray(embedder.embed([r.question for r in known]), dtype=np.float64) if known else None
+    known_vectors = (
+        np.asarray(embedder.embed_questions([r.question for r in known]), dtype=np.float64) if known else None
+    )
     texts = _TextVectors(embedder)
     clusters = [
         _describe([picked[i] for i in g], vectors[g], index, known, known_vectors, texts, params) for g in groups
@@ -108,14 +110,16 @@ class _TextVectors:
 
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[tuple[bool, str], np.ndarray] = {}
 
-    def get(self, texts: Sequence[str]) -> list[np.ndarray]:
-        missing = sorted({t for t in texts if t not in self._cache})
+    def get(self, texts: Sequence[str], questions: bool = False) -> list[np.ndarray]:
+        """Vectors of `texts`, embedded as questions or as what the KB says."""
+        missing = sorted({t for t in texts if (questions, t) not in self._cache})
         if missing:
-            for text, vec in zip(missing, self._embedder.embed(missing), strict=True):
-                self._cache[text] = np.asarray(vec, dtype=np.float64)
-        return [self._cache[t] for t in texts]
+            embed = self._embedder.embed_questions if questions else self._embedder.embed
+            for text, vec in zip(missing, embed(missing), strict=True):
+                self._cache[questions, text] = np.asarray(vec, dtype=np.float64)
+        return [self._cache[questions, t] for t in texts]
 
 
 def _describe(
@@ -204,7 +208,7 @@ def _related(
             id=key, question=question, resolution=chunk.quotable, resolved_at=when, source_id=chunk.source_id
         )
     questions = [r.question for r in candidates.values()]
-    for (key, res), vec in zip(candidates.items(), texts.get(questions), strict=True):
+    for (key, res), vec in zip(candidates.items(), texts.get(questions, questions=True), strict=True):
         sim = float(vec @ mean)
         if sim >= params.cluster_threshold:
             found[key] = (res, round(sim, 4))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from deflect.domain.cosine import CosineScale
 from deflect.domain.escalation import OTHER_PAGE, Escalation, State
 from deflect.domain.ports import Embedder, EscalationStore, Index
 from deflect.gaps.find import find_gaps
@@ -59,6 +60,7 @@ class GapFinder:
         feedback: FeedbackSource | None = None,
         params: GapParams | None = None,
         max_age_s: float = 0.0,
+        scale: Callable[[], CosineScale] = CosineScale,
     ) -> None:
         self._store = store
         # Reports by (days, min_size) with the monotonic time they were computed: clustering a thousand questions
@@ -72,6 +74,8 @@ class GapFinder:
         self._clock = clock
         self._feedback = feedback
         self.params = params or GapParams()
+        # The embedder's cosine scale (the calibration's): the params' cosines are MiniLM's (deflect.domain.cosine).
+        self._scale = scale
 
     def gaps(self, days: float = 30, min_size: int = 2) -> GapReport:
         """The gap report for the last `days` days: a cached one if at most `max_age_s` old (its `until` says
@@ -98,6 +102,12 @@ class GapFinder:
         questions = escalated_questions(self._store, now - window, now)
         if self._feedback is not None:
             questions.extend(self._feedback(now - window, now))
-        return find_gaps(
-            questions, self._embedder, self._index, resolutions(self._store), now, window, min_size, self.params
+        scale = self._scale()
+        params = self.params.model_copy(
+            update={
+                "cluster_threshold": scale.from_reference(self.params.cluster_threshold),
+                "contradiction_threshold": scale.from_reference(self.params.contradiction_threshold),
+            }
         )
+        known = resolutions(self._store)
+        return find_gaps(questions, self._embedder, self._index, known, now, window, min_size, params)

@@ -113,6 +113,10 @@ class SentenceTransformerEmbedder:
         )
         return [v.tolist() for v in vectors]
 
+    def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+        """Questions: the sentence-transformers models deflect ships are symmetric, so as `embed`."""
+        return self.embed(texts)
+
 
 class CachedEmbedder:
     """Remembers recent embeddings by text, for any Embedder.
@@ -127,24 +131,33 @@ class CachedEmbedder:
         self.name = inner.name  # same name: ingestion signatures and calibrations stay valid
         self._inner = inner
         self._size = size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Keyed by (is a question, text): an asymmetric model gives the same words two vectors.
+        self._cache: OrderedDict[tuple[bool, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed only the texts not seen recently; the same vectors the inner embedder returns."""
+        return self._cached(texts, False)
+
+    def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+        """As `embed`, for questions."""
+        return self._cached(texts, True)
+
+    def _cached(self, texts: Sequence[str], question: bool) -> list[list[float]]:
         found: dict[str, np.ndarray | None] = {}
         with self._lock:
             for text in dict.fromkeys(texts):
-                vector = self._cache.get(text)
+                vector = self._cache.get((question, text))
                 if vector is not None:
-                    self._cache.move_to_end(text)
+                    self._cache.move_to_end((question, text))
                 found[text] = vector
         missing = [t for t, v in found.items() if v is None]
         if missing:
-            vectors = [np.asarray(v, dtype=np.float32) for v in self._inner.embed(missing)]
+            fresh = self._inner.embed_questions(missing) if question else self._inner.embed(missing)
+            vectors = [np.asarray(v, dtype=np.float32) for v in fresh]
             found.update(zip(missing, vectors, strict=True))
             with self._lock:
-                self._cache.update(zip(missing, vectors, strict=True))
+                self._cache.update(zip(((question, t) for t in missing), vectors, strict=True))
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
         return [found[t].tolist() for t in texts]  # type: ignore[union-attr]

@@ -24,7 +24,7 @@ class PrototypeScorer:
     def __init__(self, embedder: Embedder, rules: Mapping[str, SemanticRule]) -> None:
         self._embedder = embedder
         phrases = [(reason, text) for reason, rule in rules.items() for text in rule.prototypes]
-        vectors = embedder.embed([text for _, text in phrases])
+        vectors = embedder.embed_questions([text for _, text in phrases])
         by_reason: dict[str, list[Sequence[float]]] = {reason: [] for reason in rules}
         for (reason, _), vector in zip(phrases, vectors, strict=True):
             by_reason[reason].append(vector)
@@ -62,7 +62,7 @@ class PrototypeScorer:
         """Scores for many messages, embedded in one batch."""
         if not self._prototypes:
             return [{} for _ in messages]
-        return [prototype_scores(vector, self._prototypes) for vector in self._embedder.embed(list(messages))]
+        return [prototype_scores(vector, self._prototypes) for vector in self._embedder.embed_questions(list(messages))]
 
 
 def tuned_for(embedder_name: str, model: str) -> bool:

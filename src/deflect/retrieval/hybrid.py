@@ -124,7 +124,7 @@ class HybridRetriever:
                 self._timed, "keyword", self._keyword.search, question, self._candidates, audiences
             )
         try:
-            vector = self._timed("embed", self._embedder.embed, [question])[0]
+            vector = self._timed("embed", self._embedder.embed_questions, [question])[0]
             dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
         except BaseException:
             if pending is not None:

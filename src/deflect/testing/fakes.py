@@ -34,6 +34,10 @@ class HashEmbedder:
             out.append([v / norm for v in vec])
         return out
 
+    def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+        """Symmetric, as MiniLM: a question is embedded as any text."""
+        return self.embed(texts)
+
 
 class InMemoryIndex:
     """Exact cosine search over a dict; same contract as ChromaIndex."""
