@@ -1,6 +1,7 @@
-"""The policy's fixed cosines (repeat contact, feedback votes on similar questions) are MiniLM's: with a model that
-crowds its cosines near 1 (e5), they are read on that model's scale, taken from the calibration that measured it.
-The hash embedder stands in for the model; the calibrations differ only in `unrelated_cosine`."""
+"""The fixed cosines (repeat contact, feedback votes on similar questions, gap clusters, the anchor floor) are
+MiniLM's: with a model that crowds its cosines near 1 (e5), they are read on that model's scale, taken from the
+calibration that measured it. The hash embedder stands in for the model; the calibrations differ only in
+`unrelated_cosine`."""
 
 from __future__ import annotations
 
@@ -50,3 +51,9 @@ def test_gap_clusters_are_cut_on_the_models_own_scale(settings: Settings) -> Non
         report = service.gaps(days=30, min_size=1)
         assert math.isclose(report.params.cluster_threshold, expected)
         assert math.isclose(report.params.contradiction_threshold, expected)
+
+
+def test_the_anchor_floor_is_read_on_the_models_own_scale(settings: Settings) -> None:
+    for calibration, expected in ((FAKE_CALIBRATION, 0.3), (CROWDED, 0.6 + 0.227 * 0.4 / 0.927)):
+        service = assemble(settings, InMemoryIndex(), HashEmbedder(), calibration=calibration, store=InMemoryStore())
+        assert math.isclose(service.retriever.scale().from_reference(settings.anchor_floor), expected)

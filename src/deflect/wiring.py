@@ -196,6 +196,7 @@ def assemble(
     # A calibration passed in (tests) is fixed; otherwise the KB's own, fitted and refitted by the calibrator.
     current = (lambda: calibration) if calibration else calibrator.current
     feedback.scale = lambda: current().cosine_scale
+    retriever.scale = lambda: current().cosine_scale
     return DeflectService(
         index=index,
         retriever=retriever,

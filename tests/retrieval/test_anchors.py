@@ -10,6 +10,7 @@ from collections.abc import Collection, Sequence
 
 import pytest
 
+from deflect.domain.cosine import CosineScale
 from deflect.domain.models import Anchor, Chunk, Landing, ScoredChunk, SourceHit
 from deflect.retrieval.anchors import anchor_bonus, landing_keys
 from deflect.retrieval.hybrid import Adjust, HybridRetriever
@@ -160,6 +161,18 @@ def test_an_anchor_counts_however_many_others_are_nearer_the_question(embedder: 
 def test_an_anchor_far_from_the_question_moves_nothing(embedder: HashEmbedder) -> None:
     hits = retriever(embedder, [anchor("Install the package from the archive")]).retrieve(QUESTION, PUBLIC)
     assert [h.source_id for h in hits] == ["doc:overview", "doc:timeouts"]
+
+
+def test_the_floor_is_read_on_the_models_own_scale(embedder: HashEmbedder) -> None:
+    # The floor (0 here) is a MiniLM cosine, which the link passes. A model whose unrelated texts sit at 0.78, as e5's
+    # do, reads that floor as 0.763 on its own scale: the same link cosine (0.725) is unrelated there and moves nothing.
+    link = sum(x * y for x, y in zip(*embedder.embed_questions([QUESTION, LINK]), strict=True))
+    e5_like = CosineScale(0.78)
+    assert 0.0 < link < e5_like.from_reference(0.0)
+    found = retriever(embedder, [anchor()])
+    assert [h.source_id for h in found.retrieve(QUESTION, PUBLIC)] == ["doc:timeouts", "doc:overview"]
+    found.scale = lambda: e5_like
+    assert [h.source_id for h in found.retrieve(QUESTION, PUBLIC)] == ["doc:overview", "doc:timeouts"]
 
 
 def test_a_fragment_lands_on_its_section_and_no_fragment_on_the_first() -> None:

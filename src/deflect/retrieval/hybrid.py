@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from deflect.domain.cosine import CosineScale
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit, by_score
 from deflect.domain.ports import AnchorIndex, Embedder, Index, KeywordIndex
 from deflect.retrieval.anchors import anchor_bonus, landing_keys, ordered_by_anchors
@@ -59,6 +60,10 @@ class HybridRetriever:
         self._anchors = anchors if anchor_weight > 0 else None
         self._anchor_weight = anchor_weight
         self._anchor_floor = anchor_floor
+        # The anchor floor is a MiniLM cosine: with another model it is read on that model's scale (the calibration's,
+        # set by wiring; e5 puts unrelated texts near 0.78, so 0.3 would pass every link sentence and lift every linked
+        # page alike). Self-calibration never adds anchors, so the scale it measures is known before it matters here.
+        self.scale: Callable[[], CosineScale] = CosineScale
         self._index = index
         self._embedder = embedder
         self._keyword = keyword
@@ -95,7 +100,8 @@ class HybridRetriever:
         if self._anchors and fused:
             # Every anchor landing on a candidate's section, and no other: the only ones that can move a candidate.
             best = self._timed("anchors", self._anchors.landing, vector, landing_keys(fused), audiences)
-            bonus = anchor_bonus(fused, best, self._anchor_weight, self._anchor_floor) if best else {}
+            floor = self.scale().from_reference(self._anchor_floor)
+            bonus = anchor_bonus(fused, best, self._anchor_weight, floor) if best else {}
         if not bonus:
             hits = rank_sources(fused, k)
             return self._adjust(vector, hits) if self._adjust else hits
