@@ -91,10 +91,26 @@ def test_another_retrieval_model_gets_the_triggers_model_beside_it(policy_settin
     assert "human_requested" not in ask(None)[1]
 
 
-def test_the_e5_alias_builds_the_e5_embedder_and_the_triggers_keep_minilm(policy_settings: Settings) -> None:
+def test_a_policy_without_an_e5_variant_keeps_minilm_beside_e5(policy_settings: Settings) -> None:
     settings = policy_settings.model_copy(update={"embedding_model": "e5"})
     offline_environment()
     retrieval = build_embedder(settings)
     assert retrieval.name.startswith("e5:")
     triggers = build_trigger_embedder(settings, retrieval)
     assert triggers is not None and triggers.name.startswith("minilm:")
+
+
+def test_the_shipped_policy_scores_its_triggers_with_e5_itself_in_portuguese_too(settings: Settings, kb: Path) -> None:
+    # config/policy.yaml has a variant for e5 (semantic_variants): thresholds tuned with it and Portuguese phrases.
+    # The retrieval model scores them (no MiniLM beside it), and a Portuguese request for a person, which no pattern
+    # and no MiniLM prototype reads, is handed over. The decision records which thresholds decided.
+    settings = settings.model_copy(update={"embedding_model": "e5"})
+    offline_environment()
+    retrieval = build_embedder(settings)
+    assert build_trigger_embedder(settings, retrieval) is retrieval
+    service = assemble(settings, InMemoryIndex(), retrieval, calibration=FAKE_CALIBRATION, store=InMemoryStore())
+    service.ingest([kb], kb)
+    result = service.ask("Quero falar com uma pessoa, não com um robô.", Audience.CUSTOMER)
+    assert result.decision is Decision.ESCALATE and "human_requested" in result.reasons
+    assert service.rules.version.endswith("+e5")
+    assert "human_requested" not in service.ask("Como descarrego a minha fatura em PDF?", Audience.CUSTOMER).reasons

@@ -319,8 +319,9 @@ def eval_policy(
     files = cases or [Path("eval/policy/triggers.jsonl"), Path("eval/policy/triggers-holdout.jsonl")]
     with _errors():
         _exists(*files)
-        rules = load_policy(settings.policy_file).triggers
-        # The model the prototypes' thresholds were tuned with, whatever DEFLECT_EMBEDDING_MODEL retrieves with.
+        rules = load_policy(settings.policy_file).for_model(settings.embedding_model).triggers
+        # The model the prototypes' thresholds were tuned with: DEFLECT_EMBEDDING_MODEL's own when the policy has a
+        # variant for it (semantic_variants), else the policy's semantic_model.
         embedder = None if patterns_only else build_trigger_embedder(settings)
         for path in files:
             result = evaluate_policy(load_trigger_cases(path), rules, embedder)

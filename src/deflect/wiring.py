@@ -129,7 +129,7 @@ def build_trigger_embedder(settings: Settings, retrieval: Embedder | None = None
     None: the policy has no semantic rules."""
     from deflect.policy.semantic import tuned_for
 
-    triggers = load_policy(settings.policy_file).triggers
+    triggers = load_policy(settings.policy_file).for_model(settings.embedding_model).triggers
     if not triggers.semantic:
         return None
     if retrieval is not None and tuned_for(retrieval.name, triggers.semantic_model):
@@ -205,7 +205,7 @@ def assemble(
         calibrator=None if calibration else calibrator,
         ingestor=ingestor,
         desk=EscalationDesk(store, load_escalation_config(settings.escalation_file)),
-        policy=load_policy(settings.policy_file),
+        policy=load_policy(settings.policy_file).for_model(settings.embedding_model),
         embedder=embedder,
         trigger_embedder=trigger_embedder,
         knowledge=KnowledgeWriter(settings.kb_dir),

@@ -28,6 +28,52 @@ def test_the_shipped_policy_configures_every_trigger(shipped: PolicyConfig) -> N
     assert all(rule.prototypes for rule in triggers.semantic.values())
 
 
+VARIANTS = """
+version: v1
+triggers:
+  semantic_model: minilm
+  semantic:
+    human_requested:
+      threshold: 0.5
+      prototypes: [let me talk to a person]
+    frustration:
+      threshold: 0.4
+      prototypes: [this is ridiculous]
+  semantic_variants:
+    e5:
+      thresholds: {human_requested: 0.9}
+      prototypes: {human_requested: [quero falar com uma pessoa]}
+"""
+
+
+def test_a_models_variant_replaces_thresholds_adds_phrases_and_names_itself_in_the_version() -> None:
+    policy = parse_policy(VARIANTS)
+    tuned = policy.for_model("e5:multilingual-e5-small")
+
+    assert tuned.version == "v1+e5" and tuned.triggers.semantic_model == "e5"
+    human = tuned.triggers.semantic["human_requested"]
+    assert human.threshold == 0.9 and human.prototypes == ("let me talk to a person", "quero falar com uma pessoa")
+    assert human.active
+    # A reason the variant gives no threshold was not tuned for that model: it stays measured but out of decisions.
+    assert not tuned.triggers.semantic["frustration"].active
+    assert policy.triggers.semantic["human_requested"].threshold == 0.5  # the policy itself is unchanged
+
+
+@pytest.mark.parametrize("model", ["minilm", "minilm:/models/minilm", "mpnet", "e5x"])
+def test_the_policys_own_model_or_one_without_a_variant_gets_the_policy_as_it_is(model: str) -> None:
+    policy = parse_policy(VARIANTS)
+    assert policy.for_model(model) is policy
+
+
+def test_the_shipped_policy_has_an_e5_variant_for_every_semantic_rule(shipped: PolicyConfig) -> None:
+    tuned = shipped.for_model("e5").triggers
+    assert tuned.semantic_model == "e5"
+    assert all(rule.active for rule in tuned.semantic.values())
+    assert all(
+        len(tuned.semantic[r].prototypes) > len(rule.prototypes) for r, rule in shipped.triggers.semantic.items()
+    )
+
+
 def test_a_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
     config = load_policy(write(tmp_path, "version: test-1\n"))
 
@@ -107,6 +153,14 @@ def test_a_file_that_is_not_a_mapping(text: str) -> None:
             "triggers",
             "semantic rules need `semantic_model`",
             id="semantic-rules-without-their-model",
+        ),
+        pytest.param(
+            "version: v\ntriggers:\n  semantic_model: minilm\n  semantic:\n    human_requested:\n"
+            "      threshold: 0.5\n      prototypes: [x]\n  semantic_variants:\n    e5:\n"
+            "      thresholds: {frustration: 0.9}\n",
+            "triggers",
+            "semantic_variants.e5 names reasons with no semantic rule: ['frustration']",
+            id="variant-for-a-reason-without-a-rule",
         ),
         pytest.param(
             "version: v\ntriggers:\n  semantic:\n    human_requested:\n      threshold: 0.5\n      prototypes: []\n",

@@ -89,6 +89,19 @@ class SemanticRule(_Rule):
     active: bool = True
 
 
+def tuned_for(embedder_name: str, model: str) -> bool:
+    """Whether an embedder is the model thresholds were tuned with (`minilm` matches `minilm:<dir>`)."""
+    return embedder_name == model or embedder_name.startswith(model + ":")
+
+
+class SemanticVariant(_Rule):
+    """The semantic rules as tuned for another embedder: its thresholds (a reason without one is off with that model)
+    and the phrases it adds to each reason's prototypes (e.g. in other languages, for a multilingual model)."""
+
+    thresholds: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(min_length=1)
+    prototypes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
 class TriggerRules(_Rule):
     """Every escalation trigger. The default has no patterns: only a passed-in repeat count can fire."""
 
@@ -101,6 +114,8 @@ class TriggerRules(_Rule):
     # The embedder the semantic thresholds were tuned with (an Embedder.name, or its part before ":", such as
     # `minilm`): cosines from another model are on another scale, so its scores are not used.
     semantic_model: str = ""
+    # The same rules tuned for other embedders, keyed like `semantic_model` (`for_model` picks one).
+    semantic_variants: dict[str, SemanticVariant] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _semantic_reasons_exist(self) -> TriggerRules:
@@ -110,7 +125,30 @@ class TriggerRules(_Rule):
         unknown = sorted(set(self.semantic) - known)
         if unknown:
             raise ValueError(f"semantic rules for unknown reasons {unknown}; known: {sorted(known)}")
+        for model, variant in self.semantic_variants.items():
+            stray = sorted((set(variant.thresholds) | set(variant.prototypes)) - set(self.semantic))
+            if stray:
+                raise ValueError(f"semantic_variants.{model} names reasons with no semantic rule: {stray}")
         return self
+
+    def for_model(self, embedder_name: str) -> TriggerRules:
+        """These rules as tuned for `embedder_name` (a model name or alias): the variant's thresholds and added
+        phrases when there is one; as they are otherwise (the scorer then judges whether the model fits)."""
+        model = next((m for m in self.semantic_variants if tuned_for(embedder_name, m)), None)
+        if model is None or tuned_for(embedder_name, self.semantic_model):
+            return self
+        variant = self.semantic_variants[model]
+        semantic = {
+            reason: rule.model_copy(
+                update={
+                    "threshold": variant.thresholds.get(reason, rule.threshold),
+                    "prototypes": (*rule.prototypes, *variant.prototypes.get(reason, ())),
+                    "active": rule.active and reason in variant.thresholds,
+                }
+            )
+            for reason, rule in self.semantic.items()
+        }
+        return self.model_copy(update={"semantic": semantic, "semantic_model": model})
 
 
 class PolicyConfig(_Rule):
@@ -118,3 +156,11 @@ class PolicyConfig(_Rule):
 
     version: str = Field(min_length=1, description="Recorded with every decision, so audits know which rules ran.")
     triggers: TriggerRules = TriggerRules()
+
+    def for_model(self, embedder_name: str) -> PolicyConfig:
+        """The policy with its triggers as tuned for `embedder_name`; a variant's name joins the version
+        (`policy-2026.07+e5`), so an audit knows which thresholds decided."""
+        triggers = self.triggers.for_model(embedder_name)
+        if triggers is self.triggers:
+            return self
+        return self.model_copy(update={"triggers": triggers, "version": f"{self.version}+{triggers.semantic_model}"})

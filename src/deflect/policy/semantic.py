@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from deflect.domain.ports import Embedder
-from deflect.policy.rules import SemanticRule, TriggerRules
+from deflect.policy.rules import SemanticRule, TriggerRules, tuned_for
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,6 @@ class PrototypeScorer:
         if not self._prototypes:
             return [{} for _ in messages]
         return [prototype_scores(vector, self._prototypes) for vector in self._embedder.embed_questions(list(messages))]
-
-
-def tuned_for(embedder_name: str, model: str) -> bool:
-    """Whether an embedder is the model the thresholds were tuned with (`minilm` matches `minilm:<dir>`)."""
-    return embedder_name == model or embedder_name.startswith(model + ":")
 
 
 def prototype_scores(
