@@ -118,8 +118,9 @@ def _sentence_embedder(settings: Settings, model: str) -> Embedder:
 
 
 def build_trigger_embedder(settings: Settings, retrieval: Embedder | None = None) -> Embedder | None:
-    """The embedder the semantic escalation triggers score with: `retrieval` itself when the policy's thresholds were
-    tuned for it (the question is then embedded once for both), else the model they were tuned for, loaded beside it.
+    """The embedder the semantic escalation triggers score with: `retrieval` itself when the policy's thresholds, or
+    a variant of them for DEFLECT_EMBEDDING_MODEL (`semantic_variants`), were tuned for it (the question is then
+    embedded once for both), else the model they were tuned for, loaded beside it.
 
     A prototype cosine from another model is on another scale, so with DEFLECT_EMBEDDING_MODEL=mpnet (or a model of
     the team's own) the triggers would otherwise fall back to their patterns alone, and a frustrated customer or a
