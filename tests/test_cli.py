@@ -426,6 +426,12 @@ def test_calibrate_fits_on_the_indexed_kb_and_says_what_it_fitted_on(world: CliW
     # the threshold is the larger of its two parts, and how far it moves over resampled probes
     assert report["threshold"] == pytest.approx(max(report["risk_threshold"], report["cover_threshold"]), abs=1e-4)
     assert report["threshold_p05"] <= report["threshold_p50"] <= report["threshold_p95"]
+    # no question has been labelled at this desk yet: the fit used none, and says nothing of traffic
+    assert report["traffic_cases"] == 0
+    assert not any(line.startswith("traffic:") for line in report["fitted_on"])
+    again = invoke("calibrate", "--no-traffic", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["threshold"] == report["threshold"]  # same KB, same probes, same fit
 
 
 def test_eval_suite_refuses_an_unknown_set_and_names_the_known_ones(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_the_api_says_pending_and_a_retry_is_200_and_jobs_are_listed(
     view = client.get(f"/v1/escalations/{esc_id}", headers=AGENT).json()
     assert view["knowledge"]["state"] == "searchable"
     jobs = client.get("/v1/jobs", headers=ADMIN).json()
-    assert [j["name"] for j in jobs] == ["knowledge", "ingest", "gaps"]
+    assert [j["name"] for j in jobs] == ["knowledge", "ingest", "gaps", "calibration"]
     assert client.get("/v1/jobs", headers=AGENT).status_code == 403
 
 

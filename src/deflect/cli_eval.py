@@ -61,6 +61,14 @@ def calibrate(
         float | None, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate (default: the setting).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration report as JSON.")] = False,
+    traffic: Annotated[
+        bool,
+        typer.Option(
+            "--traffic/--no-traffic",
+            help="Also fit on questions asked at the desk that votes or resolutions labelled (when there are "
+            "enough; see DEFLECT_CALIBRATE_FROM_TRAFFIC).",
+        ),
+    ] = True,
 ) -> None:
     """Fit the confidence model and answer threshold on the indexed KB itself (no golden set needed), for a target
     wrong-answer rate, and store it with the index. `deflect ingest` does this by itself when the KB changed."""
@@ -78,7 +86,7 @@ def calibrate(
         calibrator = service.calibrator
         with _progress(disable=as_json, label="calibrating") as advance:
             extra = samples(service, load_golden(golden), lambda c: "golden:" + c.id) if golden else []
-            cal = calibrator.fit(extra, f"golden set {golden}" if golden else "", advance)
+            cal = calibrator.fit(extra, f"golden set {golden}" if golden else "", advance, use_traffic=traffic)
     report = {
         "file": str(calibrator.store.path),
         "threshold": cal.threshold,
@@ -409,6 +417,36 @@ def eval_feedback(
     with _errors():
         _exists(golden, dataset)
         report = run(settings, build_embedder(settings), golden=golden if dataset is None else None, dataset=dataset)
+    for line in render(report):
+        out.print(line, markup=False, highlight=False)
+
+
+@app.command("eval-traffic")
+def eval_traffic(
+    golden: Annotated[Path | None, typer.Option(help="Golden set over the kb (default eval/golden/kb.jsonl).")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="Or a StackFAQ-format dataset file (leave-threads-out).")] = None,
+    packaged: Annotated[str | None, typer.Option(help="Or a packaged public FAQ data set (aia-bde).")] = None,
+    labelled_share: Annotated[
+        float, typer.Option(min=0.05, max=1.0, help="Share of the traffic half that gets a vote.")
+    ] = 1.0,
+) -> None:
+    """Does calibrating on the desk's labelled traffic help? Half the questions play past traffic (asked, then
+    voted on honestly), the other half is scored under the calibration fitted without and with that traffic."""
+    from deflect.evaluation.traffic_eval import render, run
+    from deflect.wiring import build_embedder
+
+    if packaged is not None:
+        dataset = _packaged_dataset(packaged)
+    settings = _settings()
+    with _errors():
+        _exists(golden, dataset)
+        report = run(
+            settings,
+            build_embedder(settings),
+            golden=(golden or DEFAULT_GOLDEN) if dataset is None else None,
+            dataset=dataset,
+            labelled_share=labelled_share,
+        )
     for line in render(report):
         out.print(line, markup=False, highlight=False)
 

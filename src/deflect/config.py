@@ -160,6 +160,21 @@ class Settings(BaseSettings):
     recalibrate_share: float = Field(
         0.1, gt=0.0, le=1.0, description="`deflect ingest` refits the calibration when this share of sources changed."
     )
+    calibrate_from_traffic: bool = Field(
+        True,
+        description="Self-calibration also fits on questions asked at the desk that votes or resolutions labelled "
+        "(deflect.calibrate.traffic), once there are `traffic_min_cases` of them.",
+    )
+    # ~10 wrong answers among ~200 answered questions at a 5% target: fewer cannot tell the rate from noise.
+    traffic_min_cases: int = Field(
+        200,
+        ge=1,
+        description="Labelled desk questions needed before self-calibration uses them, and new ones since the last "
+        "fit (or a fifth more, if larger) before it is refitted for them.",
+    )
+    traffic_max_age_days: float = Field(
+        180.0, gt=0.0, description="Desk questions older than this are not used by self-calibration."
+    )
     confidence_threshold: float | None = Field(
         None, ge=0.0, le=1.0, description="Override the calibrated answer threshold (normally unset)."
     )
@@ -196,6 +211,12 @@ class Settings(BaseSettings):
     )
     gaps_refresh_s: float = Field(
         300.0, ge=0, description="The server recomputes the gap report this often; GET /v1/gaps serves one this fresh."
+    )
+    recalibrate_every_s: float = Field(
+        21600.0,
+        ge=0,
+        description="The server checks this often whether the calibration is stale (the KB changed materially, or "
+        "the desk labelled enough new questions) and refits it; 0: only `deflect ingest` and `deflect calibrate` do.",
     )
     knowledge_retry_s: float = Field(
         30.0,

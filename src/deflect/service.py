@@ -88,6 +88,7 @@ class DeflectService:
         knowledge_calls: Bounded | None = None,
         knowledge_retry_s: float = 30.0,
         gaps_refresh_s: float = 0.0,
+        recalibrate_every_s: float = 0.0,
         calibrator: Calibrator | None = None,
         auto_calibrate: bool = True,
         keys: KeyRing | None = None,
@@ -157,7 +158,15 @@ class DeflectService:
             "ingest": Job("ingest", self._run_requested_ingest, interval_s=0.0),
             # Keeps the default gap report (30 days, clusters of 2+) warm, so GET /v1/gaps does not cluster.
             "gaps": Job("gaps", self._refresh_gaps, interval_s=gaps_refresh_s),
+            # Refits the calibration when it went stale while serving: the desk labelled enough new questions
+            # (deflect.calibrate.traffic), or another process fitted a newer one, which is then loaded.
+            "calibration": Job(
+                "calibration",
+                self._recalibrate,
+                interval_s=recalibrate_every_s if calibrator is not None and auto_calibrate else 0.0,
+            ),
         }
+        self._calibration_checks = 0
 
     def _credit_self_served_page(self, escalation: Escalation) -> None:
         """A suggested page that solved a customer's problem counts as their helpful vote for it (for similar
@@ -548,6 +557,17 @@ class DeflectService:
 
         report = self.ingest(request[0], request[1], progress)
         return report.model_dump(mode="json")
+
+    def _recalibrate(self) -> dict[str, str]:
+        # The job runs once at start-up too: the service has just loaded its calibration then, and ingest (which
+        # refits when stale) may be about to run, so the first check waits for the first interval.
+        self._calibration_checks += 1
+        if self.calibrator is None or self._calibration_checks == 1:
+            return {"calibration": "not checked at start-up"}
+        loaded = self.calibrator.reload_if_newer()
+        with self._index_write_lock:  # never beside an ingest, which refits by itself
+            done = self.calibrator.refresh_if_stale()
+        return {"calibration": done if done != "kept" or not loaded else "loaded the one another process fitted"}
 
     def start_jobs(self) -> None:
         """Start the service's periodic background jobs (the server calls this at start-up)."""

@@ -193,7 +193,7 @@ def assemble(
     )
     chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
     ingestor = Ingestor(index, embedder, chunker, keyword_index, settings.parse_memo_path, anchors=anchors)
-    calibrator = build_calibrator(settings, index, retriever, embedder)
+    calibrator = build_calibrator(settings, index, retriever, embedder, store)
     # A calibration passed in (tests) is fixed; otherwise the KB's own, fitted and refitted by the calibrator.
     current = (lambda: calibration) if calibration else calibrator.current
     feedback.scale = lambda: current().cosine_scale
@@ -227,14 +227,28 @@ def assemble(
         knowledge_calls=Bounded("knowledge", 6 * settings.index_timeout_s, IndexUnavailable, 0.0, workers=1),
         knowledge_retry_s=settings.knowledge_retry_s,
         gaps_refresh_s=settings.gaps_refresh_s,
+        recalibrate_every_s=settings.recalibrate_every_s,
         keys=KeyRing(store),
     )
 
 
-def build_calibrator(settings: Settings, index: Index, retriever: HybridRetriever, embedder: Embedder) -> Calibrator:
-    """The calibration of this index: an explicit file when configured, else fitted on the KB itself."""
+def build_calibrator(
+    settings: Settings, index: Index, retriever: HybridRetriever, embedder: Embedder, store: Store | None = None
+) -> Calibrator:
+    """The calibration of this index: an explicit file when configured, else fitted on the KB itself (and, with a
+    store and `calibrate_from_traffic`, on the questions its desk labelled)."""
+    from datetime import UTC, datetime
+
+    from deflect.calibrate import traffic
     from deflect.calibrate.calibrator import Calibrator
     from deflect.calibrate.selfcal import SelfCalibrationSettings
+
+    window = traffic.TrafficSettings(max_age_days=settings.traffic_max_age_days)
+    desk = (
+        (lambda: traffic.from_store(store, store, window, datetime.now(UTC)))
+        if store is not None and settings.calibrate_from_traffic
+        else None
+    )
 
     return Calibrator(
         index,
@@ -247,6 +261,8 @@ def build_calibrator(settings: Settings, index: Index, retriever: HybridRetrieve
             uncovered_share=settings.calibration_uncovered_share,
         ),
         recalibrate_share=settings.recalibrate_share,
+        traffic=desk,
+        traffic_min_cases=settings.traffic_min_cases,
     )
 
 

@@ -206,3 +206,69 @@ def test_the_same_text_counts_when_the_other_source_ranks_another_of_its_chunks_
 
     assert left_out["doc:general"] == 1
     assert left_out["doc:pricing"] == 0
+
+
+def test_questions_the_desk_labelled_join_the_fit_once_there_are_enough(settings: Settings) -> None:
+    settings = settings.model_copy(update={"traffic_min_cases": 4})
+    service = build(settings)
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    calibrator = service.calibrator
+    assert calibrator is not None
+    assert calibrator.traffic() is None  # nothing labelled yet
+    questions = ["How do I export my data?", "How do I reset my password?", "Where are invoices?", "Cancel plan"]
+    asked = [service.ask(q, Audience.AGENT) for q in questions]
+    assert service.feedback is not None
+    for i, result in enumerate(asked[:3]):
+        if i % 2:
+            service.feedback.record(result.id, False, caller_role="agent", actor="agent-1")
+        else:  # the agent names the source that answers it: the top one, so answering would have been right
+            service.feedback.record(result.id, True, None, result.retrieved[0], caller_role="agent", actor="agent-1")
+    assert calibrator.traffic() is None  # 3 < 4
+    assert calibrator.stale() is None
+
+    service.feedback.record(asked[3].id, False, caller_role="agent", actor="agent-1")
+
+    assert calibrator.stale() == "4 more questions labelled at the desk since it was fitted"
+    cal = calibrator.fit()
+    assert cal.notes["traffic_cases"] == 4
+    assert any(line.startswith("traffic: 4 questions asked at the desk") for line in cal.fitted_on)
+    assert sorted(s.label for s in calibrator.last_samples if s.kind == "traffic") == [0, 0, 1, 1]
+    assert calibrator.stale() is None  # fitted on all of them
+    without = calibrator.fit(use_traffic=False)
+    assert without.notes["traffic_cases"] == 0
+    assert not any(line.startswith("traffic:") for line in without.fitted_on)
+
+
+def test_traffic_is_not_read_when_switched_off(settings: Settings) -> None:
+    service = build(settings.model_copy(update={"calibrate_from_traffic": False, "traffic_min_cases": 1}))
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    result = service.ask("How do I export my data?", Audience.AGENT)
+    assert service.feedback is not None and service.calibrator is not None
+    service.feedback.record(result.id, True, caller_role="agent", actor="agent-1")
+    assert service.calibrator.traffic() is None
+    assert service.calibrator.stale() is None
+
+
+def test_the_serving_job_refits_for_new_desk_labels_and_loads_what_another_process_fitted(settings: Settings) -> None:
+    settings = settings.model_copy(update={"traffic_min_cases": 2})
+    service = build(settings)
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    job = service.jobs["calibration"]
+    assert job.run_once() == {"calibration": "not checked at start-up"}
+    assert job.run_once() == {"calibration": "kept"}
+    assert service.feedback is not None
+    for question in ("How do I export my data?", "Where are invoices?"):
+        result = service.ask(question, Audience.AGENT)
+        service.feedback.record(result.id, False, caller_role="agent", actor="agent-1")
+
+    done = job.run_once()
+
+    assert done["calibration"].startswith("refitted (2 more questions labelled at the desk since it was fitted)")
+    assert service.calibration.notes["traffic_cases"] == 2
+    # Another process (a second worker, `deflect calibrate`) fits one: this one loads it at its next check.
+    cal = service.calibration
+    theirs = cal.model_copy(update={"threshold": 0.77, "notes": {**cal.notes, "fitted_at": "2099-01-01T00:00:00"}})
+    service.calibrator.store.save(theirs)
+    assert job.run_once() == {"calibration": "loaded the one another process fitted"}
+    assert service.calibration.threshold == 0.77
+    assert job.run_once() == {"calibration": "kept"}

@@ -57,6 +57,16 @@ def test_uncovered_probes_weigh_the_stated_share_of_the_mix() -> None:
     assert mix_weights(samples, None) == [1.0] * len(samples)
 
 
+def test_desk_traffic_weighs_one_each_outside_the_probes_mix() -> None:
+    samples = separable(200, 0.1)
+    traffic = [Sample(f"t{i}", {"top_dense": 0.5}, i % 2, "traffic") for i in range(30)]
+    weights = mix_weights([*samples, *traffic], 0.25)
+    probe_weights, traffic_weights = weights[: len(samples)], weights[len(samples) :]
+
+    assert traffic_weights == [1.0] * 30
+    assert probe_weights == mix_weights(samples, 0.25)  # the probes' mix is what it was without the traffic
+
+
 def test_fewer_uncovered_questions_expected_never_raise_the_threshold() -> None:
     # every wrong answer of this set is an uncovered probe: weighing them less can only lower the risk
     samples = separable(400, 0.15, seed=3)

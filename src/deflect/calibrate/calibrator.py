@@ -2,14 +2,16 @@
 
 "Materially changed" (when `deflect ingest` refits by itself): no calibration has been fitted on this KB yet, it
 was fitted with another embedding model or another feature set, or at least `recalibrate_share` (default 10%) of
-the sources were added, edited or removed since. One resolution entering the knowledge loop does not refit.
+the sources were added, edited or removed since, or the desk labelled `traffic_min_cases` more questions (or a fifth
+more, if larger) than the fit used (deflect.calibrate.traffic). One resolution entering the knowledge loop does not
+refit.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from deflect.answer.confidence import Calibration
@@ -24,6 +26,7 @@ from deflect.calibrate.selfcal import (
     kb_hash,
 )
 from deflect.calibrate.store import CalibrationStore
+from deflect.calibrate.traffic import TrafficCases
 from deflect.domain.models import Chunk
 from deflect.domain.ports import Embedder, Index
 from deflect.retrieval.hybrid import HybridRetriever
@@ -42,6 +45,8 @@ class Calibrator:
         store: CalibrationStore,
         policy: SelfCalibrationSettings,
         recalibrate_share: float = 0.1,
+        traffic: Callable[[], TrafficCases] | None = None,
+        traffic_min_cases: int = 200,
     ) -> None:
         self._index = index
         self._retriever = retriever
@@ -49,6 +54,9 @@ class Calibrator:
         self.store = store
         self.policy = policy
         self._share = recalibrate_share
+        # The desk's labelled questions (read from the store when fitting); None: not used.
+        self._traffic = traffic
+        self._traffic_min = traffic_min_cases
         self._current: Calibration | None = None
         self.last_samples: list[Sample] = []  # what the last fit saw (the eval compares candidates on them)
         self._lock = threading.Lock()
@@ -59,6 +67,21 @@ class Calibrator:
             if self._current is None:
                 self._current = self.store.load()
             return self._current
+
+    def reload_if_newer(self) -> bool:
+        """Use the calibration on disk if another process (another worker, `deflect calibrate`) fitted one after
+        the one in force here; whether it did."""
+        if self.store.explicit is not None:
+            return False
+        fitted = self.store.fitted()
+        if fitted is None:
+            return False
+        with self._lock:
+            current = self._current
+            if current is not None and current.notes.get("fitted_at") == fitted.notes.get("fitted_at"):
+                return False
+            self._current = fitted
+        return current is not None
 
     def stale(self) -> str | None:
         """Why this KB's calibration should be fitted again, or None when it still holds."""
@@ -76,12 +99,35 @@ class Calibrator:
         share = changed_share(fitted.sources, kb_fingerprint(self._chunks()))
         if share >= self._share:
             return f"{share:.0%} of sources changed since it was fitted"
+        if self._traffic is not None:
+            used = fitted.notes.get("traffic_cases", 0)
+            used = used if isinstance(used, int) else 0
+            now = len(self._traffic().samples)
+            if now >= self._traffic_min and now - used >= max(self._traffic_min, used // 5):
+                return f"{now - used} more questions labelled at the desk since it was fitted"
         return None
 
-    def fit(self, extra: Sequence[Sample] = (), extra_label: str = "", progress: Progress | None = None) -> Calibration:
-        """Fit on this KB (plus `extra` labelled samples, e.g. from a user's golden set), save and use it at once."""
+    def traffic(self) -> TrafficCases | None:
+        """The desk's labelled questions, when there are enough of them to use; None otherwise."""
+        if self._traffic is None:
+            return None
+        cases = self._traffic()
+        return cases if len(cases.samples) >= self._traffic_min else None
+
+    def fit(
+        self,
+        extra: Sequence[Sample] = (),
+        extra_label: str = "",
+        progress: Progress | None = None,
+        use_traffic: bool = True,
+    ) -> Calibration:
+        """Fit on this KB (plus `extra` labelled samples, e.g. from a user's golden set, and the desk's labelled
+        questions when there are enough and `use_traffic`), save and use it at once."""
         chunks = self._chunks()
         samples, counts = collect_samples(chunks, self._retriever, self._embedder, self.policy.max_probes, progress)
+        traffic = self.traffic() if use_traffic else None
+        if traffic is not None:
+            extra = [*extra, *traffic.samples]
         self.last_samples = [*samples, *extra]
         sources = kb_fingerprint(chunks)
         described = [
@@ -93,8 +139,11 @@ class Calibrator:
             f"{counts['left_out_posed_elsewhere']} left out: undecidable); unrelated questions at cosine "
             f"{counts['unrelated_cosine_permille'] / 1000:.3f} (MiniLM 0.073: other models' cosines read on its scale)",
         ]
-        if extra:
-            described.append(f"{extra_label or 'labelled cases'}: {len(extra)} cases")
+        golden = len(extra) - (len(traffic.samples) if traffic else 0)
+        if golden:
+            described.append(f"{extra_label or 'labelled cases'}: {golden} cases")
+        if traffic is not None:
+            described.append(traffic.describe())
         cal = fit(
             [*samples, *extra],
             self._embedder.name,
@@ -107,6 +156,7 @@ class Calibrator:
         cal.sources = sources
         cal.unrelated_cosine = counts["unrelated_cosine_permille"] / 1000
         cal.notes |= {f"probe_{k}": v for k, v in counts.items()} | {"fitted_at": datetime.now(UTC).isoformat()}
+        cal.notes["traffic_cases"] = len(traffic.samples) if traffic else 0
         self.store.save(cal)
         with self._lock:
             self._current = cal

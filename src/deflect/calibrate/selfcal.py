@@ -41,6 +41,7 @@ from deflect.calibrate.fit import (
 )
 from deflect.calibrate.probes import Probe, carried_by, out_of_domain, probes_from_chunks, sample, signposts
 from deflect.calibrate.scale import measure as measure_scale
+from deflect.calibrate.traffic import TRAFFIC_KIND
 from deflect.domain.cosine import CosineScale
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit
 from deflect.domain.ports import Embedder
@@ -326,14 +327,18 @@ UNCOVERED_KINDS = ("left_out", "out_of_domain")
 
 
 def mix_weights(samples: Sequence[Sample], uncovered_share: float | None) -> list[float]:
-    """Per-sample weights that make uncovered probes `uncovered_share` of the total (1 each when None)."""
-    uncovered = sum(1 for s in samples if s.kind in UNCOVERED_KINDS)
-    covered = len(samples) - uncovered
+    """Per-sample weights that make uncovered probes `uncovered_share` of the probes' total (1 each when None).
+
+    Questions from the desk's traffic weigh 1 each, outside the mix: they are the real mix of covered and uncovered
+    questions already, and counting them among the covered probes would weigh their uncovered ones as covered."""
+    probes = [s for s in samples if s.kind != TRAFFIC_KIND]
+    uncovered = sum(1 for s in probes if s.kind in UNCOVERED_KINDS)
+    covered = len(probes) - uncovered
     if uncovered_share is None or not uncovered or not covered:
         return [1.0] * len(samples)
-    n = len(samples)
+    n = len(probes)
     w_unc, w_cov = uncovered_share * n / uncovered, (1 - uncovered_share) * n / covered
-    return [w_unc if s.kind in UNCOVERED_KINDS else w_cov for s in samples]
+    return [1.0 if s.kind == TRAFFIC_KIND else w_unc if s.kind in UNCOVERED_KINDS else w_cov for s in samples]
 
 
 def _quantile_threshold(scores: Sequence[float], share_below: float) -> float:
