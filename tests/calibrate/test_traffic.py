@@ -4,12 +4,17 @@ window, and the rule that rewording a draft never makes deflect bolder."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from deflect.calibrate.traffic import TRAFFIC_KIND, TrafficSettings, draft_kept, traffic_cases
+import pytest
+
+from deflect.calibrate.traffic import TRAFFIC_KIND, TrafficSettings, draft_kept, from_store, traffic_cases
 from deflect.domain.escalation import AuditEvent, Escalation, Priority, SlaClock, State, Tier
 from deflect.domain.feedback import FeedbackRecord
 from deflect.domain.models import Audience
+from deflect.store.sql import SqlStore
+from deflect.testing import InMemoryStore
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 SETTINGS = TrafficSettings(max_age_days=30, max_per_customer=3)
@@ -144,3 +149,18 @@ def test_a_reworded_draft_is_new_text() -> None:
     assert not draft_kept(draft, "Invoices are under the billing page; pick a month there.")
     assert not draft_kept(None, "anything")
     assert not draft_kept(draft, "")
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_from_store_reads_the_labelled_questions_of_the_window(kind: str, tmp_path: Path) -> None:
+    store = InMemoryStore() if kind == "memory" else SqlStore(f"sqlite:///{tmp_path / 'd.db'}")
+    draft = "Open Settings, then Billing, and choose Download invoice for the month you need."
+    store.append_audit([decision("a1", "doc:a"), decision("a2", "doc:a"), decision("a3", "doc:a")])
+    store.add_feedback(vote("a1", True))
+    escalation = resolved("a2", draft, draft)
+    store.create(escalation.model_copy(update={"created_at": NOW - timedelta(days=1)}))
+
+    cases = from_store(store, store, SETTINGS, NOW)
+
+    assert labels(cases) == {"a1": 1, "a2": 1}  # a3 was never labelled
+    assert from_store(store, store, SETTINGS, NOW + timedelta(days=40)).samples == []  # all older than the window

@@ -132,13 +132,11 @@ def _sample(answer_id: str, event: AuditEvent, label: int) -> Sample:
 
 
 def from_store(store: EscalationStore, votes: FeedbackStore, settings: TrafficSettings, now: datetime) -> TrafficCases:
-    """The labelled cases of the last `max_age_days` in the store (the decisions, votes and resolved escalations of
-    that window: one read each)."""
+    """The labelled cases of the last `max_age_days` in the store: its votes and resolved escalations, then the
+    decision of each by its answer id (indexed), so a desk's unlabelled asks, most of them, are never read."""
     since = now - timedelta(days=settings.max_age_days)
-    return traffic_cases(
-        store.audit(kind="decision", since=since),
-        votes.feedback(since=since, limit=None),
-        store.list(state=State.RESOLVED, since=since, limit=None),
-        settings,
-        now,
-    )
+    cast = votes.feedback(since=since, limit=None)
+    resolved = store.list(state=State.RESOLVED, since=since, limit=None)
+    labelled = sorted({v.answer_id for v in cast} | {e.answer_id for e in resolved})
+    decisions = [e for answer_id in labelled for e in store.audit(answer_id=answer_id, kind="decision")]
+    return traffic_cases(decisions, cast, resolved, settings, now)
