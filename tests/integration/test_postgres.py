@@ -157,3 +157,18 @@ def tied_groups(hits: list[ScoredChunk]) -> list[set[str]]:
     for hit in hits:
         groups.setdefault(round(hit.keyword, 9), set()).add(hit.chunk.chunk_id)
     return list(groups.values())[:-1]
+
+
+def test_the_desks_labelled_questions_are_read_from_postgresql(schema_url: str) -> None:
+    from tests.calibrate.test_traffic import NOW, SETTINGS, decision, labels, resolved, vote
+
+    from deflect.calibrate.traffic import from_store
+
+    store = SqlStore(schema_url)
+    draft = "Open Settings, then Billing, and choose Download invoice for the month you need."
+    store.append_audit([decision("a1", "doc:a"), decision("a2", "doc:a"), decision("a3", "doc:a")])
+    store.add_feedback(vote("a1", False))
+    store.create(resolved("a2", "We fixed it on our side.", draft))
+
+    assert labels(from_store(store, store, SETTINGS, NOW)) == {"a1": 0, "a2": 0}
+    store.close()
