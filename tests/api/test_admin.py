@@ -72,3 +72,18 @@ def test_the_marker_names_a_live_server_only(settings: Settings, tmp_path: Path)
     assert running_server(settings) is None
     remove_marker(marker)
     assert not marker_path(settings).exists()
+
+
+def test_an_admin_reads_the_calibration_in_force_and_others_may_not(
+    client: TestClient, service: DeflectService
+) -> None:
+    got = client.get("/v1/admin/calibration", headers=ADMIN)
+
+    assert got.status_code == 200, got.text
+    body = got.json()
+    cal = service.calibration
+    assert body["fitted_threshold"] == cal.threshold and body["threshold"] == service.rules.answer_threshold
+    assert body["fitted_on"] == cal.fitted_on and body["features"] == cal.features
+    assert body["job"]["name"] == "calibration"
+    assert client.get("/v1/admin/calibration", headers=AGENT).status_code == 403
+    assert client.get("/v1/admin/calibration").status_code == 401

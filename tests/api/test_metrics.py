@@ -51,6 +51,9 @@ def test_metrics_follow_asks_escalations_and_routes(settings: Settings, service:
     assert value("deflect_index_chunks") == service.index.count() > 0
     assert value("deflect_keyword_chunks") == service.index.count()
     assert value("deflect_knowledge_pending") == 0
+    assert value("deflect_answer_threshold") == service.rules.answer_threshold
+    # the fixed test calibration says nothing of traffic: the series is absent rather than a made-up zero
+    assert value("deflect_calibration_traffic_cases") is None
     for stage in ("embed", "dense", "keyword"):  # both asks went through each stage (fusion weight 0.1 here)
         assert value("deflect_retrieval_stage_seconds_count", stage=stage) >= 2  # type: ignore[operator]
     assert not any("Mars" in str(key) for key in samples)  # counts only, never the questions

@@ -45,6 +45,7 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("get", "/v1/audit/export"): ADMIN,
     ("get", "/v1/jobs"): ADMIN,
     ("post", "/v1/admin/ingest"): ADMIN,
+    ("get", "/v1/admin/calibration"): ADMIN,
     ("get", "/v1/admin/keys"): ADMIN,
     ("post", "/v1/admin/keys"): ADMIN,
     ("post", "/v1/admin/widgets"): ADMIN,

@@ -1,4 +1,5 @@
-"""Admin routes for work the serving process owns: ingestion while serving (POST /v1/admin/ingest)."""
+"""Admin routes for work the serving process owns: ingestion while serving (POST /v1/admin/ingest), and the
+calibration in force (GET /v1/admin/calibration)."""
 
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,5 +58,24 @@ def admin_router(settings: Settings, svc: DeflectService, caller: CallerDependen
         # `runs_before`: the run this request started is finished once the job's `runs` exceeds it.
         status: dict[str, Any] = {**svc.jobs["ingest"].status(), "runs_before": before}
         return JSONResponse(status, 202)
+
+    @router.get(
+        "/calibration",
+        summary="The calibration in force: its threshold, what it was fitted on (the KB's probes, and the desk's "
+        "labelled questions when there were enough) and its cross-checked risk and coverage",
+    )
+    def calibration(who: Annotated[Caller, Depends(admin_caller)]) -> dict[str, Any]:
+        cal = svc.calibration
+        return {
+            "threshold": svc.rules.answer_threshold,
+            "fitted_threshold": cal.threshold,
+            "target_risk": cal.target_risk,
+            "embedder": cal.embedder,
+            "features": cal.features,
+            "fitted_on": cal.fitted_on,
+            "kb_hash": cal.kb_hash,
+            "notes": cal.notes,
+            "job": svc.jobs["calibration"].status(),
+        }
 
     return router

@@ -1,6 +1,7 @@
 """GET /metrics in Prometheus' text format (prometheus-client): request latency per route, decisions by reason,
 escalations by priority, escalations customers withdrew because a page solved them, retrieval stage times
-(embedding, dense, keyword), index and keyword-index size, knowledge waiting to be indexed.
+(embedding, dense, keyword), index and keyword-index size, knowledge waiting to be indexed, the answer threshold and
+how many desk questions its calibration was fitted on.
 
 Each app has its own registry (no process-wide globals: tests build many apps). Counts are per process; several
 workers behind one address would each report their own (Prometheus' multiprocess mode is not set up here).
@@ -40,6 +41,11 @@ class _Sizes(Collector):
         readers = {
             "deflect_index_chunks": ("Chunks in the vector index.", self._svc.index.count),
             "deflect_keyword_chunks": ("Chunks in the keyword index.", self._keyword_count),
+            "deflect_answer_threshold": ("The answer threshold in force.", lambda: self._svc.rules.answer_threshold),
+            "deflect_calibration_traffic_cases": (
+                "Desk questions labelled by votes or resolutions that the calibration in force was fitted on.",
+                lambda: self._svc.calibration.notes.get("traffic_cases"),
+            ),
             "deflect_knowledge_pending": (
                 "Resolutions not yet searchable (up to 1000 counted).",
                 lambda: len(self._svc.desk.store.pending_knowledge(limit=1000)),
