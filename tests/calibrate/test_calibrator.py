@@ -272,3 +272,19 @@ def test_the_serving_job_refits_for_new_desk_labels_and_loads_what_another_proce
     assert job.run_once() == {"calibration": "loaded the one another process fitted"}
     assert service.calibration.threshold == 0.77
     assert job.run_once() == {"calibration": "kept"}
+
+
+def test_a_store_that_cannot_be_read_leaves_the_desk_out_instead_of_failing_the_fit(settings: Settings) -> None:
+    service = build(settings.model_copy(update={"traffic_min_cases": 1}))
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    calibrator = service.calibrator
+    assert calibrator is not None
+
+    def down() -> None:
+        raise RuntimeError("database is locked")
+
+    calibrator._traffic = down  # type: ignore[assignment]
+
+    assert calibrator.traffic() is None
+    assert calibrator.stale() is None
+    assert calibrator.fit().notes["traffic_cases"] == 0

@@ -99,20 +99,30 @@ class Calibrator:
         share = changed_share(fitted.sources, kb_fingerprint(self._chunks()))
         if share >= self._share:
             return f"{share:.0%} of sources changed since it was fitted"
-        if self._traffic is not None:
+        cases = self._read_traffic()
+        if cases is not None:
             used = fitted.notes.get("traffic_cases", 0)
             used = used if isinstance(used, int) else 0
-            now = len(self._traffic().samples)
+            now = len(cases.samples)
             if now >= self._traffic_min and now - used >= max(self._traffic_min, used // 5):
                 return f"{now - used} more questions labelled at the desk since it was fitted"
         return None
 
     def traffic(self) -> TrafficCases | None:
         """The desk's labelled questions, when there are enough of them to use; None otherwise."""
+        cases = self._read_traffic()
+        return cases if cases is not None and len(cases.samples) >= self._traffic_min else None
+
+    def _read_traffic(self) -> TrafficCases | None:
+        # The desk's labels refine a calibration that stands without them: a database that cannot be read now
+        # must not fail an ingest or a refit, only leave them out this time (and say so in the log).
         if self._traffic is None:
             return None
-        cases = self._traffic()
-        return cases if len(cases.samples) >= self._traffic_min else None
+        try:
+            return self._traffic()
+        except Exception:
+            log.warning("the desk's labelled questions could not be read; calibrating without them", exc_info=True)
+            return None
 
     def fit(
         self,
