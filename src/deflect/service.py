@@ -565,8 +565,11 @@ class DeflectService:
         if self.calibrator is None or self._calibration_checks == 1:
             return {"calibration": "not checked at start-up"}
         loaded = self.calibrator.reload_if_newer()
-        with self._index_write_lock:  # never beside an ingest, which refits by itself
-            done = self.calibrator.refresh_if_stale()
+        # Not beside an ingest, which refits by itself when it ends. The index write lock is not taken: a refit
+        # only reads the index and takes seconds to minutes, and a resolution must become searchable meanwhile.
+        if self.jobs["ingest"].status()["busy"]:
+            return {"calibration": "not checked: an ingest is running and refits when it ends"}
+        done = self.calibrator.refresh_if_stale()
         return {"calibration": done if done != "kept" or not loaded else "loaded the one another process fitted"}
 
     def start_jobs(self) -> None:

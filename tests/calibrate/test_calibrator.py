@@ -272,6 +272,8 @@ def test_the_serving_job_refits_for_new_desk_labels_and_loads_what_another_proce
     assert job.run_once() == {"calibration": "loaded the one another process fitted"}
     assert service.calibration.threshold == 0.77
     assert job.run_once() == {"calibration": "kept"}
+    with service.jobs["ingest"]._run_lock:  # an ingest in progress refits by itself when it ends
+        assert job.run_once() == {"calibration": "not checked: an ingest is running and refits when it ends"}
 
 
 def test_a_store_that_cannot_be_read_leaves_the_desk_out_instead_of_failing_the_fit(settings: Settings) -> None:
