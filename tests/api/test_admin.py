@@ -87,3 +87,31 @@ def test_an_admin_reads_the_calibration_in_force_and_others_may_not(
     assert body["job"]["name"] == "calibration"
     assert client.get("/v1/admin/calibration", headers=AGENT).status_code == 403
     assert client.get("/v1/admin/calibration").status_code == 401
+
+
+def test_votes_over_http_reach_the_calibration_the_server_serves(settings: Settings) -> None:
+    """Ask and vote over HTTP as agents do, let the server's calibration job run, read what it fitted on."""
+    from deflect.store.sql import SqlStore
+    from deflect.testing import HashEmbedder, InMemoryIndex
+    from deflect.wiring import assemble
+
+    settings = settings.model_copy(update={"traffic_min_cases": 3})
+    svc = assemble(settings, InMemoryIndex(), HashEmbedder(), store=SqlStore(settings.database_url))
+    svc.ingest([settings.kb_dir], settings.kb_dir)
+    client = TestClient(create_app(settings, svc))
+    agent = AGENT | {"X-Actor": "agent-7"}
+    for question in ("How do I export my data?", "Where are my invoices?", "Can I change my plan?"):
+        asked = client.post("/v1/ask", json={"question": question}, headers=agent)
+        assert asked.status_code == 200, asked.text
+        voted = client.post(f"/v1/answers/{asked.json()['id']}/feedback", json={"helpful": False}, headers=agent)
+        assert voted.status_code in (200, 201), voted.text
+    before = client.get("/v1/admin/calibration", headers=ADMIN).json()
+    assert before["notes"]["traffic_cases"] == 0
+
+    svc.jobs["calibration"].run_once()  # the first run is the start-up one, which does not check
+    svc.jobs["calibration"].run_once()
+
+    after = client.get("/v1/admin/calibration", headers=ADMIN).json()
+    assert after["notes"]["traffic_cases"] == 3
+    assert any(line.startswith("traffic: 3 questions asked at the desk") for line in after["fitted_on"])
+    assert after["job"]["last_result"]["calibration"].startswith("refitted (3 more questions labelled")
