@@ -109,6 +109,11 @@ def calibrate(
         f"cross-checked (2 folds by source): risk {cal.notes['check_risk']:.3f}, "
         f"coverage {cal.notes['check_coverage']:.3f}"
     )
+    if "traffic_check_risk" in cal.notes:
+        out.print(
+            f"on the desk's own labelled questions, cross-checked: risk {cal.notes['traffic_check_risk']:.3f}, "
+            f"coverage {cal.notes['traffic_check_coverage']:.3f} ({cal.notes['traffic_check_answered']} answered)"
+        )
     if "threshold_p05" in cal.notes:  # calibrations fitted before session 11 lack it
         out.print(
             f"threshold over resampled probes: {cal.notes['threshold_p05']:.3f}-{cal.notes['threshold_p95']:.3f} "

@@ -233,9 +233,12 @@ def test_questions_the_desk_labelled_join_the_fit_once_there_are_enough(settings
     assert cal.notes["traffic_cases"] == 4
     assert any(line.startswith("traffic: 4 questions asked at the desk") for line in cal.fitted_on)
     assert sorted(s.label for s in calibrator.last_samples if s.kind == "traffic") == [0, 0, 1, 1]
+    # what the fit expects on the desk's questions alone, out of fold, at the threshold it chose
+    assert 0.0 <= cal.notes["traffic_check_risk"] <= 1.0 and 0 <= cal.notes["traffic_check_answered"] <= 4
     assert calibrator.stale() is None  # fitted on all of them
     without = calibrator.fit(use_traffic=False)
     assert without.notes["traffic_cases"] == 0
+    assert "traffic_check_risk" not in without.notes
     assert not any(line.startswith("traffic:") for line in without.fitted_on)
 
 

@@ -263,3 +263,18 @@ def test_fewer_probes_give_a_wider_reported_spread() -> None:
 
     assert few.notes["threshold_p05"] <= few.notes["threshold_p50"] <= few.notes["threshold_p95"]
     assert width(few) > width(many)
+
+
+def test_desk_questions_get_their_own_out_of_fold_estimate_and_a_warning_when_it_misses_the_target() -> None:
+    from deflect.calibrate.calibrator import timid_warning
+
+    probes = separable(400, 0.02)
+    # the desk's questions look like the probes' right answers, but one in five was wrong
+    sure = {"top_dense": 0.75, "top_score": 0.75, "margin_distinct": 0.1, "spread": 0.45}
+    desk = [Sample(f"t{i}", sure, int(i % 5 != 0), "traffic") for i in range(60)]
+    cal = fit([*probes, *desk], "e", 0.05)
+
+    assert cal.notes["traffic_check_answered"] > 0
+    assert cal.notes["traffic_check_risk"] > 0.05
+    assert "on the desk's own labelled questions" in timid_warning(cal)
+    assert "traffic_check_risk" not in fit(probes, "e", 0.05).notes

@@ -304,6 +304,18 @@ def fit(
         "risk_threshold": round(risk_threshold, 4),
         "cover_threshold": round(cover_threshold, 4),
     }
+    desk = [i for i, s in enumerate(samples) if s.kind == TRAFFIC_KIND]
+    if desk:
+        # The wrong-answer rate on the desk's own questions alone, out of fold: the closest thing to what customers
+        # will get, since those are customers' questions and the probes are not.
+        d_risk, d_cov, d_answered = risk_coverage(
+            [check_conf[i] for i in desk], [labels[i] for i in desk], cal.threshold
+        )
+        cal.notes |= {
+            "traffic_check_risk": round(d_risk, 4),
+            "traffic_check_coverage": round(d_cov, 4),
+            "traffic_check_answered": d_answered,
+        }
     # The spread of the threshold over resamples of the probes: its 5th, 50th and 95th percentile.
     cal.notes |= {f"threshold_p{q:02d}": round(float(np.percentile(spread, q)), 4) for q in (5, 50, 95)}
     if uncovered_share is not None:

@@ -150,6 +150,11 @@ def run(
     report.arms.append(score(service, scored, "self-calibration alone (--no-traffic)"))
     cal = calibrator.fit(use_traffic=True)
     report.fitted_on = list(cal.fitted_on)
+    if "traffic_check_risk" in cal.notes:
+        report.fitted_on.append(
+            f"estimated on the traffic, out of fold: risk {cal.notes['traffic_check_risk']}, coverage "
+            f"{cal.notes['traffic_check_coverage']}"
+        )
     used = cal.notes.get("traffic_cases", 0)
     report.arms.append(score(service, scored, f"with the desk's labelled traffic ({used} cases)"))
     return report
