@@ -63,9 +63,13 @@ def test_zendesk_ticket_context_and_reply_inserted(page: Any, live: Live) -> Non
     assert "zendesk" in frame.locator("#host-name").inner_text()
     ask_in(frame)
     frame.get_by_role("button", name="Use", exact=True).click()
-    frame.locator("#status", has_text="Inserted into the reply").wait_for()
+    frame.locator("#status", has_text="Inserted into the reply. Counted as a helpful vote.").wait_for()
     reply = page.locator("#reply").inner_text()
     assert "Forgot password" in reply and "https://help.example/accounts/reset-password" in reply
+    assert live.service.feedback is not None  # the inserted answer is the agent's helpful vote
+    panel = page.frame(url=lambda u: "/panel" in u)
+    votes = live.service.feedback.list(answer_id=panel.evaluate("() => document.body.dataset.answerId"))
+    assert [v.helpful for v in votes] == [True]
     assert axe_violations(page.frame(url=lambda u: "/panel" in u)) == []
 
 

@@ -108,6 +108,27 @@ def test_use_copies_a_public_answer_with_its_sources(page: Any, live: Live) -> N
     copied = clipboard(page)
     assert "Forgot password" in copied
     assert "[1] Resetting your password: https://help.example/accounts/reset-password" in copied
+    # Using it is the agent's helpful vote (once), for the sources it cited
+    answer_id = page.evaluate("() => document.body.dataset.answerId")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Counted as a helpful vote')")
+    page.get_by_role("button", name="Use", exact=True).click()
+    page.wait_for_function("() => !document.getElementById('status').textContent.includes('Counted')")
+    assert live.service.feedback is not None
+    votes = live.service.feedback.list(answer_id=answer_id)
+    assert len(votes) == 1 and votes[0].helpful is True and votes[0].role == "agent"
+    assert votes[0].source_ids and all(s.startswith(("doc:", "esc:")) for s in votes[0].source_ids)
+
+
+def test_use_after_choosing_not_helpful_casts_no_vote(page: Any, live: Live) -> None:
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+    answer_id = page.evaluate("() => document.body.dataset.answerId")
+    page.get_by_role("button", name="Not helpful").click()
+    page.get_by_role("button", name="Use", exact=True).click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Copied')")
+    assert "Counted" not in page.evaluate("() => document.getElementById('status').textContent")
+    assert live.service.feedback is not None
+    assert live.service.feedback.list(answer_id=answer_id) == []
 
 
 def test_feedback_is_stored_with_the_answer(page: Any, live: Live) -> None:

@@ -36,6 +36,7 @@ const state = {
   result: null, // {id, decision, answer, citations, escalation_id, draft_answer, reasons, confidence}
   escalation: null,
   vote: null,
+  voted: false, // a vote on this result was stored (sent, or counted by "Use")
 };
 
 function headers() {
@@ -194,6 +195,7 @@ function showVerdict(decision) {
 function resetResult() {
   state.result = null;
   state.vote = null;
+  state.voted = false;
   $("result").hidden = false;
   $("answer").replaceChildren();
   $("answer").dataset.deltas = "0";
@@ -296,11 +298,26 @@ function replyText() {
   return sources.length ? `${body}\n\n${sources.join("\n")}` : body;
 }
 
+// Using an answer or a draft in a reply is the agent saying it answers the ticket: it counts as their helpful vote
+// (for ranking and for the calibration, deflect.calibrate.traffic), unless they chose a vote themselves. Best effort:
+// the reply was inserted or copied, which is what they asked for; the status says whether the vote was stored.
+async function countUse() {
+  const r = state.result;
+  if (!r || !r.id || state.vote !== null || state.voted) return "";
+  try {
+    await postJson(`/v1/answers/${encodeURIComponent(r.id)}/feedback`, { helpful: true }, headers());
+    state.voted = true;
+    return " Counted as a helpful vote.";
+  } catch {
+    return " (The helpful vote it counts as was not stored.)";
+  }
+}
+
 async function use() {
   const text = replyText();
   try {
     if (await state.adapter.insertReply(text)) {
-      say("Inserted into the reply.");
+      say(`Inserted into the reply.${await countUse()}`);
       return;
     }
   } catch (error) {
@@ -308,10 +325,11 @@ async function use() {
   }
   try {
     await navigator.clipboard.writeText(text);
-    say("Copied to the clipboard.");
   } catch {
     say("Copying failed: select the answer and press Ctrl+C.", "error");
+    return;
   }
+  say(`Copied to the clipboard.${await countUse()}`);
 }
 
 function askToUse() {
@@ -487,6 +505,7 @@ async function sendFeedback() {
   if (comment) body.comment = comment;
   try {
     const stored = await postJson(`/v1/answers/${encodeURIComponent(state.result.id)}/feedback`, body, headers());
+    state.voted = true;
     say(`Feedback stored (${stored.id}). Thank you.`);
   } catch (error) {
     say(problem(error), "error");
