@@ -6,9 +6,10 @@ other half is scored, through the product's own path.
 3. The traffic half is asked through `DeflectService.ask` (its decisions stored with their features, as in
    production), and a share of them (`labelled_share`, drawn from a fixed seed) gets an honest outcome through
    `FeedbackDesk.record`, as readers and agents give it: an answer a customer found right gets a helpful vote, a
-   wrong one an unhelpful vote; an escalated question an agent names the answering source for (its first expected
-   source) or, when the KB does not cover it, votes the draft unhelpful. No resolution is written: it would enter
-   the KB (the knowledge loop) and change what the scored half is asked against.
+   wrong one an unhelpful vote; an escalated question an agent names the answering source for (the top source when
+   it is an expected one, else the first expected) or, when the KB does not cover it, votes the draft unhelpful. No
+   resolution is written: it would enter the KB (the knowledge loop) and change what the scored half is asked
+   against.
 4. The calibration is fitted twice on the same index: without the traffic (`deflect calibrate --no-traffic`) and
    with it (`deflect calibrate`), and the scored half is asked under each: right answers among answerable
    questions, wrong among answers, unanswerable escalated, AUROC of the confidence.
@@ -83,9 +84,9 @@ def cast_outcomes(service: DeflectService, cases: Sequence[GoldenCase], share: f
         elif case.should_escalate or not case.expected_sources:
             service.feedback.record(result.id, False, caller_role="agent", actor="agent")
         else:
-            # The agent who handles it names the page that answers it.
-            expected = case.expected_sources[0]
-            service.feedback.record(result.id, True, None, expected, caller_role="agent", actor="agent")
+            # The agent who handles it names a page that answers it: the top one when it does.
+            named = top if top in case.expected_sources else case.expected_sources[0]
+            service.feedback.record(result.id, True, None, named, caller_role="agent", actor="agent")
         labelled += 1
     return labelled
 
