@@ -569,7 +569,10 @@ class DeflectService:
         # only reads the index and takes seconds to minutes, and a resolution must become searchable meanwhile.
         if self.jobs["ingest"].status()["busy"]:
             return {"calibration": "not checked: an ingest is running and refits when it ends"}
-        done = self.calibrator.refresh_if_stale()
+        # Every chunk is not read back to see what changed: this process's ingests refit when they end, and another
+        # process's (a shared Chroma server) refits there, and its calibration is loaded above. At 100k chunks that
+        # read is tens of seconds and hundreds of megabytes every interval.
+        done = self.calibrator.refresh_if_stale(read_sources=False)
         return {"calibration": done if done != "kept" or not loaded else "loaded the one another process fitted"}
 
     def start_jobs(self) -> None:

@@ -258,7 +258,10 @@ def test_the_serving_job_refits_for_new_desk_labels_and_loads_what_another_proce
     service.ingest([settings.kb_dir], settings.kb_dir)
     job = service.jobs["calibration"]
     assert job.run_once() == {"calibration": "not checked at start-up"}
-    assert job.run_once() == {"calibration": "kept"}
+    pages = service.index.pages
+    service.index.pages = lambda *a, **k: (_ for _ in ()).throw(AssertionError("read every chunk"))  # type: ignore[method-assign]
+    assert job.run_once() == {"calibration": "kept"}  # without reading the whole index back
+    service.index.pages = pages  # type: ignore[method-assign]
     assert service.feedback is not None
     for question in ("How do I export my data?", "Where are invoices?"):
         result = service.ask(question, Audience.AGENT)

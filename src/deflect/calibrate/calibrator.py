@@ -83,8 +83,10 @@ class Calibrator:
             self._current = fitted
         return current is not None
 
-    def stale(self) -> str | None:
-        """Why this KB's calibration should be fitted again, or None when it still holds."""
+    def stale(self, read_sources: bool = True) -> str | None:
+        """Why this KB's calibration should be fitted again, or None when it still holds. `read_sources` False skips
+        the one costly check, every chunk read back to see how many sources changed: for callers that know the KB
+        did not change behind them (the server's job: its own ingest refits when it ends)."""
         if self.store.explicit is not None:
             return None  # an explicit file is the operator's choice: never replaced behind their back
         fitted = self.store.fitted()
@@ -96,7 +98,7 @@ class Calibrator:
             return "fitted on another feature set"
         if fitted.notes.get("uncovered_share") != self.policy.uncovered_share:
             return "fitted for another share of uncovered questions"
-        share = changed_share(fitted.sources, kb_fingerprint(self._chunks()))
+        share = changed_share(fitted.sources, kb_fingerprint(self._chunks())) if read_sources else 0.0
         if share >= self._share:
             return f"{share:.0%} of sources changed since it was fitted"
         cases = self._read_traffic()
@@ -177,9 +179,9 @@ class Calibrator:
         """Every indexed chunk, read in pages (one read of a large index fails)."""
         return [chunk for page in self._index.pages() for chunk in page]
 
-    def refresh_if_stale(self, progress: Progress | None = None) -> str:
+    def refresh_if_stale(self, progress: Progress | None = None, read_sources: bool = True) -> str:
         """Refit when the KB changed materially; says what was done (for the ingest report)."""
-        reason = self.stale()
+        reason = self.stale(read_sources)
         if reason is None:
             return "kept"
         try:
