@@ -215,8 +215,9 @@ class Settings(BaseSettings):
     recalibrate_every_s: float = Field(
         21600.0,
         ge=0,
-        description="The server checks this often whether the calibration is stale (the KB changed materially, or "
-        "the desk labelled enough new questions) and refits it; 0: only `deflect ingest` and `deflect calibrate` do.",
+        description="The server checks this often whether the desk labelled enough new questions and refits the "
+        "calibration for them (its own ingests refit when they end); 0: only `deflect ingest` and `deflect calibrate` "
+        "do.",
     )
     knowledge_retry_s: float = Field(
         30.0,
