@@ -166,7 +166,6 @@ class DeflectService:
                 interval_s=recalibrate_every_s if calibrator is not None and auto_calibrate else 0.0,
             ),
         }
-        self._calibration_checks = 0
 
     def _credit_self_served_page(self, escalation: Escalation) -> None:
         """A suggested page that solved a customer's problem counts as their helpful vote for it (for similar
@@ -561,8 +560,7 @@ class DeflectService:
     def _recalibrate(self) -> dict[str, str]:
         # The job runs once at start-up too: the service has just loaded its calibration then, and ingest (which
         # refits when stale) may be about to run, so the first check waits for the first interval.
-        self._calibration_checks += 1
-        if self.calibrator is None or self._calibration_checks == 1:
+        if self.calibrator is None or self.jobs["calibration"].runs == 0:
             return {"calibration": "not checked at start-up"}
         loaded = self.calibrator.reload_if_newer()
         # Not beside an ingest, which refits by itself when it ends. The index write lock is not taken: a refit

@@ -6,7 +6,8 @@ from __future__ import annotations
 from deflect.config import Settings
 from deflect.domain.models import Audience
 from deflect.evaluation.golden import GoldenCase
-from deflect.evaluation.traffic_eval import Arm, TrafficReport, cast_outcomes, group_of, render, right
+from deflect.evaluation.runner import group_of
+from deflect.evaluation.traffic_eval import Arm, TrafficReport, cast_outcomes, render, right
 from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
 from deflect.wiring import assemble
 

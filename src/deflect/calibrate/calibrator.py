@@ -138,9 +138,8 @@ class Calibrator:
         chunks = self._chunks()
         samples, counts = collect_samples(chunks, self._retriever, self._embedder, self.policy.max_probes, progress)
         traffic = self.traffic() if use_traffic else None
-        if traffic is not None:
-            extra = [*extra, *traffic.samples]
-        self.last_samples = [*samples, *extra]
+        labelled = [*extra, *(traffic.samples if traffic else ())]
+        self.last_samples = [*samples, *labelled]
         sources = kb_fingerprint(chunks)
         described = [
             f"self: {counts['probes']} probes of {counts['sources']} sources "
@@ -151,13 +150,12 @@ class Calibrator:
             f"{counts['left_out_posed_elsewhere']} left out: undecidable); unrelated questions at cosine "
             f"{counts['unrelated_cosine_permille'] / 1000:.3f} (MiniLM 0.073: other models' cosines read on its scale)",
         ]
-        golden = len(extra) - (len(traffic.samples) if traffic else 0)
-        if golden:
-            described.append(f"{extra_label or 'labelled cases'}: {golden} cases")
+        if extra:
+            described.append(f"{extra_label or 'labelled cases'}: {len(extra)} cases")
         if traffic is not None:
             described.append(traffic.describe())
         cal = fit(
-            [*samples, *extra],
+            [*samples, *labelled],
             self._embedder.name,
             self.policy.target_risk,
             self.policy.features,

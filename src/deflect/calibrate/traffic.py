@@ -103,15 +103,15 @@ def traffic_cases(
         event = by_answer[answer_id]
         top = event.data["sources"][0]["source_id"]
         if vote.correct_source:
-            label, how = int(top == vote.correct_source), "named source"
+            label, how = int(top == vote.correct_source), "named sources"
         elif vote.helpful:
             if not vote.source_ids:
                 continue
-            label, how = int(top in vote.source_ids), "helpful vote"
+            label, how = int(top in vote.source_ids), "helpful votes"
         else:
-            label, how = 0, "unhelpful vote"
+            label, how = 0, "unhelpful votes"
         out.samples.append(_sample(answer_id, event, label))
-        out.counts[f"{how}s" if not how.endswith("source") else "named sources"] += 1
+        out.counts[how] += 1
     for esc in escalations:
         event = by_answer.get(esc.answer_id)
         if event is None or esc.answer_id in best or esc.state is not State.RESOLVED or not esc.resolution:

@@ -203,6 +203,11 @@ def samples(
     return out
 
 
+def group_of(case: GoldenCase) -> str:
+    """The group a case stays in on one side of a split: its StackFAQ thread, else the case itself."""
+    return next((t for t in case.tags if t.startswith("thread:")), case.id)
+
+
 def write_results(results: Sequence[CaseResult], path: Path) -> None:
     """results.jsonl, one case per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,8 +232,7 @@ def calibrate(
         fitted_on.append(f"{golden} over {settings.kb_dir}")
     if dataset is not None:
         setup = prepare(settings, embedder, dataset=dataset, holdout_fraction=holdout_fraction)
-        thread = lambda c: next((t for t in c.tags if t.startswith("thread:")), c.id)  # noqa: E731
-        collected += samples(setup.service, setup.cases, thread, progress)
+        collected += samples(setup.service, setup.cases, group_of, progress)
         fitted_on.append(setup.label)
     if not collected:
         raise ConfigError("calibration needs --golden and/or --dataset")

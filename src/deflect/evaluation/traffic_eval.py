@@ -30,7 +30,7 @@ from deflect.domain.models import Audience
 from deflect.domain.ports import Embedder
 from deflect.evaluation.golden import GoldenCase
 from deflect.evaluation.metrics import auroc
-from deflect.evaluation.runner import prepare
+from deflect.evaluation.runner import group_of, prepare
 from deflect.service import DeflectService
 
 Progress = Callable[[int, int], None]
@@ -56,10 +56,6 @@ class TrafficReport:
     scored: int
     arms: list[Arm] = field(default_factory=list)
     fitted_on: list[str] = field(default_factory=list)
-
-
-def group_of(case: GoldenCase) -> str:
-    return next((t for t in case.tags if t.startswith("thread:")), case.id)
 
 
 def right(case: GoldenCase, top: str | None) -> bool:
