@@ -290,6 +290,16 @@ class TestSemanticVeto:
         assert decide("reset my password? it wasn't me who asked", low, self.RULES).reasons == ["risk_topic:security"]
 
 
+# The vetoes sit on the rules, so the e5 variant (for KBs not in English) keeps them: check both.
+SHIPPED_MODELS = pytest.mark.parametrize("model", ["minilm", "e5"])
+
+
+def shipped_for(shipped: PolicyConfig, model: str) -> PolicyRules:
+    policy = shipped.for_model(model)
+    return PolicyRules(answer_threshold=0.6, relevance_floor=0.3, version=policy.version, triggers=policy.triggers)
+
+
+@SHIPPED_MODELS
 @pytest.mark.parametrize(
     ("reason", "message"),
     [
@@ -298,14 +308,30 @@ class TestSemanticVeto:
         ("risk_topic:security", "hi, I need to change my password please"),
         ("risk_topic:data_loss", "How do I restore a deleted board from the trash?"),
         ("risk_topic:data_loss", "Can I recover tasks I deleted from the bin?"),
+        # e5 put "Como altero a minha palavra-passe?" at 0.931 from the security phrases (threshold 0.913).
+        ("risk_topic:security", "Como altero a minha palavra-passe?"),
+        ("risk_topic:security", "Esqueci-me da minha senha"),
+        ("risk_topic:security", "esqueci a password"),
+        ("risk_topic:security", "Como é que altero a senha da minha conta?"),
+        ("risk_topic:security", "Onde posso mudar a palavra passe?"),
+        ("risk_topic:security", "Olá, preciso de redefinir a palavra-passe."),
+        ("risk_topic:security", "Podem ajudar-me a repor a palavra-passe?"),
+        ("risk_topic:security", "Bom dia! Queria recuperar a password, por favor"),
+        ("risk_topic:data_loss", "Como recupero um ficheiro da reciclagem?"),
+        ("risk_topic:data_loss", "É possível restaurar uma tarefa que está no lixo?"),
+        ("risk_topic:data_loss", "Quero recuperar da reciclagem um quadro que apaguei ontem"),
+        ("risk_topic:data_loss", "Dá para tirar um projeto do lixo?"),
     ],
 )
-def test_the_shipped_vetoes_cover_routine_requests(with_triggers: PolicyRules, reason: str, message: str) -> None:
+def test_the_shipped_vetoes_cover_routine_requests(
+    shipped: PolicyConfig, model: str, reason: str, message: str
+) -> None:
     high = replace(CONFIDENT, semantic_scores={reason: 0.99})
 
-    assert reason not in decide(message, high, with_triggers).reasons
+    assert reason not in decide(message, high, shipped_for(shipped, model)).reasons
 
 
+@SHIPPED_MODELS
 @pytest.mark.parametrize(
     ("reason", "message"),
     [
@@ -313,11 +339,19 @@ def test_the_shipped_vetoes_cover_routine_requests(with_triggers: PolicyRules, r
         ("risk_topic:security", "I forgot my password and now there are logins from Brazil"),
         ("risk_topic:data_loss", "All our boards are gone and they are not in the trash"),
         ("risk_topic:data_loss", "Tasks disappeared overnight"),
+        # Someone else changed it: no routine request.
+        ("risk_topic:security", "Mudaram a minha senha"),
+        ("risk_topic:security", "Esqueci-me da palavra-passe e alguém entrou na minha conta"),
+        ("risk_topic:security", "Quero mudar a senha porque recebi um alerta de início de sessão no estrangeiro"),
+        ("risk_topic:security", "Como altero a minha palavra-passe? Não fui eu que pedi a reposição."),
+        ("risk_topic:data_loss", "Como recupero os projetos? A reciclagem está vazia e ninguém os apagou."),
+        ("risk_topic:data_loss", "Quero recuperar tarefas da reciclagem, mas faltam também as que nunca apagámos"),
+        ("risk_topic:data_loss", "Os quadros desapareceram e não estão na reciclagem"),
     ],
 )
 def test_the_shipped_vetoes_leave_incidents_to_the_prototypes(
-    with_triggers: PolicyRules, reason: str, message: str
+    shipped: PolicyConfig, model: str, reason: str, message: str
 ) -> None:
     high = replace(CONFIDENT, semantic_scores={reason: 0.99})
 
-    assert reason in decide(message, high, with_triggers).reasons
+    assert reason in decide(message, high, shipped_for(shipped, model)).reasons
