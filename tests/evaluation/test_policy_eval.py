@@ -131,29 +131,31 @@ def test_render_markdown_shows_undefined_as_na(tiny: list[TriggerCase]) -> None:
 @pytest.mark.parametrize(
     ("scores", "gold", "expected"),
     [
-        pytest.param([0.9, 0.8, 0.7, 0.2], [True, False, True, False], 0.7, id="best-f1"),  # F1 .67 .5 .8 .67
-        pytest.param([0.9, 0.8, 0.7, 0.6], [True, False, False, True], 0.9, id="tie-takes-the-highest"),
+        # halfway between the lowest score fired on and the next below it
+        pytest.param([0.9, 0.8, 0.7, 0.2], [True, False, True, False], 0.45, id="best-f1"),  # F1 .67 .5 .8 .67
+        pytest.param([0.9, 0.8, 0.7, 0.6], [True, False, False, True], 0.85, id="tie-takes-the-highest"),
+        pytest.param([0.9, 0.7], [True, True], 0.7, id="nothing-below-the-lowest"),
         pytest.param([0.3, 0.1], [False, False], None, id="no-positives"),
     ],
 )
 def test_best_threshold(scores: list[float], gold: list[bool], expected: float | None) -> None:
-    assert best_threshold(scores, gold) == expected
+    assert best_threshold(scores, gold) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
     ("min_precision", "expected"),
     [
         # thresholds 0.9 / 0.8 / 0.7 / 0.6 / 0.2: precision 1 / 1 / .67 / .75 / .6, recall .33 / .67 / .67 / 1 / 1
-        pytest.param(0.95, 0.8, id="most-recall-at-full-precision"),
-        pytest.param(0.7, 0.6, id="looser-precision-buys-recall"),
-        pytest.param(None, 0.6, id="f1"),  # F1 .5 / .8 / .67 / .86 / .75
+        pytest.param(0.95, 0.75, id="most-recall-at-full-precision"),  # between 0.8 and 0.7
+        pytest.param(0.7, 0.4, id="looser-precision-buys-recall"),  # between 0.6 and 0.2
+        pytest.param(None, 0.4, id="f1"),  # F1 .5 / .8 / .67 / .86 / .75
     ],
 )
 def test_best_threshold_with_a_precision_floor(min_precision: float | None, expected: float) -> None:
     scores = [0.9, 0.8, 0.7, 0.6, 0.2]
     gold = [True, True, False, True, False]
 
-    assert best_threshold(scores, gold, min_precision) == expected
+    assert best_threshold(scores, gold, min_precision) == pytest.approx(expected)
 
 
 def test_best_threshold_when_nothing_is_precise_enough() -> None:
@@ -171,7 +173,7 @@ def test_tune_thresholds_per_semantic_reason() -> None:
     ]
     scores = {"a": {H: 0.9}, "b": {H: 0.7}, "c": {H: 0.6}}
 
-    assert tune_thresholds(cases, scores, rules, min_precision=0.95) == {H: 0.9}
+    assert tune_thresholds(cases, scores, rules, min_precision=0.95) == {H: pytest.approx(0.8)}  # 0.9 and 0.7
     assert tune_thresholds(cases, scores, rules, min_precision=0.6) == {H: 0.6}
 
 
@@ -277,6 +279,10 @@ def test_shipped_patterns_stay_precise_on_the_labelled_set(
     assert (report.overall.recall or 0) >= 0.9
 
 
+# How far one message's e5 score may move between machines (measured: at least 0.00014; allowed: 0.001).
+E5_WOBBLE = 0.001
+
+
 @pytest.mark.parametrize("name", ["triggers.jsonl", "triggers-pt.jsonl"])
 def test_the_e5_variant_fires_no_hard_negative_of_the_sets_it_was_tuned_on(name: str, settings: Settings) -> None:
     # A regression floor for edits of the e5 phrases or thresholds (the real packaged model), not a quality claim:
@@ -289,7 +295,16 @@ def test_the_e5_variant_fires_no_hard_negative_of_the_sets_it_was_tuned_on(name:
     rules = load_policy(ROOT / "config" / "policy.yaml").for_model(e5.name).triggers
     cases = load_trigger_cases(ROOT / "eval" / "policy" / name)
     scores = case_scores(cases, PrototypeScorer.from_triggers(e5, rules))
-    report = evaluate_triggers(cases, rule_detector(rules, scores), trigger_reasons(rules))
+    # e5's 4-bit engine scores the same message a little differently on another machine (a case 0.00014 over a
+    # threshold on one CPU was under it on another, session 18): a case within that wobble of a threshold is the
+    # machine's, not an edit's, so the floor is checked with every threshold raised by it.
+    wobble = {
+        reason: rule.model_copy(update={"threshold": rule.threshold + E5_WOBBLE})
+        for reason, rule in rules.semantic.items()
+    }
+    report = evaluate_triggers(
+        cases, rule_detector(rules.model_copy(update={"semantic": wobble}), scores), trigger_reasons(rules)
+    )
 
     assert rules.semantic_model == "e5"
     assert report.false_alarms == 0

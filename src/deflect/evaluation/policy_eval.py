@@ -192,12 +192,17 @@ def render_markdown(report: TriggerReport, title: str = "Escalation triggers") -
 
 def best_threshold(scores: Sequence[float], gold: Sequence[bool], min_precision: float | None = None) -> float | None:
     """The threshold (fire when score >= it) with the best F1 or, given `min_precision`, the best recall among
-    thresholds at least that precise; the highest threshold on ties; None when there is no positive or no
-    threshold is precise enough."""
+    thresholds at least that precise; the highest on ties; None when there is no positive or no threshold is precise
+    enough.
+
+    Returned halfway between the lowest score it fires on and the highest it does not, never on a case's score: the
+    same message can score a little differently on another machine (e5's 4-bit engine differed in the fourth
+    decimal between two CPUs, session 18), and a threshold on a case's score flips that case at the first wobble."""
     if not any(gold):
         return None
+    ranked = sorted(set(scores), reverse=True)
     best_value, best = -1.0, None
-    for threshold in sorted(set(scores), reverse=True):
+    for threshold in ranked:
         fired = [s >= threshold for s in scores]
         counts = Counts(
             tp=sum(f and g for f, g in zip(fired, gold, strict=True)),
@@ -212,7 +217,10 @@ def best_threshold(scores: Sequence[float], gold: Sequence[bool], min_precision:
             continue
         if value > best_value:
             best_value, best = value, threshold
-    return best
+    if best is None:
+        return None
+    below = [s for s in ranked if s < best]
+    return (best + below[0]) / 2 if below else best
 
 
 def tune_thresholds(
