@@ -112,7 +112,8 @@ def calibrate(
     if "traffic_check_risk" in cal.notes:
         out.print(
             f"on the desk's own labelled questions, cross-checked: risk {cal.notes['traffic_check_risk']:.3f}, "
-            f"coverage {cal.notes['traffic_check_coverage']:.3f} ({cal.notes['traffic_check_answered']} answered)"
+            f"coverage {cal.notes['traffic_check_coverage']:.3f} ({cal.notes['traffic_check_answered']} answered); "
+            f"the target on them alone needs >= {cal.notes.get('traffic_threshold', 0.0):.3f}"
         )
     if "threshold_p05" in cal.notes:  # calibrations fitted before session 11 lack it
         out.print(

@@ -265,16 +265,40 @@ def test_fewer_probes_give_a_wider_reported_spread() -> None:
     assert width(few) > width(many)
 
 
-def test_desk_questions_get_their_own_out_of_fold_estimate_and_a_warning_when_it_misses_the_target() -> None:
-    from deflect.calibrate.calibrator import timid_warning
-
+def test_desk_questions_that_miss_the_target_raise_the_threshold_over_them() -> None:
     probes = separable(400, 0.02)
-    # the desk's questions look like the probes' right answers, but one in five was wrong
+    # the desk's questions look like the probes' right answers, but one in five was wrong: the probes alone would
+    # answer them, and with them answered one answer in five would be wrong
     sure = {"top_dense": 0.75, "top_score": 0.75, "margin_distinct": 0.1, "spread": 0.45}
     desk = [Sample(f"t{i}", sure, int(i % 5 != 0), "traffic") for i in range(60)]
+    alone = fit(probes, "e", 0.05)
     cal = fit([*probes, *desk], "e", 0.05)
 
-    assert cal.notes["traffic_check_answered"] > 0
-    assert cal.notes["traffic_check_risk"] > 0.05
+    assert alone.confidence(sure) >= alone.threshold
+    assert cal.confidence(sure) < cal.threshold
+    assert (
+        cal.threshold >= cal.notes["traffic_threshold"] > max(cal.notes["risk_threshold"], cal.notes["cover_threshold"])
+    )
+    assert cal.notes["traffic_check_answered"] == 0
+    assert "traffic_threshold" not in alone.notes
+
+
+def test_desk_questions_within_the_target_leave_the_threshold_to_the_probes() -> None:
+    probes = separable(400, 0.02)
+    sure = {"top_dense": 0.75, "top_score": 0.75, "margin_distinct": 0.1, "spread": 0.45}
+    desk = [Sample(f"t{i}", sure, 1, "traffic") for i in range(60)]
+    cal = fit([*probes, *desk], "e", 0.05)
+
+    assert cal.threshold == round(max(cal.notes["risk_threshold"], cal.notes["cover_threshold"]), 4)
+    assert cal.notes["traffic_check_answered"] == 60
+    assert cal.notes["traffic_check_risk"] == 0.0
+
+
+def test_a_desk_estimate_above_the_target_is_a_warning() -> None:
+    from deflect.calibrate.calibrator import timid_warning
+
+    cal = fit(separable(400, 0.02), "e", 0.05)
+    assert "on the desk's own labelled questions" not in timid_warning(cal)
+
+    cal.notes["traffic_check_risk"] = 0.08  # the modelled threshold met the target, the cases answered did not
     assert "on the desk's own labelled questions" in timid_warning(cal)
-    assert "traffic_check_risk" not in fit(probes, "e", 0.05).notes

@@ -150,7 +150,8 @@ def run(
     if "traffic_check_risk" in cal.notes:
         report.fitted_on.append(
             f"estimated on the traffic, out of fold: risk {cal.notes['traffic_check_risk']}, coverage "
-            f"{cal.notes['traffic_check_coverage']}"
+            f"{cal.notes['traffic_check_coverage']}; the target on the traffic alone needs >= "
+            f"{cal.notes.get('traffic_threshold')}"
         )
     used = cal.notes.get("traffic_cases", 0)
     report.arms.append(score(service, scored, f"with the desk's labelled traffic ({used} cases)"))
