@@ -281,6 +281,7 @@ def test_desk_questions_that_miss_the_target_raise_the_threshold_over_them() -> 
     )
     assert cal.notes["traffic_check_answered"] == 0
     assert "traffic_threshold" not in alone.notes
+    assert "traffic_check_risk" not in alone.notes
 
 
 def test_desk_questions_within_the_target_leave_the_threshold_to_the_probes() -> None:

@@ -97,9 +97,15 @@ SECURITY = "risk_topic:security"
 CONFIDENT = Evidence(confidence=0.9, top_dense=0.7, sources=3)
 
 
+def shipped_for(shipped: PolicyConfig, model: str) -> PolicyRules:
+    """The shipped triggers as tuned for `model` (its variant, when the policy has one)."""
+    policy = shipped.for_model(model)
+    return PolicyRules(answer_threshold=0.6, relevance_floor=0.3, version=policy.version, triggers=policy.triggers)
+
+
 @pytest.fixture
 def with_triggers(shipped: PolicyConfig) -> PolicyRules:
-    return PolicyRules(answer_threshold=0.6, relevance_floor=0.3, version=shipped.version, triggers=shipped.triggers)
+    return shipped_for(shipped, "minilm")
 
 
 def test_default_rules_have_no_triggers_so_old_callers_keep_the_old_policy() -> None:
@@ -292,11 +298,6 @@ class TestSemanticVeto:
 
 # The vetoes sit on the rules, so the e5 variant (for KBs not in English) keeps them: check both.
 SHIPPED_MODELS = pytest.mark.parametrize("model", ["minilm", "e5"])
-
-
-def shipped_for(shipped: PolicyConfig, model: str) -> PolicyRules:
-    policy = shipped.for_model(model)
-    return PolicyRules(answer_threshold=0.6, relevance_floor=0.3, version=policy.version, triggers=policy.triggers)
 
 
 @SHIPPED_MODELS

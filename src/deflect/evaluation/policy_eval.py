@@ -219,8 +219,8 @@ def best_threshold(scores: Sequence[float], gold: Sequence[bool], min_precision:
             best_value, best = value, threshold
     if best is None:
         return None
-    below = [s for s in ranked if s < best]
-    return (best + below[0]) / 2 if below else best
+    below = next((s for s in ranked if s < best), None)  # ranked from the highest: the first under it is the next
+    return best if below is None else (best + below) / 2
 
 
 def tune_thresholds(
