@@ -110,10 +110,13 @@ def calibrate(
         f"coverage {cal.notes['check_coverage']:.3f}"
     )
     if "traffic_check_risk" in cal.notes:
+        # calibrations fitted before session 18 have no desk threshold: say nothing of it rather than a false 0
+        desk = cal.notes.get("traffic_threshold")
+        needs = f"; the target on them alone needs >= {desk:.3f}" if isinstance(desk, int | float) else ""
         out.print(
             f"on the desk's own labelled questions, cross-checked: risk {cal.notes['traffic_check_risk']:.3f}, "
-            f"coverage {cal.notes['traffic_check_coverage']:.3f} ({cal.notes['traffic_check_answered']} answered); "
-            f"the target on them alone needs >= {cal.notes.get('traffic_threshold', 0.0):.3f}"
+            f"coverage {cal.notes['traffic_check_coverage']:.3f} ({cal.notes['traffic_check_answered']} answered)"
+            + needs
         )
     if "threshold_p05" in cal.notes:  # calibrations fitted before session 11 lack it
         out.print(
