@@ -66,7 +66,7 @@ def calibrate(
         typer.Option(
             "--traffic/--no-traffic",
             help="Also fit on questions asked at the desk that votes or resolutions labelled (when there are "
-            "enough; see DEFLECT_CALIBRATE_FROM_TRAFFIC).",
+            "enough; see DEFLECT_CALIBRATE_FROM_TRAFFIC), and meet the target risk on them alone too.",
         ),
     ] = True,
 ) -> None:

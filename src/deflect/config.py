@@ -163,7 +163,8 @@ class Settings(BaseSettings):
     calibrate_from_traffic: bool = Field(
         True,
         description="Self-calibration also fits on questions asked at the desk that votes or resolutions labelled "
-        "(deflect.calibrate.traffic), once there are `traffic_min_cases` of them.",
+        "(deflect.calibrate.traffic), once there are `traffic_min_cases` of them, and its threshold then meets the "
+        "target risk on them alone as well.",
     )
     # ~10 wrong answers among ~200 answered questions at a 5% target: fewer cannot tell the rate from noise.
     traffic_min_cases: int = Field(
