@@ -4,14 +4,14 @@ internal resolved escalation must never be suggested to a customer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pytest
 
 from conftest import FAKE_CALIBRATION
 from deflect.answer.confidence import Calibration
 from deflect.config import Settings
-from deflect.domain.models import Audience, Decision, ScoredChunk
+from deflect.domain.models import Audience, Chunk, Decision, ScoredChunk
 from deflect.service import DeflectService
 from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.testing.store import InMemoryStore
@@ -29,6 +29,16 @@ class LeakyIndex(InMemoryIndex):
 
     def query(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredChunk]:
         return super().query(embedding, k, frozenset({"public", "internal"}))
+
+    def chunks(
+        self,
+        audiences: frozenset[str] | None = None,
+        source_ids: Collection[str] | None = None,
+        chunk_ids: Collection[str] | None = None,
+    ) -> list[Chunk]:
+        # The retriever reads the kNN's chunks by id with the caller's audiences (from the keyword index, then from
+        # here): a broken filter leaks there too.
+        return super().chunks(None, source_ids, chunk_ids)
 
 
 def unsure(

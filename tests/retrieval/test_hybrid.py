@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pytest
 
@@ -272,6 +272,9 @@ class _Handshake:
     def count(self) -> int:
         return self._inner.count()
 
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        return self._inner.chunks(chunk_ids, audiences)
+
 
 def test_the_keyword_search_runs_while_the_question_is_embedded() -> None:
     index, keyword_index = filled(HashEmbedder())
@@ -298,3 +301,66 @@ def test_a_failing_keyword_search_fails_the_retrieval_as_in_line() -> None:
         retriever.retrieve("password reset", PUBLIC)
     # Without keyword fusion the keyword index is not searched at all.
     assert HybridRetriever(index, embedder, KeywordSearch(_Failing(), index), 0.0, 40).retrieve("reset", PUBLIC)
+
+
+# The dense side's chunks: ids and cosines from the vector index, the chunks themselves from the keyword index
+
+
+def test_dense_candidates_read_from_the_keyword_index_are_the_vector_index_query() -> None:
+    embedder = HashEmbedder()
+    index, keyword_index = filled(embedder)
+    retriever = HybridRetriever(index, embedder, KeywordSearch(keyword_index, index), 0.0, 40)
+    vector = embedder.embed(["password reset page"])[0]
+
+    dense, _ = retriever.candidates("password reset page", PUBLIC)
+
+    assert dense == index.query(vector, 40, PUBLIC) and len(dense) == 4
+
+
+def test_a_chunk_the_keyword_index_lacks_is_read_from_the_vector_index() -> None:
+    embedder = HashEmbedder()
+    index, keyword_index = filled(embedder)
+    keyword_index.delete_chunks(["reset#1", "secret#0"])  # a write between the two indexes, or a backfill to come
+    retriever = HybridRetriever(index, embedder, KeywordSearch(keyword_index, index), 0.0, 40)
+    vector = embedder.embed(["password reset"])[0]
+
+    for audiences in (PUBLIC, frozenset({"public", "internal"})):
+        dense, _ = retriever.candidates("password reset", audiences)
+
+        assert dense == index.query(vector, 40, audiences)
+    assert "secret#0" in {s.chunk.chunk_id for s in dense}
+
+
+class _Ghost(InMemoryIndex):
+    """Its kNN still finds a chunk that was deleted (from both indexes) before the chunks were read."""
+
+    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[tuple[str, float]]:
+        return [("gone#0", 0.99), *super().nearest(embedding, k, audiences)]
+
+
+def test_a_chunk_deleted_between_the_knn_and_the_read_is_left_out() -> None:
+    embedder = HashEmbedder()
+    plain, keyword_index = filled(embedder)
+    index = _Ghost()
+    index.upsert(plain.chunks(), embedder.embed([c.text for c in plain.chunks()]))
+    retriever = HybridRetriever(index, embedder, KeywordSearch(keyword_index, index), 0.0, 40)
+
+    dense, _ = retriever.candidates("password reset", PUBLIC)
+
+    assert "gone#0" not in {s.chunk.chunk_id for s in dense}
+    assert dense == plain.query(embedder.embed(["password reset"])[0], 40, PUBLIC)
+
+
+class _Unreadable(InMemoryKeywordIndex):
+    def chunks(self, chunk_ids: Collection[str], audiences: frozenset[str]) -> list[Chunk]:
+        raise IndexUnavailable("the keyword index failed while reading: database is locked")
+
+
+def test_an_unreadable_keyword_index_leaves_the_dense_candidates_to_the_vector_index() -> None:
+    embedder = HashEmbedder()
+    index, _ = filled(embedder)
+    retriever = HybridRetriever(index, embedder, KeywordSearch(_Unreadable(), index), 0.0, 40)
+
+    dense, _ = retriever.candidates("password reset", PUBLIC)
+
+    assert dense == index.query(embedder.embed(["password reset"])[0], 40, PUBLIC) and dense

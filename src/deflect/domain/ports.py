@@ -41,6 +41,11 @@ class Index(Protocol):
 
     def query(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[ScoredChunk]: ...
 
+    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[tuple[str, float]]:
+        """`query`'s chunk ids and cosines, in its order, without reading the chunks (their text and metadata are
+        most of a query's cost: the retriever reads them from the keyword index, deflect.retrieval.hybrid)."""
+        ...
+
     def chunks(
         self,
         audiences: frozenset[str] | None = None,

@@ -6,6 +6,7 @@ data equal-weight RRF with BM25 is worse than dense alone (see docs/retrieval.md
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -15,10 +16,12 @@ from typing import Any, TypeVar
 from deflect.domain.cosine import CosineScale
 from deflect.domain.models import Chunk, ScoredChunk, SourceHit, by_score
 from deflect.domain.ports import AnchorIndex, Embedder, Index, KeywordIndex
+from deflect.errors import IndexUnavailable
 from deflect.retrieval.anchors import anchor_bonus, landing_keys, ordered_by_anchors
 from deflect.retrieval.keyword import KeywordSearch
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 CHUNKS_PER_SOURCE = 3
 # Release notes (a change log, NEWS, "Version 1.2.4 (2023-03-24)") name every command and option in passing, for
 # someone upgrading; a how-to question is answered by the pages they changed. Their chunks are scored this much lower:
@@ -131,13 +134,35 @@ class HybridRetriever:
             )
         try:
             vector = self._timed("embed", self._embedder.embed_questions, [question])[0]
-            dense = self._timed("dense", self._index.query, vector, self._candidates, audiences)
+            dense = self._timed("dense", self._dense, vector, audiences)
         except BaseException:
             if pending is not None:
                 pending.cancel()
             raise
         keyword = pending.result() if pending is not None else []
         return dense, keyword, vector
+
+    def _dense(self, vector: Sequence[float], audiences: frozenset[str]) -> list[ScoredChunk]:
+        """The nearest chunks. With a keyword index, the vector index gives only their ids and cosines and the chunks
+        are read from the keyword index, which holds the same chunks (written in the same step by ingestion) in one
+        row each: Chroma reads a chunk's text and metadata from rows of its SQLite, 3.3 of its 5.2 ms per query at
+        10,000 chunks, where this read takes ~0.9 ms (benchmarks/scale.py's index). A chunk the keyword index lacks
+        (it is being backfilled, or a write is between the two indexes) is read from the vector index, and when the
+        keyword index cannot be read at all the vector index is queried with the chunks, as without one."""
+        if self._keyword is None:
+            return self._index.query(vector, self._candidates, audiences)
+        nearest = self._index.nearest(vector, self._candidates, audiences)
+        ids = [cid for cid, _ in nearest]
+        try:
+            found = {c.chunk_id: c for c in self._keyword.keyword.chunks(ids, audiences)}
+        except IndexUnavailable as exc:
+            log.warning("reading the nearest chunks from the vector index: %s", exc.message)
+            return self._index.query(vector, self._candidates, audiences)
+        missing = [cid for cid in ids if cid not in found]
+        if missing:
+            found |= {c.chunk_id: c for c in self._index.chunks(audiences=audiences, chunk_ids=missing)}
+        # A chunk neither holds now was deleted since the kNN: it is left out, as a query a moment later would.
+        return [ScoredChunk(chunk=found[cid], dense=cos, score=cos) for cid, cos in nearest if cid in found]
 
     def _timed(self, stage: str, call: Callable[..., _T], *args: Any) -> _T:
         started = time.perf_counter()

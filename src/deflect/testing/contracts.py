@@ -168,6 +168,22 @@ class IndexContract:
             assert all(-1.0 <= h.dense <= 1.0 for h in hits)
             assert [h.dense for h in hits] == sorted((h.dense for h in hits), reverse=True)
 
+    def test_nearest_gives_the_ids_and_cosines_of_query_in_its_order(self, index: Index) -> None:
+        vectors = [unit(*[math.cos(1.3 * i + j) for j in range(DIM)]) for i in range(8)]
+        chunks = [make_chunk(f"n{i}#0", "internal" if i % 3 == 0 else "public") for i in range(8)]
+        index.upsert(chunks, vectors)
+
+        for audiences in (PUBLIC, EVERYONE):
+            for k in (3, 10):
+                near = index.nearest(vectors[1], k=k, audiences=audiences)
+                hits = index.query(vectors[1], k=k, audiences=audiences)
+
+                assert [cid for cid, _ in near] == [h.chunk.chunk_id for h in hits]
+                assert [cos for _, cos in near] == pytest.approx([h.dense for h in hits], abs=1e-6)
+        assert {cid for cid, _ in index.nearest(vectors[1], k=10, audiences=PUBLIC)} == {
+            c.chunk_id for c in chunks if c.audience == "public"
+        }
+
     def test_query_returns_at_most_k(self, index: Index) -> None:
         index.upsert([make_chunk(f"s{i}#0") for i in range(5)], [unit(1.0, i / 10) for i in range(5)])
 

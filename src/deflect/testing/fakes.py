@@ -62,6 +62,9 @@ class InMemoryIndex:
         scored.sort(key=lambda s: (-s.dense, s.chunk.chunk_id))
         return scored[:k]
 
+    def nearest(self, embedding: Sequence[float], k: int, audiences: frozenset[str]) -> list[tuple[str, float]]:
+        return [(s.chunk.chunk_id, s.dense) for s in self.query(embedding, k, audiences)]
+
     def chunks(
         self,
         audiences: frozenset[str] | None = None,
