@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from deflect.domain.cosine import CosineScale
@@ -204,11 +205,14 @@ def fuse(dense: Sequence[ScoredChunk], keyword: Sequence[ScoredChunk], weight: f
 def is_release_notes(chunk: Chunk) -> bool:
     """Whether a chunk is part of release notes: its page's title or a heading above it says so. Only articles: an
     escalation's title is a customer's subject ("News feed is empty")."""
-    if chunk.kind != "article":
-        return False
-    return bool(_RELEASE_NOTES.search(chunk.title)) or any(
-        _RELEASE_NOTES.search(part) for part in chunk.heading_path.split(" > ")
-    )
+    return chunk.kind == "article" and _release_notes_heading(chunk.title, chunk.heading_path)
+
+
+@lru_cache(maxsize=8192)
+def _release_notes_heading(title: str, heading_path: str) -> bool:
+    # Cached: every fusion asks this of ~80 candidates, whose few hundred distinct headings repeat from ask to ask
+    # (the searches were 0.23 of fusion's 0.34 ms at 10,000 chunks).
+    return bool(_RELEASE_NOTES.search(title)) or any(_RELEASE_NOTES.search(part) for part in heading_path.split(" > "))
 
 
 def rank_sources(chunks: Sequence[ScoredChunk], k: int) -> list[SourceHit]:
