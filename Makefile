@@ -29,6 +29,7 @@ lint: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
 
 test-unit: setup
 	$(BIN)/python -m pytest

@@ -57,8 +57,8 @@ class _Sizes(Collector):
             except Exception as exc:  # a scrape must not fail because one part is down
                 log.warning("metrics: %s unavailable: %s", name, exc)
                 continue
-            if value is not None:
-                yield GaugeMetricFamily(name, doc, value=value)
+            if isinstance(value, int | float):  # a calibration note could be text: not a gauge's value
+                yield GaugeMetricFamily(name, doc, value=float(value))
 
     def _keyword_count(self) -> int | None:
         keyword = self._svc.retriever.keyword

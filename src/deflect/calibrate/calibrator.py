@@ -207,7 +207,7 @@ def timid_warning(cal: Calibration) -> str:
         else ""
     )
     desk_risk = cal.notes.get("traffic_check_risk")
-    if isinstance(desk_risk, int | float) and desk_risk > cal.target_risk:
+    if isinstance(desk_risk, int | float) and cal.target_risk is not None and desk_risk > cal.target_risk:
         few += (
             f"; WARNING: on the desk's own labelled questions the cross-checked wrong-answer rate is {desk_risk:.1%}, "
             f"above the target {cal.target_risk:.0%}: the KB's own questions still pull the threshold down"

@@ -113,15 +113,15 @@ def traffic_cases(
         out.samples.append(_sample(answer_id, event, label))
         out.counts[how] += 1
     for esc in escalations:
-        event = by_answer.get(esc.answer_id)
-        if event is None or esc.answer_id in best or esc.state is not State.RESOLVED or not esc.resolution:
+        decision = by_answer.get(esc.answer_id)
+        if decision is None or esc.answer_id in best or esc.state is not State.RESOLVED or not esc.resolution:
             continue
-        top = event.data["sources"][0]["source_id"]
+        top = decision.data["sources"][0]["source_id"]
         if draft_kept(esc.draft_answer, esc.resolution):
-            label, how = int(top in (event.data.get("cited") or [])), "resolved with the draft"
+            label, how = int(top in (decision.data.get("cited") or [])), "resolved with the draft"
         else:
             label, how = 0, "resolved with new text"
-        out.samples.append(_sample(esc.answer_id, event, label))
+        out.samples.append(_sample(esc.answer_id, decision, label))
         out.counts[how] += 1
     return out
 

@@ -95,7 +95,7 @@ def score(service: DeflectService, cases: Sequence[GoldenCase], name: str) -> Ar
     unanswerable = escalated_unanswerable = 0
     for case in cases:
         result = service.ask(case.question, case.audience, record=False)
-        top = result.citations[0].source_id if result.citations else (result.retrieved or [None])[0]
+        top = result.citations[0].source_id if result.citations else next(iter(result.retrieved), None)
         ok = right(case, top)
         conf.append(result.confidence)
         labels.append(int(ok))
