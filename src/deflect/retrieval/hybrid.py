@@ -162,7 +162,9 @@ class HybridRetriever:
         missing = [cid for cid in ids if cid not in found]
         if missing:
             found |= {c.chunk_id: c for c in self._index.chunks(audiences=audiences, chunk_ids=missing)}
-        # A chunk neither holds now was deleted since the kNN: it is left out, as a query a moment later would.
+        # A chunk neither holds now was deleted since the kNN: it is left out, as a query a moment later would. A chunk
+        # id rewritten with new text is read as the keyword index holds it: new once ingestion wrote both indexes (a
+        # crash between the two writes leaves the old text until the next ingest rewrites it, as for keyword hits).
         return [ScoredChunk(chunk=found[cid], dense=cos, score=cos) for cid, cos in nearest if cid in found]
 
     def _timed(self, stage: str, call: Callable[..., _T], *args: Any) -> _T:
