@@ -192,6 +192,8 @@ def test_hostile_page_css_does_not_change_the_widget(browser: Any, live: Live) -
 
 def test_rate_limit_message_is_shown(page: Any, live: Live) -> None:
     widget = open_widget(page, f"{live.site}/shop.html")
+    while time.time() % 60 > 40:  # the limit's window is the clock minute: the asks must not straddle two of them
+        time.sleep(1)
     for _ in range(live.settings.widget_rate_per_session):
         ask(widget, "How do I reset my password?")
     bubble = ask(widget, "How do I reset my password?")
