@@ -26,8 +26,8 @@ run: ingest
 	DEFLECT_PRODUCT_NAME="$${DEFLECT_PRODUCT_NAME:-$(SAMPLE_PRODUCT)}" $(BIN)/deflect serve
 
 lint: setup
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
 

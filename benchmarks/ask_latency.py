@@ -36,8 +36,12 @@ def main() -> int:
     cases = (cases * (args.n // len(cases) + 1))[: args.n]
     port = free_port()
     deflect = Path(sys.executable).with_name("deflect")
-    server = subprocess.Popen([str(deflect), "serve", "--port", str(port)], env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(deflect), "serve", "--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -57,8 +61,11 @@ def main() -> int:
             wall, server_ms, decisions = [], [], {"answer": 0, "escalate": 0}
             for case in cases:
                 started = time.perf_counter()
-                resp = client.post("/v1/ask", json={"question": case["question"]},
-                                   headers={"X-API-Key": keys[case.get("audience", "customer")]})
+                resp = client.post(
+                    "/v1/ask",
+                    json={"question": case["question"]},
+                    headers={"X-API-Key": keys[case.get("audience", "customer")]},
+                )
                 wall.append((time.perf_counter() - started) * 1000)
                 resp.raise_for_status()
                 body = resp.json()
@@ -69,12 +76,20 @@ def main() -> int:
         server.wait(timeout=10)
     q = statistics.quantiles(wall, n=100)
     qs = statistics.quantiles(server_ms, n=100)
-    print(json.dumps({
-        "requests": len(wall),
-        "http_p50_ms": round(q[49], 1), "http_p95_ms": round(q[94], 1), "http_max_ms": round(max(wall), 1),
-        "service_p50_ms": round(qs[49], 1), "service_p95_ms": round(qs[94], 1),
-        "decisions": decisions,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "requests": len(wall),
+                "http_p50_ms": round(q[49], 1),
+                "http_p95_ms": round(q[94], 1),
+                "http_max_ms": round(max(wall), 1),
+                "service_p50_ms": round(qs[49], 1),
+                "service_p95_ms": round(qs[94], 1),
+                "decisions": decisions,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -62,8 +62,10 @@ def main() -> int:
     for label in ("computed, cold (first embedding of every question)", "computed, warm (embeddings cached)"):
         started = time.perf_counter()
         report = service._gaps.refresh()  # what the `gaps` job does in the background
-        print(f"gaps {label}: {time.perf_counter() - started:.2f}s, {report.questions} questions, "
-              f"{len(report.clusters)} clusters")
+        print(
+            f"gaps {label}: {time.perf_counter() - started:.2f}s, {report.questions} questions, "
+            f"{len(report.clusters)} clusters"
+        )
     client = TestClient(create_app(settings, service))
     times = []
     for _ in range(5):
@@ -71,8 +73,10 @@ def main() -> int:
         response = client.get("/v1/gaps", headers={"Authorization": f"Bearer {settings.agent_api_keys[0]}"})
         times.append(time.perf_counter() - started)
         assert response.status_code == 200
-    print(f"GET /v1/gaps served from the job's report: max {max(times) * 1000:.0f} ms over 5 calls "
-          f"({len(response.content)} bytes)")
+    print(
+        f"GET /v1/gaps served from the job's report: max {max(times) * 1000:.0f} ms over 5 calls "
+        f"({len(response.content)} bytes)"
+    )
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

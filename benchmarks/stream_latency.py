@@ -69,8 +69,12 @@ def main() -> int:
     cases = cases[: args.n]
     port = free_port()
     deflect = Path(sys.executable).with_name("deflect")
-    server = subprocess.Popen([str(deflect), "serve", "--port", str(port)], env=os.environ.copy(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(deflect), "serve", "--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     plain, decision, first_text, done = [], [], [], []
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -82,11 +86,12 @@ def main() -> int:
             # question finds its embeddings cached: each way gets half the questions cold and half warm.
             for i, case in enumerate(cases):
                 key = KEYS[case.get("audience", "customer")]
-                for way in (("ask", "stream") if i % 2 == 0 else ("stream", "ask")):
+                for way in ("ask", "stream") if i % 2 == 0 else ("stream", "ask"):
                     if way == "ask":
                         started = time.perf_counter()
-                        response = client.post("/v1/ask", json={"question": case["question"]},
-                                               headers={"X-API-Key": key})
+                        response = client.post(
+                            "/v1/ask", json={"question": case["question"]}, headers={"X-API-Key": key}
+                        )
                         response.raise_for_status()
                         plain.append((time.perf_counter() - started) * 1000)
                     else:
@@ -97,13 +102,18 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(json.dumps({
-        "questions": len(cases),
-        "ask": pct(plain),
-        "stream_decision": pct(decision),
-        "stream_first_text": pct(first_text),
-        "stream_done": pct(done),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "questions": len(cases),
+                "ask": pct(plain),
+                "stream_decision": pct(decision),
+                "stream_first_text": pct(first_text),
+                "stream_done": pct(done),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
