@@ -51,21 +51,19 @@ _JUNK_TAGS = [
 # its own that embeds as little more than the book's title, and so matched any question naming the program: valgrind's
 # "Release 3.19.0 11 Apr 2022 / Copyright ... / Email: ..." led four of its 34 questions (docs/retrieval.md, session
 # 12). The title and an abstract stay.
-_TITLEPAGE_METADATA = ", ".join(
-    f"div.titlepage .{name}"
-    for name in (
-        "releaseinfo",
-        "pubdate",
-        "copyright",
-        "legalnotice",
-        "author",
-        "authorgroup",
-        "editor",
-        "othercredit",
-        "corpauthor",
-        "revhistory",
-    )
+_TITLEPAGE_NAMES = (
+    "releaseinfo",
+    "pubdate",
+    "copyright",
+    "legalnotice",
+    "author",
+    "authorgroup",
+    "editor",
+    "othercredit",
+    "corpauthor",
+    "revhistory",
 )
+_TITLEPAGE_METADATA = ", ".join(f"div.titlepage .{name}" for name in _TITLEPAGE_NAMES)
 _JUNK_ROLES = {"navigation", "search", "banner", "contentinfo", "complementary", "menu", "menubar", "toolbar"}
 # Class or id tokens that name page chrome in the generators we measured (Sphinx, mdBook, texinfo, DocBook,
 # help centres). Matched as whole tokens, so `navigation` does not hit `navigation-guide` prose containers.
@@ -202,7 +200,7 @@ def page_links(root: Tag) -> tuple[PageLink, ...]:
     sentence around each: what the page says about the page it links to (deflect.ingest.links keeps those to other
     pages of the KB)."""
     out = []
-    for a in root.find_all("a", href=True):
+    for a in (a for a in _tags(root, "a") if a.get("href") is not None):
         href = str(a["href"]).strip()
         text = _one_line(a.get_text(" "))
         if href and text and not _PERMALINK.match(text):
@@ -258,7 +256,7 @@ def is_link_index(root: Tag) -> bool:
     nothing and its chunks, dense with every option and keyword name, outranked the pages they point to (zsh's six
     indexes: 373 chunks, cited in place of the Options chapter). Measured on seven manuals' pages (docs/retrieval.md,
     session 9): indexes have 0.92-1.00 of their text in links, content pages at most 0.82."""
-    links = root.find_all("a", href=True)
+    links = [a for a in _tags(root, "a") if a.get("href") is not None]
     return len(links) >= _INDEX_MIN_LINKS and _mostly_links(root, links, _INDEX_LINK_SHARE)
 
 
@@ -287,7 +285,7 @@ def _name_line(root: Tag, keep: bool) -> str:
 
 def _man_heading(root: Tag, name: str) -> Tag | None:
     """The first heading that reads exactly `name` (man pages' section names are upper case)."""
-    return next((h for h in root.find_all(_HEADINGS) if _one_line(h.get_text(" ")) == name), None)
+    return next((h for h in _tags(root, *_HEADINGS) if _one_line(h.get_text(" ")) == name), None)
 
 
 def _drop_section(heading: Tag) -> None:
@@ -324,7 +322,8 @@ def _label_admonitions(root: Tag, soup: BeautifulSoup) -> None:
     converted as is, "Warning" was a paragraph of its own and the text it labels, quoted alone, lost it. The label
     leads the note's first paragraph instead ("**Warning:** Options ..."); before anything else (a list, code) it
     stays a paragraph of its own, ending in a colon, which keeps it with what it introduces."""
-    for title in root.select("div.admonition > p.admonition-title"):
+    found = root.find("p", class_="admonition-title") is not None
+    for title in root.select("div.admonition > p.admonition-title") if found else []:
         label = " ".join(title.get_text().split()).rstrip(":")
         if not label:
             continue
@@ -353,7 +352,7 @@ def _literal_layouts(root: Tag, soup: BeautifulSoup) -> None:
     an underlined line is a heading (levels by the order the underline characters first appear, as in reST), a
     block of lines indented deeper than the file's prose is code kept verbatim, and prose lines are one paragraph
     per block (a list item starts its own)."""
-    for layout in root.select("div.literallayout"):
+    for layout in _with_class(_tags(root, "div"), "literallayout"):
         for br in layout.find_all("br"):
             br.replace_with("\x00")  # a line break, whether or not the source also has a newline after the tag
         text = layout.get_text().replace("\x00\n", "\n").replace("\x00", "\n")
@@ -446,32 +445,64 @@ def _content_root(soup: BeautifulSoup) -> Tag:
 
 
 def _strip_chrome(root: Tag) -> None:
-    for el in root.find_all(_JUNK_TAGS):
-        el.decompose()
-    for el in root.find_all(True):
-        if el.decomposed:
-            continue
-        if _is_chrome(el):
+    # Every tag, listed once: each pass below skips the ones an earlier pass decomposed, which is what a fresh
+    # find_all would have left out (bs4's find_all costs more than this whole pass, and there were seven).
+    every = _tags(root)
+    for el in every:
+        if el.name in _JUNK_TAGS and not _gone(el):
             el.decompose()
-    for el in root.find_all("header"):
+    for el in every:
+        if not _gone(el) and _is_chrome(el):
+            el.decompose()
+    for el in every:
         # A <header> holding the article's H1 is part of the article; any other is site chrome.
-        if el.find(["h1", "h2"]) is None:
+        if el.name == "header" and not _gone(el) and el.find(["h1", "h2"]) is None:
             el.decompose()
-    for el in root.select("header#title-block-header p.author, header#title-block-header p.date"):
-        el.decompose()  # pandoc's title block: who wrote the page and when is not knowledge a customer asks for
-    for el in root.select(_TITLEPAGE_METADATA):
-        if not el.decomposed:
-            el.decompose()
-    for table in root.find_all("table"):
+    classes = {str(c) for el in every if not _gone(el) for c in el.get("class") or ()}
+    if classes & {"author", "date"}:
+        for el in root.select("header#title-block-header p.author, header#title-block-header p.date"):
+            el.decompose()  # pandoc's title block: who wrote the page and when is not knowledge a customer asks for
+    if classes & set(_TITLEPAGE_NAMES):
+        for el in root.select(_TITLEPAGE_METADATA):
+            if not _gone(el):
+                el.decompose()
+    for table in every:
         # DocBook's previous/up/next bar is a table on every page, marked only by its summary.
-        if not table.decomposed and str(table.get("summary") or "").lower().startswith("navigation"):
+        if (
+            table.name == "table"
+            and not _gone(table)
+            and str(table.get("summary") or "").lower().startswith("navigation")
+        ):
             table.decompose()
-    for el in root.find_all(["table", "ul", "ol"]):
-        if not el.decomposed and (_link_bar(el) or _menu_table(el)):
+    for el in every:
+        if el.name in {"table", "ul", "ol"} and not _gone(el) and (_link_bar(el) or _menu_table(el)):
             el.decompose()
-    for a in root.find_all("a"):
-        if not a.decomposed and _PERMALINK.match(a.get_text()) and str(a.get("href") or "").startswith("#"):
+    for a in (el for el in every if el.name == "a"):
+        if not _gone(a) and _PERMALINK.match(a.get_text()) and str(a.get("href") or "").startswith("#"):
             a.decompose()
+
+
+def _gone(el: Tag) -> bool:
+    """Whether `el` was decomposed. Not bs4's `decomposed`: it reads an attribute a live tag does not have, which bs4
+    turns into a search of the tag's whole subtree for a child tag of that name (a third of the parse time)."""
+    return bool(vars(el).get("_decomposed", False))
+
+
+def _tags(root: Tag, *names: str) -> list[Tag]:
+    """The tags inside `root` named one of `names` (any, when none), in document order: find_all without bs4's
+    general matching machinery, which cost most of the parse on pages of thousands of tags."""
+    wanted = set(names)
+    return [el for el in root.descendants if isinstance(el, Tag) and (not wanted or el.name in wanted)]
+
+
+def _with_class(tags: list[Tag], cls: str) -> list[Tag]:
+    return [el for el in tags if cls in (el.get("class") or ())]
+
+
+def _has_class(root: Tag, name: str, cls: str) -> bool:
+    """Whether `root` or a tag inside it is a `name` with class `cls` (a cheap test before a CSS select, which
+    soupsieve runs slowly over a whole page)."""
+    return any(cls in (el.get("class") or ()) for el in [root, *_tags(root, name)] if el.name == name)
 
 
 def _link_bar(el: Tag) -> bool:
@@ -480,9 +511,10 @@ def _link_bar(el: Tag) -> bool:
     "Table of Contents / Previous Chapter / Next Chapter" list. Judged by the links' words, not by a class name,
     since each generator names (or does not name) its bar its own way; a list of links to topics is content."""
     links = el.find_all("a")
-    if len(links) < 2 or _WORD.search(_text_outside_links(el)):
+    # The link texts first: they rule out nearly every list of content at once, and are cheap to read.
+    if len(links) < 2 or not all(_moves(a.get_text(" ")) for a in links):
         return False
-    return all(_moves(a.get_text(" ")) for a in links)
+    return not _WORD.search(_text_outside_links(el))
 
 
 def _moves(text: str) -> bool:
@@ -506,7 +538,11 @@ def _menu_table(el: Tag) -> bool:
 
 
 def _text_outside_links(el: Tag) -> str:
-    return " ".join(s for s in el.find_all(string=True) if s.find_parent("a") is None)
+    if el.find_parent("a") is not None:
+        return ""  # every string in it is inside that link
+    # The strings inside its links, gathered once (asking each string for its parents was quadratic on big lists).
+    inside = {id(s) for a in el.find_all("a") for s in a.find_all(string=True)}
+    return " ".join(s for s in el.find_all(string=True) if id(s) not in inside)
 
 
 def _drop_orphan_labels(root: Tag) -> None:
@@ -514,8 +550,8 @@ def _drop_orphan_labels(root: Tag) -> None:
     statement pages open with a column of them, one per syntax diagram (an SVG), which diluted the first chunk of
     each. A label followed by text, code or a list stays: it says what comes next. Last first: a diagram may hold
     the labels of its parts' diagrams, and is empty only once they are gone."""
-    for p in reversed(root.find_all("p")):
-        if p.decomposed:
+    for p in reversed(_tags(root, "p")):
+        if _gone(p):
             continue
         text = p.get_text(" ", strip=True)
         if not text.endswith(":") or len(text.split()) > _LABEL_WORDS or not _all_emphasis(p):
@@ -540,10 +576,10 @@ def _unwrap_qanda_tables(root: Tag, soup: BeautifulSoup) -> None:
     the answer in the second cell of the `tr.answer` below it. As a pipe table every answer became one cell of
     run-on text; here each question becomes a heading one level below the FAQ's own, and its answer the section
     under it, so a chunk is one question with its answer and a citation opens that question."""
-    for toc in root.select("div.qandaset > dl"):
+    for toc in root.select("div.qandaset > dl") if _has_class(root, "div", "qandaset") else []:
         toc.decompose()  # the FAQ's own list of questions, each a link to the question below
-    for table in root.find_all("table"):
-        if table.decomposed or table.find("tr", class_="question") is None:
+    for table in _tags(root, "table"):
+        if _gone(table) or table.find("tr", class_="question") is None:
             continue
         out = soup.new_tag("div")
         level = _heading_level_before(table) + 1
@@ -584,7 +620,7 @@ def _mark_table_headers(root: Tag) -> None:
 
     Help-centre tables often label columns with plain <td>s; Sphinx option tables start with a group row
     ("positional arguments" and empty cells), which must not become every row's header."""
-    for table in root.find_all("table"):
+    for table in _tags(root, "table"):
         if table.find("th") is not None:
             continue
         first = table.find("tr")
@@ -732,7 +768,7 @@ class _Converter(MarkdownConverter):
                 a.decompose()
         for strong in dt.find_all(["strong", "b"]):
             strong.unwrap()  # the term is bold already
-        for colon in dt.select("span.colon"):
+        for colon in dt.find_all("span", class_="colon"):
             colon.decompose()  # docutils ends a field list's name with one; the item adds its own
         if _is_code_term(dt):
             return code_span(dt.get_text())
