@@ -7,8 +7,9 @@ A block is what a chunk may never cut in the middle: a paragraph, a fenced code 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from markdown_it import MarkdownIt
@@ -70,10 +71,18 @@ def tidy(lines: list[str]) -> str:
     return "\n".join(out).strip("\n") + "\n"
 
 
+@lru_cache(maxsize=32)
+def _tokens(markdown: str) -> tuple[Token, ...]:
+    """A body's markdown-it tokens, kept for the next few bodies: a page's body is split into sections three times
+    while it is read (whether it has text, its boilerplate census, its links), and the parse is nearly all the cost.
+    Read only: nothing here changes a token."""
+    return tuple(_MD.parse(markdown))
+
+
 def sections(markdown: str) -> list[Section]:
     """Split a Markdown body at its headings (outside code and lists) into sections of blocks."""
     lines = markdown.splitlines()
-    tokens = _MD.parse(markdown)
+    tokens = _tokens(markdown)
     out = [Section(0, "", [])]
     stack: list[tuple[int, str]] = []
     for i, token in enumerate(tokens):
@@ -116,7 +125,7 @@ def blocks(markdown: str) -> list[Block]:
     return [b for s in sections(markdown) for b in ([Block(s.heading, "text")] if s.heading else []) + s.blocks]
 
 
-def _blocks_of(token: Token, tokens: list[Token], i: int, lines: list[str]) -> list[Block]:
+def _blocks_of(token: Token, tokens: Sequence[Token], i: int, lines: list[str]) -> list[Block]:
     assert token.map is not None
     start, end = token.map
     text = "\n".join(lines[start:end]).strip("\n")

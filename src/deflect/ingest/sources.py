@@ -27,6 +27,7 @@ from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError
 from deflect.ingest.blocks import normalise, sections, split_anchor
 from deflect.ingest.boilerplate import NOTHING, PageBlocks, applied, folder, page_blocks, repeated, strip, stripped_hash
+from deflect.ingest.collector import fewer_collections
 from deflect.ingest.html import PageLink, fragment_to_markdown, parse_page
 from deflect.ingest.links import link_keys, markdown_links, navigation, navigation_hash, resolve, without_navigation
 from deflect.ingest.myst import myst_to_markdown
@@ -126,6 +127,13 @@ def parse_paths(
     """Parse every knowledge file; `signature` (chunking + model) is folded into each content hash. With a `memo`,
     files it knows unchanged are not parsed: their sources come back in `known`. Blocks repeated across a folder's
     pages are taken out of its articles (boilerplate.py)."""
+    with fewer_collections():
+        return _parse_paths(paths, root, signature, rules, memo)
+
+
+def _parse_paths(
+    paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None, memo: ParseMemo | None
+) -> ParsedSources:
     rules = rules if rules is not None else load_rules(root)
     paths = list(paths)
     out = ParsedSources()
