@@ -58,7 +58,8 @@ def test_a_question_after_a_batch_in_another_thread_still_runs_on_one(
     embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = spy_threads(embedder, monkeypatch)
-    ingest = threading.Thread(target=embedder.embed, args=([f"chunk {i}" for i in range(8)],))
+    # Six texts: a batch, under the 4 x 2 that the per-core path takes, so it runs on two torch threads.
+    ingest = threading.Thread(target=embedder.embed, args=([f"chunk {i}" for i in range(6)],))
     ingest.start()
     ingest.join()
     asked: list[int] = []
@@ -73,3 +74,17 @@ def test_a_question_after_a_batch_in_another_thread_still_runs_on_one(
     other.join()
 
     assert seen == [2, 1, 1] and asked == [1]
+
+
+def test_many_texts_are_shared_between_cores_each_on_one_thread_in_order(
+    embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [f"Chunk {i}: " + "how to configure the backup schedule " * (i % 5) for i in range(11)]
+    one_call = [embedder.embed([t])[0] for t in texts]
+    seen = spy_threads(embedder, monkeypatch)
+
+    shared = embedder.embed(texts)  # 11 >= batch 4 x 2 threads
+
+    assert seen == [1, 1]  # two shares, each encoded on one torch thread
+    assert len(shared) == len(texts)
+    assert np.allclose(shared, one_call, atol=1e-5)  # each text keeps its own vector, in the order given
