@@ -136,3 +136,36 @@ def test_a_moved_audience_moves_the_anchors(ingestor: Ingestor, anchors: AnchorI
     assert [a.audience for a in anchors.of_source("doc:runbook")] == ["public"]
     moved = {a.landing for a in anchors.of_source("doc:runbook")}
     assert moved and set(anchors.landing([1.0] + [0.0] * 255, moved, frozenset({"public"}))) == moved
+
+
+def test_link_sentences_are_embedded_with_the_chunks_once_each_and_keep_their_own_vector(
+    index: Index, kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A second page saying the same linking sentence, and enough small pages between them that they fall in
+    # different embedding groups (one group holds EMBED_GROUP chunks): the sentence is embedded once in all.
+    from deflect.ingest import pipeline
+
+    again = "<p>You can change how long with <a href='timeouts.html#set'>frob_set_timeout()</a>.</p>"
+    for i in range(6):
+        (kb / f"filler{i}.html").write_text(page(f"Filler {i}", f"<p>Filler page {i} text.</p>"), encoding="utf-8")
+    (kb / "zlocking.html").write_text(page("Locking again", again), encoding="utf-8")
+    calls: list[list[str]] = []
+
+    class Recording(HashEmbedder):
+        def embed(self, texts: list[str]) -> list[list[float]]:  # type: ignore[override]
+            calls.append(list(texts))
+            return super().embed(texts)
+
+    anchors = InMemoryAnchorIndex()
+    ingestor = Ingestor(index, Recording(), Chunker(200, 30), anchors=anchors)
+    monkeypatch.setattr(pipeline, "EMBED_GROUP", 2)
+    ingestor.ingest_paths([kb], kb)
+
+    sentence = "You can change how long with frob_set_timeout() ."
+    assert sum(call.count(sentence) for call in calls) == 1
+    assert len(calls) > 2  # several groups, and no call of sentences alone after them
+    assert all(any(not text.startswith(("You can", "Retries", "When a")) for text in call) for call in calls)
+    reference = HashEmbedder()
+    for anchor, vector in anchors._rows.values():
+        assert vector == reference.embed([anchor.sentence])[0]  # each record with its own sentence's vector
+    assert {a.source_id for a, _ in anchors._rows.values()} == {"doc:locking", "doc:zlocking", "doc:runbook"}
