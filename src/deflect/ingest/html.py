@@ -322,7 +322,7 @@ def _label_admonitions(root: Tag, soup: BeautifulSoup) -> None:
     converted as is, "Warning" was a paragraph of its own and the text it labels, quoted alone, lost it. The label
     leads the note's first paragraph instead ("**Warning:** Options ..."); before anything else (a list, code) it
     stays a paragraph of its own, ending in a colon, which keeps it with what it introduces."""
-    found = root.find("p", class_="admonition-title") is not None
+    found = _has_class(root, "p", "admonition-title")
     for title in root.select("div.admonition > p.admonition-title") if found else []:
         label = " ".join(title.get_text().split()).rstrip(":")
         if not label:
