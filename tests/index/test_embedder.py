@@ -82,9 +82,21 @@ def test_many_texts_are_shared_between_cores_each_on_one_thread_in_order(
     texts = [f"Chunk {i}: " + "how to configure the backup schedule " * (i % 5) for i in range(11)]
     one_call = [embedder.embed([t])[0] for t in texts]
     seen = spy_threads(embedder, monkeypatch)
+    batches: list[list[str]] = []
+    encode = embedder._encode
+
+    def spying(part: list[str]) -> list[list[float]]:
+        batches.append(part)
+        return encode(part)
+
+    monkeypatch.setattr(embedder, "_encode", spying)
 
     shared = embedder.embed(texts)  # 11 >= batch 4 x 2 threads
 
-    assert seen == [1, 1]  # two shares, each encoded on one torch thread
+    assert seen == [1, 1, 1]  # three batches of at most 4, each encoded on one torch thread
+    assert sorted(len(b) for b in batches) == [3, 4, 4]
+    # Cut from the texts sorted longest first: no batch holds a text shorter than one of a later batch's.
+    cut = sorted(batches, key=lambda b: -max(map(len, b)))
+    assert all(min(map(len, a)) >= max(map(len, b)) for a, b in zip(cut, cut[1:], strict=False))
     assert len(shared) == len(texts)
     assert np.allclose(shared, one_call, atol=1e-5)  # each text keeps its own vector, in the order given

@@ -123,25 +123,31 @@ class SentenceTransformerEmbedder:
         return [v.tolist() for v in vectors]
 
     def _embed_parallel(self, texts: list[str]) -> list[list[float]]:
-        """Many texts: one share per core, each encoded by its own thread on one torch thread, rather than every
-        batch split across the cores. Measured on the 2-core machine (session 20, 800 chunks of the Python manual):
-        27.2-27.6 s against 28.9-29.8 s for one `encode` on two torch threads, the same vectors (to 1e-7): a layer's
-        threads no longer wait for each other at every step. Texts are dealt round robin so each share has the same
-        mix of lengths (each `encode` sorts its own share by length to pad little)."""
-        shares = [texts[i :: self.batch_threads] for i in range(self.batch_threads)]
+        """Many texts: batches handed out to one thread per core, each encoding on one torch thread, rather than
+        every batch split across the cores (a layer's threads waited for each other at every step). Batches are
+        cut from the texts sorted by length, longest first (each pads little, and the last ones are the shortest),
+        and a thread takes the next batch when it is done with its own, so a core that something else slows down
+        (the ingest's index writes, which hold the GIL inside Chroma) takes fewer batches instead of the other
+        waiting for its share. Measured against one share per core dealt round robin (session 22, 2-core Intel
+        machine, 2,000 chunks of the Python manual, `benchmarks/scale.py --ingest-only`, run alternately): the whole
+        ingest at 0.79 and 0.80x raw `encode` of the same run against 0.73 and 0.73x, and 114-119 CPU seconds
+        against 113-122 (README "Scale and speed"); the same vectors to 1.2e-7."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        step = self._batch_size
+        batches = [order[start : start + step] for start in range(0, len(order), step)]
+        out: list[list[float]] = [[] for _ in texts]
 
-        def encode_share(share: list[str]) -> list[list[float]]:
+        def encode_batch(batch: list[int]) -> None:
             self._torch.set_num_threads(1)  # applies to this worker thread's own work
-            return self._encode(share)
+            for i, vector in zip(batch, self._encode([texts[i] for i in batch]), strict=True):
+                out[i] = vector
 
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.batch_threads, thread_name_prefix="embed")
             pool = self._pool
-        encoded = list(pool.map(encode_share, shares))
-        out: list[list[float]] = [[] for _ in texts]
-        for i, vectors in enumerate(encoded):
-            out[i :: self.batch_threads] = vectors
+        for _ in pool.map(encode_batch, batches):
+            pass
         return out
 
     def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
