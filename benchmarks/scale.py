@@ -330,7 +330,15 @@ class Bench:
 
         index, embedder, keyword = self.parts()
         anchors = build_anchor_index(self.settings, index)
-        return Ingestor(index, embedder, self.chunker(), keyword, self.settings.parse_memo_path, anchors=anchors)
+        return Ingestor(
+            index,
+            embedder,
+            self.chunker(),
+            keyword,
+            self.settings.parse_memo_path,
+            anchors=anchors,
+            parse_workers=self.settings.ingest_parse_workers,
+        )
 
     def first_ingest(self) -> dict[str, Any]:
         ingestor = self.ingestor()

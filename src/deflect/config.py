@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         description="torch threads when embedding a batch or more of texts at once (ingest); 0: one per CPU core. "
         "A question alone always uses embedding_threads.",
     )
+    ingest_parse_workers: int = Field(
+        0,
+        ge=0,
+        description="Processes parsing files at ingest (a folder of 8 files or more); 0: one per CPU core; 1: none, "
+        "the ingest's own process parses.",
+    )
     chunk_size: int = Field(200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces.")
     chunk_overlap: int = Field(30, ge=0, description="Token overlap between consecutive chunks.")
     embed_page_lead: bool = Field(

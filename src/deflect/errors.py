@@ -77,6 +77,11 @@ class SourceError(DeflectError):
         super().__init__(f"{where}: {message}", [{"path": path, "line": line}])
         self.path = path
         self.line = line
+        self._message = message
+
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, str, int | None]]:
+        # Sent back from a parse worker (deflect.ingest.parallel): rebuilt from what it was made of.
+        return (SourceError, (self.path, self._message, self.line))
 
 
 class PayloadTooLarge(DeflectError):

@@ -192,7 +192,15 @@ def assemble(
         anchor_floor=settings.anchor_floor,
     )
     chunker = Chunker(settings.chunk_size, settings.chunk_overlap, settings.embed_page_lead)
-    ingestor = Ingestor(index, embedder, chunker, keyword_index, settings.parse_memo_path, anchors=anchors)
+    ingestor = Ingestor(
+        index,
+        embedder,
+        chunker,
+        keyword_index,
+        settings.parse_memo_path,
+        anchors=anchors,
+        parse_workers=settings.ingest_parse_workers,
+    )
     calibrator = build_calibrator(settings, index, retriever, embedder, store)
     # A calibration passed in (tests) is fixed; otherwise the KB's own, fitted and refitted by the calibrator.
     current = (lambda: calibration) if calibration else calibrator.current

@@ -67,27 +67,41 @@ class ParseMemo:
         self, path: Path, origin: str, signature: str, rules: KbRules
     ) -> tuple[list[SourceDoc], list[KnownSource], list[SourceError]]:
         """The file's sources: remembered ones (KnownSource) when its bytes and key match, else parsed now."""
+        raw, digest, known = self.recall(path, origin)
+        if known is not None:
+            return [], known, []
+        docs, errors = parse_bytes(raw, path, origin, signature, rules)
+        self.remember(path, origin, digest, docs, errors)
+        return docs, [], errors
+
+    def recall(self, path: Path, origin: str) -> tuple[bytes, str, list[KnownSource] | None]:
+        """The file's bytes, their digest and its remembered sources (None: it must be parsed, from these bytes)."""
         raw = read_bytes(path, origin)
         digest = hashlib.sha256(raw).hexdigest()
         name = str(path.resolve())
         entry = self._entries.get(name)
         if entry and entry["sha256"] == digest and entry["key"] == self.key and entry["origin"] == origin:
             self._seen[name] = entry
-            known = [
-                KnownSource(s["id"], s["hash"], origin, path, tuple(s["inferred"]), _blocks(s.get("blocks")))
-                for s in entry["sources"]
-            ]
-            return [], known, []
-        # Parsed from the very bytes that were hashed: an edit made meanwhile cannot be remembered under the old digest.
-        docs, errors = parse_bytes(raw, path, origin, signature, rules)
+            return (
+                raw,
+                digest,
+                [
+                    KnownSource(s["id"], s["hash"], origin, path, tuple(s["inferred"]), _blocks(s.get("blocks")))
+                    for s in entry["sources"]
+                ],
+            )
+        return raw, digest, None
+
+    def remember(self, path: Path, origin: str, digest: str, docs: list[SourceDoc], errors: list[SourceError]) -> None:
+        """What the bytes of `digest` parsed into. Parsed from the very bytes that were hashed (recall): an edit
+        made meanwhile cannot be remembered under the old digest. A file that did not parse cleanly is not."""
         if not errors:
-            self._seen[name] = {
+            self._seen[str(path.resolve())] = {
                 "origin": origin,
                 "sha256": digest,
                 "key": self.key,
                 "sources": [_source_entry(d) for d in docs],
             }
-        return docs, [], errors
 
     def save(self) -> None:
         """Write this run's entries over the last saved ones; entries of files that no longer exist are dropped."""

@@ -71,8 +71,10 @@ class Ingestor:
         keyword: KeywordIndex | None = None,
         memo_file: Path | None = None,
         anchors: AnchorIndex | None = None,
+        parse_workers: int = 1,
     ) -> None:
         self._index = index
+        self._parse_workers = parse_workers
         self._keyword = keyword
         self._anchors = anchors
         self._embedder = embedder
@@ -84,7 +86,7 @@ class Ingestor:
         """Ingest files/folders; sources are named relative to `root`. Prunes only within the scanned paths."""
         rules = load_rules(root)
         memo = ParseMemo(self._memo_file, root, self.signature) if self._memo_file else None
-        parsed = parse_paths(paths, root, self.signature, rules, memo)
+        parsed = parse_paths(paths, root, self.signature, rules, memo, self._parse_workers)
         if memo:
             memo.save()
         scopes = [_scope(p, root) for p in paths]

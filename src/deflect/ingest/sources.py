@@ -31,6 +31,7 @@ from deflect.ingest.collector import fewer_collections
 from deflect.ingest.html import PageLink, fragment_to_markdown, parse_page
 from deflect.ingest.links import link_keys, markdown_links, navigation, navigation_hash, resolve, without_navigation
 from deflect.ingest.myst import myst_to_markdown
+from deflect.ingest.parallel import ParseJob, parse_jobs
 from deflect.ingest.pdf import pdf_to_markdown, read_pdf
 from deflect.ingest.redirects import HEAD_BYTES, redirect_target
 from deflect.ingest.rules import CONFIG_FILE, IGNORE_FILE, KbRules, load_rules
@@ -122,40 +123,63 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 
 def parse_paths(
-    paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None = None, memo: ParseMemo | None = None
+    paths: Iterable[Path],
+    root: Path,
+    signature: str,
+    rules: KbRules | None = None,
+    memo: ParseMemo | None = None,
+    workers: int = 1,
 ) -> ParsedSources:
     """Parse every knowledge file; `signature` (chunking + model) is folded into each content hash. With a `memo`,
     files it knows unchanged are not parsed: their sources come back in `known`. Blocks repeated across a folder's
-    pages are taken out of its articles (boilerplate.py)."""
+    pages are taken out of its articles (boilerplate.py). The files are parsed on `workers` processes (parallel.py;
+    0: one per core)."""
     with fewer_collections():
-        return _parse_paths(paths, root, signature, rules, memo)
+        return _parse_paths(paths, root, signature, rules, memo, workers)
 
 
 def _parse_paths(
-    paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None, memo: ParseMemo | None
+    paths: Iterable[Path], root: Path, signature: str, rules: KbRules | None, memo: ParseMemo | None, workers: int
 ) -> ParsedSources:
     rules = rules if rules is not None else load_rules(root)
     paths = list(paths)
     out = ParsedSources()
-    seen_ids: set[str] = set()
-    census: dict[str, PageBlocks] = {}
+    files: list[tuple[Path, str, str, list[KnownSource] | None]] = []  # path, origin, bytes' digest, remembered
+    jobs: list[ParseJob] = []
     for base, path in ((given, found) for given in paths for found in discover([given])):
         origin = _relative(path, root, base)
         reason = _skip_reason(path, origin, root, rules)
         if reason:
             out.skipped.append(Skipped(origin + ("/" if path.is_dir() else ""), reason))
             continue
-        known: list[KnownSource] = []
         try:
             if memo is None:
-                docs, errors = parse_file(path, origin, signature, rules)
+                raw, digest, known = read_bytes(path, origin), "", None
             else:
-                docs, known, errors = memo.parse(path, origin, signature, rules)
+                raw, digest, known = memo.recall(path, origin)
         except SourceError as exc:
-            docs, errors = [], [exc]
-        except NotAnArticle as skip:
-            out.skipped.append(Skipped(origin, skip.reason))
+            out.origins.add(origin)
+            out.errors.append(exc)
+            out.damaged_origins.add(origin)
             continue
+        files.append((path, origin, digest, known))
+        if known is None:
+            jobs.append(ParseJob(raw, path, origin, signature, rules))
+    parsed = iter(parse_jobs(jobs, workers))
+    seen_ids: set[str] = set()
+    census: dict[str, PageBlocks] = {}
+    for path, origin, digest, remembered in files:
+        known = remembered or []
+        docs: list[SourceDoc] = []
+        errors: list[SourceError] = []
+        if remembered is None:
+            outcome = next(parsed)
+            if outcome.skipped is not None:
+                out.skipped.append(Skipped(origin, outcome.skipped))
+                continue
+            docs, errors = list(outcome.docs), list(outcome.errors)
+            if memo is not None:
+                memo.remember(path, origin, digest, docs, errors)
         out.origins.add(origin)
         found: list[SourceDoc | KnownSource] = [*docs, *known]
         for doc in found:
