@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol, TextIO, runtime_checkable
@@ -100,6 +100,11 @@ class AnchorIndex(Protocol):
     def replace(self, source_id: str, anchors: Sequence[Anchor], embeddings: Sequence[Sequence[float]]) -> None:
         """Make `anchors` (all of `source_id`'s) the linking source's records: new ones are written first, then the
         source's others are deleted (none given: all of them)."""
+        ...
+
+    def replace_many(self, sources: Mapping[str, tuple[Sequence[Anchor], Sequence[Sequence[float]]]]) -> None:
+        """`replace` for each linking source (id -> its anchors and their vectors), in as few writes as the store
+        allows: what it leaves is what replacing them one by one would."""
         ...
 
     def delete_sources(self, source_ids: Iterable[str]) -> None:

@@ -13,8 +13,9 @@ The keyword index is written in the same step, right after the vector index, chu
 stays the manifest: each run puts back in the keyword index what it lacks of the vector index's chunks (a crash
 between the two writes, a keyword index that was deleted) and removes what the vector index no longer has.
 
-Anchors (an article's links to other pages, deflect.ingest.links) are written per linking source right after its
-chunks, their sentences embedded in the same call as the chunks: a source written now gets its anchors replaced;
+Anchors (an article's links to other pages, deflect.ingest.links) are written per group of sources right after
+the group's chunks (one write per audience: AnchorIndex.replace_many), their sentences embedded in the same call as
+the chunks: a source written now gets its anchors replaced;
 an unchanged one keeps its own, unless the anchor index does not
 hold them at the source's hash (a crash between the two writes, an index from before anchors), when they are
 written from its file without embedding its chunks again. A source deleted loses its anchors, as does any linking
@@ -174,22 +175,27 @@ class Ingestor:
         done = 0
         links = {doc.source_id: anchors_of(doc) for doc, _ in todo} if self._anchors else {}
         sentences = {sid: [a.sentence for a in found] for sid, found in links.items()}
-        for doc, chunks, vectors, said in _embedded(todo, self._embedder, sentences):
-            self._index.upsert(chunks, vectors)
-            if self._keyword:
-                self._keyword.upsert(chunks)
-            found = links.get(doc.source_id, [])
-            if self._anchors and (found or doc.source_id in anchored):
-                self._anchors.replace(doc.source_id, found, [said[a.sentence] for a in found])
-            have = indexed.get(doc.source_id)
-            if have:
-                self._delete(have.chunk_ids - {c.chunk_id for c in chunks})
-                report.updated += 1
-            else:
-                report.added += 1
-            done += len(chunks)
-            if progress:
-                progress(done, total)
+        for group in _embedded(todo, self._embedder, sentences):
+            replaced: dict[str, tuple[list[Anchor], list[list[float]]]] = {}
+            for doc, chunks, vectors, said in group:
+                self._index.upsert(chunks, vectors)
+                if self._keyword:
+                    self._keyword.upsert(chunks)
+                found = links.get(doc.source_id, [])
+                if self._anchors and (found or doc.source_id in anchored):
+                    replaced[doc.source_id] = (found, [said[a.sentence] for a in found])
+            if self._anchors and replaced:
+                self._anchors.replace_many(replaced)  # the group's anchors in one write per audience
+            for doc, chunks, _, _ in group:
+                have = indexed.get(doc.source_id)
+                if have:
+                    self._delete(have.chunk_ids - {c.chunk_id for c in chunks})
+                    report.updated += 1
+                else:
+                    report.added += 1
+                done += len(chunks)
+                if progress:
+                    progress(done, total)
         if self._anchors:
             self._write_anchors(relink, anchored)
         wanted = {d.source_id for d in docs}
@@ -224,8 +230,10 @@ class Ingestor:
         for start in range(0, len(sentences), ANCHOR_GROUP):
             part = sentences[start : start + ANCHOR_GROUP]
             vectors.update(zip(part, self._embedder.embed(part), strict=True))
-        for doc, found in rows:
-            self._anchors.replace(doc.source_id, found, [vectors[a.sentence] for a in found])
+        if rows:
+            self._anchors.replace_many(
+                {doc.source_id: (found, [vectors[a.sentence] for a in found]) for doc, found in rows}
+            )
 
     def _delete(self, chunk_ids: set[str]) -> None:
         self._index.delete_chunks(chunk_ids)
@@ -279,16 +287,17 @@ def _embedded(
     todo: Sequence[tuple[SourceDoc, list[Chunk]]],
     embedder: Embedder,
     sentences: dict[str, list[str]] | None = None,
-) -> Iterator[tuple[SourceDoc, list[Chunk], list[list[float]], dict[str, list[float]]]]:
+) -> Iterator[list[tuple[SourceDoc, list[Chunk], list[list[float]], dict[str, list[float]]]]]:
     """Each source with its chunks' vectors and the vectors of its `sentences` (by source id: its links' sentences),
     embedded EMBED_GROUP chunks at a time across sources: one call per source ran the model on tiny, badly padded
     batches for the many short pages (the encoder sorts texts by length only within one call). A group's call also
     embeds the sentences its sources bring that no earlier group did, so each distinct sentence is embedded once.
-    Writes still go source by source, in order, after their group is embedded.
+    Each group comes out whole (its sources in order, each with its vectors), to be written after it is embedded.
 
     The next group is embedded in a worker thread while the caller writes the current one (the model releases the
     GIL), so the index writes, anchors' among them, do not leave the cores the model runs on idle; at most one group
-    is embedded ahead."""
+    is embedded ahead. Chroma's writes hold the GIL while they run (session 22: another Python thread ran at 11% of
+    its pace during upserts), so the model's threads mostly wait through them: fewer, larger writes cost less."""
     sentences = sentences or {}
     groups: list[list[tuple[SourceDoc, list[Chunk]]]] = []
     size = 0
@@ -319,11 +328,12 @@ def _embedded(
             try:
                 count = sum(len(cs) for _, cs in group)
                 said.update(zip(new[i], vectors[count:], strict=True))
-                start = 0
+                start, out = 0, []
                 for gdoc, gchunks in group:
                     mine = {t: said[t] for t in sentences.get(gdoc.source_id, [])}
-                    yield gdoc, gchunks, vectors[start : start + len(gchunks)], mine
+                    out.append((gdoc, gchunks, vectors[start : start + len(gchunks)], mine))
                     start += len(gchunks)
+                yield out
             except BaseException:
                 if ahead is not None:
                     ahead.cancel()

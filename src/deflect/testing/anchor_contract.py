@@ -135,3 +135,46 @@ class AnchorIndexContract:
         anchors.replace("doc:guide", [a, b], [unit(1, 0), unit(1, 0)])
         anchors.replace("doc:guide", [a, b], [unit(1, 0), unit(1, 0)])
         assert anchors.count() == 2
+
+    def test_replace_many_leaves_what_replacing_one_by_one_leaves(
+        self, make_anchors: Callable[[], AnchorIndex]
+    ) -> None:
+        kept, moved = make_anchor("doc:guide", "Kept."), make_anchor("doc:guide", "Now internal.", audience="internal")
+        batch = {
+            "doc:guide": ([kept, moved], [unit(1, 0), unit(0, 1)]),  # one stale record goes, one changes audience
+            "doc:faq": ([], []),  # emptied
+            "doc:new": ([make_anchor("doc:new", "Brand new.")], [unit(1, 1)]),
+        }
+        one_by_one, at_once = make_anchors(), make_anchors()
+        for store in (one_by_one, at_once):
+            store.replace(
+                "doc:guide",
+                [make_anchor("doc:guide", "Old one."), make_anchor("doc:guide", "Now internal.")],
+                [unit(1, 0.2), unit(0.2, 1)],
+            )
+            store.replace("doc:faq", [make_anchor("doc:faq", "From the FAQ.")], [unit(1, 1)])
+            store.replace("doc:other", [make_anchor("doc:other", "Untouched.")], [unit(0.5, 1)])
+        for source_id, (found, vectors) in batch.items():
+            one_by_one.replace(source_id, found, vectors)
+        at_once.replace_many(batch)
+
+        for source_id in ("doc:guide", "doc:faq", "doc:new", "doc:other"):
+            assert at_once.of_source(source_id) == one_by_one.of_source(source_id)
+        assert at_once.count() == one_by_one.count() == 4
+        assert at_once.manifest() == one_by_one.manifest()
+        key = ("doc:api/timeout", "set")
+        for audiences in (PUBLIC, frozenset({"public", "internal"})):
+            assert at_once.landing(unit(0, 1), [key], audiences) == pytest.approx(
+                one_by_one.landing(unit(0, 1), [key], audiences), abs=1e-4
+            )
+
+    def test_replace_many_refuses_anchors_of_another_source_and_writes_nothing(self, anchors: AnchorIndex) -> None:
+        with pytest.raises(ValueError):
+            anchors.replace_many(
+                {
+                    "doc:guide": ([make_anchor("doc:guide", "Fine.")], [unit(1, 0)]),
+                    "doc:faq": ([make_anchor("doc:guide", "Not the FAQ's.")], [unit(0, 1)]),
+                }
+            )
+        assert anchors.count() == 0
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from deflect.domain.models import Anchor, Landing
 
@@ -21,6 +21,13 @@ class InMemoryAnchorIndex:
         self._rows.update(new)
         for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id == source_id and i not in new]:
             del self._rows[anchor_id]
+
+    def replace_many(self, sources: Mapping[str, tuple[Sequence[Anchor], Sequence[Sequence[float]]]]) -> None:
+        for source_id, (anchors, _) in sources.items():
+            if any(a.source_id != source_id for a in anchors):
+                raise ValueError(f"every anchor given must be of {source_id}")
+        for source_id, (anchors, embeddings) in sources.items():
+            self.replace(source_id, anchors, embeddings)
 
     def delete_sources(self, source_ids: Iterable[str]) -> None:
         gone = set(source_ids)
