@@ -177,4 +177,3 @@ class AnchorIndexContract:
                 }
             )
         assert anchors.count() == 0
-
