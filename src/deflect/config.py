@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     ingest_parse_workers: int = Field(
         0,
         ge=0,
-        description="Processes parsing files at ingest (a folder of 8 files or more); 0: one per CPU core; 1: none, "
+        description="Processes parsing files at ingest (1 MB or more of files to parse); 0: one per CPU core; 1: none, "
         "the ingest's own process parses.",
     )
     chunk_size: int = Field(200, ge=50, description="Chunk size in tokens; MiniLM reads at most 256 word pieces.")

@@ -54,6 +54,13 @@ def folder(root: Path) -> Path:
     return kb
 
 
+@pytest.fixture(autouse=True)
+def small_folders_go_to_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folders here are small: below the size that repays a worker's start, which is a cost rule, not a
+    behaviour (test_little_to_parse_is_parsed_here puts it back)."""
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+
+
 def summary(found: Any) -> dict[str, Any]:
     return {
         "docs": [(d.source_id, d.content_hash, d.body, tuple(d.links)) for d in found.docs],
@@ -129,10 +136,11 @@ def test_a_worker_that_fails_leaves_its_files_to_this_process(
     assert "a parse worker failed" in caplog.text
 
 
-def test_few_files_are_parsed_here(
+def test_little_to_parse_is_parsed_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    kb = write_kb(tmp_path / "kb")  # 4 files
+    kb = write_kb(tmp_path / "kb")  # 4 small files
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1_000_000)
     monkeypatch.setattr(parallel, "COMMAND", ("-c", "import sys; sys.exit(3)"))  # would log a fallback if started
 
     with caplog.at_level(logging.WARNING):
