@@ -180,16 +180,16 @@ class SourceHit(BaseModel):
     # Chunks next to retrieved ones, read when a retrieved chunk opens mid-sentence or ends on an intro whose content
     # the next chunk holds (deflect.answer.passages.neighbours_wanted): given to answers only, never scored, and
     # quoted only as part of a passage a retrieved chunk cut.
-    context: list[Chunk] = []
+    context: list[Chunk] = Field(default_factory=list)
     # The chunks after a retrieved chunk within its section, read for a how-to question: where a section's prose
     # is retrieved, its example (the code a customer types) often sits a chunk or two on. Given to answers only, never
     # scored, and quoted only as an example when the answer would show no code (deflect.answer.extractive).
-    following: list[Chunk] = []
+    following: list[Chunk] = Field(default_factory=list)
     # The chunks right before and after the first source's retrieved ones, read for every question: on a page of short
     # sections the one that answers often sits beside those retrieval ranked first. Given to answers only, never scored
     # by retrieval; the answer quotes those of other sections than the retrieved ones', scored a little below them
     # (deflect.answer.extractive).
-    nearby: list[Chunk] = []
+    nearby: list[Chunk] = Field(default_factory=list)
 
 
 def by_score(hit: SourceHit) -> tuple[float, str]:
