@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from deflect.config import Settings
 from deflect.domain.models import Chunk
 from deflect.errors import ConfigError
-from deflect.evaluation.runner import EVAL_COLLECTION, WORK_STAMP, work_folder
+from deflect.evaluation.golden import GoldenCase
+from deflect.evaluation.runner import EVAL_COLLECTION, WORK_STAMP, group_of, samples, work_folder
 from deflect.index.chroma import ChromaIndex
+from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
+from deflect.wiring import assemble
 
 SIGNATURE = "chunker-v8:200:30|hash-256"
 OTHER = "chunker-v8:200:30|minilm"
@@ -84,3 +88,19 @@ def test_a_folder_that_is_not_an_eval_work_folder_is_never_cleared(tmp_path: Pat
     with pytest.raises(ConfigError, match="not an eval work folder"):
         work_folder(mine, SIGNATURE)
     assert (mine / "todo.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_calibration_samples_ask_each_case_cleaned_as_ask_cleans_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = assemble(settings, InMemoryIndex(), HashEmbedder(), store=InMemoryStore())
+    service.ingest([settings.kb_dir], settings.kb_dir)
+    asked: list[str] = []
+    evidence = service.evidence
+    monkeypatch.setattr(service, "evidence", lambda q, a: (asked.append(q), evidence(q, a))[1])
+    decomposed = "Cafe\u0301 invoice\u200b  download?"  # e + combining accent, a zero-width space, two spaces
+
+    found = samples(service, [GoldenCase(id="a", question=decomposed)], group_of)
+
+    assert asked == ["Caf\u00e9 invoice download?"]
+    assert len(found) == 1

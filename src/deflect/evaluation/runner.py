@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from deflect.answer.confidence import Calibration
 from deflect.config import Settings
 from deflect.domain.ports import Embedder
+from deflect.domain.text import clean_text
 from deflect.errors import ConfigError
 from deflect.evaluation.calibration import RISK_TAGS, Sample, fit_calibration
 from deflect.evaluation.datasets import ADAPTERS, load_dataset, write_escalations
@@ -195,7 +196,8 @@ def samples(
     for i, case in enumerate(cases, start=1):
         if RISK_TAGS & set(case.tags):
             continue
-        hits, feats = service.evidence(case.question, case.audience)
+        # Cleaned as `ask` cleans it (NFC, no invisible characters): the calibration learns the question `ask` sees.
+        hits, feats = service.evidence(clean_text(case.question), case.audience)
         right = (not case.should_escalate) and bool(hits) and hits[0].source_id in set(case.expected_sources)
         out.append(Sample(group(case), feats, int(right)))
         if progress:
