@@ -15,10 +15,13 @@ from tests.conftest import write_kb
 
 from deflect.errors import SourceError
 from deflect.ingest import parallel
+from deflect.ingest.chunking import Chunker
 from deflect.ingest.memo import ParseMemo
 from deflect.ingest.parallel import ParseJob, parse_jobs
+from deflect.ingest.pipeline import Ingestor
 from deflect.ingest.rules import KbRules, load_rules
 from deflect.ingest.sources import parse_paths
+from deflect.testing import HashEmbedder, InMemoryIndex
 
 PAGE = """<html><head><title>{title}</title></head><body>
 <nav><a href="index.html">Home</a> <a href="guide-0.html">Guide</a></nav>
@@ -167,3 +170,20 @@ def test_a_gzip_page_parses_the_same_on_a_worker(tmp_path: Path) -> None:
 
     assert there == here
     assert "`tool --fast`" in there[0].docs[0].body
+
+
+def test_an_ingest_with_parse_workers_stores_what_one_without_stores(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    kb = folder(tmp_path)
+    stored = []
+    for workers in (1, 2):
+        index = InMemoryIndex()
+        with caplog.at_level(logging.WARNING):
+            report = Ingestor(index, HashEmbedder(), Chunker(200, 30), parse_workers=workers).ingest_paths([kb], kb)
+        chunks = sorted(index.chunks(), key=lambda c: c.chunk_id)
+        stored.append(([(c.chunk_id, c.text, c.source_hash) for c in chunks], report.added, sorted(report.errors)))
+
+    assert "parse worker" not in caplog.text  # the workers parsed it
+    assert stored[0] == stored[1]
+    assert stored[1][1] > 12  # every page went in
