@@ -90,8 +90,7 @@ class ChromaAnchorIndex:
     def replace_many(self, sources: Mapping[str, tuple[Sequence[Anchor], Sequence[Sequence[float]]]]) -> None:
         """`replace` of many linking sources in one write per audience (and step): the ingest writes a group of
         pages at a time. Per source, a stale-record read and a version token cost ~60 ms (Chroma's `get` with a
-        `where` and `modify`, each holding the GIL the ingest's model threads need): 20.5 s of a 10k ingest's
-        anchor writes for 317 linking pages (session 22)."""
+        `where` and `modify`): 20.5 s of a 10k ingest's anchor writes for 317 linking pages (session 22)."""
         rows: list[tuple[Anchor, Sequence[float]]] = []
         for source_id, (anchors, embeddings) in sources.items():
             mine = list(zip(anchors, embeddings, strict=True))
