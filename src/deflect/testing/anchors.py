@@ -15,19 +15,18 @@ class InMemoryAnchorIndex:
         self._rows: dict[str, tuple[Anchor, list[float]]] = {}
 
     def replace(self, source_id: str, anchors: Sequence[Anchor], embeddings: Sequence[Sequence[float]]) -> None:
-        new = {a.anchor_id: (a, list(e)) for a, e in zip(anchors, embeddings, strict=True)}
-        if any(a.source_id != source_id for a, _ in new.values()):
-            raise ValueError(f"every anchor given must be of {source_id}")
-        self._rows.update(new)
-        for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id == source_id and i not in new]:
-            del self._rows[anchor_id]
+        self.replace_many({source_id: (anchors, embeddings)})
 
     def replace_many(self, sources: Mapping[str, tuple[Sequence[Anchor], Sequence[Sequence[float]]]]) -> None:
-        for source_id, (anchors, _) in sources.items():
-            if any(a.source_id != source_id for a in anchors):
+        rows = {sid: list(zip(anchors, vectors, strict=True)) for sid, (anchors, vectors) in sources.items()}
+        for source_id, mine in rows.items():  # all checked before any is written, as ChromaAnchorIndex
+            if any(a.source_id != source_id for a, _ in mine):
                 raise ValueError(f"every anchor given must be of {source_id}")
-        for source_id, (anchors, embeddings) in sources.items():
-            self.replace(source_id, anchors, embeddings)
+        for source_id, mine in rows.items():
+            new = {a.anchor_id: (a, list(e)) for a, e in mine}
+            self._rows.update(new)
+            for anchor_id in [i for i, (a, _) in self._rows.items() if a.source_id == source_id and i not in new]:
+                del self._rows[anchor_id]
 
     def delete_sources(self, source_ids: Iterable[str]) -> None:
         gone = set(source_ids)
