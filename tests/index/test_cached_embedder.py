@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from deflect.index.embedder import CachedEmbedder
@@ -79,3 +80,23 @@ def test_a_question_and_a_passage_with_the_same_words_are_cached_apart() -> None
     cached.embed_questions(["reset my password"])
     cached.embed(["reset my password"])
     assert inner.texts == before  # each kind was kept
+
+
+def test_spans_go_to_an_inner_embedder_that_pools_them_and_are_none_otherwise() -> None:
+    from deflect.index.embedder import CachedEmbedder
+
+    pooled = CachedEmbedder(HashEmbedder()).embed_spans(["Frob waits for a lock."], [[(0, 10)]])
+    assert pooled == HashEmbedder().embed_spans(["Frob waits for a lock."], [[(0, 10)]])
+
+    class Plain:
+        name = "plain"
+
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            return HashEmbedder().embed(texts)
+
+        def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
+            return self.embed(texts)
+
+    vectors, spans = CachedEmbedder(Plain()).embed_spans(["Frob waits.", "Install."], [[(0, 4), (5, 10)], []])
+    assert np.allclose(vectors, HashEmbedder().embed(["Frob waits.", "Install."]))  # kept as float32
+    assert spans == [[None, None], []]

@@ -100,3 +100,46 @@ def test_many_texts_are_shared_between_cores_each_on_one_thread_in_order(
     assert all(min(map(len, a)) >= max(map(len, b)) for a, b in zip(cut, cut[1:], strict=False))
     assert len(shared) == len(texts)
     assert np.allclose(shared, one_call, atol=1e-5)  # each text keeps its own vector, in the order given
+
+
+TEXT = (
+    "Backups run every night at two in the morning. "
+    "To restore a single file, call restore_file() with its path and the snapshot's date."
+)
+SECOND = (TEXT.index("To restore"), len(TEXT) - 1)  # up to its last letter, as spans.py finds a sentence
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return float(np.dot(a, b))
+
+
+def test_a_span_is_pooled_from_its_texts_own_pass(embedder: SentenceTransformerEmbedder) -> None:
+    vectors, pooled = embedder.embed_spans([TEXT, "Another text."], [[SECOND], []])
+    assert np.allclose(vectors, embedder.embed([TEXT, "Another text."]), atol=1e-6)  # the texts as embed gives them
+    span = pooled[0][0]
+    assert span is not None and pooled[1] == [] and abs(np.linalg.norm(span) - 1) < 1e-5
+    alone_second, alone_first = embedder.embed([TEXT[SECOND[0] :], TEXT[: SECOND[0]]])
+    # Its own sentence's words, read in context: nearer that sentence alone than the text's other sentence.
+    assert cosine(span, alone_second) > cosine(span, alone_first) + 0.1
+    assert cosine(span, vectors[0]) < 0.99  # not the whole text's vector
+    whole = embedder.embed_spans([TEXT], [[(0, len(TEXT))]])[1][0][0]
+    assert whole is not None and cosine(whole, vectors[0]) > 0.98  # all its words: nearly the text's own vector
+
+
+def test_a_span_past_what_the_model_reads_has_no_vector(embedder: SentenceTransformerEmbedder) -> None:
+    long = "word " * 400 + TEXT
+    start = long.index("To restore")
+    _, pooled = embedder.embed_spans([long, TEXT], [[(start, len(long) - 1), (0, 4)], [SECOND]])
+    assert pooled[0][0] is None and pooled[0][1] is not None and pooled[1][0] is not None
+
+
+def test_spans_of_many_texts_are_the_same_shared_between_cores(embedder: SentenceTransformerEmbedder) -> None:
+    texts = [f"Note {i}. " + TEXT for i in range(9)]  # 9 >= batch 4 x 2 threads
+    spans = [[(len(f"Note {i}. ") + SECOND[0], len(texts[i]) - 1)] if i % 2 else [] for i in range(9)]
+    vectors, pooled = embedder.embed_spans(texts, spans)
+    for i in range(9):
+        one_vectors, one_pooled = embedder.embed_spans([texts[i]], [spans[i]])
+        assert np.allclose(vectors[i], one_vectors[0], atol=1e-5)
+        assert len(pooled[i]) == len(spans[i])
+        if spans[i]:
+            assert np.allclose(pooled[i][0], one_pooled[0][0], atol=1e-5)  # type: ignore[arg-type]

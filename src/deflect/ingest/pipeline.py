@@ -14,12 +14,12 @@ stays the manifest: each run puts back in the keyword index what it lacks of the
 between the two writes, a keyword index that was deleted) and removes what the vector index no longer has.
 
 Anchors (an article's links to other pages, deflect.ingest.links) are written per group of sources right after
-the group's chunks (one write per audience: AnchorIndex.replace_many), their sentences embedded in the same call as
-the chunks: a source written now gets its anchors replaced;
+the group's chunks (one write per audience: AnchorIndex.replace_many), each sentence's vector pooled from the pass
+that embeds the chunk holding it (spans.py): a source written now gets its anchors replaced;
 an unchanged one keeps its own, unless the anchor index does not
 hold them at the source's hash (a crash between the two writes, an index from before anchors), when they are
-written from its file without embedding its chunks again. A source deleted loses its anchors, as does any linking
-source the vector index no longer holds.
+written from its file, only its chunks that hold a link's sentence embedded again. A source deleted loses its
+anchors, as does any linking source the vector index no longer holds.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ from deflect.ingest.links import without_navigation
 from deflect.ingest.memo import ParseMemo
 from deflect.ingest.rules import load_rules
 from deflect.ingest.sources import KnownSource, NotAnArticle, ParsedSources, parse_file, parse_paths, without
+from deflect.ingest.spans import embed_with_sentences
 
 Progress = Callable[[int, int], None]
 # Chunks embedded in one call at ingest (see _embedded); the embedder still runs the model in its own batch size.
 EMBED_GROUP = 256
-# Link sentences of unchanged sources embedded in one call (see Ingestor._write_anchors).
-ANCHOR_GROUP = 4096
+# Unchanged sources whose anchors are written in one call of the embedder (see Ingestor._write_anchors).
+ANCHOR_GROUP = 256
 
 
 @dataclass
@@ -219,17 +220,24 @@ class Ingestor:
         return report, {doc.source_id for doc, _ in todo}
 
     def _write_anchors(self, docs: Sequence[SourceDoc], anchored: dict[str, frozenset[str]]) -> None:
-        """Unchanged sources' anchors in place of the ones stored (their chunks are not embedded again); each
-        distinct sentence embedded once, ANCHOR_GROUP in one call (the encoder sorts by length within a call, and
-        link sentences vary from a few words to a paragraph: 256 at a time took 1.3x as long as all at once)."""
+        """Unchanged sources' anchors in place of the ones stored. Each distinct sentence gets the vector a first
+        ingest gives it (pooled from the chunk that holds it, spans.py), so only the chunks that hold a sentence are
+        embedded again, not the sources' others; ANCHOR_GROUP sources at a time."""
         assert self._anchors is not None
         rows = [(doc, anchors_of(doc)) for doc in docs]
         rows = [(doc, found) for doc, found in rows if found or doc.source_id in anchored]
-        sentences = list(dict.fromkeys(a.sentence for _, found in rows for a in found))
         vectors: dict[str, list[float]] = {}
-        for start in range(0, len(sentences), ANCHOR_GROUP):
-            part = sentences[start : start + ANCHOR_GROUP]
-            vectors.update(zip(part, self._embedder.embed(part), strict=True))
+        for start in range(0, len(rows), ANCHOR_GROUP):
+            part = rows[start : start + ANCHOR_GROUP]
+            wanted: dict[str, int] = {}
+            for k, (_, found) in enumerate(part):
+                for anchor in found:
+                    if anchor.sentence not in vectors:
+                        wanted.setdefault(anchor.sentence, k)
+            if not wanted:
+                continue
+            texts = [[c.embed_text for c in self._chunker.chunk(doc)] if found else [] for doc, found in part]
+            vectors.update(embed_with_sentences(self._embedder, texts, wanted, texts_wanted=False)[1])
         if rows:
             self._anchors.replace_many(
                 {doc.source_id: (found, [vectors[a.sentence] for a in found]) for doc, found in rows}
@@ -291,7 +299,8 @@ def _embedded(
     """Each source with its chunks' vectors and the vectors of its `sentences` (by source id: its links' sentences),
     embedded EMBED_GROUP chunks at a time across sources: one call per source ran the model on tiny, badly padded
     batches for the many short pages (the encoder sorts texts by length only within one call). A group's call also
-    embeds the sentences its sources bring that no earlier group did, so each distinct sentence is embedded once.
+    gives the vectors of the sentences its sources bring that no earlier group did, each pooled from the pass over
+    the chunk that holds it (spans.py; embedded alone when none does), so each distinct sentence costs once.
     Each group comes out whole (its sources in order, each with its vectors), to be written after it is embedded.
 
     The next group is embedded in a worker thread while the caller writes the current one (the model releases the
@@ -309,26 +318,30 @@ def _embedded(
         groups[-1].append((doc, chunks))
         size += len(chunks)
     seen: set[str] = set()
-    new: list[list[str]] = []  # per group, the sentences first met there
+    new: list[dict[str, int]] = []  # per group, the sentences first met there, each with the source bringing it
     for group in groups:
-        fresh = [t for doc, _ in group for t in sentences.get(doc.source_id, []) if t not in seen]
-        fresh = list(dict.fromkeys(fresh))
+        fresh: dict[str, int] = {}
+        for k, (doc, _) in enumerate(group):
+            for text in sentences.get(doc.source_id, []):
+                if text not in seen:
+                    fresh.setdefault(text, k)
         seen.update(fresh)
         new.append(fresh)
 
-    def embed(i: int) -> list[list[float]]:
-        return embedder.embed([*(c.embed_text for _, cs in groups[i] for c in cs), *new[i]])
+    def embed(i: int) -> tuple[list[list[float]], dict[str, list[float]]]:
+        return embed_with_sentences(embedder, [[c.embed_text for c in cs] for _, cs in groups[i]], new[i])
 
     said: dict[str, list[float]] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-embed") as pool:
-        ahead: Future[list[list[float]]] | None = pool.submit(embed, 0) if groups else None
+        ahead: Future[tuple[list[list[float]], dict[str, list[float]]]] | None = (
+            pool.submit(embed, 0) if groups else None
+        )
         for i, group in enumerate(groups):
             assert ahead is not None
-            vectors = ahead.result()
+            vectors, fresh_vectors = ahead.result()
             ahead = pool.submit(embed, i + 1) if i + 1 < len(groups) else None
             try:
-                count = sum(len(cs) for _, cs in group)
-                said.update(zip(new[i], vectors[count:], strict=True))
+                said.update(fresh_vectors)
                 start, out = 0, []
                 for gdoc, gchunks in group:
                     mine = {t: said[t] for t in sentences.get(gdoc.source_id, [])}

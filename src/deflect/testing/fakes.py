@@ -24,15 +24,25 @@ class HashEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         self.calls += 1
         self.texts += len(texts)
-        out = []
-        for text in texts:
-            vec = [0.0] * self.dimension
-            for word in _WORD.findall(text.lower()):
-                digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
-                vec[int.from_bytes(digest, "big") % self.dimension] += 1.0
-            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
-            out.append([v / norm for v in vec])
-        return out
+        return [self._vector(text) for text in texts]
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[list[list[float]], list[list[list[float] | None]]]:
+        """The texts' vectors and each span's: the vector of the span's own words (a model pools them in context)."""
+        vectors = self.embed(texts)
+        pooled: list[list[list[float] | None]] = [
+            [self._vector(text[a:b]) for a, b in wanted] for text, wanted in zip(texts, spans, strict=True)
+        ]
+        return vectors, pooled
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self.dimension
+        for word in _WORD.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            vec[int.from_bytes(digest, "big") % self.dimension] += 1.0
+        norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+        return [v / norm for v in vec]
 
     def embed_questions(self, texts: Sequence[str]) -> list[list[float]]:
         """Symmetric, as MiniLM: a question is embedded as any text."""
