@@ -16,7 +16,7 @@ def test_a_sentence_is_found_through_the_chunks_markdown() -> None:
 
 
 def test_a_markdown_links_target_is_not_part_of_the_text() -> None:
-    chunk = 'See [the timeout page](timeouts.md#set "Timeouts") for details. Then [restart](<run me.md>) it.'
+    chunk = 'See [the timeout page](timeouts.md#set "Timeouts") for details. Then [restart](<run.md>) it.'
     span = Letters(chunk).find("See the timeout page for details.")
     assert (
         span is not None

@@ -24,7 +24,7 @@ from deflect.ingest.boilerplate import on_most_pages, stripped_hash
 from deflect.ingest.html import PageLink
 
 # `[text](url)` and `[text](<url> "title")`, not an image (`![alt](src)`).
-_MARKDOWN_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)")
+MARKDOWN_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _SENTENCE_CHARS = 300
 _WEB = {"http", "https"}
@@ -38,10 +38,10 @@ def markdown_links(body: str) -> tuple[PageLink, ...]:
         for block in section.blocks:
             if block.kind == "code":
                 continue
-            found = list(_MARKDOWN_LINK.finditer(block.text))
+            found = list(MARKDOWN_LINK.finditer(block.text))
             if not found:
                 continue
-            plain = " ".join(_MARKDOWN_LINK.sub(lambda m: m.group(1), block.text).split())
+            plain = " ".join(MARKDOWN_LINK.sub(lambda m: m.group(1), block.text).split())
             for match in found:
                 text = " ".join(match.group(1).split())
                 sentence = next((s for s in _SENTENCE_END.split(plain) if text in s), plain[:_SENTENCE_CHARS])

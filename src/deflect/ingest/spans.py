@@ -4,7 +4,7 @@ A link's sentence is read from the page as plain text (links shown as their text
 while a chunk holds the page as Markdown (inline code in backticks, emphasis, a Markdown KB's `[text](url)`). The
 two agree on their letters and digits, in order: the sentence is found by those alone, and its span runs from its
 first letter or digit to its last in the chunk's text. A Markdown link's target is left out of the chunk's letters,
-as the sentence never holds it.
+as the sentence never holds it: the link is read with links.py's own pattern, the one that made the sentence.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from collections.abc import Mapping, Sequence
 from itertools import accumulate
 
 from deflect.domain.ports import Embedder, Span, SpanEmbedder
+from deflect.ingest.links import MARKDOWN_LINK
 
 _ALNUM = re.compile(r"[^\W_]+")
-_LINK_TARGET = re.compile(r"(?<=\])\((?:<[^>\n]*>|[^)\s]*)(?:\s+\"[^\"\n]*\")?\)")
 
 
 class Letters:
     """A text's letters and digits in order, and where each run of them starts in the text."""
 
     def __init__(self, text: str) -> None:
-        hidden = [(m.start(), m.end()) for m in _LINK_TARGET.finditer(text)]
-        runs = [(m.start(), m.end()) for m in _ALNUM.finditer(text) if not _inside(m.start(), hidden)]
+        # Each link's "(target)" blanked, same length, so positions stay those of the text.
+        masked = MARKDOWN_LINK.sub(lambda m: text[m.start() : m.end(1) + 1] + " " * (m.end() - m.end(1) - 1), text)
+        runs = [(m.start(), m.end()) for m in _ALNUM.finditer(masked)]
         self.joined = "".join(text[a:b] for a, b in runs)
         self._runs = runs
         self._starts: list[int] = []  # position in `joined` where each run begins
@@ -101,7 +102,3 @@ def embed_with_sentences(
     if late:
         said.update(zip(late, embedder.embed(late), strict=True))
     return (vectors[: len(chosen)] if texts_wanted else []), said
-
-
-def _inside(at: int, hidden: list[tuple[int, int]]) -> bool:
-    return any(a <= at < b for a, b in hidden)
