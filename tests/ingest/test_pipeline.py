@@ -21,6 +21,7 @@ from deflect.ingest.chunking import Chunker
 from deflect.ingest.pipeline import EMBED_GROUP, Ingestor
 from deflect.ingest.sources import parse_paths
 from deflect.testing import HashEmbedder, InMemoryIndex
+from deflect.testing.keyword import InMemoryKeywordIndex
 from deflect.wiring import assemble
 
 KB_SOURCES = {
@@ -142,6 +143,34 @@ def test_many_small_sources_are_embedded_together_and_each_chunk_keeps_its_own_v
         assert index.query(vector, 1, frozenset({"public"}))[0].chunk.source_id == f"doc:page-{i}"
 
 
+def test_a_group_of_sources_is_written_in_one_call_to_each_index(
+    embedder: HashEmbedder, chunker: Chunker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chroma's write cost is mostly per call, and each keyword write is a commit: one per group, not per source.
+    kb = tmp_path / "many"
+    kb.mkdir()
+    for i in range(EMBED_GROUP + 40):
+        (kb / f"page-{i}.md").write_text(f"# Page {i}\n\nThe word w{i}x appears on page {i} only.\n", encoding="utf-8")
+    index, keyword = InMemoryIndex(), InMemoryKeywordIndex()
+    calls: list[tuple[str, int]] = []
+
+    def counted(name: str, real: Callable[..., None]) -> Callable[..., None]:
+        def upsert(chunks: Sequence[Chunk], *rest: object) -> None:
+            calls.append((name, len(chunks)))
+            real(chunks, *rest)
+
+        return upsert
+
+    monkeypatch.setattr(index, "upsert", counted("vector", index.upsert))
+    monkeypatch.setattr(keyword, "upsert", counted("keyword", keyword.upsert))
+
+    Ingestor(index, embedder, chunker, keyword=keyword).ingest_paths([kb], kb)
+
+    sizes = [EMBED_GROUP, 40]
+    assert [n for name, n in calls if name == "vector"] == sizes == [n for name, n in calls if name == "keyword"]
+    assert index.count() == EMBED_GROUP + 40 == len(keyword.manifest())
+
+
 class _Overlap:
     """An embedder and an index that meet: the index's first write waits until the embedder starts its second
     group. In line (embed, write, embed, ...) that never happens and the write gives up waiting."""
@@ -196,7 +225,7 @@ def test_a_failed_write_stops_the_ingest_with_its_error(
 
     def failing(chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
         writes.append(len(chunks))
-        if len(writes) == 3:
+        if len(writes) == 2:
             raise RuntimeError("disk full")
         InMemoryIndex.upsert(index, chunks, embeddings)
 
@@ -204,7 +233,8 @@ def test_a_failed_write_stops_the_ingest_with_its_error(
 
     with pytest.raises(RuntimeError, match="disk full"):
         Ingestor(index, embedder, chunker).ingest_paths([kb], kb)
-    assert index.count() == 2 and embedder.calls <= 2  # nothing embedded past the group being written, no hang
+    # The first group is in (one write per group); nothing embedded past the group after the one being written.
+    assert writes == [EMBED_GROUP, EMBED_GROUP] and index.count() == EMBED_GROUP and embedder.calls <= 3
 
 
 def test_a_second_run_on_an_unchanged_kb_embeds_and_writes_nothing(
