@@ -218,7 +218,7 @@ def test_a_failed_write_stops_the_ingest_with_its_error(
 ) -> None:
     kb = tmp_path / "many"
     kb.mkdir()
-    for i in range(2 * EMBED_GROUP + 10):
+    for i in range(3 * EMBED_GROUP + 10):  # four groups: the bound on embedding below can fail
         (kb / f"page-{i}.md").write_text(f"# Page {i}\n\nText {i}.\n", encoding="utf-8")
     index = InMemoryIndex()
     writes: list[int] = []
@@ -233,7 +233,8 @@ def test_a_failed_write_stops_the_ingest_with_its_error(
 
     with pytest.raises(RuntimeError, match="disk full"):
         Ingestor(index, embedder, chunker).ingest_paths([kb], kb)
-    # The first group is in (one write per group); nothing embedded past the group after the one being written.
+    # The first group is in (one write per group); nothing embedded past the group after the one being written,
+    # so the fourth group never is.
     assert writes == [EMBED_GROUP, EMBED_GROUP] and index.count() == EMBED_GROUP and embedder.calls <= 3
 
 

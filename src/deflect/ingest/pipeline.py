@@ -154,6 +154,7 @@ class Ingestor:
         report = IngestReport()
         todo: list[tuple[SourceDoc, list[Chunk]]] = []
         relink: list[SourceDoc] = []  # unchanged sources whose anchors are missing or stale
+        refill: list[Chunk] = []  # unchanged sources' chunks the keyword index lacks: one write, as for a group
         for doc in docs:
             have = indexed.get(doc.source_id)
             # A moved source (an escalation line now in another file) is rewritten so its origin stays true.
@@ -165,7 +166,7 @@ class Ingestor:
             ):
                 report.unchanged += 1
                 if self._keyword and any(in_keyword.get(c.chunk_id) != c.source_hash for c in have.chunks):
-                    self._keyword.upsert(have.chunks)  # as stored in the vector index: nothing to embed
+                    refill.extend(have.chunks)  # as stored in the vector index: nothing to embed
                 if self._anchors and _links_to_write(doc, anchored.get(doc.source_id, frozenset())):
                     whole = doc if isinstance(doc, SourceDoc) else load(doc) if load else None
                     if whole is not None:
@@ -174,6 +175,8 @@ class Ingestor:
             full = doc if isinstance(doc, SourceDoc) else load(doc) if load else None
             if full is not None:
                 todo.append((full, self._chunker.chunk(full)))
+        if self._keyword and refill:
+            self._keyword.upsert(refill)
         total = sum(len(chunks) for _, chunks in todo)
         done = 0
         links = {doc.source_id: anchors_of(doc) for doc, _ in todo} if self._anchors else {}
