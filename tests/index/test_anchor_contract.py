@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deflect.domain.ports import AnchorIndex
-from deflect.index.anchors import ChromaAnchorIndex
+from deflect.index.anchors import _FIELDS, SENTENCE, ChromaAnchorIndex, anchor_collection_names
 from deflect.index.chroma import embedded_client, http_client
 from deflect.testing.anchor_contract import AnchorIndexContract, make_anchor
 from deflect.testing.anchors import InMemoryAnchorIndex
@@ -64,6 +64,33 @@ class TestChromaEmbeddedAnchors(AnchorIndexContract, SharedCollections):
             return tuple(ChromaAnchorIndex(embedded_client(path), name, EF_SEARCH, recheck_s=0) for _ in range(2))
 
         return pair
+
+    def test_the_sentence_is_metadata_not_a_chroma_document(self, tmp_path: Path) -> None:
+        # Chroma's full-text index of documents is never searched and was most of a write's cost (SENTENCE).
+        name = collection_name()
+        anchors = ChromaAnchorIndex.embedded(tmp_path / "chroma", name, EF_SEARCH)
+        anchor = make_anchor("doc:guide", "Set it with frob_set_timeout().")
+        anchors.replace("doc:guide", [anchor], [unit(1, 0)])
+
+        col = embedded_client(tmp_path / "chroma").get_collection(anchor_collection_names(name)["public"])
+        stored = col.get(include=["documents", "metadatas"])
+        assert stored["documents"] == [None]
+        assert stored["metadatas"][0][SENTENCE] == "Set it with frob_set_timeout()."
+        assert anchors.of_source("doc:guide") == [anchor]
+
+    def test_an_anchor_written_before_with_its_sentence_as_document_reads_back_whole(self, tmp_path: Path) -> None:
+        name = collection_name()
+        anchors = ChromaAnchorIndex.embedded(tmp_path / "chroma", name, EF_SEARCH)
+        anchor = make_anchor("doc:guide", "Set it with frob_set_timeout().")
+        col = embedded_client(tmp_path / "chroma").get_collection(anchor_collection_names(name)["public"])
+        col.upsert(
+            ids=[anchor.anchor_id],
+            embeddings=[unit(1, 0)],
+            documents=[anchor.sentence],
+            metadatas=[{key: getattr(anchor, key) for key in _FIELDS}],
+        )
+
+        assert anchors.of_source("doc:guide") == [anchor]
 
 
 @pytest.mark.integration

@@ -1,8 +1,9 @@
 """Chroma-backed AnchorIndex: one collection per audience beside the chunks' (chroma.py).
 
-An anchor's record: id `Anchor.anchor_id` (prefixed by where it lands), our vector of its sentence, the sentence as
-document, the rest as metadata. One collection per audience for the reason the chunks have one: a customer's question
-reads only the public anchors and can never be reordered by what an internal page says.
+An anchor's record: id `Anchor.anchor_id` (prefixed by where it lands), our vector of its sentence, the sentence and
+the rest as metadata (not as Chroma's document: see SENTENCE). One collection per audience for the reason the chunks
+have one: a customer's question reads only the public anchors and can never be reordered by what an internal page
+says.
 
 A question needs only the anchors that land on its candidates' sections, every one of them (deflect.retrieval.anchors),
 and Chroma cannot fetch those fast: a `get` of the ~600-800 anchors landing on one SQLite question's 40 dense
@@ -46,8 +47,17 @@ def anchor_collection_names(collection: str) -> dict[str, str]:
     return {"public": f"{collection}-anchors", "internal": f"{collection}-anchors-internal"}
 
 
-def _anchor(document: str, meta: dict[str, Any]) -> Anchor:
-    return Anchor(sentence=document or "", **{key: str(meta.get(key, "")) for key in _FIELDS})
+# The sentence is a metadata value, not Chroma's document, for the reason the chunks' text is (chroma.TEXT): Chroma's
+# full-text index over documents is never searched and was most of a write's cost. Older records keep it as document.
+SENTENCE = "sentence"
+
+
+def _anchor(document: str | None, meta: dict[str, Any]) -> Anchor:
+    sentence = meta.get(SENTENCE)
+    return Anchor(
+        sentence=sentence if isinstance(sentence, str) else document or "",
+        **{key: str(meta.get(key, "")) for key in _FIELDS},
+    )
 
 
 class ChromaAnchorIndex:
@@ -107,8 +117,7 @@ class ChromaAnchorIndex:
                 col.upsert(
                     ids=[a.anchor_id for a, _ in part],
                     embeddings=[list(e) for _, e in part],
-                    documents=[a.sentence for a, _ in part],
-                    metadatas=[{key: getattr(a, key) for key in _FIELDS} for a, _ in part],
+                    metadatas=[{**{key: getattr(a, key) for key in _FIELDS}, SENTENCE: a.sentence} for a, _ in part],
                 )
             keep = {a.anchor_id for a, _ in theirs}
             stale = [
