@@ -17,6 +17,11 @@ def as_read(chunk: Chunk) -> Chunk:
     return chunk.model_copy(update={"embed_text": ""})
 
 
+def legacy_metadata(chunk: Chunk) -> dict[str, object]:
+    """A chunk's metadata as indexes written before session 25 hold it: the text was Chroma's document."""
+    return {k: v for k, v in _to_metadata(chunk).items() if k != TEXT}
+
+
 def test_each_audience_has_its_own_collection(tmp_path: Path) -> None:
     index = ChromaIndex.embedded(tmp_path, "kbase", 64)
     index.upsert([make_chunk("pub#0"), make_chunk("secret#0", "internal")], [unit(1.0), unit(1.0, 0.1)])
@@ -40,7 +45,7 @@ def test_an_index_from_before_the_split_has_its_internal_chunks_moved_out_at_ope
         ids=[c.chunk_id for c in chunks],
         embeddings=vectors,
         documents=[c.text for c in chunks],
-        metadatas=[{k: v for k, v in _to_metadata(c).items() if k != TEXT} for c in chunks],
+        metadatas=[legacy_metadata(c) for c in chunks],
     )
 
     index = ChromaIndex(client, "kbase", 64)
@@ -76,7 +81,7 @@ def test_a_chunk_written_before_as_a_document_reads_its_new_text_once_rewritten(
         ids=["pub#0"],
         embeddings=[unit(1.0)],
         documents=[old.text],
-        metadatas=[{k: v for k, v in _to_metadata(old).items() if k != TEXT}],
+        metadatas=[legacy_metadata(old)],
     )
     assert index.chunks() == [as_read(old)]
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from deflect.domain.models import Anchor, Landing, landing_of
 from deflect.errors import IndexUnavailable
-from deflect.index.chroma import drop_collections, embedded_client, http_client, open_collections
+from deflect.index.chroma import drop_collections, embedded_client, http_client, open_collections, stored_text
 
 AUDIENCES = ("public", "internal")
 _FIELDS = ("source_id", "source_hash", "audience", "target", "fragment", "text")
@@ -53,11 +53,7 @@ SENTENCE = "sentence"
 
 
 def _anchor(document: str | None, meta: dict[str, Any]) -> Anchor:
-    sentence = meta.get(SENTENCE)
-    return Anchor(
-        sentence=sentence if isinstance(sentence, str) else document or "",
-        **{key: str(meta.get(key, "")) for key in _FIELDS},
-    )
+    return Anchor(sentence=stored_text(meta, SENTENCE, document), **{key: str(meta.get(key, "")) for key in _FIELDS})
 
 
 class ChromaAnchorIndex:

@@ -36,6 +36,12 @@ _SCALARS = (
 TEXT = "text"
 
 
+def stored_text(meta: dict[str, Any], key: str, document: str | None) -> str:
+    """A text kept under `key` in a record's metadata, or, for a record written before the move, its document."""
+    value = meta.get(key)
+    return value if isinstance(value, str) else document or ""
+
+
 def _to_metadata(chunk: Chunk) -> dict[str, Any]:
     meta: dict[str, Any] = {key: getattr(chunk, key) for key in _SCALARS}
     meta[TEXT] = chunk.text
@@ -50,11 +56,10 @@ def _to_metadata(chunk: Chunk) -> dict[str, Any]:
 
 def _from_record(chunk_id: str, document: str | None, meta: dict[str, Any]) -> Chunk:
     fields = {key: meta.get(key, "") for key in _SCALARS}
-    text = meta.get(TEXT)
     tags = tuple(t for t in str(meta.get("tags", "")).split(",") if t)
     return Chunk(
         chunk_id=chunk_id,
-        text=text if isinstance(text, str) else document or "",
+        text=stored_text(meta, TEXT, document),
         tags=tags,
         quote_from=int(meta.get("quote_from", 0)),
         source_chunks=int(meta.get("source_chunks", 0)),
