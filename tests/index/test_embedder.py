@@ -143,3 +143,40 @@ def test_spans_of_many_texts_are_the_same_shared_between_cores(embedder: Sentenc
         assert len(pooled[i]) == len(spans[i])
         if spans[i]:
             assert np.allclose(pooled[i][0], one_pooled[0][0], atol=1e-5)  # type: ignore[arg-type]
+
+
+class _Interleaving:
+    """The model's tokenizer backend, which once, inside a batch's tokenization (after the batch's padding was set,
+    before its texts are encoded), lets another thread pool a span: the moment at which session 23's span pooling
+    turned the shared tokenizer's padding off under the other thread's batch (an ingest failed part-way with
+    "Unable to create tensor ... padding=True" in 2 of 3 runs on a real manual)."""
+
+    def __init__(self, backend: Any, embedder: SentenceTransformerEmbedder) -> None:
+        self._backend = backend
+        self._embedder = embedder
+        self.interleaved = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+    def encode_batch(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.interleaved:
+            self.interleaved = True
+            other = threading.Thread(target=self._embedder.embed_spans, args=([TEXT], [[SECOND]]))
+            other.start()
+            other.join()
+        return self._backend.encode_batch(*args, **kwargs)
+
+
+def test_a_span_pooled_in_another_thread_leaves_a_batch_being_encoded_intact(
+    embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenizer = embedder._model.tokenizer
+    spy = _Interleaving(tokenizer._tokenizer, embedder)
+    monkeypatch.setattr(tokenizer, "_tokenizer", spy)
+    texts = ["Short.", "A longer text of several words, so that the batch needs padding to one length.", TEXT]
+    vectors = embedder.embed(texts)  # texts of three lengths in one batch: padded, or the batch cannot be a tensor
+    assert spy.interleaved
+    monkeypatch.setattr(tokenizer, "_tokenizer", spy._backend)
+    assert np.allclose(vectors, embedder.embed(texts), atol=1e-6)
+

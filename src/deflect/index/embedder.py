@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import os
 import shutil
@@ -104,6 +105,11 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         # Spans are pooled as the model pools a whole text: only for a mean-pooling model (MiniLM and mpnet are).
         self._mean_pooling = any(getattr(module, "pooling_mode", None) == "mean" for module in self._model)
+        # Span offsets are read with a tokenizer of their own. The model's is shared with `encode`, and a fast
+        # tokenizer keeps its padding as state: offsets read without padding, while another thread's batch was
+        # between setting its padding and encoding its texts, left that batch unpadded, and the ingest failed
+        # part-way ("Unable to create tensor ... padding=True", 2 of 3 ingests of a real manual, session 26).
+        self._offsets_tokenizer = copy.deepcopy(self._model.tokenizer)
         self._tokenizer_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -169,7 +175,7 @@ class SentenceTransformerEmbedder:
         """Each span's mean token vector, unit length; the word pieces are matched to characters by the fast
         tokenizer's offsets, checked against the pieces the model read (None for all if they differ)."""
         with self._tokenizer_lock:  # the fast tokenizer's Rust object is not to be borrowed by two threads at once
-            enc = self._model.tokenizer(
+            enc = self._offsets_tokenizer(
                 text, truncation=True, max_length=self._model.max_seq_length, return_offsets_mapping=True
             )
         read = int(out["attention_mask"].sum())
