@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from deflect.index.embedder import SentenceTransformerEmbedder
+from deflect.errors import ConfigError
+from deflect.index.embedder import SentenceTransformerEmbedder, resolve_model_path
 from deflect.offline import offline_environment
 
 
@@ -180,3 +181,9 @@ def test_a_span_pooled_in_another_thread_leaves_a_batch_being_encoded_intact(
     monkeypatch.setattr(tokenizer, "_tokenizer", spy._backend)
     assert np.allclose(vectors, embedder.embed(texts), atol=1e-6)
 
+
+def test_an_unknown_model_is_refused_naming_every_alias_deflect_accepts() -> None:
+    with pytest.raises(ConfigError) as refused:
+        resolve_model_path("nonsense")
+    for alias in ("minilm", "mpnet", "e5"):
+        assert alias in refused.value.message

