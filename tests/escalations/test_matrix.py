@@ -40,6 +40,9 @@ def tier_of(reasons: list[str], question: str = NEUTRAL, customer_tier: str | No
         (["low_confidence"], "Several users cannot log in since the update", None, Priority.HIGH),
         (["low_confidence"], "This affects 40 users in our office", None, Priority.HIGH),
         (["low_confidence"], "We are completely blocked by this", None, Priority.HIGH),
+        # data-loss wording the policy's topic missed: as urgent as the topic, not "deflect only lacked an answer"
+        (["low_confidence"], "I deleted my config by accident and lost all my functions", None, Priority.HIGH),
+        (["low_confidence"], "Half my tasks disappeared overnight", None, Priority.HIGH),
         # medium
         (["human_requested"], "Let me talk to a person", None, Priority.MEDIUM),
         (["frustration"], "THIS IS USELESS", None, Priority.MEDIUM),
