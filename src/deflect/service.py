@@ -47,6 +47,7 @@ from deflect.policy import Evidence, PolicyRules, decide
 from deflect.policy.decide import NO_ANSWER_TEXT
 from deflect.policy.rules import PolicyConfig
 from deflect.policy.semantic import PrototypeScorer
+from deflect.retrieval.followup import keeps, with_earlier
 from deflect.retrieval.hybrid import HybridRetriever
 from deflect.retrieval.openings import FOLLOWING, NEARBY, with_openings
 
@@ -249,6 +250,10 @@ class DeflectService:
             log.warning("escalating without the index: %s", exc.message)
             hits, feats, index_available = [], features(question, []), False
         confidence = self.calibration.confidence(feats) if index_available else 0.0
+        # What was searched: the question, or a follow-up with the asker's earlier message (retrieval.followup).
+        searched = question
+        if index_available and history:
+            searched, hits, feats, confidence = self._as_follow_up(question, history, audience, hits, feats, confidence)
         rules = self.rules
         repeat = rules.triggers.repeat_contact
         # The policy's similarity is MiniLM's; another model's cosines are read on its own scale (e5 puts unrelated
@@ -283,13 +288,13 @@ class DeflectService:
             sources = hits[: self._max_sources]
             # Only a how-to answer quotes a page's opening (deflect.answer.extractive); the chunks next to the first
             # source's retrieved ones are candidates of every answer, read in the same one read.
-            sources = quotable = self._with_openings(sources, audience, asks_how(question))
+            sources = quotable = self._with_openings(sources, audience, asks_how(searched))
             generator = self._generator
             shown = verdict.decision is Decision.ANSWER  # a draft is never streamed: only agents see it, in the packet
             if on_text is not None and shown and isinstance(generator, StreamingGenerator):
-                answer = generator.stream(question, sources, on_text)
+                answer = generator.stream(searched, sources, on_text)
             else:
-                answer = generator.generate(question, sources)
+                answer = generator.generate(searched, sources)
             if not (answer.text and answer.citations):
                 answer = None
                 if verdict.decision is Decision.ANSWER:
@@ -302,7 +307,7 @@ class DeflectService:
             else []
         )
         if suggested and self._suggest_excerpt and self._drafts_are_cheap:
-            excerpt = self._excerpt(question, suggested[0], hits, quotable, audience)
+            excerpt = self._excerpt(searched, suggested[0], hits, quotable, audience)
             suggested[0] = suggested[0].model_copy(update={"excerpt": excerpt})
         excerpts = {p.source_id: p.excerpt for p in suggested if p.excerpt}
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
@@ -333,6 +338,8 @@ class DeflectService:
             "threshold": rules.answer_threshold,
             "generator": self._generator.name,
         }
+        if searched != question:  # a follow-up, searched with the earlier message (scrubbed as the question is)
+            audit["searched"] = self._scrub(searched, names)
         escalation_id = priority = draft = None
         draft_citations: list[Citation] = []
         if decision is Decision.ANSWER and answer is not None:
@@ -591,6 +598,30 @@ class DeflectService:
     def _refresh_gaps(self) -> dict[str, int]:
         report = self._gaps.refresh()
         return {"questions": report.questions, "clusters": len(report.clusters)}
+
+    def _as_follow_up(
+        self,
+        question: str,
+        history: Sequence[str],
+        audience: Audience,
+        hits: list[SourceHit],
+        feats: dict[str, float],
+        confidence: float,
+    ) -> tuple[str, list[SourceHit], dict[str, float], float]:
+        """A follow-up searched again with the asker's earlier message in front, kept when retrieval.followup.keeps
+        says so; otherwise (not a follow-up, or the index fails now) the question's own search stands."""
+        joined = with_earlier(question, history)
+        if joined is None:
+            return question, hits, feats, confidence
+        try:
+            joined_hits, joined_feats = self._index_calls.call(self.evidence, joined, audience)
+        except IndexUnavailable as exc:
+            log.warning("a follow-up searched on its own: %s", exc.message)
+            return question, hits, feats, confidence
+        joined_confidence = self.calibration.confidence(joined_feats)
+        if keeps(hits, confidence, joined_hits, joined_confidence):
+            return joined, joined_hits, joined_feats, joined_confidence
+        return question, hits, feats, confidence
 
     def evidence(self, question: str, audience: Audience) -> tuple[list[SourceHit], dict[str, float]]:
         """Ranked sources the audience may see, and the confidence features computed from them in the order of their

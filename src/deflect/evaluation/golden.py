@@ -17,6 +17,8 @@ M = TypeVar("M", bound=BaseModel)
 class GoldenCase(BaseModel):
     id: str
     question: str
+    # The asker's earlier messages, oldest first, as `/v1/ask` takes them (a follow-up names its topic only there).
+    conversation: list[str] = Field(default_factory=list)
     audience: Audience = Audience.CUSTOMER
     expected_sources: list[str] = Field(default_factory=list)
     should_escalate: bool = False

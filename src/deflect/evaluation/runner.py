@@ -163,7 +163,7 @@ def run_cases(
     """Ask every case through DeflectService.ask, exactly as the API does."""
     results = []
     for i, case in enumerate(cases, start=1):
-        r = service.ask(case.question, case.audience)
+        r = service.ask(case.question, case.audience, conversation=case.conversation)
         results.append(
             CaseResult(
                 id=case.id,
