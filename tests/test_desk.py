@@ -313,3 +313,29 @@ def test_the_desk_writes_packet_and_events_in_one_call(service: DeflectService) 
     assert calls == [("create", 2)]
     assert [e.kind for e in desk.audit(escalation_id=esc.id)] == ["decision", "escalation_created"]
     assert all(isinstance(e, AuditEvent) for e in desk.audit(escalation_id=esc.id))
+
+
+# What an agent writes while working an escalation, with the customer's contact details in it.
+CONTACT = "jane.doe@example.org"
+PHONE = "+1 415 555 0132"
+RESOLUTION = f"Spoke with Jane Doe ({CONTACT}, {PHONE}); re-issued the licence and she confirmed it works."
+
+
+def test_what_agents_write_is_scrubbed_before_the_packet_and_the_audit_log_store_it(
+    make_service: Callable[..., DeflectService], sql_store: SqlStore
+) -> None:
+    service = make_service(store=sql_store, ingest=False)  # the real scrubber, the SQL audit_events table
+    esc = new_escalation(service.desk)
+    service.desk.act(esc.id, "update", "agent-1", note=f"Customer asked to be called on {PHONE}")
+    service.desk.act(esc.id, "claim", "agent-1", note=f"mailed {CONTACT}")
+    bounced = service.desk.act(esc.id, "bounce", "agent-1", reason=f"billing owns this; contact {CONTACT}")
+    service.desk.act(esc.id, "claim", "agent-2")
+    service.desk.act(esc.id, "start", "agent-2")
+    resolved, _, _ = service.resolve_escalation(esc.id, "agent-2", RESOLUTION, note=f"called {PHONE}")
+
+    stored = [bounced.bounce_reason, resolved.resolution, *(str(e.data) for e in service.desk.audit(esc.id))]
+    assert not [text for text in stored if CONTACT in str(text) or "555 0132" in str(text)]
+    assert "[EMAIL]" in str(bounced.bounce_reason) and "[PHONE]" in str(resolved.resolution)
+    assert service.desk.get(esc.id) == resolved  # the stored packet is the scrubbed one too
+    # A retried resolve with the same (raw) text is the same resolution, not a conflict.
+    assert service.resolve_escalation(esc.id, "agent-2", RESOLUTION)[0] == resolved

@@ -1,5 +1,12 @@
 """EscalationDesk: the escalation use cases. Creates packets (committed before anyone is told), runs the human
-workflow with optimistic concurrency, and writes every decision and action to the append-only audit log."""
+workflow with optimistic concurrency, and writes every decision and action to the append-only audit log.
+
+What agents write (resolutions, notes, bounce reasons) is scrubbed of personal data before it is stored, in the
+packet as in the audit log. The audit log can never be edited, so nothing raw may reach it; and the packet keeps
+the scrubbed text too, not the raw one: every staff key reads it (API, panel, CLI), the knowledge records are built
+from the same text, and nothing in deflect can erase it later. The customer's contact details belong with the
+helpdesk ticket, not with deflect; the packet still names the customer (`customer_name`), as asked.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +32,8 @@ from deflect.escalations import (
     status,
 )
 from deflect.escalations.config import EscalationConfig
+from deflect.knowledge import Scrubber
+from deflect.pii import scrub_text
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -34,6 +43,12 @@ DRY_RUN_REFERENCE = "(dry run: none recorded)"
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def customer_names(escalation: Escalation) -> builtins.list[str]:
+    """The customer's names and ids the packet holds: removed from every text stored about it."""
+    claimed = [escalation.claimed_customer.get("id"), escalation.claimed_customer.get("name")]
+    return [n for n in (escalation.customer_id, escalation.customer_name, *claimed) if n]
 
 
 def action_event(
@@ -54,10 +69,13 @@ def action_event(
 class EscalationDesk:
     """Everything that happens to an escalation, persisted through one EscalationStore."""
 
-    def __init__(self, store: EscalationStore, config: EscalationConfig, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, store: EscalationStore, config: EscalationConfig, clock: Clock = utc_now, scrub: Scrubber = scrub_text
+    ) -> None:
         self.store = store
         self.config = config
         self.clock = clock
+        self.scrub = scrub
         # Told of each escalation a customer withdrew (once, not on a repeat): metrics count them.
         self.self_served_observers: builtins.list[Callable[[Escalation], None]] = []
         # Told of each repeat withdrawal by its requester: what the first one's observers lost (the page's vote) is
@@ -157,11 +175,21 @@ class EscalationDesk:
             raise Forbidden("only the customer who raised an escalation may withdraw it as self-served")
         stored = self.store.get(escalation_id)
         now = self.clock()
-        new = apply(stored.escalation, action, actor, now, **payload)
-        event = action_event(stored.escalation, new, action, actor, now, {k: str(v) for k, v in payload.items()})
+        text = self.agent_text(stored.escalation, payload)
+        new = apply(stored.escalation, action, actor, now, **text)
+        event = action_event(stored.escalation, new, action, actor, now, {k: str(v) for k, v in text.items()})
         knowledge = knowledge_for(new) if knowledge_for is not None else None
         self.store.update(new, stored.version, [event], knowledge=knowledge)
         return new
+
+    def stored_text(self, escalation: Escalation, text: str) -> str:
+        """An agent's text about this escalation as it is stored: scrubbed, the customer's names included."""
+        return self.scrub(text, customer_names(escalation))
+
+    def agent_text(self, escalation: Escalation, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """An action's payload as it is stored. Every text field is scrubbed, not a list of known ones, so a field
+        added later cannot be stored raw."""
+        return {k: self.stored_text(escalation, v) if isinstance(v, str) else v for k, v in payload.items()}
 
     def self_serve(self, escalation_id: str, requester: str, page: str) -> tuple[Escalation, str]:
         """The customer who raised the escalation withdraws it: `page` (a suggested source id, or "other") solved

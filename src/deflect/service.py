@@ -17,7 +17,7 @@ from deflect.answer.names import unknown_names
 from deflect.answer.passages import neighbours_wanted
 from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
-from deflect.desk import EscalationDesk
+from deflect.desk import EscalationDesk, customer_names
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
 from deflect.domain.models import (
     AskResult,
@@ -431,13 +431,14 @@ class DeflectService:
         Returns the escalation, the knowledge source ids and how long until they were searchable (ms), or None
         while pending. Retrying a resolve with the same resolution returns the same result instead of a 409."""
         current = self.desk.get(escalation_id)
-        if current.state is State.RESOLVED and (current.resolution or "").strip() == resolution.strip():
+        # The stored resolution is the scrubbed one (desk.act); one stored raw before that was so still matches.
+        stored = self.desk.stored_text(current, resolution).strip()
+        if current.state is State.RESOLVED and (current.resolution or "").strip() in (stored, resolution.strip()):
             return current, *self._knowledge_result(escalation_id, actor)
 
         def knowledge_for(esc: Escalation) -> PendingKnowledge:
             resolved_at = esc.sla.resolved_at or self.desk.clock()
-            claimed = [esc.claimed_customer.get("id"), esc.claimed_customer.get("name")]
-            names = [n for n in (esc.customer_id, esc.customer_name, *claimed) if n]
+            names = customer_names(esc)
             records = knowledge_records(esc, resolution, resolved_at, self._scrub, publish, public_resolution, names)
             return PendingKnowledge(escalation_id=esc.id, records=records, created_at=resolved_at)
 

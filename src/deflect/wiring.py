@@ -213,7 +213,7 @@ def assemble(
         calibration=current,
         calibrator=None if calibration else calibrator,
         ingestor=ingestor,
-        desk=EscalationDesk(store, load_escalation_config(settings.escalation_file)),
+        desk=EscalationDesk(store, load_escalation_config(settings.escalation_file), scrub=scrubber),
         policy=load_policy(settings.policy_file).for_model(settings.embedding_model),
         embedder=embedder,
         trigger_embedder=trigger_embedder,
@@ -276,9 +276,9 @@ def build_calibrator(
 
 def build_scrubber() -> Scrubber:
     """PII scrubbing for everything the knowledge loop writes."""
-    from deflect.pii import scrub
+    from deflect.pii import scrub_text
 
-    return lambda text, names: scrub(text, names=names).text
+    return scrub_text
 
 
 def build_store(settings: Settings) -> Store:

@@ -894,3 +894,24 @@ def test_a_store_failure_is_a_500_and_never_an_escalation_id(
     assert "esc_" not in response.text
     assert store.list(limit=None) == []
     assert store.audit() == []
+
+
+def test_what_agents_write_is_returned_and_exported_scrubbed(client: TestClient) -> None:
+    escalation_id = escalate(client)["escalation_id"]
+    act(client, escalation_id, "claim", note="mailed jane.doe@example.org")
+    act(client, escalation_id, "bounce", reason="wrong team; she is on +1 415 555 0132")
+    act(client, escalation_id, "claim")
+    act(client, escalation_id, "start")
+    resolution = "Spoke with Jane Doe (jane.doe@example.org, +1 415 555 0132); re-issued the licence."
+    resolved = act(client, escalation_id, "resolve", resolution=resolution, note="called +1 415 555 0132")
+    assert resolved.status_code == 200, resolved.text
+
+    seen = [
+        resolved.text,
+        client.get(f"/v1/escalations/{escalation_id}", headers=AGENT).text,
+        client.get(f"/v1/escalations/{escalation_id}/audit", headers=AGENT).text,
+        client.get("/v1/audit/export", headers=ADMIN).text,
+    ]
+    assert not [text for text in seen if "jane.doe@example.org" in text or "555 0132" in text]
+    final = packet(client, escalation_id)
+    assert "[EMAIL]" in final["resolution"] and "[PHONE]" in final["bounce_reason"]

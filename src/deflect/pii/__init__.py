@@ -8,7 +8,7 @@ finds and misses on the labelled set.
 from deflect.pii.checksums import iban_valid, luhn_valid
 from deflect.pii.findings import PRIORITY, Finding, PiiKind, Scrubbed, merge
 from deflect.pii.logging import PiiLogFilter
-from deflect.pii.scrubber import find_pii, scrub
+from deflect.pii.scrubber import find_pii, scrub, scrub_text
 
 __all__ = [
     "PRIORITY",
@@ -21,4 +21,5 @@ __all__ = [
     "luhn_valid",
     "merge",
     "scrub",
+    "scrub_text",
 ]

@@ -40,3 +40,8 @@ def scrub(text: str, names: Iterable[str] = ()) -> Scrubbed:
     """`text` with every finding replaced by its placeholder, and the findings (offsets into `text`)."""
     findings = find_pii(text, names)
     return Scrubbed(replace(text, findings), tuple(findings))
+
+
+def scrub_text(text: str, names: Iterable[str] = ()) -> str:
+    """The scrubbed text alone: what is stored in place of `text`."""
+    return scrub(text, names).text
