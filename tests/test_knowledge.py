@@ -139,3 +139,24 @@ def test_the_customer_name_is_scrubbed_from_stored_text_and_knowledge(
     record = json.loads((settings.kb_dir / RESOLVED_FILE).read_text(encoding="utf-8").splitlines()[-1])
     assert "Okafor" not in record["question"] + record["resolution"]
     assert "[NAME]" in record["resolution"]
+
+
+def test_people_an_agent_names_in_a_published_resolution_never_reach_customers(
+    make_service: Callable[..., DeflectService], settings
+) -> None:  # type: ignore[no-untyped-def]
+    from deflect.wiring import build_scrubber
+
+    service = make_service(index=InMemoryIndex(), scrub=build_scrubber())  # the real PII scrubber
+    esc_id = escalate_and_work(service)  # no customer name on the packet: nothing to scrub by
+    resolution = (
+        "Spoke with Jane Doe (jane.doe@example.org, +1 415 555 0132). Engineering cleared the stuck zorbly widget "
+        "export job; re-run the nightly zorbly export. Jane confirmed it works."
+    )
+    service.resolve_escalation(esc_id, "agent-1", resolution, publish=True)
+
+    answer = service.ask("zorbly widget export stalls every night", Audience.CUSTOMER)
+    assert answer.decision is Decision.ANSWER and f"esc:{esc_id}" in {c.source_id for c in answer.citations}
+    record = json.loads((settings.kb_dir / RESOLVED_FILE).read_text(encoding="utf-8").splitlines()[-1])
+    for shown in (answer.answer, record["resolution"], service.desk.get(esc_id).resolution or ""):
+        assert "Jane" not in shown and "Doe" not in shown and "jane.doe" not in shown
+        assert "zorbly" in shown

@@ -403,9 +403,8 @@ def eval_pii(
     """Precision and recall of the PII scrubber per kind on labelled snippets, with its misses."""
     from deflect.evaluation.pii_eval import evaluate_pii, load_snippets, render_errors, render_markdown
 
-    files = snippets or [
-        Path("eval/pii") / n for n in ("snippets.jsonl", "snippets-holdout.jsonl", "snippets-holdout2.jsonl")
-    ]
+    sets = ("snippets", "snippets-holdout", "snippets-holdout2", "snippets-people", "snippets-people-holdout")
+    files = snippets or [Path("eval/pii") / f"{name}.jsonl" for name in sets]
     with _errors():
         _exists(*files)
         for path in files:

@@ -401,12 +401,12 @@ COMMON_WORDS = frozenset(
     ]
 )
 # Particles of surnames ("van", "de") are never matched alone.
-_PARTICLES = frozenset(
+PARTICLES = frozenset(
     ["al", "bin", "da", "de", "del", "della", "der", "di", "du", "el", "la", "le", "st", "van", "von"]
 )
 
 
-def _name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
+def _name_patterns(names: Iterable[str], case_sensitive: bool) -> list[re.Pattern[str]]:
     patterns: list[re.Pattern[str]] = []
     seen: set[tuple[str, bool]] = set()
     for name in names:
@@ -418,20 +418,22 @@ def _name_patterns(names: Iterable[str]) -> list[re.Pattern[str]]:
         if len(parts) > 1:
             for part in parts:
                 bare = part.strip(".,")
-                if len(bare) < 2 or bare.lower() in _PARTICLES:
+                if len(bare) < 2 or bare.lower() in PARTICLES:
                     continue
                 wanted.append((re.escape(bare), bare.lower() not in COMMON_WORDS))
         for body, insensitive in wanted:
             if (body, insensitive) not in seen:
                 seen.add((body, insensitive))
-                patterns.append(re.compile(r"(?<!\w)" + body + r"(?!\w)", re.IGNORECASE if insensitive else 0))
+                flags = re.IGNORECASE if insensitive and not case_sensitive else 0
+                patterns.append(re.compile(r"(?<!\w)" + body + r"(?!\w)", flags))
     return patterns
 
 
-def name_detector(names: Iterable[str]) -> Detector:
+def name_detector(names: Iterable[str], case_sensitive: bool = False) -> Detector:
     """Whole-word, case-insensitive matches of each given name and of each part of it; a part that is also an
-    everyday word (COMMON_WORDS), or a whole name made only of such parts, must match its capitalisation."""
-    patterns = _name_patterns(names)
+    everyday word (COMMON_WORDS), or a whole name made only of such parts, must match its capitalisation, and so
+    must every name with `case_sensitive` (names found in the text itself, as written there)."""
+    patterns = _name_patterns(names, case_sensitive)
 
     def find_names(text: str) -> Iterator[Finding]:
         for pattern in patterns:

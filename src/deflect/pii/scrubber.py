@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from deflect.pii.detectors import DETECTORS, name_detector
 from deflect.pii.findings import Finding, PiiKind, Scrubbed, merge, replace
+from deflect.pii.people import find_people
 
 # Text that is never personal data, and what may not be found inside it: a placeholder from an earlier scrub
 # (so scrubbing twice changes nothing), and, for digit-only kinds, URLs and UUIDs, whose numbers are ids.
@@ -21,10 +22,11 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
 
 
 def find_pii(text: str, names: Iterable[str] = ()) -> list[Finding]:
-    """Sorted, non-overlapping findings in `text`; `names` are the customer's names (from the escalation packet)."""
+    """Sorted, non-overlapping findings in `text`; `names` are the customer's names (from the escalation packet),
+    found with the people the text itself names (deflect.pii.people)."""
     if not text:
         return []
-    found = [f for detector in (*DETECTORS, name_detector(names)) for f in detector(text)]
+    found = [f for detector in (*DETECTORS, name_detector(names), find_people) for f in detector(text)]
     placeholders = _spans(_PLACEHOLDER, text)
     id_like = _spans(_URL, text) + _spans(_UUID, text)
 
