@@ -264,6 +264,9 @@ class DeflectService:
             if customer_id
             else 0
         )
+        # The asker's own names: scrubbed from what is stored, and never taken for a product the KB lacks.
+        claimed = dict(claimed_customer or {})
+        names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
         evidence = Evidence(
             confidence,
             hits[0].dense if hits else None,
@@ -272,7 +275,7 @@ class DeflectService:
             recent_similar_contacts=recent,
             semantic_scores=self._scorer.score(question) if self._scorer else {},
             index_available=index_available,
-            unknown_names=unknown_names(question, hits) if index_available else (),
+            unknown_names=unknown_names(question, hits, names) if index_available else (),
         )
         verdict = decide(question, evidence, rules)
         reasons = list(verdict.reasons)
@@ -311,8 +314,6 @@ class DeflectService:
             suggested[0] = suggested[0].model_copy(update={"excerpt": excerpt})
         excerpts = {p.source_id: p.excerpt for p in suggested if p.excerpt}
         # What is stored (audit log, escalation packet) is scrubbed of personal data; the reply echoes the asker.
-        claimed = dict(claimed_customer or {})
-        names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
         stored_question = self._scrub(question, names)
         stored_history = [self._scrub(m, names) for m in history]
         decision = Decision.ESCALATE if reasons else Decision.ANSWER

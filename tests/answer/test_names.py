@@ -49,3 +49,19 @@ def test_the_source_title_counts_as_mentioning() -> None:
     titled = GITHUB.model_copy(update={"title": "Connecting Bitbucket and GitHub"})
 
     assert unknown_names("Can I connect Bitbucket?", [titled]) == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "asker"),
+    [
+        ("Hi, my name is Peter Novak. How do I make fish my default login shell?", ()),
+        ("I'm Zbigniew Nowak. Does it integrate with Notion?", ()),
+        ("Hi, this is Ahmed. Does it integrate with Notion?", ()),
+        ("Does it integrate with Notion? Thanks, Zorya", ()),
+        ("Zorya Quill here: does it integrate with Notion?", ("Zorya Quill",)),  # the caller's customer_name
+    ],
+)
+def test_the_askers_own_name_is_never_a_name_the_kb_must_know(question: str, asker: tuple[str, ...]) -> None:
+    products = ["Notion"] if "Notion" in question else []
+    assert question_names(question, asker) == products
+    assert unknown_names(question, [GITHUB], asker) == tuple(products)

@@ -8,6 +8,10 @@ a word written with a capital inside it (GitLab, iPhone) or capitalised in mid-s
 unknown when no retrieved source contains it, nor a word one typo away from it (a misspelt name the KB knows is
 still known). Retrieval is hybrid, so a KB page naming it would be among the sources; checking only those keeps
 this free of any extra index read.
+
+People are not products: "Hi, my name is Peter Novak. How do I ..." named no product, yet escalated a question
+answered at 0.99 without the greeting. Words the PII scrubber takes for personal data (the asker's own names as
+given, a person the question introduces, an address or a key) are never names here.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import re
 from collections.abc import Sequence
 
 from deflect.domain.models import SourceHit
+from deflect.pii import find_pii
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*")
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
@@ -23,12 +28,14 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 MIN_NAME_CHARS = 3
 
 
-def question_names(question: str) -> list[str]:
-    """Words of the question written as names: an inner capital, or capitalised after a sentence's first word."""
+def question_names(question: str, asker: Sequence[str] = ()) -> list[str]:
+    """Words of the question written as names: an inner capital, or capitalised after a sentence's first word;
+    not personal data (`asker`: the asker's own names, as the caller gave them)."""
+    personal = find_pii(question, asker)
     names = []
     for match in _TOKEN.finditer(question):
         word = match.group()
-        if len(word) < MIN_NAME_CHARS:
+        if len(word) < MIN_NAME_CHARS or any(f.start < match.end() and match.start() < f.end for f in personal):
             continue
         inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
         starts_sentence = not question[: match.start()].strip() or bool(_SENTENCE_END.search(question[: match.start()]))
@@ -37,9 +44,9 @@ def question_names(question: str) -> list[str]:
     return names
 
 
-def unknown_names(question: str, sources: Sequence[SourceHit]) -> tuple[str, ...]:
+def unknown_names(question: str, sources: Sequence[SourceHit], asker: Sequence[str] = ()) -> tuple[str, ...]:
     """The question's names that no retrieved source mentions, even misspelt by one letter."""
-    names = question_names(question)
+    names = question_names(question, asker)
     if not names:
         return ()
     vocabulary: set[str] = set()
