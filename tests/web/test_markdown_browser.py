@@ -71,6 +71,35 @@ def test_markdown_structures(blank: Any) -> None:
     assert link.get_attribute("href") == "https://help.example/x" and link.get_attribute("rel") == "noopener noreferrer"
 
 
+def test_a_block_quote_is_one_quote_of_markdown_blocks(blank: Any) -> None:
+    # SQLite's docs quote their code examples: "> ```" lines are a fence inside the quote, not text per line.
+    text = (
+        'Open it:\n\n> ```c\n> rc = sqlite3_open("file.db", &db);\n>   if( rc ) return 1;\n> ```\n'
+        "> Then **check** `rc`:\n> - one\n> - two\n>\n> a lazy\ncontinuation\n\nAfter."
+    )
+    box = render(blank, text)
+
+    quote = box.locator(":scope > blockquote")
+    assert quote.count() == 1
+    code = quote.locator("pre code.language-c").inner_text()
+    assert code == 'rc = sqlite3_open("file.db", &db);\n  if( rc ) return 1;'
+    assert "```" not in quote.inner_text() and ">" not in quote.inner_text()
+    assert quote.locator("p strong").inner_text() == "check" and quote.locator("p code").inner_text() == "rc"
+    assert quote.locator("ul > li").all_inner_texts() == ["one", "two"]
+    assert quote.locator(":scope > p").last.inner_text() == "a lazy continuation"
+    assert box.locator(":scope > p").all_inner_texts() == ["Open it:", "After."]
+
+
+def test_nested_quotes_nest_and_hostile_depth_stays_text(blank: Any) -> None:
+    box = render(blank, "> outer\n>\n> > inner")
+    assert box.locator("blockquote blockquote").inner_text() == "inner"
+
+    box = render(blank, ">" * 5000 + " deep <img src=x onerror=window.__pwned=11>")
+    blank.wait_for_timeout(50)
+    assert box.locator("img").count() == 0 and "deep <img" in box.inner_text()
+    assert blank.evaluate("() => window.__pwned === undefined")
+
+
 def test_underscores_inside_a_word_are_text_not_emphasis(blank: Any) -> None:
     # CommonMark: `__` inside a word opens no emphasis (snake_case names, `window.__pwned` in a quoted page).
     box = render(blank, "Set snake__case__name or window.__pwned=1 and window.__pwned=2; __bold__ stays bold.")

@@ -3,14 +3,16 @@
 // Answers quote knowledge-base text, and a source may contain anything (an article pasted from a web page, an
 // escalation written by a customer). So nothing here ever goes through innerHTML: every piece of text becomes a
 // text node, raw HTML in a source is shown as the characters it is, and links keep only http(s) and mailto
-// targets. Supported: paragraphs, headings, bullet and numbered lists, block quotes, fenced code, tables, inline
-// code, bold, italics, links and citation markers [n].
+// targets. Supported: paragraphs, headings, bullet and numbered lists, block quotes (holding any of these, as in
+// CommonMark), fenced code, tables, inline code, bold, italics, links and citation markers [n].
 
 const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
 const FENCE = /^\s{0,3}(```+|~~~+)\s*([\w+#.-]*)\s*$/;
 const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
 const ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
 const QUOTE = /^\s{0,3}>\s?(.*)$/;
+const STARTS_BLOCK = [FENCE, HEADING, ITEM, QUOTE];
+const MAX_QUOTE_DEPTH = 8; // deeper ">>>>…" nesting (a hostile source) is shown as text, not recursed into
 const TABLE_RULE = /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/;
 const INLINE =
   /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\[(\d{1,2})\](?!\()|\[([^\]\n]+)\]\(([^()\s]+)\)|\*\*([^*\n]+?)\*\*|(?<![\w])__([^_\n]+?)__(?![\w])|\*([^*\s][^*\n]*?)\*|(?<![\w])_([^_\s][^_\n]*?)_(?![\w])/g;
@@ -104,9 +106,33 @@ function table(lines, options) {
   return el("div", "md-table", [el("table", "", [thead, el("tbody", "", rows)])]);
 }
 
+/** The lines of the block quote that starts at lines[start]: each `>` line, and the lazy continuation lines of
+ * a paragraph inside it (CommonMark: "> a\nb" is one quote), with their markers stripped; and where the quote ends. */
+function quoteLines(lines, start) {
+  const inner = [];
+  let fence = null; // the marker of a fence open inside the quote: a line after it is code, not a lazy paragraph
+  let i = start;
+  for (; i < lines.length; i++) {
+    const quoted = lines[i].match(QUOTE);
+    const line = quoted ? quoted[1] : lines[i];
+    if (!quoted) {
+      const last = inner[inner.length - 1];
+      const lazy = !fence && last.trim() && !FENCE.test(last) && line.trim() && !STARTS_BLOCK.some((re) => re.test(line));
+      if (!lazy) break;
+    }
+    if (fence && line.trim().startsWith(fence)) fence = null;
+    else if (!fence && FENCE.test(line)) fence = line.match(FENCE)[1];
+    inner.push(line);
+  }
+  return [inner, i];
+}
+
 /** Block Markdown rendered into a DocumentFragment. options.cite(n) may return a node for a marker [n]. */
 export function renderMarkdown(text, options = {}) {
-  const lines = String(text ?? "").replace(/\r\n?/g, "\n").split("\n");
+  return blocks(String(text ?? "").replace(/\r\n?/g, "\n").split("\n"), options, 0);
+}
+
+function blocks(lines, options, depth) {
   const frag = document.createDocumentFragment();
   let para = [];
   let list = null; // {node, ordered}
@@ -154,11 +180,13 @@ export function renderMarkdown(text, options = {}) {
       frag.append(el(`h${level}`, "", renderInline(heading[2], options)));
       continue;
     }
-    const quote = line.match(QUOTE);
-    if (quote) {
+    if (QUOTE.test(line) && depth < MAX_QUOTE_DEPTH) {
+      // Its lines are Markdown of their own (code fences, lists, paragraphs), rendered as one quote.
       flush();
       endList();
-      frag.append(el("blockquote", "", renderInline(quote[1], options)));
+      const [inner, end] = quoteLines(lines, i);
+      frag.append(el("blockquote", "", [blocks(inner, options, depth + 1)]));
+      i = end - 1;
       continue;
     }
     const item = line.match(ITEM);
