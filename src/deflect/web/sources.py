@@ -10,25 +10,66 @@ caller may not see is the same 404 as one that does not exist.
 # No `from __future__ import annotations`: FastAPI resolves route annotations at definition time.
 
 import html
+import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from markdown_it import MarkdownIt
 
 from deflect.api.auth import API_KEY, BEARER, caller_dependency
 from deflect.config import Settings
 from deflect.domain.models import Audience, Chunk
+from deflect.ingest.chunking import QUESTION_HEADING, RESOLUTION_MARK
 from deflect.service import DeflectService
 
 # Nothing on the page runs or loads: no scripts, no styles from anywhere, no framing by other sites.
 SOURCE_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 
+# A source's text is Markdown: rendered as CommonMark (+ tables), with raw HTML escaped as text, no images (nothing
+# loads: see SOURCE_CSP) and links only to the web or mail, as the widget's renderer (static/markdown.js) allows.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+_MARKDOWN.validateLink = lambda url: url.lower().startswith(("https://", "http://", "mailto:"))  # type: ignore
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def source_sections(chunks: list[Chunk]) -> list[tuple[str, str, str]]:
+    """The source as (heading path, id, Markdown) sections in order, each heading once. An article chunk's text
+    opens with its heading (context for embeddings, not content), so only its quotable part is shown; an
+    escalation's first chunk holds it all (the question, then the resolution its later chunks repeat in parts).
+    The id is the section's own on the original page when its url names one (a fragment that opened it there
+    opens it here), else its heading's words; unique on the page."""
+    first = chunks[0]
+    if first.kind == "escalation":
+        question = first.text[: first.quote_from - len(RESOLUTION_MARK)].removeprefix(f"{first.title}\n\n")
+        found = [(QUESTION_HEADING, "", question), ("Resolution", "", first.quotable)]
+    else:
+        found = []
+        for chunk in chunks:
+            if found and found[-1][0] == chunk.heading_path:
+                found[-1] = (*found[-1][:2], f"{found[-1][2]}\n\n{chunk.quotable}")
+            else:
+                found.append((chunk.heading_path, urlsplit(chunk.url).fragment, chunk.quotable))
+    sections: list[tuple[str, str, str]] = []
+    taken: set[str] = set()
+    for heading, own, text in found:
+        base = own if own and "=" not in own else _NOT_WORD.sub("-", heading.lower()).strip("-") or "top"
+        ident, n = base, 1
+        while ident in taken:
+            n += 1
+            ident = f"{base}-{n}"
+        taken.add(ident)
+        sections.append((heading, ident, text))
+    return sections
+
+
 def render_source(source_id: str, chunks: list[Chunk]) -> str:
-    """The page: title, where the source lives, then each chunk's heading path and text. Source text is data, not
-    markup: it is escaped, so HTML in a source shows as text and never runs."""
+    """The page: title, where the source lives, then each section once, its heading with an id to link to and its
+    text rendered from Markdown. Source text is data, not markup: HTML in it is escaped and shows as text."""
     first = chunks[0]
     e = html.escape
     facts = [f"<code>{e(source_id)}</code>", e(first.audience)]
@@ -47,12 +88,11 @@ def render_source(source_id: str, chunks: list[Chunk]) -> str:
         f"<h1>{e(first.title)}</h1>",
         f"<p>{' · '.join(facts)}</p>",
     ]
-    heading = None
-    for chunk in chunks:
-        if chunk.heading_path and chunk.heading_path != heading:
-            parts.append(f"<h2>{e(chunk.heading_path)}</h2>")
-        heading = chunk.heading_path or heading
-        parts.extend(f"<p>{e(block.strip())}</p>" for block in chunk.text.split("\n\n") if block.strip())
+    for heading, ident, text in source_sections(chunks):
+        parts.append(f'<section id="{e(ident, quote=True)}">')
+        if heading:
+            parts.append(f"<h2>{e(heading)}</h2>")
+        parts.extend([_MARKDOWN.render(text), "</section>"])
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
