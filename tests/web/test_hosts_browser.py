@@ -92,7 +92,8 @@ NORMALISE = """async () => {
         empty: h.chatwootTicket({}),
         zendesk: h.zendeskTicket({ 'ticket.id': 9, 'ticket.subject': 'S', 'ticket.description': 'D',
             'ticket.comments': [{ value: '<img src=x onerror="window.__pwned=1"><p>Hi &amp; bye</p>',
-                                  author: { role: 'end-user' } }] }),
+                                  author: { role: 'end-user' } },
+                                { value: '<p>Sorry, still not fixed</p>', author: { role: 'agent' } }] }),
         zendeskNoComments: h.zendeskTicket({ 'ticket.id': 9, 'ticket.description': 'Only the description' }),
         hosts: [h.detectHost('https://d.example/panel'), h.detectHost('https://d.example/panel?host=chatwoot'),
                 h.detectHost('https://d.example/panel?origin=https%3A%2F%2Fa.zendesk.com&app_guid=x'),
@@ -111,9 +112,10 @@ def test_host_payloads_normalise_to_one_ticket_shape(page: Any, live: Live) -> N
     older = out["older"]  # Chatwoot before currentAgent: conversation and contact only
     assert older["ticket_id"] == "12" and older["last_customer_message"] == "second"
     assert older["requester"] == {"name": "Kim", "email": "kim@example.com"} and older["agent"] == ""
-    assert older["conversation"] == ["first", "reply", "second"]
+    assert older["conversation"] == ["first", "second"]  # the customer's messages, not the agent's reply
     assert out["empty"]["last_customer_message"] == "" and out["empty"]["conversation"] == []
     assert out["zendesk"]["last_customer_message"] == "Hi & bye"  # comment HTML read as text, inertly
+    assert out["zendesk"]["conversation"] == ["Hi & bye"]  # the end user's comments, not the agent's
     assert out["zendeskNoComments"]["last_customer_message"] == "Only the description"
     assert out["hosts"] == ["standalone", "chatwoot", "zendesk", "standalone"]
     assert out["standalone"]["last_customer_message"] == "My invoice is wrong"

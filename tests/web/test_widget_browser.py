@@ -112,6 +112,28 @@ def tamper_done(page: Any, change: Callable[[dict[str, Any]], dict[str, Any]]) -
     page.route("**/widget/v1/*/ask/stream", tamper)
 
 
+def test_a_follow_up_after_an_answer_is_not_taken_for_the_customers_frustration(page: Any, live: Live) -> None:
+    """`conversation` is the customer's earlier messages: the widget must not send deflect's answers as theirs.
+    Here the answer (replaced in transit) reads negative, as answers do ("if it fails, try again"); sent back as the
+    customer's, it made a calm follow-up with "again" the second negative message, escalated for frustration."""
+    answer = "If the reset link does not work or has failed, request it again [1]."
+    tamper_done(page, lambda data: data | {"answer": answer} if data["decision"] == "answer" else data)
+    sent: list[Any] = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/ask/stream") else None)
+    widget = open_widget(page, f"{live.site}/shop.html")
+    first = ask(widget, "How do I reset my password?")
+    assert first.get_attribute("data-decision") == "answer" and "failed" in first.inner_text()
+
+    second = ask(widget, "And how do I reset it again?")
+
+    reference = second.inner_text().rsplit("esc_", 1)[1].split()[0].strip(".") if "esc_" in second.inner_text() else ""
+    reasons = live.service.desk.get(f"esc_{reference}").reasons if reference else []
+    assert "frustration" not in reasons, (second.get_attribute("data-decision"), reasons)
+    assert "frustrating" not in second.inner_text()
+    assert sent[-1]["conversation"] == ["How do I reset my password?"]
+    assert page.js_errors == []
+
+
 def test_hostile_suggested_pages_render_as_text_and_never_as_script_links(page: Any, live: Live) -> None:
     """deflect's real reply, with its `suggested` list replaced in transit by hostile titles and urls (what a
     poisoned knowledge source could put there): the widget must show text, and link only http(s) or its own path."""

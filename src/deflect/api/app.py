@@ -39,7 +39,10 @@ class AskRequest(BaseModel):
     question: StrictStr = Field(description="The customer's or agent's question (1 to 2,000 characters).")
     conversation_id: StrictStr | None = Field(None, max_length=200, description="Optional thread id.")
     conversation: list[Annotated[StrictStr, Field(max_length=2000)]] = Field(
-        default_factory=list, max_length=20, description="Earlier messages of this conversation, oldest first."
+        default_factory=list,
+        max_length=20,
+        description="The customer's earlier messages in this conversation, oldest first; not the replies they got "
+        "(the frustration trigger reads these as the customer's own words).",
     )
     customer_id: StrictStr | None = Field(
         None,

@@ -45,6 +45,7 @@ class WidgetAsk(BaseModel):
 
     question: StrictStr
     conversation_id: StrictStr | None = Field(None, max_length=200)
+    # The visitor's earlier questions, never deflect's answers: the frustration trigger reads them as the customer's.
     conversation: list[Annotated[StrictStr, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
 
 

@@ -2,6 +2,8 @@
 //
 // Every adapter normalises the ticket to one shape:
 //   {ticket_id, subject, last_customer_message, requester: {name, email}, tags: [], conversation: [text]}
+// where `conversation` is the customer's messages only, as deflect's API defines it (agents' replies are not the
+// customer's words, and the frustration trigger would read an agent's "sorry, still not fixed" as theirs).
 // and offers insertReply(text) -> true when the host put the text into its reply box (false: copy instead).
 //
 // - standalone: ?q= (the question) or ?ticket= (a ticket text), or the paste box.
@@ -52,7 +54,7 @@ export function chatwootTicket(data) {
     last_customer_message: clip(last),
     requester: contact.name || contact.email ? { name: contact.name || "", email: contact.email || "" } : null,
     tags: Array.isArray(conversation.labels) ? conversation.labels.map(String) : [],
-    conversation: messages.slice(-MAX_MESSAGES).map((m) => clip(m.content)),
+    conversation: incoming.slice(-MAX_MESSAGES).map((m) => clip(m.content)),
     agent: agent ? String(agent.email || agent.name || agent.id || "") : "",
   };
 }
@@ -76,7 +78,7 @@ export function zendeskTicket(data) {
     last_customer_message: fromCustomer.length ? fromCustomer[fromCustomer.length - 1].text : description,
     requester: requester ? { name: requester.name || "", email: requester.email || "" } : null,
     tags: Array.isArray(data["ticket.tags"]) ? data["ticket.tags"].map(String) : [],
-    conversation: texts.slice(-MAX_MESSAGES).map((c) => c.text),
+    conversation: fromCustomer.slice(-MAX_MESSAGES).map((c) => c.text),
   };
 }
 

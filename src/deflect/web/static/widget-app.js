@@ -373,7 +373,9 @@ export function mount(api, options, base, queue) {
       text = result.answer;
       render();
       if (citations.length) bubble.append(citationList(citations));
-      state.history.push(question.slice(0, 2000), result.answer.slice(0, 2000));
+      // `conversation` is the customer's earlier messages (the API's definition): deflect's own answers are not
+      // theirs, and an answer's "if it does not work" must not count as the customer's frustration.
+      state.history.push(question.slice(0, 2000));
       if (result.decision === "answer") followUp(bubble, result);
       else {
         bubble.classList.add("handoff");
