@@ -443,3 +443,29 @@ def test_eval_suite_refuses_an_unknown_set_and_names_the_known_ones(tmp_path: Pa
     assert "unknown set(s) nope" in result.output
     assert "known: kb, stackfaq" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_serve_port_is_the_settings_port(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`deflect serve --port N` serves N and builds the app with port N: the development widget's origins (and
+    /demo's widget) follow it, as they follow DEFLECT_PORT."""
+    import uvicorn
+
+    import deflect.api
+    from deflect.config import DEV_WIDGET_ID, Settings
+
+    for name in list(os.environ):
+        if name.startswith("DEFLECT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEFLECT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DEFLECT_PORT", "8080")  # serve writes it: monkeypatch restores the environment after
+    built: list[Settings] = []
+    served: list[int] = []
+    monkeypatch.setattr(deflect.api, "create_app", lambda settings: built.append(settings) or object())
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(kwargs["port"]))
+
+    result = invoke("serve", "--port", "8765")
+
+    assert result.exit_code == 0, result.output
+    assert served == [8765] and built[0].port == 8765
+    assert built[0].widgets[DEV_WIDGET_ID] == ["http://localhost:8765", "http://127.0.0.1:8765"]

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from deflect.answer.confidence import Calibration
-from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
+from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, DEV_WIDGET_ID, Settings
 from deflect.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,6 +37,15 @@ def test_defaults_are_valid_in_development() -> None:
     assert settings.chunk_overlap < settings.chunk_size
     assert settings.max_question_chars == 2000
     assert settings.chroma_path == Path(".data") / "chroma"
+
+
+def test_the_development_widget_is_allowed_on_the_port_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    # /demo embeds the development widget from its own origin: an origin on another port is refused (403).
+    assert load(port=9123).widgets == {DEV_WIDGET_ID: ["http://localhost:9123", "http://127.0.0.1:9123"]}
+    monkeypatch.setenv("DEFLECT_PORT", "8137")
+    assert Settings(_env_file=None).widgets[DEV_WIDGET_ID] == ["http://localhost:8137", "http://127.0.0.1:8137"]  # type: ignore[call-arg]
+    mine = {"wid_shop": ["https://shop.example"]}
+    assert load(port=9123, widgets=mine).widgets == mine  # configured widgets are kept as they are
 
 
 def test_the_env_file_is_read_from_the_working_directory(tmp_path: Path) -> None:

@@ -188,11 +188,15 @@ def serve(
     from deflect.api.workers import check_workers
     from deflect.handoff import remove_marker, write_marker
 
+    if port is not None:
+        # Through the environment, so the settings (the development widget's origins follow the port) and worker
+        # processes see the port actually served.
+        os.environ["DEFLECT_PORT"] = str(port)
     settings = _settings()
     with _errors():
         check_workers(settings, workers)
         api = create_app(settings) if workers == 1 else None
-    bind, listen = host or settings.host, port or settings.port
+    bind, listen = host or settings.host, settings.port
     # JSON logs: uvicorn configures no handlers of its own, so its records reach the root's JSON handler.
     logs: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     marker = write_marker(settings, bind, listen)  # `deflect ingest` finds this server and hands it the work

@@ -15,6 +15,7 @@ from deflect.errors import ConfigError
 DEV_CUSTOMER_KEY = "dev-customer-key"
 DEV_AGENT_KEY = "dev-agent-key"
 DEV_ADMIN_KEY = "dev-admin-key"
+DEV_HOSTS = ("localhost", "127.0.0.1")  # the names a developer opens the demo page by
 DEV_WIDGET_ID = "wid_dev_localhost"  # public by design: a widget id is no secret, its origins are the guard
 # A helpdesk origin as CSP frame-ancestors takes it (a leading `*.` for subdomains): nothing that could end the
 # directive (`;`, spaces) or add a keyword, since it is written into the panel's Content-Security-Policy.
@@ -245,8 +246,11 @@ class Settings(BaseSettings):
 
     # The web panel and the customer widget (src/deflect/web/).
     widgets: dict[str, list[str]] = Field(
-        default_factory=lambda: {DEV_WIDGET_ID: ["http://localhost:8080", "http://127.0.0.1:8080"]},
-        description="Public widget ids (JSON) and the site origins each may be embedded on; an empty list allows none.",
+        # The development widget is allowed on the demo page's own origin, on whatever port is served (production
+        # serves no development widget: deflect.web.widgets).
+        default_factory=lambda data: {DEV_WIDGET_ID: [f"http://{h}:{data.get('port', 8080)}" for h in DEV_HOSTS]},
+        description="Public widget ids (JSON) and the site origins each may be embedded on; an empty list allows none. "
+        "Default: the development widget on http://localhost:PORT and http://127.0.0.1:PORT.",
     )
     widget_identity_secret: str | None = Field(
         None, description="HS256 secret your site signs short-lived visitor identity tokens with (unset: anonymous)."
