@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from deflect.domain.actors import WidgetActor
 from deflect.domain.escalation import FINAL_STATES, AuditEvent, Escalation, PendingKnowledge, Priority, State, Tier
 from deflect.domain.models import Audience, SourceHit
-from deflect.domain.ports import Embedder, EscalationStore
+from deflect.domain.ports import Embedder, EscalationStore, StoredEscalation
 from deflect.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from deflect.escalations import (
     Action,
@@ -138,7 +139,9 @@ class EscalationDesk:
             excerpts=excerpts,
             requester=requester,
         )
-        handoff = customer_message(esc, self.config, now, pages=bool(suggested_ids), excerpt=bool(excerpts))
+        handoff = customer_message(
+            esc, self.config, now, pages=bool(suggested_ids), excerpt=bool(excerpts), anonymous=unreachable(requester)
+        )
         if not record:
             return esc, handoff
         events = [
@@ -205,11 +208,47 @@ class EscalationDesk:
             esc = self._self_serve(escalation_id, requester, page)
         return esc, self_served_message(esc, self.config)
 
-    def _self_serve(self, escalation_id: str, requester: str, page: str) -> Escalation:
-        stored = self.store.get(escalation_id)
+    def leave_contact(self, escalation_id: str, requester: str, email: str) -> Escalation:
+        """The anonymous visitor who raised the escalation leaves the address to reply to (Escalation.contact_email;
+        a second one replaces the first). Audited with `requester` as actor and without the address: the packet
+        holds the contact, the append-only audit never does. Someone else's escalation is NotFound, as in
+        `self_serve`; a closed one is refused (409): nobody will reply to it any more."""
+        try:
+            return self._leave_contact(escalation_id, requester, email)
+        except Conflict:
+            # An agent acted meanwhile (a claim, say): store the address on what is stored now.
+            return self._leave_contact(escalation_id, requester, email)
+
+    def _leave_contact(self, escalation_id: str, requester: str, email: str) -> Escalation:
+        stored = self._own(escalation_id, requester)
         esc = stored.escalation
-        if not requester or esc.requester != requester:
+        if esc.state in FINAL_STATES:
+            raise InvalidTransition(
+                "This request is already closed, so nobody will reply to it. Please ask again if you still need help.",
+                [{"escalation_id": esc.id, "state": esc.state.value}],
+            )
+        new = esc.model_copy(update={"contact_email": email})
+        event = AuditEvent(
+            at=self.clock(),
+            kind="action",
+            actor=requester,
+            escalation_id=esc.id,
+            action="contact",
+            data={"contact": "email"},
+        )
+        self.store.update(new, stored.version, [event])
+        return new
+
+    def _own(self, escalation_id: str, requester: str) -> StoredEscalation:
+        """The stored escalation `requester` raised; NotFound for anyone else's, exactly like an unknown id."""
+        stored = self.store.get(escalation_id)
+        if not requester or stored.escalation.requester != requester:
             raise NotFound(f"no escalation {escalation_id}", [{"escalation_id": escalation_id}])
+        return stored
+
+    def _self_serve(self, escalation_id: str, requester: str, page: str) -> Escalation:
+        stored = self._own(escalation_id, requester)
+        esc = stored.escalation
         if esc.state is State.SELF_SERVED:
             _tell(self.self_serve_repeated_observers, esc)
             return esc
@@ -327,3 +366,10 @@ def _tell(observers: Sequence[Callable[[Escalation], None]], escalation: Escalat
             observe(escalation)
         except Exception:
             log.exception("self-served escalation %s: an observer failed", escalation.id)
+
+
+def unreachable(requester: str | None) -> bool:
+    """Whether no reply can reach the asker where they asked: an anonymous widget visitor, whose chat is gone when
+    they close it (a signed visitor sees their requests on any device; API callers own their channel)."""
+    actor = WidgetActor.parse(requester) if requester else None
+    return actor is not None and actor.kind == "session"

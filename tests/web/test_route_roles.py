@@ -62,6 +62,7 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("post", "/widget/v1/{widget_id}/answers/{answer_id}/feedback"): WIDGET,
     ("get", "/widget/v1/{widget_id}/requests"): WIDGET,
     ("post", "/widget/v1/{widget_id}/escalations/{escalation_id}/self_serve"): WIDGET,
+    ("post", "/widget/v1/{widget_id}/escalations/{escalation_id}/contact"): WIDGET,
     ("get", "/sources/{source_id}"): OPEN,
     # Not in the OpenAPI document, but routes all the same.
     ("options", "/widget/v1/{widget_id}/{rest}"): WIDGET,  # the CORS preflight
@@ -153,6 +154,8 @@ def body_for(path: str) -> dict[str, Any]:
         return {"origins": []}
     if path.endswith("/self_serve"):
         return {"page": "other"}
+    if path.endswith("/contact"):
+        return {"email": "kim@example.com"}
     return {}
 
 
@@ -212,7 +215,7 @@ def test_widget_routes_go_by_origin_not_keys(
             assert status == (204 if widget != "revoked" and origin == SITE else 403), (path, widget, origin, status)
         elif widget == "revoked":
             assert status == 404, (path, origin, status)  # a revoked widget id is an unknown one
-        elif ("feedback" in path or "self_serve" in path) and origin == SITE:
+        elif path.endswith(("/feedback", "/self_serve", "/contact")) and origin == SITE:
             assert status == 404  # allowed through; the dummy answer or escalation id does not exist
         elif path.endswith("/requests") and origin == SITE:
             assert status == 401  # allowed through; only an identified visitor has requests to see

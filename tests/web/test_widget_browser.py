@@ -282,3 +282,36 @@ def test_an_identified_visitor_sees_their_requests_on_another_device(browser: An
     assert reference in requests.inner_text() and "with our team" in requests.inner_text()
     shot(page, "widget-requests-360", full_page=False)
     phone.close()
+
+
+def test_an_anonymous_hand_off_says_how_a_reply_comes_takes_an_email_and_survives_a_reload(
+    page: Any, live: Live
+) -> None:
+    """Nobody can reply in a chat the visitor closes: the hand-off says so, offers an optional email field whose
+    address the packet keeps for the agent, and the reference stays on the page across a reload of the tab."""
+    widget = open_widget(page, f"{live.site}/shop.html")
+    widget.get_by_role("button", name="Talk to a person").click()
+    bubble = widget.locator(".msg.bot.handoff").first
+    bubble.locator(".answer[aria-busy='false']").wait_for()
+    text = bubble.locator(".answer").inner_text()
+    reference = "esc_" + text.rsplit("esc_", 1)[1].split()[0].strip(".")
+    assert "ask you here" not in text and "cannot reply in this chat" in text
+    assert bubble.get_by_label("Your email address, for our reply (optional)").count() == 1
+    shot(page, "widget-handoff-contact", full_page=False)
+    assert axe_violations(page, "deflect-widget") == []
+
+    page.reload()  # the tab still knows the reference, and the address may be left now
+    page.wait_for_selector("deflect-widget[data-ready='1']", state="attached")
+    page.get_by_role("button", name="Shop help").click()
+    pending = widget.locator(".msg.pending")
+    assert reference in pending.inner_text()
+    pending.get_by_label("Your email address, for our reply (optional)").fill("kim.rivera@example.com")
+    pending.get_by_role("button", name="Share my email").click()
+    pending.get_by_text("Thanks: we will reply to kim.rivera@example.com.").wait_for()
+
+    assert live.service.desk.get(reference).contact_email == "kim.rivera@example.com"
+    page.reload()
+    page.wait_for_selector("deflect-widget[data-ready='1']", state="attached")
+    assert "we will reply to kim.rivera@example.com" in widget.locator(".msg.pending").inner_text()
+    assert widget.locator("form.contact").count() == 0
+    assert page.js_errors == []

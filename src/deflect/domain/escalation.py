@@ -111,6 +111,9 @@ class Escalation(BaseModel):
     # a widget visitor's requester otherwise (deflect.domain.actors: the signed visitor, or the anonymous session).
     # None when staff asked (they close escalations through the workflow, not this way). Opaque, no secret in it.
     requester: str | None = None
+    # Where to send the reply, when the asker had no other channel (an anonymous widget visitor who left an address
+    # after the hand-off): the contact, like customer_name, kept for the agent; the audit records only that one came.
+    contact_email: str | None = None
     # The suggested page (a source id) or OTHER_PAGE that solved it, set with state self_served.
     self_served_page: str | None = None
     policy_version: str

@@ -225,6 +225,15 @@ class MessageTemplates(_Strict):
 
     missing_marker: str = Field(min_length=1)
     customer: str = Field(min_length=1)
+    # Instead of `customer` for an anonymous widget visitor: nobody can reply in a chat the visitor closes, so it
+    # must not say "they will ask you here" (the widget offers an optional email field under it). Same placeholders.
+    customer_anonymous: str = Field(
+        "$opening, together with what you've told me so far, so you won't need to repeat yourself.\n\n"
+        "What happens next: a member of the team will review it $response_time. You are not signed in, so they "
+        "cannot reply in this chat: leave your email address below if you would like an answer by email, or quote "
+        "your reference when you contact us.\n\nYour reference: $reference",
+        min_length=1,
+    )
     engineering: str = Field(min_length=1)
     engineering_draft: str = Field(min_length=1)
     # Opening sentence by reason kind (human_requested, risk_topic, frustration, repeat_contact) and `default`.
@@ -255,6 +264,7 @@ class MessageTemplates(_Strict):
         if unknown:
             raise ValueError(f"messages.openings has unknown keys {unknown}; known: {[*OPENING_ORDER, 'default']}")
         _template(self.customer, CUSTOMER_PLACEHOLDERS, "messages.customer")
+        _template(self.customer_anonymous, CUSTOMER_PLACEHOLDERS, "messages.customer_anonymous")
         _template(self.engineering, ENGINEERING_PLACEHOLDERS, "messages.engineering")
         _template(self.engineering_draft, DRAFT_PLACEHOLDERS, "messages.engineering_draft")
         _template(self.self_served, frozenset({"reference"}), "messages.self_served")

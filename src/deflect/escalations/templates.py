@@ -54,14 +54,21 @@ def opening(reasons: Sequence[str], openings: Mapping[str, str]) -> str:
 
 
 def customer_message(
-    escalation: Escalation, config: EscalationConfig, now: datetime, pages: bool = False, excerpt: bool = False
+    escalation: Escalation,
+    config: EscalationConfig,
+    now: datetime,
+    pages: bool = False,
+    excerpt: bool = False,
+    anonymous: bool = False,
 ) -> str:
-    """The hand-off message for the asker: what happens next, when to expect a reply, the reference; with `pages`,
+    """The hand-off message for the asker: what happens next, when to expect a reply, the reference (`anonymous`:
+    an asker no reply can reach unless they leave an address, messages.customer_anonymous); with `pages`,
     a last paragraph introducing the pages suggested to read while waiting (listed by the client after it), which
     with `excerpt` also says that the first page comes with a quotation that may answer it, and that a person
     still follows up unless the asker says it solved it."""
     sla_status = status(escalation.sla, now, config)
-    text = Template(config.messages.customer).substitute(
+    template = config.messages.customer_anonymous if anonymous else config.messages.customer
+    text = Template(template).substitute(
         opening=opening(escalation.reasons, config.messages.openings),
         reference=escalation.id,
         response_time=response_time(sla_status),
@@ -126,6 +133,8 @@ def engineering_briefing(escalation: Escalation, config: EscalationConfig, now: 
     customer = escalation.customer_id or "anonymous"
     if escalation.customer_tier:
         customer += f" [{escalation.customer_tier}]"
+    if escalation.contact_email:
+        customer += f", reply to {escalation.contact_email}"
     evidence = [
         f"- {s.score:.3f}  {s.title}" + (f"  <{s.url}>" if s.url else "") + _shown_tag(s)
         for s in sorted(escalation.sources, key=lambda s: -s.score)

@@ -8,6 +8,7 @@ DeflectService as /v1: no route here touches the store or the index directly.
 import html
 import logging
 import re
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,6 +48,16 @@ class WidgetAsk(BaseModel):
     conversation_id: StrictStr | None = Field(None, max_length=200)
     # The visitor's earlier questions, never deflect's answers: the frustration trigger reads them as the customer's.
     conversation: list[Annotated[StrictStr, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
+
+
+class WidgetContact(BaseModel):
+    """The address an anonymous visitor leaves after a hand-off, for the team's reply (the chat cannot take one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # One @, a dot in the domain, no spaces: enough to catch a typo or a name typed in the wrong field. Whether it
+    # is deliverable is the reply's business, not a validator's.
+    email: StrictStr = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class WidgetFeedback(BaseModel):
@@ -280,23 +291,43 @@ def web_router(settings: Settings, svc: DeflectService) -> APIRouter:
         ]
         return JSONResponse(shown, headers=cors(visitor.origin))
 
+    async def own_escalation(
+        request: Request, widget_id: str, model: type[BaseModel], call: Callable[[Visitor, Any], Any]
+    ) -> Response:
+        """A visitor's action on an escalation they raised: `call(visitor, body)` in a worker thread, its result as
+        JSON (the desk checks the escalation is theirs: anyone else's is the same 404 as an unknown id)."""
+        origin = request.headers.get("origin")
+        try:
+            admitted = await admit(request, widget_id, model)
+            if isinstance(admitted, JSONResponse):
+                return admitted
+            visitor, body = admitted
+            result = await anyio.to_thread.run_sync(call, visitor, body)
+        except DeflectError as exc:
+            return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
+        return JSONResponse(result, headers=cors(visitor.origin))
+
     @router.post(
         "/widget/v1/{widget_id}/escalations/{escalation_id}/self_serve",
         summary="'This solved it': the visitor withdraws their own escalation (the session or signed user that asked)",
     )
     async def widget_self_serve(widget_id: str, escalation_id: str, request: Request) -> Response:
-        origin = request.headers.get("origin")
-        try:
-            admitted = await admit(request, widget_id, SelfServeRequest)
-            if isinstance(admitted, JSONResponse):
-                return admitted
-            visitor, body = admitted
-            esc, message = await anyio.to_thread.run_sync(
-                svc.desk.self_serve, escalation_id, visitor.requester, body.page
-            )
-        except DeflectError as exc:
-            return await anyio.to_thread.run_sync(failure, exc, origin, widget_id)
-        return JSONResponse(self_served(esc, message).model_dump(mode="json"), headers=cors(visitor.origin))
+        def withdraw(visitor: Visitor, body: SelfServeRequest) -> dict[str, Any]:
+            esc, message = svc.desk.self_serve(escalation_id, visitor.requester, body.page)
+            return self_served(esc, message).model_dump(mode="json")
+
+        return await own_escalation(request, widget_id, SelfServeRequest, withdraw)
+
+    @router.post(
+        "/widget/v1/{widget_id}/escalations/{escalation_id}/contact",
+        summary="The visitor who raised an escalation leaves the email address the team's reply goes to",
+    )
+    async def widget_contact(widget_id: str, escalation_id: str, request: Request) -> Response:
+        def leave(visitor: Visitor, body: WidgetContact) -> dict[str, Any]:
+            esc = svc.desk.leave_contact(escalation_id, visitor.requester, body.email)
+            return {"id": esc.id, "contact_email": esc.contact_email}
+
+        return await own_escalation(request, widget_id, WidgetContact, leave)
 
     @router.post("/widget/v1/{widget_id}/answers/{answer_id}/feedback", summary="The widget's 'that helped' vote")
     async def widget_feedback(widget_id: str, answer_id: str, request: Request) -> Response:

@@ -367,6 +367,8 @@ function showPacket(view) {
   add("Resolve by", `${when(view.sla.resolve_deadline)}${view.sla.resolve_breached ? " (breached)" : ""}`);
   add("Reasons", esc.reasons.map(reasonText).join(" "));
   if (esc.assignee) add("Assignee", esc.assignee);
+  // An anonymous widget visitor's only channel: the address they left after the hand-off.
+  if (esc.contact_email) add("Reply by email to", esc.contact_email);
   // Withdrawn by the customer: which page solved it ("other": something deflect did not suggest). Nothing to do.
   if (esc.state === "self_served") add("Solved by the customer with", esc.self_served_page || "other");
   packet.append(dl);

@@ -29,6 +29,10 @@ const STRINGS = {
     solvedElsewhere: "Something else solved it",
     noneHelped: "None of these helped",
     kept: "OK, your request stays with our team.",
+    contactLabel: "Your email address, for our reply (optional)",
+    contactSend: "Share my email",
+    contactSaved: (email) => `Thanks: we will reply to ${email}.`,
+    pending: (id) => `Your request ${id} is with our team.`,
     states: { escalated: "with our team", bounced_back: "with our team", claimed: "being worked on",
               started: "being worked on", waiting_on_customer: "waiting for your reply", resolved: "resolved",
               self_served: "solved by you" },
@@ -56,6 +60,10 @@ const STRINGS = {
     solvedElsewhere: "Etwas anderes hat es gelöst",
     noneHelped: "Nichts davon hat geholfen",
     kept: "Gut, Ihre Anfrage bleibt bei unserem Team.",
+    contactLabel: "Ihre E-Mail-Adresse für unsere Antwort (optional)",
+    contactSend: "E-Mail mitteilen",
+    contactSaved: (email) => `Danke: Wir antworten an ${email}.`,
+    pending: (id) => `Ihre Anfrage ${id} ist bei unserem Team.`,
     states: { escalated: "bei unserem Team", bounced_back: "bei unserem Team", claimed: "in Bearbeitung",
               started: "in Bearbeitung", waiting_on_customer: "wartet auf Ihre Antwort", resolved: "gelöst",
               self_served: "von Ihnen gelöst" },
@@ -68,12 +76,13 @@ function newId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function storage() {
+function storage(kind = "localStorage") {
   try {
     const probe = "deflect:probe";
-    localStorage.setItem(probe, "1");
-    localStorage.removeItem(probe);
-    return localStorage;
+    const store = window[kind];
+    store.setItem(probe, "1");
+    store.removeItem(probe);
+    return store;
   } catch {
     const memory = new Map(); // storage blocked (privacy settings): the session lasts as long as the page
     return {
@@ -103,6 +112,9 @@ export function mount(api, options, base, queue) {
   const title = options.title || t.title;
   const store = storage();
   const sessionKey = `deflect:${widgetId}:session`;
+  // An anonymous visitor's last hand-off ({id, contact}) for this tab, so a reload does not lose the reference.
+  const tab = storage("sessionStorage");
+  const handoffKey = `deflect:${widgetId}:handoff`;
   const state = {
     session: store.getItem(sessionKey) || "",
     token: null,
@@ -233,6 +245,8 @@ export function mount(api, options, base, queue) {
         const bubble = answer.closest(".msg");
         bubble.classList.add("solved");
         bubble.dataset.selfServed = done.page;
+        bubble.querySelector("form.contact")?.remove(); // closed: nobody will reply
+        if (remembered()?.id === result.escalation_id) tab.removeItem(handoffKey);
         settle(message);
         showRequests();
       } catch (error) {
@@ -271,6 +285,55 @@ export function mount(api, options, base, queue) {
     buttons.push(elsewhere, none);
     row.append(elsewhere, none);
     return [list, row];
+  }
+
+  function remembered() {
+    try {
+      return JSON.parse(tab.getItem(handoffKey) || "null");
+    } catch {
+      return null;
+    }
+  }
+
+  // An anonymous visitor's chat is gone once they leave it, so the hand-off text says nobody can reply here and this
+  // form takes an address for the reply (optional; stored with the escalation for the agent).
+  function contactForm(escalationId) {
+    const field = h("input", { id: `deflect-email-${escalationId}`, type: "email", maxlength: "254",
+                               autocomplete: "email", required: "" });
+    const submit = h("button", { type: "submit", text: t.contactSend });
+    const form = h("form", { class: "contact" }, [
+      h("label", { for: field.id, text: t.contactLabel }), field, submit,
+    ]);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const email = field.value.trim();
+      if (!email) return;
+      submit.disabled = true;
+      form.querySelector("[role=alert]")?.remove();
+      try {
+        const url = `widget/v1/${encodeURIComponent(widgetId)}/escalations/${encodeURIComponent(escalationId)}/contact`;
+        const done = await postJson(new URL(url, base).href, { email }, headers());
+        tab.setItem(handoffKey, JSON.stringify({ id: escalationId, contact: done.contact_email }));
+        const note = h("p", { class: "note", tabindex: "-1", text: t.contactSaved(done.contact_email) });
+        form.replaceWith(note);
+        note.focus();
+      } catch (error) {
+        const text = error instanceof RequestError && error.message ? error.message : t.failed;
+        form.append(h("p", { class: "note", role: "alert", text }));
+        submit.disabled = false;
+      }
+    });
+    return form;
+  }
+
+  // After a reload: the reference of the hand-off this tab made, and the form if no address was left yet.
+  function showPending() {
+    const pending = state.token ? null : remembered();
+    if (!pending || typeof pending.id !== "string") return;
+    const bubble = h("div", { class: "msg bot handoff pending" }, [h("p", { text: t.pending(pending.id) })]);
+    bubble.append(pending.contact ? h("p", { class: "note", text: t.contactSaved(pending.contact) })
+                                  : contactForm(pending.id));
+    log.append(bubble);
   }
 
   // An identified visitor's hand-offs, from any device they used: the reference and where each stands.
@@ -380,6 +443,10 @@ export function mount(api, options, base, queue) {
       else {
         bubble.classList.add("handoff");
         if (result.suggested && result.suggested.length) bubble.append(...suggestionList(result.suggested, result, answer));
+        if (result.escalation_id && !state.token) {
+          tab.setItem(handoffKey, JSON.stringify({ id: result.escalation_id, contact: null }));
+          bubble.append(contactForm(result.escalation_id));
+        }
         showRequests();
       }
     } catch (error) {
@@ -418,6 +485,7 @@ export function mount(api, options, base, queue) {
   });
   human.addEventListener("click", () => ask(t.handoff));
   addGreeting();
+  showPending();
 
   api.open = open;
   api.close = close;
@@ -428,6 +496,7 @@ export function mount(api, options, base, queue) {
   api.reset = () => {
     state.token = null;
     state.history = [];
+    tab.removeItem(handoffKey);
     resetSession();
     log.replaceChildren();
     requests.hidden = true;
