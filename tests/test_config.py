@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from deflect.answer.confidence import Calibration
-from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, DEV_WIDGET_ID, Settings
+from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, DEV_WIDGET_ID, MASK, SECRET, Settings, hide_password
 from deflect.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,6 +162,73 @@ def test_unknown_env_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_every_setting_is_documented() -> None:
     assert all(field.description for field in Settings.model_fields.values())
+
+
+# --- secrets -------------------------------------------------------------------------------------------------
+
+SECRET_LIKE = re.compile(r"key|secret|token|password|credential", re.IGNORECASE)
+DATABASE_PASSWORD = "sentinel-database-password"
+
+
+def secret_settings() -> list[str]:
+    return [name for name, field in Settings.model_fields.items() if SECRET in field.metadata]
+
+
+def with_every_secret(settings: Settings) -> tuple[Settings, list[str]]:
+    """`settings` with a recognisable value in every secret setting and a password in the database URL, and those
+    values (what must never be shown)."""
+    values: dict[str, object] = {
+        name: [f"sentinel-{name}"] if isinstance(getattr(settings, name), list) else f"sentinel-{name}"
+        for name in secret_settings()
+    }
+    values["database_url"] = f"postgresql+psycopg://deflect:{DATABASE_PASSWORD}@127.0.0.1:1/deflect"
+    shown = settings.model_dump() | values
+    secrets = [f"sentinel-{name}" for name in secret_settings()] + [DATABASE_PASSWORD]
+    return Settings(_env_file=None, **shown), secrets  # type: ignore[call-arg]
+
+
+def test_every_secret_like_setting_is_marked_secret() -> None:
+    # The guard for the next setting: named like a credential, it must carry the mark that hides it.
+    named = {name for name in Settings.model_fields if SECRET_LIKE.search(name)}
+    assert named
+    assert named <= set(secret_settings())
+
+
+def test_redacted_settings_show_no_secret_and_every_other_setting() -> None:
+    settings, secrets = with_every_secret(load())
+    shown = settings.redacted()
+    text = repr(shown) + repr(settings) + str(settings)
+
+    assert not [secret for secret in secrets if secret in text]
+    assert set(shown) == set(Settings.model_fields)
+    assert all(shown[name] == MASK for name in secret_settings())
+    assert shown["database_url"] == f"postgresql+psycopg://deflect:{MASK}@127.0.0.1:1/deflect"
+    assert shown["chunk_size"] == str(settings.chunk_size)
+
+
+def test_unset_secrets_show_as_unset() -> None:
+    shown = load(widget_identity_secret=None).redacted()
+
+    assert shown["widget_identity_secret"] == "None"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:pw@db:5432/deflect", f"postgresql://app:{MASK}@db:5432/deflect"),
+        ("postgresql://app:p%40ss@db/deflect?sslmode=require", f"postgresql://app:{MASK}@db/deflect?sslmode=require"),
+        (
+            "postgresql://app@db/deflect?password=pw&sslmode=require",
+            f"postgresql://app@db/deflect?password={MASK}&sslmode=require",
+        ),
+        ("http://user:pw@127.0.0.1:11434", f"http://user:{MASK}@127.0.0.1:11434"),
+        ("sqlite:////srv/deflect/deflect.db", "sqlite:////srv/deflect/deflect.db"),
+        ("postgresql://app@db/deflect", "postgresql://app@db/deflect"),
+        ("http://[not a url", "http://[not a url"),
+    ],
+)
+def test_a_url_s_password_is_hidden(url: str, shown: str) -> None:
+    assert hide_password(url) == shown
 
 
 # --- the calibration file ----------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -28,6 +30,34 @@ GENERIC_FOLDERS = frozenset(
     "kb docs doc documentation html manual man help articles content site public build _build out dist en "  # noqa: SIM905
     "latest share usr".split()
 )
+
+
+class Secret:
+    """Marks a setting that holds a secret (`Annotated[type, SECRET]`). Whatever shows settings (report stamps, the
+    settings' repr, error messages) goes through `Settings.redacted`, which masks every field so marked: a new secret
+    setting is hidden by its own declaration, not by a list kept elsewhere. tests/test_config.py checks that every
+    key-, secret-, token- or password-like setting carries the mark."""
+
+
+SECRET = Secret()
+MASK = "********"
+
+
+def hide_password(value: str) -> str:
+    """`value` with a URL's password masked (`postgresql://app:********@db/deflect`, also `?password=`); anything
+    else unchanged. SQLAlchemy and Ollama URLs carry credentials this way."""
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:  # not a URL (e.g. an unbalanced `[`): nothing of a URL's to hide
+        return value
+    if password is not None:
+        parts = parts._replace(netloc=f"{parts.username or ''}:{MASK}@{parts.netloc.rpartition('@')[2]}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any("password" in k.lower() for k, _ in query):
+        masked = [(k, MASK if "password" in k.lower() else v) for k, v in query]
+        parts = parts._replace(query=urlencode(masked, safe="*"))
+    return urlunsplit(parts) if parts != urlsplit(value) else value
 
 
 def _split_csv(value: object) -> object:
@@ -200,13 +230,13 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL for escalations and the audit log; empty: SQLite at data_dir/deflect.db."
     )
 
-    customer_api_keys: Annotated[list[str], NoDecode] = Field(
+    customer_api_keys: Annotated[list[str], NoDecode, SECRET] = Field(
         default_factory=lambda: [DEV_CUSTOMER_KEY], description="Comma-separated keys with the customer role."
     )
-    agent_api_keys: Annotated[list[str], NoDecode] = Field(
+    agent_api_keys: Annotated[list[str], NoDecode, SECRET] = Field(
         default_factory=lambda: [DEV_AGENT_KEY], description="Comma-separated keys with the agent role."
     )
-    admin_api_keys: Annotated[list[str], NoDecode] = Field(
+    admin_api_keys: Annotated[list[str], NoDecode, SECRET] = Field(
         default_factory=lambda: [DEV_ADMIN_KEY], description="Comma-separated keys with the admin role."
     )
     max_question_chars: int = Field(2000, ge=1, description="Longer questions are refused with a 422.")
@@ -252,7 +282,7 @@ class Settings(BaseSettings):
         description="Public widget ids (JSON) and the site origins each may be embedded on; an empty list allows none. "
         "Default: the development widget on http://localhost:PORT and http://127.0.0.1:PORT.",
     )
-    widget_identity_secret: str | None = Field(
+    widget_identity_secret: Annotated[str | None, SECRET] = Field(
         None, description="HS256 secret your site signs short-lived visitor identity tokens with (unset: anonymous)."
     )
     widget_rate_per_session: int = Field(20, ge=1, description="Widget asks per minute per widget id and visitor.")
@@ -302,6 +332,23 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'deflect.db'}"
         return self
+
+    def redacted(self) -> dict[str, str]:
+        """Every setting as text, for whatever shows settings (report stamps, dumps, logs): each secret-marked one
+        masked (when set), and any URL's password."""
+        return {name: str(value) for name, value in self._shown()}
+
+    def _shown(self) -> Iterator[tuple[str, Any]]:
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if SECRET in info.metadata and value:
+                yield name, MASK
+            else:
+                yield name, hide_password(value) if isinstance(value, str) else value
+
+    def __repr_args__(self) -> Iterator[tuple[str, Any]]:
+        # repr(settings) lands in logs and tracebacks: the same masking as `redacted`.
+        return self._shown()
 
     @classmethod
     def load(cls, project: Path | None = None, cwd: Path | None = None) -> Settings:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deflect.config import Settings
+from tests.test_config import with_every_secret
+
+from deflect.config import MASK, Settings
 from deflect.evaluation.evaluate import evaluate
 from deflect.evaluation.runner import EVAL_COLLECTION
 from deflect.index.chroma import ChromaIndex
@@ -42,3 +44,17 @@ def test_a_golden_run_with_a_kept_work_folder_embeds_only_what_changed(tmp_path:
     assert [{k: v for k, v in o.items() if "latency" not in k} for o in overall] == [
         {k: v for k, v in overall[1].items() if "latency" not in k}
     ] * 2
+
+
+def test_no_secret_setting_reaches_any_report_file(tmp_path: Path, settings: Settings) -> None:
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    secret, secrets = with_every_secret(settings)
+
+    evaluate(secret, HashEmbedder(), tmp_path / "report", golden=golden)
+
+    files = [p for p in (tmp_path / "report").rglob("*") if p.is_file()]
+    assert {"metrics.json", "report.md", "report.html"} <= {p.name for p in files}
+    assert not [(p.name, s) for p in files for s in secrets if s.encode() in p.read_bytes()]
+    stamped = json.loads(json.loads((tmp_path / "report" / "metrics.json").read_text())["stamp"]["settings"])
+    assert stamped["admin_api_keys"] == MASK and stamped["chunk_size"] == str(settings.chunk_size)

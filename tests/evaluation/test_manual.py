@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.test_config import with_every_secret
 
 from deflect.config import Settings
 from deflect.errors import ConfigError, SourceError
@@ -334,3 +335,13 @@ def test_a_kept_work_folder_starts_with_an_empty_store_and_refits_the_calibratio
     assert refitted["notes"]["fitted_at"] != fitted_at
     assert refitted["threshold"] == cal["threshold"]
     assert answers(tmp_path / "r2") == answers(tmp_path / "r1")
+
+
+def test_no_secret_setting_reaches_any_manual_report_file(tmp_path: Path, settings: Settings) -> None:
+    secret, secrets = with_every_secret(settings)
+
+    evaluate_manual(secret, HashEmbedder(), "tidyup", tmp_path / "report", manuals_dir=write_manual(tmp_path))
+
+    files = [p for p in (tmp_path / "report").rglob("*") if p.is_file()]
+    assert {"metrics.json", "report.md", "report.html"} <= {p.name for p in files}
+    assert not [(p.name, s) for p in files for s in secrets if s.encode() in p.read_bytes()]

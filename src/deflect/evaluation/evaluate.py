@@ -20,8 +20,6 @@ from deflect.evaluation.runner import Progress, ingest_signature, prepare, run_c
 from deflect.evaluation.scoring import aggregate, by_tag, score_case
 from deflect.evaluation.titles import titles_answered
 
-SECRET_FIELDS = {"customer_api_keys", "agent_api_keys"}
-
 
 @dataclass
 class EvalOutcome:
@@ -110,7 +108,7 @@ def evaluate(
         "kb_sha256": file_hash(kb or settings.kb_dir) if dataset is None else "generated",
         "embedder": embedder.name,
         "calibration": describe_calibration(setup.service.calibration, setup.service.rules.answer_threshold),
-        "settings": json.dumps({k: str(v) for k, v in settings.model_dump().items() if k not in SECRET_FIELDS}),
+        "settings": json.dumps(settings.redacted()),
     }
     images = plots(rows, [r.retrieved for r in results], [c.expected_sources for c in setup.cases], out_dir)
     md = markdown("deflect evaluation", stamp, overall, tags, variants, images)
