@@ -304,6 +304,30 @@ def test_invalid_settings_exit_2_with_config_error(world: CliWorld, monkeypatch:
     assert "development API keys" in " ".join(result.stderr.split())
 
 
+@pytest.fixture
+def bare(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No DEFLECT_* variable and no settings file: the test sets what it needs."""
+    for name in list(os.environ):
+        if name.startswith("DEFLECT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_bad_settings_print_one_line_each_naming_the_variable(bare: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (bare / "deflect.env").write_text("DEFLECT_ANCHOR_WEIGHT=lots\n", encoding="utf-8")
+    monkeypatch.setenv("DEFLECT_CHUNK_SIZE", "abc")
+
+    result = invoke("ask", PASSWORD_QUESTION)  # the settings file of the working directory's project
+
+    assert_clean_failure(result, 2)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("error (config_error): DEFLECT_") for line in lines)
+    assert any("DEFLECT_CHUNK_SIZE" in line and "'abc'" in line for line in lines)
+    assert any("DEFLECT_ANCHOR_WEIGHT" in line and "'lots'" in line for line in lines)
+
+
 def test_no_arguments_shows_help() -> None:
     result = invoke()
 

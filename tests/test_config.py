@@ -154,6 +154,37 @@ def test_out_of_range_values_are_refused(bad: dict[str, object]) -> None:
         load(**bad)
 
 
+def test_bad_settings_are_one_config_error_line_each_naming_the_variable_and_where_it_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "deflect.env").write_text("DEFLECT_ANCHOR_WEIGHT=lots\nDEFLECT_CHUNK_SIZE=300\n", encoding="utf-8")
+    monkeypatch.setenv("DEFLECT_CHUNK_SIZE", "abc")  # the environment overrides the file
+
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(tmp_path)
+
+    lines = caught.value.message.splitlines()
+    assert len(lines) == 2
+    size = next(line for line in lines if line.startswith("DEFLECT_CHUNK_SIZE:"))
+    weight = next(line for line in lines if line.startswith(f"DEFLECT_ANCHOR_WEIGHT (in {tmp_path / 'deflect.env'}):"))
+    assert "valid integer" in size and "'abc'" in size
+    assert "valid number" in weight and "'lots'" in weight
+
+
+def test_a_setting_that_is_not_json_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_WIDGETS", "wid_a")
+
+    with pytest.raises(ConfigError, match=r"^DEFLECT_WIDGETS: not valid JSON"):
+        Settings.load()
+
+
+def test_a_rule_across_settings_is_reported_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_CHUNK_OVERLAP", "300")
+
+    with pytest.raises(ConfigError, match=r"^invalid settings: chunk_overlap must be smaller than chunk_size$"):
+        Settings.load()
+
+
 def test_unknown_env_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEFLECT_NOT_A_SETTING", "x")
 

@@ -40,7 +40,8 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except DeflectError as exc:
-        err.print(f"[red]error[/red] ({exc.code}): {escape(exc.message)}")
+        for line in exc.message.splitlines():  # one problem a line (bad settings), each greppable on its own
+            err.print(f"[red]error[/red] ({exc.code}): {escape(line)}", soft_wrap=True)
         raise typer.Exit(EXIT_INPUT) from None
     except ValidationError as exc:
         err.print(f"[red]error[/red] (config_error): invalid settings: {escape(exc.errors()[0]['msg'])}")

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from deflect.errors import ConfigError
 
@@ -357,12 +357,26 @@ class Settings(BaseSettings):
         named = project or (Path(os.environ["DEFLECT_PROJECT"]) if os.environ.get("DEFLECT_PROJECT") else None)
         root = named.expanduser() if named is not None else find_project(cwd or Path.cwd())
         if root is None:
-            return cls()
+            return cls._read(Path(".env"))
         root = (cwd or Path.cwd()) / root
         if not (root / PROJECT_FILE).is_file():
             # A typo must not quietly start a second, empty project (new data dir, new database).
             raise ConfigError(f"{root} is not a deflect project (no {PROJECT_FILE}); create one with `deflect init`")
-        return cls(_env_file=root / PROJECT_FILE, project=root.resolve())  # type: ignore[call-arg]
+        return cls._read(root / PROJECT_FILE, project=root.resolve())
+
+    @classmethod
+    def _read(cls, env_file: Path, **given: Any) -> Settings:
+        """The settings from the environment and `env_file`; what is wrong in them as a ConfigError, one line per
+        problem, naming the variable to fix (pydantic names the field alone, which no one sets by that name)."""
+        try:
+            return cls(_env_file=env_file, **given)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            problems = [_problem(error, env_file) for error in exc.errors()]
+        except SettingsError as exc:  # a JSON setting (DEFLECT_WIDGETS) that is not JSON
+            field = re.search(r'field "(\w+)"', str(exc))
+            name = f"DEFLECT_{field[1].upper()}" if field else "a setting"
+            problems = [f"{name}{_where(name, env_file)}: not valid JSON: {exc.__cause__ or exc}"]
+        raise ConfigError("\n".join(problems)) from None
 
     @property
     def product(self) -> str:
@@ -390,6 +404,26 @@ class Settings(BaseSettings):
     def chroma_path(self) -> Path:
         """Embedded Chroma directory."""
         return self.data_dir / "chroma"
+
+
+def _where(name: str, env_file: Path) -> str:
+    """Where a variable's value came from: the environment overrides the settings file."""
+    return "" if name in os.environ or not env_file.is_file() else f" (in {env_file})"
+
+
+def _problem(error: Any, env_file: Path) -> str:
+    """One pydantic error as `DEFLECT_NAME (in FILE): problem (got 'value')`; a secret's value is never echoed."""
+    problem = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:  # a rule across settings: its message names them
+        return f"invalid settings: {problem}"
+    field = str(error["loc"][0])
+    name = f"DEFLECT_{field.upper()}"
+    inner = "".join(f"[{part!r}]" for part in error["loc"][1:])  # e.g. which widget of DEFLECT_WIDGETS
+    info = Settings.model_fields.get(field)
+    secret = info is not None and SECRET in info.metadata
+    value = error.get("input")
+    got = "" if secret or isinstance(value, dict) else f" (got {hide_password(str(value))[:80]!r})"
+    return f"{name}{inner}{_where(name, env_file)}: {problem}{got}"
 
 
 def find_project(start: Path) -> Path | None:
