@@ -328,6 +328,25 @@ def test_bad_settings_print_one_line_each_naming_the_variable(bare: Path, monkey
     assert any("DEFLECT_ANCHOR_WEIGHT" in line and "'lots'" in line for line in lines)
 
 
+def test_serve_refuses_a_port_flag_that_is_no_tcp_port(bare: Path) -> None:
+    result = invoke("serve", "--port", "99999")
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.stderr and "65535" in result.stderr
+    assert not list(bare.rglob("serve.json"))
+
+
+def test_serve_refuses_a_port_setting_that_is_no_tcp_port(bare: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFLECT_PORT", "99999")
+
+    result = invoke("serve")
+
+    assert_clean_failure(result, 2)
+    assert result.stderr.startswith("error (config_error): DEFLECT_PORT: ")
+    assert "65535" in result.stderr
+    assert not list(bare.rglob("serve.json"))
+
+
 def test_no_arguments_shows_help() -> None:
     result = invoke()
 

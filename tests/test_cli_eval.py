@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from deflect import cli_eval  # noqa: F401  (registers `eval` on the app, as main() does)
 from deflect.cli import app
+from deflect.config import TARGET_RISK_RANGE, Settings
 from deflect.evaluation.packaged import PACKAGED
 from evaluation.test_packaged import SPEC, install_fixture
 
@@ -86,3 +87,14 @@ def test_a_work_folder_that_is_not_an_eval_one_is_refused_untouched(tmp_path: Pa
 
     assert_clean_failure(invoke("--golden", str(golden), "--work", str(mine)), "not an eval work folder")
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize("command", ["eval", "calibrate"])
+def test_the_target_risk_flag_takes_the_setting_s_range(command: str) -> None:
+    low, high = TARGET_RISK_RANGE
+    for risk in (low / 2, high + 0.01):
+        result = runner.invoke(app, [command, "--target-risk", str(risk)])
+        assert result.exit_code == 2
+        assert "Invalid value for '--target-risk'" in result.stderr
+    for risk in (low, high):  # what the flag takes, the setting takes
+        assert Settings(_env_file=None, target_risk=risk).target_risk == risk  # type: ignore[call-arg]

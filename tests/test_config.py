@@ -10,7 +10,17 @@ import pytest
 from pydantic import ValidationError
 
 from deflect.answer.confidence import Calibration
-from deflect.config import DEV_AGENT_KEY, DEV_CUSTOMER_KEY, DEV_WIDGET_ID, MASK, SECRET, Settings, hide_password
+from deflect.config import (
+    DEV_AGENT_KEY,
+    DEV_CUSTOMER_KEY,
+    DEV_WIDGET_ID,
+    MASK,
+    PORT_RANGE,
+    SECRET,
+    TARGET_RISK_RANGE,
+    Settings,
+    hide_password,
+)
 from deflect.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -183,6 +193,24 @@ def test_a_rule_across_settings_is_reported_as_such(monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(ConfigError, match=r"^invalid settings: chunk_overlap must be smaller than chunk_size$"):
         Settings.load()
+
+
+@pytest.mark.parametrize("field", ["port", "chroma_port"])
+def test_a_port_is_a_tcp_port(field: str) -> None:
+    low, high = PORT_RANGE
+    assert (low, high) == (1, 65535)
+    assert [getattr(load(**{field: port}), field) for port in (low, high)] == [low, high]
+    for port in (low - 1, high + 1, 99999):
+        with pytest.raises(ValidationError):
+            load(**{field: port})
+
+
+def test_the_target_risk_takes_the_range_of_the_target_risk_flags() -> None:
+    low, high = TARGET_RISK_RANGE
+    assert [load(target_risk=risk).target_risk for risk in (low, high)] == [low, high]
+    for risk in (low / 2, high + 0.01):
+        with pytest.raises(ValidationError):
+            load(target_risk=risk)
 
 
 def test_unknown_env_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:

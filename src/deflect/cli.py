@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from deflect.config import Settings
+from deflect.config import PORT_RANGE, Settings
 from deflect.domain.models import AskResult, Audience, Decision, IngestReport
 from deflect.errors import ConfigError, DeflectError
 
@@ -179,7 +179,9 @@ def ask(
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=PORT_RANGE[0], max=PORT_RANGE[1], help="Port (default from settings).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (more than 1 needs DEFLECT_CHROMA_MODE=http).")] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""

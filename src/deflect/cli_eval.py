@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from deflect.cli import EXIT_ESCALATED, _errors, _progress, _service, _settings, app, err, out
+from deflect.config import TARGET_RISK_RANGE
 from deflect.errors import ValidationFailed
 
 DEFAULT_GOLDEN = Path("eval/golden/kb.jsonl")
@@ -58,7 +59,12 @@ def calibrate(
         Path | None, typer.Option(help="Optional golden set over this KB: its cases refine the self-calibration.")
     ] = None,
     target_risk: Annotated[
-        float | None, typer.Option(min=0.001, max=0.5, help="Accepted wrong-answer rate (default: the setting).")
+        float | None,
+        typer.Option(
+            min=TARGET_RISK_RANGE[0],
+            max=TARGET_RISK_RANGE[1],
+            help="Accepted wrong-answer rate (default: the setting).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration report as JSON.")] = False,
     traffic: Annotated[
@@ -157,7 +163,10 @@ def eval_(
         Path | None, typer.Option(help="Use this calibration file instead of the one fitted on the KB.")
     ] = None,
     target_risk: Annotated[
-        float, typer.Option(min=0.001, max=0.5, help="With --calibrate: accepted wrong-answer rate.")
+        float,
+        typer.Option(
+            min=TARGET_RISK_RANGE[0], max=TARGET_RISK_RANGE[1], help="With --calibrate: accepted wrong-answer rate."
+        ),
     ] = 0.05,
     fusion_weights: Annotated[
         str | None, typer.Option(help="Comma-separated BM25 weights to compare (default: 0 and the configured one).")

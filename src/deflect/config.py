@@ -26,6 +26,13 @@ PANEL_ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
 # (`_env_file`): the same DEFLECT_* names and parsing as the environment, which overrides it.
 PROJECT_FILE = "deflect.env"
 # Folder names that say what a folder holds, not which product: DEFLECT_KB_DIR=/usr/share/doc/fish/html is fish's.
+# A TCP port someone can connect to: uvicorn and Chroma take 0 (or 65536 and up, wrapped) as "any free port", which
+# serve.json and the CLI could then not name. The `serve --port` flag checks the same range.
+PORT_RANGE = (1, 65535)
+Port = Annotated[int, Field(ge=PORT_RANGE[0], le=PORT_RANGE[1])]
+# The accepted wrong-answer rate, from one in a thousand answers to one in two; the `--target-risk` flags of
+# `calibrate` and `eval` take the same range.
+TARGET_RISK_RANGE = (0.001, 0.5)
 GENERIC_FOLDERS = frozenset(
     "kb docs doc documentation html manual man help articles content site public build _build out dist en "  # noqa: SIM905
     "latest share usr".split()
@@ -99,7 +106,7 @@ class Settings(BaseSettings):
         description="`embedded` (PersistentClient under data_dir) or `http` (a `chroma run` server).",
     )
     chroma_host: str = Field("127.0.0.1", description="Chroma server host when chroma_mode=http.")
-    chroma_port: int = Field(8000, description="Chroma server port when chroma_mode=http.")
+    chroma_port: Port = Field(8000, description="Chroma server port when chroma_mode=http (1-65535).")
     chroma_collection: str = Field(
         "deflect",
         pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,501}[a-zA-Z0-9]$",
@@ -185,7 +192,10 @@ class Settings(BaseSettings):
         "KB itself at ingest (`deflect calibrate`), stored under data_dir/calibration/.",
     )
     target_risk: float = Field(
-        0.05, gt=0.0, lt=0.5, description="Accepted wrong-answer rate among answers; sets the calibrated threshold."
+        0.05,
+        ge=TARGET_RISK_RANGE[0],
+        le=TARGET_RISK_RANGE[1],
+        description="Accepted wrong-answer rate among answers (0.001-0.5); sets the calibrated threshold.",
     )
     calibration_probes: int = Field(
         400, ge=20, description="Most KB questions (titles, headings, escalations) self-calibration asks."
@@ -269,7 +279,7 @@ class Settings(BaseSettings):
     database_timeout_s: float = Field(
         5.0, gt=0, description="Seconds a database read or write waits (SQLite lock, PostgreSQL connect) before a 503."
     )
-    port: int = Field(8080, description="`deflect serve` port.")
+    port: Port = Field(8080, description="`deflect serve` port (1-65535).")
     log_format: Literal["text", "json"] = Field(
         "text", description="`json`: one JSON object per log line, with the HTTP request's id (`X-Request-ID`)."
     )
