@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from deflect.cli import EXIT_INPUT, _errors, _settings, app, err, out
+from deflect.cli import EXIT_ESCALATED, EXIT_INPUT, _errors, _settings, app, err, out
 from deflect.domain.models import IngestReport, SourceDoc
 from deflect.errors import NotFound, SourceError
 from deflect.ingest.rules import KbRules, load_rules
@@ -20,6 +20,8 @@ sources_app = typer.Typer(help="Knowledge sources as ingestion reads them.", no_
 app.add_typer(sources_app, name="sources")
 
 STATUSES = ("ingested", "unchanged", "skipped", "failed")
+# import-tickets: the tickets that could be were imported, but some rows failed (listed): a script should look.
+EXIT_SOME_FAILED = EXIT_ESCALATED
 _EXAMPLES = 3
 
 
@@ -144,7 +146,12 @@ def import_tickets(
     dest: Annotated[Path | None, typer.Option("--out", help="JSONL to write (default kb/escalations/).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Resolved tickets from a helpdesk export into escalation JSONL (PII-scrubbed); `deflect ingest` indexes it."""
+    """Resolved tickets from a helpdesk export into escalation JSONL (PII-scrubbed); `deflect ingest` indexes it.
+
+    Exit codes:
+    0 every solved ticket imported (unsolved ones are skipped);
+    3 some imported and written, some rows failed (listed);
+    2 nothing imported from an export that has tickets (a wrong --map, say), or a bad export or option."""
     from deflect.ingest.helpdesk import from_chatwoot, from_csv, from_zendesk, parse_mapping, to_jsonl
 
     settings = _settings()
@@ -174,11 +181,16 @@ def import_tickets(
     }
     if as_json:
         print(json.dumps(summary))
-        return
-    for line in result.failed:
-        err.print(f"[red]failed[/red] {escape(line)}")
-    out.print(
-        f"imported {len(result.records)} resolved tickets"
-        + (f" into {escape(str(target))}" if result.records else "")
-        + f"; skipped {len(result.skipped)} (not solved), failed {len(result.failed)}. Run `deflect ingest` next."
-    )
+    else:
+        for line in result.failed:
+            err.print(f"[red]failed[/red] {escape(line)}")
+        out.print(
+            f"imported {len(result.records)} resolved tickets"
+            + (f" into {escape(str(target))}" if result.records else "")
+            + f"; skipped {len(result.skipped)} (not solved), failed {len(result.failed)}."
+            + (" Run `deflect ingest` next." if result.records else "")
+        )
+    if not result.records and (result.skipped or result.failed):
+        raise typer.Exit(EXIT_INPUT)  # a script must not carry on as if the tickets were in the kb
+    if result.failed:
+        raise typer.Exit(EXIT_SOME_FAILED)

@@ -175,7 +175,7 @@ def test_the_import_command_writes_jsonl_into_the_kb(tmp_path: Path, monkeypatch
 
     result = CliRunner().invoke(app, ["import-tickets", str(export), "--format", "zendesk", "--json"])
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # imported, but ticket 104 failed: a script should look
     summary = json.loads(result.stdout)
     assert summary["imported"] == 2 and summary["failed"] == ["zendesk-104: no agent reply"]
     written = Path(summary["out"])
@@ -190,3 +190,53 @@ def test_the_import_command_refuses_a_bad_format_with_exit_2(tmp_path: Path) -> 
     result = CliRunner().invoke(app, ["import-tickets", str(export), "--format", "freshdesk"])
 
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+CSV_MAP = ["id=Ticket ID,status=State,subject=Title,question=Description,resolution=Final answer"]
+
+
+def import_csv(tmp_path: Path, text: str, mapping: list[str]) -> tuple[int, dict[str, object]]:
+    export = tmp_path / "tickets.csv"
+    export.write_text(text, encoding="utf-8")
+    args = ["import-tickets", str(export), "--out", str(tmp_path / "out.jsonl"), "--json"]
+    result = CliRunner().invoke(app, args + [f"--map={m}" for m in mapping])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_an_import_where_every_solved_ticket_is_imported_exits_0(tmp_path: Path) -> None:
+    solved = "\n".join(CSV.splitlines()[:3]) + "\n"  # the header, a solved ticket and an open one
+
+    code, summary = import_csv(tmp_path, solved, CSV_MAP)
+
+    assert (code, summary["imported"], summary["failed"]) == (0, 1, [])
+
+
+def test_an_import_with_failed_rows_exits_3_and_writes_the_others(tmp_path: Path) -> None:
+    code, summary = import_csv(tmp_path, CSV, CSV_MAP)
+
+    assert (code, summary["imported"], summary["failed"]) == (3, 1, ["row 4 (ticket 57): empty question"])
+    assert (tmp_path / "out.jsonl").is_file()
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [["question=Body,resolution=Final answer"], [CSV_MAP[0].replace("status=State", "status=Requester")]],
+    ids=["missing column", "wrong status column"],
+)
+def test_an_import_that_imports_nothing_from_a_file_with_tickets_exits_2(tmp_path: Path, mapping: list[str]) -> None:
+    code, summary = import_csv(tmp_path, CSV, mapping)
+
+    assert (code, summary["imported"], summary["out"]) == (2, 0, None)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_export_without_tickets_imports_nothing_and_exits_0(tmp_path: Path) -> None:
+    code, summary = import_csv(tmp_path, CSV.splitlines()[0] + "\n", CSV_MAP)
+
+    assert (code, summary["imported"], summary["failed"]) == (0, 0, [])
+
+
+def test_the_import_command_documents_its_exit_codes() -> None:
+    text = " ".join(CliRunner().invoke(app, ["import-tickets", "--help"]).stdout.split())
+
+    assert "Exit codes: 0" in text and "3 some imported" in text and "2 nothing imported" in text
