@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from tests.test_config import with_every_secret
@@ -58,3 +59,20 @@ def test_no_secret_setting_reaches_any_report_file(tmp_path: Path, settings: Set
     assert not [(p.name, s) for p in files for s in secrets if s.encode() in p.read_bytes()]
     stamped = json.loads(json.loads((tmp_path / "report" / "metrics.json").read_text())["stamp"]["settings"])
     assert stamped["admin_api_keys"] == MASK and stamped["chunk_size"] == str(settings.chunk_size)
+
+
+def test_the_settings_stamp_says_what_was_evaluated_not_the_project_s_folders(
+    tmp_path: Path, settings: Settings
+) -> None:
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    other_kb = shutil.copytree(settings.kb_dir, tmp_path / "other-kb")
+    work = tmp_path / "work"
+
+    evaluate(settings, HashEmbedder(), tmp_path / "report", golden=golden, kb=other_kb, keep=work)
+
+    stamp = json.loads((tmp_path / "report" / "metrics.json").read_text())["stamp"]
+    stamped = json.loads(stamp["settings"])
+    assert stamped["kb_dir"] == str(other_kb)
+    assert Path(stamped["data_dir"]).is_relative_to(work) and stamped["data_dir"] != str(settings.data_dir)
+    assert str(work) in stamped["database_url"] and stamped["database_url"] != settings.database_url

@@ -264,9 +264,11 @@ def answers(out: Path) -> dict[str, list[dict[str, object]]]:
 
 
 def comparable(out: Path) -> dict[str, object]:
-    """metrics.json without what differs between identical runs: the git stamp and latencies."""
+    """metrics.json without what differs between identical runs: the git stamp, latencies and the work folder."""
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     metrics["stamp"].pop("git")
+    stamped = json.loads(metrics["stamp"]["settings"])
+    metrics["stamp"]["settings"] = {k: v for k, v in stamped.items() if k not in ("data_dir", "database_url")}
     calibration = metrics["stamp"]["calibration"]
     assert "fitted on: self:" in calibration  # deflect's own calibration, fitted by this run
     metrics["overall"] = {k: v for k, v in metrics["overall"].items() if "latency" not in k}
@@ -345,3 +347,14 @@ def test_no_secret_setting_reaches_any_manual_report_file(tmp_path: Path, settin
     files = [p for p in (tmp_path / "report").rglob("*") if p.is_file()]
     assert {"metrics.json", "report.md", "report.html"} <= {p.name for p in files}
     assert not [(p.name, s) for p in files for s in secrets if s.encode() in p.read_bytes()]
+
+
+def test_the_manual_settings_stamp_says_what_was_evaluated(tmp_path: Path, settings: Settings) -> None:
+    manuals = write_manual(tmp_path)
+
+    evaluate_manual(settings, HashEmbedder(), "tidyup", tmp_path / "report", manuals_dir=manuals, keep=tmp_path / "w")
+
+    stamped = json.loads(json.loads((tmp_path / "report" / "metrics.json").read_text())["stamp"]["settings"])
+    assert stamped["kb_dir"] == str(tmp_path / "installed")  # the manual's HTML tree (write_manual's html_root)
+    assert Path(stamped["data_dir"]).is_relative_to(tmp_path / "w")
+    assert str(tmp_path / "w") in stamped["database_url"] and stamped["database_url"] != settings.database_url

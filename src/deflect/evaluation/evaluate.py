@@ -108,7 +108,7 @@ def evaluate(
         "kb_sha256": file_hash(kb or settings.kb_dir) if dataset is None else "generated",
         "embedder": embedder.name,
         "calibration": describe_calibration(setup.service.calibration, setup.service.rules.answer_threshold),
-        "settings": json.dumps(settings.redacted()),
+        "settings": stamped_settings(setup.settings, (kb or settings.kb_dir) if dataset is None else None),
     }
     images = plots(rows, [r.retrieved for r in results], [c.expected_sources for c in setup.cases], out_dir)
     md = markdown("deflect evaluation", stamp, overall, tags, variants, images)
@@ -122,6 +122,13 @@ def evaluate(
     if baseline is not None:
         outcome.checks = compare(overall, load_baseline(baseline))
     return outcome
+
+
+def stamped_settings(ran_with: Settings, kb: Path | None) -> str:
+    """The settings a report is stamped with: those the eval ran with (runner.EvalSetup.settings: its own data folder
+    and store, not the project's), with `kb`, the folder the KB was read from, rather than the eval's copy of it
+    (None: a KB the eval generated); secrets masked."""
+    return json.dumps((ran_with.model_copy(update={"kb_dir": kb}) if kb else ran_with).redacted())
 
 
 def describe_calibration(cal: Calibration, threshold: float) -> str:

@@ -37,7 +37,7 @@ from deflect.config import Settings
 from deflect.domain.models import Audience
 from deflect.domain.ports import Embedder
 from deflect.errors import ConfigError, SourceError
-from deflect.evaluation.evaluate import describe_calibration, file_hash, git_revision
+from deflect.evaluation.evaluate import describe_calibration, file_hash, git_revision, stamped_settings
 from deflect.evaluation.fusion import sweep
 from deflect.evaluation.golden import GoldenCase, load_labelled
 from deflect.evaluation.metrics import mean, recall_at_k, visible_text
@@ -321,7 +321,7 @@ def evaluate_manual(
         "chunks": str(sum(len(ts) for ts in texts.values())),
         "embedder": embedder.name,
         "calibration": describe_calibration(setup.service.calibration, setup.service.rules.answer_threshold),
-        "settings": json.dumps(settings.redacted()),
+        "settings": stamped_settings(setup.settings, Path(m.html_root)),
     }
     images = plots(golden_rows, [r.retrieved for r in own_results], [c.expected_sources for c in cases], out_dir)
     md = markdown(f"deflect evaluation: manual {m.name}", stamp, overall, by_tag(golden_rows), tables, images)

@@ -60,6 +60,7 @@ class EvalSetup:
     cases: list[GoldenCase]
     label: str
     workdir: Path
+    settings: Settings  # what the service runs with: the eval's own kb copy, data folder and store
 
 
 def prepare(
@@ -93,18 +94,19 @@ def prepare(
     from deflect.store.sql import SqlStore
 
     # The eval's own data folder: the calibration deflect fits on this KB at ingest lands there, never in the user's.
-    eval_settings = settings.model_copy(update={"kb_dir": kb, "data_dir": work / "data"})
+    store_url = f"sqlite:///{work / 'eval.db'}"
+    eval_settings = settings.model_copy(update={"kb_dir": kb, "data_dir": work / "data", "database_url": store_url})
     anchors = (
         ChromaAnchorIndex.embedded(work / "chroma", EVAL_COLLECTION, settings.chroma_ef_search)
         if settings.anchor_weight > 0
         else None
     )
-    store = SqlStore(f"sqlite:///{work / 'eval.db'}")
+    store = SqlStore(store_url)
     # The triggers score with their own model when the eval runs another one, as the service does.
     triggers = build_trigger_embedder(settings, embedder)
     service = assemble(eval_settings, index, embedder, store=store, anchors=anchors, trigger_embedder=triggers)
     service.ingest([kb], kb)
-    return EvalSetup(service, cases, label, work)
+    return EvalSetup(service, cases, label, work, eval_settings)
 
 
 def ingest_signature(settings: Settings, embedder: Embedder) -> str:
