@@ -12,6 +12,7 @@ from conftest import FAKE_CALIBRATION
 from deflect.config import Settings
 from deflect.domain.models import Audience, Decision
 from deflect.domain.ports import Embedder
+from deflect.errors import ConfigError
 from deflect.offline import offline_environment
 from deflect.policy.loader import load_policy
 from deflect.testing import HashEmbedder, InMemoryIndex
@@ -114,3 +115,11 @@ def test_the_shipped_policy_scores_its_triggers_with_e5_itself_in_portuguese_too
     assert result.decision is Decision.ESCALATE and "human_requested" in result.reasons
     assert service.rules.version.endswith("+e5")
     assert "human_requested" not in service.ask("Como descarrego a minha fatura em PDF?", Audience.CUSTOMER).reasons
+
+
+def test_an_unknown_embedding_model_is_refused_naming_every_packaged_alias(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="'nonsense' is neither a packaged alias") as caught:
+        build_embedder(settings.model_copy(update={"embedding_model": "nonsense"}))
+
+    named = caught.value.message.split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert sorted(named) == ["e5", "minilm", "mpnet"]  # the documented DEFLECT_EMBEDDING_MODEL aliases

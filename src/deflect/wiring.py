@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deflect.answer.confidence import Calibration
@@ -93,8 +94,15 @@ def build_embedder(settings: Settings) -> Embedder:
 def _sentence_embedder(settings: Settings, model: str) -> Embedder:
     """`model` (a packaged alias or a local path) with the settings' threads and batch, behind the cache."""
     from deflect.index.e5 import E5_MODELS
-    from deflect.index.embedder import CachedEmbedder, SentenceTransformerEmbedder
+    from deflect.index.embedder import PACKAGED_MODELS, SPLIT_MODELS, CachedEmbedder, SentenceTransformerEmbedder
 
+    aliases = [*PACKAGED_MODELS, *SPLIT_MODELS, *E5_MODELS]
+    if model not in aliases and not Path(model).is_dir():
+        # Said here, where every alias is known: sentence-transformers' loader knows its own aliases, not e5's.
+        raise ConfigError(
+            f"embedding model {model!r} is neither a packaged alias ({', '.join(aliases)}) nor a local directory; "
+            "deflect never downloads models at run time"
+        )
     if model in E5_MODELS:
         from deflect.index.e5 import E5Embedder
 
