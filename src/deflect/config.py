@@ -381,7 +381,10 @@ class Settings(BaseSettings):
         try:
             return cls(_env_file=env_file, **given)  # type: ignore[call-arg]
         except ValidationError as exc:
-            problems = [_problem(error, env_file) for error in exc.errors()]
+            # A default computed from other settings (the development widget's port) is not computed once one of
+            # them is wrong: that is the other setting's problem, reported once, not a second one of its own.
+            errors = [e for e in exc.errors() if e["type"] != "default_factory_not_called"]
+            problems = [_problem(error, env_file) for error in errors]
         except SettingsError as exc:  # a JSON setting (DEFLECT_WIDGETS) that is not JSON
             field = re.search(r'field "(\w+)"', str(exc))
             name = f"DEFLECT_{field[1].upper()}" if field else "a setting"
