@@ -512,3 +512,23 @@ def test_serve_port_is_the_settings_port(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert result.exit_code == 0, result.output
     assert served == [8765] and built[0].port == 8765
     assert built[0].widgets[DEV_WIDGET_ID] == ["http://localhost:8765", "http://127.0.0.1:8765"]
+
+
+def test_an_agents_escalation_prints_the_draft_with_its_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    draft = "Credits above 500 need a [team lead] approval. [1]"
+    result = ask_result(
+        audience=Audience.AGENT,
+        decision=Decision.ESCALATE,
+        reasons=["low_confidence"],
+        escalation_id="esc_1",
+        draft_answer=draft,
+        draft_below_threshold=True,
+        draft_citations=[Citation(n=1, source_id="doc:credits", title="Credits runbook", url="", snippet="s")],
+    )
+
+    _render(result)
+
+    printed = capsys.readouterr().out
+    assert "Draft for the agent (below the answer threshold: check it):" in printed
+    assert printed.index(draft) > printed.index("Draft for the agent")  # verbatim, brackets included
+    assert "[1] Credits runbook  doc:credits" in printed

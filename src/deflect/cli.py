@@ -224,6 +224,12 @@ def _render(result: AskResult) -> None:
     else:
         out.print(f"[yellow]Escalated[/yellow] ({', '.join(result.reasons)})")
         out.print(result.answer, highlight=False, markup=False)
+    if result.draft_answer:  # an agent's escalated question: what the KB says, for the agent to check and use
+        unsure = " (below the answer threshold: check it)" if result.draft_below_threshold else ""
+        out.print(f"\n[cyan]Draft for the agent[/cyan]{unsure}:")
+        out.print(result.draft_answer, highlight=False, markup=False)
+        for c in result.draft_citations:
+            out.print(f"[{c.n}] {c.title}  {c.url or c.source_id}", highlight=False, markup=False)
     if result.decision is not Decision.ANSWER:
         # A dry run lists them too: what the customer would be offered is part of what it shows.
         for page in result.suggested:
