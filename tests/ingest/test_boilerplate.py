@@ -136,6 +136,29 @@ def test_code_tables_definitions_and_labels_on_every_page_stay(tmp_path: Path) -
         assert "suite" not in doc.body
 
 
+def test_key_value_items_on_every_page_stay(tmp_path: Path) -> None:
+    # npm's docs: each option has a `* Default: false` / `* Type: Boolean` list, on most pages of the folder. The
+    # option is the page's last section, where a footer would be: only the item's shape says it is content.
+    option = """<h1 id="options">OPTIONS</h1><h2 id="save-exact">save-exact</h2>
+<ul><li>Default: false</li><li>Type: Boolean</li></ul>
+<p>Dependencies saved to package.json get an exact version.</p>"""
+    write_pages(tmp_path, {n: man_page(n, s, extra=option, footer="") for n, s in SUMMARIES.items()})
+
+    for doc in docs(tmp_path).values():
+        assert "- Default: false\n- Type: Boolean" in doc.body
+
+
+def test_a_block_repeated_inside_a_section_between_others_stays(tmp_path: Path) -> None:
+    # Chrome sits around a page's content; a paragraph every page repeats in a section of its body is a fact of it.
+    config = """<h1 id="config">CONFIGURATION</h1>
+<p>This value is not exported to the environment for child processes.</p>"""
+    write_pages(tmp_path, {n: man_page(n, s, extra=config) for n, s in SUMMARIES.items()})
+
+    for doc in docs(tmp_path).values():
+        assert "This value is not exported to the environment for child processes." in doc.body
+        assert "suite" not in doc.body  # the footer, in the last section, still goes
+
+
 def test_folders_are_counted_apart_and_small_folders_are_left_alone(tmp_path: Path) -> None:
     # Two pages of another folder with the same footer: not enough pages there, whatever the first folder holds.
     write_pages(tmp_path / "man", {n: man_page(n, s) for n, s in SUMMARIES.items()})
