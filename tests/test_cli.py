@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 CALIBRATION = REPO / "eval" / "calibration.json"
 PASSWORD_QUESTION = "How do I reset my password?"
 OUT_OF_SCOPE = "What is the weather on Mars tomorrow?"
-REPORT_KEYS = {"added", "updated", "deleted", "unchanged", "chunks", "calibration", "files"}
+REPORT_KEYS = {"added", "updated", "deleted", "deleted_sources", "unchanged", "chunks", "calibration", "files"}
 INTERNAL_IDS = {"doc:internal/credits", "esc:ESC-2"}
 
 runner = CliRunner()
@@ -109,6 +109,7 @@ def test_second_ingest_reports_everything_unchanged(world: CliWorld) -> None:
         "added": 0,
         "updated": 0,
         "deleted": 0,
+        "deleted_sources": [],
         "unchanged": first["added"],
         "chunks": first["chunks"],
         # an explicit calibration file is the operator's choice: ingest never refits over it
@@ -154,6 +155,20 @@ def test_a_malformed_file_is_reported_with_its_path_and_the_run_succeeds(
     assert "escalations/bad.jsonl:1" in stderr
     assert "articles/[archived]/old.md" in stderr
     assert "Traceback" not in result.output
+
+
+def test_ingest_names_the_sources_it_deleted(world: CliWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = world.root / "kb-pruned"
+    shutil.copytree(world.kb, kb)
+    monkeypatch.setenv("DEFLECT_KB_DIR", str(kb))
+    monkeypatch.setenv("DEFLECT_DATA_DIR", str(world.root / "data-pruned"))
+    assert invoke("ingest", "--json").exit_code == 0
+    (kb / "articles" / "invoices.html").unlink()
+
+    result = invoke("ingest")
+
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 (their files are gone or skipped): doc:articles/invoices" in " ".join(result.stdout.split())
 
 
 @pytest.mark.parametrize("path", ["/nope/[draft]/a.md", "/nope/[/x]"], ids=["style-like", "closing-tag-like"])

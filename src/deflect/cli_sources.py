@@ -32,7 +32,11 @@ def print_failures(report: IngestReport) -> None:
 
 
 def print_files(report: IngestReport) -> None:
-    """Every file found, accounted for: a count per status, then each failure and the skipped files by reason."""
+    """Every file found, accounted for: a count per status, then each failure and the skipped files by reason; and
+    the sources pruned, whose files are gone."""
+    if report.deleted_sources:
+        gone = sorted(report.deleted_sources)
+        out.print(f"[yellow]deleted[/yellow] {len(gone)} (their files are gone or skipped): {escape(_examples(gone))}")
     if not report.files:
         return
     counts: Counter[str] = Counter(str(f.status) for f in report.files)

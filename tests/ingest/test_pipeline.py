@@ -283,7 +283,29 @@ def test_deleting_a_file_prunes_its_chunks(run: Run, index: Index, kb: Path) -> 
     report = run()
 
     assert (report.deleted, report.unchanged) == (1, 4)
+    assert report.deleted_sources == ["doc:articles/invoices"]
     assert set(by_source(index)) == KB_SOURCES - {"doc:articles/invoices"}
+
+
+def test_ingesting_the_kb_keeps_what_came_from_a_folder_outside_it(run: Run, index: Index, tmp_path: Path) -> None:
+    # Outside files are named as if their folder sat in the kb (doc:manual/...), but they did not come from under it.
+    manual = tmp_path / "elsewhere" / "manual"
+    manual.mkdir(parents=True)
+    for name in ("install", "upgrade"):
+        (manual / f"{name}.md").write_text(f"# {name}\n\nHow to {name} the frobnicator.\n", encoding="utf-8")
+    run()
+    assert run(manual).added == 2
+
+    again = run()
+
+    assert (again.deleted, again.deleted_sources) == (0, [])
+    assert set(by_source(index)) == KB_SOURCES | {"doc:manual/install", "doc:manual/upgrade"}
+
+    (manual / "upgrade.md").unlink()
+    pruned = run(manual)
+
+    assert (pruned.deleted, pruned.deleted_sources, pruned.unchanged) == (1, ["doc:manual/upgrade"], 1)
+    assert set(by_source(index)) == KB_SOURCES | {"doc:manual/install"}
 
 
 def test_deleting_an_escalation_line_prunes_that_escalation(run: Run, index: Index, kb: Path) -> None:

@@ -59,6 +59,9 @@ class SourceDoc(BaseModel):
     resolution: str = ""
     # The file it came from, relative to the ingest root: scopes pruning and protects sources of broken files.
     origin: str
+    # The folder `origin` is named from when the file sat outside the kb (`deflect ingest /srv/manual`: "/srv"),
+    # "" under the kb: an ingest of the kb prunes only what came from under it.
+    origin_root: str = ""
     content_hash: str
     # Fields the file did not state and ingestion filled in, with how: ("title: first heading", ...).
     inferred: tuple[str, ...] = ()
@@ -99,6 +102,7 @@ class Chunk(BaseModel):
     # Offset in `text` from which an answer may quote: an escalation's customer question is context, not answer.
     quote_from: int = 0
     origin: str
+    origin_root: str = ""  # as SourceDoc.origin_root
     source_hash: str
     # How many chunks the source has; lets ingestion detect a source half-written by a crash.
     source_chunks: int
@@ -287,6 +291,7 @@ class IngestReport(BaseModel):
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    deleted_sources: list[str] = Field(default_factory=list, description="The ids of the sources pruned.")
     chunks: int = 0
     errors: list[str] = Field(default_factory=list)
     files: list[FileReport] = Field(default_factory=list)

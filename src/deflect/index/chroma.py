@@ -25,6 +25,7 @@ _SCALARS = (
     "product",
     "updated",
     "origin",
+    "origin_root",
     "source_hash",
 )
 

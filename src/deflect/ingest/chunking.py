@@ -68,6 +68,7 @@ class Chunker:
                 embed_text=embed,
                 quote_from=quote_from,
                 origin=doc.origin,
+                origin_root=doc.origin_root,
                 source_hash=doc.content_hash,
                 source_chunks=len(pieces),
                 fragments=fragments,

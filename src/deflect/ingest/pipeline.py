@@ -40,7 +40,15 @@ from deflect.ingest.chunking import Chunker
 from deflect.ingest.links import without_navigation
 from deflect.ingest.memo import ParseMemo
 from deflect.ingest.rules import load_rules
-from deflect.ingest.sources import KnownSource, NotAnArticle, ParsedSources, parse_file, parse_paths, without
+from deflect.ingest.sources import (
+    KnownSource,
+    NotAnArticle,
+    ParsedSources,
+    outside_root,
+    parse_file,
+    parse_paths,
+    without,
+)
 from deflect.ingest.spans import embed_with_sentences
 
 Progress = Callable[[int, int], None]
@@ -56,6 +64,7 @@ class _Indexed:
     expected: int = 0
     chunk_ids: set[str] = field(default_factory=set)
     origin: str = ""
+    origin_root: str = ""
     chunks: list[Chunk] = field(default_factory=list)
 
 
@@ -93,7 +102,8 @@ class Ingestor:
         parsed = parse_paths(paths, root, self.signature, rules, memo, self._parse_workers)
         if memo:
             memo.save()
-        scopes = [_scope(p, root) for p in paths]
+        # A folder ingest prunes what came from under it: the kb's own files, or an outside folder's (origin_root).
+        scopes = [(_scope(p, root), outside_root(p, root)) for p in paths]
         errors: list[SourceError] = []
         parsed_now: dict[str, list[SourceDoc]] = {}
 
@@ -112,6 +122,7 @@ class Ingestor:
             if doc is not None:
                 # The folder's boilerplate and navigation links, as the scan found them.
                 doc = without_navigation(without(doc, known.stripped), known.navigation)
+                doc = doc.model_copy(update={"origin_root": known.origin_root})
             if doc is None and not any(e.path == known.origin for e in errors):
                 # The file changed between the scan and now (an edit during the ingest): the next run sees it.
                 errors.append(SourceError(known.origin, f"{known.source_id} changed while being ingested"))
@@ -119,7 +130,9 @@ class Ingestor:
 
         report, written = self._sync(
             [*parsed.docs, *parsed.known],
-            prune=lambda origin: any(_within(origin, s) for s in scopes) and origin not in parsed.damaged_origins,
+            prune=lambda origin, where: (
+                any(_within(origin, s) and where == w for s, w in scopes) and origin not in parsed.damaged_origins
+            ),
             progress=progress,
             load=load,
         )
@@ -130,16 +143,17 @@ class Ingestor:
     def sync(
         self,
         docs: Sequence[SourceDoc],
-        prune: Callable[[str], bool] | None = None,
+        prune: Callable[[str, str], bool] | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Upsert changed docs; delete indexed sources that are not in `docs` and whose origin `prune` accepts."""
+        """Upsert changed docs; delete indexed sources that are not in `docs` and whose origin and origin_root
+        `prune` accepts."""
         return self._sync(docs, prune, progress)[0]
 
     def _sync(
         self,
         docs: Sequence[SourceDoc | KnownSource],
-        prune: Callable[[str], bool] | None = None,
+        prune: Callable[[str, str], bool] | None = None,
         progress: Progress | None = None,
         load: Callable[[KnownSource], SourceDoc | None] | None = None,
     ) -> tuple[IngestReport, set[str]]:
@@ -157,12 +171,14 @@ class Ingestor:
         refill: list[Chunk] = []  # unchanged sources' chunks the keyword index lacks: one write, as for a group
         for doc in docs:
             have = indexed.get(doc.source_id)
-            # A moved source (an escalation line now in another file) is rewritten so its origin stays true.
+            # A moved source (an escalation line now in another file, an outside folder now elsewhere) is rewritten
+            # so its origin stays true.
             if (
                 have
                 and have.hashes == {doc.content_hash}
                 and len(have.chunk_ids) == have.expected
                 and have.origin == doc.origin
+                and have.origin_root == doc.origin_root
             ):
                 report.unchanged += 1
                 if self._keyword and any(in_keyword.get(c.chunk_id) != c.source_hash for c in have.chunks):
@@ -210,11 +226,12 @@ class Ingestor:
             self._write_anchors(relink, anchored)
         wanted = {d.source_id for d in docs}
         for source_id, have in indexed.items():
-            if source_id not in wanted and prune is not None and prune(have.origin):
+            if source_id not in wanted and prune is not None and prune(have.origin, have.origin_root):
                 self._delete(have.chunk_ids)
                 if self._anchors:
                     self._anchors.delete_sources([source_id])
                 report.deleted += 1
+                report.deleted_sources.append(source_id)
         if self._anchors:
             # Anchors of a source the vector index does not hold (a crash between the deletes): its page is gone.
             held = set(indexed) | {doc.source_id for doc, _ in todo}
@@ -267,6 +284,7 @@ class Ingestor:
             entry.expected = max(entry.expected, chunk.source_chunks)
             entry.chunk_ids.add(chunk.chunk_id)
             entry.origin = chunk.origin
+            entry.origin_root = chunk.origin_root
             entry.chunks.append(chunk)
         return dict(out)
 

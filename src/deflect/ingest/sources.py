@@ -84,6 +84,7 @@ class KnownSource:
     stripped: frozenset[str] = NOTHING
     # The navigation links (their link_keys) taken out of its links; `content_hash` covers them.
     navigation: frozenset[str] = NOTHING
+    origin_root: str = ""  # as SourceDoc.origin_root
 
 
 @dataclass
@@ -144,10 +145,11 @@ def _parse_paths(
     rules = rules if rules is not None else load_rules(root)
     paths = list(paths)
     out = ParsedSources()
-    files: list[tuple[Path, str, str, list[KnownSource] | None]] = []  # path, origin, bytes' digest, remembered
+    # path, origin, its origin_root, bytes' digest, remembered
+    files: list[tuple[Path, str, str, str, list[KnownSource] | None]] = []
     jobs: list[ParseJob] = []
     for base, path in ((given, found) for given in paths for found in discover([given])):
-        origin = _relative(path, root, base)
+        origin, where = _relative(path, root, base)
         reason = _skip_reason(path, origin, root, rules)
         if reason:
             out.skipped.append(Skipped(origin + ("/" if path.is_dir() else ""), reason))
@@ -162,13 +164,13 @@ def _parse_paths(
             out.errors.append(exc)
             out.damaged_origins.add(origin)
             continue
-        files.append((path, origin, digest, known))
+        files.append((path, origin, where, digest, known))
         if known is None:
             jobs.append(ParseJob(raw, path, origin, signature, rules))
     parsed = iter(parse_jobs(jobs, workers))
     seen_ids: set[str] = set()
     census: dict[str, PageBlocks] = {}
-    for path, origin, digest, remembered in files:
+    for path, origin, where, digest, remembered in files:
         known = remembered or []
         docs: list[SourceDoc] = []
         errors: list[SourceError] = []
@@ -181,6 +183,9 @@ def _parse_paths(
             if memo is not None:
                 memo.remember(path, origin, digest, docs, errors)
         out.origins.add(origin)
+        if where:  # a file from outside the kb: its sources say where they came from (pruning asks)
+            docs = [d.model_copy(update={"origin_root": where}) for d in docs]
+            known = [replace(k, origin_root=where) for k in known]
         found: list[SourceDoc | KnownSource] = [*docs, *known]
         for doc in found:
             if doc.source_id in seen_ids:
@@ -220,7 +225,7 @@ def _siblings(
     out: dict[str, PageBlocks] = {}
     for given in (p for p in paths if p.is_file()):
         for path in sorted(given.parent.iterdir()):
-            origin = _relative(path, root, given)
+            origin = _relative(path, root, given)[0]
             if not path.is_file() or origin in scanned or parser_suffix(path) not in ARTICLE_SUFFIXES:
                 continue
             if _skip_reason(path, origin, root, rules):
@@ -375,19 +380,28 @@ def parse_bytes(
     raise SourceError(origin, f"unsupported file type {path.suffix!r}")
 
 
-def _relative(path: Path, root: Path, base: Path | None = None) -> str:
-    """A file's name relative to the ingest root; outside it, relative to the folder given (`manual/guide.md` for
-    `deflect ingest /elsewhere/manual`), so same-named files in different folders do not collide."""
+def _relative(path: Path, root: Path, base: Path | None = None) -> tuple[str, str]:
+    """A file's name relative to the ingest root, and ""; outside it, its name relative to the folder given
+    (`manual/guide.md` for `deflect ingest /elsewhere/manual`), so same-named files in different folders do not
+    collide, and the folder that name starts from (`/elsewhere`, its origin_root)."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.resolve().relative_to(root.resolve()).as_posix(), ""
     except ValueError:
         pass
+    where = outside_root(base or path, root)
     if base is not None and base.is_dir():
         try:
-            return (base.resolve().name + "/" + path.resolve().relative_to(base.resolve()).as_posix()).lstrip("/")
+            name = base.resolve().name + "/" + path.resolve().relative_to(base.resolve()).as_posix()
+            return name.lstrip("/"), where
         except ValueError:
             pass
-    return path.name
+    return path.name, where
+
+
+def outside_root(path: Path, root: Path) -> str:
+    """The origin_root of what a path given to the ingest holds: "" under the kb, else the folder it sits in."""
+    resolved = path.resolve()
+    return "" if resolved.is_relative_to(root.resolve()) else str(resolved.parent)
 
 
 def read_bytes(path: Path, origin: str) -> bytes:
