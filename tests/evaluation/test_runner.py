@@ -15,8 +15,8 @@ from deflect.index.chroma import ChromaIndex
 from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
 from deflect.wiring import assemble
 
-SIGNATURE = "chunker-v8:200:30|hash-256"
-OTHER = "chunker-v8:200:30|minilm"
+SIGNATURE = "chunker-v9:200:30|hash-256"
+OTHER = "chunker-v9:200:30|minilm"
 
 
 def fill(work: Path, chroma: bool = True) -> None:

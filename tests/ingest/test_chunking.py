@@ -374,7 +374,7 @@ def test_a_hash_line_inside_a_code_block_is_not_a_heading() -> None:
 
 
 def test_the_signature_changes_with_the_block_chunker() -> None:
-    assert Chunker(200, 30).signature.startswith("chunker-v8:")
+    assert Chunker(200, 30).signature.startswith("chunker-v9:")
 
 
 def test_a_heading_anchor_leaves_the_heading_text_and_points_the_chunk_url_at_the_heading() -> None:
@@ -506,6 +506,9 @@ def test_a_long_numbered_step_continues_under_its_number_and_opening_words() -> 
     ("head", "term"),
     [
         ("- **`--depth <n>`**: Create a shallow clone.", "`--depth <n>`"),
+        ("- **`f(a, **kw)`**: Call f.", "`f(a, **kw)`"),
+        ("- **`clone(**kw)` or `copy()`**: A new policy.", "`clone(**kw)` or `copy()`"),
+        ("- **``a `b` c``**: Nested ticks.", "``a `b` c``"),
         ("- **Retention:** How long archives are kept.", "Retention"),
         ("* `borg prune` removes archives.", "`borg prune`"),
         ("2. Create the repository:", "2. Create the repository"),

@@ -47,7 +47,8 @@ class Chunker:
     def signature_of(chunk_size: int, chunk_overlap: int, page_lead: bool = False) -> str:
         """The signature of a chunker of these settings, without building one (no tokenizer is loaded)."""
         # v8: chunks carry the link fragments that land on their section (Chunk.fragments).
-        return f"chunker-v8:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
+        # v9: an item's bold term keeps a code span whole (`f(a, **kw)`): headings of indexed chunks change.
+        return f"chunker-v9:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
         """All chunks of one source, with ids `<source_id>#<n>`."""
@@ -234,7 +235,8 @@ def announces(text: str) -> bool:
 
 _HEADING_MARK = "####"
 _ITEM_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
-_BOLD_TERM = re.compile(r"^\*\*(.+?)\*\*")
+# A code span inside the bold is read whole: a signature's `**kw` does not close it (`f(a, **kw)`).
+_BOLD_TERM = re.compile(r"^\*\*((?:(`+).+?\2(?!`)|.)+?)\*\*")
 _CODE_TERM = re.compile(r"^(`[^`\n]+`)")
 _TERM_CHARS = 80
 
