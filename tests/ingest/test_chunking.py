@@ -322,6 +322,24 @@ def test_a_code_block_larger_than_a_chunk_is_split_at_lines_with_the_fence_reope
     assert code_lines == CODE.splitlines()  # every line once, in order, never cut
 
 
+@pytest.mark.parametrize("marker", ["> ", "> > "], ids=["quote", "nested quote"])
+def test_a_code_block_in_a_quote_larger_than_a_chunk_is_split_at_lines_with_its_markers(marker: str) -> None:
+    # reStructuredText's `.. tab::` content becomes a block quote; its code was cut mid-line as prose.
+    quoted = "\n".join(marker + line for line in ["Run it so:", "", "```bash", *CODE.splitlines(), "```"])
+    doc = manual(f"## Steps\n\n{quoted}\n\nDone.\n")
+
+    parts = [p for p in quotables(doc, 60) if "```" in p]
+
+    assert len(parts) > 1
+    code_lines: list[str] = []
+    for part in parts:
+        fenced = part[part.index(marker + "```bash") :].split("\n\n")[0]  # up to what follows the quote
+        assert fenced.endswith(f"\n{marker}```")
+        assert all(line.startswith(marker) for line in fenced.splitlines())
+        code_lines.extend(line.removeprefix(marker) for line in fenced.splitlines()[1:-1])
+    assert code_lines == CODE.splitlines()  # every line once, in order, never cut
+
+
 def test_a_table_larger_than_a_chunk_repeats_its_header_row_in_every_part() -> None:
     doc = manual(f"## Settings\n\n{TABLE}\n")
 

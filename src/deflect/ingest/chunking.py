@@ -3,7 +3,8 @@
 Articles: sections at their headings, each packed into chunks of whole blocks (paragraph, fenced code block,
 table, list item; see blocks.py); only a block larger than a chunk is cut, at line, row, nested-block or sentence
 boundaries (LlamaIndex's SentenceSplitter for prose), with a code fence closed and reopened and a table's header
-row repeated. Every chunk keeps its title and heading path.
+row repeated; a block quote is cut at its own blocks the same way, each piece keeping its `>` markers. Every
+chunk keeps its title and heading path.
 
 Escalations: one chunk that embeds the customer's question alone (paraphrases of a problem match the problem,
 not the fix) plus chunks that embed question + resolution; all quote only the
@@ -16,7 +17,7 @@ import re
 from dataclasses import replace
 
 from deflect.domain.models import Chunk, SourceDoc, chunk_id
-from deflect.ingest.blocks import Block, Section, heading_key, sections, split_item
+from deflect.ingest.blocks import Block, Section, blocks, heading_key, sections, split_item
 
 RESOLUTION_MARK = "\n\nResolution: "
 # The heading of an escalation's question-only chunk (what self-calibration must not match literally).
@@ -47,7 +48,8 @@ class Chunker:
     def signature_of(chunk_size: int, chunk_overlap: int, page_lead: bool = False) -> str:
         """The signature of a chunker of these settings, without building one (no tokenizer is loaded)."""
         # v8: chunks carry the link fragments that land on their section (Chunk.fragments).
-        # v9: an item's bold term keeps a code span whole (`f(a, **kw)`): headings of indexed chunks change.
+        # v9: an item's bold term keeps a code span whole (`f(a, **kw)`): headings of indexed chunks change; a
+        # block quote larger than a chunk is cut at its blocks, its code at lines (it was cut as prose).
         return f"chunker-v9:{chunk_size}:{chunk_overlap}" + (":lead" if page_lead else "")
 
     def chunk(self, doc: SourceDoc) -> list[Chunk]:
@@ -137,20 +139,27 @@ class Chunker:
         head = Block(f"{_HEADING_MARK} {title}", "heading", context=context)
         return [(head, self._tokens(head.text)), *blocks]
 
-    def _fit(self, block: Block) -> list[Block]:
+    def _fit(self, block: Block, quote: str = "") -> list[Block]:
         """A block as pieces no larger than a chunk: code at line boundaries with the fence closed and reopened,
-        tables at row boundaries under their header row, list items at their nested blocks, prose at sentences."""
-        if self._tokens(block.text) <= self._size:
+        tables at row boundaries under their header row, list items at their nested blocks, block quotes at theirs
+        (each piece quoted again), prose at sentences. `quote`: the markers each line will carry, inside a quote."""
+        if self._tokens(_quoted(block.text, quote)) <= self._size:
             return [block]
+        inner = _unquoted(block.text) if block.kind == "text" else None
+        if inner is not None:
+            # A quote larger than a chunk (reStructuredText's `.. tab::` becomes one): cut like its blocks would be
+            # outside it, so a code block in it is cut at lines with its fences balanced, not mid-line as prose.
+            fitted = (piece for b in blocks(inner) for piece in self._fit(b, quote + _QUOTE_MARK))
+            return [replace(piece, text=_quoted(piece.text, _QUOTE_MARK)) for piece in fitted]
         if block.kind == "code":
-            return self._split_lines(block, head=1, tail=1)
+            return self._split_lines(block, head=1, tail=1, quote=quote)
         if block.kind == "table":
-            return self._split_lines(block, head=2, tail=0)
+            return self._split_lines(block, head=2, tail=0, quote=quote)
         if block.kind == "item":
             head, nested = split_item(block.text)
             if nested:
                 first = Block(head, "text", block.continues_list)
-                pieces = [*self._fit(first), *(unit for b in nested for unit in self._fit(b))]
+                pieces = [*self._fit(first, quote), *(unit for b in nested for unit in self._fit(b, quote))]
             else:
                 pieces = self._sentences(block.text)
             # Every piece after the first carries the item's term (a nested item's own term wins): see _headed.
@@ -162,15 +171,15 @@ class Chunker:
         """Prose too large for a chunk, cut at sentences (LlamaIndex's SentenceSplitter, with its overlap)."""
         return [Block(part, "text") for part in self._splitter.split_text(text)]
 
-    def _split_lines(self, block: Block, head: int, tail: int) -> list[Block]:
+    def _split_lines(self, block: Block, head: int, tail: int, quote: str = "") -> list[Block]:
         lines = block.text.splitlines()
         top, body = lines[:head], lines[head : len(lines) - tail]
         bottom = lines[len(lines) - tail :] if tail else []
-        budget = self._size - self._tokens("\n".join(top + bottom))
+        budget = self._size - self._tokens(_quoted("\n".join(top + bottom), quote))
         out: list[list[str]] = [[]]
         used = 0
         for line in body:
-            size = self._tokens(line) + 1
+            size = self._tokens(quote + line) + 1
             if out[-1] and used + size > budget:
                 out.append([])
                 used = 0
@@ -226,6 +235,26 @@ def _render(blocks: list[tuple[Block, int]]) -> str:
         text = f"{text}{joiner}{block.text}" if text else block.text
         previous = block
     return text
+
+
+_QUOTE_MARK = "> "
+# A block quote's marker on one line: up to three spaces, `>`, and the space after it if any (CommonMark).
+_QUOTE_LINE = re.compile(r"^ {0,3}> ?")
+
+
+def _unquoted(text: str) -> str | None:
+    """A block quote's content, one level of markers off (None: the text is no block quote). A line without a
+    marker is a lazy continuation of the paragraph above it, and stays as it is."""
+    if not _QUOTE_LINE.match(text):
+        return None
+    return "\n".join(_QUOTE_LINE.sub("", line, count=1) for line in text.splitlines())
+
+
+def _quoted(text: str, quote: str) -> str:
+    """`text` with `quote` before each line (a blank line gets the marker alone)."""
+    if not quote:
+        return text
+    return "\n".join(quote + line if line.strip() else quote.rstrip() for line in text.splitlines())
 
 
 def announces(text: str) -> bool:
