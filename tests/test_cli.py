@@ -171,6 +171,18 @@ def test_ingest_names_the_sources_it_deleted(world: CliWorld, monkeypatch: pytes
     assert "deleted 1 (their files are gone or skipped): doc:articles/invoices" in " ".join(result.stdout.split())
 
 
+def test_ingest_of_a_fifo_or_a_broken_link_exits_2_and_says_what_it_is(world: CliWorld) -> None:
+    fifo, link = world.root / "fifo.md", world.root / "link.md"
+    os.mkfifo(fifo)
+    link.symlink_to(world.root / "nowhere.md")
+
+    for path, problem in ((fifo, "is not a regular file or folder"), (link, "is a broken link")):
+        result = invoke("ingest", str(path))
+
+        assert_clean_failure(result, 2)
+        assert f"{path} {problem}" in " ".join(result.stderr.split())
+
+
 @pytest.mark.parametrize("path", ["/nope/[draft]/a.md", "/nope/[/x]"], ids=["style-like", "closing-tag-like"])
 def test_a_missing_path_with_brackets_is_reported_verbatim(world: CliWorld, path: str) -> None:
     result = invoke("ingest", path)

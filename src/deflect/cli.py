@@ -79,6 +79,18 @@ def _service(settings: Settings) -> Any:
         return build_service(settings)
 
 
+def _unreadable(path: Path) -> str:
+    """Why a path named to `deflect ingest` cannot be ingested ("" when it can)."""
+    if path.is_symlink() and not path.exists():
+        return "is a broken link"
+    if not path.exists():
+        return "does not exist"
+    if not (path.is_file() or path.is_dir()):
+        # A FIFO found in a folder is reported as skipped; named on its own it can only be a mistake.
+        return "is not a regular file or folder"
+    return ""
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the kb folder).")] = None,
@@ -88,8 +100,9 @@ def ingest(
     settings = _settings()
     targets = paths or [settings.kb_dir]
     for path in targets:
-        if not path.exists():
-            err.print(f"[red]error[/red] (validation_failed): {escape(str(path))} does not exist")
+        problem = _unreadable(path)
+        if problem:
+            err.print(f"[red]error[/red] (validation_failed): {escape(str(path))} {problem}")
             raise typer.Exit(EXIT_INPUT)
     # Always the kb: a folder outside it is named as if it sat in the kb (`manual/guide.md` for /elsewhere/manual),
     # whatever the working directory, and exactly as a running server names it.

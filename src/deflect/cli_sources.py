@@ -108,9 +108,9 @@ def _find(source_id: str, kb: Path, rules: KbRules) -> SourceDoc:
     kind, _, rest = source_id.partition(":")
     if kind == "doc":
         # parser_suffix, as ingest reads them: `guide.pdf.gz` is the PDF doc:guide (Debian compresses its docs).
-        candidates = [p for p in sorted(kb.glob(rest + ".*")) if parser_suffix(p) in ARTICLE_SUFFIXES]
+        candidates = [p for p in sorted(kb.glob(rest + ".*")) if p.is_file() and parser_suffix(p) in ARTICLE_SUFFIXES]
     elif kind == "esc":
-        candidates = [p for p in discover([kb]) if parser_suffix(p) in ESCALATION_SUFFIXES]
+        candidates = [p for p in discover([kb]) if p.is_file() and parser_suffix(p) in ESCALATION_SUFFIXES]
     else:
         raise NotFound(f"{source_id!r} is not a source id (doc:<path> or esc:<id>)")
     for path in candidates:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -110,6 +112,26 @@ def test_a_broken_deflect_yaml_stops_ingestion_instead_of_publishing_by_default(
 
     with pytest.raises(ConfigError, match="deflect.yaml"):
         load_rules(kb)
+
+
+def test_links_fifos_and_compressed_files_of_an_unread_type_are_skipped_with_what_is_wrong(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    (kb / "edge").mkdir(parents=True)
+    (kb / "edge" / "page.md").write_text("# Page\n\nSome text.\n", encoding="utf-8")
+    (kb / "edge" / "broken-link.md").symlink_to(tmp_path / "nowhere.md")
+    os.mkfifo(kb / "edge" / "fifo.md")  # never opened: reading it would wait for a writer
+    (kb / "edge" / "curl.1.gz").write_bytes(gzip.compress(b".TH CURL 1\n"))
+    (kb / "edge" / "blob.gz").write_bytes(gzip.compress(b"data"))
+
+    report = Ingestor(InMemoryIndex(), HashEmbedder(), Chunker(200, 30)).ingest_paths([kb], kb)
+
+    assert {f.path: (f.status, f.reason) for f in report.files} == {
+        "edge/page.md": ("ingested", ""),
+        "edge/broken-link.md": ("skipped", "broken link"),
+        "edge/fifo.md": ("skipped", "not a regular file (a FIFO, a socket or a device)"),
+        "edge/curl.1.gz": ("skipped", "unsupported type '.1' (compressed)"),
+        "edge/blob.gz": ("skipped", "unsupported type (no file extension in .gz)"),
+    }
 
 
 def test_every_file_is_accounted_for_with_a_reason(tmp_path: Path) -> None:

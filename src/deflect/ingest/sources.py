@@ -107,11 +107,13 @@ def content_hash(*parts: object) -> str:
 
 
 def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Every file under the given files or folders, in a stable order; hidden folders are not entered."""
+    """Every entry under the given files or folders, in a stable order; hidden folders are not entered. Hidden
+    folders, broken links and what is no regular file (a FIFO, a socket) come too, for the report to name (see
+    _skip_reason): a file found is never left out silently."""
     for path in paths:
         if path.is_dir():
             yield from _walk(path)
-        elif path.is_file():
+        else:
             yield path
 
 
@@ -119,7 +121,7 @@ def _walk(folder: Path) -> Iterator[Path]:
     for child in sorted(folder.iterdir()):
         if child.is_dir() and not child.name.startswith("."):
             yield from _walk(child)
-        elif child.is_dir() or child.is_file():
+        else:
             yield child
 
 
@@ -281,6 +283,8 @@ LINK_INDEX = "an index: nearly all of its text links to other pages"
 # One reason for all, not one per target: the ingest report groups skipped files by reason.
 REDIRECT = "a redirect: only sends its reader to another page"
 NO_TEXT = "no text besides headings"
+BROKEN_LINK = "broken link"
+NOT_A_FILE = "not a regular file (a FIFO, a socket or a device)"
 
 
 def boilerplate_note(stripped: frozenset[str]) -> str:
@@ -311,13 +315,25 @@ def _skip_reason(path: Path, origin: str, root: Path, rules: KbRules) -> str:
         return f"ignored by {IGNORE_FILE}"
     if path.name.startswith("."):
         return "hidden file"
+    if path.is_symlink() and not path.exists():
+        return BROKEN_LINK
+    if not path.is_file():
+        return NOT_A_FILE  # and never opened: reading a FIFO waits for a writer
     if _sphinx_source_copy(path):
         return "Sphinx's copy of the HTML pages' sources (_sources/)"
     suffix = parser_suffix(path)
     if suffix not in ARTICLE_SUFFIXES | ESCALATION_SUFFIXES:
-        shown = path.suffix.lower() if suffix == "" and path.suffix else suffix
-        return f"unsupported type {shown!r}" if shown else "unsupported type (no file extension)"
+        return _unsupported(path)
     return ""
+
+
+def _unsupported(path: Path) -> str:
+    """Why a file's type is not read; for a compressed file, what is inside is what matters (`curl.1.gz`: '.1')."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        inner = Path(path.stem).suffix.lower()
+        return f"unsupported type {inner!r} (compressed)" if inner else "unsupported type (no file extension in .gz)"
+    return f"unsupported type {suffix!r}" if suffix else "unsupported type (no file extension)"
 
 
 def _sphinx_source_copy(path: Path) -> bool:
@@ -384,14 +400,16 @@ def _relative(path: Path, root: Path, base: Path | None = None) -> tuple[str, st
     """A file's name relative to the ingest root, and ""; outside it, its name relative to the folder given
     (`manual/guide.md` for `deflect ingest /elsewhere/manual`), so same-named files in different folders do not
     collide, and the folder that name starts from (`/elsewhere`, its origin_root)."""
+    # A broken link is named where it is: it resolves to its missing target.
+    resolved = path.resolve() if path.exists() else path.parent.resolve() / path.name
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix(), ""
+        return resolved.relative_to(root.resolve()).as_posix(), ""
     except ValueError:
         pass
     where = outside_root(base or path, root)
     if base is not None and base.is_dir():
         try:
-            name = base.resolve().name + "/" + path.resolve().relative_to(base.resolve()).as_posix()
+            name = base.resolve().name + "/" + resolved.relative_to(base.resolve()).as_posix()
             return name.lstrip("/"), where
         except ValueError:
             pass
