@@ -33,6 +33,7 @@ from deflect.escalations import (
     status,
 )
 from deflect.escalations.config import EscalationConfig
+from deflect.escalations.queue import Order, most_urgent_first
 from deflect.knowledge import Scrubber
 from deflect.pii import scrub_text
 
@@ -335,6 +336,25 @@ class EscalationDesk:
         limit: int = 100,
     ) -> builtins.list[Escalation]:
         return self.store.list(state=state, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
+
+    def page(
+        self,
+        state: State | builtins.list[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        order: Order = Order.NEWEST,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[builtins.list[Escalation], int]:
+        """One page of the matching escalations in `order`, and how many match in all."""
+        filters: dict[str, Any] = {"state": state, "priority": priority, "tier": tier, "customer_id": customer_id}
+        if order is Order.NEWEST:
+            return self.store.list(**filters, offset=offset, limit=limit), self.store.count(**filters)
+        # The SLA deadlines live in the packet, not in columns: sorted here, over every match. The queue this is for
+        # (open escalations) is bounded by the people working it, and the sweep reads all of it the same way.
+        matching = most_urgent_first(self.store.list(**filters, limit=None), self.clock())
+        return matching[offset : offset + limit], len(matching)
 
     def open_states(self) -> builtins.list[State]:
         return [s for s in State if s not in FINAL_STATES]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ from fastapi.testclient import TestClient
 from conftest import CANARY, FAKE_CALIBRATION
 from deflect.api import create_app
 from deflect.config import DEV_ADMIN_KEY, DEV_AGENT_KEY, DEV_CUSTOMER_KEY, Settings
+from deflect.domain.escalation import Priority, State
 from deflect.policy.loader import load_policy
 from deflect.service import DeflectService
 from deflect.testing import HashEmbedder, InMemoryIndex
 from deflect.testing.store import InMemoryStore
+from deflect.testing.store_contract import T0, make_escalation
 from deflect.wiring import assemble
 
 CUSTOMER = {"Authorization": f"Bearer {DEV_CUSTOMER_KEY}"}
@@ -223,6 +226,38 @@ def test_listing_filters_by_state(client: TestClient) -> None:
     assert {e["id"] for e in everything} == {first, second}
     assert [e["id"] for e in waiting] == [second]
     assert [e["id"] for e in started] == [first]
+
+
+def test_the_open_queue_by_priority_shows_older_urgent_escalations_first_and_pages_through_all(
+    client: TestClient, service: DeflectService
+) -> None:
+    # The walkthrough's queue: older high and medium escalations behind many newer low ones, and one resolved.
+    older = [
+        ("ESC-high-billing", Priority.HIGH, 0),
+        ("ESC-high-data", Priority.HIGH, 1),
+        ("ESC-medium", Priority.MEDIUM, 2),
+    ]
+    newer = [(f"ESC-low-{i:02d}", Priority.LOW, 10 + i) for i in range(22)]
+    for escalation_id, priority, minutes in [*older, *newer]:
+        service.desk.store.create(make_escalation(escalation_id, T0 + timedelta(minutes=minutes), priority=priority))
+    service.desk.store.create(make_escalation("ESC-done", T0, priority=Priority.HIGH, state=State.RESOLVED))
+
+    newest = client.get("/v1/escalations", params={"open": "true", "limit": 20}, headers=AGENT)
+    first = client.get("/v1/escalations", params={"open": "true", "order": "priority", "limit": 20}, headers=AGENT)
+    rest = client.get(
+        "/v1/escalations", params={"open": "true", "order": "priority", "limit": 20, "offset": 20}, headers=AGENT
+    )
+
+    assert "ESC-high-billing" not in {e["id"] for e in newest.json()}  # the default order is unchanged: newest
+    assert newest.headers["X-Total-Count"] == first.headers["X-Total-Count"] == rest.headers["X-Total-Count"] == "25"
+    ids = [e["id"] for e in first.json()] + [e["id"] for e in rest.json()]
+    assert ids[:3] == ["ESC-high-billing", "ESC-high-data", "ESC-medium"]
+    assert len(first.json()) == 20 and sorted(ids) == sorted(i for i, _, _ in [*older, *newer])
+
+
+@pytest.mark.parametrize("params", [{"order": "oldest"}, {"offset": -1}, {"offset": 100_001}])
+def test_a_bad_order_or_offset_is_422(client: TestClient, params: dict[str, Any]) -> None:
+    assert_error(client.get("/v1/escalations", params=params, headers=AGENT), 422, "validation_failed")
 
 
 def test_listing_open_escalations_leaves_out_resolved_ones(client: TestClient) -> None:

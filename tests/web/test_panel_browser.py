@@ -4,6 +4,7 @@ resolve feeding the knowledge loop, the queue, sanitised Markdown, keyboard use 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from tests.web.conftest import Live, axe_violations, shot
 
 from deflect.api.stream import pieces
 from deflect.config import DEV_AGENT_KEY
+from deflect.domain.escalation import Priority
 from deflect.domain.models import Audience
+from deflect.testing.store_contract import T0, make_escalation
 
 pytestmark = pytest.mark.browser
 
@@ -235,6 +238,34 @@ def test_queue_claims_and_notes(page: Any, live: Live) -> None:
     page.wait_for_function("() => document.getElementById('status').textContent.includes('update')")
     notes = [e for e in live.service.desk.audit(escalation_id=esc.escalation_id) if e.action == "update"]
     assert notes and notes[-1].data.get("note") == "Asked the customer for their region."
+
+
+def test_the_queue_puts_an_old_urgent_escalation_first_counts_them_and_loads_more(page: Any, live: Live) -> None:
+    # Behind more than a page of newer minor ones (the walkthrough: 20 newest shown, the old high ones hidden).
+    store = live.service.desk.store
+    store.create(make_escalation("esc_old_critical", T0, priority=Priority.CRITICAL))
+    for i in range(22):
+        store.create(make_escalation(f"esc_new_low_{i:02d}", T0 + timedelta(days=1, minutes=i), priority=Priority.LOW))
+    open_ids = {e.id for e in store.list(state=live.service.desk.open_states(), limit=None)}
+    open_panel(page, live)
+    page.wait_for_selector("#queue li[data-id='esc_old_critical']")
+
+    shown = page.eval_on_selector_all("#queue li[data-id]", "items => items.map(li => li.dataset.id)")
+    assert len(shown) == 20 < len(open_ids)
+    ranks = [list(Priority).index(store.get(i).escalation.priority) for i in shown]
+    assert ranks == sorted(ranks)
+    assert f"{len(open_ids)} open, most urgent first (showing 20)" in page.locator("#queue-summary").inner_text()
+    while page.locator("#queue-more").is_visible():
+        count = page.locator("#queue li[data-id]").count()
+        page.get_by_role("button", name="Load more").click()
+        page.wait_for_function(f"() => document.querySelectorAll('#queue li[data-id]').length > {count}")
+    listed = page.eval_on_selector_all("#queue li[data-id]", "items => items.map(li => li.dataset.id)")
+    assert sorted(listed) == sorted(open_ids)
+    # Any escalation by its reference, listed or not.
+    page.get_by_label("Open by reference").fill("esc_new_low_03")
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.wait_for_function("() => document.getElementById('packet').textContent.includes('esc_new_low_03')")
+    assert page.locator("#escalation").is_visible()
 
 
 def test_html_in_a_source_is_shown_as_text_never_run(page: Any, live: Live) -> None:

@@ -12,10 +12,12 @@ from deflect.api.auth import Caller, CallerDependency, Role, admin, staff
 from deflect.domain.escalation import OTHER_PAGE, AuditEvent, Escalation, Priority, State, Tier
 from deflect.errors import Forbidden, ValidationFailed
 from deflect.escalations.lifecycle import CUSTOMER_ACTIONS, Action
+from deflect.escalations.queue import Order
 from deflect.escalations.stats import stats_from_store
 from deflect.service import DeflectService
 
 NDJSON = "application/x-ndjson"
+TOTAL_COUNT = "X-Total-Count"
 # Ids are ours (esc_<hex>); the bound keeps a hostile path out of the database query.
 EscalationId = Annotated[str, Path(min_length=1, max_length=100)]
 
@@ -101,9 +103,24 @@ def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRoute
             raise Forbidden("only the customer who raised an escalation may withdraw it; staff resolve or bounce it")
         return who
 
-    @router.get("/escalations", response_model=list[Escalation], summary="List escalations, newest first")
+    @router.get(
+        "/escalations",
+        response_model=list[Escalation],
+        summary="List escalations, newest first or most urgent first, a page at a time",
+        responses={
+            200: {
+                "headers": {
+                    TOTAL_COUNT: {
+                        "description": "How many escalations match the filters in all (every page together).",
+                        "schema": {"type": "integer"},
+                    }
+                }
+            }
+        },
+    )
     def list_escalations(
         who: Staff,
+        response: Response,
         state: State | None = None,
         open_only: Annotated[
             bool, Query(alias="open", description="Every state but the final ones (resolved, self_served).")
@@ -111,12 +128,24 @@ def escalation_router(svc: DeflectService, caller: CallerDependency) -> APIRoute
         priority: Priority | None = None,
         tier: Tier | None = None,
         customer_id: Annotated[str | None, Query(max_length=200)] = None,
+        order: Annotated[
+            Order,
+            Query(
+                description="`newest`: created last first. `priority`: what needs attention first: critical to low, "
+                "then the next SLA deadline (acknowledge while unacknowledged, else resolve), then the oldest."
+            ),
+        ] = Order.NEWEST,
+        offset: Annotated[int, Query(ge=0, le=100_000, description="Skip this many (the pages before).")] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[Escalation]:
         if open_only and state is not None:
             raise ValidationFailed("use either `state` or `open`, not both")
         states = desk.open_states() if open_only else state  # open: neither resolved nor self_served
-        return desk.list(state=states, priority=priority, tier=tier, customer_id=customer_id, limit=limit)
+        items, total = desk.page(
+            state=states, priority=priority, tier=tier, customer_id=customer_id, order=order, offset=offset, limit=limit
+        )
+        response.headers[TOTAL_COUNT] = str(total)
+        return items
 
     @router.post("/escalations/sweep", summary="Check SLA clocks: raise breached escalations, list warnings (admin)")
     def sweep(who: Annotated[Caller, Depends(admin_caller)]) -> dict[str, list[str]]:

@@ -199,8 +199,22 @@ class EscalationStore(Protocol):
         customer_id: str | None = None,
         since: datetime | None = None,
         limit: int | None = 100,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
-        """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
+        """Escalations matching every given filter (`since` bounds created_at), newest first, the first `offset`
+        skipped; limit None is all."""
+        ...
+
+    def count(
+        self,
+        *,
+        state: State | Collection[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many escalations `list` would return with the same filters and no limit."""
         ...
 
     def update(

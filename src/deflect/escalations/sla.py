@@ -143,6 +143,11 @@ def resolve_deadline(clock: SlaClock, at: datetime) -> datetime:
     return clock.started_at + timedelta(seconds=clock.resolve_within_s + paused_seconds(clock, at))
 
 
+def next_deadline(clock: SlaClock, at: datetime) -> datetime:
+    """The deadline an agent works to next, as known at `at`: acknowledging until acknowledged, then resolving."""
+    return acknowledge_deadline(clock) if clock.acknowledged_at is None else resolve_deadline(clock, at)
+
+
 def _within_lead(remaining: float, window: int, lead: float) -> bool:
     return 0.0 <= remaining <= lead * window
 

@@ -50,6 +50,12 @@ def check_limit(limit: int | None) -> None:
         raise ValidationFailed(f"limit must be >= 0, got {limit}", [{"field": "limit"}])
 
 
+def check_offset(offset: int) -> None:
+    """A negative offset is a caller's mistake too."""
+    if offset < 0:
+        raise ValidationFailed(f"offset must be >= 0, got {offset}", [{"field": "offset"}])
+
+
 def write_jsonl(events: Iterable[AuditEvent], out: Path | TextIO) -> int:
     """Write one JSON object per line to a stream, or atomically to a file; the number of lines."""
     if isinstance(out, str | os.PathLike):

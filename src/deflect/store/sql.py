@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import JSON, ColumnElement, Connection, Row, Select, cast, insert, select, type_coerce, update
+from sqlalchemy import JSON, ColumnElement, Connection, Row, Select, cast, func, insert, select, type_coerce, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -132,10 +132,44 @@ class SqlStore(SqlKeys):
         customer_id: str | None = None,
         since: datetime | None = None,
         limit: int | None = 100,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
-        """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
+        """Escalations matching every given filter (`since` bounds created_at), newest first, the first `offset`
+        skipped; limit None is all."""
         records.check_limit(limit)
+        records.check_offset(offset)
         query = select(escalations.c.packet).order_by(escalations.c.created_at.desc(), escalations.c.id.desc())
+        query = self._matching(query, state, priority, tier, customer_id, since)
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
+        with self._read() as conn:
+            return [Escalation.model_validate_json(packet) for packet in conn.execute(query).scalars()]
+
+    def count(
+        self,
+        *,
+        state: State | Collection[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many escalations `list` would return with the same filters and no limit."""
+        query = self._matching(select(func.count()).select_from(escalations), state, priority, tier, customer_id, since)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _matching(
+        query: Select[Any],
+        state: State | Collection[State] | None,
+        priority: Priority | None,
+        tier: Tier | None,
+        customer_id: str | None,
+        since: datetime | None,
+    ) -> Select[Any]:
         states = records.state_filter(state)
         if states is not None:
             query = query.where(escalations.c.state.in_(sorted(s.value for s in states)))
@@ -147,10 +181,7 @@ class SqlStore(SqlKeys):
             query = query.where(escalations.c.customer_id == customer_id)
         if since is not None:
             query = query.where(escalations.c.created_at >= records.aware_utc(since, "since"))
-        if limit is not None:
-            query = query.limit(limit)
-        with self._read() as conn:
-            return [Escalation.model_validate_json(packet) for packet in conn.execute(query).scalars()]
+        return query
 
     def update(
         self,

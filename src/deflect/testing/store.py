@@ -61,14 +61,41 @@ class InMemoryStore:
         customer_id: str | None = None,
         since: datetime | None = None,
         limit: int | None = 100,
+        offset: int = 0,
     ) -> builtins.list[Escalation]:
-        """Escalations matching every given filter (`since` bounds created_at), newest first; limit None is all."""
+        """Escalations matching every given filter (`since` bounds created_at), newest first, the first `offset`
+        skipped; limit None is all."""
         records.check_limit(limit)
+        records.check_offset(offset)
+        found = self._matching(state, priority, tier, customer_id, since)
+        found.sort(key=lambda e: (e.created_at, e.id), reverse=True)
+        return found[offset:] if limit is None else found[offset : offset + limit]
+
+    def count(
+        self,
+        *,
+        state: State | Collection[State] | None = None,
+        priority: Priority | None = None,
+        tier: Tier | None = None,
+        customer_id: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """How many escalations `list` would return with the same filters and no limit."""
+        return len(self._matching(state, priority, tier, customer_id, since))
+
+    def _matching(
+        self,
+        state: State | Collection[State] | None,
+        priority: Priority | None,
+        tier: Tier | None,
+        customer_id: str | None,
+        since: datetime | None,
+    ) -> builtins.list[Escalation]:
         states = records.state_filter(state)
         after = None if since is None else records.aware_utc(since, "since")
         with self._lock:
             packets = [packet for _, packet in self._escalations.values()]
-        found = [
+        return [
             e
             for e in map(Escalation.model_validate_json, packets)
             if (states is None or e.state in states)
@@ -77,8 +104,6 @@ class InMemoryStore:
             and (customer_id is None or e.customer_id == customer_id)
             and (after is None or e.created_at >= after)
         ]
-        found.sort(key=lambda e: (e.created_at, e.id), reverse=True)
-        return found if limit is None else found[:limit]
 
     def update(
         self,

@@ -293,6 +293,22 @@ class EscalationStoreContract:
         assert ids(priority=Priority.HIGH, customer_id="cust-a", since=T0 + timedelta(minutes=5)) == ["ESC-2"]
         assert ids(priority=Priority.LOW, customer_id="cust-a") == []
 
+    def test_list_pages_with_an_offset_and_count_matches_every_page(self, store: EscalationStore) -> None:
+        for i in range(5):
+            state = State.RESOLVED if i == 2 else State.ESCALATED
+            store.create(make_escalation(f"ESC-{i}", T0 + timedelta(minutes=i), state=state))
+
+        newest = [e.id for e in store.list(limit=None)]
+        pages = [[e.id for e in store.list(limit=2, offset=offset)] for offset in (0, 2, 4)]
+        assert [i for page in pages for i in page] == newest and [len(p) for p in pages] == [2, 2, 1]
+        assert store.list(offset=5) == [] and [e.id for e in store.list(limit=None, offset=3)] == newest[3:]
+        assert store.count() == 5
+        assert store.count(state=State.ESCALATED) == 4 == len(store.list(state=State.ESCALATED, limit=None))
+        assert store.count(state=State.ESCALATED, since=T0 + timedelta(minutes=3)) == 2
+        assert store.count(customer_id="cust-nobody") == 0
+        with pytest.raises(ValidationFailed):
+            store.list(offset=-1)
+
     # --- update --------------------------------------------------------------------------------------------
 
     def test_update_replaces_the_packet_bumps_the_version_and_appends_events(self, store: EscalationStore) -> None:

@@ -3,11 +3,12 @@
 
 import { hostAdapter } from "./hosts.js";
 import { citationHref, plainText, renderMarkdown, safeHref } from "./markdown.js";
-import { getJson, postJson, streamEvents } from "./sse.js";
+import { getJson, getPage, postJson, streamEvents } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
 const KEY_STORE = "deflect.panel.key";
 const ESCALATE_PHRASE = "Please escalate this to a person.";
+const QUEUE_PAGE = 20;
 
 const REASONS = {
   low_confidence: "The best knowledge-base match is not confident enough to answer.",
@@ -528,6 +529,7 @@ async function queueAction(esc, action, payload = {}) {
 
 function queueItem(esc) {
   const li = document.createElement("li");
+  li.dataset.id = esc.id;
   const title = document.createElement("p");
   const strong = document.createElement("strong");
   strong.textContent = esc.question.slice(0, 160);
@@ -578,18 +580,45 @@ function queueItem(esc) {
   return li;
 }
 
-async function loadQueue() {
+// What needs attention first: open escalations by priority, then SLA deadline (the API's `order=priority`), a page
+// at a time, with how many there are, so an old urgent one is never hidden behind newer minor ones.
+async function loadQueue(more = false) {
   if (!state.key) return;
+  const queue = $("queue");
+  const offset = more ? queue.querySelectorAll("li[data-id]").length : 0;
   try {
-    const items = await getJson("/v1/escalations?open=true&limit=20", headers());
-    const queue = $("queue");
-    queue.replaceChildren(...items.map(queueItem));
-    if (!items.length) {
+    const { items, total } = await getPage(
+      `/v1/escalations?open=true&order=priority&limit=${QUEUE_PAGE}&offset=${offset}`,
+      headers(),
+    );
+    // A page shifts when escalations arrive or close meanwhile: never list one twice.
+    if (more) queue.append(...items.filter((e) => !queue.querySelector(`li[data-id="${CSS.escape(e.id)}"]`)).map(queueItem));
+    else queue.replaceChildren(...items.map(queueItem));
+    const shown = queue.querySelectorAll("li[data-id]").length;
+    const count = total ?? shown;
+    $("queue-summary").textContent = count
+      ? `${count} open, most urgent first${shown < count ? ` (showing ${shown})` : ""}.`
+      : "";
+    $("queue-more").hidden = shown >= count;
+    if (!count) {
       const li = document.createElement("li");
       li.className = "muted";
       li.textContent = "No open escalations.";
       queue.append(li);
     }
+  } catch (error) {
+    say(problem(error), "error");
+  }
+}
+
+async function openById(event) {
+  event.preventDefault();
+  const id = $("open-id").value.trim();
+  if (!id) return;
+  try {
+    await openEscalation(id);
+    $("open-id").value = "";
+    $("escalation-h").focus?.();
   } catch (error) {
     say(problem(error), "error");
   }
@@ -658,7 +687,9 @@ function start() {
   $("vote-up").addEventListener("click", () => vote(true));
   $("vote-down").addEventListener("click", () => vote(false));
   $("feedback-send").addEventListener("click", sendFeedback);
-  $("queue-refresh").addEventListener("click", loadQueue);
+  $("queue-refresh").addEventListener("click", () => loadQueue());
+  $("queue-more").addEventListener("click", () => loadQueue(true));
+  $("open-form").addEventListener("submit", openById);
 
   if (!state.key) showSettings(true);
   state.adapter.start(

@@ -33,11 +33,22 @@ export async function postJson(url, body, headers = {}) {
   return response.json();
 }
 
-/** GET JSON with headers. */
-export async function getJson(url, headers = {}) {
+async function get(url, headers) {
   const response = await fetch(url, { headers });
   if (!response.ok) throw await failure(response);
-  return response.json();
+  return response;
+}
+
+/** GET JSON with headers. */
+export async function getJson(url, headers = {}) {
+  return (await get(url, headers)).json();
+}
+
+/** GET one page of a JSON list: its items and the X-Total-Count sent with them (null when there is none). */
+export async function getPage(url, headers = {}) {
+  const response = await get(url, headers);
+  const total = response.headers.get("X-Total-Count");
+  return { items: await response.json(), total: total === null ? null : Number(total) };
 }
 
 /** POST `body` to `url` and call onEvent(name, data) for each event as it arrives. Comments are skipped. */
