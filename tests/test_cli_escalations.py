@@ -310,6 +310,7 @@ def test_a_missing_escalation_config_exits_2_without_a_traceback(
 
 def test_audit_show_prints_the_trail_of_an_escalation_as_jsonl(seeded: Seeded) -> None:
     act(seeded.first, "claim")
+    act(seeded.first, "takeover", "--reason", "a1 is away", actor="a2")
     act(seeded.first, "start", actor="a2")
 
     result = invoke("audit", "show", "--escalation", seeded.first)
@@ -320,8 +321,10 @@ def test_audit_show_prints_the_trail_of_an_escalation_as_jsonl(seeded: Seeded) -
         ("decision", None, "deflect"),
         ("escalation_created", None, "deflect"),
         ("action", "claim", "a1"),
+        ("action", "takeover", "a2"),
         ("action", "start", "a2"),
     ]
+    assert events[3]["data"]["previous_assignee"] == "a1"
     assert {e["escalation_id"] for e in events} == {seeded.first}
     assert events[0]["data"]["question"] == UNANSWERABLE
 

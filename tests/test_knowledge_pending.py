@@ -22,7 +22,7 @@ from deflect.service import DeflectService
 from deflect.store.sql import SqlStore
 from deflect.testing.faults import FaultyIndex
 
-AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}"}
+AGENT = {"Authorization": f"Bearer {DEV_AGENT_KEY}", "X-Actor": "agent-1"}  # who worked it (`worked`)
 ADMIN = {"Authorization": f"Bearer {DEV_ADMIN_KEY}"}
 QUESTION = "Our zorbly widget export stalls at ninety percent every night, what now?"
 RESOLUTION = "Engineering cleared the stuck zorbly widget export job; re-run the nightly zorbly export after that."

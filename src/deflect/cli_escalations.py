@@ -133,6 +133,14 @@ def bounce(escalation_id: str, actor: Actor, reason: Annotated[str, typer.Option
 
 
 @esc_app.command()
+def takeover(
+    escalation_id: str, actor: Actor, reason: Annotated[str, typer.Option(help="Why you take it from its assignee.")]
+) -> None:
+    """Take over an escalation someone else claimed (audited with the previous assignee); only then may you work it."""
+    _act(escalation_id, "takeover", actor, reason=reason)
+
+
+@esc_app.command()
 def resolve(
     escalation_id: str,
     actor: Actor,

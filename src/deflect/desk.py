@@ -56,7 +56,10 @@ def customer_names(escalation: Escalation) -> builtins.list[str]:
 def action_event(
     old: Escalation, new: Escalation, action: str, actor: str, at: datetime, data: dict[str, Any]
 ) -> AuditEvent:
-    """The audit record of a workflow action: who, when, from which state to which, and what they said."""
+    """The audit record of a workflow action: who, when, from which state to which, and what they said; and whose
+    it was, when the action took it from its assignee (a takeover, a bounce)."""
+    if old.assignee and old.assignee != new.assignee:
+        data = {**data, "previous_assignee": old.assignee}
     return AuditEvent(
         at=at,
         kind="action",
@@ -170,7 +173,7 @@ class EscalationDesk:
         knowledge_for: Callable[[Escalation], PendingKnowledge] | None = None,
         **payload: Any,
     ) -> Escalation:
-        """Apply a workflow action (claim, start, update, wait, resume, bounce, resolve) and audit it; with
+        """Apply a workflow action (claim, start, update, wait, resume, bounce, takeover, resolve) and audit it; with
         `knowledge_for`, the knowledge record it builds from the new escalation is written in the same transaction.
 
         Two humans acting at once: the second one's write names a stale version and gets a Conflict (409).

@@ -462,6 +462,42 @@ def test_an_illegal_transition_is_409_and_changes_nothing(
     assert client.get(f"/v1/escalations/{escalation_id}/audit", headers=AGENT).json() == trail_before
 
 
+def test_an_escalation_claimed_by_someone_else_is_theirs_until_taken_over(client: TestClient) -> None:
+    escalation_id = escalate(client)["escalation_id"]
+    bob, alice = {**AGENT, "X-Actor": "agent-bob"}, {**AGENT, "X-Actor": "agent-alice"}
+    assert act(client, escalation_id, "claim", headers=bob).status_code == 200
+
+    claim = act(client, escalation_id, "claim", headers=alice)
+    start = act(client, escalation_id, "start", headers=alice)
+    resolve = client.post(f"/v1/escalations/{escalation_id}/resolve", json={"resolution": "done"}, headers=alice)
+
+    assert "held by agent-bob" in assert_error(claim, 409, "invalid_transition")["message"]
+    assert "start" not in assert_error(claim, 409, "invalid_transition")["details"][0]["allowed"]
+    for refused in (start, resolve):
+        error = assert_error(refused, 409, "invalid_transition")
+        assert "held by agent-bob" in error["message"] and "takeover" in error["message"]
+        assert error["details"][0]["assignee"] == "agent-bob"
+    assert (
+        packet(client, escalation_id)["state"] == "claimed" and packet(client, escalation_id)["assignee"] == "agent-bob"
+    )
+    # The explicit way: a takeover with a reason, audited with whose it was; then it is Alice's to work.
+    assert_error(act(client, escalation_id, "takeover", headers=alice), 422, "validation_failed")
+    taken = act(client, escalation_id, "takeover", headers=alice, reason="Bob is on leave")
+    assert taken.status_code == 200 and taken.json()["assignee"] == "agent-alice"
+    assert act(client, escalation_id, "start", headers=alice).status_code == 200
+    assert_error(act(client, escalation_id, "wait", headers=bob), 409, "invalid_transition")
+    done = client.post(f"/v1/escalations/{escalation_id}/resolve", json={"resolution": "done"}, headers=alice)
+    assert done.status_code == 200 and done.json()["escalation"]["assignee"] == "agent-alice"
+    takeover = [
+        e
+        for e in client.get(f"/v1/escalations/{escalation_id}/audit", headers=AGENT).json()
+        if e["action"] == "takeover"
+    ]
+    assert [(e["actor"], e["data"]["previous_assignee"], e["data"]["reason"]) for e in takeover] == [
+        ("agent-alice", "agent-bob", "Bob is on leave")
+    ]
+
+
 @pytest.mark.parametrize(
     ("action", "body", "field"),
     [
@@ -539,8 +575,10 @@ def test_the_audit_trail_lists_the_decision_the_creation_and_every_action_in_ord
     steps = [
         ("claim", {"X-Actor": "agent-ana"}, {}),
         ("start", {"X-Actor": "agent-ana"}, {}),
+        ("takeover", {"X-Actor": "agent-bo"}, {"reason": "ana is off today"}),
         ("wait", {"X-Actor": "agent-bo"}, {"note": "asked for logs"}),
         ("resume", {"X-Actor": "agent-bo"}, {}),
+        ("takeover", {"X-Actor": "agent-cy"}, {"reason": "night shift"}),
         ("resolve", {"X-Actor": "agent-cy"}, {"resolution": "explained"}),
     ]
     for action, actor, body in steps:
@@ -560,9 +598,16 @@ def test_the_audit_trail_lists_the_decision_the_creation_and_every_action_in_ord
     assert [(e["data"]["from"], e["data"]["to"]) for e in trail[2:]] == [
         ("escalated", "claimed"),
         ("claimed", "started"),
+        ("started", "started"),
         ("started", "waiting_on_customer"),
         ("waiting_on_customer", "started"),
+        ("started", "started"),
         ("started", "resolved"),
+    ]
+    takeovers = [e["data"] for e in trail if e["action"] == "takeover"]
+    assert [(d["previous_assignee"], d["reason"]) for d in takeovers] == [
+        ("agent-ana", "ana is off today"),
+        ("agent-bo", "night shift"),
     ]
     assert trail[-1]["data"]["resolution"] == "explained"
     ids = [e["id"] for e in full]

@@ -19,6 +19,7 @@ PAYLOAD: dict[Action, dict[str, str]] = {
     Action.BOUNCE: {"reason": "Not an engineering issue"},
     Action.RESOLVE: {"resolution": "Cleared the stuck export job"},
     Action.SELF_SERVE: {"page": "other"},
+    Action.TAKEOVER: {"reason": "Ana is off sick"},
 }
 
 # The shortest path of actions from a fresh packet (escalated) to each state.
@@ -98,12 +99,15 @@ EXPECTED_TARGET = {
 def test_every_legal_transition(state: State, action: Action) -> None:
     before = in_state(state)
 
-    after = act(before, action, 30, **PAYLOAD.get(action, {}))
+    # A takeover is someone else's (the state paths are ana's)
+    after = act(before, action, 30, actor="ben" if action is Action.TAKEOVER else "ana", **PAYLOAD.get(action, {}))
 
-    expected = EXPECTED_TARGET.get(action, state)  # update keeps the state
+    expected = EXPECTED_TARGET.get(action, state)  # update and takeover keep the state
     assert after.state is expected
     if action is Action.UPDATE:
         assert after == before
+    elif action is Action.TAKEOVER:
+        assert after == before.model_copy(update={"assignee": "ben"})
     else:
         assert after.timestamps[expected] == at(minutes=30)
 
@@ -134,9 +138,21 @@ def test_resolved_is_final() -> None:
 def test_the_state_diagram() -> None:
     assert allowed_actions(State.CREATED) == []
     assert allowed_actions(State.ESCALATED) == [Action.CLAIM, Action.UPDATE, Action.BOUNCE, Action.SELF_SERVE]
-    assert allowed_actions(State.CLAIMED) == [Action.START, Action.UPDATE, Action.BOUNCE, Action.SELF_SERVE]
-    assert allowed_actions(State.STARTED) == [Action.UPDATE, Action.WAIT, Action.BOUNCE, Action.RESOLVE]
-    assert allowed_actions(State.WAITING_ON_CUSTOMER) == [Action.UPDATE, Action.RESUME, Action.RESOLVE]
+    assert allowed_actions(State.CLAIMED) == [
+        Action.START,
+        Action.UPDATE,
+        Action.BOUNCE,
+        Action.SELF_SERVE,
+        Action.TAKEOVER,
+    ]
+    assert allowed_actions(State.STARTED) == [
+        Action.UPDATE,
+        Action.WAIT,
+        Action.BOUNCE,
+        Action.RESOLVE,
+        Action.TAKEOVER,
+    ]
+    assert allowed_actions(State.WAITING_ON_CUSTOMER) == [Action.UPDATE, Action.RESUME, Action.RESOLVE, Action.TAKEOVER]
     assert allowed_actions(State.BOUNCED_BACK) == [Action.CLAIM, Action.UPDATE, Action.SELF_SERVE]
     assert allowed_actions(State.SELF_SERVED) == []
 
@@ -162,7 +178,7 @@ def test_a_bounce_returns_the_escalation_to_the_queue() -> None:
     assert again.state is State.CLAIMED
     assert again.assignee == "ben"
     assert again.sla.acknowledged_at == at(minutes=1)  # the first acknowledgement stands
-    assert act(again, "start", 32).state is State.STARTED
+    assert act(again, "start", 32, actor="ben").state is State.STARTED
 
 
 @pytest.mark.parametrize("resolution", [None, "", "\n"])
@@ -225,3 +241,46 @@ def test_every_action_accepts_an_optional_note() -> None:
     esc = act(escalation(), "claim", 5, note="Taking this one")
 
     assert esc.state is State.CLAIMED
+
+
+# --- whose escalation it is ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [State.CLAIMED, State.STARTED, State.WAITING_ON_CUSTOMER])
+def test_only_the_assignee_may_work_a_claimed_escalation(state: State) -> None:
+    esc = in_state(state)  # claimed by ana
+    work = [a for a in allowed_actions(state) if a in (Action.START, Action.WAIT, Action.RESUME, Action.RESOLVE)]
+    assert work
+
+    for action in work:
+        with pytest.raises(InvalidTransition) as info:
+            act(esc, action, 30, actor="ben", **PAYLOAD.get(action, {}))
+        assert info.value.status == 409
+        assert "held by ana" in info.value.message and "take it over first" in info.value.message
+        assert info.value.details[0]["assignee"] == "ana"
+        assert "takeover" in info.value.details[0]["allowed"] and action.value not in info.value.details[0]["allowed"]
+        act(esc, action, 30, actor=" ana ", **PAYLOAD.get(action, {}))  # the holder may, whatever the spacing
+
+
+def test_a_claim_on_someone_elses_escalation_names_them_and_offers_no_work_on_it() -> None:
+    esc = in_state(State.CLAIMED)
+
+    with pytest.raises(InvalidTransition) as info:
+        act(esc, Action.CLAIM, 30, actor="ben")
+
+    assert "held by ana" in info.value.message
+    assert info.value.details[0]["allowed"] == ["update", "bounce", "takeover"]  # not "start": that is ana's
+
+
+def test_a_takeover_makes_it_the_actors_and_keeps_state_and_clock() -> None:
+    esc = in_state(State.WAITING_ON_CUSTOMER)
+
+    taken = act(esc, Action.TAKEOVER, 30, actor="ben", reason="Ana is off sick")
+    resolved = act(taken, Action.RESOLVE, 31, actor="ben", resolution="Re-ran the export")
+
+    assert taken.assignee == "ben" and taken.state is State.WAITING_ON_CUSTOMER and taken.sla == esc.sla
+    assert resolved.assignee == "ben" and resolved.state is State.RESOLVED
+    with pytest.raises(InvalidTransition, match="already yours"):
+        act(taken, Action.TAKEOVER, 32, actor="ben", reason="again")
+    with pytest.raises(ValidationFailed):
+        act(esc, Action.TAKEOVER, 30, actor="ben")  # a reason is required

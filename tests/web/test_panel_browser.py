@@ -12,7 +12,7 @@ from tests.web.conftest import Live, axe_violations, shot
 
 from deflect.api.stream import pieces
 from deflect.config import DEV_AGENT_KEY
-from deflect.domain.escalation import Priority
+from deflect.domain.escalation import Priority, State
 from deflect.domain.models import Audience
 from deflect.testing.store_contract import T0, make_escalation
 
@@ -243,9 +243,22 @@ def test_queue_claims_and_notes(page: Any, live: Live) -> None:
 def test_the_queue_puts_an_old_urgent_escalation_first_counts_them_and_loads_more(page: Any, live: Live) -> None:
     # Behind more than a page of newer minor ones (the walkthrough: 20 newest shown, the old high ones hidden).
     store = live.service.desk.store
-    store.create(make_escalation("esc_old_critical", T0, priority=Priority.CRITICAL))
-    for i in range(22):
-        store.create(make_escalation(f"esc_new_low_{i:02d}", T0 + timedelta(days=1, minutes=i), priority=Priority.LOW))
+    created = [make_escalation("esc_old_critical", T0, priority=Priority.CRITICAL)]
+    created += [
+        make_escalation(f"esc_new_low_{i:02d}", T0 + timedelta(days=1, minutes=i), priority=Priority.LOW)
+        for i in range(22)
+    ]
+    for esc in created:
+        store.create(esc)
+    try:
+        check_the_queue(page, live)
+    finally:  # out of the session's queue again: the other tests find theirs on its first page
+        for esc in created:
+            store.update(esc.model_copy(update={"state": State.RESOLVED}), store.get(esc.id).version)
+
+
+def check_the_queue(page: Any, live: Live) -> None:
+    store = live.service.desk.store
     open_ids = {e.id for e in store.list(state=live.service.desk.open_states(), limit=None)}
     open_panel(page, live)
     page.wait_for_selector("#queue li[data-id='esc_old_critical']")
@@ -266,6 +279,37 @@ def test_the_queue_puts_an_old_urgent_escalation_first_counts_them_and_loads_mor
     page.get_by_role("button", name="Open", exact=True).click()
     page.wait_for_function("() => document.getElementById('packet').textContent.includes('esc_new_low_03')")
     assert page.locator("#escalation").is_visible()
+
+
+def test_resolve_never_acts_on_someone_elses_claim_and_a_takeover_is_explicit(page: Any, live: Live) -> None:
+    esc = live.service.ask("What is the weather on Venus tomorrow?", Audience.AGENT)
+    assert esc.escalation_id
+    live.service.desk.act(esc.escalation_id, "claim", "agent-bob")
+    open_panel(page, live)
+    page.get_by_label("Open by reference").fill(esc.escalation_id)
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.wait_for_function("() => document.getElementById('packet').textContent.includes('agent-bob')")
+    assert "Held by" in page.locator("#packet").inner_text()
+    item = page.locator("#queue > li", has_text=esc.escalation_id)
+    assert "held by agent-bob" in item.inner_text()
+    item.get_by_role("button", name=f"Resolve {esc.escalation_id}").click()
+    page.get_by_label("Resolution").fill("Venus has no forecasts either.")
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    page.wait_for_function("() => document.getElementById('status').dataset.kind === 'error'")
+
+    assert "held by agent-bob" in status(page) and "take it over" in status(page)
+    stored = live.service.desk.get(esc.escalation_id)
+    assert (stored.state.value, stored.assignee, stored.resolution) == ("claimed", "agent-bob", None)
+
+    page.get_by_label("Take over from agent-bob: why?").fill("Bob is on leave")
+    page.get_by_role("button", name="Take over").click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Took over')")
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Resolved')")
+    stored = live.service.desk.get(esc.escalation_id)
+    assert stored.state.value == "resolved" and stored.assignee not in (None, "agent-bob")
+    takeover = [e for e in live.service.desk.audit(escalation_id=esc.escalation_id) if e.action == "takeover"]
+    assert [(e.data["previous_assignee"], e.data["reason"]) for e in takeover] == [("agent-bob", "Bob is on leave")]
 
 
 def test_html_in_a_source_is_shown_as_text_never_run(page: Any, live: Live) -> None:

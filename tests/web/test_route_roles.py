@@ -37,7 +37,7 @@ WHO_MAY: dict[tuple[str, str], str] = {
     ("post", "/v1/escalations/{escalation_id}/{action}"): STAFF,
     **{
         ("post", f"/v1/escalations/{{escalation_id}}/{action}"): STAFF
-        for action in ("claim", "start", "update", "wait", "resume", "bounce")
+        for action in ("claim", "start", "update", "wait", "resume", "bounce", "takeover")
     },
     ("post", "/v1/escalations/{escalation_id}/self_serve"): CUSTOMER,
     ("get", "/v1/escalations/{escalation_id}/audit"): STAFF,

@@ -32,7 +32,7 @@ class ActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(None, max_length=10_000)
-    reason: str | None = Field(None, max_length=2_000, description="Required for bounce.")
+    reason: str | None = Field(None, max_length=2_000, description="Required for bounce and takeover.")
 
 
 class ResolveRequest(BaseModel):

@@ -7,6 +7,7 @@
                     └──────bounce───────┴─────bounce─────┴──> bounced_back ──claim──> claimed ...
 
     escalated, claimed, bounced_back ──self_serve──> self_served   (the customer: a page solved it)
+    claimed, started, waiting_on_customer ──takeover──> the same state, the actor as assignee
 
 - `build_escalation` files a packet directly in `escalated` (stamping `created` and `escalated`); no action
   applies to `created`.
@@ -21,7 +22,12 @@
   The SLA clock stops without being acknowledged (no human acknowledged it), the assignee is kept for the
   record. `self_served` is final, like `resolved`; it carries no resolution, so no knowledge comes of it.
 - `update` adds a note (kept in the audit log by the caller) and changes nothing on the escalation.
-- The actor is recorded as assignee on `claim`; who may act is the caller's (service's) rule, not this module's.
+- The actor is recorded as assignee on `claim`, and a claim makes the escalation theirs: `start`, `wait`, `resume`
+  and `resolve` are the assignee's alone (HOLDER_ACTIONS); anyone else gets InvalidTransition (409) naming the
+  assignee, so nobody works, and is credited for, an escalation under someone else's name silently. Anyone else
+  may add a note, bounce it (where bounce is allowed), or `takeover` with a reason: the actor becomes the assignee,
+  the state and the SLA clock stay as they are (the caller audits who held it before).
+  Whether a caller may act at all (staff, not customers) is the caller's (service's) rule, not this module's.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Action(StrEnum):
     BOUNCE = "bounce"
     RESOLVE = "resolve"
     SELF_SERVE = "self_serve"
+    TAKEOVER = "takeover"
 
 
 # The customer's action; every other one is the agents'.
@@ -64,7 +71,11 @@ TRANSITIONS: dict[Action, tuple[frozenset[State], State | None]] = {
     Action.BOUNCE: (frozenset({State.ESCALATED, State.CLAIMED, State.STARTED}), State.BOUNCED_BACK),
     Action.RESOLVE: (frozenset({State.STARTED, State.WAITING_ON_CUSTOMER}), State.RESOLVED),
     Action.SELF_SERVE: (frozenset({State.ESCALATED, State.CLAIMED, State.BOUNCED_BACK}), State.SELF_SERVED),
+    Action.TAKEOVER: (frozenset({State.CLAIMED, State.STARTED, State.WAITING_ON_CUSTOMER}), None),
 }
+
+# What only the assignee may do once an escalation is claimed: the work itself, so it is credited to whoever did it.
+HOLDER_ACTIONS = frozenset({Action.START, Action.WAIT, Action.RESUME, Action.RESOLVE})
 
 # The text an action must carry; every action may also carry an optional `note`.
 REQUIRED_TEXT: dict[Action, str] = {
@@ -72,12 +83,29 @@ REQUIRED_TEXT: dict[Action, str] = {
     Action.BOUNCE: "reason",
     Action.RESOLVE: "resolution",
     Action.SELF_SERVE: "page",
+    Action.TAKEOVER: "reason",
 }
 
 
 def allowed_actions(state: State) -> list[Action]:
     """The actions `apply` accepts in this state, in declaration order."""
     return [action for action, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+def _held_by_other(escalation: Escalation, actor: str) -> str | None:
+    """The assignee, when the escalation is claimed by someone other than `actor`; None otherwise."""
+    holder = escalation.assignee
+    return holder if holder and holder != actor.strip() else None
+
+
+def _allowed_for(escalation: Escalation, holder: str | None, customer: bool) -> list[str]:
+    """The actions to suggest to whoever was refused: staff are not offered the customer's action, nor the customer
+    staff's; someone else's escalation offers no work on it, one's own no takeover."""
+    return [
+        a.value
+        for a in allowed_actions(escalation.state)
+        if (a in CUSTOMER_ACTIONS) is customer and a not in (HOLDER_ACTIONS if holder else {Action.TAKEOVER})
+    ]
 
 
 def _self_served_page(escalation: Escalation, page: str) -> str:
@@ -125,17 +153,29 @@ def apply(escalation: Escalation, action: Action | str, actor: str, now: datetim
     act = _parse_action(action)
     sources, target = TRANSITIONS[act]
     state = escalation.state
+    holder = _held_by_other(escalation, actor or "")
+    held = f", held by {holder}" if holder else ""
     if state not in sources:
-        # The hint is for whoever acts here: staff are not offered the customer's action, nor the customer staff's.
-        mine = act in CUSTOMER_ACTIONS
-        allowed = [a.value for a in allowed_actions(state) if (a in CUSTOMER_ACTIONS) is mine]
+        allowed = _allowed_for(escalation, holder, customer=act in CUSTOMER_ACTIONS)
         if allowed:
             hint = f"allowed: {', '.join(allowed)}"
         else:
             hint = f"{state.value} is final" if not allowed_actions(state) else "no action of this kind is allowed"
         raise InvalidTransition(
-            f"cannot {act.value} escalation {escalation.id}: it is {state.value} ({hint})",
-            [{"state": state.value, "action": act.value, "allowed": allowed}],
+            f"cannot {act.value} escalation {escalation.id}: it is {state.value}{held} ({hint})",
+            [{"state": state.value, "action": act.value, "allowed": allowed, "assignee": escalation.assignee}],
+        )
+    if holder and act in HOLDER_ACTIONS:
+        allowed = _allowed_for(escalation, holder, customer=False)
+        raise InvalidTransition(
+            f"cannot {act.value} escalation {escalation.id}: it is {state.value}{held}, and only they may work it; "
+            f"take it over first, with a reason (allowed: {', '.join(allowed)})",
+            [{"state": state.value, "action": act.value, "allowed": allowed, "assignee": holder}],
+        )
+    if act is Action.TAKEOVER and escalation.assignee and not holder:
+        raise InvalidTransition(
+            f"cannot takeover escalation {escalation.id}: it is already yours",
+            [{"state": state.value, "action": act.value, "allowed": [], "assignee": escalation.assignee}],
         )
     if not actor or not actor.strip():
         raise ValidationFailed("an action needs an actor", [{"field": "actor", "problem": "empty"}])
@@ -157,6 +197,8 @@ def apply(escalation: Escalation, action: Action | str, actor: str, now: datetim
         update = {"sla": sla.resume(escalation.sla, now)}
     elif act is Action.BOUNCE:
         update = {"bounce_reason": text, "assignee": None}
+    elif act is Action.TAKEOVER:
+        update = {"assignee": actor.strip()}
     elif act is Action.RESOLVE:
         update = {"resolution": text, "sla": sla.resolve(escalation.sla, now)}
     elif act is Action.SELF_SERVE:

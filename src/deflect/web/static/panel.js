@@ -367,7 +367,7 @@ function showPacket(view) {
   add("Acknowledge by", `${when(view.sla.acknowledge_deadline)}${view.sla.acknowledge_breached ? " (breached)" : ""}`);
   add("Resolve by", `${when(view.sla.resolve_deadline)}${view.sla.resolve_breached ? " (breached)" : ""}`);
   add("Reasons", esc.reasons.map(reasonText).join(" "));
-  if (esc.assignee) add("Assignee", esc.assignee);
+  if (esc.assignee) add("Held by", esc.assignee);
   // An anonymous widget visitor's only channel: the address they left after the hand-off.
   if (esc.contact_email) add("Reply by email to", esc.contact_email);
   // Withdrawn by the customer: which page solved it ("other": something deflect did not suggest). Nothing to do.
@@ -385,8 +385,44 @@ function showPacket(view) {
     li.append(label, ": ", item.value == null ? "missing, ask the customer" : item.value);
     ul.append(li);
   }
-  packet.append(h, ul, ...shownToCustomer(esc.sources || []));
+  packet.append(h, ul, ...shownToCustomer(esc.sources || []), ...takeoverForm(esc));
   $("escalation").hidden = false;
+}
+
+// A claim makes an escalation its assignee's: only they may start, wait, resume or resolve it (the API refuses
+// anyone else with a 409 naming them). Taking it over is an explicit, audited action with a reason.
+function takeoverForm(esc) {
+  const held = esc.assignee && ["claimed", "started", "waiting_on_customer"].includes(esc.state);
+  if (!held || (state.agent && esc.assignee === state.agent)) return [];
+  const form = document.createElement("form");
+  form.className = "takeover";
+  const label = document.createElement("label");
+  label.htmlFor = "takeover-reason";
+  label.textContent = `Take over from ${esc.assignee}: why?`;
+  const input = document.createElement("input");
+  input.id = "takeover-reason";
+  input.required = true;
+  input.maxLength = 2000;
+  const go = document.createElement("button");
+  go.type = "submit";
+  go.textContent = "Take over";
+  form.append(label, input, go);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const esc2 = await postJson(
+        `/v1/escalations/${encodeURIComponent(esc.id)}/takeover`,
+        { reason: input.value.trim() },
+        headers(),
+      );
+      await openEscalation(esc.id);
+      say(`Took over ${esc.id} from ${esc.assignee}; it is ${esc2.assignee}'s now.`);
+      loadQueue();
+    } catch (error) {
+      say(problem(error), "error");
+    }
+  });
+  return [form];
 }
 
 // What the customer read quoted from a suggested page with the hand-off (the checklist only says "with a quoted
@@ -466,12 +502,18 @@ async function resolve(event) {
   if (!esc) return;
   const id = encodeURIComponent(esc.id);
   try {
-    // resolve is allowed from `started`: take the steps an agent would (claim, start) first.
+    // resolve is allowed from `started`: take the steps an agent would (claim, start) first. Only for one nobody
+    // holds, or one this agent holds: on someone else's claim `start` is refused naming them, and nothing is done.
     let current = esc.state;
+    const steps = [];
     if (current === "escalated" || current === "bounced_back") {
       current = (await postJson(`/v1/escalations/${id}/claim`, {}, headers())).state;
+      steps.push("claimed");
     }
-    if (current === "claimed") current = (await postJson(`/v1/escalations/${id}/start`, {}, headers())).state;
+    if (current === "claimed") {
+      current = (await postJson(`/v1/escalations/${id}/start`, {}, headers())).state;
+      steps.push("started");
+    }
     const done = await postJson(
       `/v1/escalations/${id}/resolve`,
       { resolution: $("resolution").value.trim(), publish: $("publish").checked },
@@ -479,8 +521,9 @@ async function resolve(event) {
     );
     $("resolve-form").hidden = true;
     await openEscalation(esc.id);
+    const first = steps.length ? ` (${steps.join(" and ")} it first, as you)` : "";
     say(
-      `Resolved ${esc.id}. New knowledge ${done.knowledge_sources.join(", ")} ` +
+      `Resolved ${esc.id}${first}. New knowledge ${done.knowledge_sources.join(", ")} ` +
         `searchable after ${Math.round(done.searchable_ms)} ms.`,
     );
     loadQueue();
@@ -536,7 +579,7 @@ function queueItem(esc) {
   title.append(strong);
   const meta = document.createElement("p");
   meta.className = "muted";
-  meta.textContent = `${esc.id} · ${esc.priority} · ${esc.state.replace(/_/g, " ")}${esc.assignee ? ` · ${esc.assignee}` : ""}`;
+  meta.textContent = `${esc.id} · ${esc.priority} · ${esc.state.replace(/_/g, " ")}${esc.assignee ? ` · held by ${esc.assignee}` : ""}`;
   const buttons = document.createElement("div");
   buttons.className = "actions";
   const button = (label, handler) => {
