@@ -14,6 +14,7 @@ from deflect.api.stream import pieces
 from deflect.config import DEV_AGENT_KEY
 from deflect.domain.escalation import Priority, State
 from deflect.domain.models import Audience
+from deflect.errors import IndexUnavailable
 from deflect.testing.store_contract import T0, make_escalation
 
 pytestmark = pytest.mark.browser
@@ -222,6 +223,29 @@ def test_resolve_makes_the_next_identical_question_answered(page: Any, live: Liv
     assert "Answered" in page.locator("#verdict").text_content()
     assert "landscape" in page.locator("#answer").inner_text()
     assert page.locator("#citations li").first.locator(".source-id").inner_text().startswith("esc:")
+
+
+def test_a_pending_resolution_says_so_and_why_and_the_view_shows_the_resolution(
+    page: Any, live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = "Why does the timeline print upside down on Letter paper?"
+
+    def index_down(records: object) -> object:
+        raise IndexUnavailable("the index is down")
+
+    monkeypatch.setattr(live.service, "_write_and_index", index_down)  # the resolve commits, the indexing fails
+    open_panel(page, live)
+    ask(page, question)
+    page.get_by_role("button", name="Resolve with this answer").click()
+    page.get_by_label("Resolution").fill("Turn off 'mirror pages' in the print dialog.")
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Resolved')")
+
+    assert "pending, not searchable yet (the index is down)" in status(page)
+    assert "searchable after" not in status(page)
+    packet = page.locator("#packet").inner_text()
+    assert "Turn off 'mirror pages' in the print dialog." in packet
+    assert "pending (the index is down)" in packet
 
 
 def test_queue_claims_and_notes(page: Any, live: Live) -> None:

@@ -370,6 +370,9 @@ function showPacket(view) {
   if (esc.assignee) add("Held by", esc.assignee);
   // An anonymous widget visitor's only channel: the address they left after the hand-off.
   if (esc.contact_email) add("Reply by email to", esc.contact_email);
+  add("Resolution", esc.resolution);
+  const known = view.knowledge;
+  if (known) add("Knowledge", `${known.sources.join(", ")}: ${known.state}${known.last_error ? ` (${known.last_error})` : ""}`);
   // Withdrawn by the customer: which page solved it ("other": something deflect did not suggest). Nothing to do.
   if (esc.state === "self_served") add("Solved by the customer with", esc.self_served_page || "other");
   packet.append(dl);
@@ -520,16 +523,25 @@ async function resolve(event) {
       headers(),
     );
     $("resolve-form").hidden = true;
-    await openEscalation(esc.id);
+    const view = await openEscalation(esc.id);
     const first = steps.length ? ` (${steps.join(" and ")} it first, as you)` : "";
-    say(
-      `Resolved ${esc.id}${first}. New knowledge ${done.knowledge_sources.join(", ")} ` +
-        `searchable after ${Math.round(done.searchable_ms)} ms.`,
-    );
+    say(`Resolved ${esc.id}${first}. ${knowledgeText(done, view.knowledge)}`);
     loadQueue();
   } catch (error) {
     say(problem(error), "error");
   }
+}
+
+// What became of the resolution's knowledge. `pending`: committed, but the index could not take it yet (the API
+// gives no time then); the knowledge job retries it, and the escalation view says why it is waiting.
+function knowledgeText(done, known) {
+  const sources = done.knowledge_sources.join(", ");
+  if (!sources) return "No new knowledge was recorded.";
+  if (done.knowledge_state === "pending" || done.searchable_ms == null) {
+    const why = known && known.last_error ? ` (${known.last_error})` : "";
+    return `New knowledge ${sources} is pending, not searchable yet${why}: deflect retries it.`;
+  }
+  return `New knowledge ${sources} searchable after ${Math.round(done.searchable_ms)} ms.`;
 }
 
 // --- feedback ----------------------------------------------------------------------------------------------------
