@@ -166,3 +166,27 @@ def test_chatwoot_messages_are_taken_from_the_origins_the_panel_setting_names(
 ) -> None:
     # hosts.js (Chatwoot posts with target "*") reads panel_origins as the CSP frame-ancestors does, wildcard included
     assert call(blank, "hosts.js", "originAllowed", origin, allowed) is expected
+
+
+PLAIN = """async ([text, drop]) => {
+    const m = await import('/static/deflect/markdown.js');
+    return m.plainText(text, drop.length ? { cite: (n) => (drop.includes(n) ? "" : `[${n}]`) } : {});
+}"""
+
+
+def test_plain_text_is_what_a_customer_reads(blank: Any) -> None:
+    text = (
+        "## Turn off the greeting\n\n**Run** this in _fish_ [1]:\n\n```fish-docs-samples\nset -U fish_greeting\n"
+        "echo **not bold** `kept` [2]\n```\n\n1. Open `config.fish`.\n- see [the docs](https://help.example/x) [2]\n"
+        "> quoted __text__"
+    )
+
+    plain = blank.evaluate(PLAIN, [text, []])
+    dropped = blank.evaluate(PLAIN, [text, [2]])
+
+    assert plain == (
+        "Turn off the greeting\n\nRun this in fish [1]:\n\nset -U fish_greeting\necho **not bold** `kept` [2]\n\n"
+        "1. Open config.fish.\n- see the docs (https://help.example/x) [2]\nquoted text"
+    )
+    # A marker the caller has no source for is dropped from the prose, never from code.
+    assert "echo **not bold** `kept` [2]" in dropped and "- see the docs (https://help.example/x)\n" in dropped

@@ -4,6 +4,7 @@ resolve feeding the knowledge loop, the queue, sanitised Markdown, keyboard use 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -121,6 +122,50 @@ def test_use_copies_a_public_answer_with_its_sources(page: Any, live: Live) -> N
     votes = live.service.feedback.list(answer_id=answer_id)
     assert len(votes) == 1 and votes[0].helpful is True and votes[0].role == "agent"
     assert votes[0].source_ids and all(s.startswith(("doc:", "esc:")) for s in votes[0].source_ids)
+
+
+FENCED = (
+    "**Turn off the greeting**\n\nRun this once in a terminal [1]:\n\n```fish-docs-samples\nset -U fish_greeting\n"
+    "echo $argv[2]\n```\n\n1. Open a new shell [2].\n2. Ask an admin for credits [3]."
+)
+
+
+def test_use_copies_plain_text_with_code_verbatim_and_a_link_for_a_source_without_a_url(page: Any, live: Live) -> None:
+    """deflect's real answer stream, its text and sources replaced in transit by the walkthrough's: a fenced fish
+    sample, a source with no url of its own (the API gives deflect's page for it, /sources/<id>) and an internal one."""
+    extra = [
+        {"n": 2, "source_id": "doc:fish/greeting.md", "title": "The greeting", "url": "/sources/doc:fish/greeting.md"},
+        {"n": 3, "source_id": "doc:internal/credits.md", "title": "Credits", "url": "", "audience": "internal"},
+    ]
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        blocks = response.text().split("\n\n")
+        for i, block in enumerate(blocks):
+            name, _, data = block.partition("\ndata: ")
+            if name == "event: citations":
+                blocks[i] = f"{name}\ndata: " + json.dumps(
+                    (d := json.loads(data)) | {"citations": d["citations"] + extra}
+                )
+            elif name == "event: delta":
+                blocks[i] = f"{name}\ndata: " + json.dumps({"text": ""})
+            elif name == "event: done":
+                blocks[i] = f"{name}\ndata: " + json.dumps(json.loads(data) | {"answer": FENCED})
+        route.fulfill(response=response, body="\n\n".join(blocks))
+
+    page.route("**/v1/ask/stream", tamper)
+    open_panel(page, live)
+    ask(page, ANSWERABLE)
+    page.get_by_role("button", name="Use", exact=True).click()
+    page.get_by_role("button", name="Use anyway").click()  # it cites an internal source
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Copied')")
+
+    assert clipboard(page) == (
+        "Turn off the greeting\n\nRun this once in a terminal [1]:\n\nset -U fish_greeting\necho $argv[2]\n\n"
+        "1. Open a new shell [2].\n2. Ask an admin for credits.\n\n"
+        "[1] Resetting your password: https://help.example/accounts/reset-password\n"
+        f"[2] The greeting: {live.deflect}/sources/doc:fish/greeting.md"
+    )
 
 
 def test_use_after_choosing_not_helpful_casts_no_vote(page: Any, live: Live) -> None:

@@ -214,10 +214,40 @@ function blocks(lines, options, depth) {
   return frag;
 }
 
-/** The answer as plain text for a reply box: Markdown emphasis dropped, citation markers kept. */
-export function plainText(text) {
-  return String(text ?? "")
-    .replace(/\*\*([^*\n]+)\*\*/g, "$1")
-    .replace(/(?<![\w])__([^_\n]+)__(?![\w])/g, "$1")
-    .trim();
+/** The answer as plain text for a reply box (a customer reads it as it is): code blocks verbatim without their
+ * fences, list markers kept, headings and quotes as their text, emphasis and inline-code backticks dropped, links as
+ * "text (url)". options.cite(n) may return the text for a marker [n] ("" drops it); by default markers are kept. */
+export function plainText(text, options = {}) {
+  const out = [];
+  let fence = null; // the open fence's marker, inside a code block
+  for (const line of String(text ?? "").replace(/\r\n?/g, "\n").split("\n")) {
+    if (fence) {
+      if (line.trim().startsWith(fence)) fence = null;
+      else out.push(line);
+      continue;
+    }
+    const opening = line.match(FENCE);
+    if (opening) {
+      fence = opening[1];
+      continue;
+    }
+    const block = line.match(HEADING) || line.match(QUOTE);
+    const prose = block ? block[block.length - 1] : line;
+    // A dropped marker takes the space before it along ("credits [3]." reads "credits.").
+    out.push(plainInline(prose, options).replace(/[ \t]*\u0000/g, "").replace(/[ \t]+$/, ""));
+  }
+  return out.join("\n").replace(/\n{3,}/g, "\n\n").trim();
+}
+
+function plainInline(text, options) {
+  return text.replace(new RegExp(INLINE.source, "g"), (...m) => {
+    if (m[1]) return m[2];
+    if (m[3]) return options.cite ? options.cite(Number(m[3])) || "\u0000" : m[0];
+    if (m[4]) {
+      const label = plainInline(m[4], options);
+      const href = safeHref(m[5]);
+      return href && href !== label ? `${label} (${href})` : label;
+    }
+    return plainInline(m[6] || m[7] || m[8] || m[9], options);
+  });
 }

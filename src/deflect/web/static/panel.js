@@ -2,7 +2,7 @@
 // Plain ES modules, no build step: what runs is what is in this folder.
 
 import { hostAdapter } from "./hosts.js";
-import { citationHref, plainText, renderMarkdown, safeHref } from "./markdown.js";
+import { citationHref, plainText, renderMarkdown } from "./markdown.js";
 import { getJson, getPage, postJson, streamEvents } from "./sse.js";
 
 const $ = (id) => document.getElementById(id);
@@ -290,12 +290,26 @@ async function ask(question) {
 
 // --- Use ---------------------------------------------------------------------------------------------------------
 
+// The reply a customer reads: plain text, and a line with a link for every source a marker [n] in it names: its
+// own url, else deflect's page for it (/sources/<id>, on deflect's address). Internal sources are never linked,
+// and their markers are dropped, so no marker is left without its source line.
 function replyText() {
   const r = state.result;
-  const body = plainText(r.draft_answer || r.answer);
-  const sources = r.citations
-    .filter((c) => c.audience !== "internal" && safeHref(c.url))
-    .map((c) => `[${c.n}] ${c.title}: ${c.url}`);
+  const lines = new Map();
+  for (const c of r.citations) {
+    if (c.audience === "internal") continue;
+    const href = citationHref(c.url || `/sources/${encodeURIComponent(c.source_id)}`, location.href);
+    if (href) lines.set(c.n, `[${c.n}] ${c.title || c.source_id}: ${href}`);
+  }
+  const cited = new Set();
+  const body = plainText(r.draft_answer || r.answer, {
+    cite: (n) => {
+      if (!lines.has(n)) return "";
+      cited.add(n);
+      return `[${n}]`;
+    },
+  });
+  const sources = [...lines].filter(([n]) => cited.has(n)).map(([, line]) => line);
   return sources.length ? `${body}\n\n${sources.join("\n")}` : body;
 }
 
