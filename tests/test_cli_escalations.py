@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 import deflect.cli_escalations  # noqa: F401  (registers the commands on the app)
+from deflect.api import create_app
 from deflect.cli import app
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
@@ -389,3 +391,82 @@ def test_stats_without_json_prints_a_table(seeded: Seeded) -> None:
     assert result.exit_code == 0, result.output
     assert "escalation_rate" in result.stdout
     assert "0.666" in result.stdout
+
+
+# --- while `deflect serve` runs --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(seeded: Seeded, cli_env: Settings, monkeypatch: pytest.MonkeyPatch) -> DeflectService:
+    """A running server on the CLI's data folder (the seeded service behind the real app, in process): the CLI must
+    hand it the work, as `deflect ingest` and `deflect ask` do, and never build a service of its own."""
+    from deflect.wiring import build_service
+
+    service = build_service(cli_env)  # the seeded, fake-backed one
+
+    def refuse(settings: Settings) -> DeflectService:
+        raise AssertionError("the CLI opened the index itself while a server owns it")
+
+    app = create_app(cli_env, service)
+    monkeypatch.setattr("deflect.wiring.build_service", refuse)
+    monkeypatch.setattr("deflect.handoff.running_server", lambda settings: "http://deflect.test")
+    monkeypatch.setattr(
+        "deflect.handoff.httpx.Client",
+        lambda base_url, headers, timeout: TestClient(app, base_url=base_url, headers=headers),
+    )
+    return service
+
+
+def test_resolve_while_serving_is_done_by_the_server_as_the_actor(seeded: Seeded, served: DeflectService) -> None:
+    assert act(seeded.first, "claim").exit_code == 0  # straight to the database, as before
+    assert act(seeded.first, "start").exit_code == 0
+
+    result = act(seeded.first, "resolve", "--resolution", "No forecasts for Mars; told them.")
+
+    assert result.exit_code == 0, result.output
+    assert "a deflect server is running at http://deflect.test: it resolves" in one_line(result.stderr)
+    assert f"{seeded.first}: resolve -> resolved; searchable as esc:{seeded.first}" in one_line(result.stdout)
+    esc = stored(seeded.first)
+    assert esc.state is State.RESOLVED and esc.assignee == "a1"
+    assert [e.actor for e in trail(seeded.first) if e.action == "resolve"] == ["a1"]
+    hits = served.retriever.retrieve(UNANSWERABLE, Audience.AGENT.visible())
+    assert f"esc:{seeded.first}" in [h.source_id for h in hits]  # in the server's index
+
+
+def test_resolve_while_serving_says_what_the_server_refused(seeded: Seeded, served: DeflectService) -> None:
+    assert act(seeded.first, "claim").exit_code == 0
+    assert act(seeded.first, "start").exit_code == 0
+
+    result = act(seeded.first, "resolve", "--resolution", "mine now", actor="a2")
+
+    assert_clean_failure(result)
+    assert "(invalid_transition)" in result.stderr and "held by a1" in one_line(result.stderr)
+    assert stored(seeded.first).state is State.STARTED
+
+
+def test_gaps_while_serving_is_the_servers_report(seeded: Seeded, served: DeflectService) -> None:
+    import deflect.cli_gaps  # noqa: F401  (registers the command)
+
+    result = invoke("gaps", "--json", "--min-size", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "it makes the report" in one_line(result.stderr)
+    assert json.loads(result.stdout)["escalated"] == served.gaps(days=30, min_size=1).escalated >= 2
+
+
+def test_resolve_while_serving_says_when_the_knowledge_is_pending(
+    seeded: Seeded, served: DeflectService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deflect.errors import IndexUnavailable
+
+    def index_down(records: object) -> object:
+        raise IndexUnavailable("the index is down")
+
+    monkeypatch.setattr(served, "_write_and_index", index_down)
+    assert act(seeded.first, "claim").exit_code == 0
+    assert act(seeded.first, "start").exit_code == 0
+
+    result = act(seeded.first, "resolve", "--resolution", "No forecasts for Mars; told them.")
+
+    assert result.exit_code == 0, result.output  # was a TypeError formatting a null time
+    assert f"knowledge esc:{seeded.first} pending, not searchable yet" in one_line(result.stdout)

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deflect.cli import _errors, _settings, app, out
-from deflect.domain.escalation import Priority, State, Tier
+from deflect.cli import _errors, _settings, app, err, out
+from deflect.domain.escalation import Escalation, Priority, State, Tier
 
 esc_app = typer.Typer(no_args_is_help=True, help="List, inspect and work escalations.")
 audit_app = typer.Typer(no_args_is_help=True, help="Query and export the append-only audit log.")
@@ -148,15 +148,30 @@ def resolve(
     publish: Annotated[bool, typer.Option(help="Make it visible to customers too.")] = False,
     public_resolution: Annotated[str | None, typer.Option(help="An edited customer-facing version.")] = None,
 ) -> None:
-    """Resolve with the resolution text; it is indexed as an `esc:` source right away and written to the kb."""
-    from deflect.wiring import build_service
+    """Resolve with the resolution text; it is indexed as an `esc:` source right away and written to the kb. While
+    `deflect serve` runs on this data folder the server resolves it (it owns the index), with the first agent key in
+    the settings and --actor as the one who resolved it."""
+    from deflect.handoff import resolve_via_server, running_server
 
+    settings = _settings()
+    server = running_server(settings)
     with _errors():
-        service = build_service(_settings())
-        esc, sources, ms = service.resolve_escalation(escalation_id, actor, resolution, publish, public_resolution)
-    out.print(
-        f"{esc.id}: resolve -> {esc.state.value}; searchable as {', '.join(sources)} after {ms:.0f} ms", markup=False
-    )
+        if server is not None:
+            err.print(f"a deflect server is running at {server}: it resolves", style="dim")
+            reply = resolve_via_server(server, settings, escalation_id, actor, resolution, publish, public_resolution)
+            esc = Escalation.model_validate(reply["escalation"])
+            sources, ms = reply["knowledge_sources"], reply["searchable_ms"]
+        else:
+            from deflect.wiring import build_service
+
+            service = build_service(settings)
+            esc, sources, ms = service.resolve_escalation(escalation_id, actor, resolution, publish, public_resolution)
+    # Pending: committed, but the index could not take it yet; the knowledge job indexes it later.
+    if ms is None:
+        knowledge = f"knowledge {', '.join(sources)} pending, not searchable yet (`deflect escalations show` says why)"
+    else:
+        knowledge = f"searchable as {', '.join(sources)} after {ms:.0f} ms"
+    out.print(f"{esc.id}: resolve -> {esc.state.value}; {knowledge}", markup=False)
 
 
 @audit_app.command("show")

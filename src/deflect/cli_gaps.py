@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from deflect.cli import _errors, _settings, app, out
+from deflect.cli import _errors, _settings, app, err, out
 
 if TYPE_CHECKING:  # deflect.gaps brings numpy: imported when `gaps` runs, not for every command's start
     from deflect.gaps import GapFinder, GapReport
@@ -34,9 +34,20 @@ def gaps(
     min_size: Annotated[int, typer.Option("--min-size", min=1, help="Hide clusters smaller than this.")] = 2,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Content gaps: clusters of escalated and unhelpful questions, with nearest sources and warning flags."""
+    """Content gaps: clusters of escalated and unhelpful questions, with nearest sources and warning flags. While
+    `deflect serve` runs on this data folder the server makes the report (it owns the index)."""
+    from deflect.handoff import gaps_via_server, running_server
+
+    settings = _settings()
+    server = running_server(settings)
     with _errors():
-        report = _finder().gaps(days=days, min_size=min_size)
+        if server is not None:
+            from deflect.gaps import GapReport
+
+            err.print(f"a deflect server is running at {server}: it makes the report", style="dim")
+            report = GapReport.model_validate(gaps_via_server(server, settings, days, min_size))
+        else:
+            report = _finder().gaps(days=days, min_size=min_size)
     if as_json:
         print(report.model_dump_json(indent=2))
         return

@@ -1,7 +1,9 @@
 """One owner of the index while serving: `deflect serve` leaves a marker (pid and URL) in the data folder, and
 `deflect ingest` hands its work to that server (POST /v1/admin/ingest, then polls GET /v1/jobs) instead of
 writing the index from a second process, which broke every ask on embedded Chroma until a restart; `deflect ask`
-asks it (POST /v1/ask). The embedded index refuses a second process anyway (deflect.index.owner)."""
+asks it (POST /v1/ask), `deflect escalations resolve` resolves there (the resolution's knowledge goes into its
+index) and `deflect gaps` asks it for the report (which reads the index). The embedded index refuses a second
+process anyway (deflect.index.owner)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -99,6 +102,56 @@ def ask_via_server(url: str, settings: Settings, question: str, agent: bool) -> 
         raise DeflectError(f"the server refused the question ({reply.status_code}): {_error(reply)}")
     result: dict[str, Any] = reply.json()
     return result
+
+
+def resolve_via_server(
+    url: str,
+    settings: Settings,
+    escalation_id: str,
+    actor: str,
+    resolution: str,
+    publish: bool,
+    public_resolution: str | None,
+) -> dict[str, Any]:
+    """Have the running server resolve, as `actor` (an agent key, X-Actor), and return its reply (ResolveResponse).
+    Its refusals come back as the same error (a claim held by someone else: invalid_transition, naming them)."""
+    body = {"resolution": resolution, "publish": publish, "public_resolution": public_resolution}
+    headers = {**_bearer(settings.agent_api_keys, "DEFLECT_AGENT_API_KEYS", "resolving there"), "X-Actor": actor}
+    path = f"/v1/escalations/{quote(escalation_id, safe='')}/resolve"
+    return _call(url, "POST", path, headers, timeout=60.0, json=body)
+
+
+def gaps_via_server(url: str, settings: Settings, days: float, min_size: int) -> dict[str, Any]:
+    """The running server's content-gaps report (GET /v1/gaps)."""
+    headers = _bearer(settings.agent_api_keys, "DEFLECT_AGENT_API_KEYS", "asking it for the gaps")
+    return _call(url, "GET", "/v1/gaps", headers, timeout=300.0, params={"days": days, "min_size": min_size})
+
+
+def _call(url: str, method: str, path: str, headers: dict[str, str], timeout: float, **request: Any) -> dict[str, Any]:
+    """One request to the running server: its JSON reply, or its error raised again as the DeflectError it was."""
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=timeout) as client:
+            reply = client.request(method, path, **request)
+    except httpx.HTTPError as exc:
+        raise DeflectError(f"the server at {url} did not answer: {exc}") from exc
+    if reply.status_code != 200:
+        raise _raised(reply)
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def _raised(response: httpx.Response) -> DeflectError:
+    """The server's error body as the DeflectError subclass with its code (the message and details as sent)."""
+    try:
+        error = response.json()["error"]
+        code, message, details = str(error["code"]), str(error["message"]), list(error.get("details") or [])
+    except (ValueError, KeyError, TypeError):
+        return DeflectError(f"the server answered {response.status_code}: {response.text[:200]}")
+    known = [DeflectError]
+    for cls in known:  # every subclass, at any depth (IndexInUse is IndexUnavailable's)
+        known.extend(cls.__subclasses__())
+    cls = next((c for c in known if c.code == code), DeflectError)
+    return cls(message, details)
 
 
 def _bearer(keys: list[str], setting: str, doing: str) -> dict[str, str]:
