@@ -19,10 +19,11 @@ from deflect.api import create_app
 from deflect.cli import app
 from deflect.config import Settings
 from deflect.desk import EscalationDesk
-from deflect.domain.escalation import AuditEvent, Escalation, State
+from deflect.domain.escalation import AuditEvent, Escalation, Priority, State
 from deflect.domain.models import Audience
 from deflect.service import DeflectService
 from deflect.store.sql import SqlStore
+from deflect.testing.store_contract import T0, make_escalation
 from deflect.wiring import build_desk
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,6 +149,18 @@ def test_list_filters_by_state(seeded: Seeded) -> None:
 
     assert [e["id"] for e in claimed] == [seeded.first]
     assert [e["id"] for e in waiting] == [seeded.second]
+
+
+def test_list_by_priority_puts_the_most_urgent_first_and_the_table_says_how_many_match(seeded: Seeded) -> None:
+    with opened_desk() as desk:
+        desk.store.create(make_escalation("esc_old_critical", T0, priority=Priority.CRITICAL))
+
+    urgent = json.loads(invoke("escalations", "list", "--open", "--order", "priority", "--json").stdout)
+    newest = json.loads(invoke("escalations", "list", "--open", "--json").stdout)
+    table = invoke("escalations", "list", "--order", "priority", "--limit", "1")
+
+    assert urgent[0]["id"] == "esc_old_critical" and newest[-1]["id"] == "esc_old_critical"
+    assert "1 escalations of 3" in table.stdout and "esc_old_" in table.stdout  # ids are cut to the width
 
 
 def test_list_of_an_empty_database_is_an_empty_json_list(cli_env: Settings) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from deflect.cli import _errors, _settings, app, err, out
 from deflect.domain.escalation import Escalation, Priority, State, Tier
+from deflect.escalations.queue import Order
 
 esc_app = typer.Typer(no_args_is_help=True, help="List, inspect and work escalations.")
 audit_app = typer.Typer(no_args_is_help=True, help="Query and export the append-only audit log.")
@@ -36,17 +37,21 @@ def list_(
     ] = False,
     priority: Annotated[Priority | None, typer.Option(help="Only this priority.")] = None,
     tier: Annotated[Tier | None, typer.Option(help="Only this tier.")] = None,
+    order: Annotated[
+        Order, typer.Option(help="newest, or priority: critical to low, then the next SLA deadline (a work queue).")
+    ] = Order.NEWEST,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Escalations, newest first."""
+    """Escalations, newest first (or most urgent first with --order priority)."""
     with _errors():
         desk = _desk()
-        items = desk.list(state=desk.open_states() if open_only else state, priority=priority, tier=tier, limit=limit)
+        states = desk.open_states() if open_only else state
+        items, total = desk.page(state=states, priority=priority, tier=tier, order=order, limit=limit)
     if as_json:
         print(json.dumps([e.model_dump(mode="json") for e in items], indent=2))
         return
-    table = Table(title=f"{len(items)} escalations")
+    table = Table(title=f"{len(items)} escalations" + (f" of {total}" if total > len(items) else ""))
     for col in ("id", "created", "state", "priority", "tier", "reasons", "question"):
         table.add_column(col)
     for e in items:
