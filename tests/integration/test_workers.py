@@ -154,7 +154,7 @@ def test_rate_limits_and_feedback_votes_are_counted_once_across_processes(
             resp = httpx.post(
                 f"{dep.url}/widget/v1/{DEV_WIDGET_ID}/answers/ans_none/feedback",
                 json={"helpful": True},
-                headers={"Origin": "http://localhost:8080", "X-Deflect-Session": f"sess_workers_{i:04d}"},
+                headers={"Origin": dep.url, "X-Deflect-Session": f"sess_workers_{i:04d}"},
                 timeout=30,
             )
             statuses.append(resp.status_code)
