@@ -47,10 +47,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def asker_names(
+    customer_id: str | None, customer_name: str | None, claimed: Mapping[str, str] | None
+) -> builtins.list[str]:
+    """The asker's names and ids, trusted and claimed: removed from every text stored about them."""
+    claimed = claimed or {}
+    return [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
+
+
 def customer_names(escalation: Escalation) -> builtins.list[str]:
-    """The customer's names and ids the packet holds: removed from every text stored about it."""
-    claimed = [escalation.claimed_customer.get("id"), escalation.claimed_customer.get("name")]
-    return [n for n in (escalation.customer_id, escalation.customer_name, *claimed) if n]
+    """The customer's names and ids the packet holds (asker_names of its customer)."""
+    return asker_names(escalation.customer_id, escalation.customer_name, escalation.claimed_customer)
 
 
 def action_event(

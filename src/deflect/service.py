@@ -17,7 +17,7 @@ from deflect.answer.names import unknown_names
 from deflect.answer.passages import neighbours_wanted
 from deflect.bounded import Bounded
 from deflect.calibrate.calibrator import Calibrator
-from deflect.desk import EscalationDesk, customer_names
+from deflect.desk import EscalationDesk, asker_names, customer_names
 from deflect.domain.escalation import AuditEvent, Escalation, PendingKnowledge, State
 from deflect.domain.models import (
     AskResult,
@@ -266,7 +266,7 @@ class DeflectService:
         )
         # The asker's own names: scrubbed from what is stored, and never taken for a product the KB lacks.
         claimed = dict(claimed_customer or {})
-        names = [n for n in (customer_id, customer_name, claimed.get("id"), claimed.get("name")) if n]
+        names = asker_names(customer_id, customer_name, claimed)
         evidence = Evidence(
             confidence,
             hits[0].dense if hits else None,
