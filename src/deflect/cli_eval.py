@@ -275,13 +275,18 @@ def eval_(
 
 
 def _packaged_dataset(name: str) -> Path:
-    """Build the StackFAQ-format file from the installed package into a throwaway folder (never the repository)."""
+    """Build the StackFAQ-format file from the installed package into a throwaway folder (never the repository),
+    deleted when the command ends (84 of them had piled up in /tmp)."""
+    import atexit
+    import shutil
     import tempfile
 
     from deflect.evaluation.packaged import materialize
 
+    folder = Path(tempfile.mkdtemp(prefix="deflect-packaged-"))
+    atexit.register(shutil.rmtree, folder, True)
     with _errors():
-        return materialize(name, Path(tempfile.mkdtemp(prefix="deflect-packaged-")))
+        return materialize(name, folder)
 
 
 def _eval_manual(

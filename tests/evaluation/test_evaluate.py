@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
+import pytest
 from tests.test_config import with_every_secret
 
 from deflect.config import MASK, Settings
@@ -76,3 +78,18 @@ def test_the_settings_stamp_says_what_was_evaluated_not_the_project_s_folders(
     assert stamped["kb_dir"] == str(other_kb)
     assert Path(stamped["data_dir"]).is_relative_to(work) and stamped["data_dir"] != str(settings.data_dir)
     assert str(work) in stamped["database_url"] and stamped["database_url"] != settings.database_url
+
+
+def test_a_run_without_a_kept_folder_leaves_nothing_in_the_temporary_folder(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text("".join(json.dumps(c) + "\n" for c in CASES), encoding="utf-8")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+
+    evaluate(settings, HashEmbedder(), tmp_path / "report", golden=golden)
+
+    assert (tmp_path / "report" / "results.jsonl").is_file()
+    assert list(tmp.iterdir()) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from deflect.config import Settings
 from deflect.domain.models import Chunk
 from deflect.errors import ConfigError
 from deflect.evaluation.golden import GoldenCase
-from deflect.evaluation.runner import EVAL_COLLECTION, WORK_STAMP, group_of, samples, work_folder
+from deflect.evaluation.runner import EVAL_COLLECTION, WORK_STAMP, group_of, prepare, samples, work_folder
 from deflect.index.chroma import ChromaIndex
 from deflect.testing import HashEmbedder, InMemoryIndex, InMemoryStore
 from deflect.wiring import assemble
@@ -104,3 +106,43 @@ def test_calibration_samples_ask_each_case_cleaned_as_ask_cleans_it(
 
     assert asked == ["Caf\u00e9 invoice download?"]
     assert len(found) == 1
+
+
+def eval_folders(tmp: Path) -> list[Path]:
+    return sorted(tmp.glob("deflect-eval-*"))
+
+
+@pytest.fixture
+def tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder tempfile makes temporary folders in, for this test only."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def test_a_temporary_work_folder_goes_with_its_setup(tmp: Path, settings: Settings) -> None:
+    closed = prepare(settings, HashEmbedder())
+    dropped = prepare(settings, HashEmbedder())
+    assert len(eval_folders(tmp)) == 2 and (closed.workdir / "chroma").is_dir()
+
+    closed.close()
+    assert eval_folders(tmp) == [dropped.workdir]
+    del dropped  # a caller that never closes it (the loop, traffic and feedback evals) leaves nothing either
+    gc.collect()
+    assert eval_folders(tmp) == []
+
+
+def test_a_kept_work_folder_stays_after_close(tmp_path: Path, settings: Settings) -> None:
+    work = work_folder(tmp_path / "work", SIGNATURE)
+
+    prepare(settings, HashEmbedder(), workdir=work).close()
+
+    assert (work / "chroma").is_dir() and (work / WORK_STAMP).is_file()
+
+
+def test_a_failed_prepare_leaves_no_temporary_folder(tmp: Path, tmp_path: Path, settings: Settings) -> None:
+    with pytest.raises(FileNotFoundError):
+        prepare(settings, HashEmbedder(), golden=tmp_path / "missing.jsonl")
+
+    assert eval_folders(tmp) == []

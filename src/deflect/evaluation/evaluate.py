@@ -118,6 +118,7 @@ def evaluate(
         json.dumps({"stamp": stamp, "overall": overall, "tags": tags, "variants": variants}, indent=2) + "\n",
         encoding="utf-8",
     )
+    setup.close()
     outcome = EvalOutcome(overall, tags, variants, out_dir)
     if baseline is not None:
         outcome.checks = compare(overall, load_baseline(baseline))

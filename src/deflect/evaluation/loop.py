@@ -141,20 +141,20 @@ def closure_eval_kb(
     own question must escalate, its own resolution is given, and the golden cases expecting it are re-asked."""
     cases = load_golden(golden)
     wanted = {sid[4:] for c in cases if not c.should_escalate for sid in c.expected_sources if sid.startswith("esc:")}
-    work = Path(tempfile.mkdtemp(prefix="deflect-loop-"))
-    kb = work / "kb"
-    shutil.copytree(settings.kb_dir, kb)
     removed: dict[str, dict[str, Any]] = {}
-    for path in sorted((kb / "escalations").glob("*.jsonl")):
-        kept = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line) if line.strip() else None
-            if record is not None and str(record.get("id")) in wanted:
-                removed[str(record["id"])] = record
-            elif line.strip():
-                kept.append(line)
-        path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-    setup = prepare(settings, embedder, kb=kb, workdir=work / "run")
+    # The trimmed KB is only read by prepare, which copies it into the setup's own temporary work folder.
+    with tempfile.TemporaryDirectory(prefix="deflect-loop-") as work:
+        kb = shutil.copytree(settings.kb_dir, Path(work) / "kb")
+        for path in sorted((kb / "escalations").glob("*.jsonl")):
+            kept = []
+            for line in path.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line) if line.strip() else None
+                if record is not None and str(record.get("id")) in wanted:
+                    removed[str(record["id"])] = record
+                elif line.strip():
+                    kept.append(line)
+            path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        setup = prepare(settings, embedder, kb=kb)
     threads = []
     owner: dict[str, str] = {}
     for esc_id, record in sorted(removed.items()):
