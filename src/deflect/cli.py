@@ -269,7 +269,16 @@ def _progress(disable: bool, label: str = "embedding") -> Iterator[Callable[[int
 
 def main() -> None:
     """Console-script entry point."""
-    from deflect import cli_escalations, cli_eval, cli_feedback, cli_gaps, cli_keys, cli_project, cli_sources  # noqa: F401  (they register their commands on the app)
+    from deflect import (  # noqa: F401  (they register their commands on the app)
+        cli_escalations,
+        cli_eval,
+        cli_feedback,
+        cli_gaps,
+        cli_keys,
+        cli_project,
+        cli_sources,
+        cli_web,
+    )
     from deflect.offline import offline_environment
 
     offline_environment()
