@@ -68,8 +68,12 @@ def test_zendesk_ticket_context_and_reply_inserted(page: Any, live: Live) -> Non
     assert "Forgot password" in reply and "https://help.example/accounts/reset-password" in reply
     assert live.service.feedback is not None  # the inserted answer is the agent's helpful vote
     panel = page.frame(url=lambda u: "/panel" in u)
-    votes = live.service.feedback.list(answer_id=panel.evaluate("() => document.body.dataset.answerId"))
+    answer_id = panel.evaluate("() => document.body.dataset.answerId")
+    votes = live.service.feedback.list(answer_id=answer_id)
     assert [v.helpful for v in votes] == [True]
+    assert votes[0].actor == "sam@support.example"  # ZAF's currentUser names the agent in the audit log
+    asked = live.service.desk.store.audit(answer_id=answer_id, kind="decision")
+    assert [e.data["customer_id"] for e in asked] == ["zendesk:5"]  # the ticket's requester, by Zendesk's id
     assert axe_violations(page.frame(url=lambda u: "/panel" in u)) == []
 
 
@@ -88,9 +92,11 @@ NORMALISE = """async () => {
     return {
         older: h.chatwootTicket({ conversation: { id: 12, messages: [
             { content: 'first', message_type: 0 }, { content: 'reply', message_type: 1 },
-            { content: 'second', message_type: 0 }] }, contact: { name: 'Kim', email: 'kim@example.com' } }),
+            { content: 'second', message_type: 0 }] }, contact: { id: 31, name: 'Kim', email: 'kim@example.com' } }),
         empty: h.chatwootTicket({}),
         zendesk: h.zendeskTicket({ 'ticket.id': 9, 'ticket.subject': 'S', 'ticket.description': 'D',
+            'ticket.requester': { id: 5, name: 'Lee', email: 'lee@example.com' },
+            currentUser: { id: 3, name: 'Sam', email: 'sam@support.example' },
             'ticket.comments': [{ value: '<img src=x onerror="window.__pwned=1"><p>Hi &amp; bye</p>',
                                   author: { role: 'end-user' } },
                                 { value: '<p>Sorry, still not fixed</p>', author: { role: 'agent' } }] }),
@@ -117,6 +123,9 @@ def test_host_payloads_normalise_to_one_ticket_shape(page: Any, live: Live) -> N
     assert out["zendesk"]["last_customer_message"] == "Hi & bye"  # comment HTML read as text, inertly
     assert out["zendesk"]["conversation"] == ["Hi & bye"]  # the end user's comments, not the agent's
     assert out["zendeskNoComments"]["last_customer_message"] == "Only the description"
+    assert older["customer_id"] == "chatwoot:31" and out["empty"]["customer_id"] == ""
+    assert out["zendesk"]["customer_id"] == "zendesk:5" and out["zendesk"]["agent"] == "sam@support.example"
+    assert out["zendeskNoComments"]["customer_id"] == "" and out["zendeskNoComments"]["agent"] == ""
     assert out["hosts"] == ["standalone", "chatwoot", "zendesk", "standalone"]
     assert out["standalone"]["last_customer_message"] == "My invoice is wrong"
     assert out["standalone"]["ticket_id"] == "77"

@@ -1,7 +1,8 @@
 // Host adapters: where the panel runs, and how it gets the ticket and puts a reply back.
 //
 // Every adapter normalises the ticket to one shape:
-//   {ticket_id, subject, last_customer_message, requester: {name, email}, tags: [], conversation: [text]}
+//   {ticket_id, subject, last_customer_message, requester: {name, email}, tags: [], conversation: [text],
+//    customer_id, agent?}
 // where `conversation` is the customer's messages only, as deflect's API defines it (agents' replies are not the
 // customer's words, and the frustration trigger would read an agent's "sorry, still not fixed" as theirs).
 // and offers insertReply(text) -> true when the host put the text into its reply box (false: copy instead).
@@ -15,7 +16,15 @@
 // - zendesk: a Zendesk ticket sidebar app (ZAF): ZAFClient.init(), client.get([...ticket paths]),
 //   client.invoke("comment.appendText", text). The SDK script comes from settings.zaf_sdk_url.
 
-const EMPTY = { ticket_id: "", subject: "", last_customer_message: "", requester: null, tags: [], conversation: [] };
+const EMPTY = {
+  ticket_id: "",
+  subject: "",
+  last_customer_message: "",
+  requester: null,
+  tags: [],
+  conversation: [],
+  customer_id: "",
+};
 const MAX_MESSAGES = 20;
 const MAX_CHARS = 2000;
 
@@ -49,6 +58,7 @@ export function chatwootTicket(data) {
   const attrs = conversation.additional_attributes || {};
   const agent = (data && data.currentAgent) || null;
   return {
+    customer_id: customerId("chatwoot", contact.id),
     ticket_id: conversation.id != null ? String(conversation.id) : "",
     subject: clip(attrs.mail_subject || attrs.subject || ""),
     last_customer_message: clip(last),
@@ -72,14 +82,27 @@ export function zendeskTicket(data) {
   const fromCustomer = texts.filter((c) => c.role === "end-user");
   const requester = data["ticket.requester"] || null;
   const description = clip(data["ticket.description"] || "");
+  const user = data.currentUser || null;
   return {
+    customer_id: customerId("zendesk", requester && requester.id),
     ticket_id: data["ticket.id"] != null ? String(data["ticket.id"]) : "",
     subject: clip(data["ticket.subject"] || ""),
     last_customer_message: fromCustomer.length ? fromCustomer[fromCustomer.length - 1].text : description,
     requester: requester ? { name: requester.name || "", email: requester.email || "" } : null,
     tags: Array.isArray(data["ticket.tags"]) ? data["ticket.tags"].map(String) : [],
     conversation: fromCustomer.slice(-MAX_MESSAGES).map((c) => c.text),
+    // The agent using the app, named in the audit log (X-Actor) as Chatwoot's currentAgent is.
+    agent: user ? String(user.email || user.name || user.id || "") : "",
   };
+}
+
+/**
+ * The helpdesk's own id of the customer ("zendesk:5"), sent as the ask's customer_id (an agent key's is trusted):
+ * repeat contacts of one customer are then seen, and their escalations listed together. Not the email: customer ids
+ * are stored unscrubbed in the audit log.
+ */
+function customerId(host, id) {
+  return id != null && String(id) !== "" ? `${host}:${String(id).slice(0, 100)}` : "";
 }
 
 class Standalone {
@@ -146,6 +169,7 @@ const ZENDESK_PATHS = [
   "ticket.requester",
   "ticket.tags",
   "ticket.comments",
+  "currentUser",
 ];
 
 class Zendesk {

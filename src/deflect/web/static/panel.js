@@ -240,6 +240,7 @@ async function ask(question) {
   if (state.ticket && state.ticket.requester && state.ticket.requester.name) {
     body.customer_name = state.ticket.requester.name.slice(0, 200);
   }
+  if (state.ticket && state.ticket.customer_id) body.customer_id = state.ticket.customer_id;
   say("Asking deflect…");
   try {
     await streamEvents("/v1/ask/stream", body, headers(), (name, data) => {
