@@ -144,3 +144,17 @@ def test_an_index_that_fails_is_unavailable() -> None:
 
     with pytest.raises(IndexUnavailable):
         examples_of(Broken()).get(3)
+
+
+def test_questions_in_titles_or_headings_come_before_topic_titles() -> None:
+    chunks = [
+        *PUBLIC,
+        chunk("doc:faq", "Frequently asked questions", "Wicks > How do I stop a wick from smoking?"),
+        chunk("doc:faq", "Frequently asked questions", "Fuel > Can I burn olive oil?"),
+        chunk("doc:hidden", "Runbook", "Why do refunds fail?", audience="internal"),
+    ]
+
+    picked = example_questions(chunks, n=3)
+
+    assert sorted(picked[:2]) == ["Can I burn olive oil?", "How do I stop a wick from smoking?"]
+    assert picked[2] in {c.title for c in PUBLIC}  # then titles, as before

@@ -1,6 +1,6 @@
-"""Example questions a help page offers its visitors, drawn from the knowledge base being served: a few of its public
-article titles (section headings when it has too few titles), so a team serving its own manual sees questions its
-KB can answer, never a sample product's.
+"""Example questions a help page offers its visitors, drawn from the knowledge base being served: its public titles and
+headings that are questions (a FAQ's) first, then a few of its public article titles (section headings when it has
+too few titles), so a team serving its own manual sees questions its KB can answer, never a sample product's.
 
 Public articles only: a chunk whose audience a customer may not see is skipped before its title or headings are
 looked at, so an internal runbook's title can never reach a customer page. A resolved escalation's subject is a
@@ -43,9 +43,13 @@ def example_questions(chunks: Iterable[Chunk], n: int = EXAMPLES) -> list[str]:
         _add(titles, chunk.title)
         if chunk.heading_path:
             _add(headings, chunk.heading_path.split(" > ")[-1])
-    picked = _ranked(titles)[:n]
-    taken = {p.lower() for p in picked}
-    picked += [h for h in _ranked(headings) if h.lower() not in taken][: n - len(picked)]
+    # A title or heading that is a question ("How do I restore a single file?", a FAQ's) is what a visitor would
+    # type; on a manual the titles are command names ("borg serve"), topics rather than questions: they come after.
+    asked = {k: v for found in (titles, headings) for k, v in found.items() if v.endswith("?")}
+    picked = _ranked(asked)[:n]
+    for found in (titles, headings):
+        taken = {p.lower() for p in picked}
+        picked += [t for t in _ranked(found) if t.lower() not in taken][: n - len(picked)]
     return picked
 
 
