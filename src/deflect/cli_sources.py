@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -170,7 +171,7 @@ def import_tickets(
             result = from_csv(text, parse_mapping(mapping or []), audience=audience)
         else:
             result = (from_zendesk if fmt == "zendesk" else from_chatwoot)(text, audience=audience)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         err.print(f"[red]error[/red] (validation_failed): {escape(str(exc))}")
         raise typer.Exit(EXIT_INPUT) from None
     target = dest or settings.kb_dir / "escalations" / f"imported-{fmt}-{export.stem}.jsonl"
@@ -181,11 +182,14 @@ def import_tickets(
         "imported": len(result.records),
         "skipped": result.skipped,
         "failed": result.failed,
+        "notes": result.notes,
         "out": str(target) if result.records else None,
     }
     if as_json:
         print(json.dumps(summary))
     else:
+        for line in result.notes:
+            err.print(f"[yellow]note[/yellow] {escape(line)}")
         for line in result.failed:
             err.print(f"[red]failed[/red] {escape(line)}")
         out.print(

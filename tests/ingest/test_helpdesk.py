@@ -240,3 +240,82 @@ def test_the_import_command_documents_its_exit_codes() -> None:
     text = " ".join(CliRunner().invoke(app, ["import-tickets", "--help"]).stdout.split())
 
     assert "Exit codes: 0" in text and "3 some imported" in text and "2 nothing imported" in text
+
+
+EXPORT_CSV = """Ticket ID,Subject,Status,Description,Final answer
+61,Descaling,Solved,How often should I descale?,Descale monthly in hard-water areas.
+62,Handle,Open,The handle is loose,
+63,Broken row,Solved,"Ann,"oops","x",y
+"""
+
+
+def test_csv_columns_are_found_whatever_their_case_so_open_tickets_stay_out() -> None:
+    result = from_csv(EXPORT_CSV, parse_mapping(["id=ticket id,question=description,resolution=FINAL ANSWER"]))
+
+    assert [r["id"] for r in result.records] == ["csv-61"]  # "Status" is the status column: 62 is open
+    assert result.skipped == ["row 3 (ticket 62): status open"] and result.notes == []
+
+
+def test_a_row_whose_fields_do_not_match_the_header_is_refused_never_imported() -> None:
+    result = from_csv(EXPORT_CSV, parse_mapping(["question=Description,resolution=Final answer"]))
+
+    assert all(r["question"] != "x" for r in result.records)
+    assert result.failed == ["row ending on line 4: 6 fields, the header has 5"]
+
+
+def test_a_mapped_column_the_file_lacks_is_an_error_naming_the_columns_it_has() -> None:
+    result = from_csv(EXPORT_CSV, parse_mapping(["id=Ticket,question=Description,resolution=Final answer"]))
+
+    assert result.records == []
+    assert "id (column 'Ticket')" in result.failed[0] and "'Ticket ID'" in result.failed[0]
+
+
+def test_a_csv_without_a_status_column_says_every_row_was_taken_as_solved() -> None:
+    text = "Description,Answer\nHow do I descale?,Monthly.\n"
+
+    result = from_csv(text, parse_mapping(["question=Description,resolution=Answer"]))
+
+    assert len(result.records) == 1
+    assert any("no status column" in note for note in result.notes)
+    assert any("no id column" in note for note in result.notes)
+
+
+def test_chatwoot_s_list_conversations_api_reply_is_read() -> None:
+    reply = {"data": {"meta": {"mine_count": 1, "all_count": 2}, "payload": CHATWOOT["payload"]}}
+
+    result = from_chatwoot(json.dumps(reply))
+
+    assert [r["id"] for r in result.records] == ["chatwoot-7"]
+
+
+@pytest.mark.parametrize(
+    ("reader", "doc"),
+    [
+        (from_chatwoot, {"data": {"meta": {}}}),
+        (from_chatwoot, {"conversations": []}),
+        (from_zendesk, {"ticket": {"id": 1}}),
+        (from_zendesk, "just a string"),
+    ],
+)
+def test_an_export_of_another_shape_is_one_clear_error(reader: object, doc: object) -> None:
+    with pytest.raises(ValueError, match="not an export this format reads: expected"):
+        reader(json.dumps(doc))  # type: ignore[operator]
+
+
+def test_a_malformed_ticket_inside_a_good_export_is_a_failed_row() -> None:
+    doc = {"tickets": [*ZENDESK["tickets"], {"id": 104, "status": "solved", "comments": "oops"}, "not a ticket"]}
+
+    result = from_zendesk(json.dumps(doc))
+
+    assert "ticket 104: comments is not a list" in result.failed and "item 6: not a ticket object" in result.failed
+    assert "zendesk-101" in [r["id"] for r in result.records]
+
+
+def test_the_command_reports_a_wrong_shape_in_one_line_with_exit_2(tmp_path: Path) -> None:
+    export = tmp_path / "api.json"
+    export.write_text(json.dumps({"data": {"meta": {}}}), encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["import-tickets", str(export), "--format", "chatwoot"])
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "error (validation_failed): not an export this format reads" in result.output

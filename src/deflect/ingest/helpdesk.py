@@ -3,11 +3,12 @@
 Formats (files only, no network):
 - `csv`: any CSV with a header row and a column mapping, e.g. `question=Description,resolution=Last reply`;
   fields: id, subject, question, resolution (required), status, tags, product, resolved_at, customer (a name to
-  scrub). Without a `status` column every row counts as solved.
+  scrub). Columns match ignoring case and spaces; without a `status` column every row counts as solved (noted).
 - `zendesk`: Zendesk's ticket export JSON (`{"tickets": [...]}`, a list, or one ticket per line), each ticket
   with its `comments` (`author_id`, `body`, `public`) as the Ticket Comments API gives them, and optionally
   `users` (`id`, `name`, `role`) to tell agents from end users.
-- `chatwoot`: Chatwoot's conversation export JSON (`{"payload": [...]}`, a list, or one per line), each
+- `chatwoot`: Chatwoot's conversation export JSON (`{"payload": [...]}`, the API's `{"data": {"payload": [...]}}`,
+  a list, or one per line), each
   conversation with `status` and `messages` (`content`, `message_type` 0 incoming / 1 outgoing, `private`).
 
 Only solved or closed (Zendesk) / resolved (Chatwoot) tickets are kept. The question is the customer's first
@@ -37,6 +38,7 @@ class ImportResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "ticket 12: status open"
     failed: list[str] = field(default_factory=list)  # "ticket 13: no agent reply"
+    notes: list[str] = field(default_factory=list)  # how the file was read: "no status column: ..."
 
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
@@ -55,21 +57,51 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
 def from_csv(text: str, mapping: Mapping[str, str], prefix: str = "csv", audience: str = "internal") -> ImportResult:
     """Rows of a CSV export, columns named by `mapping` (fields the mapping omits are read from same-named columns)."""
     out = ImportResult()
-    reader = csv.DictReader(io.StringIO(text))
-    columns = set(reader.fieldnames or [])
-    wanted = {f: mapping.get(f, f) for f in FIELDS}
-    missing = [f"{f} (column {wanted[f]!r})" for f in ("question", "resolution") if wanted[f] not in columns]
-    if missing:
-        out.failed.append(f"missing columns: {', '.join(missing)}; present: {', '.join(sorted(columns))}")
-        return out
-    for n, row in enumerate(reader, start=2):  # line 1 is the header
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    # Real exports name their columns "Status", "Ticket ID ": a column is found whatever its case and surrounding
+    # spaces (an exact match first), so the default status column is not silently missed and open tickets imported.
+    by_key: dict[str, int] = {}
+    for i, name in enumerate(header):
+        by_key.setdefault(_column_key(name), i)
+    exact = {name: i for i, name in enumerate(header)}
 
-        def get(name: str, row: dict[str, str] = row) -> str:
-            return (row.get(wanted[name]) or "").strip()
+    def find(column: str) -> int | None:
+        return exact[column] if column in exact else by_key.get(_column_key(column))
+
+    where = {f: find(mapping.get(f, f)) for f in FIELDS}
+    present = ", ".join(repr(h) for h in header) or "none"
+    # A column the mapping names must exist (a typo would silently fall back to row numbers or to "every row
+    # solved"); question and resolution must exist whether mapped or not.
+    missing = [
+        f"{f} (column {mapping.get(f, f)!r})"
+        for f in FIELDS
+        if where[f] is None and (f in mapping or f in ("question", "resolution"))
+    ]
+    if missing:
+        out.failed.append(f"missing columns: {', '.join(missing)}; present: {present}")
+        return out
+    if where["status"] is None:
+        out.notes.append("no status column: every row taken as solved (map one with status=Column)")
+    if where["id"] is None:
+        out.notes.append("no id column: records are named by row number (map one with id=Column)")
+    for row in reader:
+        n = reader.line_num  # the line the row ended on: a quoted field may span lines
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            # A row cut short or split by a stray quote: its cells would land in the wrong fields ("x" as the
+            # question, a date as a tag), so it is refused, never imported.
+            out.failed.append(f"row ending on line {n}: {len(row)} fields, the header has {len(header)}")
+            continue
+
+        def get(name: str, row: list[str] = row) -> str:
+            i = where[name]
+            return row[i].strip() if i is not None else ""
 
         ticket = get("id") or str(n)
         status = get("status").lower()
-        if wanted["status"] in columns and status not in SOLVED:
+        if where["status"] is not None and status not in SOLVED:
             out.skipped.append(f"row {n} (ticket {ticket}): status {status or 'empty'}")
             continue
         question, resolution = get("question"), get("resolution")
@@ -97,16 +129,24 @@ def from_zendesk(text: str, audience: str = "internal") -> ImportResult:
     """Solved/closed Zendesk tickets with their comments."""
     out = ImportResult()
     doc = _load(text)
-    tickets = doc.get("tickets", []) if isinstance(doc, dict) else doc
-    users = {u.get("id"): u for u in (doc.get("users", []) if isinstance(doc, dict) else [])}
-    for ticket in tickets or []:
+    tickets = _items(doc, ("tickets",), 'Zendesk tickets: a list, {"tickets": [...]} or one ticket per line')
+    users = {u.get("id"): u for u in _dicts(doc.get("users") if isinstance(doc, dict) else None)}
+    for n, ticket in enumerate(tickets, start=1):
+        if not isinstance(ticket, dict):
+            out.failed.append(f"item {n}: not a ticket object")
+            continue
         ident = ticket.get("id")
+        if ticket.get("comments") is not None and not isinstance(ticket.get("comments"), list):
+            out.failed.append(f"ticket {ident}: comments is not a list")
+            continue
         status = str(ticket.get("status") or "").lower()
         if status not in SOLVED:
             out.skipped.append(f"ticket {ident}: status {status or 'empty'}")
             continue
         requester = ticket.get("requester_id")
-        comments = [c for c in ticket.get("comments") or [] if str(c.get("body") or c.get("plain_body") or "").strip()]
+        comments = [
+            c for c in _dicts(ticket.get("comments")) if str(c.get("body") or c.get("plain_body") or "").strip()
+        ]
 
         def by_agent(c: dict[str, Any], requester: Any = requester) -> bool:
             role = str(users.get(c.get("author_id"), {}).get("role") or "")
@@ -135,14 +175,25 @@ def from_chatwoot(text: str, audience: str = "internal") -> ImportResult:
     """Resolved Chatwoot conversations with their messages (private notes stay internal)."""
     out = ImportResult()
     doc = _load(text)
-    conversations = doc.get("payload", doc.get("data", [])) if isinstance(doc, dict) else doc
-    for conv in conversations or []:
+    # An export ({"payload": [...]}) or the list-conversations API's own reply ({"data": {"meta", "payload"}}).
+    conversations = _items(
+        doc,
+        ("payload", "data"),
+        'Chatwoot conversations: a list, {"payload": [...]}, {"data": {"payload": [...]}} or one per line',
+    )
+    for n, conv in enumerate(conversations, start=1):
+        if not isinstance(conv, dict):
+            out.failed.append(f"item {n}: not a conversation object")
+            continue
         ident = conv.get("id") or conv.get("display_id")
         status = str(conv.get("status") or "").lower()
         if status not in SOLVED:
             out.skipped.append(f"conversation {ident}: status {status or 'empty'}")
             continue
-        messages = [m for m in conv.get("messages") or [] if str(m.get("content") or "").strip()]
+        if conv.get("messages") is not None and not isinstance(conv.get("messages"), list):
+            out.failed.append(f"conversation {ident}: messages is not a list")
+            continue
+        messages = [m for m in _dicts(conv.get("messages")) if str(m.get("content") or "").strip()]
         incoming = [m for m in messages if m.get("message_type") in (0, "incoming")]
         sender = (conv.get("meta") or {}).get("sender") or {}
         names = [str(sender["name"])] if sender.get("name") else []
@@ -254,6 +305,27 @@ def _first_line(text: str) -> str:
 
 def _id(record: Mapping[str, Any]) -> str:
     return str(record["id"])
+
+
+def _column_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _items(doc: Any, keys: tuple[str, ...], expected: str) -> list[Any]:
+    """The records of a document: itself when a list, else under the first of `keys` it has (looking one level
+    further into a dict found there, as an API reply wraps its payload); ValueError naming `expected` otherwise."""
+    for depth in range(3):
+        if isinstance(doc, list):
+            return doc
+        if not isinstance(doc, dict) or depth == 2:
+            break
+        doc = next((doc[k] for k in keys if k in doc), None)
+    raise ValueError(f"not an export this format reads: expected {expected}")
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list (a comment or user that is not an object says nothing, and is passed over)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _load(text: str) -> Any:
