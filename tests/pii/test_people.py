@@ -65,3 +65,19 @@ def test_a_found_name_is_matched_as_written_only() -> None:
     # Found in a greeting: the capitalised word again is that person, a lower-case word of the same letters is not.
     assert people("Hi Robin, the robin icon is back. Robin, reload the page.") == ["Robin"]
     assert scrub("Hi Robin, the robin icon is back.").text == "Hi [NAME], the robin icon is back."
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("Run borg extract.\n-- Sven Olsen, support", "Sven Olsen"),  # a signature line, whatever the name
+        ("Escalated by Torvald Brekke (torvald.brekke@acme.example).", "Torvald Brekke"),  # the address spells it
+        ("I told Bob Smith to restore the archive.", "Bob Smith"),  # a common given name
+    ],
+)
+def test_people_named_in_a_signature_by_their_address_or_by_a_common_given_name(text: str, person: str) -> None:
+    assert person in people(text)
+
+
+def test_an_address_that_spells_no_name_written_out_names_nobody() -> None:
+    assert people("Write to no.reply@acme.example; sales.team@acme.example answers.") == []

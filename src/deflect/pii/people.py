@@ -10,6 +10,8 @@ Sheets"), so a person is recognised only where support text shows one:
   or Customer;
 - after `with`, `from`, `by`, `I am`, `this is` and the like, and anywhere before a capitalised surname, only when
   the first word is a known given name (GIVEN_NAMES): "with Jane", "Sofia Rossi", never "with GitHub Actions";
+- on a signature line (`-- Sven Olsen`), whatever the name, and wherever the text writes out the name an email
+  address spells (`Sven Olsen, sven.olsen@acme.example`);
 - then every later mention of a part of a name found so ("Jane confirmed it", "Schmidt attached the CSV").
 
 GIVEN_NAMES leaves out names that are also everyday words or products (Will, Grace, Ruby, Alexa, Max), so a
@@ -45,6 +47,10 @@ _GIVEN_NAMES = """
     Sebastian Sergei Sergio Simon Sofia Sophia Sophie Stefan Stephanie Stephen Steven Susan Svetlana Takeshi
     Tariq Thomas Timothy Tom Tomas Tomasz Valentina Vanessa Victor Victoria Vikram Vincent Wei Wojciech Xavier
     Yara Yuki Yusuf Zainab Zara Zoe
+    Agnieszka Ahmet Alessandro Amit Ananya Anders Anil Aditya Bob Chiara Deepak Dieter Divya Emil Ewa Federico
+    Fredrik Giuseppe Hanne Henrik Jakub Jeff Jens Jim Joe Jürgen Katarzyna Kavya Klaus Kofi Kwame Kyle Leonardo
+    Lucía Magnus Marek Mateo Mette Mike Minh Neha Ngozi Nils Oskar Pawel Petra Piotr Rafael Ravi Sanjay Santiago
+    Scott Sunil Sven Søren Thiago Tim Tuan Tunde Uwe Valeria Wolfgang
 """
 GIVEN_NAMES = frozenset(_GIVEN_NAMES.split())
 # Words that follow a greeting or sign-off without being anyone's name: "Hi Team", "Thanks, Support", and a
@@ -83,6 +89,11 @@ _ANY_NAME = (
         rf"|Best wishes|Best|Sincerely)(?:,[ \t]*(?:\r?\n[ \t]*)?|[ \t]+){_NAME}{_ENDS}"
     ),
 )
+# A signature line: "-- Sven Olsen", "— Anna" (any name-shaped words, as after a sign-off).
+_SIGNATURE = re.compile(rf"(?:^|(?<=\n))[ \t]*(?:--|—|–)[ \t]*{_NAME}{_ENDS}")
+# An address that spells its owner's name (sven.olsen@...): that name, written out in the text, is a person's.
+_EMAIL_NAME = re.compile(r"\b([A-Za-z]{3,})[._-]([A-Za-z]{3,})@[\w.-]+\.[A-Za-z]{2,}")
+
 # Cues that name people and things alike ("with Jane", "with GitHub"): only a known given name counts.
 _KNOWN_NAME = (
     re.compile(
@@ -102,7 +113,13 @@ def _person(name: str) -> str | None:
 
 def people(text: str) -> list[str]:
     """The people's names `text` introduces (see the module docstring), as written."""
-    found = {_person(m.group("name")) for pattern in (*_ANY_NAME, *_KNOWN_NAME) for m in pattern.finditer(text)}
+    found = {
+        _person(m.group("name")) for pattern in (*_ANY_NAME, _SIGNATURE, *_KNOWN_NAME) for m in pattern.finditer(text)
+    }
+    for m in _EMAIL_NAME.finditer(text):
+        spelled = f"{m.group(1).capitalize()} {m.group(2).capitalize()}"
+        if spelled in text:  # only when the text writes the name out; "no.reply@" names nobody
+            found.add(_person(spelled))
     return sorted(name for name in found if name)
 
 
