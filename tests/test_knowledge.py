@@ -160,3 +160,26 @@ def test_people_an_agent_names_in_a_published_resolution_never_reach_customers(
     for shown in (answer.answer, record["resolution"], service.desk.get(esc_id).resolution or ""):
         assert "Jane" not in shown and "Doe" not in shown and "jane.doe" not in shown
         assert "zorbly" in shown
+
+
+def test_a_published_reply_reaches_customers_without_its_greeting_signature_or_names(
+    make_service: Callable[..., DeflectService], settings
+) -> None:  # type: ignore[no-untyped-def]
+    from deflect.wiring import build_scrubber
+
+    service = make_service(index=InMemoryIndex(), scrub=build_scrubber())  # the real PII scrubber
+    esc_id = escalate_and_work(service)
+    reply = (  # the walkthrough's reply: a greeting, a colleague named in passing, a signature with an address
+        "Hi Peter Novak, I told Bob Smith about it: engineering cleared the stuck zorbly widget export job; re-run "
+        "the nightly zorbly export.\n\nBest regards,\nSven Olsen\n-- Sven Olsen, sven.olsen@acme.example"
+    )
+    service.resolve_escalation(esc_id, "agent-1", reply, publish=True)
+
+    answer = service.ask("zorbly widget export stalls every night", Audience.CUSTOMER)
+    record = json.loads((settings.kb_dir / RESOLVED_FILE).read_text(encoding="utf-8").splitlines()[-1])
+    for shown in (answer.answer, record["resolution"]):
+        assert "zorbly" in shown
+        for gone in ("Peter", "Novak", "Bob", "Smith", "Sven", "Olsen", "sven.olsen", "Hi ", "Best regards"):
+            assert gone not in shown
+    assert record["resolution"].startswith("I told [NAME] about it")  # a name in the substance stays marked
+    assert not record["resolution"].endswith("[EMAIL]")

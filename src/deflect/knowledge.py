@@ -18,6 +18,7 @@ from pathlib import Path
 from deflect.domain.escalation import Escalation
 from deflect.domain.models import SourceDoc
 from deflect.errors import SourceError, ValidationFailed
+from deflect.ingest.salutations import substance
 from deflect.ingest.sources import parse_escalations
 
 RESOLVED_FILE = Path("escalations") / "resolved.jsonl"
@@ -46,11 +47,13 @@ def knowledge_records(
         "product": "",
         "resolved_at": resolved_at.isoformat(),
     }
-    full = scrub(resolution, names)
+    # The reply's substance: the greeting and sign-off were for one customer, not for everyone it is quoted to.
+    full = substance(scrub(resolution, names))
     if public_resolution is not None and public_resolution.strip():
+        public = substance(scrub(public_resolution, names))
         return [
             {"id": esc.id, **base, "resolution": full, "audience": "internal"},
-            {"id": f"{esc.id}-public", **base, "resolution": scrub(public_resolution, names), "audience": "public"},
+            {"id": f"{esc.id}-public", **base, "resolution": public, "audience": "public"},
         ]
     return [{"id": esc.id, **base, "resolution": full, "audience": "public" if publish else "internal"}]
 

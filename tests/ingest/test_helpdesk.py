@@ -319,3 +319,23 @@ def test_the_command_reports_a_wrong_shape_in_one_line_with_exit_2(tmp_path: Pat
 
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "error (validation_failed): not an export this format reads" in result.output
+
+
+def test_an_imported_resolution_is_the_reply_without_its_greeting_and_sign_off() -> None:
+    doc = {
+        "payload": [
+            {
+                "id": 9,
+                "status": "resolved",
+                "meta": {"sender": {"name": "Ingrid Holm"}},
+                "messages": [
+                    {"content": "How do I change the passphrase of my repo key?", "message_type": 0},
+                    {"content": "Hi Ingrid! Use borg key change-passphrase REPO. Cheers, Mark", "message_type": 1},
+                ],
+            }
+        ]
+    }
+
+    (record,) = from_chatwoot(json.dumps(doc)).records
+
+    assert record["resolution"] == "Use borg key change-passphrase REPO."

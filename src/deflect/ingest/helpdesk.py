@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from deflect.ingest.salutations import substance
 from deflect.pii import scrub
 
 FIELDS = ("id", "subject", "question", "resolution", "status", "tags", "product", "resolved_at", "customer")
@@ -286,7 +287,8 @@ def _record(
         "id": ident,
         "subject": clean(subject),
         "question": clean(question),
-        "resolution": clean(resolution),
+        # The agent's reply without its greeting and sign-off (deflect.ingest.salutations): it is quoted to others.
+        "resolution": substance(clean(resolution)),
         "tags": tags,
         "product": product,
         "resolved_at": resolved_at,
